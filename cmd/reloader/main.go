@@ -1,0 +1,27 @@
+// Command reloader is hotreload's sidecar: it keeps the live copy of a pod's
+// config volumes, gated by the released revision, and tells the app to reload
+// (run); and the init steps that prepare a pod for it (install, link).
+package main
+
+import (
+	"context"
+	"os"
+	"os/signal"
+	"syscall"
+
+	"github.com/hotreload/hotreload/internal/cli"
+)
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	cmds := []cli.Command{
+		{Name: "run", Short: "the sidecar: apply released config revisions and signal the app", Run: cli.NotImplemented(
+			"[flags]", "Watches the pod's config volumes and its own Pod, swaps the live copy and delivers the reload.")},
+		{Name: "install", Short: "init step: copy this binary into a shared directory and write the first live copy", Run: cli.NotImplemented(
+			"--to DIR [flags]", "Copies the reloader binary to DIR for the link step and populates the live copy.")},
+		{Name: "link", Short: "init step in the app's image: make subPath files symlinks into the live copy", Run: cli.NotImplemented(
+			"--copy D=DIR... --link FILE=TARGET... [flags]", "Copies image directories into emptyDirs and links subPath files into the live copy.")},
+	}
+	os.Exit(cli.Main(ctx, "reloader", "hotreload reloader: delivers config changes to a running process, in place.", cmds, os.Args[1:], os.Stderr))
+}
