@@ -16,10 +16,8 @@ func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	cmds := []cli.Command{
-		{Name: "serve", Short: "serve the admission webhook over TLS and run the rollout controller", Run: cli.NotImplemented(
-			"[flags]", "Serves the mutating admission webhook and runs the leader-elected canary controller.")},
-		{Name: "mutate", Short: "print the pods of a manifest as the webhook would mutate them", Run: cli.NotImplemented(
-			"-f FILE [flags]", "Reads Pods and workloads from FILE (- for stdin), prints them mutated on stdout and the warnings on stderr.")},
+		{Name: "serve", Short: "serve the admission webhook over TLS and run the rollout controller", Run: serveCommand},
+		{Name: "mutate", Short: "print the pods of a manifest as the webhook would mutate them", Run: mutateCommand(os.Stdin, os.Stdout, os.Stderr)},
 	}
 	os.Exit(cli.Main(ctx, "webhook", "hotreload webhook: injects the reloader into opted-in pods and rolls config out progressively.", cmds, os.Args[1:], os.Stderr))
 }

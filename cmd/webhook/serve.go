@@ -1,0 +1,87 @@
+package main
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"log/slog"
+	"os"
+
+	"github.com/go-logr/logr"
+	"k8s.io/apimachinery/pkg/api/resource"
+	"k8s.io/client-go/rest"
+	"k8s.io/client-go/tools/clientcmd"
+	ctrl "sigs.k8s.io/controller-runtime"
+
+	"github.com/hotreload/hotreload/internal/cli"
+	"github.com/hotreload/hotreload/internal/version"
+	"github.com/hotreload/hotreload/internal/webhook"
+	"github.com/hotreload/hotreload/pkg/mutate"
+)
+
+const serveHelp = `Serves the mutating admission webhook for pods over TLS and runs the
+leader-elected canary controller. Every replica serves admission; one reconciles.
+A failure inside hotreload never blocks a pod: it is admitted unchanged, with a
+warning the client sees.
+
+Endpoints: admission on --port (HTTPS, path ` + webhook.Path + `), /healthz and
+/readyz on --health-probe-bind-address, Prometheus metrics on
+--metrics-bind-address.`
+
+func serveCommand(ctx context.Context, fs *flag.FlagSet, args []string) error {
+	var (
+		o          webhook.ServerOptions
+		kubeconfig string
+		liveLimit  string
+		logLevel   slog.Level
+	)
+	fs.StringVar(&kubeconfig, "kubeconfig", "", "kubeconfig file (default: in-cluster config, else $KUBECONFIG)")
+	fs.StringVar(&o.Host, "host", "", "address to serve admission on (default all)")
+	fs.IntVar(&o.Port, "port", 9443, "HTTPS port for admission")
+	fs.StringVar(&o.CertDir, "cert-dir", "/etc/hotreload/tls", "directory with tls.crt and tls.key; reloaded when they change")
+	fs.StringVar(&o.MetricsAddr, "metrics-bind-address", ":8080", `address for Prometheus metrics ("0" disables)`)
+	fs.StringVar(&o.HealthAddr, "health-probe-bind-address", ":8081", "address for /healthz and /readyz")
+	fs.BoolVar(&o.LeaderElection, "leader-elect", true, "elect one replica to run the rollout controller")
+	fs.StringVar(&o.LeaderElectionNamespace, "leader-election-namespace", "", "namespace of the leader election Lease (default: the pod's own)")
+	fs.StringVar(&o.NativeSidecar, "native-sidecar", webhook.NativeSidecarAuto, "run the reloader as a native sidecar: auto (API server >= 1.29), true or false")
+	fs.StringVar(&o.Mutate.ReloaderImage, "reloader-image", "hotreload/reloader:"+version.Version, "image of the reloader sidecar and install step")
+	fs.StringVar(&liveLimit, "live-size-limit", mutate.DefaultLiveSizeLimit, "size limit of the in-memory live copy volume")
+	var port int
+	fs.IntVar(&port, "reloader-health-port", int(mutate.DefaultHealthPort), "preferred port of the sidecar's health endpoint (the next free one if the pod uses it)")
+	fs.TextVar(&logLevel, "log-level", slog.LevelInfo, "log level: debug, info, warn, error")
+	if err := cli.Parse(fs, args, "[flags]", serveHelp); err != nil {
+		return err
+	}
+
+	q, err := resource.ParseQuantity(liveLimit)
+	if err != nil || q.Sign() <= 0 {
+		return fmt.Errorf("--live-size-limit=%q: want a positive quantity such as 16Mi", liveLimit)
+	}
+	o.Mutate.LiveSizeLimit = &q
+	o.Mutate.HealthPort = int32(port)
+	o.Mutate.Version = version.Version
+
+	log := logr.FromSlogHandler(slog.NewJSONHandler(os.Stderr, &slog.HandlerOptions{Level: logLevel}))
+	ctrl.SetLogger(log)
+	cfg, err := restConfig(kubeconfig)
+	if err != nil {
+		return err
+	}
+	mgr, err := webhook.NewManager(cfg, o, log)
+	if err != nil {
+		return err
+	}
+	log.Info("starting", "version", version.Version, "port", o.Port, "certDir", o.CertDir)
+	return mgr.Start(ctx)
+}
+
+// restConfig loads the kubeconfig flag, else the in-cluster config, else $KUBECONFIG.
+func restConfig(path string) (*rest.Config, error) {
+	rules := clientcmd.NewDefaultClientConfigLoadingRules()
+	rules.ExplicitPath = path
+	cfg, err := clientcmd.NewNonInteractiveDeferredLoadingClientConfig(rules, nil).ClientConfig()
+	if err != nil {
+		return nil, fmt.Errorf("loading the API server's address and credentials: %w", err)
+	}
+	return cfg, nil
+}

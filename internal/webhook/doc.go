@@ -1,0 +1,8 @@
+// Package webhook is the admission side of `webhook serve`: the Injector, an
+// admission.Handler that decodes a pod, runs pkg/mutate on it and answers with a
+// JSON patch and warnings; and the manager that serves it over TLS with health
+// endpoints and metrics.
+//
+// It never blocks a pod: when anything goes wrong, the pod is allowed unchanged
+// with a warning and a logged error.
+package webhook

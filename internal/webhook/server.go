@@ -1,0 +1,151 @@
+package webhook
+
+import (
+	"context"
+	"fmt"
+	"strconv"
+	"strings"
+
+	"github.com/go-logr/logr"
+	"github.com/prometheus/client_golang/prometheus"
+	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/apimachinery/pkg/util/version"
+	"k8s.io/client-go/discovery"
+	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
+	"k8s.io/client-go/rest"
+	"sigs.k8s.io/controller-runtime/pkg/cache"
+	"sigs.k8s.io/controller-runtime/pkg/healthz"
+	"sigs.k8s.io/controller-runtime/pkg/manager"
+	"sigs.k8s.io/controller-runtime/pkg/metrics"
+	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
+	"sigs.k8s.io/controller-runtime/pkg/webhook"
+	"sigs.k8s.io/controller-runtime/pkg/webhook/admission"
+
+	"github.com/hotreload/hotreload/pkg/mutate"
+)
+
+// Native sidecar modes of ServerOptions.NativeSidecar.
+const (
+	NativeSidecarAuto  = "auto" // native when the API server is 1.29 or later
+	NativeSidecarTrue  = "true"
+	NativeSidecarFalse = "false"
+)
+
+// ServerOptions configures `webhook serve`.
+type ServerOptions struct {
+	// Host and Port the admission server listens on over TLS.
+	Host string
+	Port int
+	// CertDir holds tls.crt and tls.key; rotated files are picked up without a restart.
+	CertDir string
+	// MetricsAddr serves Prometheus metrics ("0" disables).
+	MetricsAddr string
+	// HealthAddr serves /healthz and /readyz.
+	HealthAddr string
+	// LeaderElection elects one replica to run the rollout controller;
+	// admission is served by every replica.
+	LeaderElection          bool
+	LeaderElectionNamespace string
+	// NativeSidecar is auto, true or false.
+	NativeSidecar string
+	// Mutate are the options every admission uses.
+	Mutate mutate.Options
+	// Registry receives hotreload's metrics. Default: controller-runtime's
+	// registry, served on MetricsAddr.
+	Registry prometheus.Registerer
+}
+
+// NewManager builds the manager that serves admission (and, with leader
+// election, runs the controllers added to it).
+func NewManager(cfg *rest.Config, o ServerOptions, log logr.Logger) (manager.Manager, error) {
+	native, err := nativeSidecar(cfg, o.NativeSidecar)
+	if err != nil {
+		return nil, err
+	}
+	o.Mutate.NativeSidecar = native
+	log.Info("reloader sidecar", "native", native, "image", o.Mutate.ReloaderImage)
+
+	if o.Registry == nil {
+		o.Registry = metrics.Registry
+	}
+	scheme := runtime.NewScheme()
+	if err := clientgoscheme.AddToScheme(scheme); err != nil {
+		return nil, err
+	}
+	mgr, err := manager.New(cfg, manager.Options{
+		Scheme:                  scheme,
+		Logger:                  log,
+		Metrics:                 metricsserver.Options{BindAddress: o.MetricsAddr},
+		HealthProbeBindAddress:  o.HealthAddr,
+		LeaderElection:          o.LeaderElection,
+		LeaderElectionID:        "hotreload-controller",
+		LeaderElectionNamespace: o.LeaderElectionNamespace,
+		Cache:                   cache.Options{DefaultTransform: cache.TransformStripManagedFields()},
+		WebhookServer: webhook.NewServer(webhook.Options{
+			Host:    o.Host,
+			Port:    o.Port,
+			CertDir: o.CertDir,
+		}),
+	})
+	if err != nil {
+		return nil, fmt.Errorf("creating the manager: %w", err)
+	}
+
+	injector := &Injector{
+		Namespaces: mgr.GetClient(),
+		Options:    o.Mutate,
+		Decoder:    admission.NewDecoder(scheme),
+		Metrics:    NewMetrics(o.Registry),
+	}
+	mgr.GetWebhookServer().Register(Path, &webhook.Admission{Handler: injector})
+
+	// Start the namespace informer with the manager rather than on the first
+	// admission, so no request waits for a cache to fill.
+	if _, err := mgr.GetCache().GetInformer(context.Background(), &corev1.Namespace{}); err != nil {
+		return nil, fmt.Errorf("watching namespaces: %w", err)
+	}
+	if err := mgr.AddHealthzCheck("ping", healthz.Ping); err != nil {
+		return nil, err
+	}
+	if err := mgr.AddReadyzCheck("webhook", mgr.GetWebhookServer().StartedChecker()); err != nil {
+		return nil, err
+	}
+	return mgr, nil
+}
+
+// nativeSidecar resolves the NativeSidecar mode against the API server.
+func nativeSidecar(cfg *rest.Config, mode string) (bool, error) {
+	switch mode {
+	case NativeSidecarTrue:
+		return true, nil
+	case NativeSidecarFalse:
+		return false, nil
+	case NativeSidecarAuto, "":
+	default:
+		return false, fmt.Errorf("--native-sidecar=%q: want auto, true or false", mode)
+	}
+	dc, err := discovery.NewDiscoveryClientForConfig(cfg)
+	if err != nil {
+		return false, err
+	}
+	info, err := dc.ServerVersion()
+	if err != nil {
+		return false, fmt.Errorf("asking the API server its version (set --native-sidecar to skip): %w", err)
+	}
+	return SupportsNativeSidecar(info.Major, info.Minor, info.GitVersion), nil
+}
+
+// SupportsNativeSidecar reports whether an API server of this version runs init
+// containers with restartPolicy Always as sidecars (1.29 and later).
+func SupportsNativeSidecar(major, minor, gitVersion string) bool {
+	if v, err := version.ParseGeneric(gitVersion); err == nil {
+		return v.AtLeast(version.MajorMinor(1, 29))
+	}
+	maj, err1 := strconv.Atoi(major)
+	min, err2 := strconv.Atoi(strings.TrimSuffix(minor, "+"))
+	if err1 != nil || err2 != nil {
+		return false
+	}
+	return maj > 1 || (maj == 1 && min >= 29)
+}

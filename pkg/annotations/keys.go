@@ -1,0 +1,69 @@
+package annotations
+
+// Prefix starts every label and annotation key hotreload reads or writes.
+const Prefix = "hotreload/"
+
+// Keys users set.
+const (
+	// InjectionLabel is the namespace label that makes the webhook act on the
+	// namespace's pods, when set to InjectionEnabled.
+	InjectionLabel = "hotreload/injection"
+	// InjectionEnabled is the value of InjectionLabel that enables injection.
+	InjectionEnabled = "enabled"
+
+	// EnableLabel is the pod label that opts a pod in, when set to EnableValue.
+	EnableLabel = "hotreload/enable"
+	// EnableValue is the value of EnableLabel that opts a pod in.
+	EnableValue = "true"
+
+	// Signal is the pod annotation naming the signal sent to the target process
+	// (SIGHUP, SIGUSR1, ...), or SignalNone for apps that watch their files.
+	// Default: SIGHUP.
+	Signal = "hotreload/signal"
+	// URL is the pod annotation naming a loopback http(s) URL to POST to instead
+	// of sending a signal, e.g. http://127.0.0.1:9090/-/reload.
+	URL = "hotreload/url"
+	// Container is the pod annotation listing, comma-separated, the containers to
+	// reload. Default: the DefaultContainer annotation, else the first container.
+	Container = "hotreload/container"
+	// Process is the pod annotation holding a regexp on the command line that
+	// picks the process to reload inside the container. Default: the container's
+	// main process.
+	Process = "hotreload/process"
+	// Volumes is the pod annotation listing, comma-separated, the volumes to
+	// reload. Default: every reloadable configMap, secret and projected volume.
+	Volumes = "hotreload/volumes"
+	// SubPath is the pod annotation choosing how subPath mounts are kept live:
+	// link (default), dir or keep.
+	SubPath = "hotreload/subpath"
+	// Rollout holds the canary steps, comma-separated counts or percentages
+	// ending at 100%, e.g. "1,25%,100%". On a pod, it overrides the namespace's.
+	// Default: 100%.
+	Rollout = "hotreload/rollout"
+	// RolloutInterval is how long each rollout step must stay healthy before the
+	// next, as a Go duration. On a pod, it overrides the namespace's. Default: 30s.
+	RolloutInterval = "hotreload/rollout-interval"
+)
+
+// Keys hotreload writes. Users read them and never write them.
+const (
+	// Injected is the pod annotation the webhook stamps with its version; a pod
+	// that carries it is never mutated again.
+	Injected = "hotreload/injected"
+	// Released is the pod annotation the controller sets to the config revision
+	// the pod may apply now.
+	Released = "hotreload/released"
+	// Applied is the pod label the reloader sets to the revision the process
+	// runs with (a label, so `kubectl get pods -L hotreload/applied` and selectors work).
+	Applied = "hotreload/applied"
+	// AppliedAt is the pod annotation the reloader sets to when Applied was
+	// applied, in RFC 3339.
+	AppliedAt = "hotreload/applied-at"
+	// Failed is the pod annotation the reloader or the controller sets to the
+	// revision and reason of a failed reload, as "REVISION: reason".
+	Failed = "hotreload/failed"
+)
+
+// DefaultContainer is Kubernetes' annotation naming a pod's default container
+// (kubectl logs and exec use it); hotreload reloads it when Container is absent.
+const DefaultContainer = "kubectl.kubernetes.io/default-container"

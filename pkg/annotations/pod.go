@@ -1,0 +1,56 @@
+package annotations
+
+import (
+	"strings"
+	"time"
+)
+
+// Enabled reports whether a pod's labels opt it in.
+func Enabled(podLabels map[string]string) bool {
+	return podLabels[EnableLabel] == EnableValue
+}
+
+// InjectionEnabledFor reports whether a namespace's labels enable injection.
+func InjectionEnabledFor(namespaceLabels map[string]string) bool {
+	return namespaceLabels[InjectionLabel] == InjectionEnabled
+}
+
+// InjectedOf returns the version that mutated the pod, and whether it was.
+func InjectedOf(pod map[string]string) (version string, ok bool) {
+	version, ok = pod[Injected]
+	return version, ok
+}
+
+// ReleasedOf returns the revision the pod may apply now, or "" if none was released.
+func ReleasedOf(pod map[string]string) string {
+	return pod[Released]
+}
+
+// AppliedOf returns the revision the pod's process runs with, from its labels,
+// or "" if none was applied.
+func AppliedOf(podLabels map[string]string) string {
+	return podLabels[Applied]
+}
+
+// AppliedAtOf returns when the applied revision was applied, and false when
+// the annotation is absent or not RFC 3339.
+func AppliedAtOf(pod map[string]string) (time.Time, bool) {
+	t, err := time.Parse(time.RFC3339, pod[AppliedAt])
+	return t, err == nil
+}
+
+// FormatFailed formats the Failed annotation's value: "REVISION: reason".
+func FormatFailed(revision, reason string) string {
+	return revision + ": " + reason
+}
+
+// FailedOf returns the revision and reason of a failed reload, and false when
+// the pod has none.
+func FailedOf(pod map[string]string) (revision, reason string, ok bool) {
+	v, ok := pod[Failed]
+	if !ok {
+		return "", "", false
+	}
+	revision, reason, _ = strings.Cut(v, ": ")
+	return revision, reason, true
+}

@@ -1,0 +1,50 @@
+package mutate
+
+// Names and paths of an injected pod, shared with the reloader. The pod layout
+// design document (docs/design/2026-11-24-pod-layout.md) describes them.
+const (
+	// InstallName is the init container that copies the reloader binary into
+	// BinVolume and writes the first live copy.
+	InstallName = "hotreload-install"
+	// ReloaderName is the sidecar: a native sidecar, or a plain container on
+	// API servers older than 1.29.
+	ReloaderName = "hotreload-reloader"
+	// LinkName is the init container, in the app's image, that makes subPath
+	// files links into the live copy. The k-th further one is LinkName-k.
+	LinkName = "hotreload-link"
+
+	// BinVolume is the emptyDir holding the reloader binary for the link step.
+	BinVolume = "hotreload-bin"
+	// LiveVolume is the in-memory emptyDir holding the live copies.
+	LiveVolume = "hotreload-live"
+	// LinkVolumePrefix names the emptyDirs holding copies of image directories:
+	// LinkVolumePrefix + N, N from 0.
+	LinkVolumePrefix = "hotreload-link-"
+	// TokenVolume is the sidecar's own projected service-account token, added
+	// when the pod has no kube-api-access volume.
+	TokenVolume = "hotreload-token"
+	// DefaultServiceAccount is named for a pod given TokenVolume that names no
+	// service account, as the ServiceAccount admission plugin would.
+	DefaultServiceAccount = "default"
+
+	// Root is the directory under which every hotreload path lives.
+	Root = "/var/run/hotreload"
+	// BinDir is where BinVolume is mounted.
+	BinDir = Root + "/bin"
+	// ReloaderBinary is the reloader as copied by the install step.
+	ReloaderBinary = BinDir + "/reloader"
+	// LiveDir is where LiveVolume is mounted; the live copy of volume V is LiveDir/V.
+	LiveDir = Root + "/live"
+	// SrcDir is where the sidecar mounts the kubelet-managed volumes: SrcDir/V.
+	SrcDir = Root + "/src"
+	// LinkDir is where the link step mounts the link emptyDirs: LinkDir/N.
+	LinkDir = Root + "/link"
+	// TokenDir is where the sidecar mounts its service-account token.
+	TokenDir = "/var/run/secrets/kubernetes.io/serviceaccount"
+
+	// ReadyPath is the sidecar's startup probe path: ready once the live copies exist.
+	ReadyPath = "/readyz"
+
+	// kubeAPIAccessPrefix names the API server's service-account token volume.
+	kubeAPIAccessPrefix = "kube-api-access-"
+)

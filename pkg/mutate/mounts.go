@@ -1,0 +1,214 @@
+package mutate
+
+import (
+	"fmt"
+	"path"
+	"strconv"
+	"strings"
+
+	corev1 "k8s.io/api/core/v1"
+
+	"github.com/hotreload/hotreload/pkg/annotations"
+)
+
+// Mounts of the reloaded volumes in an app container are redirected to the
+// live copy:
+//
+//   - A directory mount of V becomes a read-only mount of LiveVolume with
+//     subPath V: the directory LiveDir/V, whose ..data link the reloader swaps.
+//   - A subPath mount at D/F of V's path P depends on hotreload/subpath:
+//     link makes D an emptyDir holding a copy of the image's D in which F is a
+//     symlink to LiveDir/V/P; dir mounts LiveDir/V at D; keep leaves it alone.
+//
+// At admission there is no telling whether P names a file or a directory of
+// the volume, and both strategies work without knowing: a symlink to a live
+// directory stays live as well as one to a live file, and dir exposes V's
+// top-level entry P (a symlink through ..data) at D/P. So a subPath naming a
+// directory is handled exactly like a file. (A bind mount of LiveDir/V/P
+// itself would pin the revision current at container start, which is the very
+// problem subPath mounts have.)
+
+// redirect plans the new mounts of container c and its link step, adds the
+// volumes it redirects to used, and returns nil mounts when nothing changes.
+func (p *plan) redirect(c corev1.Container, used map[string]bool) ([]corev1.VolumeMount, linkStep, []string) {
+	var ws []string
+	warn := func(format string, args ...any) {
+		ws = append(ws, fmt.Sprintf("container %q: ", c.Name)+fmt.Sprintf(format, args...))
+	}
+	out := make([]corev1.VolumeMount, 0, len(c.VolumeMounts))
+	var subPaths []corev1.VolumeMount
+	changed := false
+	for _, m := range c.VolumeMounts {
+		switch {
+		case !p.selected[m.Name]:
+			out = append(out, m)
+		case m.SubPathExpr != "":
+			warn("subPathExpr mount of volume %q at %s is left alone: its path is only known when the container starts, so it will not update", m.Name, m.MountPath)
+			out = append(out, m)
+		case m.SubPath == "":
+			out = append(out, corev1.VolumeMount{Name: LiveVolume, MountPath: m.MountPath, SubPath: m.Name, ReadOnly: true, MountPropagation: m.MountPropagation})
+			used[m.Name] = true
+			changed = true
+		case p.subPath == annotations.SubPathKeep:
+			warn("subPath mount %s of volume %q is kept (%s: keep): it will not update", m.MountPath, m.Name, annotations.SubPath)
+			out = append(out, m)
+		default:
+			subPaths = append(subPaths, m)
+		}
+	}
+	var link linkStep
+	if len(subPaths) > 0 {
+		var sws []string
+		var redirected bool
+		out, link, redirected, sws = p.redirectSubPaths(c, out, subPaths, used)
+		ws = append(ws, sws...)
+		changed = changed || redirected
+	}
+	if !changed {
+		return nil, linkStep{}, ws
+	}
+	return out, link, ws
+}
+
+// group is the subPath mounts of one container whose files share a directory D.
+type group struct {
+	dir    string
+	mounts []corev1.VolumeMount
+}
+
+// redirectSubPaths plans the subPath mounts of c, given the mounts planned so
+// far (out), by the dir or link strategy, and reports whether it redirected any.
+func (p *plan) redirectSubPaths(c corev1.Container, out, subPaths []corev1.VolumeMount, used map[string]bool) ([]corev1.VolumeMount, linkStep, bool, []string) {
+	var ws []string
+	warn := func(format string, args ...any) {
+		ws = append(ws, fmt.Sprintf("container %q: ", c.Name)+fmt.Sprintf(format, args...))
+	}
+	groups := groupByDir(subPaths)
+	redirected := false
+	var toLink []group
+	for _, g := range groups {
+		if p.subPath != annotations.SubPathDir {
+			toLink = append(toLink, g)
+			continue
+		}
+		if why := dirRefusal(c, g); why != "" {
+			warn("%s: dir refused for %s: %s; using link", annotations.SubPath, g.dir, why)
+			toLink = append(toLink, g)
+			continue
+		}
+		v := g.mounts[0].Name
+		out = append(out, corev1.VolumeMount{Name: LiveVolume, MountPath: g.dir, SubPath: v, ReadOnly: true})
+		used[v] = true
+		redirected = true
+	}
+	var link linkStep
+	for _, g := range toLink {
+		if why := linkRefusal(c, g); why != "" {
+			for _, m := range g.mounts {
+				warn("subPath mount %s of volume %q is left alone (%s): it will not update", m.MountPath, m.Name, why)
+				out = append(out, m)
+			}
+			continue
+		}
+		n := p.linkVolumes
+		p.linkVolumes++
+		link.volumes = append(link.volumes, n)
+		link.copies = append(link.copies, g.dir+"="+LinkDir+"/"+strconv.Itoa(n))
+		for _, m := range g.mounts {
+			link.links = append(link.links, cleanPath(m.MountPath)+"="+LiveDir+"/"+m.Name+"/"+path.Clean(m.SubPath))
+			used[m.Name] = true
+		}
+		out = append(out, corev1.VolumeMount{Name: LinkVolumePrefix + strconv.Itoa(n), MountPath: g.dir, ReadOnly: readOnlyRoot(c)})
+	}
+	if len(link.copies) > 0 {
+		out = append(out, corev1.VolumeMount{Name: LiveVolume, MountPath: LiveDir, ReadOnly: true})
+		redirected = true
+	}
+	return out, link, redirected, ws
+}
+
+// groupByDir groups subPath mounts by the directory of their mount path, in
+// the order the directories first appear.
+func groupByDir(mounts []corev1.VolumeMount) []group {
+	var groups []group
+	index := map[string]int{}
+	for _, m := range mounts {
+		d := path.Dir(cleanPath(m.MountPath))
+		i, ok := index[d]
+		if !ok {
+			i = len(groups)
+			index[d] = i
+			groups = append(groups, group{dir: d})
+		}
+		groups[i].mounts = append(groups[i].mounts, m)
+	}
+	return groups
+}
+
+// refusedDirs are directories the dir strategy never mounts over: hiding the
+// image's files there breaks the container.
+var refusedDirs = map[string]bool{
+	"/": true, "/etc": true, "/usr": true, "/bin": true, "/sbin": true, "/var": true, "/tmp": true,
+	"/root": true, "/home": true, "/proc": true, "/sys": true, "/dev": true, "/run": true,
+}
+
+// dirRefusal says why the dir strategy cannot serve group g of c, or "".
+func dirRefusal(c corev1.Container, g group) string {
+	if refusedDirs[g.dir] || strings.HasPrefix(g.dir, "/lib") && !strings.Contains(g.dir[1:], "/") {
+		return "it would hide the image's files there"
+	}
+	v := g.mounts[0].Name
+	for _, m := range g.mounts {
+		if m.Name != v {
+			return fmt.Sprintf("files of volumes %q and %q share it", v, m.Name)
+		}
+		if sp := path.Clean(m.SubPath); sp != path.Base(cleanPath(m.MountPath)) {
+			return fmt.Sprintf("%s is not named as its subPath %q", m.MountPath, m.SubPath)
+		}
+	}
+	for _, m := range c.VolumeMounts {
+		mp := cleanPath(m.MountPath)
+		if inGroup(g, m) {
+			continue
+		}
+		if within(g.dir, mp) || within(mp, g.dir) {
+			return fmt.Sprintf("it overlaps the mount %s", m.MountPath)
+		}
+	}
+	return ""
+}
+
+// linkRefusal says why the link strategy cannot serve group g of c, or "".
+func linkRefusal(c corev1.Container, g group) string {
+	if !path.IsAbs(g.dir) || g.dir == "/" {
+		return fmt.Sprintf("link cannot copy the directory %q", g.dir)
+	}
+	for _, m := range c.VolumeMounts {
+		if inGroup(g, m) {
+			continue
+		}
+		if within(g.dir, cleanPath(m.MountPath)) {
+			return fmt.Sprintf("link cannot replace %s, it is inside the mount %s", g.dir, m.MountPath)
+		}
+	}
+	return ""
+}
+
+func inGroup(g group, m corev1.VolumeMount) bool {
+	for _, gm := range g.mounts {
+		if gm.MountPath == m.MountPath && gm.Name == m.Name && gm.SubPath == m.SubPath {
+			return true
+		}
+	}
+	return false
+}
+
+// within reports whether p is dir or below it.
+func within(p, dir string) bool {
+	return p == dir || dir == "/" || strings.HasPrefix(p, dir+"/")
+}
+
+func readOnlyRoot(c corev1.Container) bool {
+	sc := c.SecurityContext
+	return sc != nil && sc.ReadOnlyRootFilesystem != nil && *sc.ReadOnlyRootFilesystem
+}

@@ -1,0 +1,106 @@
+package mutate
+
+import (
+	"errors"
+	"fmt"
+	"strings"
+
+	corev1 "k8s.io/api/core/v1"
+
+	"github.com/hotreload/hotreload/pkg/annotations"
+)
+
+// ErrNoReloaderImage is returned when Options.ReloaderImage is empty.
+var ErrNoReloaderImage = errors.New("no reloader image: set Options.ReloaderImage (webhook flag --reloader-image)")
+
+// Mutate returns pod as the webhook admits it, and the warnings to show the
+// user. It never modifies pod. When it leaves the pod unchanged (not opted in,
+// already injected, nothing to reload, a name it would add is taken) it returns
+// pod itself, with warnings saying why. The steps are fixed: should we act, read
+// the annotations, plan, apply, stamp.
+func Mutate(pod *corev1.Pod, opts Options) (*corev1.Pod, []string, error) {
+	if pod == nil {
+		return nil, nil, errors.New("no pod to mutate")
+	}
+	if opts.ReloaderImage == "" {
+		return nil, nil, ErrNoReloaderImage
+	}
+	if act, why := shouldAct(pod); !act {
+		return pod, why, nil
+	}
+	opts = opts.withDefaults()
+	s, warnings := readSettings(pod, opts)
+	p, planWarnings := makePlan(pod, s, opts)
+	warnings = append(warnings, planWarnings...)
+	if len(p.volumes) == 0 {
+		return pod, append(warnings, "no config volume of the reloaded containers can be reloaded: pod left unchanged"), nil
+	}
+	warnings = append(warnings, p.planReloader(pod, opts)...)
+	out := pod.DeepCopy()
+	apply(out, p, opts)
+	stamp(out, opts.Version)
+	return out, warnings, nil
+}
+
+// shouldAct reports whether Mutate acts on pod, and if not, the warnings that
+// say why. An injected pod is left alone silently: that is idempotency, not an
+// error.
+func shouldAct(pod *corev1.Pod) (bool, []string) {
+	if _, ok := annotations.InjectedOf(pod.Annotations); ok {
+		return false, nil
+	}
+	if !annotations.Enabled(pod.Labels) {
+		return false, []string{fmt.Sprintf("label %s is not %q: pod left unchanged", annotations.EnableLabel, annotations.EnableValue)}
+	}
+	if taken := takenNames(pod); len(taken) > 0 {
+		return false, []string{fmt.Sprintf("%s: hotreload owns names starting with %q and paths under %s; pod left unchanged", strings.Join(taken, ", "), reservedPrefix, Root)}
+	}
+	return true, nil
+}
+
+// reservedPrefix starts the name of every container and volume hotreload adds.
+const reservedPrefix = "hotreload-"
+
+// takenNames lists the pod's containers and volumes whose names hotreload
+// reserves, and its mounts under Root: hotreload never overwrites them.
+func takenNames(pod *corev1.Pod) []string {
+	var taken []string
+	check := func(kind string, cs []corev1.Container) {
+		for _, c := range cs {
+			if strings.HasPrefix(c.Name, reservedPrefix) {
+				taken = append(taken, fmt.Sprintf("%s %q already exists", kind, c.Name))
+			}
+			for _, m := range c.VolumeMounts {
+				if underRoot(m.MountPath) {
+					taken = append(taken, fmt.Sprintf("container %q already mounts %s", c.Name, m.MountPath))
+				}
+			}
+		}
+	}
+	check("init container", pod.Spec.InitContainers)
+	check("container", pod.Spec.Containers)
+	for _, e := range pod.Spec.EphemeralContainers {
+		if strings.HasPrefix(e.Name, reservedPrefix) {
+			taken = append(taken, fmt.Sprintf("ephemeral container %q already exists", e.Name))
+		}
+	}
+	for _, v := range pod.Spec.Volumes {
+		if strings.HasPrefix(v.Name, reservedPrefix) {
+			taken = append(taken, fmt.Sprintf("volume %q already exists", v.Name))
+		}
+	}
+	return taken
+}
+
+func underRoot(p string) bool {
+	p = cleanPath(p)
+	return p == Root || strings.HasPrefix(p, Root+"/")
+}
+
+// stamp marks the pod as injected by version.
+func stamp(pod *corev1.Pod, version string) {
+	if pod.Annotations == nil {
+		pod.Annotations = map[string]string{}
+	}
+	pod.Annotations[annotations.Injected] = version
+}

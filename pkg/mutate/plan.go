@@ -1,0 +1,118 @@
+package mutate
+
+import (
+	"fmt"
+	"path"
+
+	corev1 "k8s.io/api/core/v1"
+
+	"github.com/hotreload/hotreload/pkg/annotations"
+)
+
+// plan is everything apply changes, computed without touching the pod.
+type plan struct {
+	settings
+	// mounts holds the new volumeMounts of each app container that changes, by index.
+	mounts map[int][]corev1.VolumeMount
+	// volumes are the reloaded volumes, in pod order: those with a redirected mount.
+	volumes []string
+	// links are the link steps, one per app container with linked subPath files.
+	links []linkStep
+	// linkVolumes counts the hotreload-link-N emptyDirs.
+	linkVolumes int
+	healthPort  int32
+	security    *corev1.SecurityContext
+	// tokenVolume is the pod's kube-api-access volume, or TokenVolume when the
+	// sidecar gets its own.
+	tokenVolume string
+}
+
+// linkStep is the link init container of one app container.
+type linkStep struct {
+	container int
+	copies    []string // D=LinkDir/N
+	links     []string // D/F=LiveDir/V/P
+	volumes   []int    // N of each copy
+}
+
+// makePlan decides the new mounts and link steps of pod's reloaded
+// containers, and warns about what it cannot do as asked.
+func makePlan(pod *corev1.Pod, s settings, opts Options) (plan, []string) {
+	p := plan{settings: s, mounts: map[int][]corev1.VolumeMount{}}
+	var ws []string
+	used := map[string]bool{}
+	for i, c := range pod.Spec.Containers {
+		if !p.reloads(c.Name) {
+			continue
+		}
+		ws = append(ws, envWarnings(c)...)
+		mounts, link, mws := p.redirect(c, used)
+		ws = append(ws, mws...)
+		if mounts != nil {
+			p.mounts[i] = mounts
+		}
+		if len(link.copies) > 0 {
+			link.container = i
+			p.links = append(p.links, link)
+		}
+	}
+	for _, v := range pod.Spec.Volumes {
+		if used[v.Name] {
+			p.volumes = append(p.volumes, v.Name)
+		}
+	}
+	return p, ws
+}
+
+// planReloader decides how the reloader runs: its health port, user and token,
+// and whether the pod shares its process namespace.
+func (p *plan) planReloader(pod *corev1.Pod, opts Options) []string {
+	p.healthPort = freePort(pod, opts.HealthPort)
+	var ws []string
+	p.security, ws = reloaderSecurity(pod, p.settings)
+	p.tokenVolume = tokenVolume(pod)
+	if p.signals() && pod.Spec.ShareProcessNamespace != nil && !*pod.Spec.ShareProcessNamespace {
+		ws = append(ws, fmt.Sprintf("shareProcessNamespace: false is overridden to true so that the reloader can send %s to the process; set %s to none, or a URL in %s, to avoid it", p.signal, annotations.Signal, annotations.URL))
+	}
+	return ws
+}
+
+func (p *plan) reloads(container string) bool {
+	for _, c := range p.containers {
+		if c == container {
+			return true
+		}
+	}
+	return false
+}
+
+// freePort returns the first port from want on that no container of pod declares.
+func freePort(pod *corev1.Pod, want int32) int32 {
+	taken := map[int32]bool{}
+	for _, cs := range [][]corev1.Container{pod.Spec.InitContainers, pod.Spec.Containers} {
+		for _, c := range cs {
+			for _, port := range c.Ports {
+				taken[port.ContainerPort] = true
+			}
+		}
+	}
+	port := want
+	for range 65536 {
+		if port > 65535 || port < 1024 {
+			port = 1024
+		}
+		if !taken[port] {
+			return port
+		}
+		port++
+	}
+	return want
+}
+
+// cleanPath cleans a mount path; "" stays "".
+func cleanPath(p string) string {
+	if p == "" {
+		return ""
+	}
+	return path.Clean(p)
+}
