@@ -16,12 +16,9 @@ func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	cmds := []cli.Command{
-		{Name: "run", Short: "the sidecar: apply released config revisions and signal the app", Run: cli.NotImplemented(
-			"[flags]", "Watches the pod's config volumes and its own Pod, swaps the live copy and delivers the reload.")},
-		{Name: "install", Short: "init step: copy this binary into a shared directory and write the first live copy", Run: cli.NotImplemented(
-			"--to DIR [flags]", "Copies the reloader binary to DIR for the link step and populates the live copy.")},
-		{Name: "link", Short: "init step in the app's image: make subPath files symlinks into the live copy", Run: cli.NotImplemented(
-			"--copy D=DIR... --link FILE=TARGET... [flags]", "Copies image directories into emptyDirs and links subPath files into the live copy.")},
+		{Name: "run", Short: "the sidecar: apply released config revisions and signal the app", Run: runCommand},
+		{Name: "install", Short: "init step: copy this binary into a shared directory and write the first live copy", Run: installCommand},
+		{Name: "link", Short: "init step in the app's image: make subPath files symlinks into the live copy", Run: linkCommand},
 	}
 	os.Exit(cli.Main(ctx, "reloader", "hotreload reloader: delivers config changes to a running process, in place.", cmds, os.Args[1:], os.Stderr))
 }

@@ -1,0 +1,52 @@
+package reload
+
+import (
+	"context"
+	"fmt"
+	"path/filepath"
+	"syscall"
+	"testing"
+	"time"
+)
+
+// BenchmarkReleaseToSignal measures the time from a released revision (already
+// mounted, as after the kubelet's write) to the app receiving the signal with
+// the verified live copy: stage, verify, swap, find, signal. The grace period
+// after the signal is excluded.
+func BenchmarkReleaseToSignal(b *testing.B) {
+	l, write := newLive(b)
+	write(files("app.conf", "v=0"), files("tls.crt", "A"))
+	stageAndSwap(b, l, "")
+	app := startChild(b, filepath.Join(l.LiveRoot, "config", "app.conf"))
+	procs := fakeProc(b, cid, app.cmd.Process.Pid)
+	co := NewCoalescer(true, "")
+	co.Debounce = time.Millisecond
+	applied := make(chan struct{}, 1)
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	go co.Run(ctx, func(ctx context.Context, rev string) error {
+		s, err := l.Stage(ctx, rev)
+		if err != nil {
+			return err
+		}
+		if err := s.Swap(); err != nil {
+			return err
+		}
+		pid, err := procs.Find(cid, nil)
+		if err == nil {
+			err = syscall.Kill(pid, syscall.SIGHUP)
+		}
+		applied <- struct{}{}
+		return err
+	})
+	i := 0
+	for b.Loop() {
+		b.StopTimer()
+		i++
+		rev := write(files("app.conf", fmt.Sprintf("v=%d", i)), files("tls.crt", "A"))
+		b.StartTimer()
+		co.Released(rev)
+		<-applied
+		app.waitLines(b, i+1) // the app read the new file
+	}
+}

@@ -1,0 +1,170 @@
+package reload
+
+import (
+	"bufio"
+	"fmt"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"os/signal"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+)
+
+// The test binary doubles as the app under test: run with HOTRELOAD_TEST_CHILD
+// set, it records every reload it gets (signal or POST /-/reload) with the
+// config file it reads then, one line each, into CHILD_RECORD.
+func TestMain(m *testing.M) {
+	switch os.Getenv("HOTRELOAD_TEST_CHILD") {
+	case "app":
+		runChildApp()
+		return
+	case "read":
+		// Read the config once and record it: an app starting mid-update.
+		b, err := os.ReadFile(os.Getenv("CHILD_CONFIG"))
+		record(fmt.Sprintf("read %s", describe(b, err)))
+		return
+	}
+	runTests(m)
+}
+
+func record(line string) {
+	f, err := os.OpenFile(os.Getenv("CHILD_RECORD"), os.O_APPEND|os.O_CREATE|os.O_WRONLY, 0o644)
+	if err != nil {
+		os.Exit(3)
+	}
+	fmt.Fprintln(f, line)
+	f.Close()
+}
+
+// describe summarises a config read as "<len> <first line>" so large files
+// are checked whole without logging them.
+func describe(b []byte, err error) string {
+	if err != nil {
+		return "error " + err.Error()
+	}
+	first, _, _ := strings.Cut(string(b), "\n")
+	if len(first) > 40 {
+		first = first[:40]
+	}
+	return fmt.Sprintf("%d %s", len(b), first)
+}
+
+func runChildApp() {
+	sigs := make(chan os.Signal, 16)
+	signal.Notify(sigs, syscall.SIGHUP, syscall.SIGUSR1, syscall.SIGUSR2)
+	if addrFile := os.Getenv("CHILD_HTTP"); addrFile != "" {
+		ln, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			os.Exit(4)
+		}
+		http.HandleFunc("POST /-/reload", func(w http.ResponseWriter, _ *http.Request) {
+			b, err := os.ReadFile(os.Getenv("CHILD_CONFIG"))
+			record("POST " + describe(b, err))
+		})
+		http.HandleFunc("POST /-/fail", func(w http.ResponseWriter, _ *http.Request) {
+			http.Error(w, "bad config", http.StatusInternalServerError)
+		})
+		go http.Serve(ln, nil)
+		os.WriteFile(addrFile+".tmp", []byte(ln.Addr().String()), 0o644)
+		os.Rename(addrFile+".tmp", addrFile)
+	}
+	record("ready")
+	for s := range sigs {
+		b, err := os.ReadFile(os.Getenv("CHILD_CONFIG"))
+		record(fmt.Sprintf("%s %s", map[os.Signal]string{syscall.SIGHUP: "SIGHUP", syscall.SIGUSR1: "SIGUSR1", syscall.SIGUSR2: "SIGUSR2"}[s], describe(b, err)))
+		if os.Getenv("CHILD_EXIT_ON_SIGNAL") != "" {
+			os.Exit(1)
+		}
+	}
+}
+
+// child is a running test app.
+type child struct {
+	cmd    *exec.Cmd
+	record string
+	addr   string // host:port when started with HTTP
+}
+
+// startChild starts the test app reading config and waits until it is ready.
+func startChild(t testing.TB, config string, env ...string) *child {
+	t.Helper()
+	dir := t.TempDir()
+	c := &child{record: filepath.Join(dir, "record")}
+	args := []string{"-test.run=^$", "hotreload-test-app"}
+	for _, e := range env {
+		if role, ok := strings.CutPrefix(e, "CHILD_ROLE="); ok {
+			args = append(args, role) // shows in the command line
+		}
+	}
+	c.cmd = exec.Command(os.Args[0], args...)
+	c.cmd.Env = append(os.Environ(), append([]string{"HOTRELOAD_TEST_CHILD=app", "CHILD_RECORD=" + c.record, "CHILD_CONFIG=" + config}, env...)...)
+	for _, e := range env {
+		if v, ok := strings.CutPrefix(e, "CHILD_HTTP="); ok {
+			defer func() { c.addr = waitFile(t, v) }()
+		}
+	}
+	require.NoError(t, c.cmd.Start())
+	t.Cleanup(func() {
+		c.cmd.Process.Kill()
+		c.cmd.Wait()
+	})
+	require.Eventually(t, func() bool { return len(c.lines()) > 0 }, 30*time.Second, 10*time.Millisecond, "child ready")
+	return c
+}
+
+func waitFile(t testing.TB, name string) string {
+	var b []byte
+	require.Eventually(t, func() bool {
+		var err error
+		b, err = os.ReadFile(name)
+		return err == nil
+	}, 30*time.Second, 10*time.Millisecond)
+	return string(b)
+}
+
+// lines returns what the child recorded so far.
+func (c *child) lines() []string {
+	f, err := os.Open(c.record)
+	if err != nil {
+		return nil
+	}
+	defer f.Close()
+	var out []string
+	for s := bufio.NewScanner(f); s.Scan(); {
+		out = append(out, s.Text())
+	}
+	return out
+}
+
+// waitLines waits until the child recorded n lines and returns them.
+func (c *child) waitLines(t testing.TB, n int) []string {
+	t.Helper()
+	require.Eventually(t, func() bool { return len(c.lines()) >= n }, 30*time.Second, 10*time.Millisecond,
+		"want %d lines, have %q", n, c.lines())
+	return c.lines()
+}
+
+// fakeProc builds a proc tree where the given real pids appear in the cgroup
+// of container id (their stat and cmdline are the real ones), so delivery can
+// be tested without creating cgroups.
+func fakeProc(t testing.TB, id string, pids ...int) Procs {
+	t.Helper()
+	root := t.TempDir()
+	for _, pid := range pids {
+		dir := filepath.Join(root, fmt.Sprint(pid))
+		require.NoError(t, os.Mkdir(dir, 0o755))
+		require.NoError(t, os.WriteFile(filepath.Join(dir, "cgroup"),
+			[]byte("0::/kubepods.slice/kubepods-burstable.slice/kubepods-burstable-podabc.slice/cri-containerd-"+id+".scope\n"), 0o644))
+		for _, f := range []string{"stat", "cmdline"} {
+			require.NoError(t, os.Symlink(fmt.Sprintf("/proc/%d/%s", pid, f), filepath.Join(dir, f)))
+		}
+	}
+	return Procs{Root: root}
+}

@@ -1,0 +1,135 @@
+package reload
+
+import (
+	"context"
+	"errors"
+	"sync"
+	"time"
+)
+
+// Coalescer turns a stream of "released R" and "mounted R" events into applies
+// of the newest target only: a burst applies once, with the newest revision,
+// and an apply still waiting for its revision is cancelled when a newer one
+// arrives, so an older revision never follows a newer one.
+//
+// With WaitRelease, only releases set the target; without it (rollout 100%),
+// a newly mounted revision does too.
+type Coalescer struct {
+	WaitRelease bool
+	// Debounce is the quiet period after an event before an apply starts;
+	// 100ms when zero.
+	Debounce time.Duration
+
+	mu      sync.Mutex
+	target  string
+	gen     uint64
+	applied string
+	running string
+	cancel  context.CancelFunc
+	wake    chan struct{}
+}
+
+// NewCoalescer returns a Coalescer whose process already runs applied.
+func NewCoalescer(waitRelease bool, applied string) *Coalescer {
+	return &Coalescer{WaitRelease: waitRelease, applied: applied, target: applied, wake: make(chan struct{}, 1)}
+}
+
+// Released records that revision rev is released to this pod.
+func (c *Coalescer) Released(rev string) { c.set(rev) }
+
+// Mounted records that the mounted sources are at revision rev.
+func (c *Coalescer) Mounted(rev string) {
+	if !c.WaitRelease {
+		c.set(rev)
+	}
+}
+
+// Applied returns the revision last applied.
+func (c *Coalescer) Applied() string {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.applied
+}
+
+func (c *Coalescer) set(rev string) {
+	if rev == "" {
+		return
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if rev == c.target {
+		return
+	}
+	c.target = rev
+	c.gen++
+	if c.cancel != nil && c.running != rev {
+		c.cancel() // superseded
+	}
+	select {
+	case c.wake <- struct{}{}:
+	default:
+	}
+}
+
+// Run applies the newest target until ctx ends. apply gets a context that is
+// cancelled when a newer target supersedes it; it must not swap the live copy
+// after that. A successful apply records rev as applied; a failed one is not
+// retried until a new target arrives.
+func (c *Coalescer) Run(ctx context.Context, apply func(ctx context.Context, rev string) error) error {
+	debounce := c.Debounce
+	if debounce == 0 {
+		debounce = 100 * time.Millisecond
+	}
+	for {
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-c.wake:
+		}
+		// Wait for a quiet period so that a burst applies once.
+		for {
+			c.mu.Lock()
+			gen := c.gen
+			c.mu.Unlock()
+			select {
+			case <-ctx.Done():
+				return ctx.Err()
+			case <-time.After(debounce):
+			}
+			c.mu.Lock()
+			quiet := gen == c.gen
+			c.mu.Unlock()
+			if quiet {
+				break
+			}
+		}
+		for {
+			c.mu.Lock()
+			rev, gen := c.target, c.gen
+			if rev == c.applied {
+				c.mu.Unlock()
+				break
+			}
+			actx, cancel := context.WithCancel(ctx)
+			c.running, c.cancel = rev, cancel
+			c.mu.Unlock()
+
+			err := apply(actx, rev)
+			superseded := errors.Is(actx.Err(), context.Canceled) && ctx.Err() == nil
+			cancel()
+			c.mu.Lock()
+			c.running, c.cancel = "", nil
+			if err == nil {
+				c.applied = rev
+			}
+			again := c.gen != gen
+			c.mu.Unlock()
+			if ctx.Err() != nil {
+				return ctx.Err()
+			}
+			if !again && !superseded {
+				break
+			}
+		}
+	}
+}

@@ -1,0 +1,144 @@
+package reload
+
+import (
+	"context"
+	"fmt"
+	"math/rand/v2"
+	"path/filepath"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/hotreload/hotreload/pkg/revision"
+)
+
+// runCoalescer runs c with apply in the background until the test ends.
+func runCoalescer(t *testing.T, c *Coalescer, apply func(ctx context.Context, rev string) error) {
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		c.Run(ctx, apply)
+	}()
+	t.Cleanup(func() {
+		cancel()
+		<-done
+	})
+}
+
+// TestABurstOfReleasesDeliversOnceWithTheNewest releases 100 revisions within
+// a second while the kubelet has mounted only the newest, as it does: the app
+// gets exactly one signal, with the newest config.
+func TestABurstOfReleasesDeliversOnceWithTheNewest(t *testing.T) {
+	l, write := newLive(t)
+	write(files("app.conf", "v=0"), files("tls.crt", "A"))
+	stageAndSwap(t, l, "")
+	config := filepath.Join(l.LiveRoot, "config", "app.conf")
+	c := startChild(t, config)
+	d := &Deliverer{Procs: fakeProc(t, cid, c.cmd.Process.Pid), Method: Method{Signal: syscall.SIGHUP}, Grace: 50 * time.Millisecond}
+
+	var revs []string
+	for i := 1; i <= 100; i++ {
+		revs = append(revs, revision.Revision(map[string]revision.Files{
+			"config": {"app.conf": revision.DigestOf(fmt.Appendf(nil, "v=%d", i))},
+			"tls":    {"tls.crt": revision.DigestOf([]byte("A"))},
+		}))
+	}
+	require.Equal(t, revs[99], write(files("app.conf", "v=100"), files("tls.crt", "A")))
+
+	start, _ := l.LiveRevision()
+	co := NewCoalescer(true, start)
+	applied := make(chan string, 100)
+	runCoalescer(t, co, func(ctx context.Context, rev string) error {
+		s, err := l.Stage(ctx, rev)
+		if err != nil {
+			return err
+		}
+		if err := s.Swap(); err != nil {
+			return err
+		}
+		_, err = d.Deliver(context.WithoutCancel(ctx), cid)
+		applied <- rev
+		return err
+	})
+	for _, r := range revs {
+		co.Released(r)
+	}
+	select {
+	case got := <-applied:
+		assert.Equal(t, revs[99], got)
+	case <-time.After(30 * time.Second):
+		t.Fatal("no revision applied")
+	}
+	assert.Equal(t, []string{"ready", "SIGHUP 5 v=100"}, c.waitLines(t, 2))
+	assert.Equal(t, revs[99], co.Applied())
+}
+
+// TestCoalescerNeverAppliesAnOlderRevisionAfterANewerOne sends random bursts
+// of distinct revisions to an apply of random duration: what is applied is
+// always in release order, and the last release is applied in the end.
+func TestCoalescerNeverAppliesAnOlderRevisionAfterANewerOne(t *testing.T) {
+	r := rand.New(rand.NewPCG(5, 6))
+	ra := rand.New(rand.NewPCG(7, 8)) // the apply goroutine's own
+	co := NewCoalescer(true, "r0")
+	co.Debounce = time.Millisecond
+	var mu sync.Mutex
+	var applied []int
+	index := map[string]int{}
+	for i := range 300 {
+		index[fmt.Sprintf("r%d", i)] = i
+	}
+	runCoalescer(t, co, func(ctx context.Context, rev string) error {
+		select {
+		case <-ctx.Done():
+			return ctx.Err() // superseded while waiting
+		case <-time.After(time.Duration(ra.IntN(3)) * time.Millisecond):
+		}
+		mu.Lock()
+		applied = append(applied, index[rev])
+		mu.Unlock()
+		return nil
+	})
+	for i := 1; i < 300; i++ {
+		co.Released(fmt.Sprintf("r%d", i))
+		if r.IntN(10) == 0 {
+			time.Sleep(time.Duration(r.IntN(5)) * time.Millisecond)
+		}
+	}
+	require.Eventually(t, func() bool { return co.Applied() == "r299" }, 30*time.Second, time.Millisecond)
+	mu.Lock()
+	defer mu.Unlock()
+	assert.IsIncreasing(t, applied)
+	assert.Equal(t, 299, applied[len(applied)-1])
+}
+
+func TestCoalescerFollowsMountsOnlyWithoutWaitRelease(t *testing.T) {
+	for _, wait := range []bool{true, false} {
+		t.Run(fmt.Sprintf("wait release %v", wait), func(t *testing.T) {
+			co := NewCoalescer(wait, "r0")
+			co.Debounce = time.Millisecond
+			applied := make(chan string, 10)
+			runCoalescer(t, co, func(_ context.Context, rev string) error {
+				applied <- rev
+				return nil
+			})
+			co.Mounted("r1")
+			co.Released("r2")
+			want := []string{"r2"}
+			if !wait {
+				// The mount may apply before the release arrives, or be coalesced.
+				got := <-applied
+				if got == "r1" {
+					got = <-applied
+				}
+				assert.Equal(t, "r2", got)
+				return
+			}
+			assert.Equal(t, want[0], <-applied)
+		})
+	}
+}

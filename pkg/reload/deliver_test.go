@@ -1,0 +1,179 @@
+package reload
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/hotreload/hotreload/internal/kubeletdir"
+)
+
+// liveConfig publishes content as config/app.conf in a live copy and returns
+// the Live and the app's path to the file.
+func liveConfig(t *testing.T, content string) (*Live, string) {
+	l, write := newLive(t)
+	write(files("app.conf", content), files("tls.crt", "A"))
+	stageAndSwap(t, l, "")
+	return l, filepath.Join(l.LiveRoot, "config", "app.conf")
+}
+
+func deliver(t *testing.T, d *Deliverer, id string) (int, error) {
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	if d.Grace == 0 {
+		d.Grace = 100 * time.Millisecond
+	}
+	return d.Deliver(ctx, id)
+}
+
+func TestDeliverSignal(t *testing.T) {
+	_, config := liveConfig(t, "a=1")
+	c := startChild(t, config)
+	pid, err := deliver(t, &Deliverer{Procs: fakeProc(t, cid, c.cmd.Process.Pid), Method: Method{Signal: syscall.SIGHUP}}, cid)
+	require.NoError(t, err)
+	assert.Equal(t, c.cmd.Process.Pid, pid)
+	assert.Equal(t, []string{"ready", "SIGHUP 3 a=1"}, c.waitLines(t, 2))
+}
+
+func TestDeliverSignalToTheProcessTheRegexpPicks(t *testing.T) {
+	_, config := liveConfig(t, "a=1")
+	main := startChild(t, config)
+	worker := startChild(t, config, "CHILD_ROLE=worker")
+	// The regexp matches the command line: tell the two apart by argument.
+	procs := fakeProc(t, cid, main.cmd.Process.Pid, worker.cmd.Process.Pid)
+	method, err := ParseMethod("SIGUSR1", "")
+	require.NoError(t, err)
+	pid, err := deliver(t, &Deliverer{Procs: procs, Method: method, Process: regexp.MustCompile(`hotreload-test-app worker$`)}, cid)
+	require.NoError(t, err)
+	assert.Equal(t, worker.cmd.Process.Pid, pid)
+	assert.Equal(t, []string{"ready", "SIGUSR1 3 a=1"}, worker.waitLines(t, 2))
+	assert.Equal(t, []string{"ready"}, main.lines())
+
+	_, err = deliver(t, &Deliverer{Procs: procs, Method: method, Process: regexp.MustCompile("postgres")}, cid)
+	require.ErrorIs(t, err, ErrNoProcess)
+}
+
+func TestDeliverHTTP(t *testing.T) {
+	_, config := liveConfig(t, "a=1")
+	c := startChild(t, config, "CHILD_HTTP="+filepath.Join(t.TempDir(), "addr"))
+	method, err := ParseMethod("SIGHUP", "http://"+c.addr+"/-/reload")
+	require.NoError(t, err)
+	assert.Equal(t, Method{URL: "http://" + c.addr + "/-/reload"}, method, "a URL wins over the signal")
+	_, err = deliver(t, &Deliverer{Method: method}, cid)
+	require.NoError(t, err)
+	assert.Equal(t, []string{"ready", "POST 3 a=1"}, c.waitLines(t, 2))
+
+	_, err = deliver(t, &Deliverer{Method: Method{URL: "http://" + c.addr + "/-/fail"}}, cid)
+	require.ErrorIs(t, err, ErrHTTPStatus)
+	assert.Contains(t, err.Error(), "bad config")
+}
+
+func TestParseMethod(t *testing.T) {
+	tests := []struct {
+		signal, url string
+		want        Method
+		wantErr     error
+	}{
+		{"SIGHUP", "", Method{Signal: syscall.SIGHUP}, nil},
+		{"usr2", "", Method{Signal: syscall.SIGUSR2}, nil},
+		{"none", "", Method{}, nil},
+		{"SIGFOO", "", Method{}, ErrUnknownSignal},
+		{"", "http://127.0.0.1:9090/-/reload", Method{URL: "http://127.0.0.1:9090/-/reload"}, nil},
+		{"", "http://[::1]:9090/-/reload", Method{URL: "http://[::1]:9090/-/reload"}, nil},
+		{"", "http://localhost:9090/-/reload", Method{URL: "http://localhost:9090/-/reload"}, nil},
+		{"", "http://10.0.0.7:9090/-/reload", Method{}, ErrNotLoopback},
+		{"", "http://example.com/-/reload", Method{}, ErrNotLoopback},
+		{"", "file:///etc/passwd", Method{}, ErrNotLoopback},
+	}
+	for _, tc := range tests {
+		t.Run(tc.signal+tc.url, func(t *testing.T) {
+			got, err := ParseMethod(tc.signal, tc.url)
+			require.ErrorIs(t, err, tc.wantErr)
+			assert.Equal(t, tc.want, got)
+		})
+	}
+}
+
+func TestDeliverNoneSendsNothing(t *testing.T) {
+	_, config := liveConfig(t, "a=1")
+	c := startChild(t, config)
+	pid, err := deliver(t, &Deliverer{Procs: fakeProc(t, cid, c.cmd.Process.Pid)}, cid)
+	require.NoError(t, err)
+	assert.Equal(t, 0, pid)
+	// Prove the child is still responsive and got nothing before this signal.
+	require.NoError(t, c.cmd.Process.Signal(syscall.SIGUSR2))
+	assert.Equal(t, []string{"ready", "SIGUSR2 3 a=1"}, c.waitLines(t, 2))
+}
+
+func TestDeliverReportsAProcessThatDies(t *testing.T) {
+	_, config := liveConfig(t, "a=1")
+	c := startChild(t, config, "CHILD_EXIT_ON_SIGNAL=1")
+	// The child exits on the signal and stays a zombie until the test reaps it.
+	_, err := deliver(t, &Deliverer{Procs: fakeProc(t, cid, c.cmd.Process.Pid), Method: Method{Signal: syscall.SIGHUP}, Grace: time.Second}, cid)
+	require.ErrorIs(t, err, ErrProcessDied)
+	assert.Equal(t, []string{"ready", "SIGHUP 3 a=1"}, c.waitLines(t, 2))
+}
+
+// TestAProcessStartedMidUpdateSeesACompleteRevision swaps large revisions in
+// a loop while apps start and read the config: each read is whole.
+func TestAProcessStartedMidUpdateSeesACompleteRevision(t *testing.T) {
+	big := func(c byte) string { return strings.Repeat(string(c), 256<<10) + "\n" }
+	l, config := liveConfig(t, big('A'))
+	recordFile := filepath.Join(t.TempDir(), "record")
+
+	stop := make(chan struct{})
+	var wg sync.WaitGroup
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		for i := 0; ; i++ {
+			select {
+			case <-stop:
+				return
+			default:
+			}
+			c := byte('A' + i%2)
+			if err := kubeletdir.Write(filepath.Join(l.SrcRoot, "config"), files("app.conf", big(c))); err != nil {
+				panic(err)
+			}
+			ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+			s, err := l.Stage(ctx, "")
+			cancel()
+			if err == nil {
+				err = s.Swap()
+			}
+			if err != nil {
+				panic(err)
+			}
+		}
+	}()
+	const readers = 20
+	for range readers {
+		cmd := exec.Command(os.Args[0], "-test.run=^$")
+		cmd.Env = append(os.Environ(), "HOTRELOAD_TEST_CHILD=read", "CHILD_RECORD="+recordFile, "CHILD_CONFIG="+config)
+		require.NoError(t, cmd.Run())
+	}
+	close(stop)
+	wg.Wait()
+
+	c := &child{record: recordFile}
+	lines := c.lines()
+	require.Len(t, lines, readers)
+	for _, line := range lines {
+		assert.Contains(t, []string{
+			fmt.Sprintf("read %d %s", 256<<10+1, strings.Repeat("A", 40)),
+			fmt.Sprintf("read %d %s", 256<<10+1, strings.Repeat("B", 40)),
+		}, line)
+	}
+}

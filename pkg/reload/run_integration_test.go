@@ -1,0 +1,114 @@
+//go:build integration
+
+package reload
+
+import (
+	"context"
+	"encoding/json"
+	"path/filepath"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/types"
+
+	"github.com/hotreload/hotreload/internal/testenv"
+	"github.com/hotreload/hotreload/pkg/annotations"
+)
+
+// TestIntegrationRunAppliesAReleasedRevision runs the reloader in-process
+// against a real API server: the test plays the kubelet (writes the source
+// directory and the container status) and the controller (sets
+// hotreload/released); the pod ends labelled with the revision, with an Event,
+// and the app got one signal with the new config.
+func TestIntegrationRunAppliesAReleasedRevision(t *testing.T) {
+	env := testenv.Get(t)
+	ns := env.Namespace(t, map[string]string{annotations.InjectionLabel: annotations.InjectionEnabled})
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	cs := env.Clientset
+
+	l, write := newLive(t)
+	revA := write(files("app.conf", "a=1"), files("tls.crt", "A"))
+	require.NoError(t, func() error {
+		s, err := l.Stage(ctx, "")
+		if err != nil {
+			return err
+		}
+		return s.Swap()
+	}())
+	app := startChild(t, filepath.Join(l.LiveRoot, "config", "app.conf"))
+
+	pod, err := cs.CoreV1().Pods(ns).Create(ctx, &corev1.Pod{
+		ObjectMeta: metav1.ObjectMeta{Name: "web", Labels: map[string]string{annotations.EnableLabel: "true"}},
+		Spec:       corev1.PodSpec{Containers: []corev1.Container{{Name: "app", Image: "nginx"}}},
+	}, metav1.CreateOptions{})
+	require.NoError(t, err)
+	pod.Status.ContainerStatuses = []corev1.ContainerStatus{{Name: "app", ContainerID: "containerd://" + cid, Started: ptrTo(true),
+		State: corev1.ContainerState{Running: &corev1.ContainerStateRunning{StartedAt: metav1.Now()}}}}
+	_, err = cs.CoreV1().Pods(ns).UpdateStatus(ctx, pod, metav1.UpdateOptions{})
+	require.NoError(t, err)
+
+	r := New(Options{
+		Client: cs, Namespace: ns, PodName: "web", Live: l, Containers: []string{"app"},
+		Deliverer:   &Deliverer{Procs: fakeProc(t, cid, app.cmd.Process.Pid), Method: Method{Signal: syscall.SIGHUP}, Grace: 50 * time.Millisecond},
+		WaitRelease: true, Resync: time.Second, VerifyTimeout: 3 * time.Second,
+	})
+	rctx, stop := context.WithCancel(ctx)
+	done := make(chan error, 1)
+	go func() { done <- r.Run(rctx) }()
+	t.Cleanup(func() { stop(); <-done })
+
+	waitLabel := func(want string) *corev1.Pod {
+		var got *corev1.Pod
+		require.Eventually(t, func() bool {
+			got, err = cs.CoreV1().Pods(ns).Get(ctx, "web", metav1.GetOptions{})
+			return err == nil && got.Labels[annotations.Applied] == want
+		}, time.Minute, 50*time.Millisecond, "pod labelled %s=%s", annotations.Applied, want)
+		return got
+	}
+	waitLabel(revA)
+	assert.True(t, r.Ready())
+
+	// The kubelet writes B; the reloader waits for the release.
+	revB := write(files("app.conf", "a=2"), files("tls.crt", "B"))
+	patch, _ := json.Marshal(map[string]any{"metadata": map[string]any{"annotations": map[string]string{annotations.Released: revB}}})
+	_, err = cs.CoreV1().Pods(ns).Patch(ctx, "web", types.MergePatchType, patch, metav1.PatchOptions{})
+	require.NoError(t, err)
+
+	got := waitLabel(revB)
+	_, err = time.Parse(time.RFC3339, got.Annotations[annotations.AppliedAt])
+	require.NoError(t, err)
+	assert.NotContains(t, got.Annotations, annotations.Failed)
+	assert.Equal(t, []string{"ready", "SIGHUP 3 a=2"}, app.waitLines(t, 2))
+
+	events, err := cs.CoreV1().Events(ns).List(ctx, metav1.ListOptions{})
+	require.NoError(t, err)
+	var reasons []string
+	for _, e := range events.Items {
+		if e.InvolvedObject.Name == "web" {
+			reasons = append(reasons, e.Reason+": "+e.Message)
+		}
+	}
+	assert.Contains(t, reasons, ReasonApplied+": applied config revision "+revB+": SIGHUP delivered to app")
+
+	// A released revision the kubelet never mounts fails, reported on the pod.
+	patch, _ = json.Marshal(map[string]any{"metadata": map[string]any{"annotations": map[string]string{annotations.Released: "0123456789ab"}}})
+	_, err = cs.CoreV1().Pods(ns).Patch(ctx, "web", types.MergePatchType, patch, metav1.PatchOptions{})
+	require.NoError(t, err)
+	require.Eventually(t, func() bool {
+		got, err = cs.CoreV1().Pods(ns).Get(ctx, "web", metav1.GetOptions{})
+		return err == nil && got.Annotations[annotations.Failed] != ""
+	}, time.Minute, 50*time.Millisecond)
+	rev, reason, ok := annotations.FailedOf(got.Annotations)
+	require.True(t, ok)
+	assert.Equal(t, "0123456789ab", rev)
+	assert.Contains(t, reason, ErrVerifyTimeout.Error())
+	assert.Equal(t, revB, got.Labels[annotations.Applied], "the applied revision stays")
+}
+
+func ptrTo[T any](v T) *T { return &v }
