@@ -17,6 +17,7 @@ K8S_BIN      := $(BIN)/k8s/$(KUBE_VERSION)
 export KUBEBUILDER_ASSETS := $(K8S_BIN)
 
 include make/tools.mk
+include make/certs.mk
 
 ##@ General
 
@@ -57,6 +58,7 @@ integration: envtest-assets ## Integration tests against a real kube-apiserver a
 .PHONY: lint
 lint: vet $(STATICCHECK) ## go vet and staticcheck (pinned in hack/tools).
 	$(STATICCHECK) ./...
+	$(STATICCHECK) -tags integration,e2e ./...
 	@test -z "$$(gofmt -l $$(git ls-files '*.go'))" || { gofmt -l $$(git ls-files '*.go'); echo "gofmt: run make fmt"; exit 1; }
 
 .PHONY: fmt
@@ -64,8 +66,9 @@ fmt: ## gofmt every Go file.
 	gofmt -w $$(git ls-files '*.go')
 
 .PHONY: bench
-bench: ## Benchmarks behind the README's figures.
+bench: envtest-assets ## Benchmarks behind the README's figures (several minutes; run on a quiet machine).
 	$(GO) test -run '^$$' -bench . -benchmem ./...
+	$(GO) test -tags integration -run '^$$' -bench Integration -benchtime 1x ./...
 
 ##@ Try it
 

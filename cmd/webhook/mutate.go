@@ -22,7 +22,7 @@ const nativeSidecarMinor = 29
 func mutateCommand(stdin io.Reader, stdout, stderr io.Writer) func(context.Context, *flag.FlagSet, []string) error {
 	return func(_ context.Context, fs *flag.FlagSet, args []string) error {
 		file := fs.String("f", "", "manifest to read, YAML or JSON, one or many documents (- for stdin)")
-		image := fs.String("reloader-image", "ghcr.io/hotreload/reloader:"+version.Version, "reloader image to inject")
+		image := fs.String("reloader-image", version.ReloaderImage(), "reloader image to inject")
 		kube := fs.String("kube-version", "1.37", "Kubernetes version of the API server; before 1.29 the reloader is a plain container")
 		nsAnnotations := keyValues{}
 		fs.Var(nsAnnotations, "namespace-annotation", "annotation of the pods' namespace, KEY=VALUE (repeatable), e.g. hotreload/rollout=1,100%")

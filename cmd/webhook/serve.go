@@ -44,7 +44,7 @@ func serveCommand(ctx context.Context, fs *flag.FlagSet, args []string) error {
 	fs.BoolVar(&o.LeaderElection, "leader-elect", true, "elect one replica to run the rollout controller")
 	fs.StringVar(&o.LeaderElectionNamespace, "leader-election-namespace", "", "namespace of the leader election Lease (default: the pod's own)")
 	fs.StringVar(&o.NativeSidecar, "native-sidecar", webhook.NativeSidecarAuto, "run the reloader as a native sidecar: auto (API server >= 1.29), true or false")
-	fs.StringVar(&o.Mutate.ReloaderImage, "reloader-image", "hotreload/reloader:"+version.Version, "image of the reloader sidecar and install step")
+	fs.StringVar(&o.Mutate.ReloaderImage, "reloader-image", version.ReloaderImage(), "image of the reloader sidecar and install step")
 	fs.StringVar(&liveLimit, "live-size-limit", mutate.DefaultLiveSizeLimit, "size limit of the in-memory live copy volume")
 	var port int
 	fs.IntVar(&port, "reloader-health-port", int(mutate.DefaultHealthPort), "preferred port of the sidecar's health endpoint (the next free one if the pod uses it)")

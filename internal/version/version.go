@@ -4,3 +4,10 @@ package version
 // Version is the hotreload release this binary was built from. The webhook stamps
 // it into the hotreload/injected annotation.
 var Version = "dev"
+
+// Registry is where hotreload's release images live.
+const Registry = "ghcr.io/hotreload"
+
+// ReloaderImage is the reloader image of this release, the default that the
+// webhook injects.
+func ReloaderImage() string { return Registry + "/reloader:" + Version }

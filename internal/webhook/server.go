@@ -15,6 +15,7 @@ import (
 	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
 	"k8s.io/client-go/rest"
 	"sigs.k8s.io/controller-runtime/pkg/cache"
+	"sigs.k8s.io/controller-runtime/pkg/config"
 	"sigs.k8s.io/controller-runtime/pkg/healthz"
 	"sigs.k8s.io/controller-runtime/pkg/manager"
 	"sigs.k8s.io/controller-runtime/pkg/metrics"
@@ -22,6 +23,8 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/webhook"
 	"sigs.k8s.io/controller-runtime/pkg/webhook/admission"
 
+	"github.com/hotreload/hotreload/internal/access"
+	"github.com/hotreload/hotreload/internal/identity"
 	"github.com/hotreload/hotreload/pkg/mutate"
 )
 
@@ -51,6 +54,9 @@ type ServerOptions struct {
 	NativeSidecar string
 	// Mutate are the options every admission uses.
 	Mutate mutate.Options
+	// SkipControllerNameValidation lets one process run several managers (tests
+	// do); controller names must otherwise be unique per process.
+	SkipControllerNameValidation bool
 	// Registry receives hotreload's metrics. Default: controller-runtime's
 	// registry, served on MetricsAddr.
 	Registry prometheus.Registerer
@@ -82,6 +88,7 @@ func NewManager(cfg *rest.Config, o ServerOptions, log logr.Logger) (manager.Man
 		LeaderElectionID:        "hotreload-controller",
 		LeaderElectionNamespace: o.LeaderElectionNamespace,
 		Cache:                   cache.Options{DefaultTransform: cache.TransformStripManagedFields()},
+		Controller:              config.Controller{SkipNameValidation: &o.SkipControllerNameValidation},
 		WebhookServer: webhook.NewServer(webhook.Options{
 			Host:    o.Host,
 			Port:    o.Port,
@@ -99,6 +106,12 @@ func NewManager(cfg *rest.Config, o ServerOptions, log logr.Logger) (manager.Man
 		Metrics:    NewMetrics(o.Registry),
 	}
 	mgr.GetWebhookServer().Register(Path, &webhook.Admission{Handler: injector})
+	if err := identity.Setup(mgr, identity.Options{}); err != nil {
+		return nil, fmt.Errorf("serving reloader tokens: %w", err)
+	}
+	if err := access.Setup(mgr, access.Options{}); err != nil {
+		return nil, fmt.Errorf("setting up the reloader's access per namespace: %w", err)
+	}
 
 	// Start the namespace informer with the manager rather than on the first
 	// admission, so no request waits for a cache to fill.

@@ -189,6 +189,7 @@ func startServer(t *testing.T, env *testenv.Env, o webhook.ServerOptions) client
 	o.Host, o.Port, o.CertDir = wh.Host, wh.Port, wh.CertDir
 	o.MetricsAddr, o.HealthAddr = "0", "0"
 	o.Registry = prometheus.NewRegistry()
+	o.SkipControllerNameValidation = true
 	mgr, err := webhook.NewManager(env.Config, o, testr.New(t))
 	require.NoError(t, err)
 	ctx, cancel := context.WithCancel(context.Background())
@@ -230,7 +231,7 @@ func serverKey(c goldenCase) string {
 
 // enabledNamespace creates a namespace labelled for injection, with the given
 // annotations, and waits until the server's cache has it.
-func enabledNamespace(t *testing.T, env *testenv.Env, cache client.Reader, ann map[string]string) string {
+func enabledNamespace(t testing.TB, env *testenv.Env, cache client.Reader, ann map[string]string) string {
 	t.Helper()
 	name := env.Namespace(t, map[string]string{annotations.InjectionLabel: annotations.InjectionEnabled})
 	if len(ann) > 0 {
@@ -247,7 +248,7 @@ func enabledNamespace(t *testing.T, env *testenv.Env, cache client.Reader, ann m
 	return name
 }
 
-func readCase(t *testing.T, path string) goldenCase {
+func readCase(t testing.TB, path string) goldenCase {
 	t.Helper()
 	raw, err := os.ReadFile(path)
 	require.NoError(t, err)
@@ -256,7 +257,7 @@ func readCase(t *testing.T, path string) goldenCase {
 	return c
 }
 
-func readResult(t *testing.T, path string) goldenResult {
+func readResult(t testing.TB, path string) goldenResult {
 	t.Helper()
 	raw, err := os.ReadFile(path)
 	require.NoError(t, err)

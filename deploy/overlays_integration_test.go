@@ -1,0 +1,156 @@
+//go:build integration
+
+package deploy_test
+
+import (
+	"os"
+	"os/exec"
+	"path/filepath"
+	"slices"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+	admissionregistrationv1 "k8s.io/api/admissionregistration/v1"
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	"github.com/hotreload/hotreload/internal/testenv"
+)
+
+// certManagerCRDs are the CRDs the default overlay needs, vendored from the
+// cert-manager module at v1.21.2 (deploy/crds of
+// github.com/cert-manager/cert-manager@v1.21.2).
+const certManagerCRDs = "testdata/cert-manager-v1.21.2"
+
+// The objects of deploy/base, as `kind namespace/name`.
+var baseObjects = []string{
+	"ClusterRole /hotreload-reloader",
+	"ClusterRole /hotreload-webhook",
+	"ClusterRoleBinding /hotreload-webhook",
+	"Deployment hotreload-system/hotreload-webhook",
+	"MutatingWebhookConfiguration /hotreload",
+	"Namespace /hotreload-system",
+	"NetworkPolicy hotreload-system/hotreload-webhook",
+	"PodDisruptionBudget hotreload-system/hotreload-webhook",
+	"Role hotreload-system/hotreload-leader-election",
+	"RoleBinding hotreload-system/hotreload-leader-election",
+	"Service hotreload-system/hotreload-webhook",
+	"ServiceAccount hotreload-system/hotreload-webhook",
+	"ValidatingAdmissionPolicy /hotreload-reloader",
+	"ValidatingAdmissionPolicyBinding /hotreload-reloader",
+}
+
+func mwc(t *testing.T, env *testenv.Env) *admissionregistrationv1.MutatingWebhookConfiguration {
+	t.Helper()
+	m := &admissionregistrationv1.MutatingWebhookConfiguration{}
+	require.NoError(t, env.Client.Get(ctxFor(t), client.ObjectKey{Name: "hotreload"}, m))
+	return m
+}
+
+func TestIntegrationEveryOverlayAppliesToAFreshAPIServer(t *testing.T) {
+	env := testenv.Get(t)
+	tree := copyTree(t, ".")
+
+	t.Run("base", func(t *testing.T) {
+		require.Equal(t, baseObjects, apply(t, env, build(t, env, filepath.Join(tree, "base"))))
+		w := mwc(t, env).Webhooks
+		require.Len(t, w, 1)
+		require.Equal(t, "/mutate-pods", *w[0].ClientConfig.Service.Path, "a service path starts with a slash")
+	})
+
+	t.Run("selfsigned, with the files of certs/", func(t *testing.T) {
+		out := filepath.Join(tree, "selfsigned", "certs")
+		cmd := exec.Command("go", "run", "../certs", "--out", out)
+		cmd.Stderr = os.Stderr
+		require.NoError(t, cmd.Run())
+		require.Equal(t, sorted(append([]string{"Secret hotreload-system/hotreload-webhook-tls"}, baseObjects...)),
+			apply(t, env, build(t, env, filepath.Join(tree, "selfsigned"))))
+
+		ca, err := os.ReadFile(filepath.Join(out, "ca.crt"))
+		require.NoError(t, err)
+		require.Equal(t, ca, mwc(t, env).Webhooks[0].ClientConfig.CABundle, "the CA bundle is the generated CA")
+		s := &corev1.Secret{}
+		require.NoError(t, env.Client.Get(ctxFor(t), client.ObjectKey{Namespace: "hotreload-system", Name: "hotreload-webhook-tls"}, s))
+		require.Equal(t, corev1.SecretTypeTLS, s.Type)
+		for _, f := range []string{"tls.crt", "tls.key", "ca.crt"} {
+			want, err := os.ReadFile(filepath.Join(out, f))
+			require.NoError(t, err)
+			require.Equal(t, string(want), string(s.Data[f]), f)
+		}
+	})
+
+	t.Run("default, after cert-manager's CRDs", func(t *testing.T) {
+		var crds []*unstructured.Unstructured
+		for _, f := range []string{"cert-manager.io_certificates.yaml", "cert-manager.io_issuers.yaml"} {
+			data, err := os.ReadFile(filepath.Join(certManagerCRDs, f))
+			require.NoError(t, err)
+			crds = append(crds, decode(t, data)...)
+		}
+		require.Equal(t, []string{
+			"CustomResourceDefinition /certificates.cert-manager.io",
+			"CustomResourceDefinition /issuers.cert-manager.io",
+		}, apply(t, env, crds))
+
+		require.Equal(t, sorted(append([]string{
+			"Certificate hotreload-system/hotreload-ca",
+			"Certificate hotreload-system/hotreload-webhook",
+			"Issuer hotreload-system/hotreload-ca",
+			"Issuer hotreload-system/hotreload-selfsigned",
+		}, baseObjects...)), apply(t, env, build(t, env, filepath.Join(tree, "default"))))
+		require.Equal(t, "hotreload-system/hotreload-webhook", mwc(t, env).Annotations["cert-manager.io/inject-ca-from"])
+
+		cert := &unstructured.Unstructured{}
+		cert.SetAPIVersion("cert-manager.io/v1")
+		cert.SetKind("Certificate")
+		require.NoError(t, env.Client.Get(ctxFor(t), client.ObjectKey{Namespace: "hotreload-system", Name: "hotreload-webhook"}, cert))
+		names, _, _ := unstructured.NestedStringSlice(cert.Object, "spec", "dnsNames")
+		require.Equal(t, []string{"hotreload-webhook.hotreload-system.svc", "hotreload-webhook.hotreload-system.svc.cluster.local"}, names)
+	})
+}
+
+// The shipped webhook configuration sends opted-in pods of enabled namespaces to a
+// Service that does not answer here: with failurePolicy Ignore they are created
+// all the same; the same configuration with Fail shows the pod did reach it.
+func TestIntegrationPodsAreCreatedWhileTheWebhookIsDown(t *testing.T) {
+	env := testenv.Get(t)
+	installBase(t, env)
+	ctx := ctxFor(t)
+	ns := env.Namespace(t, map[string]string{"hotreload/injection": "enabled"})
+	optedIn := map[string]string{"hotreload/enable": "true"}
+
+	shipped := mwc(t, env)
+	require.Equal(t, admissionregistrationv1.Ignore, *shipped.Webhooks[0].FailurePolicy)
+	pod := newPod("web", "", optedIn, nil)
+	pod.Namespace = ns
+	require.NoError(t, env.Client.Create(ctx, pod), "created despite the webhook being down")
+	require.Equal(t, "web", pod.Name)
+
+	strict := shipped.DeepCopy()
+	strict.ObjectMeta = metav1.ObjectMeta{Name: "hotreload-strict"}
+	fail := admissionregistrationv1.Fail
+	strict.Webhooks[0].FailurePolicy = &fail
+	require.NoError(t, env.Client.Create(ctx, strict))
+	t.Cleanup(func() { _ = env.Client.Delete(ctx, strict) })
+	var err error
+	require.Eventually(t, func() bool {
+		p := newPod("", "", optedIn, nil)
+		p.GenerateName, p.Namespace = "probe-", ns
+		err = env.Client.Create(ctx, p, client.DryRunAll)
+		return err != nil
+	}, 30*time.Second, 200*time.Millisecond, "with failurePolicy Fail the same pod is refused: it does reach the webhook")
+	require.Contains(t, err.Error(), `failed calling webhook "pods.hotreload.dev"`)
+
+	other := env.Namespace(t, nil)
+	p := newPod("web", "", optedIn, nil)
+	p.Namespace = other
+	require.NoError(t, env.Client.Create(ctx, p, client.DryRunAll), "a namespace that is not enabled never reaches the webhook")
+}
+
+func sorted(s []string) []string {
+	out := append([]string(nil), s...)
+	slices.Sort(out)
+	return out
+}

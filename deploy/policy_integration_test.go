@@ -1,0 +1,219 @@
+//go:build integration
+
+package deploy_test
+
+import (
+	"context"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+	corev1 "k8s.io/api/core/v1"
+	rbacv1 "k8s.io/api/rbac/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/types"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	"github.com/hotreload/hotreload/internal/access"
+	"github.com/hotreload/hotreload/internal/identity"
+	"github.com/hotreload/hotreload/internal/testenv"
+)
+
+func TestMain(m *testing.M) { testenv.Main(m) }
+
+var baseOnce sync.Once
+
+// installBase applies deploy/base once per control plane, and waits until the API
+// server enforces its admission policy.
+func installBase(t *testing.T, env *testenv.Env) {
+	t.Helper()
+	baseOnce.Do(func() { apply(t, env, build(t, env, "base")) })
+}
+
+// world is an enabled namespace with the reloader's objects, an app account that
+// may label its own pods (a Patroni-style leader label), an operator account that
+// patches pods, and two injected pods A and B of the app.
+type world struct {
+	ns         string
+	a, b       *corev1.Pod
+	reloaderOf func(pod *corev1.Pod) client.Client
+}
+
+func newWorld(t *testing.T, env *testenv.Env) *world {
+	t.Helper()
+	installBase(t, env)
+	ctx := ctxFor(t)
+	ns := env.Namespace(t, map[string]string{"hotreload/injection": "enabled"})
+	for _, obj := range []client.Object{
+		access.ServiceAccount(ns), access.RoleBinding(ns),
+		&corev1.ServiceAccount{ObjectMeta: metav1.ObjectMeta{Name: "app", Namespace: ns}},
+		&corev1.ServiceAccount{ObjectMeta: metav1.ObjectMeta{Name: "operator", Namespace: ns}},
+		&rbacv1.Role{
+			ObjectMeta: metav1.ObjectMeta{Name: "pod-patcher", Namespace: ns},
+			Rules:      []rbacv1.PolicyRule{{APIGroups: []string{""}, Resources: []string{"pods"}, Verbs: []string{"get", "patch"}}},
+		},
+		&rbacv1.RoleBinding{
+			ObjectMeta: metav1.ObjectMeta{Name: "pod-patchers", Namespace: ns},
+			RoleRef:    rbacv1.RoleRef{APIGroup: rbacv1.GroupName, Kind: "Role", Name: "pod-patcher"},
+			Subjects: []rbacv1.Subject{
+				{Kind: rbacv1.ServiceAccountKind, Name: "app", Namespace: ns},
+				{Kind: rbacv1.ServiceAccountKind, Name: "operator", Namespace: ns},
+			},
+		},
+	} {
+		require.NoError(t, env.Client.Create(ctx, obj))
+	}
+	w := &world{ns: ns}
+	injected := map[string]string{"hotreload/injected": "v1"}
+	for _, p := range []**corev1.Pod{&w.a, &w.b} {
+		name := "a"
+		if p == &w.b {
+			name = "b"
+		}
+		pod := newPod(name, "app", map[string]string{"hotreload/enable": "true", "app": "db"}, injected)
+		pod.Namespace = ns
+		require.NoError(t, env.Client.Create(ctx, pod))
+		*p = pod
+	}
+	w.reloaderOf = func(pod *corev1.Pod) client.Client {
+		tok := token(t, env, ns, access.ReloaderName, nil)
+		id, err := identity.CredentialID(tok)
+		require.NoError(t, err)
+		require.NoError(t, identity.Pin(ctx, env.Client, pod, id))
+		c, _ := as(t, env, tok)
+		return c
+	}
+	waitForPolicy(t, env, w)
+	return w
+}
+
+// waitForPolicy probes with dry-run patches until the API server has loaded the
+// policy and its binding: an unpinned reloader token patching a pod is denied.
+func waitForPolicy(t *testing.T, env *testenv.Env, w *world) {
+	t.Helper()
+	c, _ := as(t, env, token(t, env, w.ns, access.ReloaderName, nil))
+	require.Eventually(t, func() bool {
+		err := c.Patch(context.Background(), w.b.DeepCopy(), mergePatch(`{"metadata":{"labels":{"hotreload/applied":"probe"}}}`), client.DryRunAll)
+		return apierrors.IsInvalid(err) || apierrors.IsForbidden(err)
+	}, time.Minute, 200*time.Millisecond, "the admission policy takes effect")
+}
+
+func mergePatch(s string) client.Patch { return client.RawPatch(types.MergePatchType, []byte(s)) }
+
+func denied(pod, msg string) string {
+	return `pods "` + pod + `" is forbidden: ValidatingAdmissionPolicy 'hotreload-reloader' with binding 'hotreload-reloader' denied request: ` + msg
+}
+
+const (
+	notItsPod     = "hotreload-reloader may patch only the pod its token was issued for"
+	noSpec        = "hotreload-reloader may not change a pod's spec"
+	noLabels      = "hotreload-reloader may change no label but hotreload/applied"
+	noAnnotations = "hotreload-reloader may change no annotation but hotreload/applied-at and hotreload/failed"
+	noOwners      = "hotreload-reloader may not change a pod's finalizers or owners"
+)
+
+// With a token pinned to pod A, the reloader's identity may write A's hotreload/
+// keys and nothing else; accounts outside hotreload keep their own rights.
+func TestIntegrationReloaderIdentityIsConfinedToItsPod(t *testing.T) {
+	env := testenv.Get(t)
+	w := newWorld(t, env)
+	ctx := ctxFor(t)
+	reloader := w.reloaderOf(w.a)
+	app, _ := as(t, env, token(t, env, w.ns, "app", w.a))
+	operator, _ := as(t, env, token(t, env, w.ns, "operator", nil))
+	unpinned, _ := as(t, env, token(t, env, w.ns, access.ReloaderName, nil))
+
+	for _, tc := range []struct {
+		name    string
+		c       client.Client
+		pod     *corev1.Pod
+		patch   string
+		wantErr string // "" when allowed
+	}{
+		{"the reloader labels its pod with the applied revision", reloader, w.a,
+			`{"metadata":{"labels":{"hotreload/applied":"r1"}}}`, ""},
+		{"the reloader annotates its pod with applied-at and failed", reloader, w.a,
+			`{"metadata":{"annotations":{"hotreload/applied-at":"2026-11-24T12:00:00Z","hotreload/failed":"r2: exit 1"}}}`, ""},
+		{"the reloader removes its failed annotation", reloader, w.a,
+			`{"metadata":{"annotations":{"hotreload/failed":null}}}`, ""},
+		{"the reloader may not label another pod", reloader, w.b,
+			`{"metadata":{"labels":{"hotreload/applied":"r1"}}}`, denied("b", notItsPod)},
+		{"the reloader may not change another label of its pod", reloader, w.a,
+			`{"metadata":{"labels":{"role":"leader"}}}`, denied("a", noLabels)},
+		{"the reloader may not remove a label of its pod", reloader, w.a,
+			`{"metadata":{"labels":{"app":null}}}`, denied("a", noLabels)},
+		{"the reloader may not write hotreload keys it does not own", reloader, w.a,
+			`{"metadata":{"labels":{"hotreload/enable":"false"}}}`, denied("a", noLabels)},
+		{"the reloader may not release a revision", reloader, w.a,
+			`{"metadata":{"annotations":{"hotreload/released":"r9"}}}`, denied("a", noAnnotations)},
+		{"the reloader may not pin a credential", reloader, w.a,
+			`{"metadata":{"annotations":{"hotreload/reloader-credential":"JTI=x"}}}`, denied("a", noAnnotations)},
+		{"the reloader may not change its pod's spec", reloader, w.a,
+			`{"spec":{"containers":[{"name":"app","image":"registry.k8s.io/pause:evil"}]}}`, denied("a", noSpec)},
+		{"the reloader may not add a finalizer", reloader, w.a,
+			`{"metadata":{"finalizers":["example.com/hold"]}}`, denied("a", noOwners)},
+		{"a reloader token not pinned to the pod is denied", unpinned, w.a,
+			`{"metadata":{"labels":{"hotreload/applied":"r1"}}}`, denied("a", notItsPod)},
+		{"the app still sets a leader label on its own pod", app, w.a,
+			`{"metadata":{"labels":{"role":"leader"}}}`, ""},
+		{"an operator still patches any pod of the namespace", operator, w.b,
+			`{"metadata":{"labels":{"role":"replica"},"annotations":{"example.com/checked":"yes"}}}`, ""},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			before := &corev1.Pod{}
+			require.NoError(t, env.Client.Get(ctx, client.ObjectKeyFromObject(tc.pod), before))
+			err := tc.c.Patch(ctx, tc.pod.DeepCopy(), mergePatch(tc.patch))
+			after := &corev1.Pod{}
+			require.NoError(t, env.Client.Get(ctx, client.ObjectKeyFromObject(tc.pod), after))
+			if tc.wantErr != "" {
+				require.EqualError(t, err, tc.wantErr)
+				require.Equal(t, before.ResourceVersion, after.ResourceVersion, "the pod is unchanged")
+				return
+			}
+			require.NoError(t, err)
+			want := before.DeepCopy()
+			applyMergePatch(t, want, tc.patch)
+			require.Equal(t, want.Labels, after.Labels)
+			require.Equal(t, want.Annotations, after.Annotations)
+			require.Equal(t, want.Spec, after.Spec)
+		})
+	}
+}
+
+// The reloader's identity reads no Secret, deletes and evicts no pod.
+func TestIntegrationReloaderIdentityHasNoOtherRights(t *testing.T) {
+	env := testenv.Get(t)
+	w := newWorld(t, env)
+	ctx := ctxFor(t)
+	require.NoError(t, env.Client.Create(ctx, &corev1.Secret{
+		ObjectMeta: metav1.ObjectMeta{Name: "db-password", Namespace: w.ns},
+		StringData: map[string]string{"password": "hunter2"},
+	}))
+	tok := token(t, env, w.ns, access.ReloaderName, nil)
+	id, err := identity.CredentialID(tok)
+	require.NoError(t, err)
+	require.NoError(t, identity.Pin(ctx, env.Client, w.a, id))
+	_, cs := as(t, env, tok)
+	sa := "system:serviceaccount:" + w.ns + ":hotreload-reloader"
+
+	_, err = cs.CoreV1().Secrets(w.ns).Get(ctx, "db-password", metav1.GetOptions{})
+	require.EqualError(t, err, `secrets "db-password" is forbidden: User "`+sa+`" cannot get resource "secrets" in API group "" in the namespace "`+w.ns+`"`)
+	_, err = cs.CoreV1().Secrets(w.ns).List(ctx, metav1.ListOptions{})
+	require.EqualError(t, err, `secrets is forbidden: User "`+sa+`" cannot list resource "secrets" in API group "" in the namespace "`+w.ns+`"`)
+	err = cs.CoreV1().Pods(w.ns).Delete(ctx, "a", metav1.DeleteOptions{})
+	require.EqualError(t, err, `pods "a" is forbidden: User "`+sa+`" cannot delete resource "pods" in API group "" in the namespace "`+w.ns+`"`)
+	_, err = cs.CoreV1().Pods(w.ns).Update(ctx, w.a, metav1.UpdateOptions{})
+	require.EqualError(t, err, `pods "a" is forbidden: User "`+sa+`" cannot update resource "pods" in API group "" in the namespace "`+w.ns+`"`)
+
+	pods, err := cs.CoreV1().Pods(w.ns).List(ctx, metav1.ListOptions{FieldSelector: "metadata.name=a"})
+	require.NoError(t, err, "it reads its own pod")
+	require.Len(t, pods.Items, 1)
+	_, err = cs.CoreV1().Events(w.ns).Create(ctx, &corev1.Event{
+		ObjectMeta:     metav1.ObjectMeta{GenerateName: "a-", Namespace: w.ns},
+		InvolvedObject: corev1.ObjectReference{Kind: "Pod", Namespace: w.ns, Name: "a", UID: w.a.UID, APIVersion: "v1"},
+		Reason:         "Reloaded", Message: "applied r1", Type: corev1.EventTypeNormal,
+	}, metav1.CreateOptions{})
+	require.NoError(t, err, "it records Events")
+}

@@ -1,0 +1,159 @@
+//go:build integration
+
+package access_test
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"io"
+	"os/exec"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+	authenticationv1 "k8s.io/api/authentication/v1"
+	corev1 "k8s.io/api/core/v1"
+	rbacv1 "k8s.io/api/rbac/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	utilyaml "k8s.io/apimachinery/pkg/util/yaml"
+	"k8s.io/client-go/kubernetes/scheme"
+	"k8s.io/client-go/rest"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/manager"
+	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
+
+	"github.com/hotreload/hotreload/internal/access"
+	"github.com/hotreload/hotreload/internal/testenv"
+)
+
+func TestMain(m *testing.M) { testenv.Main(m) }
+
+// startAsWebhook applies deploy/base and runs a manager with the reconciler under
+// the webhook's own ServiceAccount, so the test also proves its RBAC suffices.
+func startAsWebhook(t *testing.T, env *testenv.Env) {
+	t.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	out, err := exec.Command(filepath.Join(env.Assets, "kubectl"), "kustomize", "../../deploy/base").Output()
+	require.NoError(t, err)
+	d := utilyaml.NewYAMLOrJSONDecoder(bytes.NewReader(out), 4096)
+	for {
+		u := &unstructured.Unstructured{}
+		if err := d.Decode(&u.Object); errors.Is(err, io.EOF) {
+			break
+		} else {
+			require.NoError(t, err)
+		}
+		require.NoError(t, env.Client.Apply(ctx, client.ApplyConfigurationFromUnstructured(u), client.FieldOwner("test"), client.ForceOwnership))
+	}
+	tr, err := env.Clientset.CoreV1().ServiceAccounts("hotreload-system").CreateToken(ctx, "hotreload-webhook", &authenticationv1.TokenRequest{}, metav1.CreateOptions{})
+	require.NoError(t, err)
+	cfg := rest.AnonymousClientConfig(env.Config)
+	cfg.BearerToken = tr.Status.Token
+
+	mgr, err := manager.New(cfg, manager.Options{Scheme: scheme.Scheme, Metrics: metricsserver.Options{BindAddress: "0"}})
+	require.NoError(t, err)
+	require.NoError(t, access.Setup(mgr, access.Options{}))
+	done := make(chan error, 1)
+	go func() { done <- mgr.Start(ctx) }()
+	t.Cleanup(func() {
+		cancel()
+		require.NoError(t, <-done)
+	})
+}
+
+type objects struct {
+	sa *corev1.ServiceAccount
+	rb *rbacv1.RoleBinding
+}
+
+// observed returns the reloader objects of ns as the API server has them, with
+// server-set fields cleared, or nil for those that do not exist.
+func observed(t *testing.T, env *testenv.Env, ns string) objects {
+	var o objects
+	key := client.ObjectKey{Namespace: ns, Name: access.ReloaderName}
+	sa := &corev1.ServiceAccount{}
+	if err := env.Client.Get(context.Background(), key, sa); err == nil {
+		sa.ObjectMeta = metav1.ObjectMeta{Name: sa.Name, Namespace: sa.Namespace, Labels: sa.Labels}
+		sa.TypeMeta = metav1.TypeMeta{}
+		o.sa = sa
+	} else {
+		require.True(t, apierrors.IsNotFound(err), err)
+	}
+	rb := &rbacv1.RoleBinding{}
+	if err := env.Client.Get(context.Background(), key, rb); err == nil {
+		rb.ObjectMeta = metav1.ObjectMeta{Name: rb.Name, Namespace: rb.Namespace, Labels: rb.Labels}
+		rb.TypeMeta = metav1.TypeMeta{}
+		o.rb = rb
+	} else {
+		require.True(t, apierrors.IsNotFound(err), err)
+	}
+	return o
+}
+
+func eventually(t *testing.T, env *testenv.Env, ns string, want objects, msg string) {
+	t.Helper()
+	var got objects
+	ok := assertEventually(func() bool { got = observed(t, env, ns); return equal(got, want) })
+	require.True(t, ok, "%s: got %+v, want %+v", msg, got, want)
+}
+
+func assertEventually(f func() bool) bool {
+	deadline := time.Now().Add(30 * time.Second)
+	for time.Now().Before(deadline) {
+		if f() {
+			return true
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	return false
+}
+
+func equal(a, b objects) bool {
+	return (a.sa == nil) == (b.sa == nil) && (a.rb == nil) == (b.rb == nil) &&
+		(a.sa == nil || equalJSON(a.sa, b.sa)) && (a.rb == nil || equalJSON(a.rb, b.rb))
+}
+
+func TestIntegrationReloaderRightsFollowTheNamespaceLabel(t *testing.T) {
+	env := testenv.Get(t)
+	startAsWebhook(t, env)
+	ctx := context.Background()
+
+	enabled := env.Namespace(t, map[string]string{"hotreload/injection": "enabled"})
+	plain := env.Namespace(t, map[string]string{"hotreload/injection": "disabled"})
+	want := objects{sa: access.ServiceAccount(enabled), rb: access.RoleBinding(enabled)}
+	eventually(t, env, enabled, want, "an enabled namespace gets the reloader's account and binding")
+	require.Equal(t, objects{}, observed(t, env, plain), "a namespace that is not enabled gets nothing")
+
+	// A binding of that name granting something else is replaced.
+	require.NoError(t, env.Client.Delete(ctx, access.RoleBinding(enabled)))
+	tampered := access.RoleBinding(enabled)
+	tampered.RoleRef.Name = "hotreload-webhook"
+	require.NoError(t, env.Client.Create(ctx, tampered))
+	touch(t, env, enabled)
+	eventually(t, env, enabled, want, "a tampered binding is replaced")
+
+	ns := &corev1.Namespace{}
+	require.NoError(t, env.Client.Get(ctx, client.ObjectKey{Name: enabled}, ns))
+	delete(ns.Labels, "hotreload/injection")
+	require.NoError(t, env.Client.Update(ctx, ns))
+	eventually(t, env, enabled, objects{}, "removing the label removes both")
+
+	ns.Labels["hotreload/injection"] = "enabled"
+	require.NoError(t, env.Client.Update(ctx, ns))
+	eventually(t, env, enabled, want, "labelling again restores them")
+}
+
+// touch changes an annotation of the namespace so that the reconciler runs again.
+func touch(t *testing.T, env *testenv.Env, name string) {
+	ns := &corev1.Namespace{}
+	require.NoError(t, env.Client.Get(context.Background(), client.ObjectKey{Name: name}, ns))
+	if ns.Annotations == nil {
+		ns.Annotations = map[string]string{}
+	}
+	ns.Annotations["test/touched"] = time.Now().String()
+	require.NoError(t, env.Client.Update(context.Background(), ns))
+}

@@ -1,0 +1,114 @@
+package access
+
+import (
+	"context"
+	"fmt"
+
+	corev1 "k8s.io/api/core/v1"
+	rbacv1 "k8s.io/api/rbac/v1"
+	"k8s.io/apimachinery/pkg/api/equality"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/manager"
+
+	"github.com/hotreload/hotreload/pkg/annotations"
+)
+
+// Options configures Setup.
+type Options struct {
+	// MaxConcurrentReconciles bounds parallel namespace reconciles (default 1).
+	MaxConcurrentReconciles int
+}
+
+// Setup registers the namespace reconciler with mgr. It runs on the elected leader
+// only. The manager's client must be allowed what deploy/base/rbac-webhook.yaml
+// grants: namespaces get/list/watch; serviceaccounts and rolebindings create, and
+// get/delete of hotreload-reloader; bind of the ClusterRole hotreload-reloader.
+func Setup(mgr manager.Manager, o Options) error {
+	r := &Reconciler{Client: mgr.GetClient(), Reader: mgr.GetAPIReader()}
+	return ctrl.NewControllerManagedBy(mgr).
+		Named("hotreload-access").
+		For(&corev1.Namespace{}).
+		WithOptions(controllerOptions(o)).
+		Complete(r)
+}
+
+// Reconciler creates or removes the reloader's ServiceAccount and RoleBinding of
+// one namespace, from its hotreload/injection label.
+type Reconciler struct {
+	// Client writes, and reads namespaces (from the manager's cache).
+	Client client.Client
+	// Reader reads the two objects straight from the API server, so the webhook
+	// needs no cluster-wide list/watch of ServiceAccounts and RoleBindings.
+	Reader client.Reader
+}
+
+// Reconcile brings the namespace's reloader objects in line with its label.
+func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Result, error) {
+	ns := &corev1.Namespace{}
+	err := r.Client.Get(ctx, req.NamespacedName, ns)
+	if apierrors.IsNotFound(err) {
+		return ctrl.Result{}, nil // gone, and its objects with it
+	}
+	if err != nil {
+		return ctrl.Result{}, err
+	}
+	if Enabled(ns) {
+		return ctrl.Result{}, r.ensure(ctx, ns.Name)
+	}
+	return ctrl.Result{}, r.remove(ctx, ns.Name)
+}
+
+// Enabled reports whether the reloader should have rights in ns.
+func Enabled(ns *corev1.Namespace) bool {
+	return ns.DeletionTimestamp == nil && ns.Labels[annotations.InjectionLabel] == annotations.InjectionEnabled
+}
+
+func (r *Reconciler) ensure(ctx context.Context, namespace string) error {
+	if err := r.Client.Create(ctx, ServiceAccount(namespace)); err != nil && !apierrors.IsAlreadyExists(err) {
+		return fmt.Errorf("creating ServiceAccount %s/%s: %w", namespace, ReloaderName, err)
+	}
+	want := RoleBinding(namespace)
+	have := &rbacv1.RoleBinding{}
+	err := r.Reader.Get(ctx, client.ObjectKeyFromObject(want), have)
+	switch {
+	case apierrors.IsNotFound(err):
+	case err != nil:
+		return fmt.Errorf("reading RoleBinding %s/%s: %w", namespace, ReloaderName, err)
+	case equality.Semantic.DeepEqual(have.RoleRef, want.RoleRef) && equality.Semantic.DeepEqual(have.Subjects, want.Subjects):
+		return nil
+	default:
+		// roleRef is immutable: replace a binding that grants anything else.
+		if err := r.Client.Delete(ctx, have, client.Preconditions{UID: &have.UID}); err != nil && !apierrors.IsNotFound(err) {
+			return fmt.Errorf("replacing RoleBinding %s/%s: %w", namespace, ReloaderName, err)
+		}
+	}
+	if err := r.Client.Create(ctx, want); err != nil && !apierrors.IsAlreadyExists(err) {
+		return fmt.Errorf("creating RoleBinding %s/%s: %w", namespace, ReloaderName, err)
+	}
+	return nil
+}
+
+// remove deletes the RoleBinding first, so the rights go before the identity. It
+// deletes only objects this package created.
+func (r *Reconciler) remove(ctx context.Context, namespace string) error {
+	for _, obj := range []client.Object{&rbacv1.RoleBinding{}, &corev1.ServiceAccount{}} {
+		key := client.ObjectKey{Namespace: namespace, Name: ReloaderName}
+		err := r.Reader.Get(ctx, key, obj)
+		if apierrors.IsNotFound(err) {
+			continue
+		}
+		if err != nil {
+			return fmt.Errorf("reading %T %s: %w", obj, key, err)
+		}
+		if obj.GetLabels()[ManagedByLabel] != ManagedBy {
+			continue
+		}
+		uid := obj.GetUID()
+		if err := r.Client.Delete(ctx, obj, client.Preconditions{UID: &uid}); err != nil && !apierrors.IsNotFound(err) {
+			return fmt.Errorf("deleting %T %s: %w", obj, key, err)
+		}
+	}
+	return nil
+}

@@ -1,0 +1,182 @@
+package identity
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/http"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/go-logr/logr"
+	authenticationv1 "k8s.io/api/authentication/v1"
+	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/client-go/kubernetes"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/manager"
+
+	"github.com/hotreload/hotreload/internal/access"
+	"github.com/hotreload/hotreload/pkg/annotations"
+)
+
+// DefaultTTL is the lifetime of the reloader tokens the Exchanger issues.
+const DefaultTTL = time.Hour
+
+// Options configures Setup.
+type Options struct {
+	// TTL of issued tokens (default DefaultTTL; the API server's minimum is 10 minutes).
+	TTL time.Duration
+}
+
+// Setup serves an Exchanger on mgr's webhook server (the admission port and
+// certificate) at Path, on every replica.
+func Setup(mgr manager.Manager, o Options) error {
+	cs, err := kubernetes.NewForConfig(mgr.GetConfig())
+	if err != nil {
+		return err
+	}
+	mgr.GetWebhookServer().Register(Path, &Exchanger{
+		Kube: cs, Pods: mgr.GetClient(), Reader: mgr.GetAPIReader(), TTL: o.TTL,
+		Log: mgr.GetLogger().WithName("identity"),
+	})
+	return nil
+}
+
+// Exchanger trades a pod's audience-scoped token for a reloader token pinned to
+// that pod. POST Path with "Authorization: Bearer <token>"; the answer is a JSON
+// TokenRequestStatus.
+type Exchanger struct {
+	// Kube sends TokenReviews and TokenRequests.
+	Kube kubernetes.Interface
+	// Pods patches the pod's CredentialAnnotation; Reader reads it from the API
+	// server.
+	Pods   client.Client
+	Reader client.Reader
+	// TTL of issued tokens (default DefaultTTL).
+	TTL time.Duration
+	// Log records each exchange, never a token.
+	Log logr.Logger
+}
+
+var _ http.Handler = (*Exchanger)(nil)
+
+// exchangeError is an answer the caller gets, with its HTTP status.
+type exchangeError struct {
+	status int
+	msg    string
+}
+
+func (e *exchangeError) Error() string { return e.msg }
+
+func deny(status int, format string, args ...any) error {
+	return &exchangeError{status: status, msg: fmt.Sprintf(format, args...)}
+}
+
+// ServeHTTP answers one exchange.
+func (x *Exchanger) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	if r.Method != http.MethodPost {
+		w.Header().Set("Allow", http.MethodPost)
+		http.Error(w, "POST only", http.StatusMethodNotAllowed)
+		return
+	}
+	token, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
+	if !ok || token == "" {
+		http.Error(w, "a bearer token with audience "+Audience+" is required", http.StatusUnauthorized)
+		return
+	}
+	status, err := x.Exchange(r.Context(), token)
+	if err != nil {
+		var ee *exchangeError
+		if !errors.As(err, &ee) {
+			x.Log.Error(err, "exchanging a reloader token")
+			ee = &exchangeError{status: http.StatusInternalServerError, msg: "internal error"}
+		}
+		http.Error(w, ee.msg, ee.status)
+		return
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Cache-Control", "no-store")
+	_ = json.NewEncoder(w).Encode(status)
+}
+
+// Exchange authenticates podToken and returns a reloader token pinned to its pod.
+func (x *Exchanger) Exchange(ctx context.Context, podToken string) (*authenticationv1.TokenRequestStatus, error) {
+	review, err := x.Kube.AuthenticationV1().TokenReviews().Create(ctx, &authenticationv1.TokenReview{
+		Spec: authenticationv1.TokenReviewSpec{Token: podToken, Audiences: []string{Audience}},
+	}, metav1.CreateOptions{})
+	if err != nil {
+		return nil, fmt.Errorf("reviewing the token: %w", err)
+	}
+	st := review.Status
+	if !st.Authenticated || !slices.Contains(st.Audiences, Audience) {
+		return nil, deny(http.StatusUnauthorized, "the token is not a valid token with audience %s", Audience)
+	}
+	namespace, _, isSA := splitServiceAccount(st.User.Username)
+	podName, podUID := one(st.User.Extra[PodNameExtra]), one(st.User.Extra[PodUIDExtra])
+	if !isSA || podName == "" || podUID == "" {
+		return nil, deny(http.StatusForbidden, "the token is not bound to a pod")
+	}
+	log := x.Log.WithValues("namespace", namespace, "pod", podName)
+
+	pod := &corev1.Pod{}
+	err = x.Reader.Get(ctx, client.ObjectKey{Namespace: namespace, Name: podName}, pod)
+	if apierrors.IsNotFound(err) {
+		return nil, deny(http.StatusForbidden, "pod %s/%s does not exist", namespace, podName)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("reading pod %s/%s: %w", namespace, podName, err)
+	}
+	switch {
+	case string(pod.UID) != podUID:
+		return nil, deny(http.StatusForbidden, "pod %s/%s was replaced", namespace, podName)
+	case pod.DeletionTimestamp != nil:
+		return nil, deny(http.StatusForbidden, "pod %s/%s is terminating", namespace, podName)
+	case pod.Annotations[annotations.Injected] == "":
+		return nil, deny(http.StatusForbidden, "pod %s/%s was not injected by hotreload", namespace, podName)
+	}
+
+	ttl := x.TTL
+	if ttl <= 0 {
+		ttl = DefaultTTL
+	}
+	seconds := int64(ttl / time.Second)
+	tr, err := x.Kube.CoreV1().ServiceAccounts(namespace).CreateToken(ctx, access.ReloaderName, &authenticationv1.TokenRequest{
+		Spec: authenticationv1.TokenRequestSpec{ExpirationSeconds: &seconds},
+	}, metav1.CreateOptions{})
+	if apierrors.IsNotFound(err) {
+		return nil, deny(http.StatusForbidden, "namespace %s is not enabled for hotreload (no ServiceAccount %s)", namespace, access.ReloaderName)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("requesting a %s token in %s: %w", access.ReloaderName, namespace, err)
+	}
+	id, err := CredentialID(tr.Status.Token)
+	if err != nil {
+		return nil, fmt.Errorf("reading the issued token's ID: %w", err)
+	}
+	if err := Pin(ctx, x.Pods, pod, id); err != nil {
+		return nil, fmt.Errorf("pinning the token to pod %s/%s: %w", namespace, podName, err)
+	}
+	log.Info("issued a reloader token", "credential", id, "expires", tr.Status.ExpirationTimestamp.Time)
+	return &tr.Status, nil
+}
+
+// splitServiceAccount parses system:serviceaccount:<namespace>:<name>.
+func splitServiceAccount(user string) (namespace, name string, ok bool) {
+	rest, ok := strings.CutPrefix(user, "system:serviceaccount:")
+	if !ok {
+		return "", "", false
+	}
+	namespace, name, ok = strings.Cut(rest, ":")
+	return namespace, name, ok && namespace != "" && name != ""
+}
+
+func one(v authenticationv1.ExtraValue) string {
+	if len(v) != 1 {
+		return ""
+	}
+	return v[0]
+}

@@ -1,0 +1,160 @@
+//go:build integration
+
+package identity_test
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"io"
+	"net/http/httptest"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+	authenticationv1 "k8s.io/api/authentication/v1"
+	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/apimachinery/pkg/types"
+	utilyaml "k8s.io/apimachinery/pkg/util/yaml"
+	"k8s.io/client-go/kubernetes"
+	"k8s.io/client-go/kubernetes/scheme"
+	"k8s.io/client-go/rest"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	"github.com/hotreload/hotreload/internal/access"
+	"github.com/hotreload/hotreload/internal/identity"
+	"github.com/hotreload/hotreload/internal/testenv"
+)
+
+func TestMain(m *testing.M) { testenv.Main(m) }
+
+func applyBase(t *testing.T, env *testenv.Env) {
+	t.Helper()
+	out, err := exec.Command(filepath.Join(env.Assets, "kubectl"), "kustomize", "../../deploy/base").Output()
+	require.NoError(t, err)
+	d := utilyaml.NewYAMLOrJSONDecoder(bytes.NewReader(out), 4096)
+	for {
+		u := &unstructured.Unstructured{}
+		if err := d.Decode(&u.Object); errors.Is(err, io.EOF) {
+			return
+		} else {
+			require.NoError(t, err)
+		}
+		require.NoError(t, env.Client.Apply(context.Background(), client.ApplyConfigurationFromUnstructured(u), client.FieldOwner("test"), client.ForceOwnership))
+	}
+}
+
+func mint(t *testing.T, env *testenv.Env, ns, sa string, pod *corev1.Pod, aud ...string) string {
+	t.Helper()
+	req := &authenticationv1.TokenRequest{Spec: authenticationv1.TokenRequestSpec{Audiences: aud}}
+	if pod != nil {
+		req.Spec.BoundObjectRef = &authenticationv1.BoundObjectReference{Kind: "Pod", APIVersion: "v1", Name: pod.Name, UID: pod.UID}
+	}
+	tr, err := env.Clientset.CoreV1().ServiceAccounts(ns).CreateToken(context.Background(), sa, req, metav1.CreateOptions{})
+	require.NoError(t, err)
+	return tr.Status.Token
+}
+
+func configFor(env *testenv.Env, tok string) *rest.Config {
+	cfg := rest.AnonymousClientConfig(env.Config)
+	cfg.BearerToken = tok
+	return cfg
+}
+
+func pod(t *testing.T, env *testenv.Env, ns, name string, annotations map[string]string) *corev1.Pod {
+	p := &corev1.Pod{
+		ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: ns, Annotations: annotations},
+		Spec:       corev1.PodSpec{ServiceAccountName: "app", Containers: []corev1.Container{{Name: "app", Image: "registry.k8s.io/pause:3.10"}}},
+	}
+	require.NoError(t, env.Client.Create(context.Background(), p))
+	return p
+}
+
+// The sidecar trades its pod's hotreload-audience token, over HTTPS, for a
+// reloader token that works on its own pod; the exchange runs with the webhook's
+// own RBAC and refuses every other caller.
+func TestIntegrationExchangeIssuesATokenPinnedToTheCallersPod(t *testing.T) {
+	env := testenv.Get(t)
+	applyBase(t, env)
+	ctx := context.Background()
+
+	enabled := env.Namespace(t, map[string]string{"hotreload/injection": "enabled"})
+	disabled := env.Namespace(t, nil)
+	for _, ns := range []string{enabled, disabled} {
+		require.NoError(t, env.Client.Create(ctx, &corev1.ServiceAccount{ObjectMeta: metav1.ObjectMeta{Name: "app", Namespace: ns}}))
+	}
+	require.NoError(t, env.Client.Create(ctx, access.ServiceAccount(enabled)))
+	require.NoError(t, env.Client.Create(ctx, access.RoleBinding(enabled)))
+	injected := map[string]string{"hotreload/injected": "v1"}
+	a := pod(t, env, enabled, "a", injected)
+	plain := pod(t, env, enabled, "plain", nil)
+	elsewhere := pod(t, env, disabled, "a", injected)
+
+	webhookCfg := configFor(env, mint(t, env, "hotreload-system", "hotreload-webhook", nil))
+	cs, err := kubernetes.NewForConfig(webhookCfg)
+	require.NoError(t, err)
+	c, err := client.New(webhookCfg, client.Options{Scheme: scheme.Scheme})
+	require.NoError(t, err)
+	srv := httptest.NewTLSServer(&identity.Exchanger{Kube: cs, Pods: c, Reader: c, TTL: 10 * time.Minute})
+	t.Cleanup(srv.Close)
+
+	source := func(t *testing.T, podToken string) *identity.TokenSource {
+		f := filepath.Join(t.TempDir(), "token")
+		require.NoError(t, os.WriteFile(f, []byte(podToken), 0o600))
+		return &identity.TokenSource{URL: srv.URL + identity.Path, Client: srv.Client(), PodTokenFile: f}
+	}
+
+	t.Run("an injected pod gets a token that patches its own hotreload keys", func(t *testing.T) {
+		ts := source(t, mint(t, env, enabled, "app", a, identity.Audience))
+		tok, err := ts.Token(ctx)
+		require.NoError(t, err)
+		id, err := identity.CredentialID(tok)
+		require.NoError(t, err)
+		got := &corev1.Pod{}
+		require.NoError(t, env.Client.Get(ctx, client.ObjectKeyFromObject(a), got))
+		require.Equal(t, map[string]string{"hotreload/injected": "v1", identity.CredentialAnnotation: id}, got.Annotations)
+
+		again, err := ts.Token(ctx)
+		require.NoError(t, err)
+		require.Equal(t, tok, again, "the token is cached until it is due")
+
+		reloader, err := client.New(identity.Config(env.Config, ts), client.Options{Scheme: scheme.Scheme})
+		require.NoError(t, err)
+		patch := client.RawPatch(types.MergePatchType, []byte(`{"metadata":{"labels":{"hotreload/applied":"r1"}}}`))
+		require.Eventually(t, func() bool {
+			// Wait, with dry runs, until the API server enforces the policy.
+			return apierrors.IsForbidden(reloader.Patch(ctx, plain.DeepCopy(), patch, client.DryRunAll))
+		}, 30*time.Second, 200*time.Millisecond, "the admission policy takes effect")
+		require.NoError(t, reloader.Patch(ctx, a.DeepCopy(), patch))
+		require.NoError(t, env.Client.Get(ctx, client.ObjectKeyFromObject(a), got))
+		require.Equal(t, map[string]string{"hotreload/applied": "r1"}, got.Labels)
+
+		err = reloader.Patch(ctx, plain.DeepCopy(), patch)
+		require.EqualError(t, err, `pods "plain" is forbidden: ValidatingAdmissionPolicy 'hotreload-reloader' with binding 'hotreload-reloader' denied request: hotreload-reloader may patch only the pod its token was issued for`)
+	})
+
+	for _, tc := range []struct {
+		name, token, want string
+	}{
+		{"a token for the API server is refused", mint(t, env, enabled, "app", a),
+			"401 Unauthorized: the token is not a valid token with audience hotreload"},
+		{"a token not bound to a pod is refused", mint(t, env, enabled, "app", nil, identity.Audience),
+			"403 Forbidden: the token is not bound to a pod"},
+		{"a pod that was not injected is refused", mint(t, env, enabled, "app", plain, identity.Audience),
+			"403 Forbidden: pod " + enabled + "/plain was not injected by hotreload"},
+		{"a pod of a namespace that is not enabled is refused", mint(t, env, disabled, "app", elsewhere, identity.Audience),
+			"403 Forbidden: namespace " + disabled + " is not enabled for hotreload (no ServiceAccount hotreload-reloader)"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			tok, err := source(t, tc.token).Token(ctx)
+			require.Empty(t, tok)
+			require.EqualError(t, err, "exchanging the pod token at "+srv.URL+identity.Path+": "+tc.want)
+		})
+	}
+}
