@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"os"
+	"path/filepath"
 
 	"github.com/go-logr/logr"
 	"k8s.io/apimachinery/pkg/api/resource"
@@ -45,6 +46,7 @@ func serveCommand(ctx context.Context, fs *flag.FlagSet, args []string) error {
 	fs.StringVar(&o.LeaderElectionNamespace, "leader-election-namespace", "", "namespace of the leader election Lease (default: the pod's own)")
 	fs.StringVar(&o.NativeSidecar, "native-sidecar", webhook.NativeSidecarAuto, "run the reloader as a native sidecar: auto (API server >= 1.29), true or false")
 	fs.StringVar(&o.Mutate.ReloaderImage, "reloader-image", version.ReloaderImage(), "image of the reloader sidecar and install step")
+	fs.StringVar(&o.Mutate.ExchangeURL, "exchange-url", mutate.DefaultExchangeURL, "where sidecars trade their pod token for the reloader's (this server's Service)")
 	fs.StringVar(&liveLimit, "live-size-limit", mutate.DefaultLiveSizeLimit, "size limit of the in-memory live copy volume")
 	var port int
 	fs.IntVar(&port, "reloader-health-port", int(mutate.DefaultHealthPort), "preferred port of the sidecar's health endpoint (the next free one if the pod uses it)")
@@ -63,6 +65,12 @@ func serveCommand(ctx context.Context, fs *flag.FlagSet, args []string) error {
 
 	log := logr.FromSlogHandler(slog.NewJSONHandler(os.Stderr, &slog.HandlerOptions{Level: logLevel}))
 	ctrl.SetLogger(log)
+	// Sidecars reach the token exchange on this server: they trust the CA
+	// that signed its certificate (cert-manager and certs/ both write ca.crt).
+	caFile := filepath.Join(o.CertDir, "ca.crt")
+	if o.Mutate.ExchangeCA, err = os.ReadFile(caFile); err != nil {
+		log.Info("no CA bundle for the sidecars' token exchange; they will trust the system roots", "file", caFile, "error", err.Error())
+	}
 	cfg, err := restConfig(kubeconfig)
 	if err != nil {
 		return err

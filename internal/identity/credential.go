@@ -12,17 +12,20 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/client-go/util/retry"
 	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	"github.com/hotreload/hotreload/pkg/annotations"
+	"github.com/hotreload/hotreload/pkg/mutate"
 )
 
 const (
 	// Audience is the audience of the pod token the sidecar presents: no API
 	// server accepts it.
-	Audience = "hotreload"
+	Audience = mutate.TokenAudience
 	// Path is where the Exchanger is served.
 	Path = "/reloader-token"
 	// CredentialAnnotation lists, comma-separated and newest first, the credential
 	// IDs of the reloader tokens issued for the pod. Written by the controller only.
-	CredentialAnnotation = "hotreload/reloader-credential"
+	CredentialAnnotation = annotations.ReloaderCredential
 	// KeepCredentials is how many credential IDs a pod keeps: the current token's
 	// and the previous one's, still in use while the sidecar switches.
 	KeepCredentials = 2

@@ -43,6 +43,7 @@ type goldenCase struct {
 		NamespaceAnnotations map[string]string `json:"namespaceAnnotations,omitempty"`
 		HealthPort           int32             `json:"healthPort,omitempty"`
 		LiveSizeLimit        string            `json:"liveSizeLimit,omitempty"`
+		ExchangeCA           string            `json:"exchangeCA,omitempty"`
 	} `json:"options"`
 	Pod *corev1.Pod `json:"pod"`
 }
@@ -207,7 +208,10 @@ func startServer(t *testing.T, env *testenv.Env, o webhook.ServerOptions) client
 func serverOptions(c goldenCase) webhook.ServerOptions {
 	o := webhook.ServerOptions{
 		NativeSidecar: webhook.NativeSidecarAuto,
-		Mutate:        mutate.Options{ReloaderImage: "ghcr.io/hotreload/reloader:v1.0.0", Version: "v1.0.0", HealthPort: c.Options.HealthPort},
+		Mutate: mutate.Options{
+			ReloaderImage: "ghcr.io/hotreload/reloader:v1.0.0", Version: "v1.0.0",
+			HealthPort: c.Options.HealthPort, ExchangeCA: []byte(c.Options.ExchangeCA),
+		},
 	}
 	if c.Options.PlainSidecar {
 		o.NativeSidecar = webhook.NativeSidecarFalse
@@ -223,7 +227,7 @@ func serverKey(c goldenCase) string {
 	switch {
 	case c.Options.PlainSidecar:
 		return "plain-sidecar"
-	case c.Options.HealthPort != 0 || c.Options.LiveSizeLimit != "":
+	case c.Options.HealthPort != 0 || c.Options.LiveSizeLimit != "" || c.Options.ExchangeCA != "":
 		return "port-" + string(rune('0'+c.Options.HealthPort%10)) + "-limit-" + c.Options.LiveSizeLimit
 	}
 	return "defaults"

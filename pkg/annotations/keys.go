@@ -62,6 +62,11 @@ const (
 	// Failed is the pod annotation the reloader or the controller sets to the
 	// revision and reason of a failed reload, as "REVISION: reason".
 	Failed = "hotreload/failed"
+	// ReloaderCredential is the pod annotation the controller sets to the
+	// credential IDs of the reloader tokens it issued for the pod, newest first,
+	// comma-separated. The admission policy lets a reloader token patch only the
+	// pod that lists its ID.
+	ReloaderCredential = "hotreload/reloader-credential"
 )
 
 // DefaultContainer is Kubernetes' annotation naming a pod's default container

@@ -34,14 +34,12 @@ func apply(pod *corev1.Pod, p plan, opts Options) {
 	for n := range p.linkVolumes {
 		pod.Spec.Volumes = append(pod.Spec.Volumes, emptyDir(LinkVolumePrefix+strconv.Itoa(n)))
 	}
-	if p.tokenVolume == TokenVolume {
-		pod.Spec.Volumes = append(pod.Spec.Volumes, newTokenVolume())
-		// A token projection needs a service account. The ServiceAccount
-		// admission plugin names "default" before webhooks run; where it is
-		// off, name it here, or the API server would reject the pod.
-		if pod.Spec.ServiceAccountName == "" && pod.Spec.DeprecatedServiceAccount == "" {
-			pod.Spec.ServiceAccountName = DefaultServiceAccount
-		}
+	pod.Spec.Volumes = append(pod.Spec.Volumes, newTokenVolume())
+	// A token projection needs a service account. The ServiceAccount admission
+	// plugin names "default" before webhooks run; where it is off, name it
+	// here, or the API server would reject the pod.
+	if pod.Spec.ServiceAccountName == "" && pod.Spec.DeprecatedServiceAccount == "" {
+		pod.Spec.ServiceAccountName = DefaultServiceAccount
 	}
 	if p.signals() {
 		pod.Spec.ShareProcessNamespace = ptr.To(true)
@@ -105,16 +103,20 @@ func reloaderContainer(p plan, opts Options) corev1.Container {
 	if p.waitRelease {
 		args = append(args, "--wait-release")
 	}
-	args = append(args, "--health-addr", ":"+strconv.Itoa(int(p.healthPort)))
-	mounts := append(sourceMounts(p), corev1.VolumeMount{Name: p.tokenVolume, MountPath: TokenDir, ReadOnly: true})
+	args = append(args, "--health-addr", ":"+strconv.Itoa(int(p.healthPort)), "--exchange-url", opts.ExchangeURL)
+	mounts := append(sourceMounts(p), corev1.VolumeMount{Name: TokenVolume, MountPath: TokenDir, ReadOnly: true})
+	env := []corev1.EnvVar{
+		{Name: "POD_NAME", ValueFrom: &corev1.EnvVarSource{FieldRef: &corev1.ObjectFieldSelector{APIVersion: "v1", FieldPath: "metadata.name"}}},
+		{Name: "POD_NAMESPACE", ValueFrom: &corev1.EnvVarSource{FieldRef: &corev1.ObjectFieldSelector{APIVersion: "v1", FieldPath: "metadata.namespace"}}},
+	}
+	if len(opts.ExchangeCA) > 0 {
+		env = append(env, corev1.EnvVar{Name: ExchangeCAEnv, Value: string(opts.ExchangeCA)})
+	}
 	return corev1.Container{
-		Name:  ReloaderName,
-		Image: opts.ReloaderImage,
-		Args:  args,
-		Env: []corev1.EnvVar{
-			{Name: "POD_NAME", ValueFrom: &corev1.EnvVarSource{FieldRef: &corev1.ObjectFieldSelector{APIVersion: "v1", FieldPath: "metadata.name"}}},
-			{Name: "POD_NAMESPACE", ValueFrom: &corev1.EnvVarSource{FieldRef: &corev1.ObjectFieldSelector{APIVersion: "v1", FieldPath: "metadata.namespace"}}},
-		},
+		Name:         ReloaderName,
+		Image:        opts.ReloaderImage,
+		Args:         args,
+		Env:          env,
 		Resources:    *opts.Resources.DeepCopy(),
 		VolumeMounts: mounts,
 		StartupProbe: &corev1.Probe{

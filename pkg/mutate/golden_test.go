@@ -25,6 +25,7 @@ type goldenCase struct {
 		NamespaceAnnotations map[string]string `json:"namespaceAnnotations,omitempty"`
 		HealthPort           int32             `json:"healthPort,omitempty"`
 		LiveSizeLimit        string            `json:"liveSizeLimit,omitempty"`
+		ExchangeCA           string            `json:"exchangeCA,omitempty"`
 	} `json:"options"`
 	Pod *corev1.Pod `json:"pod"`
 }
@@ -60,6 +61,7 @@ func TestMutateGolden(t *testing.T) {
 			opts.NativeSidecar = !c.Options.PlainSidecar
 			opts.NamespaceAnnotations = c.Options.NamespaceAnnotations
 			opts.HealthPort = c.Options.HealthPort
+			opts.ExchangeCA = []byte(c.Options.ExchangeCA)
 			if c.Options.LiveSizeLimit != "" {
 				q := resource.MustParse(c.Options.LiveSizeLimit)
 				opts.LiveSizeLimit = &q

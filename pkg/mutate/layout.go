@@ -20,9 +20,18 @@ const (
 	// LinkVolumePrefix names the emptyDirs holding copies of image directories:
 	// LinkVolumePrefix + N, N from 0.
 	LinkVolumePrefix = "hotreload-link-"
-	// TokenVolume is the sidecar's own projected service-account token, added
-	// when the pod has no kube-api-access volume.
+	// TokenVolume is the sidecar's own projected token: the pod's service
+	// account, for TokenAudience only.
 	TokenVolume = "hotreload-token"
+	// TokenAudience is the audience of the sidecar's pod token. The controller's
+	// token exchange accepts it; no API server does.
+	TokenAudience = "hotreload"
+	// ExchangeCAEnv carries the PEM CA bundle the sidecar trusts for the
+	// controller's token exchange.
+	ExchangeCAEnv = "HOTRELOAD_EXCHANGE_CA"
+	// DefaultExchangeURL is the controller's token exchange, behind the
+	// webhook's Service of deploy/base.
+	DefaultExchangeURL = "https://hotreload-webhook.hotreload-system.svc/reloader-token"
 	// DefaultServiceAccount is named for a pod given TokenVolume that names no
 	// service account, as the ServiceAccount admission plugin would.
 	DefaultServiceAccount = "default"
@@ -39,12 +48,10 @@ const (
 	SrcDir = Root + "/src"
 	// LinkDir is where the link step mounts the link emptyDirs: LinkDir/N.
 	LinkDir = Root + "/link"
-	// TokenDir is where the sidecar mounts its service-account token.
+	// TokenDir is where the sidecar mounts TokenVolume: the path of
+	// kube-api-access, which it shadows.
 	TokenDir = "/var/run/secrets/kubernetes.io/serviceaccount"
 
 	// ReadyPath is the sidecar's startup probe path: ready once the live copies exist.
 	ReadyPath = "/readyz"
-
-	// kubeAPIAccessPrefix names the API server's service-account token volume.
-	kubeAPIAccessPrefix = "kube-api-access-"
 )

@@ -35,6 +35,12 @@ type Options struct {
 	Resources *corev1.ResourceRequirements
 	// HealthPort is the sidecar's preferred health port. Default DefaultHealthPort.
 	HealthPort int32
+	// ExchangeURL is where the sidecar trades its pod token for the reloader's.
+	// Default DefaultExchangeURL.
+	ExchangeURL string
+	// ExchangeCA is the PEM bundle the sidecar trusts for ExchangeURL (the
+	// webhook's CA); empty leaves the system roots.
+	ExchangeCA []byte
 }
 
 // DefaultResources returns small requests and limits. The memory limit leaves
@@ -65,6 +71,9 @@ func (o Options) withDefaults() Options {
 	if o.Resources == nil {
 		r := DefaultResources(*o.LiveSizeLimit)
 		o.Resources = &r
+	}
+	if o.ExchangeURL == "" {
+		o.ExchangeURL = DefaultExchangeURL
 	}
 	if o.HealthPort == 0 {
 		o.HealthPort = DefaultHealthPort

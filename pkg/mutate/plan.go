@@ -22,9 +22,6 @@ type plan struct {
 	linkVolumes int
 	healthPort  int32
 	security    *corev1.SecurityContext
-	// tokenVolume is the pod's kube-api-access volume, or TokenVolume when the
-	// sidecar gets its own.
-	tokenVolume string
 }
 
 // linkStep is the link init container of one app container.
@@ -64,13 +61,12 @@ func makePlan(pod *corev1.Pod, s settings, opts Options) (plan, []string) {
 	return p, ws
 }
 
-// planReloader decides how the reloader runs: its health port, user and token,
+// planReloader decides how the reloader runs: its health port and user,
 // and whether the pod shares its process namespace.
 func (p *plan) planReloader(pod *corev1.Pod, opts Options) []string {
 	p.healthPort = freePort(pod, opts.HealthPort)
 	var ws []string
 	p.security, ws = reloaderSecurity(pod, p.settings)
-	p.tokenVolume = tokenVolume(pod)
 	if p.signals() && pod.Spec.ShareProcessNamespace != nil && !*pod.Spec.ShareProcessNamespace {
 		ws = append(ws, fmt.Sprintf("shareProcessNamespace: false is overridden to true so that the reloader can send %s to the process; set %s to none, or a URL in %s, to avoid it", p.signal, annotations.Signal, annotations.URL))
 	}

@@ -119,27 +119,21 @@ func installSecurity(reloader *corev1.SecurityContext) *corev1.SecurityContext {
 	return sc
 }
 
-// tokenVolume returns the pod's kube-api-access volume, which the sidecar
-// mounts, or TokenVolume when the pod has none (it opts out of automounting).
-func tokenVolume(pod *corev1.Pod) string {
-	for _, v := range pod.Spec.Volumes {
-		if strings.HasPrefix(v.Name, kubeAPIAccessPrefix) && v.Projected != nil {
-			return v.Name
-		}
-	}
-	return TokenVolume
-}
+// tokenExpirationSeconds is the lifetime of the sidecar's pod token; the
+// kubelet renews it at 80%.
+const tokenExpirationSeconds = 3600
 
-// tokenExpirationSeconds is the lifetime the API server gives kube-api-access tokens.
-const tokenExpirationSeconds = 3607
-
-// newTokenVolume returns the sidecar's own service-account token, laid out as
-// kube-api-access is: token, ca.crt and namespace.
+// newTokenVolume returns the sidecar's own token volume, laid out as
+// kube-api-access is (token, ca.crt, namespace) so that it also keeps the
+// ServiceAccount admission plugin from mounting the app's API token into the
+// sidecar. The token is the pod's, for TokenAudience only: no API server
+// accepts it. The sidecar trades it at the controller for a token of the
+// reloader's own identity (docs/design/2026-11-24-reloader-identity.md).
 func newTokenVolume() corev1.Volume {
 	return corev1.Volume{Name: TokenVolume, VolumeSource: corev1.VolumeSource{Projected: &corev1.ProjectedVolumeSource{
 		DefaultMode: ptr.To(int32(0o644)),
 		Sources: []corev1.VolumeProjection{
-			{ServiceAccountToken: &corev1.ServiceAccountTokenProjection{Path: "token", ExpirationSeconds: ptr.To(int64(tokenExpirationSeconds))}},
+			{ServiceAccountToken: &corev1.ServiceAccountTokenProjection{Path: "token", Audience: TokenAudience, ExpirationSeconds: ptr.To(int64(tokenExpirationSeconds))}},
 			{ConfigMap: &corev1.ConfigMapProjection{
 				LocalObjectReference: corev1.LocalObjectReference{Name: "kube-root-ca.crt"},
 				Items:                []corev1.KeyToPath{{Key: "ca.crt", Path: "ca.crt"}},
