@@ -1,0 +1,81 @@
+//go:build integration
+
+package webhook_test
+
+import (
+	"context"
+	"crypto/tls"
+	"fmt"
+	"os"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/go-logr/logr/testr"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/stretchr/testify/require"
+	"sigs.k8s.io/controller-runtime/pkg/envtest"
+
+	"github.com/hotreload/hotreload/internal/testenv"
+	"github.com/hotreload/hotreload/internal/webhook"
+)
+
+// A rotated serving certificate is served without a restart: replacing the
+// files in --cert-dir, the way the kubelet updates a mounted Secret, changes
+// the certificate the next TLS handshake sees.
+func TestIntegrationServerReloadsRotatedCertificate(t *testing.T) {
+	env := testenv.Get(t)
+	first := envtest.WebhookInstallOptions{LocalServingHost: "127.0.0.1"}
+	require.NoError(t, first.PrepWithoutInstalling())
+	second := envtest.WebhookInstallOptions{LocalServingHost: "127.0.0.1"}
+	require.NoError(t, second.PrepWithoutInstalling())
+	t.Cleanup(func() { _ = first.Cleanup(); _ = second.Cleanup() })
+
+	o := serverOptions(goldenCase{})
+	o.Host, o.Port, o.CertDir = first.LocalServingHost, first.LocalServingPort, first.LocalServingCertDir
+	o.MetricsAddr, o.HealthAddr = "0", "0"
+	o.Registry = prometheus.NewRegistry()
+	o.SkipControllerNameValidation = true
+	mgr, err := webhook.NewManager(env.Config, o, testr.New(t))
+	require.NoError(t, err)
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- mgr.Start(ctx) }()
+	t.Cleanup(func() { cancel(); require.NoError(t, <-done) })
+	require.Eventually(t, func() bool { return mgr.GetWebhookServer().StartedChecker()(nil) == nil }, 30*time.Second, 50*time.Millisecond)
+
+	addr := fmt.Sprintf("%s:%d", o.Host, o.Port)
+	before, err := servedCertificate(addr)
+	require.NoError(t, err)
+	want := fileCertificate(t, second.LocalServingCertDir)
+	require.NotEqual(t, want, before)
+
+	for _, f := range []string{"tls.key", "tls.crt"} {
+		raw, err := os.ReadFile(filepath.Join(second.LocalServingCertDir, f))
+		require.NoError(t, err)
+		tmp := filepath.Join(first.LocalServingCertDir, "."+f)
+		require.NoError(t, os.WriteFile(tmp, raw, 0o600))
+		require.NoError(t, os.Rename(tmp, filepath.Join(first.LocalServingCertDir, f)))
+	}
+	require.Eventually(t, func() bool {
+		got, err := servedCertificate(addr)
+		return err == nil && got == want
+	}, time.Minute, 100*time.Millisecond, "the server presents the rotated certificate")
+}
+
+// servedCertificate returns the DER of the leaf certificate the server presents.
+func servedCertificate(addr string) (string, error) {
+	conn, err := tls.Dial("tcp", addr, &tls.Config{InsecureSkipVerify: true}) //nolint:gosec // reads the certificate, trusts nothing
+	if err != nil {
+		return "", err
+	}
+	defer conn.Close()
+	return string(conn.ConnectionState().PeerCertificates[0].Raw), nil
+}
+
+func fileCertificate(t *testing.T, dir string) string {
+	t.Helper()
+	pair, err := tls.LoadX509KeyPair(filepath.Join(dir, "tls.crt"), filepath.Join(dir, "tls.key"))
+	require.NoError(t, err)
+	return string(pair.Certificate[0])
+}
