@@ -3,7 +3,6 @@
 package webhook_test
 
 import (
-	"context"
 	"crypto/tls"
 	"fmt"
 	"os"
@@ -12,12 +11,10 @@ import (
 	"time"
 
 	"github.com/go-logr/logr/testr"
-	"github.com/prometheus/client_golang/prometheus"
 	"github.com/stretchr/testify/require"
 	"sigs.k8s.io/controller-runtime/pkg/envtest"
 
 	"github.com/hotreload/hotreload/internal/testenv"
-	"github.com/hotreload/hotreload/internal/webhook"
 )
 
 // A rotated serving certificate is served without a restart: replacing the
@@ -33,16 +30,7 @@ func TestIntegrationServerReloadsRotatedCertificate(t *testing.T) {
 
 	o := serverOptions(goldenCase{})
 	o.Host, o.Port, o.CertDir = first.LocalServingHost, first.LocalServingPort, first.LocalServingCertDir
-	o.MetricsAddr, o.HealthAddr = "0", "0"
-	o.Registry = prometheus.NewRegistry()
-	o.SkipControllerNameValidation = true
-	mgr, err := webhook.NewManager(env.Config, o, testr.New(t))
-	require.NoError(t, err)
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- mgr.Start(ctx) }()
-	t.Cleanup(func() { cancel(); require.NoError(t, <-done) })
-	require.Eventually(t, func() bool { return mgr.GetWebhookServer().StartedChecker()(nil) == nil }, 30*time.Second, 50*time.Millisecond)
+	runManager(t, env, o, testr.New(t))
 
 	addr := fmt.Sprintf("%s:%d", o.Host, o.Port)
 	before, err := servedCertificate(addr)

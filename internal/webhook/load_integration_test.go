@@ -4,7 +4,6 @@ package webhook_test
 
 import (
 	"bytes"
-	"context"
 	"crypto/tls"
 	"crypto/x509"
 	"encoding/json"
@@ -17,7 +16,6 @@ import (
 	"time"
 
 	"github.com/go-logr/logr"
-	"github.com/prometheus/client_golang/prometheus"
 	"github.com/stretchr/testify/require"
 	admissionv1 "k8s.io/api/admission/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -49,16 +47,7 @@ func BenchmarkIntegrationAdmissionLoad(b *testing.B) {
 
 	o := serverOptions(goldenCase{})
 	o.Host, o.Port, o.CertDir = serving.LocalServingHost, serving.LocalServingPort, serving.LocalServingCertDir
-	o.MetricsAddr, o.HealthAddr = "0", "0"
-	o.Registry = prometheus.NewRegistry()
-	o.SkipControllerNameValidation = true
-	mgr, err := webhook.NewManager(env.Config, o, logr.Discard())
-	require.NoError(b, err)
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- mgr.Start(ctx) }()
-	b.Cleanup(func() { cancel(); <-done })
-	require.Eventually(b, func() bool { return mgr.GetWebhookServer().StartedChecker()(nil) == nil }, 30*time.Second, 50*time.Millisecond)
+	mgr := runManager(b, env, o, logr.Discard())
 	ns := enabledNamespace(b, env, mgr.GetCache(), map[string]string{"hotreload/rollout": "1,25%,100%"})
 
 	c := readCase(b, filepath.Join(goldenDir, "nginx-subpath-link.yaml"))

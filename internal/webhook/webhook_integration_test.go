@@ -12,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/go-logr/logr"
 	"github.com/go-logr/logr/testr"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/stretchr/testify/assert"
@@ -25,6 +26,7 @@ import (
 	"k8s.io/client-go/rest"
 	"k8s.io/utils/ptr"
 	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/manager"
 	"sigs.k8s.io/yaml"
 
 	"github.com/hotreload/hotreload/internal/testenv"
@@ -188,10 +190,17 @@ func startServer(t *testing.T, env *testenv.Env, o webhook.ServerOptions) client
 	t.Helper()
 	wh := env.InstallWebhooks(t, webhookConfiguration())
 	o.Host, o.Port, o.CertDir = wh.Host, wh.Port, wh.CertDir
+	return runManager(t, env, o, testr.New(t)).GetCache()
+}
+
+// runManager starts `webhook serve`'s manager, serving where o says, until the
+// test ends, and waits until it serves admission with a synced cache.
+func runManager(t testing.TB, env *testenv.Env, o webhook.ServerOptions, log logr.Logger) manager.Manager {
+	t.Helper()
 	o.MetricsAddr, o.HealthAddr = "0", "0"
 	o.Registry = prometheus.NewRegistry()
 	o.SkipControllerNameValidation = true
-	mgr, err := webhook.NewManager(env.Config, o, testr.New(t))
+	mgr, err := webhook.NewManager(env.Config, o, log)
 	require.NoError(t, err)
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
@@ -202,7 +211,7 @@ func startServer(t *testing.T, env *testenv.Env, o webhook.ServerOptions) client
 	})
 	require.Eventually(t, func() bool { return mgr.GetWebhookServer().StartedChecker()(nil) == nil }, 30*time.Second, 50*time.Millisecond)
 	require.True(t, mgr.GetCache().WaitForCacheSync(ctx))
-	return mgr.GetCache()
+	return mgr
 }
 
 func serverOptions(c goldenCase) webhook.ServerOptions {
