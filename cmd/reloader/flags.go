@@ -3,12 +3,8 @@ package main
 import (
 	"flag"
 	"strings"
-)
 
-// Default paths of the injected pod layout (docs/design/2026-11-24-pod-layout.md).
-const (
-	defaultSrcDir  = "/var/run/hotreload/src"
-	defaultLiveDir = "/var/run/hotreload/live"
+	"github.com/hotreload/hotreload/pkg/mutate"
 )
 
 // listFlag is a flag that may be repeated; each value may also be a
@@ -26,14 +22,15 @@ func (l *listFlag) Set(v string) error {
 	return nil
 }
 
-// volumeFlags are the flags install and run share to name the live copies.
-type volumeFlags struct {
-	srcDir, liveDir string
-	volumes         listFlag
+// volumeOptions name the live copies: install and run share them. Their
+// defaults are the paths of the injected pod's layout (pkg/mutate/layout.go).
+type volumeOptions struct {
+	SrcDir, LiveDir string
+	Volumes         []string
 }
 
-func (v *volumeFlags) register(fs *flag.FlagSet) {
-	fs.StringVar(&v.srcDir, "src-dir", defaultSrcDir, "directory holding the kubelet-managed source of each volume, as `DIR`/<volume>")
-	fs.StringVar(&v.liveDir, "live-dir", defaultLiveDir, "directory holding the live copy of each volume, as `DIR`/<volume>")
-	fs.Var(&v.volumes, "volume", "a volume to keep a live copy of (repeatable, or comma-separated)")
+func (v *volumeOptions) register(fs *flag.FlagSet) {
+	fs.StringVar(&v.SrcDir, "src-dir", mutate.SrcDir, "directory holding the kubelet-managed source of each volume, as `DIR`/<volume>")
+	fs.StringVar(&v.LiveDir, "live-dir", mutate.LiveDir, "directory holding the live copy of each volume, as `DIR`/<volume>")
+	fs.Var((*listFlag)(&v.Volumes), "volume", "a volume to keep a live copy of (repeatable, or comma-separated)")
 }

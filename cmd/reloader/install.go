@@ -18,62 +18,56 @@ const installSynopsis = "--to DIR [--src-dir DIR --live-dir DIR --volume V ...]"
 const installDescription = `Copies this binary to DIR/reloader (atomically, mode 0755) for the link step,
 then writes the first live copy of each volume from its mounted source, so the
 app starts on complete config even where the sidecar is a plain container. An
-existing live copy is repaired and kept.`
+existing live copy is repaired and kept. A volume whose source is not mounted
+fails the step at once.`
+
+// installOptions is the parsed command line of install.
+type installOptions struct {
+	To      string
+	Timeout time.Duration
+	volumeOptions
+}
+
+func parseInstall(fs *flag.FlagSet, args []string) (installOptions, error) {
+	o := installOptions{}
+	fs.StringVar(&o.To, "to", "", "`DIR` to copy the reloader binary into (required)")
+	fs.DurationVar(&o.Timeout, "timeout", time.Minute, "how long to wait for readable sources")
+	o.register(fs)
+	if err := cli.Parse(fs, args, installSynopsis, installDescription); err != nil {
+		return o, err
+	}
+	if o.To == "" {
+		fs.Usage()
+		return o, errors.New("--to is required")
+	}
+	return o, nil
+}
 
 func installCommand(ctx context.Context, fs *flag.FlagSet, args []string) error {
-	var (
-		to      string
-		vols    volumeFlags
-		timeout time.Duration
-	)
-	fs.StringVar(&to, "to", "", "`DIR` to copy the reloader binary into (required)")
-	fs.DurationVar(&timeout, "timeout", time.Minute, "how long to wait for readable sources")
-	vols.register(fs)
-	if err := cli.Parse(fs, args, installSynopsis, installDescription); err != nil {
+	o, err := parseInstall(fs, args)
+	if err != nil {
 		return err
 	}
-	if to == "" {
-		fs.Usage()
-		return errors.New("--to is required")
-	}
+	return install(ctx, o)
+}
+
+func install(ctx context.Context, o installOptions) error {
 	self, err := os.Executable()
 	if err != nil {
 		return fmt.Errorf("install: %w", err)
 	}
-	dst, err := reload.InstallBinary(self, to)
+	dst, err := reload.InstallBinary(self, o.To)
 	if err != nil {
 		return err
 	}
 	slog.Info("installed the reloader binary", "path", dst)
-	if len(vols.volumes) == 0 {
+	if len(o.Volumes) == 0 {
 		return nil
 	}
-	live := &reload.Live{SrcRoot: vols.srcDir, LiveRoot: vols.liveDir, Volumes: vols.volumes}
-	rev, err := firstLiveCopy(ctx, live, timeout)
-	if err != nil {
+	live := &reload.Live{SrcRoot: o.SrcDir, LiveRoot: o.LiveDir, Volumes: o.Volumes}
+	if err := live.FirstCopy(ctx, o.Timeout); err != nil {
 		return err
 	}
-	slog.Info("live copy ready", "revision", rev, "volumes", vols.volumes)
+	slog.Info("live copy ready", "volumes", o.Volumes)
 	return nil
-}
-
-// firstLiveCopy makes sure every volume has a live copy: it repairs what a
-// crash may have left, keeps a complete live copy, and otherwise copies the
-// mounted sources. It returns the live revision.
-func firstLiveCopy(ctx context.Context, live *reload.Live, timeout time.Duration) (string, error) {
-	if err := live.Repair(); err != nil {
-		return "", err
-	}
-	if !live.Exists() {
-		ctx, cancel := context.WithTimeout(ctx, timeout)
-		defer cancel()
-		s, err := live.Stage(ctx, "")
-		if err != nil {
-			return "", fmt.Errorf("first live copy: %w", err)
-		}
-		if err := s.Swap(); err != nil {
-			return "", fmt.Errorf("first live copy: %w", err)
-		}
-	}
-	return live.LiveRevision()
 }

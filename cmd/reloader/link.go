@@ -22,40 +22,61 @@ D in the app container, so the app sees the image's files and the live config.`
 
 const defaultMaxCopyBytes = 64 << 20
 
-func linkCommand(_ context.Context, fs *flag.FlagSet, args []string) error {
+// linkOptions is the parsed command line of link.
+type linkOptions struct {
+	Copies       []reload.Copy
+	Links        []reload.Link
+	MaxCopyBytes int64
+}
+
+func parseLink(fs *flag.FlagSet, args []string) (linkOptions, error) {
 	var (
+		o             linkOptions
 		copies, links listFlag
-		maxBytes      int64
 	)
 	fs.Var(&copies, "copy", "`D=DIR`: copy image directory D into DIR (repeatable)")
 	fs.Var(&links, "link", "`FILE=TARGET`: make FILE, under a copied D, a symlink to TARGET (repeatable)")
-	fs.Int64Var(&maxBytes, "max-copy-bytes", defaultMaxCopyBytes, "fail when a directory to copy holds more than `N` bytes")
+	fs.Int64Var(&o.MaxCopyBytes, "max-copy-bytes", defaultMaxCopyBytes, "fail when a directory to copy holds more than `N` bytes")
 	if err := cli.Parse(fs, args, linkSynopsis, linkDescription); err != nil {
-		return err
+		return o, err
 	}
 	cs, err := pairs(copies, "--copy")
 	if err != nil {
-		return err
+		return o, err
 	}
 	ls, err := pairs(links, "--link")
 	if err != nil {
+		return o, err
+	}
+	for _, p := range cs {
+		o.Copies = append(o.Copies, reload.Copy{From: p[0], To: p[1]})
+	}
+	for _, p := range ls {
+		o.Links = append(o.Links, reload.Link{File: p[0], Target: p[1]})
+	}
+	return o, nil
+}
+
+func linkCommand(_ context.Context, fs *flag.FlagSet, args []string) error {
+	o, err := parseLink(fs, args)
+	if err != nil {
 		return err
 	}
-	var plan []reload.Copy
-	for _, p := range cs {
-		plan = append(plan, reload.Copy{From: p[0], To: p[1]})
-	}
-	for _, c := range plan {
-		if err := reload.CopyDir(c.From, c.To, maxBytes); err != nil {
+	return link(o)
+}
+
+func link(o linkOptions) error {
+	for _, c := range o.Copies {
+		if err := reload.CopyDir(c.From, c.To, o.MaxCopyBytes); err != nil {
 			return err
 		}
 		slog.Info("copied image directory", "from", c.From, "to", c.To)
 	}
-	for _, p := range ls {
-		if err := reload.LinkFile(plan, reload.Link{File: p[0], Target: p[1]}); err != nil {
+	for _, l := range o.Links {
+		if err := reload.LinkFile(o.Copies, l); err != nil {
 			return err
 		}
-		slog.Info("linked subPath file to the live copy", "file", p[0], "target", p[1])
+		slog.Info("linked subPath file to the live copy", "file", l.File, "target", l.Target)
 	}
 	return nil
 }

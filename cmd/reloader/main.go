@@ -1,6 +1,9 @@
 // Command reloader is hotreload's sidecar: it keeps the live copy of a pod's
 // config volumes, gated by the released revision, and tells the app to reload
 // (run); and the init steps that prepare a pod for it (install, link).
+//
+// Each command parses its flags into an options struct (parseRun,
+// parseInstall, parseLink), then runs with it.
 package main
 
 import (

@@ -6,7 +6,7 @@
 // a TokenReview, checks the pod it is bound to is injected, mints a reloader token
 // with TokenRequest, lists the token's credential ID in the pod's CredentialAnnotation
 // (which the admission policy hotreload-reloader checks) and returns the token.
-// TokenSource and Config are the sidecar's side.
+// The sidecar's side is package reloadertoken.
 //
 // It never issues a token for a pod other than the one the caller's own token is
 // bound to, never accepts a token without the hotreload audience, and never logs a

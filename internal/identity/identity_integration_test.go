@@ -29,6 +29,7 @@ import (
 
 	"github.com/hotreload/hotreload/internal/access"
 	"github.com/hotreload/hotreload/internal/identity"
+	"github.com/hotreload/hotreload/internal/reloadertoken"
 	"github.com/hotreload/hotreload/internal/testenv"
 )
 
@@ -104,10 +105,10 @@ func TestIntegrationExchangeIssuesATokenPinnedToTheCallersPod(t *testing.T) {
 	srv := httptest.NewTLSServer(&identity.Exchanger{Kube: cs, Pods: c, Reader: c, TTL: 10 * time.Minute})
 	t.Cleanup(srv.Close)
 
-	source := func(t *testing.T, podToken string) *identity.TokenSource {
+	source := func(t *testing.T, podToken string) *reloadertoken.Source {
 		f := filepath.Join(t.TempDir(), "token")
 		require.NoError(t, os.WriteFile(f, []byte(podToken), 0o600))
-		return &identity.TokenSource{URL: srv.URL + identity.Path, Client: srv.Client(), PodTokenFile: f}
+		return &reloadertoken.Source{URL: srv.URL + identity.Path, Client: srv.Client(), PodTokenFile: f}
 	}
 
 	t.Run("an injected pod gets a token that patches its own hotreload keys", func(t *testing.T) {
@@ -124,7 +125,7 @@ func TestIntegrationExchangeIssuesATokenPinnedToTheCallersPod(t *testing.T) {
 		require.NoError(t, err)
 		require.Equal(t, tok, again, "the token is cached until it is due")
 
-		reloader, err := client.New(identity.Config(env.Config, ts), client.Options{Scheme: scheme.Scheme})
+		reloader, err := client.New(reloadertoken.Config(env.Config, ts), client.Options{Scheme: scheme.Scheme})
 		require.NoError(t, err)
 		patch := client.RawPatch(types.MergePatchType, []byte(`{"metadata":{"labels":{"hotreload/applied":"r1"}}}`))
 		require.Eventually(t, func() bool {

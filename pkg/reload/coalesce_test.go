@@ -142,3 +142,10 @@ func TestCoalescerFollowsMountsOnlyWithoutWaitRelease(t *testing.T) {
 		})
 	}
 }
+
+func TestPercentile(t *testing.T) {
+	ds := []time.Duration{5, 1, 4, 2, 3, 10, 9, 8, 7, 6}
+	assert.Equal(t, []time.Duration{5, 9, 10, 1}, []time.Duration{percentile(ds, 50), percentile(ds, 90), percentile(ds, 100), percentile(ds, 1)})
+	assert.Equal(t, []time.Duration{5, 1, 4, 2, 3, 10, 9, 8, 7, 6}, ds, "the input is left alone")
+	assert.Equal(t, time.Duration(0), percentile(nil, 50))
+}

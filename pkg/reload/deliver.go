@@ -26,6 +26,24 @@ var (
 	ErrUnknownSignal = errors.New("unknown signal")
 )
 
+// DefaultRetries is how often `reloader run` tries a delivery again after a
+// transient failure.
+const DefaultRetries = 3
+
+// transientError marks a delivery failure that may pass on its own: the app
+// not listening yet, answering 429, 502, 503 or 504, or the container's
+// process not visible yet. Deliver tries those again, a bounded number of
+// times; every other failure (a non-2xx answer such as 500 for a bad config,
+// a process that dies after the signal) is final at once.
+type transientError struct{ error }
+
+func (e transientError) Unwrap() error { return e.error }
+
+func isTransient(err error) bool {
+	var t transientError
+	return errors.As(err, &t) || errors.Is(err, ErrNoProcess)
+}
+
 var signals = map[string]syscall.Signal{
 	"HUP": syscall.SIGHUP, "INT": syscall.SIGINT, "QUIT": syscall.SIGQUIT, "USR1": syscall.SIGUSR1,
 	"USR2": syscall.SIGUSR2, "TERM": syscall.SIGTERM, "WINCH": syscall.SIGWINCH, "ALRM": syscall.SIGALRM,
@@ -100,17 +118,52 @@ type Deliverer struct {
 	// Process, when set, picks the target process by its command line
 	// instead of the container's main process.
 	Process *regexp.Regexp
-	// Grace is how long the process must survive a signal; 1s when zero.
+	// Grace is how long the app must keep running after it is told; 1s when
+	// zero.
 	Grace time.Duration
 	// Timeout bounds an HTTP delivery; 5s when zero.
 	Timeout time.Duration
+	// Retries is how often a delivery that failed transiently is tried again
+	// (none when zero), after RetryDelay, doubling each time (250ms when zero).
+	Retries    int
+	RetryDelay time.Duration
+}
+
+// GraceOrDefault returns Grace, or 1s when it is zero.
+func (d *Deliverer) GraceOrDefault() time.Duration {
+	if d.Grace == 0 {
+		return time.Second
+	}
+	return d.Grace
 }
 
 // Deliver tells the app in container id (the ID from the pod status, without
 // the runtime prefix) to reload, and for a signal checks that the process is
-// still alive after the grace period. It returns the PID it signalled (0 for
-// HTTP or none).
+// still alive after the grace period. A transient failure is tried again up
+// to Retries times. It returns the PID it signalled (0 for HTTP or none).
 func (d *Deliverer) Deliver(ctx context.Context, containerID string) (int, error) {
+	delay := d.RetryDelay
+	if delay == 0 {
+		delay = 250 * time.Millisecond
+	}
+	for attempt := 0; ; attempt++ {
+		pid, err := d.deliverOnce(ctx, containerID)
+		if err == nil || !isTransient(err) || attempt >= d.Retries {
+			if err != nil && attempt > 0 {
+				err = fmt.Errorf("after %d attempts: %w", attempt+1, err)
+			}
+			return pid, err
+		}
+		select {
+		case <-ctx.Done():
+			return pid, err
+		case <-time.After(delay):
+		}
+		delay *= 2
+	}
+}
+
+func (d *Deliverer) deliverOnce(ctx context.Context, containerID string) (int, error) {
 	switch {
 	case d.Method.URL != "":
 		return 0, d.post(ctx)
@@ -124,14 +177,10 @@ func (d *Deliverer) Deliver(ctx context.Context, containerID string) (int, error
 	if err := syscall.Kill(pid, d.Method.Signal); err != nil {
 		return pid, fmt.Errorf("send %s to pid %d: %w", d.Method, pid, err)
 	}
-	grace := d.Grace
-	if grace == 0 {
-		grace = time.Second
-	}
 	select {
 	case <-ctx.Done():
 		return pid, ctx.Err()
-	case <-time.After(grace):
+	case <-time.After(d.GraceOrDefault()):
 	}
 	if !d.Procs.Alive(pid) {
 		return pid, fmt.Errorf("pid %d after %s: %w", pid, d.Method, ErrProcessDied)
@@ -161,12 +210,18 @@ func (d *Deliverer) post(ctx context.Context) error {
 	}
 	resp, err := client.Do(req)
 	if err != nil {
-		return fmt.Errorf("POST %s: %w", d.Method.URL, err)
+		// Not listening (yet), or too slow: the app may be restarting its listener.
+		return transientError{fmt.Errorf("POST %s: %w", d.Method.URL, err)}
 	}
 	defer resp.Body.Close()
 	body, _ := io.ReadAll(io.LimitReader(resp.Body, 512))
 	if resp.StatusCode < 200 || resp.StatusCode > 299 {
-		return fmt.Errorf("POST %s: %s: %q: %w", d.Method.URL, resp.Status, strings.TrimSpace(string(body)), ErrHTTPStatus)
+		err := fmt.Errorf("POST %s: %s: %q: %w", d.Method.URL, resp.Status, strings.TrimSpace(string(body)), ErrHTTPStatus)
+		switch resp.StatusCode {
+		case http.StatusTooManyRequests, http.StatusBadGateway, http.StatusServiceUnavailable, http.StatusGatewayTimeout:
+			return transientError{err}
+		}
+		return err
 	}
 	return nil
 }

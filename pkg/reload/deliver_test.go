@@ -3,6 +3,9 @@ package reload
 import (
 	"context"
 	"fmt"
+	"net"
+	"net/http"
+	"net/http/httptest"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -176,4 +179,57 @@ func TestAProcessStartedMidUpdateSeesACompleteRevision(t *testing.T) {
 			fmt.Sprintf("read %d %s", 256<<10+1, strings.Repeat("B", 40)),
 		}, line)
 	}
+}
+
+func TestDeliverHTTPRetriesTransientFailuresOnly(t *testing.T) {
+	tests := []struct {
+		name     string
+		answers  []int // status of each POST; the last repeats
+		retries  int
+		wantPOST int
+		wantErr  string // "" for success
+	}{
+		{"retries 503 until the app answers 200", []int{503, 503, 200}, 3, 3, ""},
+		{"retries 429, 502 and 504 too", []int{429, 502, 504, 204}, 3, 4, ""},
+		{"gives up after the retries", []int{503}, 2, 3, `after 3 attempts: POST URL: 503 Service Unavailable: "busy": reload URL answered with an error status`},
+		{"never retries a 500: the app refused the config", []int{500, 200}, 3, 1, `POST URL: 500 Internal Server Error: "busy": reload URL answered with an error status`},
+		{"does not retry without retries", []int{503, 200}, 0, 1, `POST URL: 503 Service Unavailable: "busy": reload URL answered with an error status`},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			var mu sync.Mutex
+			var posts int
+			srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				mu.Lock()
+				code := tc.answers[min(posts, len(tc.answers)-1)]
+				posts++
+				mu.Unlock()
+				if code >= 300 {
+					http.Error(w, "busy", code)
+					return
+				}
+				w.WriteHeader(code)
+			}))
+			defer srv.Close()
+			url := srv.URL + "/-/reload"
+			_, err := deliver(t, &Deliverer{Method: Method{URL: url}, Retries: tc.retries, RetryDelay: time.Millisecond}, cid)
+			if tc.wantErr == "" {
+				require.NoError(t, err)
+			} else {
+				require.ErrorIs(t, err, ErrHTTPStatus)
+				assert.Equal(t, tc.wantErr, strings.ReplaceAll(err.Error(), url, "URL"))
+			}
+			assert.Equal(t, tc.wantPOST, posts)
+		})
+	}
+}
+
+func TestDeliverHTTPRetriesAnAppNotListeningYet(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	require.NoError(t, err)
+	url := "http://" + ln.Addr().String() + "/-/reload"
+	require.NoError(t, ln.Close())
+	_, err = deliver(t, &Deliverer{Method: Method{URL: url}, Retries: 2, RetryDelay: time.Millisecond}, cid)
+	require.ErrorIs(t, err, syscall.ECONNREFUSED)
+	assert.Equal(t, "after 3 attempts: POST "+url+`: Post "`+url+`": dial tcp `+ln.Addr().String()+": connect: connection refused", err.Error())
 }

@@ -22,9 +22,15 @@ const (
 	maxCopyDepth = 32
 )
 
-// ErrVerifyTimeout means the mounted sources did not hash to the wanted
-// revision within the allowed time.
-var ErrVerifyTimeout = errors.New("mounted config did not reach the revision in time")
+var (
+	// ErrVerifyTimeout means the mounted sources did not hash to the wanted
+	// revision within the allowed time.
+	ErrVerifyTimeout = errors.New("mounted config did not reach the revision in time")
+	// ErrSourceMissing means the source of a volume is not mounted where the
+	// reloader's arguments say: the pod does not match the reloader's command
+	// line. Nothing can be reloaded, so the reloader stops at once.
+	ErrSourceMissing = errors.New("volume source is not mounted")
+)
 
 // Live is the set of live copies of a pod's volumes: LiveRoot/<volume> mirrors
 // the kubelet-managed SrcRoot/<volume> at a revision the reloader chose, in
@@ -36,6 +42,11 @@ type Live struct {
 	Volumes  []string
 	// Poll is how often a wait re-hashes the sources; 50ms when zero.
 	Poll time.Duration
+	// Exclude holds, per volume, the paths that are not config and are left
+	// out of its revision (revision.ExcludedPaths: a projected volume's
+	// downwardAPI items). They are still copied, so the app sees them. Set it
+	// before the Live is used concurrently.
+	Exclude map[string][]string
 
 	// hook, when set, runs before each step of a swap; an error stops the
 	// swap there, as a crash would. Tests use it.
@@ -44,12 +55,73 @@ type Live struct {
 
 // SourceRevision returns the pod revision of the mounted sources.
 func (l *Live) SourceRevision() (string, error) {
-	return revision.ForDirs(l.SrcRoot, l.Volumes)
+	return l.revisionOf(l.SrcRoot)
 }
 
 // LiveRevision returns the pod revision of the live copies.
 func (l *Live) LiveRevision() (string, error) {
-	return revision.ForDirs(l.LiveRoot, l.Volumes)
+	return l.revisionOf(l.LiveRoot)
+}
+
+func (l *Live) revisionOf(root string) (string, error) {
+	files, err := revision.DirsFiles(root, l.Volumes)
+	if err != nil {
+		return "", err
+	}
+	for v, f := range files {
+		files[v] = l.config(v, f)
+	}
+	return revision.Revision(files), nil
+}
+
+// config returns the files of volume v that make its revision.
+func (l *Live) config(v string, f revision.Files) revision.Files {
+	if ex := l.Exclude[v]; len(ex) > 0 {
+		return f.Without(ex)
+	}
+	return f
+}
+
+// CheckSources fails with ErrSourceMissing, naming the volume and the path,
+// when the source of a volume is not a directory mounted at SrcRoot/<volume>.
+func (l *Live) CheckSources() error {
+	for _, v := range l.Volumes {
+		dir := filepath.Join(l.SrcRoot, v)
+		fi, err := os.Stat(dir)
+		switch {
+		case err != nil:
+			return fmt.Errorf("volume %s: %s: %w (the pod must mount volume %s there; was it injected by another hotreload version?)", v, dir, ErrSourceMissing, v)
+		case !fi.IsDir():
+			return fmt.Errorf("volume %s: %s is not a directory: %w", v, dir, ErrSourceMissing)
+		}
+	}
+	return nil
+}
+
+// FirstCopy makes sure every volume has a live copy: it checks the sources
+// are mounted (ErrSourceMissing at once otherwise), repairs what a crash may
+// have left, keeps a complete live copy, and otherwise copies the mounted
+// sources, waiting up to timeout for them to be readable.
+func (l *Live) FirstCopy(ctx context.Context, timeout time.Duration) error {
+	if err := l.CheckSources(); err != nil {
+		return err
+	}
+	if err := l.Repair(); err != nil {
+		return err
+	}
+	if l.Exists() {
+		return nil
+	}
+	ctx, cancel := context.WithTimeout(ctx, timeout)
+	defer cancel()
+	s, err := l.Stage(ctx, "")
+	if err != nil {
+		return fmt.Errorf("first live copy: %w", err)
+	}
+	if err := s.Swap(); err != nil {
+		return fmt.Errorf("first live copy: %w", err)
+	}
+	return nil
 }
 
 // Staged is a verified copy of every volume at one revision, not yet live.
@@ -128,10 +200,12 @@ func (l *Live) copyAll() (*Staged, error) {
 			s.Discard()
 			return nil, fmt.Errorf("live copy of %s: %w", v, err)
 		}
-		if files[v], err = revision.DirFiles(ts); err != nil {
+		f, err := revision.DirFiles(ts)
+		if err != nil {
 			s.Discard()
 			return nil, fmt.Errorf("live copy of %s: %w", v, err)
 		}
+		files[v] = l.config(v, f)
 	}
 	s.Revision = revision.Revision(files)
 	return s, nil

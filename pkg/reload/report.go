@@ -10,7 +10,7 @@ import (
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
-	"k8s.io/client-go/kubernetes"
+	corev1client "k8s.io/client-go/kubernetes/typed/core/v1"
 	"k8s.io/client-go/util/retry"
 
 	"github.com/hotreload/hotreload/pkg/annotations"
@@ -25,7 +25,7 @@ const (
 // Reporter writes the outcome of a reload on the reloader's own pod: only
 // hotreload/ keys, through a merge patch, plus an Event.
 type Reporter struct {
-	Client    kubernetes.Interface
+	Client    corev1client.CoreV1Interface
 	Namespace string
 	PodName   string
 	Now       func() time.Time
@@ -75,7 +75,7 @@ func (r *Reporter) patch(ctx context.Context, patch map[string]any) error {
 			apierrors.IsTimeout(err) || apierrors.IsServiceUnavailable(err) || apierrors.IsInternalError(err)
 	}
 	err = retry.OnError(retry.DefaultBackoff, retriable, func() error {
-		_, err := r.Client.CoreV1().Pods(r.Namespace).Patch(ctx, r.PodName, types.MergePatchType, body, metav1.PatchOptions{FieldManager: "hotreload-reloader"})
+		_, err := r.Client.Pods(r.Namespace).Patch(ctx, r.PodName, types.MergePatchType, body, metav1.PatchOptions{FieldManager: "hotreload-reloader"})
 		return err
 	})
 	if err != nil {
@@ -85,7 +85,7 @@ func (r *Reporter) patch(ctx context.Context, patch map[string]any) error {
 }
 
 func (r *Reporter) event(ctx context.Context, typ, reason, message string) error {
-	pod, err := r.Client.CoreV1().Pods(r.Namespace).Get(ctx, r.PodName, metav1.GetOptions{})
+	pod, err := r.Client.Pods(r.Namespace).Get(ctx, r.PodName, metav1.GetOptions{})
 	if err != nil {
 		return fmt.Errorf("event on pod %s/%s: %w", r.Namespace, r.PodName, err)
 	}
@@ -99,7 +99,7 @@ func (r *Reporter) event(ctx context.Context, typ, reason, message string) error
 		Source:              corev1.EventSource{Component: "hotreload-reloader", Host: pod.Spec.NodeName},
 		ReportingController: "hotreload/reloader", ReportingInstance: r.PodName,
 	}
-	if _, err := r.Client.CoreV1().Events(r.Namespace).Create(ctx, ev, metav1.CreateOptions{}); err != nil {
+	if _, err := r.Client.Events(r.Namespace).Create(ctx, ev, metav1.CreateOptions{}); err != nil {
 		return fmt.Errorf("event on pod %s/%s: %w", r.Namespace, r.PodName, err)
 	}
 	return nil

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -15,16 +16,18 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/fields"
-	"k8s.io/client-go/informers"
-	"k8s.io/client-go/kubernetes"
+	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/apimachinery/pkg/watch"
+	corev1client "k8s.io/client-go/kubernetes/typed/core/v1"
 	"k8s.io/client-go/tools/cache"
 
 	"github.com/hotreload/hotreload/pkg/annotations"
+	"github.com/hotreload/hotreload/pkg/revision"
 )
 
 // Options configure a Reloader.
 type Options struct {
-	Client    kubernetes.Interface
+	Client    corev1client.CoreV1Interface
 	Namespace string
 	PodName   string
 	Live      *Live
@@ -44,8 +47,16 @@ type Options struct {
 	Log      *slog.Logger
 }
 
+// ErrContainerStopped means an app container stopped running, or was
+// replaced by a new one, within the grace period after it was told to reload.
+var ErrContainerStopped = errors.New("container stopped after the reload")
+
 // Reloader is the sidecar's loop: it watches its own Pod and the mounted
 // sources, and applies the newest released (or mounted) revision.
+//
+// The app never depends on the API server: the live copy it reads exists
+// before Run talks to it, a failed report is logged and sent again at the
+// next resync, and the loop keeps running whatever the API server answers.
 type Reloader struct {
 	opts     Options
 	log      *slog.Logger
@@ -53,6 +64,16 @@ type Reloader struct {
 	ready    atomic.Bool
 	mu       sync.Mutex
 	pod      *corev1.Pod
+	co       *Coalescer
+	// unreported is the outcome last reported without success, sent again
+	// at each resync until a report succeeds.
+	unreported *outcome
+}
+
+// outcome is a reload result to write on the pod.
+type outcome struct {
+	rev, message string
+	failed       bool
 }
 
 // New returns a Reloader.
@@ -76,39 +97,33 @@ func New(opts Options) *Reloader {
 // Ready reports whether the live copies exist (the startup probe).
 func (r *Reloader) Ready() bool { return r.ready.Load() }
 
-// Run prepares the live copies, then applies revisions until ctx ends.
+// Run prepares the live copies, then applies revisions until ctx ends. It
+// fails at once, with ErrSourceMissing, when a volume's source is not
+// mounted. It then waits for its Pod from the API server for as long as it
+// takes (the app runs on the live copy meanwhile): the Pod's volume specs
+// tell which files are not config (downwardAPI items of projected volumes).
 func (r *Reloader) Run(ctx context.Context) error {
 	l := r.opts.Live
-	if err := l.Repair(); err != nil {
-		return err
-	}
-	if !l.Exists() {
-		sctx, cancel := context.WithTimeout(ctx, r.opts.VerifyTimeout)
-		s, err := l.Stage(sctx, "")
-		cancel()
-		if err != nil {
-			return fmt.Errorf("first live copy: %w", err)
-		}
-		if err := s.Swap(); err != nil {
-			return fmt.Errorf("first live copy: %w", err)
-		}
-	}
-	live, err := l.LiveRevision()
-	if err != nil {
+	if err := l.FirstCopy(ctx, r.opts.VerifyTimeout); err != nil {
 		return err
 	}
 	r.ready.Store(true)
-	r.log.Info("live copy ready", "revision", live, "volumes", l.Volumes)
+	r.log.Info("live copy ready", "volumes", l.Volumes)
 
-	co := NewCoalescer(r.opts.WaitRelease, live)
-	co.Debounce = r.opts.Debounce
-
-	factory := informers.NewSharedInformerFactoryWithOptions(r.opts.Client, 0,
-		informers.WithNamespace(r.opts.Namespace),
-		informers.WithTweakListOptions(func(o *metav1.ListOptions) {
-			o.FieldSelector = fields.OneTermEqualSelector("metadata.name", r.opts.PodName).String()
-		}))
-	inf := factory.Core().V1().Pods().Informer()
+	// An informer on this one pod, built on the core client alone so that the
+	// sidecar links no other API group.
+	selector := fields.OneTermEqualSelector("metadata.name", r.opts.PodName).String()
+	pods := r.opts.Client.Pods(r.opts.Namespace)
+	inf := cache.NewSharedIndexInformer(&cache.ListWatch{
+		ListWithContextFunc: func(ctx context.Context, o metav1.ListOptions) (runtime.Object, error) {
+			o.FieldSelector = selector
+			return pods.List(ctx, o)
+		},
+		WatchFuncWithContext: func(ctx context.Context, o metav1.ListOptions) (watch.Interface, error) {
+			o.FieldSelector = selector
+			return pods.Watch(ctx, o)
+		},
+	}, &corev1.Pod{}, 0, cache.Indexers{})
 	onPod := func(obj any) {
 		pod, ok := obj.(*corev1.Pod)
 		if !ok {
@@ -116,8 +131,9 @@ func (r *Reloader) Run(ctx context.Context) error {
 		}
 		r.mu.Lock()
 		r.pod = pod
+		co := r.co
 		r.mu.Unlock()
-		if rel := pod.Annotations[annotations.Released]; rel != "" {
+		if rel := pod.Annotations[annotations.Released]; rel != "" && co != nil {
 			co.Released(rel)
 		}
 	}
@@ -126,12 +142,38 @@ func (r *Reloader) Run(ctx context.Context) error {
 	}); err != nil {
 		return err
 	}
-	factory.Start(ctx.Done())
-	defer factory.Shutdown()
+	go inf.RunWithContext(ctx)
+	r.log.Info("waiting for this pod from the API server", "pod", r.opts.Namespace+"/"+r.opts.PodName)
 	if !cache.WaitForCacheSync(ctx.Done(), inf.HasSynced) {
-		return ctx.Err()
+		return nil // ctx ended
 	}
-	r.reportStartup(ctx, live)
+	r.mu.Lock()
+	pod := r.pod
+	r.mu.Unlock()
+	if pod == nil {
+		r.log.Warn("this pod is not visible through the API server: reports will fail until it is", "pod", r.opts.Namespace+"/"+r.opts.PodName)
+	} else {
+		l.Exclude = ExcludedPaths(pod, l.Volumes)
+		if len(l.Exclude) > 0 {
+			r.log.Info("downwardAPI files are copied but left out of the revision", "paths", l.Exclude)
+		}
+	}
+	live, err := l.LiveRevision()
+	if err != nil {
+		return err
+	}
+	r.log.Info("live revision", "revision", live)
+
+	co := NewCoalescer(r.opts.WaitRelease, live)
+	co.Debounce = r.opts.Debounce
+	r.mu.Lock()
+	r.co = co
+	pod = r.pod
+	r.mu.Unlock()
+	r.reportStartup(ctx, pod, live)
+	if pod != nil {
+		co.Released(pod.Annotations[annotations.Released])
+	}
 
 	errc := make(chan error, 2)
 	go func() { errc <- r.watchSources(ctx, co) }()
@@ -143,21 +185,73 @@ func (r *Reloader) Run(ctx context.Context) error {
 	return err
 }
 
+// ExcludedPaths returns, for each of the named volumes of pod that has any,
+// the paths that are not config (revision.ExcludedPaths).
+func ExcludedPaths(pod *corev1.Pod, volumes []string) map[string][]string {
+	out := map[string][]string{}
+	for _, v := range pod.Spec.Volumes {
+		if !slices.Contains(volumes, v.Name) {
+			continue
+		}
+		if ex := revision.ExcludedPaths(v); len(ex) > 0 {
+			out[v.Name] = ex
+		}
+	}
+	return out
+}
+
 // reportStartup records the live revision as applied: the app starts on it,
-// or (after a sidecar restart) already runs it.
-func (r *Reloader) reportStartup(ctx context.Context, live string) {
+// or (after a sidecar restart) already runs it. A live revision the pod
+// reports as failed stays failed: the app may have refused it.
+func (r *Reloader) reportStartup(ctx context.Context, pod *corev1.Pod, live string) {
+	if pod != nil {
+		if pod.Labels[annotations.Applied] == live {
+			return
+		}
+		if rev, _, failed := annotations.FailedOf(pod.Annotations); failed && rev == live {
+			r.log.Info("live revision was reported failed: leaving it so", "revision", live)
+			return
+		}
+	}
+	r.report(ctx, outcome{rev: live, message: "live copy written at start-up"})
+}
+
+// report writes an outcome on the pod; one that cannot be written is kept
+// and sent again at the next resync.
+func (r *Reloader) report(ctx context.Context, o outcome) {
+	var err error
+	if o.failed {
+		err = r.reporter.Failed(ctx, o.rev, o.message)
+	} else {
+		err = r.reporter.Applied(ctx, o.rev, o.message)
+	}
 	r.mu.Lock()
-	pod := r.pod
-	r.mu.Unlock()
-	if pod != nil && pod.Labels[annotations.Applied] == live {
+	defer r.mu.Unlock()
+	if err != nil {
+		r.log.Error("report on the pod failed; sending it again at the next resync", "revision", o.rev, "failed", o.failed, "err", err)
+		r.unreported = &o
 		return
 	}
-	if err := r.reporter.Applied(ctx, live, "live copy written at start-up"); err != nil {
-		r.log.Error("report start-up revision", "revision", live, "err", err)
+	r.unreported = nil
+}
+
+// reportAgain sends the outcome whose report failed, if any.
+func (r *Reloader) reportAgain(ctx context.Context) {
+	r.mu.Lock()
+	o := r.unreported
+	r.mu.Unlock()
+	if o != nil {
+		r.report(ctx, *o)
 	}
 }
 
 // apply makes rev live and tells the app.
+//
+// A failed revision is reported and not applied again: the controller halts
+// the rollout on hotreload/failed, and the fix or the revert is a new
+// revision. Failures that may pass on their own (the app not listening yet,
+// 429/502/503/504) are tried again by the Deliverer, a bounded number of
+// times, before the revision counts as failed.
 func (r *Reloader) apply(ctx context.Context, rev string) error {
 	log := r.log.With("revision", rev)
 	log.Info("applying revision")
@@ -184,38 +278,51 @@ func (r *Reloader) apply(ctx context.Context, rev string) error {
 			log.Info("container not running: it reads the live copy when it starts", "container", name)
 		}
 	}
-	method := r.opts.Deliverer.Method
+	d := r.opts.Deliverer
 	var told []string
 	for _, name := range r.opts.Containers {
 		id, ok := ids[name]
 		if !ok {
 			continue
 		}
-		pid, err := r.opts.Deliverer.Deliver(dctx, id)
+		pid, err := d.Deliver(dctx, id)
 		if err != nil {
 			return r.fail(dctx, log, rev, fmt.Errorf("container %s: %w", name, err))
 		}
-		log.Info("reload delivered", "container", name, "method", method.String(), "pid", pid)
+		log.Info("reload delivered", "container", name, "method", d.Method.String(), "pid", pid)
 		told = append(told, name)
-		if method.Signal == 0 {
+		if d.Method.Signal == 0 {
 			break // one POST (or nothing) serves the pod's network namespace
 		}
 	}
-	msg := fmt.Sprintf("%s delivered to %s", method, strings.Join(told, ","))
+	if len(ids) > 0 {
+		if d.Method.Signal == 0 {
+			// A signal's delivery waited the grace already.
+			time.Sleep(d.GraceOrDefault())
+		}
+		// Whatever the method, a container that stopped or was replaced
+		// since it was told did not survive the new config.
+		for _, name := range r.opts.Containers {
+			id, ok := ids[name]
+			if !ok {
+				continue
+			}
+			if now, running := r.containerID(name); !running || now != id {
+				return r.fail(dctx, log, rev, fmt.Errorf("container %s after %s: %w", name, d.Method, ErrContainerStopped))
+			}
+		}
+	}
+	msg := fmt.Sprintf("%s delivered to %s", d.Method, strings.Join(told, ","))
 	if len(told) == 0 {
 		msg = "no running container to tell"
 	}
-	if err := r.reporter.Applied(dctx, rev, msg); err != nil {
-		log.Error("report applied", "err", err)
-	}
+	r.report(dctx, outcome{rev: rev, message: msg})
 	return nil
 }
 
 func (r *Reloader) fail(ctx context.Context, log *slog.Logger, rev string, err error) error {
 	log.Error("reload failed", "err", err)
-	if rerr := r.reporter.Failed(context.WithoutCancel(ctx), rev, err.Error()); rerr != nil {
-		log.Error("report failure", "err", rerr)
-	}
+	r.report(context.WithoutCancel(ctx), outcome{rev: rev, message: err.Error(), failed: true})
 	return err
 }
 
@@ -284,6 +391,7 @@ func (r *Reloader) watchSources(ctx context.Context, co *Coalescer) error {
 			check("..data swapped")
 		case <-resync.C:
 			check("periodic re-hash")
+			r.reportAgain(ctx)
 		}
 	}
 }

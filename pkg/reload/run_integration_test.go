@@ -54,7 +54,7 @@ func TestIntegrationRunAppliesAReleasedRevision(t *testing.T) {
 	require.NoError(t, err)
 
 	r := New(Options{
-		Client: cs, Namespace: ns, PodName: "web", Live: l, Containers: []string{"app"},
+		Client: cs.CoreV1(), Namespace: ns, PodName: "web", Live: l, Containers: []string{"app"},
 		Deliverer:   &Deliverer{Procs: fakeProc(t, cid, app.cmd.Process.Pid), Method: Method{Signal: syscall.SIGHUP}, Grace: 50 * time.Millisecond},
 		WaitRelease: true, Resync: time.Second, VerifyTimeout: 3 * time.Second,
 	})

@@ -263,3 +263,49 @@ func mutateUnlisted(g gen, data map[string]string, binary map[string][]byte, lis
 		}
 	}
 }
+
+// TestDownwardAPIFilesAreLeftOutOnBothSides gives random projected volumes a
+// downwardAPI source: the kubelet writes its files, the API-object revision
+// does not count them, and the directory's files without ExcludedPaths match
+// it, whatever the pod's labels say. Read whole, the directory does not match:
+// a reader of the mounted files must leave those paths out.
+func TestDownwardAPIFilesAreLeftOutOnBothSides(t *testing.T) {
+	g := gen{rand.New(rand.NewPCG(5, 6))}
+	root := t.TempDir()
+	var checked int
+	for iter := range 100 {
+		objs := g.objects()
+		v := g.volume("settings")
+		if v.Projected == nil {
+			continue
+		}
+		v.Projected.Sources = append(v.Projected.Sources, corev1.VolumeProjection{DownwardAPI: &corev1.DownwardAPIProjection{
+			Items: []corev1.DownwardAPIVolumeFile{
+				{Path: "labels", FieldRef: &corev1.ObjectFieldSelector{FieldPath: "metadata.labels"}},
+				{Path: "meta/../meta/name", FieldRef: &corev1.ObjectFieldSelector{FieldPath: "metadata.name"}},
+			}}})
+		require.True(t, revision.Reloadable(v))
+		require.Equal(t, []string{"labels", "meta/name"}, revision.ExcludedPaths(v))
+		want, err := revision.VolumeFiles(v, lookupObjects(objs))
+		if err != nil {
+			continue
+		}
+		dir := filepath.Join(root, fmt.Sprint(iter))
+		for _, applied := range []string{"", "0123456789ab", "ba9876543210"} {
+			objs.Pod = &corev1.Pod{}
+			objs.Pod.Name = "web"
+			if applied != "" {
+				objs.Pod.Labels = map[string]string{"hotreload/applied": applied}
+			}
+			payload, err := kubeletdir.Payload(v, objs)
+			require.NoError(t, err)
+			require.NoError(t, kubeletdir.Write(dir, payload))
+			got, err := revision.DirFiles(dir)
+			require.NoError(t, err)
+			require.Equal(t, want, got.Without(revision.ExcludedPaths(v)), "iteration %d", iter)
+			require.NotEqual(t, want, got, "iteration %d: the directory holds the downwardAPI files", iter)
+		}
+		checked++
+	}
+	assert.Greater(t, checked, 15)
+}

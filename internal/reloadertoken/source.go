@@ -1,4 +1,4 @@
-package identity
+package reloadertoken
 
 import (
 	"context"
@@ -15,19 +15,19 @@ import (
 	"k8s.io/client-go/rest"
 )
 
-// RefreshAt is the share of a token's lifetime after which TokenSource exchanges
+// RefreshAt is the share of a token's lifetime after which Source exchanges
 // again.
 const RefreshAt = 0.8
 
-// TokenSource gives the sidecar a valid reloader token, exchanging its pod token
+// Source gives the sidecar a valid reloader token, exchanging its pod token
 // at the controller when the cached one has lived RefreshAt of its lifetime.
-type TokenSource struct {
+type Source struct {
 	// URL of the Exchanger, e.g. https://hotreload-webhook.hotreload-system.svc/reloader-token.
 	URL string
 	// Client reaches URL; it must trust the webhook's CA.
 	Client *http.Client
 	// PodTokenFile is the projected token of the pod's ServiceAccount with
-	// audience Audience; the kubelet rotates it, so it is read at each exchange.
+	// audience mutate.TokenAudience; the kubelet rotates it, so it is read at each exchange.
 	PodTokenFile string
 	// Now is the clock (default time.Now).
 	Now func() time.Time
@@ -40,7 +40,7 @@ type TokenSource struct {
 // Token returns the cached token, or exchanges for a new one when it is due. If
 // an exchange fails while the cached token has not expired, the cached token is
 // returned with the error, so callers may keep working.
-func (s *TokenSource) Token(ctx context.Context) (string, error) {
+func (s *Source) Token(ctx context.Context) (string, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	now := s.now()
@@ -57,14 +57,14 @@ func (s *TokenSource) Token(ctx context.Context) (string, error) {
 	return s.token, nil
 }
 
-func (s *TokenSource) now() time.Time {
+func (s *Source) now() time.Time {
 	if s.Now != nil {
 		return s.Now()
 	}
 	return time.Now()
 }
 
-func (s *TokenSource) exchange(ctx context.Context) (*authenticationv1.TokenRequestStatus, error) {
+func (s *Source) exchange(ctx context.Context) (*authenticationv1.TokenRequestStatus, error) {
 	pod, err := os.ReadFile(s.PodTokenFile)
 	if err != nil {
 		return nil, fmt.Errorf("reading the pod token: %w", err)
@@ -99,7 +99,7 @@ func (s *TokenSource) exchange(ctx context.Context) (*authenticationv1.TokenRequ
 
 // Config returns a copy of base (the API server's address and CA) that
 // authenticates every request with ts's token, and with nothing else.
-func Config(base *rest.Config, ts *TokenSource) *rest.Config {
+func Config(base *rest.Config, ts *Source) *rest.Config {
 	cfg := rest.AnonymousClientConfig(base)
 	cfg.Wrap(func(rt http.RoundTripper) http.RoundTripper {
 		return &bearer{ts: ts, next: rt}
@@ -108,7 +108,7 @@ func Config(base *rest.Config, ts *TokenSource) *rest.Config {
 }
 
 type bearer struct {
-	ts   *TokenSource
+	ts   *Source
 	next http.RoundTripper
 }
 

@@ -1,0 +1,305 @@
+package main
+
+import (
+	"bytes"
+	"flag"
+	"fmt"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"path"
+	"path/filepath"
+	"regexp"
+	"slices"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+	corev1 "k8s.io/api/core/v1"
+	"sigs.k8s.io/yaml"
+
+	"github.com/hotreload/hotreload/pkg/annotations"
+	"github.com/hotreload/hotreload/pkg/mutate"
+	"github.com/hotreload/hotreload/pkg/reload"
+	"github.com/hotreload/hotreload/pkg/revision"
+)
+
+// mutateTestdata holds pkg/mutate's golden pods: what the webhook writes.
+const mutateTestdata = "../../pkg/mutate/testdata"
+
+// TestGoldenPodsRunWithTheReloadersFlags is the contract between pkg/mutate and
+// this command: every hotreload container of every golden pod parses with the
+// reloader's own flag definitions, and the values agree with the rest of the
+// pod (mounts, probe, downward API env, annotations).
+func TestGoldenPodsRunWithTheReloadersFlags(t *testing.T) {
+	goldens, err := filepath.Glob(filepath.Join(mutateTestdata, "*.golden.yaml"))
+	require.NoError(t, err)
+	require.NotEmpty(t, goldens)
+	var injected int
+	for _, g := range goldens {
+		name := strings.TrimSuffix(filepath.Base(g), ".golden.yaml")
+		t.Run(name, func(t *testing.T) {
+			in, out := readGolden(t, g)
+			_, before := annotations.InjectedOf(in.Pod.Annotations)
+			_, after := annotations.InjectedOf(out.Pod.Annotations)
+			if before || !after {
+				assert.Equal(t, in.Pod.Spec, out.Pod.Spec, "a pod the webhook does not inject is left alone")
+				return
+			}
+			injected++
+			run := checkRun(t, in, out.Pod)
+			checkInstall(t, out.Pod, run.volumeOptions)
+			checkLinks(t, in.Pod, out.Pod, run.Volumes)
+		})
+	}
+	assert.Greater(t, injected, 20, "most golden pods are injected")
+}
+
+type goldenInput struct {
+	Options struct {
+		NamespaceAnnotations map[string]string `json:"namespaceAnnotations"`
+	} `json:"options"`
+	Pod *corev1.Pod `json:"pod"`
+}
+
+type goldenOutput struct {
+	Pod *corev1.Pod `json:"pod"`
+}
+
+func readGolden(t *testing.T, golden string) (goldenInput, goldenOutput) {
+	var in goldenInput
+	var out goldenOutput
+	raw, err := os.ReadFile(strings.TrimSuffix(golden, ".golden.yaml") + ".yaml")
+	require.NoError(t, err)
+	require.NoError(t, yaml.Unmarshal(raw, &in))
+	raw, err = os.ReadFile(golden)
+	require.NoError(t, err)
+	require.NoError(t, yaml.Unmarshal(raw, &out))
+	require.NotNil(t, out.Pod)
+	return in, out
+}
+
+func owned(name string) bool { return strings.HasPrefix(name, "hotreload-") }
+
+// container returns the container or init container called name.
+func container(t *testing.T, pod *corev1.Pod, name string) corev1.Container {
+	t.Helper()
+	for _, c := range append(pod.Spec.InitContainers, pod.Spec.Containers...) {
+		if c.Name == name {
+			return c
+		}
+	}
+	require.Failf(t, "container missing", "no container %s", name)
+	return corev1.Container{}
+}
+
+// mountAt returns the volume c mounts at mountPath, or "".
+func mountAt(c corev1.Container, mountPath string) string {
+	for _, m := range c.VolumeMounts {
+		if m.MountPath == mountPath {
+			return m.Name
+		}
+	}
+	return ""
+}
+
+// parse runs one of this command's parsers on a container's arguments.
+func parse[T any](t *testing.T, parseFn func(*flag.FlagSet, []string) (T, error), args []string) T {
+	t.Helper()
+	fs := flag.NewFlagSet("reloader", flag.ContinueOnError)
+	var stderr bytes.Buffer
+	fs.SetOutput(&stderr)
+	o, err := parseFn(fs, args)
+	require.NoError(t, err, "arguments %q: %s", args, stderr.String())
+	return o
+}
+
+// downwardEnv resolves c's environment as the kubelet would from the
+// downward API, for the fields the reloader uses.
+func downwardEnv(t *testing.T, pod *corev1.Pod, c corev1.Container) func(string) string {
+	env := map[string]string{}
+	for _, e := range c.Env {
+		if e.ValueFrom == nil {
+			env[e.Name] = e.Value
+			continue
+		}
+		require.NotNil(t, e.ValueFrom.FieldRef, "env %s", e.Name)
+		switch e.ValueFrom.FieldRef.FieldPath {
+		case "metadata.name":
+			env[e.Name] = pod.Name
+		case "metadata.namespace":
+			env[e.Name] = namespaceOf(pod)
+		default:
+			t.Errorf("env %s from unexpected field %s", e.Name, e.ValueFrom.FieldRef.FieldPath)
+		}
+	}
+	return func(k string) string { return env[k] }
+}
+
+// namespaceOf returns the pod's namespace; a test pod that names none is
+// created in the request's namespace, here "default".
+func namespaceOf(pod *corev1.Pod) string {
+	if pod.Namespace == "" {
+		return "default"
+	}
+	return pod.Namespace
+}
+
+func checkRun(t *testing.T, in goldenInput, pod *corev1.Pod) runOptions {
+	c := container(t, pod, mutate.ReloaderName)
+	assert.Empty(t, c.Command, "the image's entrypoint is the reloader")
+	require.NotEmpty(t, c.Args)
+	require.Equal(t, "run", c.Args[0])
+	getenv := downwardEnv(t, pod, c)
+	got := parse(t, func(fs *flag.FlagSet, args []string) (runOptions, error) {
+		return parseRun(fs, args, getenv)
+	}, c.Args[1:])
+
+	// The volumes are exactly the sources mounted into the sidecar, each a
+	// reloadable volume of the pod.
+	var sources []string
+	for _, m := range c.VolumeMounts {
+		if dir, v := path.Split(m.MountPath); dir == mutate.SrcDir+"/" {
+			assert.Equal(t, v, m.Name, "source mounted under its own name")
+			assert.True(t, m.ReadOnly, "source %s read-only", v)
+			sources = append(sources, v)
+			vol := podVolume(t, pod, v)
+			assert.True(t, revision.Reloadable(vol), "volume %s is reloadable", v)
+		}
+	}
+	assert.Equal(t, mutate.LiveVolume, mountAt(c, mutate.LiveDir))
+	var app []string
+	for _, ac := range pod.Spec.Containers {
+		if !owned(ac.Name) {
+			app = append(app, ac.Name)
+		}
+	}
+	containers, _ := annotations.ContainersOf(pod.Annotations, app)
+	url, _ := annotations.URLOf(pod.Annotations)
+	sig, _ := annotations.SignalOf(pod.Annotations)
+	method := reload.Method{URL: url}
+	if url == "" {
+		method.Signal = syscall.Signal(sig.Number())
+	}
+	var process *regexp.Regexp
+	if p, _ := annotations.ProcessOf(pod.Annotations); p != "" {
+		process = regexp.MustCompile(p)
+	}
+	steps, _ := annotations.RolloutOf(pod.Annotations, in.Options.NamespaceAnnotations)
+	require.NotNil(t, c.StartupProbe)
+	require.NotNil(t, c.StartupProbe.HTTPGet)
+	assert.Equal(t, mutate.ReadyPath, c.StartupProbe.HTTPGet.Path)
+
+	want := runOptions{
+		volumeOptions: volumeOptions{SrcDir: mutate.SrcDir, LiveDir: mutate.LiveDir, Volumes: sources},
+		Containers:    containers, Method: method, Process: process,
+		WaitRelease:   !steps.Immediate(),
+		HealthAddr:    fmt.Sprintf(":%d", c.StartupProbe.HTTPGet.Port.IntValue()),
+		VerifyTimeout: 2 * time.Minute, Resync: time.Minute, Grace: time.Second, Retries: reload.DefaultRetries,
+		PodName: pod.Name, PodNamespace: namespaceOf(pod),
+		ExchangeURL: mutate.DefaultExchangeURL, ExchangeCA: getenv(mutate.ExchangeCAEnv),
+	}
+	assert.Equal(t, want, got)
+
+	// The probe's path answers once the live copy exists.
+	h := healthHandler(readyFunc(func() bool { return true }))
+	rec := httptest.NewRecorder()
+	h.ServeHTTP(rec, httptest.NewRequest(http.MethodGet, c.StartupProbe.HTTPGet.Path, nil))
+	assert.Equal(t, http.StatusOK, rec.Code)
+	return got
+}
+
+func podVolume(t *testing.T, pod *corev1.Pod, name string) corev1.Volume {
+	t.Helper()
+	for _, v := range pod.Spec.Volumes {
+		if v.Name == name {
+			return v
+		}
+	}
+	require.Failf(t, "volume missing", "no volume %s", name)
+	return corev1.Volume{}
+}
+
+func checkInstall(t *testing.T, pod *corev1.Pod, vols volumeOptions) {
+	c := container(t, pod, mutate.InstallName)
+	assert.Empty(t, c.Command, "the image's entrypoint is the reloader")
+	require.NotEmpty(t, c.Args)
+	require.Equal(t, "install", c.Args[0])
+	got := parse(t, parseInstall, c.Args[1:])
+	assert.Equal(t, installOptions{To: mutate.BinDir, Timeout: time.Minute, volumeOptions: vols}, got,
+		"install writes the live copies run keeps")
+	assert.Equal(t, mutate.BinVolume, mountAt(c, got.To))
+	assert.Equal(t, mutate.LiveVolume, mountAt(c, got.LiveDir))
+	for _, v := range got.Volumes {
+		assert.Equal(t, v, mountAt(c, path.Join(got.SrcDir, v)), "source of %s mounted for install", v)
+	}
+}
+
+// checkLinks checks each link step: it runs the installed binary, copies
+// into the link volumes it mounts the directories the app container mounts
+// them over, and links exactly the app's former subPath files into the live
+// copies of reloaded volumes.
+func checkLinks(t *testing.T, before, pod *corev1.Pod, volumes []string) {
+	for _, lc := range pod.Spec.InitContainers {
+		if lc.Name != mutate.LinkName && !strings.HasPrefix(lc.Name, mutate.LinkName+"-") {
+			continue
+		}
+		assert.Equal(t, []string{mutate.ReloaderBinary, "link"}, lc.Command, lc.Name)
+		assert.Equal(t, mutate.BinVolume, mountAt(lc, path.Dir(mutate.ReloaderBinary)))
+		got := parse(t, parseLink, lc.Args)
+
+		// The app container this step prepares mounts its link volumes.
+		var app *corev1.Container
+		var wantCopies []reload.Copy
+		for _, m := range lc.VolumeMounts {
+			if !strings.HasPrefix(m.Name, mutate.LinkVolumePrefix) {
+				continue
+			}
+			assert.Equal(t, path.Join(mutate.LinkDir, strings.TrimPrefix(m.Name, mutate.LinkVolumePrefix)), m.MountPath)
+			for i, ac := range pod.Spec.Containers {
+				for _, am := range ac.VolumeMounts {
+					if am.Name == m.Name {
+						if app == nil {
+							app = &pod.Spec.Containers[i]
+						}
+						assert.Equal(t, app.Name, ac.Name, "%s serves one app container", lc.Name)
+						wantCopies = append(wantCopies, reload.Copy{From: am.MountPath, To: m.MountPath})
+					}
+				}
+			}
+		}
+		require.NotNil(t, app, "%s prepares an app container", lc.Name)
+		assert.Equal(t, app.Image, lc.Image, "%s runs in the app's image", lc.Name)
+		assert.ElementsMatch(t, wantCopies, got.Copies)
+		assert.Equal(t, mutate.LiveVolume, mountAt(*app, mutate.LiveDir), "the app sees the live copies the links point into")
+
+		// The links replace the app's subPath mounts of reloaded volumes that
+		// the mutation removed.
+		var orig corev1.Container
+		for _, c := range before.Spec.Containers {
+			if c.Name == app.Name {
+				orig = c
+			}
+		}
+		var wantLinks []reload.Link
+		for _, m := range orig.VolumeMounts {
+			if m.SubPath == "" || !slices.Contains(volumes, m.Name) || mountAt(*app, m.MountPath) != "" {
+				continue
+			}
+			wantLinks = append(wantLinks, reload.Link{File: m.MountPath, Target: path.Join(mutate.LiveDir, m.Name, m.SubPath)})
+		}
+		assert.ElementsMatch(t, wantLinks, got.Links)
+		for _, l := range got.Links {
+			assert.True(t, slices.ContainsFunc(got.Copies, func(c reload.Copy) bool {
+				return strings.HasPrefix(l.File, c.From+"/")
+			}), "%s lies in a copied directory", l.File)
+		}
+	}
+}
+
+type readyFunc func() bool
+
+func (f readyFunc) Ready() bool { return f() }

@@ -1,0 +1,257 @@
+//go:build integration
+
+package reload
+
+import (
+	"context"
+	"encoding/json"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync/atomic"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/types"
+	"k8s.io/client-go/kubernetes"
+	"k8s.io/client-go/rest"
+
+	"github.com/hotreload/hotreload/internal/kubeletdir"
+	"github.com/hotreload/hotreload/internal/testenv"
+	"github.com/hotreload/hotreload/pkg/annotations"
+	"github.com/hotreload/hotreload/pkg/revision"
+)
+
+// podWithRunningApp creates pod "web" with container "app" running as
+// container cid, as the kubelet would report it.
+func podWithRunningApp(t testing.TB, cs kubernetes.Interface, ns string, volumes ...corev1.Volume) {
+	ctx := context.Background()
+	_, err := cs.CoreV1().Pods(ns).Create(ctx, &corev1.Pod{
+		ObjectMeta: metav1.ObjectMeta{Name: "web", Labels: map[string]string{annotations.EnableLabel: "true", "app": "web"}},
+		Spec:       corev1.PodSpec{Containers: []corev1.Container{{Name: "app", Image: "nginx"}}, Volumes: volumes},
+	}, metav1.CreateOptions{})
+	require.NoError(t, err)
+	setAppStatus(t, cs, ns, runningApp(cid))
+}
+
+func runningApp(id string) corev1.ContainerStatus {
+	return corev1.ContainerStatus{Name: "app", ContainerID: "containerd://" + id, Started: ptrTo(true),
+		State: corev1.ContainerState{Running: &corev1.ContainerStateRunning{StartedAt: metav1.Now()}}}
+}
+
+func setAppStatus(t testing.TB, cs kubernetes.Interface, ns string, st corev1.ContainerStatus) {
+	ctx := context.Background()
+	pod, err := cs.CoreV1().Pods(ns).Get(ctx, "web", metav1.GetOptions{})
+	require.NoError(t, err)
+	pod.Status.ContainerStatuses = []corev1.ContainerStatus{st}
+	_, err = cs.CoreV1().Pods(ns).UpdateStatus(ctx, pod, metav1.UpdateOptions{})
+	require.NoError(t, err)
+}
+
+func release(t *testing.T, cs kubernetes.Interface, ns, rev string) {
+	patch, _ := json.Marshal(map[string]any{"metadata": map[string]any{"annotations": map[string]string{annotations.Released: rev}}})
+	_, err := cs.CoreV1().Pods(ns).Patch(context.Background(), "web", types.MergePatchType, patch, metav1.PatchOptions{})
+	require.NoError(t, err)
+}
+
+// waitPod waits until the pod satisfies ok and returns it.
+func waitPod(t testing.TB, cs kubernetes.Interface, ns, what string, ok func(*corev1.Pod) bool) *corev1.Pod {
+	t.Helper()
+	var got *corev1.Pod
+	require.Eventually(t, func() bool {
+		p, err := cs.CoreV1().Pods(ns).Get(context.Background(), "web", metav1.GetOptions{})
+		if err == nil && ok(p) {
+			got = p
+			return true
+		}
+		return false
+	}, time.Minute, 20*time.Millisecond, "pod: %s", what)
+	return got
+}
+
+func appliedIs(rev string) func(*corev1.Pod) bool {
+	return func(p *corev1.Pod) bool { return p.Labels[annotations.Applied] == rev }
+}
+
+func startReloader(t *testing.T, r *Reloader) {
+	ctx, stop := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- r.Run(ctx) }()
+	t.Cleanup(func() { stop(); require.NoError(t, <-done) })
+}
+
+// TestIntegrationRunReloadsAProjectedVolumeWithDownwardAPIItems: a projected
+// volume of a ConfigMap and downwardAPI items reloads. The revision the
+// controller computes from the API objects matches the mounted files, though
+// the kubelet also writes the pod's labels there, and rewrites them when the
+// reloader labels its pod; the app still sees the downwardAPI files.
+func TestIntegrationRunReloadsAProjectedVolumeWithDownwardAPIItems(t *testing.T) {
+	env := testenv.Get(t)
+	ns := env.Namespace(t, nil)
+	cs := env.Clientset
+	ctx := context.Background()
+	vol := corev1.Volume{Name: "settings", VolumeSource: corev1.VolumeSource{Projected: &corev1.ProjectedVolumeSource{Sources: []corev1.VolumeProjection{
+		{ConfigMap: &corev1.ConfigMapProjection{LocalObjectReference: corev1.LocalObjectReference{Name: "app"}}},
+		{DownwardAPI: &corev1.DownwardAPIProjection{Items: []corev1.DownwardAPIVolumeFile{
+			{Path: "labels", FieldRef: &corev1.ObjectFieldSelector{FieldPath: "metadata.labels"}},
+			{Path: "pod/name", FieldRef: &corev1.ObjectFieldSelector{FieldPath: "metadata.name"}}}}},
+	}}}}
+	_, err := cs.CoreV1().ConfigMaps(ns).Create(ctx, &corev1.ConfigMap{ObjectMeta: metav1.ObjectMeta{Name: "app"},
+		Data: map[string]string{"app.conf": "a=1"}}, metav1.CreateOptions{})
+	require.NoError(t, err)
+	podWithRunningApp(t, cs, ns, vol)
+
+	root := t.TempDir()
+	l := &Live{SrcRoot: filepath.Join(root, "src"), LiveRoot: filepath.Join(root, "live"), Volumes: []string{"settings"}}
+	// kubelet writes the volume from the current objects; controller
+	// computes the revision from them.
+	kubelet := func() {
+		pod, err := cs.CoreV1().Pods(ns).Get(ctx, "web", metav1.GetOptions{})
+		require.NoError(t, err)
+		cm, err := cs.CoreV1().ConfigMaps(ns).Get(ctx, "app", metav1.GetOptions{})
+		require.NoError(t, err)
+		payload, err := kubeletdir.Payload(vol, kubeletdir.Objects{ConfigMaps: map[string]*corev1.ConfigMap{"app": cm}, Pod: pod})
+		require.NoError(t, err)
+		require.NoError(t, kubeletdir.Write(filepath.Join(l.SrcRoot, "settings"), payload))
+	}
+	controller := func() string {
+		pod, err := cs.CoreV1().Pods(ns).Get(ctx, "web", metav1.GetOptions{})
+		require.NoError(t, err)
+		cm, err := cs.CoreV1().ConfigMaps(ns).Get(ctx, "app", metav1.GetOptions{})
+		require.NoError(t, err)
+		rev, err := revision.ForPod(pod, []string{"settings"}, func(kind revision.Kind, name string) (revision.Keys, bool) {
+			return revision.ConfigMapKeys(cm), kind == revision.KindConfigMap && name == "app"
+		})
+		require.NoError(t, err)
+		return rev
+	}
+	kubelet()
+	revA := controller()
+	app := startChild(t, filepath.Join(l.LiveRoot, "settings", "app.conf"))
+	startReloader(t, New(Options{
+		Client: cs.CoreV1(), Namespace: ns, PodName: "web", Live: l, Containers: []string{"app"},
+		Deliverer:   &Deliverer{Procs: fakeProc(t, cid, app.cmd.Process.Pid), Method: Method{Signal: syscall.SIGHUP}, Grace: 50 * time.Millisecond},
+		WaitRelease: true, Resync: time.Second, VerifyTimeout: 20 * time.Second,
+	}))
+	waitPod(t, cs, ns, "applied the controller's revision at start-up", appliedIs(revA))
+
+	// The reloader's own label changes the labels file: the kubelet rewrites
+	// the volume. Then the ConfigMap changes and the controller releases it.
+	kubelet()
+	_, err = cs.CoreV1().ConfigMaps(ns).Update(ctx, &corev1.ConfigMap{ObjectMeta: metav1.ObjectMeta{Name: "app"},
+		Data: map[string]string{"app.conf": "a=2"}}, metav1.UpdateOptions{})
+	require.NoError(t, err)
+	revB := controller()
+	kubelet()
+	release(t, cs, ns, revB)
+	got := waitPod(t, cs, ns, "applied the released revision", appliedIs(revB))
+	assert.NotContains(t, got.Annotations, annotations.Failed)
+	assert.Equal(t, []string{"ready", "SIGHUP 3 a=2"}, app.waitLines(t, 2))
+
+	src, err := os.ReadFile(filepath.Join(l.SrcRoot, "settings", "labels"))
+	require.NoError(t, err)
+	live, err := os.ReadFile(filepath.Join(l.LiveRoot, "settings", "labels"))
+	require.NoError(t, err)
+	assert.Equal(t, string(src), string(live), "the app sees the downwardAPI files")
+	assert.Contains(t, string(live), annotations.Applied+`="`+revA+`"`)
+}
+
+// TestIntegrationRunReportsAContainerThatStopsAfterAURLReload: with a URL (or
+// none) the reloader may not see the app's processes; it watches the
+// container in the pod status instead, through the grace period.
+func TestIntegrationRunReportsAContainerThatStopsAfterAURLReload(t *testing.T) {
+	env := testenv.Get(t)
+	ns := env.Namespace(t, nil)
+	cs := env.Clientset
+	podWithRunningApp(t, cs, ns)
+	var crash atomic.Bool
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+		if crash.Load() {
+			// The app accepts the config, then dies; the kubelet reports it.
+			setAppStatus(t, cs, ns, corev1.ContainerStatus{Name: "app", ContainerID: "containerd://" + cid, RestartCount: 0,
+				State: corev1.ContainerState{Terminated: &corev1.ContainerStateTerminated{ExitCode: 1, Reason: "Error"}}})
+		}
+	}))
+	defer srv.Close()
+
+	l, write := newLive(t)
+	revA := write(files("app.conf", "a=1"), files("tls.crt", "A"))
+	startReloader(t, New(Options{
+		Client: cs.CoreV1(), Namespace: ns, PodName: "web", Live: l, Containers: []string{"app"},
+		Deliverer:   &Deliverer{Method: Method{URL: srv.URL + "/-/reload"}, Grace: time.Second},
+		WaitRelease: true, Resync: time.Second, VerifyTimeout: 20 * time.Second,
+	}))
+	waitPod(t, cs, ns, "start-up revision", appliedIs(revA))
+
+	revB := write(files("app.conf", "a=2"), files("tls.crt", "A"))
+	release(t, cs, ns, revB)
+	waitPod(t, cs, ns, "a healthy app applies", appliedIs(revB))
+
+	crash.Store(true)
+	revC := write(files("app.conf", "a=3"), files("tls.crt", "A"))
+	release(t, cs, ns, revC)
+	got := waitPod(t, cs, ns, "failed", func(p *corev1.Pod) bool { return p.Annotations[annotations.Failed] != "" })
+	rev, reason, ok := annotations.FailedOf(got.Annotations)
+	require.True(t, ok)
+	assert.Equal(t, revC, rev)
+	reason, _, _ = strings.Cut(reason, " (at ")
+	assert.Equal(t, "container app after POST "+srv.URL+"/-/reload: "+ErrContainerStopped.Error(), reason)
+	assert.Equal(t, revB, got.Labels[annotations.Applied])
+}
+
+// TestIntegrationRunReportsAgainWhenTheAPIServerFailedAReport: the API server
+// answers 503 to the reloader's patches for a while; the reload goes on, and
+// the outcome reaches the pod once the API server is back.
+func TestIntegrationRunReportsAgainWhenTheAPIServerFailedAReport(t *testing.T) {
+	env := testenv.Get(t)
+	ns := env.Namespace(t, nil)
+	podWithRunningApp(t, env.Clientset, ns)
+	var failing atomic.Bool
+	var refused atomic.Int32
+	cfg := rest.CopyConfig(env.Config)
+	cfg.WrapTransport = func(rt http.RoundTripper) http.RoundTripper {
+		return roundTripFunc(func(req *http.Request) (*http.Response, error) {
+			if failing.Load() && req.Method == http.MethodPatch {
+				refused.Add(1)
+				body := `{"kind":"Status","apiVersion":"v1","status":"Failure","message":"unavailable","reason":"ServiceUnavailable","code":503}`
+				return &http.Response{StatusCode: http.StatusServiceUnavailable, Status: "503 Service Unavailable",
+					Header: http.Header{"Content-Type": []string{"application/json"}}, Body: io.NopCloser(strings.NewReader(body)), Request: req}, nil
+			}
+			return rt.RoundTrip(req)
+		})
+	}
+	cs, err := kubernetes.NewForConfig(cfg)
+	require.NoError(t, err)
+
+	l, write := newLive(t)
+	revA := write(files("app.conf", "a=1"), files("tls.crt", "A"))
+	app := startChild(t, filepath.Join(l.LiveRoot, "config", "app.conf"))
+	startReloader(t, New(Options{
+		Client: cs.CoreV1(), Namespace: ns, PodName: "web", Live: l, Containers: []string{"app"},
+		Deliverer:   &Deliverer{Procs: fakeProc(t, cid, app.cmd.Process.Pid), Method: Method{Signal: syscall.SIGHUP}, Grace: 50 * time.Millisecond},
+		WaitRelease: true, Resync: 200 * time.Millisecond, VerifyTimeout: 20 * time.Second,
+	}))
+	waitPod(t, env.Clientset, ns, "start-up revision", appliedIs(revA))
+
+	failing.Store(true)
+	revB := write(files("app.conf", "a=2"), files("tls.crt", "A"))
+	release(t, env.Clientset, ns, revB)
+	assert.Equal(t, []string{"ready", "SIGHUP 3 a=2"}, app.waitLines(t, 2), "the app reloads whatever the API server says")
+	require.Eventually(t, func() bool { return refused.Load() >= 5 }, time.Minute, 10*time.Millisecond,
+		"the report is retried, then sent again at a resync")
+	failing.Store(false)
+	got := waitPod(t, env.Clientset, ns, "reported once the API server is back", appliedIs(revB))
+	assert.NotContains(t, got.Annotations, annotations.Failed)
+}
+
+type roundTripFunc func(*http.Request) (*http.Response, error)
+
+func (f roundTripFunc) RoundTrip(r *http.Request) (*http.Response, error) { return f(r) }
