@@ -14,7 +14,6 @@ import (
 	"regexp"
 	"time"
 
-	corev1client "k8s.io/client-go/kubernetes/typed/core/v1"
 	"k8s.io/client-go/rest"
 	"k8s.io/client-go/tools/clientcmd"
 
@@ -120,7 +119,7 @@ func run(ctx context.Context, o runOptions) error {
 			return err
 		}
 	}
-	client, err := corev1client.NewForConfig(cfg)
+	client, err := reload.NewAPI(cfg)
 	if err != nil {
 		return err
 	}

@@ -10,7 +10,6 @@ import (
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
-	corev1client "k8s.io/client-go/kubernetes/typed/core/v1"
 	"k8s.io/client-go/util/retry"
 
 	"github.com/hotreload/hotreload/pkg/annotations"
@@ -25,7 +24,7 @@ const (
 // Reporter writes the outcome of a reload on the reloader's own pod: only
 // hotreload/ keys, through a merge patch, plus an Event.
 type Reporter struct {
-	Client    corev1client.CoreV1Interface
+	Client    API
 	Namespace string
 	PodName   string
 	Now       func() time.Time
@@ -75,7 +74,7 @@ func (r *Reporter) patch(ctx context.Context, patch map[string]any) error {
 			apierrors.IsTimeout(err) || apierrors.IsServiceUnavailable(err) || apierrors.IsInternalError(err)
 	}
 	err = retry.OnError(retry.DefaultBackoff, retriable, func() error {
-		_, err := r.Client.Pods(r.Namespace).Patch(ctx, r.PodName, types.MergePatchType, body, metav1.PatchOptions{FieldManager: "hotreload-reloader"})
+		_, err := r.Client.PatchPod(ctx, r.Namespace, r.PodName, types.MergePatchType, body, metav1.PatchOptions{FieldManager: "hotreload-reloader"})
 		return err
 	})
 	if err != nil {
@@ -85,7 +84,7 @@ func (r *Reporter) patch(ctx context.Context, patch map[string]any) error {
 }
 
 func (r *Reporter) event(ctx context.Context, typ, reason, message string) error {
-	pod, err := r.Client.Pods(r.Namespace).Get(ctx, r.PodName, metav1.GetOptions{})
+	pod, err := r.Client.GetPod(ctx, r.Namespace, r.PodName)
 	if err != nil {
 		return fmt.Errorf("event on pod %s/%s: %w", r.Namespace, r.PodName, err)
 	}
@@ -99,7 +98,7 @@ func (r *Reporter) event(ctx context.Context, typ, reason, message string) error
 		Source:              corev1.EventSource{Component: "hotreload-reloader", Host: pod.Spec.NodeName},
 		ReportingController: "hotreload/reloader", ReportingInstance: r.PodName,
 	}
-	if _, err := r.Client.Events(r.Namespace).Create(ctx, ev, metav1.CreateOptions{}); err != nil {
+	if _, err := r.Client.CreateEvent(ctx, r.Namespace, ev); err != nil {
 		return fmt.Errorf("event on pod %s/%s: %w", r.Namespace, r.PodName, err)
 	}
 	return nil

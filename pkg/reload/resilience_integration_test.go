@@ -137,7 +137,7 @@ func TestIntegrationRunReloadsAProjectedVolumeWithDownwardAPIItems(t *testing.T)
 	revA := controller()
 	app := startChild(t, filepath.Join(l.LiveRoot, "settings", "app.conf"))
 	startReloader(t, New(Options{
-		Client: cs.CoreV1(), Namespace: ns, PodName: "web", Live: l, Containers: []string{"app"},
+		Client: newAPI(t, env), Namespace: ns, PodName: "web", Live: l, Containers: []string{"app"},
 		Deliverer:   &Deliverer{Procs: fakeProc(t, cid, app.cmd.Process.Pid), Method: Method{Signal: syscall.SIGHUP}, Grace: 50 * time.Millisecond},
 		WaitRelease: true, Resync: time.Second, VerifyTimeout: 20 * time.Second,
 	}))
@@ -185,7 +185,7 @@ func TestIntegrationRunReportsAContainerThatStopsAfterAURLReload(t *testing.T) {
 	l, write := newLive(t)
 	revA := write(files("app.conf", "a=1"), files("tls.crt", "A"))
 	startReloader(t, New(Options{
-		Client: cs.CoreV1(), Namespace: ns, PodName: "web", Live: l, Containers: []string{"app"},
+		Client: newAPI(t, env), Namespace: ns, PodName: "web", Live: l, Containers: []string{"app"},
 		Deliverer:   &Deliverer{Method: Method{URL: srv.URL + "/-/reload"}, Grace: time.Second},
 		WaitRelease: true, Resync: time.Second, VerifyTimeout: 20 * time.Second,
 	}))
@@ -228,14 +228,14 @@ func TestIntegrationRunReportsAgainWhenTheAPIServerFailedAReport(t *testing.T) {
 			return rt.RoundTrip(req)
 		})
 	}
-	cs, err := kubernetes.NewForConfig(cfg)
+	api, err := NewAPI(cfg)
 	require.NoError(t, err)
 
 	l, write := newLive(t)
 	revA := write(files("app.conf", "a=1"), files("tls.crt", "A"))
 	app := startChild(t, filepath.Join(l.LiveRoot, "config", "app.conf"))
 	startReloader(t, New(Options{
-		Client: cs.CoreV1(), Namespace: ns, PodName: "web", Live: l, Containers: []string{"app"},
+		Client: api, Namespace: ns, PodName: "web", Live: l, Containers: []string{"app"},
 		Deliverer:   &Deliverer{Procs: fakeProc(t, cid, app.cmd.Process.Pid), Method: Method{Signal: syscall.SIGHUP}, Grace: 50 * time.Millisecond},
 		WaitRelease: true, Resync: 200 * time.Millisecond, VerifyTimeout: 20 * time.Second,
 	}))

@@ -18,7 +18,6 @@ import (
 	"k8s.io/apimachinery/pkg/fields"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/watch"
-	corev1client "k8s.io/client-go/kubernetes/typed/core/v1"
 	"k8s.io/client-go/tools/cache"
 
 	"github.com/hotreload/hotreload/pkg/annotations"
@@ -27,7 +26,7 @@ import (
 
 // Options configure a Reloader.
 type Options struct {
-	Client    corev1client.CoreV1Interface
+	Client    API
 	Namespace string
 	PodName   string
 	Live      *Live
@@ -110,18 +109,17 @@ func (r *Reloader) Run(ctx context.Context) error {
 	r.ready.Store(true)
 	r.log.Info("live copy ready", "volumes", l.Volumes)
 
-	// An informer on this one pod, built on the core client alone so that the
-	// sidecar links no other API group.
+	// An informer on this one pod, on the API alone (no clientset), so that
+	// the sidecar links no other API group.
 	selector := fields.OneTermEqualSelector("metadata.name", r.opts.PodName).String()
-	pods := r.opts.Client.Pods(r.opts.Namespace)
 	inf := cache.NewSharedIndexInformer(&cache.ListWatch{
 		ListWithContextFunc: func(ctx context.Context, o metav1.ListOptions) (runtime.Object, error) {
 			o.FieldSelector = selector
-			return pods.List(ctx, o)
+			return r.opts.Client.ListPods(ctx, r.opts.Namespace, o)
 		},
 		WatchFuncWithContext: func(ctx context.Context, o metav1.ListOptions) (watch.Interface, error) {
 			o.FieldSelector = selector
-			return pods.Watch(ctx, o)
+			return r.opts.Client.WatchPods(ctx, r.opts.Namespace, o)
 		},
 	}, &corev1.Pod{}, 0, cache.Indexers{})
 	onPod := func(obj any) {

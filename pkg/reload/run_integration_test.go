@@ -54,7 +54,7 @@ func TestIntegrationRunAppliesAReleasedRevision(t *testing.T) {
 	require.NoError(t, err)
 
 	r := New(Options{
-		Client: cs.CoreV1(), Namespace: ns, PodName: "web", Live: l, Containers: []string{"app"},
+		Client: newAPI(t, env), Namespace: ns, PodName: "web", Live: l, Containers: []string{"app"},
 		Deliverer:   &Deliverer{Procs: fakeProc(t, cid, app.cmd.Process.Pid), Method: Method{Signal: syscall.SIGHUP}, Grace: 50 * time.Millisecond},
 		WaitRelease: true, Resync: time.Second, VerifyTimeout: 3 * time.Second,
 	})
@@ -112,3 +112,11 @@ func TestIntegrationRunAppliesAReleasedRevision(t *testing.T) {
 }
 
 func ptrTo[T any](v T) *T { return &v }
+
+// newAPI is the reloader's API client for the test's control plane.
+func newAPI(t *testing.T, env *testenv.Env) API {
+	t.Helper()
+	api, err := NewAPI(env.Config)
+	require.NoError(t, err)
+	return api
+}

@@ -10,18 +10,17 @@ import (
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
-	corev1client "k8s.io/client-go/kubernetes/typed/core/v1"
 	"k8s.io/client-go/rest"
 )
 
 // unreachableClient is a real client for an API server that refuses every
 // connection.
-func unreachableClient(t *testing.T) corev1client.CoreV1Interface {
+func unreachableClient(t *testing.T) API {
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	require.NoError(t, err)
 	host := "http://" + ln.Addr().String()
 	require.NoError(t, ln.Close())
-	cs, err := corev1client.NewForConfig(&rest.Config{Host: host})
+	cs, err := NewAPI(&rest.Config{Host: host})
 	require.NoError(t, err)
 	return cs
 }
