@@ -35,6 +35,8 @@ func serveCommand(ctx context.Context, fs *flag.FlagSet, args []string) error {
 		kubeconfig string
 		liveLimit  string
 		logLevel   slog.Level
+		qps        float64
+		burst      int
 	)
 	fs.StringVar(&kubeconfig, "kubeconfig", "", "kubeconfig file (default: in-cluster config, else $KUBECONFIG)")
 	fs.StringVar(&o.Host, "host", "", "address to serve admission on (default all)")
@@ -50,6 +52,8 @@ func serveCommand(ctx context.Context, fs *flag.FlagSet, args []string) error {
 	fs.StringVar(&liveLimit, "live-size-limit", mutate.DefaultLiveSizeLimit, "size limit of the in-memory live copy volume")
 	var port int
 	fs.IntVar(&port, "reloader-health-port", int(mutate.DefaultHealthPort), "preferred port of the sidecar's health endpoint (the next free one if the pod uses it)")
+	fs.Float64Var(&qps, "kube-api-qps", 50, "requests per second to the API server (admission and namespace access; the controller has its own limit)")
+	fs.IntVar(&burst, "kube-api-burst", 100, "burst of requests to the API server")
 	fs.TextVar(&logLevel, "log-level", slog.LevelInfo, "log level: debug, info, warn, error")
 	if err := cli.Parse(fs, args, "[flags]", serveHelp); err != nil {
 		return err
@@ -75,6 +79,7 @@ func serveCommand(ctx context.Context, fs *flag.FlagSet, args []string) error {
 	if err != nil {
 		return err
 	}
+	cfg.QPS, cfg.Burst = float32(qps), burst
 	mgr, err := webhook.NewManager(cfg, o, log)
 	if err != nil {
 		return err

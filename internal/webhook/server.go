@@ -26,6 +26,7 @@ import (
 	"github.com/hotreload/hotreload/internal/access"
 	"github.com/hotreload/hotreload/internal/identity"
 	"github.com/hotreload/hotreload/pkg/mutate"
+	"github.com/hotreload/hotreload/pkg/rollout"
 )
 
 // Native sidecar modes of ServerOptions.NativeSidecar.
@@ -111,6 +112,9 @@ func NewManager(cfg *rest.Config, o ServerOptions, log logr.Logger) (manager.Man
 	}
 	if err := access.Setup(mgr, access.Options{}); err != nil {
 		return nil, fmt.Errorf("setting up the reloader's access per namespace: %w", err)
+	}
+	if err := rollout.Setup(mgr, rollout.Options{Registry: o.Registry}); err != nil {
+		return nil, fmt.Errorf("adding the rollout controller: %w", err)
 	}
 
 	// Start the namespace informer with the manager rather than on the first

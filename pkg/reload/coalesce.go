@@ -20,13 +20,16 @@ type Coalescer struct {
 	// 100ms when zero.
 	Debounce time.Duration
 
-	mu      sync.Mutex
-	target  string
-	gen     uint64
-	applied string
-	running string
-	cancel  context.CancelFunc
-	wake    chan struct{}
+	mu sync.Mutex
+	// released is the last release seen; seen says whether there was one.
+	released string
+	seen     bool
+	target   string
+	gen      uint64
+	applied  string
+	running  string
+	cancel   context.CancelFunc
+	wake     chan struct{}
 }
 
 // NewCoalescer returns a Coalescer whose process already runs applied.
@@ -35,7 +38,24 @@ func NewCoalescer(waitRelease bool, applied string) *Coalescer {
 }
 
 // Released records that revision rev is released to this pod.
-func (c *Coalescer) Released(rev string) { c.set(rev) }
+//
+// Only a change of the released value counts: the pod's annotation is seen
+// again on every update of the pod, and a value seen before must not pull the
+// target back after a newer mounted revision was applied (rollout 100%). The
+// first value seen counts where releases gate applies; without the gate the
+// mounted files are what counts, and the first value is only remembered.
+func (c *Coalescer) Released(rev string) {
+	if rev == "" {
+		return
+	}
+	c.mu.Lock()
+	first, changed := !c.seen, rev != c.released
+	c.seen, c.released = true, rev
+	c.mu.Unlock()
+	if changed && (!first || c.WaitRelease) {
+		c.set(rev)
+	}
+}
 
 // Mounted records that the mounted sources are at revision rev.
 func (c *Coalescer) Mounted(rev string) {

@@ -126,6 +126,7 @@ func TestCoalescerFollowsMountsOnlyWithoutWaitRelease(t *testing.T) {
 				applied <- rev
 				return nil
 			})
+			co.Released("r0") // the pod as first seen: released what runs
 			co.Mounted("r1")
 			co.Released("r2")
 			want := []string{"r2"}
@@ -140,6 +141,54 @@ func TestCoalescerFollowsMountsOnlyWithoutWaitRelease(t *testing.T) {
 			}
 			assert.Equal(t, want[0], <-applied)
 		})
+	}
+}
+
+// Without the release gate (rollout 100%) the mounted files lead: a released
+// value seen before, repeated by a later update of the pod, must not pull the
+// process back to that older revision.
+func TestCoalescerIgnoresARepeatedReleaseAfterANewerMount(t *testing.T) {
+	co := NewCoalescer(false, "r1")
+	co.Debounce = time.Millisecond
+	applied := make(chan string, 10)
+	runCoalescer(t, co, func(_ context.Context, rev string) error {
+		applied <- rev
+		return nil
+	})
+	co.Released("r1")
+	co.Mounted("r2")
+	require.Equal(t, "r2", <-applied)
+	co.Released("r1") // the same annotation, on the next update of the pod
+	expectNoApply(t, applied)
+	co.Released("r3") // a new release counts
+	assert.Equal(t, "r3", <-applied)
+	assert.Empty(t, applied, "nothing else applied")
+}
+
+// A stale released value on the pod when the reloader starts, older than what
+// it mounted, is not applied without the release gate.
+func TestCoalescerWithoutGateDoesNotApplyTheFirstReleaseSeen(t *testing.T) {
+	co := NewCoalescer(false, "r2")
+	co.Debounce = time.Millisecond
+	applied := make(chan string, 10)
+	runCoalescer(t, co, func(_ context.Context, rev string) error {
+		applied <- rev
+		return nil
+	})
+	co.Released("r1")
+	expectNoApply(t, applied)
+	co.Mounted("r3")
+	assert.Equal(t, "r3", <-applied)
+	assert.Empty(t, applied, "nothing else applied")
+}
+
+// expectNoApply fails if an apply starts within many debounce periods.
+func expectNoApply(t *testing.T, applied <-chan string) {
+	t.Helper()
+	select {
+	case rev := <-applied:
+		t.Fatalf("applied %s", rev)
+	case <-time.After(300 * time.Millisecond):
 	}
 }
 

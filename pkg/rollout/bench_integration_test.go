@@ -1,0 +1,226 @@
+//go:build integration
+
+package rollout
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"runtime"
+	"runtime/pprof"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/types"
+	"k8s.io/apimachinery/pkg/watch"
+
+	"github.com/hotreload/hotreload/pkg/annotations"
+	"github.com/hotreload/hotreload/pkg/mutate"
+)
+
+// Sizes of the benchmarks, overridable for a quick run.
+func benchSize(b *testing.B, env string, def int) int {
+	if v := os.Getenv(env); v != "" {
+		n, err := strconv.Atoi(v)
+		require.NoError(b, err, env)
+		return n
+	}
+	return def
+}
+
+// BenchmarkIntegrationControllerMemory measures the controller's heap with
+// HOTRELOAD_BENCH_PODS injected pods (default 10000, made by pkg/mutate from
+// an nginx pod) in groups of HOTRELOAD_BENCH_PODS/HOTRELOAD_BENCH_CONFIGMAPS,
+// each group mounting its own ConfigMap of 4 KiB (default 5000), in a real
+// API server: the heap the process gains from starting the controller until
+// its caches hold everything and it has rolled out a sentinel change.
+// HOTRELOAD_BENCH_HEAPPROFILE names a file to write a heap profile to then.
+func BenchmarkIntegrationControllerMemory(b *testing.B) {
+	nPods := benchSize(b, "HOTRELOAD_BENCH_PODS", 10000)
+	nCMs := benchSize(b, "HOTRELOAD_BENCH_CONFIGMAPS", 5000)
+	c := newCluster(b, nil)
+	created := time.Now()
+	c.createMany(nCMs, func(i int) error {
+		_, err := c.env.Clientset.CoreV1().ConfigMaps(c.ns).Create(c.ctx, &corev1.ConfigMap{
+			ObjectMeta: metav1.ObjectMeta{Name: fmt.Sprintf("cm-%d", i)},
+			Data:       map[string]string{"nginx.conf": strings.Repeat("x", 4096)},
+		}, metav1.CreateOptions{})
+		return err
+	})
+	rev0 := c.desired(injectedPod(b, "pod", "cm-0", "", "")) // every ConfigMap holds the same data
+	c.createMany(nPods, func(i int) error {
+		g := i % nCMs
+		_, err := c.env.Clientset.CoreV1().Pods(c.ns).Create(c.ctx, injectedPod(b, fmt.Sprintf("pod-%d", i), fmt.Sprintf("cm-%d", g), types.UID(fmt.Sprintf("rs-%d", g)), rev0), metav1.CreateOptions{})
+		return err
+	})
+	c.configMap("sentinel", map[string]string{"nginx.conf": "v=0"})
+	sentinel := injectedPod(b, "sentinel", "sentinel", "sentinel", "")
+	sentinel, err := c.env.Clientset.CoreV1().Pods(c.ns).Create(c.ctx, injectedPod(b, "sentinel", "sentinel", "sentinel", c.desired(sentinel)), metav1.CreateOptions{})
+	require.NoError(b, err)
+	b.Logf("created %d ConfigMaps and %d pods in %s", nCMs, nPods, time.Since(created).Round(time.Second))
+
+	for b.Loop() {
+		before := heap()
+		run := startController(b, c.env, c.ns)
+		c.configMap("sentinel", map[string]string{"nginx.conf": "v=1"})
+		rev := c.desired(sentinel)
+		c.waitReleased(func(p *corev1.Pod) bool { return p.Name == "sentinel" }, rev, 1)
+		time.Sleep(10 * time.Second) // the start-up reconciles of every group end
+		after := heap()
+		if path := os.Getenv("HOTRELOAD_BENCH_HEAPPROFILE"); path != "" {
+			f, err := os.Create(path)
+			require.NoError(b, err)
+			require.NoError(b, pprof.WriteHeapProfile(f))
+			require.NoError(b, f.Close())
+		}
+		b.ReportMetric(float64(after-before)/(1<<20), "controller-heap-MiB")
+		b.ReportMetric(float64(after)/(1<<20), "process-heap-MiB")
+		b.ReportMetric(float64(rss(b))/(1<<20), "process-RSS-MiB")
+		run.stop()
+	}
+}
+
+// BenchmarkIntegrationRelease100Percent measures the time from a ConfigMap
+// update to every pod of a 100% group of HOTRELOAD_BENCH_GROUP pods (default
+// 1000) being released the new revision, seen through a watch.
+func BenchmarkIntegrationRelease100Percent(b *testing.B) {
+	n := benchSize(b, "HOTRELOAD_BENCH_GROUP", 1000)
+	c := newCluster(b, nil)
+	c.configMap("app", map[string]string{"nginx.conf": "v=0"})
+	rev := c.desired(injectedPod(b, "pod", "app", "", ""))
+	c.createMany(n, func(i int) error {
+		_, err := c.env.Clientset.CoreV1().Pods(c.ns).Create(c.ctx, injectedPod(b, fmt.Sprintf("pod-%d", i), "app", "rs-app", rev), metav1.CreateOptions{})
+		return err
+	})
+	run := startController(b, c.env, c.ns)
+	defer run.stop()
+	v := 0
+	release := func() {
+		v++
+		c.configMap("app", map[string]string{"nginx.conf": fmt.Sprintf("v=%d", v)})
+		pod, err := c.env.Clientset.CoreV1().Pods(c.ns).Get(c.ctx, "pod-0", metav1.GetOptions{})
+		require.NoError(b, err)
+		c.waitReleased(func(*corev1.Pod) bool { return true }, c.desired(pod), n)
+	}
+	release() // the controller's caches are synced after this one
+	for b.Loop() {
+		start := time.Now()
+		release()
+		b.ReportMetric(time.Since(start).Seconds(), "s-to-release-all")
+	}
+}
+
+// injectedPod returns an nginx pod mounting ConfigMap cm, owned by a
+// ReplicaSet of the given UID, as pkg/mutate injects it, running revision
+// applied (as its reloader reports at start-up) when it is not empty.
+func injectedPod(b *testing.B, name, cm string, owner types.UID, applied string) *corev1.Pod {
+	labels := map[string]string{"app": "web", annotations.EnableLabel: annotations.EnableValue}
+	var ann map[string]string
+	if applied != "" {
+		labels[annotations.Applied] = applied
+		ann = map[string]string{annotations.AppliedAt: time.Now().Add(-time.Hour).UTC().Format(time.RFC3339)}
+	}
+	pod := &corev1.Pod{
+		ObjectMeta: metav1.ObjectMeta{Name: name, Labels: labels, Annotations: ann,
+			OwnerReferences: []metav1.OwnerReference{{APIVersion: "apps/v1", Kind: "ReplicaSet", Name: "rs-" + string(owner), UID: owner,
+				Controller: ptr(true)}},
+		},
+		Spec: corev1.PodSpec{
+			Containers: []corev1.Container{{Name: "nginx", Image: "nginx:1.27",
+				Ports:        []corev1.ContainerPort{{ContainerPort: 80}},
+				VolumeMounts: []corev1.VolumeMount{{Name: "config", MountPath: "/etc/nginx/conf.d"}}}},
+			Volumes: []corev1.Volume{{Name: "config", VolumeSource: corev1.VolumeSource{ConfigMap: &corev1.ConfigMapVolumeSource{
+				LocalObjectReference: corev1.LocalObjectReference{Name: cm}}}}},
+		},
+	}
+	out, _, err := mutate.Mutate(pod, mutate.Options{ReloaderImage: "ghcr.io/hotreload/reloader:v1.0.0", Version: "v1.0.0", NativeSidecar: true})
+	require.NoError(b, err)
+	return out
+}
+
+// createMany runs create(0..n-1), 32 at a time.
+func (c *cluster) createMany(n int, create func(i int) error) {
+	c.t.Helper()
+	sem := make(chan struct{}, 32)
+	var (
+		wg    sync.WaitGroup
+		mu    sync.Mutex
+		first error
+	)
+	for i := range n {
+		wg.Add(1)
+		sem <- struct{}{}
+		go func() {
+			defer func() { <-sem; wg.Done() }()
+			if err := create(i); err != nil {
+				mu.Lock()
+				first = err
+				mu.Unlock()
+			}
+		}()
+	}
+	wg.Wait()
+	require.NoError(c.t, first)
+}
+
+// waitReleased watches the namespace's pods until n of those match has been
+// released rev.
+func (c *cluster) waitReleased(match func(*corev1.Pod) bool, rev string, n int) {
+	c.t.Helper()
+	ctx, cancel := context.WithTimeout(c.ctx, 5*time.Minute)
+	defer cancel()
+	released := map[string]bool{}
+	see := func(p *corev1.Pod) {
+		if match(p) && p.Annotations[annotations.Released] == rev {
+			released[p.Name] = true
+		}
+	}
+	// A watch the API server ends is resumed from a new list.
+	for len(released) < n {
+		list, err := c.env.Clientset.CoreV1().Pods(c.ns).List(ctx, metav1.ListOptions{})
+		require.NoError(c.t, err)
+		for i := range list.Items {
+			see(&list.Items[i])
+		}
+		w, err := c.env.Clientset.CoreV1().Pods(c.ns).Watch(ctx, metav1.ListOptions{ResourceVersion: list.ResourceVersion})
+		require.NoError(c.t, err)
+		for ev := range w.ResultChan() {
+			if p, isPod := ev.Object.(*corev1.Pod); isPod && ev.Type != watch.Deleted {
+				see(p)
+			}
+			if len(released) >= n {
+				break
+			}
+		}
+		w.Stop()
+	}
+}
+
+// heap returns the bytes of live heap objects after a collection.
+func heap() uint64 {
+	runtime.GC()
+	var m runtime.MemStats
+	runtime.ReadMemStats(&m)
+	return m.HeapAlloc
+}
+
+// rss returns the process's resident set size.
+func rss(b *testing.B) uint64 {
+	raw, err := os.ReadFile("/proc/self/status")
+	require.NoError(b, err)
+	for _, l := range strings.Split(string(raw), "\n") {
+		if v, ok := strings.CutPrefix(l, "VmRSS:"); ok {
+			kb, err := strconv.ParseUint(strings.TrimSpace(strings.TrimSuffix(strings.TrimSpace(v), "kB")), 10, 64)
+			require.NoError(b, err)
+			return kb << 10
+		}
+	}
+	b.Fatal("no VmRSS in /proc/self/status")
+	return 0
+}

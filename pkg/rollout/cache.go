@@ -1,0 +1,169 @@
+package rollout
+
+import (
+	"encoding/hex"
+	"encoding/json"
+	"fmt"
+	"strings"
+
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/labels"
+	"k8s.io/client-go/tools/cache"
+	crcache "sigs.k8s.io/controller-runtime/pkg/cache"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	"github.com/hotreload/hotreload/pkg/annotations"
+	"github.com/hotreload/hotreload/pkg/mutate"
+	"github.com/hotreload/hotreload/pkg/revision"
+)
+
+// keysAnnotation holds, on the cached copy of a ConfigMap or Secret only, the
+// digests of its keys: {"key": "hex sha-256", ...}. The cache keeps this
+// instead of the data.
+const keysAnnotation = "rollout.hotreload.internal/keys"
+
+// cacheOptions are the controller's informers: injected pods only, and
+// ConfigMaps, Secrets and Namespaces reduced to what rollouts need.
+func cacheOptions() crcache.Options {
+	return crcache.Options{
+		ByObject: map[client.Object]crcache.ByObject{
+			&corev1.Pod{}: {
+				Label:     labels.SelectorFromSet(labels.Set{annotations.EnableLabel: annotations.EnableValue}),
+				Transform: transformPod,
+			},
+			&corev1.ConfigMap{}: {Transform: transformConfigMap},
+			&corev1.Secret{}:    {Transform: transformSecret},
+			&corev1.Namespace{}: {Transform: transformNamespace},
+		},
+	}
+}
+
+var (
+	_ cache.TransformFunc = transformPod
+	_ cache.TransformFunc = transformConfigMap
+)
+
+// meta keeps the identity of an object and the given annotations.
+func meta(m metav1.ObjectMeta, ann map[string]string) metav1.ObjectMeta {
+	return metav1.ObjectMeta{Name: m.Name, Namespace: m.Namespace, UID: m.UID, ResourceVersion: m.ResourceVersion,
+		Generation: m.Generation, CreationTimestamp: m.CreationTimestamp, DeletionTimestamp: m.DeletionTimestamp,
+		OwnerReferences: m.OwnerReferences, Annotations: ann}
+}
+
+// hotreloadOnly returns the entries of m whose key starts with hotreload/.
+func hotreloadOnly(m map[string]string) map[string]string {
+	var out map[string]string
+	for k, v := range m {
+		if strings.HasPrefix(k, annotations.Prefix) {
+			if out == nil {
+				out = map[string]string{}
+			}
+			out[k] = v
+		}
+	}
+	return out
+}
+
+// transformPod keeps what rollouts read: identity, owners, hotreload/ labels
+// and annotations, reloadable volumes, the reloader's --volume arguments, the Ready
+// condition and the app containers' last terminations.
+func transformPod(obj any) (any, error) {
+	pod, ok := obj.(*corev1.Pod)
+	if !ok {
+		return obj, nil
+	}
+	out := &corev1.Pod{ObjectMeta: meta(pod.ObjectMeta, hotreloadOnly(pod.Annotations))}
+	out.Labels = hotreloadOnly(pod.Labels)
+	for _, v := range pod.Spec.Volumes {
+		if revision.Reloadable(v) {
+			out.Spec.Volumes = append(out.Spec.Volumes, v)
+		}
+	}
+	if vols, ok := ReloadedVolumes(pod); ok {
+		args := make([]string, 0, 2*len(vols))
+		for _, v := range vols {
+			args = append(args, "--volume", v)
+		}
+		out.Spec.Containers = []corev1.Container{{Name: mutate.ReloaderName, Args: args}}
+	}
+	out.Status.Phase = pod.Status.Phase
+	for _, c := range pod.Status.Conditions {
+		if c.Type == corev1.PodReady {
+			out.Status.Conditions = []corev1.PodCondition{{Type: c.Type, Status: c.Status, LastTransitionTime: c.LastTransitionTime}}
+		}
+	}
+	for _, s := range pod.Status.ContainerStatuses {
+		out.Status.ContainerStatuses = append(out.Status.ContainerStatuses, corev1.ContainerStatus{
+			Name: s.Name, RestartCount: s.RestartCount, LastTerminationState: s.LastTerminationState})
+	}
+	return out, nil
+}
+
+// transformConfigMap replaces a ConfigMap's data by the digests of its keys.
+func transformConfigMap(obj any) (any, error) {
+	cm, ok := obj.(*corev1.ConfigMap)
+	if !ok || (cm.Data == nil && cm.BinaryData == nil && cm.Annotations[keysAnnotation] != "") {
+		return obj, nil
+	}
+	m, err := keyedMeta(cm.ObjectMeta, revision.ConfigMapKeys(cm))
+	if err != nil {
+		return nil, err
+	}
+	return &corev1.ConfigMap{ObjectMeta: m}, nil
+}
+
+// transformSecret replaces a Secret's data by the digests of its keys.
+func transformSecret(obj any) (any, error) {
+	s, ok := obj.(*corev1.Secret)
+	if !ok || (s.Data == nil && s.Annotations[keysAnnotation] != "") {
+		return obj, nil
+	}
+	m, err := keyedMeta(s.ObjectMeta, revision.SecretKeys(s))
+	if err != nil {
+		return nil, err
+	}
+	return &corev1.Secret{ObjectMeta: m}, nil
+}
+
+// keyedMeta returns the identity of an object with its key digests in
+// keysAnnotation.
+func keyedMeta(m metav1.ObjectMeta, keys revision.Keys) (metav1.ObjectMeta, error) {
+	enc := make(map[string]string, len(keys))
+	for k, d := range keys {
+		enc[k] = hex.EncodeToString(d[:])
+	}
+	b, err := json.Marshal(enc)
+	if err != nil {
+		return metav1.ObjectMeta{}, fmt.Errorf("encoding the key digests of %s/%s: %w", m.Namespace, m.Name, err)
+	}
+	out := meta(m, map[string]string{keysAnnotation: string(b)})
+	out.OwnerReferences = nil
+	return out, nil
+}
+
+// keysOf decodes the key digests the transform stored on a cached object.
+func keysOf(obj client.Object) (revision.Keys, error) {
+	var enc map[string]string
+	if err := json.Unmarshal([]byte(obj.GetAnnotations()[keysAnnotation]), &enc); err != nil {
+		return nil, fmt.Errorf("key digests of %s/%s: %w", obj.GetNamespace(), obj.GetName(), err)
+	}
+	keys := make(revision.Keys, len(enc))
+	for k, h := range enc {
+		var d revision.Digest
+		if n, err := hex.Decode(d[:], []byte(h)); err != nil || n != len(d) {
+			return nil, fmt.Errorf("key digests of %s/%s: key %q: bad digest", obj.GetNamespace(), obj.GetName(), k)
+		}
+		keys[k] = d
+	}
+	return keys, nil
+}
+
+// transformNamespace keeps a namespace's identity and hotreload/ annotations.
+func transformNamespace(obj any) (any, error) {
+	ns, ok := obj.(*corev1.Namespace)
+	if !ok {
+		return obj, nil
+	}
+	return &corev1.Namespace{ObjectMeta: meta(ns.ObjectMeta, hotreloadOnly(ns.Annotations))}, nil
+}

@@ -1,0 +1,162 @@
+package rollout
+
+import (
+	"encoding/hex"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+
+	"github.com/hotreload/hotreload/pkg/annotations"
+	"github.com/hotreload/hotreload/pkg/mutate"
+	"github.com/hotreload/hotreload/pkg/revision"
+)
+
+func TestTransformConfigMapKeepsDigestsNotData(t *testing.T) {
+	cm := &corev1.ConfigMap{
+		ObjectMeta: metav1.ObjectMeta{Name: "app", Namespace: "shop", UID: "u1", ResourceVersion: "7",
+			Labels: map[string]string{"team": "a"}, Annotations: map[string]string{"kubectl.kubernetes.io/last-applied-configuration": "{...}"},
+			ManagedFields: []metav1.ManagedFieldsEntry{{Manager: "kubectl"}}},
+		Data:       map[string]string{"app.conf": "v=1"},
+		BinaryData: map[string][]byte{"logo.png": {0x89, 'P'}},
+	}
+	got, err := transformConfigMap(cm)
+	require.NoError(t, err)
+	want := &corev1.ConfigMap{ObjectMeta: metav1.ObjectMeta{Name: "app", Namespace: "shop", UID: "u1", ResourceVersion: "7",
+		Annotations: map[string]string{keysAnnotation: `{"app.conf":"` + hexDigest("v=1") + `","logo.png":"` + hexDigest("\x89P") + `"}`}}}
+	assert.Equal(t, want, got)
+
+	again, err := transformConfigMap(got)
+	require.NoError(t, err)
+	assert.Equal(t, want, again, "the transform is idempotent")
+
+	keys, err := keysOf(got.(*corev1.ConfigMap))
+	require.NoError(t, err)
+	assert.Equal(t, revision.ConfigMapKeys(cm), keys)
+}
+
+func TestTransformSecretKeepsDigestsNotData(t *testing.T) {
+	s := &corev1.Secret{
+		ObjectMeta: metav1.ObjectMeta{Name: "tls", Namespace: "shop", UID: "u2", ResourceVersion: "8"},
+		Type:       corev1.SecretTypeTLS,
+		Data:       map[string][]byte{"tls.key": []byte("secret bytes")},
+	}
+	got, err := transformSecret(s)
+	require.NoError(t, err)
+	assert.Equal(t, &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Name: "tls", Namespace: "shop", UID: "u2", ResourceVersion: "8",
+		Annotations: map[string]string{keysAnnotation: `{"tls.key":"` + hexDigest("secret bytes") + `"}`}}}, got)
+	keys, err := keysOf(got.(*corev1.Secret))
+	require.NoError(t, err)
+	assert.Equal(t, revision.SecretKeys(s), keys)
+}
+
+func TestTransformPodKeepsWhatRolloutsRead(t *testing.T) {
+	since := metav1.NewTime(time.Date(2026, 11, 24, 12, 0, 0, 0, time.UTC))
+	cmVol := corev1.Volume{Name: "config", VolumeSource: corev1.VolumeSource{ConfigMap: &corev1.ConfigMapVolumeSource{
+		LocalObjectReference: corev1.LocalObjectReference{Name: "app"}}}}
+	owner := metav1.OwnerReference{APIVersion: "apps/v1", Kind: "ReplicaSet", Name: "web-1", UID: "rs", Controller: ptrTo(true)}
+	pod := &corev1.Pod{
+		ObjectMeta: metav1.ObjectMeta{Name: "web-1-a", Namespace: "shop", UID: "p1", ResourceVersion: "9",
+			OwnerReferences: []metav1.OwnerReference{owner},
+			Labels:          map[string]string{"app": "web", annotations.EnableLabel: "true", annotations.Applied: "aaaaaaaaaaaa"},
+			Annotations:     map[string]string{"prometheus.io/scrape": "true", annotations.Released: "aaaaaaaaaaaa"}},
+		Spec: corev1.PodSpec{
+			InitContainers: []corev1.Container{{Name: mutate.ReloaderName, Image: "reloader", Args: []string{"run", "--volume", "config", "--signal", "SIGHUP"},
+				Env: []corev1.EnvVar{{Name: "POD_NAME"}}}},
+			Containers: []corev1.Container{{Name: "app", Image: "nginx", Env: []corev1.EnvVar{{Name: "A", Value: "b"}}}},
+			Volumes:    []corev1.Volume{cmVol, {Name: "data", VolumeSource: corev1.VolumeSource{EmptyDir: &corev1.EmptyDirVolumeSource{}}}},
+		},
+		Status: corev1.PodStatus{
+			Phase: corev1.PodRunning, PodIP: "10.0.0.1",
+			Conditions: []corev1.PodCondition{
+				{Type: corev1.PodScheduled, Status: corev1.ConditionTrue},
+				{Type: corev1.PodReady, Status: corev1.ConditionTrue, LastTransitionTime: since, Message: "ok"},
+			},
+			ContainerStatuses: []corev1.ContainerStatus{{Name: "app", Image: "nginx", RestartCount: 2,
+				LastTerminationState: corev1.ContainerState{Terminated: &corev1.ContainerStateTerminated{FinishedAt: since}}}},
+		},
+	}
+	got, err := transformPod(pod)
+	require.NoError(t, err)
+	assert.Equal(t, &corev1.Pod{
+		ObjectMeta: metav1.ObjectMeta{Name: "web-1-a", Namespace: "shop", UID: "p1", ResourceVersion: "9",
+			OwnerReferences: []metav1.OwnerReference{owner},
+			Labels:          map[string]string{annotations.EnableLabel: "true", annotations.Applied: "aaaaaaaaaaaa"},
+			Annotations:     map[string]string{annotations.Released: "aaaaaaaaaaaa"}},
+		Spec: corev1.PodSpec{
+			Containers: []corev1.Container{{Name: mutate.ReloaderName, Args: []string{"--volume", "config"}}},
+			Volumes:    []corev1.Volume{cmVol},
+		},
+		Status: corev1.PodStatus{
+			Phase:      corev1.PodRunning,
+			Conditions: []corev1.PodCondition{{Type: corev1.PodReady, Status: corev1.ConditionTrue, LastTransitionTime: since}},
+			ContainerStatuses: []corev1.ContainerStatus{{Name: "app", RestartCount: 2,
+				LastTerminationState: corev1.ContainerState{Terminated: &corev1.ContainerStateTerminated{FinishedAt: since}}}},
+		},
+	}, got)
+
+	// What planning reads is the same from the cached copy as from the pod.
+	assert.Equal(t, StateOf(pod), StateOf(got.(*corev1.Pod)))
+	assert.Equal(t, GroupOf(pod), GroupOf(got.(*corev1.Pod)))
+	vols, ok := ReloadedVolumes(got.(*corev1.Pod))
+	assert.True(t, ok)
+	assert.Equal(t, []string{"config"}, vols)
+}
+
+func TestStateOf(t *testing.T) {
+	at := time.Date(2026, 11, 24, 12, 0, 0, 0, time.UTC)
+	pod := &corev1.Pod{
+		ObjectMeta: metav1.ObjectMeta{Name: "web", UID: "p1",
+			Labels: map[string]string{annotations.Applied: "aaaaaaaaaaaa"},
+			Annotations: map[string]string{annotations.Released: "bbbbbbbbbbbb", annotations.AppliedAt: at.Format(time.RFC3339),
+				annotations.Failed: annotations.FormatFailed("bbbbbbbbbbbb", "verify: timeout")}},
+		Status: corev1.PodStatus{
+			Conditions: []corev1.PodCondition{{Type: corev1.PodReady, Status: corev1.ConditionFalse, LastTransitionTime: metav1.NewTime(at.Add(time.Second))}},
+			ContainerStatuses: []corev1.ContainerStatus{
+				{Name: "app", LastTerminationState: corev1.ContainerState{Terminated: &corev1.ContainerStateTerminated{FinishedAt: metav1.NewTime(at.Add(2 * time.Second))}}},
+				{Name: mutate.ReloaderName, LastTerminationState: corev1.ContainerState{Terminated: &corev1.ContainerStateTerminated{FinishedAt: metav1.NewTime(at.Add(time.Hour))}}},
+			},
+		},
+	}
+	assert.Equal(t, Pod{Name: "web", UID: "p1", Released: "bbbbbbbbbbbb", Applied: "aaaaaaaaaaaa", AppliedAt: at,
+		Failed: "bbbbbbbbbbbb", FailedReason: "verify: timeout", ReadySince: at.Add(time.Second), LastRestart: at.Add(2 * time.Second)}, StateOf(pod))
+}
+
+func TestReloadedVolumesReadsTheReloaderArguments(t *testing.T) {
+	cases := []struct {
+		name string
+		pod  corev1.PodSpec
+		want []string
+		ok   bool
+	}{
+		{"a native sidecar", corev1.PodSpec{InitContainers: []corev1.Container{{Name: mutate.ReloaderName, Args: []string{"run", "--volume", "a", "--volume=b", "--container", "app"}}}}, []string{"a", "b"}, true},
+		{"a plain container", corev1.PodSpec{Containers: []corev1.Container{{Name: "app"}, {Name: mutate.ReloaderName, Args: []string{"run", "--volume", "a"}}}}, []string{"a"}, true},
+		{"no reloader", corev1.PodSpec{Containers: []corev1.Container{{Name: "app", Args: []string{"--volume", "a"}}}}, nil, false},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			got, ok := ReloadedVolumes(&corev1.Pod{Spec: tc.pod})
+			assert.Equal(t, tc.ok, ok)
+			assert.Equal(t, tc.want, got)
+		})
+	}
+}
+
+func TestGroupOf(t *testing.T) {
+	rs := metav1.OwnerReference{Kind: "ReplicaSet", Name: "web-1", UID: "u", Controller: ptrTo(true)}
+	notController := metav1.OwnerReference{Kind: "ConfigMap", Name: "x", UID: "c"}
+	assert.Equal(t, Group{Namespace: "shop", Name: "ReplicaSet/web-1/u"},
+		GroupOf(&corev1.Pod{ObjectMeta: metav1.ObjectMeta{Name: "a", Namespace: "shop", OwnerReferences: []metav1.OwnerReference{notController, rs}}}))
+	assert.Equal(t, Group{Namespace: "shop", Name: "Pod/a"},
+		GroupOf(&corev1.Pod{ObjectMeta: metav1.ObjectMeta{Name: "a", Namespace: "shop", OwnerReferences: []metav1.OwnerReference{notController}}}))
+}
+
+func hexDigest(s string) string {
+	d := revision.DigestOf([]byte(s))
+	return hex.EncodeToString(d[:])
+}
+
+func ptrTo[T any](v T) *T { return &v }

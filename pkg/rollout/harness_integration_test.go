@@ -1,0 +1,350 @@
+//go:build integration
+
+package rollout
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"slices"
+	"sort"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/go-logr/logr"
+	"github.com/go-logr/logr/testr"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/stretchr/testify/require"
+	appsv1 "k8s.io/api/apps/v1"
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/types"
+	"k8s.io/client-go/kubernetes/scheme"
+	"sigs.k8s.io/controller-runtime/pkg/config"
+	"sigs.k8s.io/controller-runtime/pkg/manager"
+	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
+
+	"github.com/hotreload/hotreload/internal/testenv"
+	"github.com/hotreload/hotreload/pkg/annotations"
+	"github.com/hotreload/hotreload/pkg/mutate"
+	"github.com/hotreload/hotreload/pkg/revision"
+)
+
+func TestMain(m *testing.M) { testenv.Main(m) }
+
+// wait is how long any expected outcome may take; the tests never assert on
+// timing.
+const wait = time.Minute
+
+// controllerRun is one running controller, with its own manager and metrics.
+type controllerRun struct {
+	registry *prometheus.Registry
+	stop     func()
+}
+
+// startController runs the rollout controller under leader election in ns,
+// until stop or the end of the test.
+func startController(t testing.TB, env *testenv.Env, ns string) *controllerRun {
+	t.Helper()
+	logger := logr.Discard()
+	if tt, ok := t.(*testing.T); ok {
+		logger = testr.NewWithOptions(tt, testr.Options{Verbosity: 0})
+	}
+	mgr, err := manager.New(env.Config, manager.Options{
+		Scheme:                        scheme.Scheme,
+		Logger:                        logger,
+		Metrics:                       metricsserver.Options{BindAddress: "0"},
+		LeaderElection:                true,
+		LeaderElectionID:              "hotreload-controller",
+		LeaderElectionNamespace:       ns,
+		LeaderElectionReleaseOnCancel: true,
+		// Tests run several managers in one process.
+		Controller: config.Controller{SkipNameValidation: ptr(true)},
+	})
+	require.NoError(t, err)
+	reg := prometheus.NewRegistry()
+	require.NoError(t, Setup(mgr, Options{Registry: reg}))
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- mgr.Start(ctx) }()
+	var once sync.Once
+	run := &controllerRun{registry: reg, stop: func() {
+		once.Do(func() {
+			cancel()
+			require.NoError(t, <-done)
+		})
+	}}
+	t.Cleanup(run.stop)
+	return run
+}
+
+// cluster creates the objects of one test in its namespace.
+type cluster struct {
+	t   testing.TB
+	env *testenv.Env
+	ns  string
+	ctx context.Context
+}
+
+func newCluster(t testing.TB, nsAnnotations map[string]string) *cluster {
+	env := testenv.Get(t)
+	ns := env.Namespace(t, map[string]string{annotations.InjectionLabel: annotations.InjectionEnabled})
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+	t.Cleanup(cancel)
+	c := &cluster{t: t, env: env, ns: ns, ctx: ctx}
+	if nsAnnotations != nil {
+		c.patch(&corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: ns}}, map[string]any{"metadata": map[string]any{"annotations": nsAnnotations}})
+	}
+	return c
+}
+
+func (c *cluster) patch(obj interface {
+	GetName() string
+}, patch map[string]any) {
+	c.t.Helper()
+	body, err := json.Marshal(patch)
+	require.NoError(c.t, err)
+	switch obj.(type) {
+	case *corev1.Namespace:
+		_, err = c.env.Clientset.CoreV1().Namespaces().Patch(c.ctx, obj.GetName(), types.MergePatchType, body, metav1.PatchOptions{})
+	case *corev1.Pod:
+		_, err = c.env.Clientset.CoreV1().Pods(c.ns).Patch(c.ctx, obj.GetName(), types.MergePatchType, body, metav1.PatchOptions{})
+	default:
+		err = fmt.Errorf("cannot patch %T", obj)
+	}
+	require.NoError(c.t, err)
+}
+
+// configMap creates or updates a ConfigMap.
+func (c *cluster) configMap(name string, data map[string]string) *corev1.ConfigMap {
+	c.t.Helper()
+	cms := c.env.Clientset.CoreV1().ConfigMaps(c.ns)
+	cm, err := cms.Get(c.ctx, name, metav1.GetOptions{})
+	if err != nil {
+		cm, err = cms.Create(c.ctx, &corev1.ConfigMap{ObjectMeta: metav1.ObjectMeta{Name: name}, Data: data}, metav1.CreateOptions{})
+		require.NoError(c.t, err)
+		return cm
+	}
+	cm.Data = data
+	cm, err = cms.Update(c.ctx, cm, metav1.UpdateOptions{})
+	require.NoError(c.t, err)
+	return cm
+}
+
+// replicaSet creates a ReplicaSet (no controller runs: it only owns pods) and
+// n injected pods it controls, running the revision of their config, Ready.
+// Each pod mounts volume "config" from the ConfigMap, with the given items.
+func (c *cluster) replicaSet(name string, n int, podAnnotations map[string]string, cm string, items ...string) []*corev1.Pod {
+	c.t.Helper()
+	rs := c.owner(name)
+	pods := make([]*corev1.Pod, n)
+	for i := range pods {
+		pods[i] = c.addPod(fmt.Sprintf("%s-%d", name, i), rs, podAnnotations, cm, items...)
+	}
+	return pods
+}
+
+// owner creates a ReplicaSet to own pods; no controller runs to make any.
+func (c *cluster) owner(name string) *appsv1.ReplicaSet {
+	c.t.Helper()
+	labels := map[string]string{"app": name, annotations.EnableLabel: annotations.EnableValue}
+	rs, err := c.env.Clientset.AppsV1().ReplicaSets(c.ns).Create(c.ctx, &appsv1.ReplicaSet{
+		ObjectMeta: metav1.ObjectMeta{Name: name},
+		Spec: appsv1.ReplicaSetSpec{
+			Selector: &metav1.LabelSelector{MatchLabels: map[string]string{"app": name}},
+			Template: corev1.PodTemplateSpec{ObjectMeta: metav1.ObjectMeta{Labels: labels},
+				Spec: corev1.PodSpec{Containers: []corev1.Container{{Name: "app", Image: "app"}}}},
+		},
+	}, metav1.CreateOptions{})
+	require.NoError(c.t, err)
+	return rs
+}
+
+// addPod creates an injected pod controlled by rs, running the revision of
+// its config (as its reloader reports at start-up), Ready.
+func (c *cluster) addPod(name string, rs *appsv1.ReplicaSet, podAnnotations map[string]string, cm string, items ...string) *corev1.Pod {
+	c.t.Helper()
+	var kp []corev1.KeyToPath
+	for _, it := range items {
+		kp = append(kp, corev1.KeyToPath{Key: it, Path: it})
+	}
+	return c.addPodWith(name, rs, podAnnotations, corev1.VolumeSource{ConfigMap: &corev1.ConfigMapVolumeSource{
+		LocalObjectReference: corev1.LocalObjectReference{Name: cm}, Items: kp}})
+}
+
+// addPodWith creates an injected pod controlled by rs whose volume "config"
+// is src, running the revision of its config, Ready.
+func (c *cluster) addPodWith(name string, rs *appsv1.ReplicaSet, podAnnotations map[string]string, src corev1.VolumeSource) *corev1.Pod {
+	c.t.Helper()
+	pod := &corev1.Pod{
+		ObjectMeta: metav1.ObjectMeta{
+			Name: name, Labels: clone(rs.Spec.Template.Labels), Annotations: clone(podAnnotations),
+			OwnerReferences: []metav1.OwnerReference{{APIVersion: "apps/v1", Kind: "ReplicaSet", Name: rs.Name, UID: rs.UID,
+				Controller: ptr(true), BlockOwnerDeletion: ptr(true)}},
+		},
+		Spec: corev1.PodSpec{
+			InitContainers: []corev1.Container{{Name: mutate.ReloaderName, Image: "reloader", RestartPolicy: ptr(corev1.ContainerRestartPolicyAlways),
+				Args: []string{"run", "--src-dir", mutate.SrcDir, "--live-dir", mutate.LiveDir, "--volume", "config", "--wait-release"}}},
+			Containers: []corev1.Container{{Name: "app", Image: "app"}},
+			Volumes:    []corev1.Volume{{Name: "config", VolumeSource: src}},
+		},
+	}
+	pod, err := c.env.Clientset.CoreV1().Pods(c.ns).Create(c.ctx, pod, metav1.CreateOptions{})
+	require.NoError(c.t, err)
+	c.patch(pod, map[string]any{"metadata": map[string]any{
+		"labels":      map[string]string{annotations.Applied: c.desired(pod)},
+		"annotations": map[string]string{annotations.AppliedAt: time.Now().Add(-time.Hour).UTC().Format(time.RFC3339)},
+	}})
+	c.setStatus(pod.Name, true, time.Now().Add(-time.Hour), time.Time{})
+	return pod
+}
+
+// setStatus plays the kubelet: the pod's Ready condition since a time, and
+// its app container's last termination (a restart) when restarted is set.
+func (c *cluster) setStatus(name string, ready bool, since, restarted time.Time) {
+	c.t.Helper()
+	require.NoError(c.t, c.status(name, ready, since, restarted))
+}
+
+func (c *cluster) status(name string, ready bool, since, restarted time.Time) error {
+	pods := c.env.Clientset.CoreV1().Pods(c.ns)
+	pod, err := pods.Get(c.ctx, name, metav1.GetOptions{})
+	if err != nil {
+		return err
+	}
+	status := corev1.ConditionFalse
+	if ready {
+		status = corev1.ConditionTrue
+	}
+	pod.Status.Phase = corev1.PodRunning
+	pod.Status.Conditions = []corev1.PodCondition{{Type: corev1.PodReady, Status: status, LastTransitionTime: metav1.NewTime(since)}}
+	st := corev1.ContainerStatus{Name: "app", Ready: ready, Image: "app", ImageID: "app",
+		State: corev1.ContainerState{Running: &corev1.ContainerStateRunning{StartedAt: metav1.NewTime(since)}}}
+	if !restarted.IsZero() {
+		st.RestartCount = 1
+		st.LastTerminationState = corev1.ContainerState{Terminated: &corev1.ContainerStateTerminated{ExitCode: 1,
+			StartedAt: metav1.NewTime(restarted.Add(-time.Second)), FinishedAt: metav1.NewTime(restarted)}}
+	}
+	pod.Status.ContainerStatuses = []corev1.ContainerStatus{st}
+	_, err = pods.UpdateStatus(c.ctx, pod, metav1.UpdateOptions{})
+	return err
+}
+
+// desired computes the revision the pod should run, from the API objects.
+func (c *cluster) desired(pod *corev1.Pod) string {
+	c.t.Helper()
+	vols, ok := ReloadedVolumes(pod)
+	require.True(c.t, ok)
+	rev, err := revision.ForPod(pod, vols, func(kind revision.Kind, name string) (revision.Keys, bool) {
+		if kind == revision.KindSecret {
+			s, err := c.env.Clientset.CoreV1().Secrets(c.ns).Get(c.ctx, name, metav1.GetOptions{})
+			if err != nil {
+				return nil, false
+			}
+			return revision.SecretKeys(s), true
+		}
+		cm, err := c.env.Clientset.CoreV1().ConfigMaps(c.ns).Get(c.ctx, name, metav1.GetOptions{})
+		if err != nil {
+			return nil, false
+		}
+		return revision.ConfigMapKeys(cm), true
+	})
+	require.NoError(c.t, err)
+	return rev
+}
+
+func (c *cluster) pods(prefix string) []corev1.Pod {
+	c.t.Helper()
+	list, err := c.env.Clientset.CoreV1().Pods(c.ns).List(c.ctx, metav1.ListOptions{})
+	require.NoError(c.t, err)
+	var out []corev1.Pod
+	for _, p := range list.Items {
+		if strings.HasPrefix(p.Name, prefix+"-") {
+			out = append(out, p)
+		}
+	}
+	return out
+}
+
+// events returns "Reason: note" of the Events regarding the named object, in
+// the order they were created.
+func (c *cluster) events(kind, name string) []string {
+	c.t.Helper()
+	list, err := c.env.Clientset.EventsV1().Events(c.ns).List(c.ctx, metav1.ListOptions{})
+	require.NoError(c.t, err)
+	items := list.Items
+	sort.SliceStable(items, func(i, j int) bool { return items[i].EventTime.Before(&items[j].EventTime) })
+	var out []string
+	for _, e := range items {
+		if e.Regarding.Kind == kind && e.Regarding.Name == name && e.ReportingController == Name {
+			out = append(out, e.Reason+": "+e.Note)
+		}
+	}
+	return out
+}
+
+// waitEvents waits until the object's Events end with the reason given.
+func (c *cluster) waitEvents(kind, name, lastReason string) []string {
+	c.t.Helper()
+	var got []string
+	require.Eventually(c.t, func() bool {
+		got = c.events(kind, name)
+		return len(got) > 0 && strings.HasPrefix(got[len(got)-1], lastReason+":")
+	}, wait, 50*time.Millisecond, "events of %s %s end with %s", kind, name, lastReason)
+	return got
+}
+
+// order returns the names of pods in rollout order for rev.
+func order(pods []*corev1.Pod, rev string) []string {
+	states := make([]Pod, len(pods))
+	for i, p := range pods {
+		states[i] = Pod{Name: p.Name, UID: p.UID}
+	}
+	var out []string
+	for _, p := range Order(states, rev) {
+		out = append(out, p.Name)
+	}
+	return out
+}
+
+func sorted(names []string) string {
+	names = slices.Clone(names)
+	slices.Sort(names)
+	return strings.Join(names, ", ")
+}
+
+func clone(m map[string]string) map[string]string {
+	if m == nil {
+		return nil
+	}
+	out := make(map[string]string, len(m))
+	for k, v := range m {
+		out[k] = v
+	}
+	return out
+}
+
+func ptr[T any](v T) *T { return &v }
+
+// metricValues returns the rollout counters and the number of durations
+// observed, as "name{namespace}".
+func metricValues(t testing.TB, reg *prometheus.Registry) map[string]float64 {
+	t.Helper()
+	mfs, err := reg.Gather()
+	require.NoError(t, err)
+	out := map[string]float64{}
+	for _, mf := range mfs {
+		for _, m := range mf.GetMetric() {
+			key := mf.GetName() + "{" + m.GetLabel()[0].GetValue() + "}"
+			switch {
+			case m.GetCounter() != nil:
+				out[key] = m.GetCounter().GetValue()
+			case m.GetHistogram() != nil:
+				out[key+" count"] = float64(m.GetHistogram().GetSampleCount())
+			}
+		}
+	}
+	return out
+}

@@ -1,0 +1,68 @@
+package rollout
+
+import (
+	"errors"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+)
+
+// Metrics counts rollouts, steps and halts by namespace, and times rollouts.
+type Metrics struct {
+	started   *prometheus.CounterVec
+	completed *prometheus.CounterVec
+	halted    *prometheus.CounterVec
+	steps     *prometheus.CounterVec
+	duration  *prometheus.HistogramVec
+}
+
+// NewMetrics registers the rollout metrics with reg. Collectors reg already
+// holds (a second controller in the same process) are shared.
+func NewMetrics(reg prometheus.Registerer) (*Metrics, error) {
+	counter := func(name, help string) *prometheus.CounterVec {
+		return prometheus.NewCounterVec(prometheus.CounterOpts{Name: name, Help: help}, []string{"namespace"})
+	}
+	m := &Metrics{
+		started:   counter("hotreload_rollouts_started_total", "Config rollouts started (first release of a revision to a group of pods)."),
+		completed: counter("hotreload_rollouts_completed_total", "Config rollouts completed: every pod of the group runs the revision and stayed healthy for the interval."),
+		halted:    counter("hotreload_rollouts_halted_total", "Config rollouts halted by a pod that failed, stopped being Ready or restarted."),
+		steps:     counter("hotreload_rollout_steps_released_total", "Rollout steps released."),
+		duration: prometheus.NewHistogramVec(prometheus.HistogramOpts{
+			Name:    "hotreload_rollout_duration_seconds",
+			Help:    "Time from the first pod applying a revision to the rollout's completion, intervals included.",
+			Buckets: prometheus.ExponentialBuckets(1, 2, 14),
+		}, []string{"namespace"}),
+	}
+	for _, c := range []**prometheus.CounterVec{&m.started, &m.completed, &m.halted, &m.steps} {
+		if err := register(reg, c); err != nil {
+			return nil, err
+		}
+	}
+	if err := register(reg, &m.duration); err != nil {
+		return nil, err
+	}
+	return m, nil
+}
+
+// register registers *c, or replaces it by the collector reg already holds.
+func register[C prometheus.Collector](reg prometheus.Registerer, c *C) error {
+	err := reg.Register(*c)
+	var are prometheus.AlreadyRegisteredError
+	if errors.As(err, &are) {
+		if existing, ok := are.ExistingCollector.(C); ok {
+			*c = existing
+			return nil
+		}
+	}
+	return err
+}
+
+func (m *Metrics) rolloutStarted(ns string) { m.started.WithLabelValues(ns).Inc() }
+func (m *Metrics) stepReleased(ns string)   { m.steps.WithLabelValues(ns).Inc() }
+func (m *Metrics) rolloutHalted(ns string)  { m.halted.WithLabelValues(ns).Inc() }
+func (m *Metrics) rolloutCompleted(ns string, d time.Duration) {
+	m.completed.WithLabelValues(ns).Inc()
+	if d > 0 {
+		m.duration.WithLabelValues(ns).Observe(d.Seconds())
+	}
+}
