@@ -88,13 +88,22 @@ func serveCommand(ctx context.Context, fs *flag.FlagSet, args []string) error {
 	return mgr.Start(ctx)
 }
 
-// restConfig loads the kubeconfig flag, else the in-cluster config, else $KUBECONFIG.
+// restConfig loads the kubeconfig flag; without it, the in-cluster config
+// when running in a pod (never reading $HOME, which a non-root image may not
+// let it read), else $KUBECONFIG or ~/.kube/config.
 func restConfig(path string) (*rest.Config, error) {
+	if path == "" && os.Getenv("KUBERNETES_SERVICE_HOST") != "" {
+		cfg, err := rest.InClusterConfig()
+		if err != nil {
+			return nil, fmt.Errorf("loading the in-cluster config: %w", err)
+		}
+		return cfg, nil
+	}
 	rules := clientcmd.NewDefaultClientConfigLoadingRules()
 	rules.ExplicitPath = path
 	cfg, err := clientcmd.NewNonInteractiveDeferredLoadingClientConfig(rules, nil).ClientConfig()
 	if err != nil {
-		return nil, fmt.Errorf("loading the API server's address and credentials: %w", err)
+		return nil, fmt.Errorf("loading the API server's address and credentials (--kubeconfig, $KUBECONFIG or ~/.kube/config): %w", err)
 	}
 	return cfg, nil
 }
