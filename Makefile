@@ -18,6 +18,7 @@ export KUBEBUILDER_ASSETS := $(K8S_BIN)
 
 include make/tools.mk
 include make/certs.mk
+include make/cluster.mk
 
 ##@ General
 
