@@ -15,6 +15,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/envtest"
 
 	"github.com/hotreload/hotreload/internal/testenv"
+	"github.com/hotreload/hotreload/pkg/mutate/mutatetest"
 )
 
 // A rotated serving certificate is served without a restart: replacing the
@@ -28,7 +29,7 @@ func TestIntegrationServerReloadsRotatedCertificate(t *testing.T) {
 	require.NoError(t, second.PrepWithoutInstalling())
 	t.Cleanup(func() { _ = first.Cleanup(); _ = second.Cleanup() })
 
-	o := serverOptions(goldenCase{})
+	o := serverOptions(mutatetest.Case{})
 	o.Host, o.Port, o.CertDir = first.LocalServingHost, first.LocalServingPort, first.LocalServingCertDir
 	runManager(t, env, o, testr.New(t))
 

@@ -25,6 +25,7 @@ import (
 
 	"github.com/hotreload/hotreload/internal/testenv"
 	"github.com/hotreload/hotreload/internal/webhook"
+	"github.com/hotreload/hotreload/pkg/mutate/mutatetest"
 )
 
 // Load of the admission benchmark: the rate and duration of issue's target
@@ -45,12 +46,12 @@ func BenchmarkIntegrationAdmissionLoad(b *testing.B) {
 	require.NoError(b, serving.PrepWithoutInstalling())
 	b.Cleanup(func() { _ = serving.Cleanup() })
 
-	o := serverOptions(goldenCase{})
+	o := serverOptions(mutatetest.Case{})
 	o.Host, o.Port, o.CertDir = serving.LocalServingHost, serving.LocalServingPort, serving.LocalServingCertDir
 	mgr := runManager(b, env, o, logr.Discard())
 	ns := enabledNamespace(b, env, mgr.GetCache(), map[string]string{"hotreload/rollout": "1,25%,100%"})
 
-	c := readCase(b, filepath.Join(goldenDir, "nginx-subpath-link.yaml"))
+	c := readCase(b, filepath.Join(mutatetest.Dir(), "nginx-subpath-link.yaml"))
 	c.Pod.Namespace = ""
 	rawPod, err := json.Marshal(c.Pod)
 	require.NoError(b, err)

@@ -5,7 +5,6 @@ package webhook_test
 import (
 	"context"
 	"maps"
-	"os"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -27,35 +26,15 @@ import (
 	"k8s.io/utils/ptr"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/manager"
-	"sigs.k8s.io/yaml"
 
 	"github.com/hotreload/hotreload/internal/testenv"
 	"github.com/hotreload/hotreload/internal/webhook"
 	"github.com/hotreload/hotreload/pkg/annotations"
 	"github.com/hotreload/hotreload/pkg/mutate"
+	"github.com/hotreload/hotreload/pkg/mutate/mutatetest"
 )
 
 func TestMain(m *testing.M) { testenv.Main(m) }
-
-// goldenCase and goldenResult read pkg/mutate's golden files: the same pods,
-// this time created through the API server and its webhook.
-type goldenCase struct {
-	Options struct {
-		PlainSidecar         bool              `json:"plainSidecar,omitempty"`
-		NamespaceAnnotations map[string]string `json:"namespaceAnnotations,omitempty"`
-		HealthPort           int32             `json:"healthPort,omitempty"`
-		LiveSizeLimit        string            `json:"liveSizeLimit,omitempty"`
-		ExchangeCA           string            `json:"exchangeCA,omitempty"`
-	} `json:"options"`
-	Pod *corev1.Pod `json:"pod"`
-}
-
-type goldenResult struct {
-	Warnings []string    `json:"warnings"`
-	Pod      *corev1.Pod `json:"pod"`
-}
-
-const goldenDir = "../../pkg/mutate/testdata"
 
 // Every golden pod of pkg/mutate, created through the real API server in an
 // enabled namespace, is stored as the golden file says (after the API server's
@@ -63,15 +42,12 @@ const goldenDir = "../../pkg/mutate/testdata"
 // every mutated pod.
 func TestIntegrationWebhookStoresGoldenPods(t *testing.T) {
 	env := testenv.Get(t)
-	inputs, err := filepath.Glob(filepath.Join(goldenDir, "*.yaml"))
+	inputs, err := mutatetest.Inputs()
 	require.NoError(t, err)
 
 	// The server's options are per process: run one server per set of them.
 	groups := map[string][]string{}
 	for _, in := range inputs {
-		if strings.HasSuffix(in, ".golden.yaml") {
-			continue
-		}
 		c := readCase(t, in)
 		key := serverKey(c)
 		groups[key] = append(groups[key], in)
@@ -90,7 +66,7 @@ func TestIntegrationWebhookStoresGoldenPods(t *testing.T) {
 				name := strings.TrimSuffix(filepath.Base(in), ".yaml")
 				t.Run(name, func(t *testing.T) {
 					c := readCase(t, in)
-					want := readResult(t, strings.TrimSuffix(in, ".yaml")+".golden.yaml")
+					want := readResult(t, mutatetest.GoldenPath(in))
 					ns := enabledNamespace(t, env, cache, c.Options.NamespaceAnnotations)
 					ctx := context.Background()
 
@@ -123,10 +99,10 @@ func TestIntegrationWebhookStoresGoldenPods(t *testing.T) {
 // namespace without the label, or without the pod label, is left alone.
 func TestIntegrationWebhookDryRunAndSelectors(t *testing.T) {
 	env := testenv.Get(t)
-	cache := startServer(t, env, serverOptions(goldenCase{}))
+	cache := startServer(t, env, serverOptions(mutatetest.Case{}))
 	ctx := context.Background()
-	c := readCase(t, filepath.Join(goldenDir, "nginx-subpath-link.yaml"))
-	want := readResult(t, filepath.Join(goldenDir, "nginx-subpath-link.golden.yaml"))
+	c := readCase(t, filepath.Join(mutatetest.Dir(), "nginx-subpath-link.yaml"))
+	want := readResult(t, filepath.Join(mutatetest.Dir(), "nginx-subpath-link.golden.yaml"))
 
 	enabled := enabledNamespace(t, env, cache, nil)
 	pod := c.Pod.DeepCopy()
@@ -214,7 +190,7 @@ func runManager(t testing.TB, env *testenv.Env, o webhook.ServerOptions, log log
 	return mgr
 }
 
-func serverOptions(c goldenCase) webhook.ServerOptions {
+func serverOptions(c mutatetest.Case) webhook.ServerOptions {
 	o := webhook.ServerOptions{
 		NativeSidecar: webhook.NativeSidecarAuto,
 		Mutate: mutate.Options{
@@ -232,7 +208,7 @@ func serverOptions(c goldenCase) webhook.ServerOptions {
 	return o
 }
 
-func serverKey(c goldenCase) string {
+func serverKey(c mutatetest.Case) string {
 	switch {
 	case c.Options.PlainSidecar:
 		return "plain-sidecar"
@@ -261,21 +237,17 @@ func enabledNamespace(t testing.TB, env *testenv.Env, cache client.Reader, ann m
 	return name
 }
 
-func readCase(t testing.TB, path string) goldenCase {
+func readCase(t testing.TB, path string) mutatetest.Case {
 	t.Helper()
-	raw, err := os.ReadFile(path)
+	c, err := mutatetest.ReadCase(path)
 	require.NoError(t, err)
-	var c goldenCase
-	require.NoError(t, yaml.UnmarshalStrict(raw, &c))
 	return c
 }
 
-func readResult(t testing.TB, path string) goldenResult {
+func readResult(t testing.TB, path string) mutatetest.Result {
 	t.Helper()
-	raw, err := os.ReadFile(path)
+	r, err := mutatetest.ReadResult(path)
 	require.NoError(t, err)
-	var r goldenResult
-	require.NoError(t, yaml.UnmarshalStrict(raw, &r))
 	return r
 }
 

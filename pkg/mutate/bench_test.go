@@ -1,11 +1,12 @@
 package mutate
 
 import (
-	"os"
+	"path/filepath"
 	"testing"
 
 	"github.com/stretchr/testify/require"
-	"sigs.k8s.io/yaml"
+
+	"github.com/hotreload/hotreload/pkg/mutate/mutatetest"
 )
 
 // BenchmarkMutate mutates realistic pods (target: at most 100 µs and 200
@@ -14,10 +15,8 @@ import (
 func BenchmarkMutate(b *testing.B) {
 	for _, name := range []string{"nginx-subpath-link", "prometheus-url", "statefulset-several-containers"} {
 		b.Run(name, func(b *testing.B) {
-			raw, err := os.ReadFile("testdata/" + name + ".yaml")
+			c, err := mutatetest.ReadCase(filepath.Join(mutatetest.Dir(), name+".yaml"))
 			require.NoError(b, err)
-			var c goldenCase
-			require.NoError(b, yaml.Unmarshal(raw, &c))
 			opts := testOptions()
 			b.ReportAllocs()
 			for b.Loop() {

@@ -4,68 +4,33 @@ import (
 	"flag"
 	"os"
 	"path/filepath"
-	"strings"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
-	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/api/resource"
 	"sigs.k8s.io/yaml"
+
+	"github.com/hotreload/hotreload/pkg/mutate/mutatetest"
 )
 
 var update = flag.Bool("update", false, "rewrite the golden files of pkg/mutate/testdata")
-
-// goldenCase is a testdata/<case>.yaml file: the pod and the options that differ
-// from the tests' defaults.
-type goldenCase struct {
-	// Options that differ from testOptions.
-	Options struct {
-		PlainSidecar         bool              `json:"plainSidecar,omitempty"`
-		NamespaceAnnotations map[string]string `json:"namespaceAnnotations,omitempty"`
-		HealthPort           int32             `json:"healthPort,omitempty"`
-		LiveSizeLimit        string            `json:"liveSizeLimit,omitempty"`
-		ExchangeCA           string            `json:"exchangeCA,omitempty"`
-	} `json:"options"`
-	Pod *corev1.Pod `json:"pod"`
-}
-
-// goldenResult is a testdata/<case>.golden.yaml file.
-type goldenResult struct {
-	Warnings []string    `json:"warnings"`
-	Pod      *corev1.Pod `json:"pod"`
-}
 
 func testOptions() Options {
 	return Options{ReloaderImage: "ghcr.io/hotreload/reloader:v1.0.0", Version: "v1.0.0", NativeSidecar: true}
 }
 
 func TestMutateGolden(t *testing.T) {
-	inputs, err := filepath.Glob("testdata/*.yaml")
+	inputs, err := mutatetest.Inputs()
 	require.NoError(t, err)
 	used := map[string]bool{}
 	for _, in := range inputs {
-		if strings.HasSuffix(in, ".golden.yaml") {
-			continue
-		}
-		name := strings.TrimSuffix(filepath.Base(in), ".yaml")
-		golden := strings.TrimSuffix(in, ".yaml") + ".golden.yaml"
-		used[golden] = true
-		t.Run(name, func(t *testing.T) {
-			raw, err := os.ReadFile(in)
+		golden := mutatetest.GoldenPath(in)
+		used[filepath.Base(golden)] = true
+		t.Run(mutatetest.Name(in), func(t *testing.T) {
+			c, err := mutatetest.ReadCase(in)
 			require.NoError(t, err)
-			var c goldenCase
-			require.NoError(t, yaml.UnmarshalStrict(raw, &c))
-			require.NotNil(t, c.Pod, "%s has no pod", in)
-			opts := testOptions()
-			opts.NativeSidecar = !c.Options.PlainSidecar
-			opts.NamespaceAnnotations = c.Options.NamespaceAnnotations
-			opts.HealthPort = c.Options.HealthPort
-			opts.ExchangeCA = []byte(c.Options.ExchangeCA)
-			if c.Options.LiveSizeLimit != "" {
-				q := resource.MustParse(c.Options.LiveSizeLimit)
-				opts.LiveSizeLimit = &q
-			}
+			opts := caseOptions(c.Options)
 			before := c.Pod.DeepCopy()
 
 			got, warnings, err := Mutate(c.Pod, opts)
@@ -81,7 +46,7 @@ func TestMutateGolden(t *testing.T) {
 				assert.Equal(t, warnings, againWarnings)
 			}
 
-			out, err := yaml.Marshal(goldenResult{Warnings: append([]string{}, warnings...), Pod: got})
+			out, err := yaml.Marshal(mutatetest.Result{Warnings: append([]string{}, warnings...), Pod: got})
 			require.NoError(t, err)
 			if *update {
 				require.NoError(t, os.WriteFile(golden, out, 0o644))
@@ -92,9 +57,23 @@ func TestMutateGolden(t *testing.T) {
 			assert.Equal(t, string(want), string(out))
 		})
 	}
-	goldens, err := filepath.Glob("testdata/*.golden.yaml")
+	goldens, err := filepath.Glob(filepath.Join(mutatetest.Dir(), "*.golden.yaml"))
 	require.NoError(t, err)
 	for _, g := range goldens {
-		assert.True(t, used[g], "%s has no testdata input: delete it", g)
+		assert.True(t, used[filepath.Base(g)], "%s has no testdata input: delete it", g)
 	}
+}
+
+// caseOptions are the tests' default options with a case's settings.
+func caseOptions(s mutatetest.Settings) Options {
+	opts := testOptions()
+	opts.NativeSidecar = !s.PlainSidecar
+	opts.NamespaceAnnotations = s.NamespaceAnnotations
+	opts.HealthPort = s.HealthPort
+	opts.ExchangeCA = []byte(s.ExchangeCA)
+	if s.LiveSizeLimit != "" {
+		q := resource.MustParse(s.LiveSizeLimit)
+		opts.LiveSizeLimit = &q
+	}
+	return opts
 }

@@ -119,13 +119,7 @@ func TestCoalescerNeverAppliesAnOlderRevisionAfterANewerOne(t *testing.T) {
 func TestCoalescerFollowsMountsOnlyWithoutWaitRelease(t *testing.T) {
 	for _, wait := range []bool{true, false} {
 		t.Run(fmt.Sprintf("wait release %v", wait), func(t *testing.T) {
-			co := NewCoalescer(wait, "r0")
-			co.Debounce = time.Millisecond
-			applied := make(chan string, 10)
-			runCoalescer(t, co, func(_ context.Context, rev string) error {
-				applied <- rev
-				return nil
-			})
+			co, applied := recordingCoalescer(t, wait, "r0")
 			co.Released("r0") // the pod as first seen: released what runs
 			co.Mounted("r1")
 			co.Released("r2")
@@ -148,13 +142,7 @@ func TestCoalescerFollowsMountsOnlyWithoutWaitRelease(t *testing.T) {
 // value seen before, repeated by a later update of the pod, must not pull the
 // process back to that older revision.
 func TestCoalescerIgnoresARepeatedReleaseAfterANewerMount(t *testing.T) {
-	co := NewCoalescer(false, "r1")
-	co.Debounce = time.Millisecond
-	applied := make(chan string, 10)
-	runCoalescer(t, co, func(_ context.Context, rev string) error {
-		applied <- rev
-		return nil
-	})
+	co, applied := recordingCoalescer(t, false, "r1")
 	co.Released("r1")
 	co.Mounted("r2")
 	require.Equal(t, "r2", <-applied)
@@ -168,18 +156,26 @@ func TestCoalescerIgnoresARepeatedReleaseAfterANewerMount(t *testing.T) {
 // A stale released value on the pod when the reloader starts, older than what
 // it mounted, is not applied without the release gate.
 func TestCoalescerWithoutGateDoesNotApplyTheFirstReleaseSeen(t *testing.T) {
-	co := NewCoalescer(false, "r2")
-	co.Debounce = time.Millisecond
-	applied := make(chan string, 10)
-	runCoalescer(t, co, func(_ context.Context, rev string) error {
-		applied <- rev
-		return nil
-	})
+	co, applied := recordingCoalescer(t, false, "r2")
 	co.Released("r1")
 	expectNoApply(t, applied)
 	co.Mounted("r3")
 	assert.Equal(t, "r3", <-applied)
 	assert.Empty(t, applied, "nothing else applied")
+}
+
+// recordingCoalescer runs a Coalescer, with a short debounce, whose applies
+// succeed and are sent on the returned channel.
+func recordingCoalescer(t *testing.T, waitRelease bool, applied string) (*Coalescer, chan string) {
+	t.Helper()
+	co := NewCoalescer(waitRelease, applied)
+	co.Debounce = time.Millisecond
+	ch := make(chan string, 10)
+	runCoalescer(t, co, func(_ context.Context, rev string) error {
+		ch <- rev
+		return nil
+	})
+	return co, ch
 }
 
 // expectNoApply fails if an apply starts within many debounce periods.
