@@ -3,15 +3,10 @@
 package deploy_test
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
-	"errors"
-	"io"
 	"os"
-	"os/exec"
 	"path/filepath"
-	"sort"
 	"testing"
 	"time"
 
@@ -19,9 +14,7 @@ import (
 	authenticationv1 "k8s.io/api/authentication/v1"
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/util/strategicpatch"
-	utilyaml "k8s.io/apimachinery/pkg/util/yaml"
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/kubernetes/scheme"
 	"k8s.io/client-go/rest"
@@ -37,70 +30,9 @@ func ctxFor(t *testing.T) context.Context {
 }
 
 // build runs `kubectl kustomize dir` and decodes the objects it prints.
-func build(t *testing.T, env *testenv.Env, dir string) []*unstructured.Unstructured {
-	t.Helper()
-	var stderr bytes.Buffer
-	cmd := exec.Command(filepath.Join(env.Assets, "kubectl"), "kustomize", dir)
-	cmd.Stderr = &stderr
-	out, err := cmd.Output()
-	require.NoError(t, err, "kubectl kustomize %s: %s", dir, stderr.String())
-	return decode(t, out)
-}
-
-func decode(t *testing.T, data []byte) []*unstructured.Unstructured {
-	t.Helper()
-	var objs []*unstructured.Unstructured
-	d := utilyaml.NewYAMLOrJSONDecoder(bytes.NewReader(data), 4096)
-	for {
-		u := &unstructured.Unstructured{}
-		err := d.Decode(&u.Object)
-		if errors.Is(err, io.EOF) {
-			return objs
-		}
-		require.NoError(t, err)
-		if len(u.Object) > 0 {
-			objs = append(objs, u)
-		}
-	}
-}
 
 // apply server-side applies each object, as `kubectl apply --server-side` would,
 // and returns "Kind namespace/name" of each, sorted.
-func apply(t *testing.T, env *testenv.Env, objs []*unstructured.Unstructured) []string {
-	t.Helper()
-	ctx := ctxFor(t)
-	var names []string
-	for _, u := range objs {
-		err := env.Client.Apply(ctx, client.ApplyConfigurationFromUnstructured(u.DeepCopy()),
-			client.FieldOwner("hotreload-install"), client.ForceOwnership)
-		require.NoError(t, err, "applying %s %s/%s", u.GetKind(), u.GetNamespace(), u.GetName())
-		names = append(names, u.GetKind()+" "+u.GetNamespace()+"/"+u.GetName())
-		if u.GetKind() == "CustomResourceDefinition" {
-			waitEstablished(t, env, u.GetName())
-		}
-	}
-	sort.Strings(names)
-	return names
-}
-
-func waitEstablished(t *testing.T, env *testenv.Env, name string) {
-	t.Helper()
-	require.Eventually(t, func() bool {
-		u := &unstructured.Unstructured{}
-		u.SetAPIVersion("apiextensions.k8s.io/v1")
-		u.SetKind("CustomResourceDefinition")
-		if err := env.Client.Get(context.Background(), client.ObjectKey{Name: name}, u); err != nil {
-			return false
-		}
-		conds, _, _ := unstructured.NestedSlice(u.Object, "status", "conditions")
-		for _, c := range conds {
-			if m, ok := c.(map[string]any); ok && m["type"] == "Established" && m["status"] == "True" {
-				return true
-			}
-		}
-		return false
-	}, time.Minute, 100*time.Millisecond, "CRD %s established", name)
-}
 
 // token mints a token for namespace/sa through TokenRequest, bound to pod when
 // one is given, for the API server's audiences unless others are given.

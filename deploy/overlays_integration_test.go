@@ -55,7 +55,7 @@ func TestIntegrationEveryOverlayAppliesToAFreshAPIServer(t *testing.T) {
 	tree := copyTree(t, ".")
 
 	t.Run("base", func(t *testing.T) {
-		require.Equal(t, baseObjects, apply(t, env, build(t, env, filepath.Join(tree, "base"))))
+		require.Equal(t, baseObjects, env.Apply(t, env.Kustomize(t, filepath.Join(tree, "base"))))
 		w := mwc(t, env).Webhooks
 		require.Len(t, w, 1)
 		require.Equal(t, "/mutate-pods", *w[0].ClientConfig.Service.Path, "a service path starts with a slash")
@@ -67,7 +67,7 @@ func TestIntegrationEveryOverlayAppliesToAFreshAPIServer(t *testing.T) {
 		cmd.Stderr = os.Stderr
 		require.NoError(t, cmd.Run())
 		require.Equal(t, sorted(append([]string{"Secret hotreload-system/hotreload-webhook-tls"}, baseObjects...)),
-			apply(t, env, build(t, env, filepath.Join(tree, "selfsigned"))))
+			env.Apply(t, env.Kustomize(t, filepath.Join(tree, "selfsigned"))))
 
 		ca, err := os.ReadFile(filepath.Join(out, "ca.crt"))
 		require.NoError(t, err)
@@ -87,19 +87,19 @@ func TestIntegrationEveryOverlayAppliesToAFreshAPIServer(t *testing.T) {
 		for _, f := range []string{"cert-manager.io_certificates.yaml", "cert-manager.io_issuers.yaml"} {
 			data, err := os.ReadFile(filepath.Join(certManagerCRDs, f))
 			require.NoError(t, err)
-			crds = append(crds, decode(t, data)...)
+			crds = append(crds, testenv.Decode(t, data)...)
 		}
 		require.Equal(t, []string{
 			"CustomResourceDefinition /certificates.cert-manager.io",
 			"CustomResourceDefinition /issuers.cert-manager.io",
-		}, apply(t, env, crds))
+		}, env.Apply(t, crds))
 
 		require.Equal(t, sorted(append([]string{
 			"Certificate hotreload-system/hotreload-ca",
 			"Certificate hotreload-system/hotreload-webhook",
 			"Issuer hotreload-system/hotreload-ca",
 			"Issuer hotreload-system/hotreload-selfsigned",
-		}, baseObjects...)), apply(t, env, build(t, env, filepath.Join(tree, "default"))))
+		}, baseObjects...)), env.Apply(t, env.Kustomize(t, filepath.Join(tree, "default"))))
 		require.Equal(t, "hotreload-system/hotreload-webhook", mwc(t, env).Annotations["cert-manager.io/inject-ca-from"])
 
 		cert := &unstructured.Unstructured{}

@@ -29,7 +29,7 @@ var baseOnce sync.Once
 // server enforces its admission policy.
 func installBase(t *testing.T, env *testenv.Env) {
 	t.Helper()
-	baseOnce.Do(func() { apply(t, env, build(t, env, "base")) })
+	baseOnce.Do(func() { env.Apply(t, env.Kustomize(t, "base")) })
 }
 
 // world is an enabled namespace with the reloader's objects, an app account that

@@ -3,12 +3,7 @@
 package access_test
 
 import (
-	"bytes"
 	"context"
-	"errors"
-	"io"
-	"os/exec"
-	"path/filepath"
 	"testing"
 	"time"
 
@@ -18,8 +13,6 @@ import (
 	rbacv1 "k8s.io/api/rbac/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
-	utilyaml "k8s.io/apimachinery/pkg/util/yaml"
 	"k8s.io/client-go/kubernetes/scheme"
 	"k8s.io/client-go/rest"
 	"sigs.k8s.io/controller-runtime/pkg/client"
@@ -37,18 +30,7 @@ func TestMain(m *testing.M) { testenv.Main(m) }
 func startAsWebhook(t *testing.T, env *testenv.Env) {
 	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
-	out, err := exec.Command(filepath.Join(env.Assets, "kubectl"), "kustomize", "../../deploy/base").Output()
-	require.NoError(t, err)
-	d := utilyaml.NewYAMLOrJSONDecoder(bytes.NewReader(out), 4096)
-	for {
-		u := &unstructured.Unstructured{}
-		if err := d.Decode(&u.Object); errors.Is(err, io.EOF) {
-			break
-		} else {
-			require.NoError(t, err)
-		}
-		require.NoError(t, env.Client.Apply(ctx, client.ApplyConfigurationFromUnstructured(u), client.FieldOwner("test"), client.ForceOwnership))
-	}
+	env.Apply(t, env.Kustomize(t, "../../deploy/base"))
 	tr, err := env.Clientset.CoreV1().ServiceAccounts("hotreload-system").CreateToken(ctx, "hotreload-webhook", &authenticationv1.TokenRequest{}, metav1.CreateOptions{})
 	require.NoError(t, err)
 	cfg := rest.AnonymousClientConfig(env.Config)

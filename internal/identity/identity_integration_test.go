@@ -3,13 +3,9 @@
 package identity_test
 
 import (
-	"bytes"
 	"context"
-	"errors"
-	"io"
 	"net/http/httptest"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"testing"
 	"time"
@@ -19,9 +15,7 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/types"
-	utilyaml "k8s.io/apimachinery/pkg/util/yaml"
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/kubernetes/scheme"
 	"k8s.io/client-go/rest"
@@ -37,18 +31,7 @@ func TestMain(m *testing.M) { testenv.Main(m) }
 
 func applyBase(t *testing.T, env *testenv.Env) {
 	t.Helper()
-	out, err := exec.Command(filepath.Join(env.Assets, "kubectl"), "kustomize", "../../deploy/base").Output()
-	require.NoError(t, err)
-	d := utilyaml.NewYAMLOrJSONDecoder(bytes.NewReader(out), 4096)
-	for {
-		u := &unstructured.Unstructured{}
-		if err := d.Decode(&u.Object); errors.Is(err, io.EOF) {
-			return
-		} else {
-			require.NoError(t, err)
-		}
-		require.NoError(t, env.Client.Apply(context.Background(), client.ApplyConfigurationFromUnstructured(u), client.FieldOwner("test"), client.ForceOwnership))
-	}
+	env.Apply(t, env.Kustomize(t, "../../deploy/base"))
 }
 
 func mint(t *testing.T, env *testenv.Env, ns, sa string, pod *corev1.Pod, aud ...string) string {
