@@ -170,17 +170,26 @@ func Plan(in Input) Decision {
 
 // isReleased reports whether the pod counts as released at rev: released to
 // it, or already running it (a pod created during the rollout starts on what
-// is mounted then).
-func isReleased(p Pod, rev string) bool { return p.Released == rev || p.Applied == rev }
+// is mounted then). A pod whose last release failed does not run rev even if
+// its label says so: its live copy holds the failed revision, so a revert must
+// be released to it again.
+func isReleased(p Pod, rev string) bool {
+	if p.Released == rev {
+		return true
+	}
+	failedLast := p.Released != "" && p.Failed == p.Released
+	return p.Applied == rev && !failedLast
+}
 
 // halt reports whether a released pod halts the rollout of rev: it failed to
-// apply rev, or within the interval after applying it, it stopped being Ready
-// or restarted.
+// apply rev, or within the interval after applying a release of rev, it
+// stopped being Ready or restarted. A pod that started on rev (created during
+// the rollout) was never reloaded: its start-up is not the reload's doing.
 func halt(p Pod, rev string, interval time.Duration) (Halt, bool) {
 	if p.Failed == rev {
 		return Halt{Pod: p.Name, Cause: strings.TrimSuffix(p.FailedReason, haltedSuffix), Announced: strings.HasSuffix(p.FailedReason, haltedSuffix)}, true
 	}
-	if p.Applied != rev || p.AppliedAt.IsZero() {
+	if p.Released != rev || p.Applied != rev || p.AppliedAt.IsZero() {
 		return Halt{}, false
 	}
 	end := p.AppliedAt.Add(interval)

@@ -143,6 +143,22 @@ func TestPlan(t *testing.T) {
 		}, 1),
 		want: Decision{UnderWay: true, Steps: 3, Total: 8, StartedAt: t0.Add(-time.Minute)},
 	}, {
+		name:  "does not halt on a pod that started on the revision and is not Ready yet",
+		steps: canary,
+		pods: with(fleet(8), func(p *Pod) {
+			p.Applied, p.AppliedAt = revA, t0.Add(-2*time.Second)
+			p.Ready, p.ReadySince = false, t0.Add(-time.Second)
+		}, 4),
+		want: Decision{UnderWay: true, Steps: 3, Total: 8, Started: true},
+	}, {
+		name:  "releases a reverted revision again to a pod whose release of the bad one failed",
+		rev:   rev0,
+		steps: canary,
+		pods: with(fleet(8), func(p *Pod) {
+			p.Released, p.Failed, p.FailedReason = revA, revA, "process died after the reload signal; rollout halted"
+		}, 1),
+		want: Decision{UnderWay: true, Release: []string{"p1"}, Step: 3, Steps: 3, Target: 8, Total: 8, Started: true},
+	}, {
 		name:  "ignores a failure of another revision",
 		steps: canary,
 		pods: with(fleet(8), func(p *Pod) {
