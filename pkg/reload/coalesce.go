@@ -141,6 +141,12 @@ func (c *Coalescer) Run(ctx context.Context, apply func(ctx context.Context, rev
 			c.running, c.cancel = "", nil
 			if err == nil {
 				c.applied = rev
+			} else {
+				// A failed apply may have swapped the live copy before the
+				// delivery failed: what the app reads is no longer known to be
+				// the last applied revision, so any later target, that one
+				// included (a revert), is applied again.
+				c.applied = ""
 			}
 			again := c.gen != gen
 			c.mu.Unlock()

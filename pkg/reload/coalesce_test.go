@@ -2,6 +2,7 @@ package reload
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"math/rand/v2"
 	"path/filepath"
@@ -176,6 +177,39 @@ func recordingCoalescer(t *testing.T, waitRelease bool, applied string) (*Coales
 		return nil
 	})
 	return co, ch
+}
+
+// After a failed apply, a release of the revision applied before it (a revert)
+// is applied again: the failed apply may have left the live copy at the
+// failed revision.
+func TestCoalescerAppliesARevertAfterAFailure(t *testing.T) {
+	co := NewCoalescer(true, "r1")
+	co.Debounce = time.Millisecond
+	applied := make(chan string, 10)
+	runCoalescer(t, co, func(_ context.Context, rev string) error {
+		applied <- rev
+		if rev == "r2" {
+			return errors.New("process died after the reload signal")
+		}
+		return nil
+	})
+	co.Released("r2")
+	require.Equal(t, "r2", recv(t, applied))
+	co.Released("r1")
+	assert.Equal(t, "r1", recv(t, applied))
+	require.Eventually(t, func() bool { return co.Applied() == "r1" }, 10*time.Second, time.Millisecond)
+}
+
+// recv returns the next apply, failing the test if none comes.
+func recv(t *testing.T, applied <-chan string) string {
+	t.Helper()
+	select {
+	case rev := <-applied:
+		return rev
+	case <-time.After(10 * time.Second):
+		t.Fatal("no apply")
+		return ""
+	}
 }
 
 // expectNoApply fails if an apply starts within many debounce periods.
