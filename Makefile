@@ -70,11 +70,3 @@ fmt: ## gofmt every Go file.
 bench: envtest-assets ## Benchmarks behind the README's figures (several minutes; run on a quiet machine).
 	$(GO) test -run '^$$' -bench . -benchmem ./...
 	$(GO) test -tags integration -run '^$$' -bench Integration -benchtime 1x ./...
-
-##@ Try it
-
-.PHONY: demo
-demo: ## Start a local cluster, install hotreload and show a config change reach running pods.
-	@echo "make demo: the local single-node cluster is not part of this build yet."
-	@echo "What runs today: 'make test' (the webhook, reloader and controller against a real"
-	@echo "kube-apiserver and etcd built from source) and 'make build'."

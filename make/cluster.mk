@@ -12,6 +12,12 @@ KUBECONFIG_LOCAL := $(CLUSTER_DIR)/admin.kubeconfig
 # machines have two cores shared with the rest of the work.
 NICE_GO := cd $(CURDIR)/hack/tools && CGO_ENABLED=0 nice -n 10 $(GO)
 
+##@ Try it
+
+.PHONY: demo
+demo: ## Local cluster (built if missing), hotreload installed, a config edit reaching running pods in steps, a bad one halted.
+	hack/demo.sh
+
 ##@ Local cluster
 
 .PHONY: cluster-deps
