@@ -21,9 +21,8 @@ type Coalescer struct {
 	Debounce time.Duration
 
 	mu sync.Mutex
-	// released is the last release seen; seen says whether there was one.
+	// released is the last release seen, empty before the first.
 	released string
-	seen     bool
 	target   string
 	gen      uint64
 	applied  string
@@ -49,8 +48,8 @@ func (c *Coalescer) Released(rev string) {
 		return
 	}
 	c.mu.Lock()
-	first, changed := !c.seen, rev != c.released
-	c.seen, c.released = true, rev
+	first, changed := c.released == "", rev != c.released
+	c.released = rev
 	c.mu.Unlock()
 	if changed && (!first || c.WaitRelease) {
 		c.set(rev)
