@@ -78,15 +78,17 @@ func (i *Injector) Handle(ctx context.Context, req admission.Request) (resp admi
 
 	// At create the pod's own namespace field may be empty: the request's is
 	// right. Mutate sees it; the patch leaves the field to the API server.
-	in := pod.DeepCopy()
-	in.Namespace = req.Namespace
-	mutated, mw, err := mutate.Mutate(in, opts)
+	// The pod is this request's own decoded copy, and Mutate never modifies
+	// its input, so no further copy is needed.
+	namespace := pod.Namespace
+	pod.Namespace = req.Namespace
+	mutated, mw, err := mutate.Mutate(pod, opts)
 	warnings = append(warnings, mw...)
 	if err != nil {
 		log.Error(err, "mutating the pod; allowing it unchanged")
 		return failOpen(err).WithWarnings(warnings...)
 	}
-	mutated.Namespace = pod.Namespace
+	mutated.Namespace = namespace
 	patched, err := json.Marshal(mutated)
 	if err != nil {
 		log.Error(err, "encoding the mutated pod; allowing it unchanged")
