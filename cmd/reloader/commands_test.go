@@ -112,23 +112,42 @@ func TestLinkCopiesImageDirectoriesAndLinksSubPathFiles(t *testing.T) {
 	require.NoError(t, os.WriteFile(filepath.Join(image, "conf.d", "default.conf"), []byte("default"), 0o600))
 	require.NoError(t, os.Symlink("mime.types", filepath.Join(image, "types-link")))
 	require.NoError(t, os.Chmod(filepath.Join(image, "conf.d"), 0o750))
+	require.NoError(t, os.MkdirAll(filepath.Join(image, "snippets"), 0o755))
+	require.NoError(t, os.WriteFile(filepath.Join(image, "snippets", "ssl.conf"), []byte("ssl"), 0o444))
+	require.NoError(t, os.Chmod(filepath.Join(image, "snippets"), 0o555)) // its copy's owner may not delete in it
 	empty := filepath.Join(root, "link", "0")
 	require.NoError(t, os.MkdirAll(empty, 0o777))
+	t.Cleanup(func() { // so that the temporary directory can be removed by a non-root user
+		_ = os.Chmod(filepath.Join(image, "snippets"), 0o755)
+		_ = os.Chmod(filepath.Join(empty, "snippets"), 0o755)
+	})
 
-	code, stderr := runCmd("link", linkCommand,
-		"--copy", image+"="+empty,
-		"--link", filepath.Join(image, "nginx.conf")+"=/var/run/hotreload/live/config/nginx.conf",
-		"--link", filepath.Join(image, "conf.d", "extra.conf")+"=/var/run/hotreload/live/config/extra.conf")
-	require.Equal(t, 0, code, stderr)
-	assert.Equal(t, []string{
+	want := []string{
 		"./ -rwxr-x---", // the image directory's mode
 		"conf.d/ -rwxr-x---",
 		"conf.d/default.conf -rw------- = default",
 		"conf.d/extra.conf -> /var/run/hotreload/live/config/extra.conf",
 		"mime.types -rw-r----- = types",
 		"nginx.conf -> /var/run/hotreload/live/config/nginx.conf",
+		"snippets/ -r-xr-xr-x",
+		"snippets/ssl.conf -r--r--r-- = ssl",
 		"types-link -> mime.types",
-	}, tree(t, empty))
+	}
+	args := []string{
+		"--copy", image + "=" + empty,
+		"--link", filepath.Join(image, "nginx.conf") + "=/var/run/hotreload/live/config/nginx.conf",
+		"--link", filepath.Join(image, "conf.d", "extra.conf") + "=/var/run/hotreload/live/config/extra.conf",
+	}
+	code, stderr := runCmd("link", linkCommand, args...)
+	require.Equal(t, 0, code, stderr)
+	assert.Equal(t, want, tree(t, empty))
+
+	// Run again (a restarted init container, its emptyDir as it left it): the
+	// same copy, with what the image no longer has removed.
+	require.NoError(t, os.WriteFile(filepath.Join(empty, "conf.d", "stale.conf"), []byte("stale"), 0o600))
+	code, stderr = runCmd("link", linkCommand, args...)
+	require.Equal(t, 0, code, stderr)
+	assert.Equal(t, want, tree(t, empty))
 }
 
 func TestLinkFailsOverTheSizeLimitNamingTheDirectory(t *testing.T) {

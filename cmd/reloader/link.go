@@ -16,8 +16,9 @@ const linkSynopsis = "--copy D=DIR ... --link FILE=TARGET ... [--max-copy-bytes 
 
 const linkDescription = `Runs in the app's image, as the app's user. Copies each image directory D into
 the emptyDir mounted at DIR (regular files with their modes, symlinks as
-symlinks, nested directories), then makes each subPath FILE (a path under one
-of the D) a symlink to TARGET in the live copy. The emptyDir is then mounted at
+symlinks, nested directories; what DIR held is removed first, so a run again
+gives the same copy), then makes each subPath FILE (a path under one of the D)
+a symlink to TARGET in the live copy. The emptyDir is then mounted at
 D in the app container, so the app sees the image's files and the live config.`
 
 const defaultMaxCopyBytes = 64 << 20

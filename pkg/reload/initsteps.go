@@ -83,9 +83,14 @@ func DirSize(dir string) (int64, error) {
 
 // CopyDir copies the directory from into to (which exists, typically an
 // empty emptyDir): regular files with their permission bits, symlinks as
-// symlinks, directories recursively; other file types are skipped. A from
-// over maxBytes (when positive) fails with ErrTooLarge before anything is
-// copied. A missing from copies nothing.
+// symlinks, directories recursively; other file types are skipped. What to
+// held before is removed first: an init container that runs again (after a
+// failure, or when the pod's sandbox is recreated) finds its emptyDir as it
+// left it. to itself takes from's permission bits when the user may change
+// them; an emptyDir is owned by root, so for an app running as another user
+// it keeps its own (0777). A from over maxBytes (when positive) fails with
+// ErrTooLarge before anything is copied or removed. A missing from copies
+// nothing.
 func CopyDir(from, to string, maxBytes int64) error {
 	size, err := DirSize(from)
 	if err != nil {
@@ -102,11 +107,39 @@ func CopyDir(from, to string, maxBytes int64) error {
 	if err != nil {
 		return fmt.Errorf("copy %s: %w", from, err)
 	}
+	if err := clearDir(to); err != nil {
+		return fmt.Errorf("copy %s: clear %s: %w", from, to, err)
+	}
 	if err := copyEntries(from, to); err != nil {
 		return fmt.Errorf("copy %s: %w", from, err)
 	}
-	if err := os.Chmod(to, fi.Mode().Perm()); err != nil {
+	if err := os.Chmod(to, fi.Mode().Perm()); err != nil && !errors.Is(err, fs.ErrPermission) {
 		return fmt.Errorf("copy %s: %w", from, err)
+	}
+	return nil
+}
+
+// clearDir removes everything dir holds, and makes the directories of an
+// earlier copy writable first: they have the image's modes, which may not
+// let their owner delete what is in them.
+func clearDir(dir string) error {
+	entries, err := os.ReadDir(dir)
+	if err != nil {
+		return err
+	}
+	for _, e := range entries {
+		p := filepath.Join(dir, e.Name())
+		if e.IsDir() {
+			_ = filepath.WalkDir(p, func(path string, d fs.DirEntry, err error) error {
+				if err == nil && d.IsDir() {
+					_ = os.Chmod(path, 0o700)
+				}
+				return nil
+			})
+		}
+		if err := os.RemoveAll(p); err != nil {
+			return err
+		}
 	}
 	return nil
 }
