@@ -54,7 +54,11 @@ pid_alive() {
   [[ -f $f ]] || return 1
   pid=$(<"$f")
   [[ -n $pid && -d /proc/$pid ]] || return 1
-  tr '\0' ' ' <"/proc/$pid/cmdline" | grep -q -- "$1" || return 1
+  # No pipe into grep -q: under pipefail, grep quitting at the first match
+  # fails the pipeline when the command line is longer than one write.
+  local cmdline
+  cmdline=$(tr '\0' ' ' <"/proc/$pid/cmdline" 2>/dev/null) || return 1
+  [[ $cmdline == *"$1"* ]]
 }
 
 kubectl_admin() { "$K8S_BIN/kubectl" --kubeconfig "$ADMIN_KUBECONFIG" "$@"; }

@@ -29,6 +29,14 @@ start() {
   log "starting $name (log: $LOGS/$name.log)"
   setsid "$@" >>"$LOGS/$name.log" 2>&1 </dev/null &
   echo $! >"$PIDS/$name.pid"
+  # Until the forked shell has exec'd the program, /proc/PID/cmdline still
+  # names this script, and pid_alive would take NAME for exited.
+  local i
+  for ((i = 0; i < 100; i++)); do
+    pid_alive "$name" && return 0
+    [[ -d /proc/$! ]] || return 0 # exited at once: wait_for shows its log
+    sleep 0.05
+  done
 }
 
 # fail_with_log NAME MESSAGE: print the end of NAME's log and stop.
