@@ -50,6 +50,7 @@ vet: ## go vet, with and without the integration build tag.
 .PHONY: unit
 unit: ## Unit tests: pure code, real files and real child processes; no control plane.
 	$(GO) test -count=1 ./...
+	cd hack/tools && $(GO) test -count=1 ./imagebuild/
 
 .PHONY: integration
 integration: envtest-assets ## Integration tests against a real kube-apiserver and etcd (built by envtest-assets).

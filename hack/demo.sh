@@ -14,15 +14,20 @@
 #   6. says how to look around and how to stop (make cluster-down).
 # Re-runnable: the namespace `demo` is deleted and recreated each time; the
 # cluster is reused when it is up. The design of the cluster is in
-# docs/design/2026-11-24-local-cluster.md.
+# docs/design/2026-11-24-local-cluster.md. What it shares with make demo-nginx
+# (steps 1 and 2, the helpers, deploying and watching the app) is in
+# hack/demo-lib.sh.
 set -euo pipefail
 
 REPO_ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 cd "$REPO_ROOT"
-# shellcheck source=hack/cluster/lib.sh
-source hack/cluster/lib.sh
+# shellcheck source=hack/demo-lib.sh
+source hack/demo-lib.sh
 
+# For hack/demo-lib.sh: the name (also the make target), the namespace, the app's container.
+DEMO=demo
 NS=demo
+APP_CONTAINER=app
 MANIFEST=test/e2e/testdata/demo-rollout.yaml
 GOOD_OLD='color=blue'
 GOOD_NEW='color=green'
@@ -30,33 +35,8 @@ BAD='color=red
 broken' # the app runs with --fail-on=broken
 POLL_TIMEOUT=90 # seconds for every pod to serve an edit (3 steps of 5 s, plus margin)
 
-if [[ -t 1 ]]; then B=$'\033[1m' G=$'\033[32m' R=$'\033[31m' NC=$'\033[0m'; else B='' G='' R='' NC=''; fi
-demo_start=$(date +%s)
-step() { printf '\n%s==> %s%s\n' "$B" "$*" "$NC"; }
-info() { printf '    %s\n' "$*"; }
-fail() {
-  printf '%sdemo: error: %s%s\n' "$R" "$*" "$NC" >&2
-  exit 1
-}
-trap 'rc=$?; [[ $rc -eq 0 ]] || printf "\n%sdemo: failed (exit %d). The cluster stays up to look at: export KUBECONFIG=%s; stop it with: make cluster-down%s\n" "$R" "$rc" "$ADMIN_KUBECONFIG" "$NC" >&2' EXIT
-
-k() { "$K8S_BIN/kubectl" --kubeconfig "$ADMIN_KUBECONFIG" "$@"; }
-kd() { k -n "$NS" "$@"; }
-now_ms() { date +%s%3N; }
-# secs MS: milliseconds as seconds with one decimal.
-secs() { printf '%d.%d' $(($1 / 1000)) $(($1 % 1000 / 100)); }
-indent() { sed 's/^/    /'; }
 # json_field FIELD: a number or string field of the one-line JSON on stdin.
 json_field() { sed -n "s/.*\"$1\":\"\{0,1\}\([^,\"}]*\).*/\1/p"; }
-
-# get URL: the body, or nothing when the pod does not answer.
-get() { curl -sf --max-time 1 "$1" 2>/dev/null || true; }
-# pod_field POD GOTEMPLATE
-pod_field() { kd get pod "$1" -o go-template="$2" 2>/dev/null || true; }
-restarts() { pod_field "$1" '{{range .status.containerStatuses}}{{if eq .name "app"}}{{.restartCount}}{{end}}{{end}}'; }
-# label/annotation POD KEY: its value, empty when absent.
-label() { pod_field "$1" "{{with index .metadata.labels \"$2\"}}{{.}}{{end}}"; }
-annotation() { pod_field "$1" "{{with index .metadata.annotations \"$2\"}}{{.}}{{end}}"; }
 applied() { label "$1" hotreload/applied; }
 # one_line TEXT: newlines shown as " | ".
 one_line() { printf '%s' "$1" | sed -e ':a;N;$!ba;s/\n/ | /g'; }
@@ -86,84 +66,19 @@ wait_event() {
 }
 
 # ============================================================== 1. the cluster
-step "1/6  Local single-node cluster (make cluster: builds what is missing, then starts it)"
-[[ $(id -u) -eq 0 ]] || fail "the local cluster runs containerd and the kubelet, which need root; run 'make demo' as root"
-if ! hack/cluster/deps.sh --check 2>/dev/null; then
-  info "installing containerd, runc, CNI plugins, iptables... from Debian (make cluster-deps)"
-  make --no-print-directory cluster-deps
-fi
-t=$(date +%s)
-for b in kubelet kube-proxy kube-scheduler kube-controller-manager kube-apiserver etcd kubectl; do
-  if [[ ! -x $K8S_BIN/$b ]]; then
-    info "the Kubernetes components are not built yet: building them from source takes 5-12 min on 2 cores, once"
-    break
-  fi
-done
-# What `make cluster` does, with the builds niced (2 shared cores) but not the
-# cluster's processes: build what is missing, (re)build the images, start or
-# reuse the cluster (up.sh re-imports the images when it is already up).
-nice -n 10 make --no-print-directory node-components images-local
-hack/cluster/up.sh || fail "the cluster did not start (see above); then: make cluster-down"
-info "cluster ready in $(($(date +%s) - t))s"
+cluster_step 1/6
 
 # ============================================================== 2. install hotreload
-step "2/6  Install hotreload as a user would: kubectl apply -k deploy/selfsigned"
-if [[ ! -f deploy/selfsigned/certs/secret.yaml ]]; then
-  info "no webhook certificates yet: make certs"
-  make --no-print-directory certs
-fi
-if k get namespace "$NS" >/dev/null 2>&1; then
-  info "deleting the namespace $NS of a previous run"
-  k delete namespace "$NS" --wait=true --timeout=120s >/dev/null || fail "namespace $NS is not gone after 120s"
-fi
-t=$(now_ms)
-k apply -k deploy/selfsigned 2>&1 | indent
-info "waiting for the webhook Deployment"
-k -n hotreload-system rollout status deployment/hotreload-webhook --timeout=180s 2>&1 | indent ||
-  fail "the webhook is not Available; see: kubectl -n hotreload-system logs deploy/hotreload-webhook"
-k create namespace "$NS" >/dev/null
-k label namespace "$NS" hotreload/injection=enabled >/dev/null
-info "kubectl label namespace $NS hotreload/injection=enabled"
-# Available is not enough: kube-proxy programs the webhook's Service about a
-# second later, and a pod created before then is admitted without hotreload
-# (failurePolicy: Ignore). Wait until a server-side dry-run pod comes back injected.
-info "waiting until the webhook injects pods (server-side dry run in $NS)"
-probe="apiVersion: v1
-kind: Pod
-metadata: {name: probe, labels: {hotreload/enable: \"true\"}}
-spec:
-  containers:
+# The probe pod, which the webhook injects like the demo's own.
+install_step 2/6 "  containers:
   - {name: app, image: hotreload/demoapp:dev, imagePullPolicy: Never, volumeMounts: [{name: config, mountPath: /etc/demoapp}]}
   volumes:
   - {name: config, configMap: {name: demo-config}}"
-injected=""
-for ((i = 0; i < 360; i++)); do
-  if kd create --dry-run=server -o yaml -f - <<<"$probe" 2>/dev/null | grep -q 'hotreload/injected:'; then
-    injected=yes
-    break
-  fi
-  sleep 0.25
-done
-[[ -n $injected ]] || fail "the webhook does not inject pods 90s after the install; see: kubectl -n hotreload-system logs deploy/hotreload-webhook and $LOGS/kube-apiserver.log"
-# The controller creates the sidecars' ServiceAccount in each enabled namespace.
-for ((i = 0; i < 120; i++)); do
-  kd get serviceaccount hotreload-reloader >/dev/null 2>&1 && break
-  sleep 0.25
-done
-info "hotreload installed and injecting in $(secs $(($(now_ms) - t)))s"
 
 # ============================================================== 3. the demo app
 step "3/6  Deploy the demo app: 3 replicas, config mounted by subPath, rollout 1,50%,100% every 5s"
-t=$(now_ms)
-kd apply -f "$MANIFEST" 2>&1 | indent
-kd rollout status deployment/demo --timeout=180s 2>&1 | indent || {
-  kd get pods -o wide 2>&1 | indent
-  fail "the demo Deployment is not Available"
-}
-mapfile -t PODS < <(kd get pods -l app=demo -o go-template='{{range .items}}{{if not .metadata.deletionTimestamp}}{{.metadata.name}} {{.status.podIP}}{{"\n"}}{{end}}{{end}}' | sort)
+deploy_app "$MANIFEST" demo "the app"
 NPODS=${#PODS[@]}
-((NPODS > 0)) || fail "no demo pods"
-info "$NPODS pods Ready in $(secs $(($(now_ms) - t)))s; each runs the app and a hotreload-reloader sidecar:"
 declare -A IP PID LOADS
 for line in "${PODS[@]}"; do
   p=${line% *} ip=${line#* }
@@ -182,19 +97,7 @@ REV_OLD=$(applied "${PODS[0]% *}")
 tmp=$(mktemp -d)
 t0=$(now_ms)
 set_config "$GOOD_NEW"
-for p in "${!IP[@]}"; do
-  (
-    while ((($(now_ms) - t0) < POLL_TIMEOUT * 1000)); do
-      if [[ $(get "http://${IP[$p]}:8080/") == "$GOOD_NEW" ]]; then
-        echo "$(($(now_ms) - t0)) $p" >"$tmp/$p"
-        exit 0
-      fi
-      sleep 0.1
-    done
-    echo "timeout $p" >"$tmp/$p"
-  ) &
-done
-wait
+poll_pods "$t0" "$POLL_TIMEOUT" "$GOOD_NEW" "$tmp"
 # When the controller released the revision to each pod: its StepReleased
 # Events (eventTime has microseconds), which name the step and the pods.
 wait_event RolloutStarted 15 "" || true
@@ -205,6 +108,7 @@ while IFS=$'\t' read -r et msg; do
   [[ $msg == *"revision $REV_NEW "* ]] || continue
   ms=$(date -d "$et" +%s%3N 2>/dev/null) || continue
   k=$(sed -n 's/^step \([0-9]* of [0-9]*\):.*/\1/p' <<<"$msg")
+  # shellcheck disable=SC2013 # the pods' names, one word each
   for p in $(sed 's/.*): //; s/,//g' <<<"$msg"); do REL_MS[$p]=$((ms - t0)) REL_STEP[$p]=$k; done
 done < <(kd get events --field-selector involvedObject.kind=ConfigMap,involvedObject.name=demo-config,reason=StepReleased \
   -o go-template='{{range .items}}{{.eventTime}}{{"\t"}}{{.message}}{{"\n"}}{{end}}' 2>/dev/null || true)
@@ -266,7 +170,7 @@ for p in $(printf '%s\n' "${!IP[@]}" | sort); do
   failed=$(annotation "$p" hotreload/failed)
   released=$(annotation "$p" hotreload/released)
   body=$(get "http://${IP[$p]}:8080/")
-  status=$(pod_field "$p" '{{range .status.containerStatuses}}{{if eq .name "app"}}{{if .state.waiting}}{{.state.waiting.reason}}{{else if .state.running}}Running{{else}}Terminated{{end}}{{end}}{{end}}')
+  status=$(app_field "$p" '{{if .state.waiting}}{{.state.waiting.reason}}{{else if .state.running}}Running{{else}}Terminated{{end}}')
   if [[ $failed == "$badrev:"* ]]; then
     halted=$p
     printf '    %s%-24s %-16s restarts %s  released %s  serves %s%s\n' "$R" "$p" "$status" "$(restarts "$p")" "$released" "${body:-nothing (it refused the config)}" "$NC"

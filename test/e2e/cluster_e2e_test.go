@@ -19,6 +19,7 @@ import (
 	"k8s.io/apimachinery/pkg/util/intstr"
 	"k8s.io/apimachinery/pkg/util/rand"
 	"k8s.io/client-go/kubernetes"
+	"k8s.io/client-go/rest"
 	"k8s.io/client-go/tools/clientcmd"
 )
 
@@ -65,14 +66,13 @@ func TestClusterSmoke(t *testing.T) {
 
 // clusterClient returns a client for the local cluster: $KUBECONFIG, else
 // bin/cluster/admin.kubeconfig. It fails with what to run when it is not up.
-func clusterClient(t *testing.T) *kubernetes.Clientset {
+func clusterClient(t testing.TB) *kubernetes.Clientset {
 	t.Helper()
-	path := os.Getenv("KUBECONFIG")
-	if path == "" {
-		path = filepath.Join(repoRoot(), "bin", "cluster", "admin.kubeconfig")
-	}
-	cfg, err := clientcmd.BuildConfigFromFlags("", path)
+	cfg, err := clientcmd.BuildConfigFromFlags("", kubeconfigPath())
 	require.NoError(t, err, "no kubeconfig for the local cluster; run: make cluster")
+	// The webhook's warnings (say, "the user of container app is unknown") are
+	// asserted where they matter, not printed on every create.
+	cfg.WarningHandler = rest.NoWarnings{}
 	cs, err := kubernetes.NewForConfig(cfg)
 	require.NoError(t, err)
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
@@ -82,9 +82,17 @@ func clusterClient(t *testing.T) *kubernetes.Clientset {
 	return cs
 }
 
+// kubeconfigPath is $KUBECONFIG, else bin/cluster/admin.kubeconfig.
+func kubeconfigPath() string {
+	if path := os.Getenv("KUBECONFIG"); path != "" {
+		return path
+	}
+	return filepath.Join(repoRoot(), "bin", "cluster", "admin.kubeconfig")
+}
+
 // createNamespace creates a namespace with a generated name, deleted when the
 // test ends.
-func createNamespace(ctx context.Context, t *testing.T, cs kubernetes.Interface, prefix string) string {
+func createNamespace(ctx context.Context, t testing.TB, cs kubernetes.Interface, prefix string) string {
 	t.Helper()
 	ns, err := cs.CoreV1().Namespaces().Create(ctx, &corev1.Namespace{
 		ObjectMeta: metav1.ObjectMeta{GenerateName: prefix},
@@ -131,7 +139,7 @@ func demoPod(name, cm string) *corev1.Pod {
 
 // waitPodReady waits until the pod is Ready and returns its IP. On timeout it
 // fails with the pod's status and events.
-func waitPodReady(ctx context.Context, t *testing.T, cs kubernetes.Interface, ns, name string) string {
+func waitPodReady(ctx context.Context, t testing.TB, cs kubernetes.Interface, ns, name string) string {
 	t.Helper()
 	deadline := time.Now().Add(60 * time.Second)
 	for {
@@ -161,28 +169,52 @@ func waitPodReady(ctx context.Context, t *testing.T, cs kubernetes.Interface, ns
 
 // httpGet returns the body of a 200 response, retrying briefly while the pod's
 // network settles.
-func httpGet(ctx context.Context, t *testing.T, url string) string {
+func httpGet(ctx context.Context, t testing.TB, url string) string {
 	t.Helper()
-	client := &http.Client{Timeout: 5 * time.Second}
 	var lastErr error
 	for i := 0; i < 20; i++ {
-		req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
-		require.NoError(t, err)
-		resp, err := client.Do(req)
+		body, err := tryGet(ctx, url)
 		if err == nil {
-			body, rerr := io.ReadAll(resp.Body)
-			resp.Body.Close()
-			if rerr == nil && resp.StatusCode == http.StatusOK {
-				return string(body)
-			}
-			lastErr = fmt.Errorf("status %d: %s %v", resp.StatusCode, body, rerr)
-		} else {
-			lastErr = err
+			return body
 		}
+		lastErr = err
 		time.Sleep(250 * time.Millisecond)
 	}
 	t.Fatalf("GET %s: %v", url, lastErr)
 	return ""
+}
+
+var shortClient = &http.Client{Timeout: 2 * time.Second}
+
+// tryGet returns the body of a 200 response, or an error.
+func tryGet(ctx context.Context, url string) (string, error) {
+	return getWith(ctx, shortClient, url)
+}
+
+// getWith GETs url with client; see do.
+func getWith(ctx context.Context, client *http.Client, url string) (string, error) {
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
+	if err != nil {
+		return "", err
+	}
+	return do(client, req)
+}
+
+// do returns the body of a 200 response, or an error "<status>: <body>".
+func do(client *http.Client, req *http.Request) (string, error) {
+	resp, err := client.Do(req)
+	if err != nil {
+		return "", err
+	}
+	defer resp.Body.Close()
+	body, err := io.ReadAll(resp.Body)
+	if err != nil {
+		return "", err
+	}
+	if resp.StatusCode != http.StatusOK {
+		return "", fmt.Errorf("%s: %s", resp.Status, strings.TrimSpace(string(body)))
+	}
+	return string(body), nil
 }
 
 func ptr[T any](v T) *T { return &v }

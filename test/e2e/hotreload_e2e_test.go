@@ -14,82 +14,76 @@ import (
 	"time"
 
 	"github.com/stretchr/testify/require"
-	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/apimachinery/pkg/util/rand"
 	"k8s.io/client-go/kubernetes"
 )
 
 // TestHotreloadSubPath installs hotreload as a user does (kubectl apply -k
 // deploy/selfsigned), runs the demo app with its config mounted by subPath in
 // an enabled namespace, edits the ConfigMap, and checks that every pod serves
-// the new config within seconds, from the same process, without a restart.
+// the new config within seconds, from the same process, told once by SIGHUP,
+// without a restart.
 func TestHotreloadSubPath(t *testing.T) {
+	testDelivery(t, demo{name: "demo", replicas: 2, subPath: true}, [3]int{1, 0, 0})
+}
+
+// TestHotreloadAppWatchingItsFiles: with hotreload/signal: none the app is sent
+// nothing; it sees its directory-mounted file change on its own.
+func TestHotreloadAppWatchingItsFiles(t *testing.T) {
+	testDelivery(t, demo{
+		name:        "watcher",
+		annotations: map[string]string{"hotreload/signal": "none"},
+		args:        []string{"--watch=100ms"},
+	}, [3]int{0, 0, 1})
+}
+
+// TestHotreloadHTTP: with hotreload/url the reloader POSTs to the app on
+// loopback instead of signalling it.
+func TestHotreloadHTTP(t *testing.T) {
+	testDelivery(t, demo{
+		name:        "http",
+		subPath:     true,
+		annotations: map[string]string{"hotreload/url": "http://127.0.0.1:8080/reload"},
+	}, [3]int{0, 1, 0})
+}
+
+// TestHotreloadSecret: a subPath-mounted Secret is reloaded in place too.
+func TestHotreloadSecret(t *testing.T) {
+	testDelivery(t, demo{name: "secret", replicas: 2, secret: true, subPath: true}, [3]int{1, 0, 0})
+}
+
+// testDelivery deploys d with hotreload, edits its config once, and checks
+// every pod serves the edit within 20 s from the same process, which was told
+// to reload exactly as want says in every pod: SIGHUPs, POSTs to /reload,
+// changes it saw itself.
+func testDelivery(t testing.TB, d demo, want [3]int) {
 	ctx, cancel := context.WithTimeout(context.Background(), 4*time.Minute)
 	defer cancel()
 	cs := clusterClient(t)
 	installHotreload(ctx, t, cs)
+	d.ns = createNamespace(ctx, t, cs, "hotreload-"+d.name+"-")
+	enableInjection(ctx, t, cs, d.ns)
+	d.inject = true
 
-	ns := createNamespace(ctx, t, cs, "hotreload-subpath-")
-	enableInjection(ctx, t, cs, ns)
+	pods := d.create(ctx, t, cs, uniqueConfig("version 1"))
+	requireInjected(ctx, t, cs, d.ns, pods)
+	before := statuses(ctx, t, pods)
 
-	v1 := "version 1 " + rand.String(8) + "\n"
-	_, err := cs.CoreV1().ConfigMaps(ns).Create(ctx, &corev1.ConfigMap{
-		ObjectMeta: metav1.ObjectMeta{Name: "demo-config"},
-		Data:       map[string]string{"config": v1},
-	}, metav1.CreateOptions{})
-	require.NoError(t, err)
+	v2 := uniqueConfig("version 2")
+	edited := d.edit(ctx, t, cs, v2)
+	logTook(t, waitServing(ctx, t, pods, v2, edited, 20*time.Second))
+	after := requireSameProcesses(ctx, t, cs, d, pods, before)
+	require.Equal(t, each(pods, want), reloadsBy(before, after), "reloads by cause: SIGHUP, POST /reload, --watch")
+}
 
-	pod := demoPod("demo", "demo-config")
-	pod.Labels["hotreload/enable"] = "true"
-	pod.Spec.Containers[0].VolumeMounts = []corev1.VolumeMount{{
-		Name: "config", MountPath: "/etc/demoapp/config", SubPath: "config",
-	}}
-	replicas := int32(2)
-	_, err = cs.AppsV1().Deployments(ns).Create(ctx, &appsv1.Deployment{
-		ObjectMeta: metav1.ObjectMeta{Name: "demo"},
-		Spec: appsv1.DeploymentSpec{
-			Replicas: &replicas,
-			Selector: &metav1.LabelSelector{MatchLabels: map[string]string{"app": "demo"}},
-			Template: corev1.PodTemplateSpec{ObjectMeta: metav1.ObjectMeta{Labels: pod.Labels}, Spec: pod.Spec},
-		},
-	}, metav1.CreateOptions{})
-	require.NoError(t, err)
-
-	pods := waitDeploymentPods(ctx, t, cs, ns, "app=demo", int(replicas))
-	before := map[string]demoStatus{}
-	for name, ip := range pods {
-		require.Equal(t, v1, httpGet(ctx, t, "http://"+ip+":8080/"), "pod %s before the edit", name)
-		before[name] = getStatus(ctx, t, ip)
-	}
-
-	v2 := "version 2 " + rand.String(8) + "\n"
-	cm, err := cs.CoreV1().ConfigMaps(ns).Get(ctx, "demo-config", metav1.GetOptions{})
-	require.NoError(t, err)
-	cm.Data["config"] = v2
-	edited := time.Now()
-	_, err = cs.CoreV1().ConfigMaps(ns).Update(ctx, cm, metav1.UpdateOptions{})
-	require.NoError(t, err)
-
-	for name, ip := range pods {
-		deadline := edited.Add(20 * time.Second)
-		for httpGet(ctx, t, "http://"+ip+":8080/") != v2 {
-			require.True(t, time.Now().Before(deadline), "pod %s does not serve the new config 20s after the edit", name)
-			time.Sleep(100 * time.Millisecond)
-		}
-		t.Logf("pod %s serves the new config %v after the edit", name, time.Since(edited).Round(10*time.Millisecond))
-		after := getStatus(ctx, t, ip)
-		require.Equal(t, before[name].PID, after.PID, "pod %s: the app's process changed", name)
-		require.Equal(t, before[name].Started, after.Started, "pod %s: the app restarted", name)
-		require.Greater(t, after.Loads, before[name].Loads, "pod %s: the app did not reload", name)
-	}
-	list, err := cs.CoreV1().Pods(ns).List(ctx, metav1.ListOptions{LabelSelector: "app=demo"})
-	require.NoError(t, err)
-	for _, p := range list.Items {
-		for _, c := range p.Status.ContainerStatuses {
-			require.Zero(t, c.RestartCount, "pod %s container %s restarted", p.Name, c.Name)
-		}
+// requireInjected checks the pods run the reloader sidecar.
+func requireInjected(ctx context.Context, t testing.TB, cs kubernetes.Interface, ns string, pods map[string]string) {
+	t.Helper()
+	for name := range pods {
+		p, err := cs.CoreV1().Pods(ns).Get(ctx, name, metav1.GetOptions{})
+		require.NoError(t, err)
+		require.NotEmpty(t, p.Annotations["hotreload/injected"], "pod %s was not injected", name)
 	}
 }
 
@@ -97,9 +91,12 @@ type demoStatus struct {
 	PID     int       `json:"pid"`
 	Started time.Time `json:"started"`
 	Loads   int       `json:"loads"`
+	Sighups int       `json:"sighups"`
+	Posts   int       `json:"posts"`
+	Watched int       `json:"watched"`
 }
 
-func getStatus(ctx context.Context, t *testing.T, ip string) demoStatus {
+func getStatus(ctx context.Context, t testing.TB, ip string) demoStatus {
 	t.Helper()
 	var s demoStatus
 	require.NoError(t, json.Unmarshal([]byte(httpGet(ctx, t, "http://"+ip+":8080/status")), &s))
@@ -111,7 +108,7 @@ func getStatus(ctx context.Context, t *testing.T, ip string) demoStatus {
 // enabled namespace comes back injected. (The Deployment being Available is not
 // enough: kube-proxy programs the webhook's Service a moment later, and pods
 // created before then are admitted without hotreload, failurePolicy Ignore.)
-func installHotreload(ctx context.Context, t *testing.T, cs kubernetes.Interface) {
+func installHotreload(ctx context.Context, t testing.TB, cs kubernetes.Interface) {
 	t.Helper()
 	root := repoRoot()
 	kubectl := os.Getenv("KUBECTL")
@@ -122,7 +119,13 @@ func installHotreload(ctx context.Context, t *testing.T, cs kubernetes.Interface
 	require.NoError(t, err, "deploy/selfsigned has no certificates; run: make certs")
 	out, err := exec.CommandContext(ctx, kubectl, "apply", "-k", filepath.Join(root, "deploy", "selfsigned")).CombinedOutput()
 	require.NoError(t, err, "kubectl apply -k deploy/selfsigned:\n%s", out)
+	waitInjecting(ctx, t, cs)
+}
 
+// waitInjecting waits until the webhook injects pods: a dry-run pod in an
+// enabled namespace comes back injected.
+func waitInjecting(ctx context.Context, t testing.TB, cs kubernetes.Interface) {
+	t.Helper()
 	probeNs := createNamespace(ctx, t, cs, "hotreload-probe-")
 	enableInjection(ctx, t, cs, probeNs)
 	probe := demoPod("probe", "none")
@@ -134,14 +137,14 @@ func installHotreload(ctx context.Context, t *testing.T, cs kubernetes.Interface
 			return
 		}
 		require.True(t, time.Now().Before(deadline),
-			"the hotreload webhook does not inject pods 90s after kubectl apply (see kubectl -n hotreload-system logs deploy/hotreload-webhook and bin/cluster/logs/kube-apiserver.log); last error: %v", err)
+			"the hotreload webhook does not inject pods after 90s (see kubectl -n hotreload-system logs deploy/hotreload-webhook and bin/cluster/logs/kube-apiserver.log); last error: %v", err)
 		time.Sleep(500 * time.Millisecond)
 	}
 }
 
 // waitDeploymentPods waits for n Ready pods matching selector and returns
 // their names and IPs.
-func waitDeploymentPods(ctx context.Context, t *testing.T, cs kubernetes.Interface, ns, selector string, n int) map[string]string {
+func waitDeploymentPods(ctx context.Context, t testing.TB, cs kubernetes.Interface, ns, selector string, n int) map[string]string {
 	t.Helper()
 	deadline := time.Now().Add(90 * time.Second)
 	for {
@@ -166,7 +169,7 @@ func waitDeploymentPods(ctx context.Context, t *testing.T, cs kubernetes.Interfa
 }
 
 // enableInjection labels the namespace hotreload/injection=enabled.
-func enableInjection(ctx context.Context, t *testing.T, cs kubernetes.Interface, ns string) {
+func enableInjection(ctx context.Context, t testing.TB, cs kubernetes.Interface, ns string) {
 	t.Helper()
 	n, err := cs.CoreV1().Namespaces().Get(ctx, ns, metav1.GetOptions{})
 	require.NoError(t, err)

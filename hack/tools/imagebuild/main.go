@@ -1,26 +1,38 @@
-// Command imagebuild builds container images from static binaries without a
-// registry or a Docker engine, for the local cluster (make images-local).
+// Command imagebuild builds container images from static binaries, or from
+// root filesystem directories, without a registry or a Docker engine, for the
+// local cluster (make images-local).
 //
 // Each image is a minimal base layer (/etc/passwd and /etc/group with root,
-// nonroot 65532 and nobody 65534, and a /tmp) and one layer with the binary.
-// Every image is written as a docker-archive tarball, the format
-// `ctr images import` reads:
+// nonroot 65532 and nobody 65534, and a /tmp), then one layer per rootfs
+// directory, then one with the binary when there is one. Every image is
+// written as a docker-archive tarball, the format `ctr images import` reads:
 //
 //	imagebuild --out bin/cluster/images \
-//	  --image 'hotreload/webhook:dev=bin/webhook,cmd=serve,user=65532'
+//	  --image 'hotreload/webhook:dev=bin/webhook,cmd=serve,user=65532' \
+//	  --image 'hotreload/nginx:dev=rootfs=bin/cluster/nginx/rootfs,path=/usr/sbin/nginx,user=33'
 //
-// An --image value is REF=BINARY followed by comma-separated options:
-// path=/in/image (default /<binary's name>, also the entrypoint),
-// cmd=arg (repeatable: the image's default arguments), user=UID (default 65532).
-// Timestamps are fixed, so the same binaries give the same image digests.
+// An --image value is REF=BINARY or REF=rootfs=DIR, then comma-separated
+// options:
+//
+//   - path=/in/image: the entrypoint; with a binary, also where it goes (default
+//     /<binary's name>); without one, required, and a file of a rootfs.
+//   - rootfs=DIR (repeatable): a layer with DIR's tree as the image's /, owned
+//     by root, modes and symlinks kept; its files replace the base layer's (an
+//     /etc/passwd with more users, say).
+//   - cmd=arg (repeatable): the image's default arguments.
+//   - user=UID: the image's user and group (default 65532).
+//
+// Timestamps are fixed, so the same inputs give the same image digests.
 package main
 
 import (
 	"archive/tar"
 	"bytes"
+	"errors"
 	"flag"
 	"fmt"
 	"io"
+	"io/fs"
 	"os"
 	"path"
 	"path/filepath"
@@ -37,7 +49,8 @@ import (
 
 type imageSpec struct {
 	ref    string
-	binary string
+	binary string   // empty: the entrypoint comes from a rootfs
+	rootfs []string // directories, one layer each
 	path   string
 	cmd    []string
 	user   int
@@ -50,16 +63,25 @@ func (f *imageFlags) String() string { return fmt.Sprint(len(*f), " images") }
 func (f *imageFlags) Set(v string) error {
 	ref, rest, ok := strings.Cut(v, "=")
 	if !ok || ref == "" || rest == "" {
-		return fmt.Errorf("want REF=BINARY[,path=/p][,cmd=arg][,user=UID], got %q", v)
+		return fmt.Errorf("want REF=BINARY or REF=rootfs=DIR, then [,path=/p][,rootfs=DIR][,cmd=arg][,user=UID], got %q", v)
 	}
 	parts := strings.Split(rest, ",")
-	s := imageSpec{ref: ref, binary: parts[0], user: 65532}
-	s.path = "/" + filepath.Base(s.binary)
-	for _, p := range parts[1:] {
+	s := imageSpec{ref: ref, user: 65532}
+	opts := parts
+	if !strings.HasPrefix(parts[0], "rootfs=") {
+		s.binary, opts = parts[0], parts[1:]
+		s.path = "/" + filepath.Base(s.binary)
+	}
+	for _, p := range opts {
 		k, val, _ := strings.Cut(p, "=")
 		switch k {
 		case "path":
 			s.path = path.Clean("/" + val)
+		case "rootfs":
+			if val == "" {
+				return fmt.Errorf("image %s: rootfs= needs a directory", ref)
+			}
+			s.rootfs = append(s.rootfs, val)
 		case "cmd":
 			s.cmd = append(s.cmd, val)
 		case "user":
@@ -69,8 +91,11 @@ func (f *imageFlags) Set(v string) error {
 			}
 			s.user = uid
 		default:
-			return fmt.Errorf("image %s: unknown option %q (want path, cmd or user)", ref, k)
+			return fmt.Errorf("image %s: unknown option %q (want path, rootfs, cmd or user)", ref, k)
 		}
+	}
+	if s.binary == "" && (s.path == "" || s.path == "/") {
+		return fmt.Errorf("image %s: without a binary, path=/entrypoint names a file of the rootfs", ref)
 	}
 	*f = append(*f, s)
 	return nil
@@ -82,10 +107,10 @@ var epoch = time.Unix(0, 0).UTC()
 func main() {
 	var images imageFlags
 	out := flag.String("out", "", "directory for the tarballs (one per image, named after the image)")
-	flag.Var(&images, "image", "REF=BINARY[,path=/in/image][,cmd=arg...][,user=UID] (repeatable)")
+	flag.Var(&images, "image", "REF=BINARY or REF=rootfs=DIR, then [,path=/in/image][,rootfs=DIR...][,cmd=arg...][,user=UID] (repeatable)")
 	flag.Parse()
 	if *out == "" || len(images) == 0 {
-		fmt.Fprintln(os.Stderr, "usage: imagebuild --out DIR --image REF=BINARY[,options] ...")
+		fmt.Fprintln(os.Stderr, "usage: imagebuild --out DIR --image REF=BINARY[,options] --image REF=rootfs=DIR,path=/entrypoint[,options] ...")
 		os.Exit(2)
 	}
 	if err := os.MkdirAll(*out, 0o755); err != nil {
@@ -112,15 +137,28 @@ func build(s imageSpec, base v1.Layer, out string) (string, error) {
 	if err != nil {
 		return "", fmt.Errorf("image name: %w", err)
 	}
-	bin, err := os.ReadFile(s.binary)
-	if err != nil {
-		return "", fmt.Errorf("read the binary (build it first): %w", err)
+	layers := []v1.Layer{base}
+	for _, dir := range s.rootfs {
+		l, err := dirLayer(dir)
+		if err != nil {
+			return "", fmt.Errorf("rootfs %s: %w", dir, err)
+		}
+		layers = append(layers, l)
 	}
-	app, err := layer([]entry{{name: s.path, mode: 0o755, body: bin}})
-	if err != nil {
-		return "", err
+	if s.binary != "" {
+		bin, err := os.ReadFile(s.binary)
+		if err != nil {
+			return "", fmt.Errorf("read the binary (build it first): %w", err)
+		}
+		app, err := layer([]entry{{name: s.path, mode: 0o755, body: bin}})
+		if err != nil {
+			return "", err
+		}
+		layers = append(layers, app)
+	} else if !inRootfs(s.rootfs, s.path) {
+		return "", fmt.Errorf("entrypoint %s is in no rootfs (%s)", s.path, strings.Join(s.rootfs, ", "))
 	}
-	img, err := mutate.AppendLayers(empty.Image, base, app)
+	img, err := mutate.AppendLayers(empty.Image, layers...)
 	if err != nil {
 		return "", err
 	}
@@ -172,6 +210,91 @@ func baseLayer() (v1.Layer, error) {
 		// and a home they cannot enter is an error, not an absent file.
 		{name: "/home/nonroot", mode: 0o700, uid: 65532, dir: true},
 	})
+}
+
+// inRootfs reports whether p (a path in the image) is in one of dirs.
+func inRootfs(dirs []string, p string) bool {
+	for _, dir := range dirs {
+		if _, err := os.Lstat(filepath.Join(dir, filepath.FromSlash(p))); err == nil {
+			return true
+		}
+	}
+	return false
+}
+
+// dirLayer is a layer with the tree under dir as the image's root: directories,
+// regular files (a hard link becomes a copy) and symlinks (their targets as
+// they are), in lexical order, owned by root, with their permission bits
+// (setuid, setgid and sticky included) and the fixed timestamp.
+func dirLayer(dir string) (v1.Layer, error) {
+	var buf bytes.Buffer
+	tw := tar.NewWriter(&buf)
+	n := 0
+	err := filepath.WalkDir(dir, func(file string, d fs.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		rel, err := filepath.Rel(dir, file)
+		if err != nil || rel == "." {
+			return err
+		}
+		fi, err := d.Info()
+		if err != nil {
+			return err
+		}
+		h := &tar.Header{Name: filepath.ToSlash(rel), Mode: tarMode(fi.Mode()), ModTime: epoch}
+		var body []byte
+		switch m := fi.Mode(); {
+		case m.IsDir():
+			h.Typeflag, h.Name = tar.TypeDir, h.Name+"/"
+		case m&fs.ModeSymlink != 0:
+			if h.Linkname, err = os.Readlink(file); err != nil {
+				return err
+			}
+			h.Typeflag = tar.TypeSymlink
+		case m.IsRegular():
+			if body, err = os.ReadFile(file); err != nil {
+				return err
+			}
+			h.Typeflag, h.Size = tar.TypeReg, int64(len(body))
+		default:
+			return fmt.Errorf("%s: %v is neither a directory, a regular file nor a symlink", file, m.Type())
+		}
+		if err := tw.WriteHeader(h); err != nil {
+			return err
+		}
+		n++
+		_, err = tw.Write(body)
+		return err
+	})
+	if err == nil {
+		err = tw.Close()
+	}
+	if err != nil {
+		return nil, err
+	}
+	if n == 0 {
+		return nil, errors.New("empty directory")
+	}
+	data := buf.Bytes()
+	return tarball.LayerFromOpener(func() (io.ReadCloser, error) {
+		return io.NopCloser(bytes.NewReader(data)), nil
+	})
+}
+
+// tarMode is m's permission bits with setuid, setgid and sticky as tar has them.
+func tarMode(m fs.FileMode) int64 {
+	mode := int64(m.Perm())
+	if m&fs.ModeSetuid != 0 {
+		mode |= 0o4000
+	}
+	if m&fs.ModeSetgid != 0 {
+		mode |= 0o2000
+	}
+	if m&fs.ModeSticky != 0 {
+		mode |= 0o1000
+	}
+	return mode
 }
 
 func layer(entries []entry) (v1.Layer, error) {

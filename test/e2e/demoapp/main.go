@@ -1,21 +1,28 @@
 // Command demoapp is the end-to-end tests' application: it reads a config file
 // at start and again on SIGHUP, and serves what it runs with, so a test can ask
-// a pod which config it has applied, and whether it restarted to get it.
+// a pod which config it has applied, and whether it restarted to get it. It can
+// also be told to reload over HTTP (POST /reload), or watch its file itself
+// (--watch, for hotreload/signal: none).
 //
 //	GET /        the config's content, as last loaded
 //	GET /healthz "ok"
-//	GET /status  JSON: pid, start time, number of loads, last load time and error
+//	POST /reload reads the config again: 200, or 500 with the error (the
+//	             previous config is kept)
+//	GET /status  JSON: pid, start time, number of loads and of reloads by cause
+//	             (SIGHUP, POST /reload, --watch), last load time and error
 //	GET /whoami  asks the API server, through the `kubernetes` Service and with the
 //	             pod's service-account token, who the pod is (a SelfSubjectReview):
 //	             200 with the review, 502 when the API server refuses or cannot be reached
 //	GET /resolve?name=N  the addresses N resolves to in the pod (cluster DNS), one a line
 //
 // A config containing the --fail-on string (when set) is refused: at start the
-// app exits 1; on SIGHUP it exits 1 too, as a server that crashes on a bad
-// config does, so tests can prove a bad rollout halts.
+// app exits 1; on SIGHUP or a change --watch sees it exits 1 too, as a server
+// that crashes on a bad config does, so tests can prove a bad rollout halts.
+// POST /reload answers 500 instead, as an admin endpoint does.
 package main
 
 import (
+	"bytes"
 	"crypto/tls"
 	"crypto/x509"
 	"encoding/json"
@@ -43,6 +50,8 @@ type state struct {
 	loadedAt time.Time
 	lastErr  string
 	started  time.Time
+	// reloads by cause, after the first load
+	sighups, posts, watched int
 }
 
 var errRefused = errors.New("config refused")
@@ -63,11 +72,30 @@ func (s *state) load() error {
 	return nil
 }
 
+// changed reports whether the file's content differs from the config last
+// loaded.
+func (s *state) changed() bool {
+	b, err := os.ReadFile(s.path)
+	if err != nil {
+		return false
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return !bytes.Equal(b, s.content)
+}
+
+func (s *state) count(n *int) {
+	s.mu.Lock()
+	*n++
+	s.mu.Unlock()
+}
+
 func main() {
 	s := &state{started: time.Now()}
 	flag.StringVar(&s.path, "config", "/etc/demoapp/config", "config file to serve")
 	flag.StringVar(&s.failOn, "fail-on", "", "exit 1 when the config contains this string")
 	addr := flag.String("addr", ":8080", "listen address")
+	watch := flag.Duration("watch", 0, "also read the config again when its content changes, checked at this interval (0: only on SIGHUP or POST /reload)")
 	flag.Parse()
 
 	if err := s.load(); err != nil {
@@ -86,9 +114,27 @@ func main() {
 				log.Printf("demoapp: reload failed, keeping the previous config: %v", err)
 				continue
 			}
+			s.count(&s.sighups)
 			log.Printf("demoapp: reloaded %s on SIGHUP", s.path)
 		}
 	}()
+	if *watch > 0 {
+		go func() {
+			for range time.Tick(*watch) {
+				if !s.changed() {
+					continue
+				}
+				if err := s.load(); err != nil {
+					if errors.Is(err, errRefused) {
+						log.Fatalf("demoapp: reload: %v", err)
+					}
+					continue
+				}
+				s.count(&s.watched)
+				log.Printf("demoapp: reloaded %s: its content changed", s.path)
+			}
+		}()
+	}
 
 	mux := http.NewServeMux()
 	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
@@ -96,6 +142,16 @@ func main() {
 		defer s.mu.Unlock()
 		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
 		_, _ = w.Write(s.content)
+	})
+	mux.HandleFunc("POST /reload", func(w http.ResponseWriter, r *http.Request) {
+		if err := s.load(); err != nil {
+			log.Printf("demoapp: POST /reload: %v", err)
+			http.Error(w, err.Error(), http.StatusInternalServerError)
+			return
+		}
+		s.count(&s.posts)
+		log.Printf("demoapp: reloaded %s on POST /reload", s.path)
+		_, _ = io.WriteString(w, "reloaded\n")
 	})
 	mux.HandleFunc("/healthz", func(w http.ResponseWriter, r *http.Request) {
 		_, _ = w.Write([]byte("ok\n"))
@@ -106,6 +162,7 @@ func main() {
 		w.Header().Set("Content-Type", "application/json")
 		_ = json.NewEncoder(w).Encode(map[string]any{
 			"pid": os.Getpid(), "started": s.started, "loads": s.loads,
+			"sighups": s.sighups, "posts": s.posts, "watched": s.watched,
 			"loadedAt": s.loadedAt, "lastError": s.lastErr,
 		})
 	})
