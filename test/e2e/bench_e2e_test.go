@@ -65,8 +65,7 @@ func BenchmarkE2EEditToServing(b *testing.B) {
 	defer cancel()
 	cs := clusterClient(b)
 	installHotreload(ctx, b, cs)
-	ns := createNamespace(ctx, b, cs, "bench-edit-")
-	enableInjection(ctx, b, cs, ns)
+	ns := enabledNamespace(ctx, b, cs, "bench-edit-")
 	args := []string{"--watch=100ms"}
 
 	hot := demo{ns: ns, name: "hotreload", replicas: 3, inject: true, args: args}
@@ -180,8 +179,7 @@ func BenchmarkE2EAdmission(b *testing.B) {
 	cs := clusterClient(b)
 	installHotreload(ctx, b, cs)
 	waitNoNamespaceTerminating(ctx, b, cs)
-	ns := createNamespace(ctx, b, cs, "bench-admission-")
-	enableInjection(ctx, b, cs, ns)
+	ns := enabledNamespace(ctx, b, cs, "bench-admission-")
 
 	before := admissionHistogram(ctx, b, cs)
 	handledBefore := handlerHistogram(ctx, b, cs)

@@ -62,8 +62,7 @@ func testDelivery(t testing.TB, d demo, want [3]int) {
 	defer cancel()
 	cs := clusterClient(t)
 	installHotreload(ctx, t, cs)
-	d.ns = createNamespace(ctx, t, cs, "hotreload-"+d.name+"-")
-	enableInjection(ctx, t, cs, d.ns)
+	d.ns = enabledNamespace(ctx, t, cs, "hotreload-"+d.name+"-")
 	d.inject = true
 
 	pods := d.create(ctx, t, cs, uniqueConfig("version 1"))
@@ -126,8 +125,7 @@ func installHotreload(ctx context.Context, t testing.TB, cs kubernetes.Interface
 // enabled namespace comes back injected.
 func waitInjecting(ctx context.Context, t testing.TB, cs kubernetes.Interface) {
 	t.Helper()
-	probeNs := createNamespace(ctx, t, cs, "hotreload-probe-")
-	enableInjection(ctx, t, cs, probeNs)
+	probeNs := enabledNamespace(ctx, t, cs, "hotreload-probe-")
 	probe := demoPod("probe", "none")
 	probe.Labels["hotreload/enable"] = "true"
 	deadline := time.Now().Add(90 * time.Second)
@@ -166,6 +164,15 @@ func waitDeploymentPods(ctx context.Context, t testing.TB, cs kubernetes.Interfa
 		require.True(t, time.Now().Before(deadline), "%d of %d pods Ready after 90s: %s", len(ready), n, strings.Join(states, ", "))
 		time.Sleep(250 * time.Millisecond)
 	}
+}
+
+// enabledNamespace creates a namespace labelled hotreload/injection=enabled,
+// deleted when the test ends.
+func enabledNamespace(ctx context.Context, t testing.TB, cs kubernetes.Interface, prefix string) string {
+	t.Helper()
+	ns := createNamespace(ctx, t, cs, prefix)
+	enableInjection(ctx, t, cs, ns)
+	return ns
 }
 
 // enableInjection labels the namespace hotreload/injection=enabled.

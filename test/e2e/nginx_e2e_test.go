@@ -34,8 +34,7 @@ func TestNginx(t *testing.T) {
 	defer cancel()
 	cs := clusterClient(t)
 	installHotreload(ctx, t, cs)
-	ns := createNamespace(ctx, t, cs, "nginx-")
-	enableInjection(ctx, t, cs, ns)
+	ns := enabledNamespace(ctx, t, cs, "nginx-")
 
 	cm, dep := nginxManifest(t)
 	const v1 = `return 200 "version 1\n";`

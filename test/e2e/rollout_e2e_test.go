@@ -33,8 +33,7 @@ func TestRolloutHaltsABadConfig(t *testing.T) {
 		annotations: map[string]string{"hotreload/rollout": "1,50%,100%", "hotreload/rollout-interval": "3s"},
 		args:        []string{"--fail-on=broken"},
 	}
-	d.ns = createNamespace(ctx, t, cs, "hotreload-canary-")
-	enableInjection(ctx, t, cs, d.ns)
+	d.ns = enabledNamespace(ctx, t, cs, "hotreload-canary-")
 	pods := d.create(ctx, t, cs, uniqueConfig("color=blue"))
 
 	// A good edit: released in three steps, one pod, then two, then three.
@@ -94,8 +93,7 @@ func TestRolloutResumesAfterTheControllerIsKilled(t *testing.T) {
 		name: "resume", replicas: 4, subPath: true, inject: true,
 		annotations: map[string]string{"hotreload/rollout": "1,50%,100%", "hotreload/rollout-interval": "10s"},
 	}
-	d.ns = createNamespace(ctx, t, cs, "hotreload-resume-")
-	enableInjection(ctx, t, cs, d.ns)
+	d.ns = enabledNamespace(ctx, t, cs, "hotreload-resume-")
 	pods := d.create(ctx, t, cs, uniqueConfig("version 1"))
 	before := statuses(ctx, t, pods)
 

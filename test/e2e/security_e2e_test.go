@@ -37,8 +37,7 @@ func TestReloaderTokenIsConfinedToItsPod(t *testing.T) {
 	cs := clusterClient(t)
 	installHotreload(ctx, t, cs)
 	d := demo{name: "policy", replicas: 2, subPath: true, inject: true}
-	d.ns = createNamespace(ctx, t, cs, "hotreload-policy-")
-	enableInjection(ctx, t, cs, d.ns)
+	d.ns = enabledNamespace(ctx, t, cs, "hotreload-policy-")
 	pods := d.create(ctx, t, cs, uniqueConfig("version 1"))
 	names := keys(pods)
 	a, b := names[0], names[1]
@@ -148,8 +147,7 @@ func TestPodsStartWhileTheWebhookIsDown(t *testing.T) {
 	cs := clusterClient(t)
 	installHotreload(ctx, t, cs)
 	d := demo{name: "nowebhook", inject: true}
-	d.ns = createNamespace(ctx, t, cs, "hotreload-nowebhook-")
-	enableInjection(ctx, t, cs, d.ns)
+	d.ns = enabledNamespace(ctx, t, cs, "hotreload-nowebhook-")
 
 	deployments := cs.AppsV1().Deployments(hotreloadNamespace)
 	scale, err := deployments.GetScale(ctx, "hotreload-webhook", metav1.GetOptions{})
