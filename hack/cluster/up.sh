@@ -12,7 +12,10 @@
 set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
+# READY_TIMEOUT: seconds to wait for the node to be Ready. KUBELET_V: the
+# kubelet's log verbosity (4 shows each pod sync and volume write).
 READY_TIMEOUT=${READY_TIMEOUT:-120}
+KUBELET_V=${KUBELET_V:-1}
 
 [[ $(id -u) -eq 0 ]] || die "the kubelet and containerd need root (mounts, cgroups, network namespaces); run as root"
 for b in etcd kube-apiserver kube-controller-manager kube-scheduler kubelet kube-proxy kubectl; do
@@ -416,7 +419,7 @@ EOF
 start kubelet "$K8S_BIN/kubelet" --config "$CONF/kubelet.yaml" \
   --kubeconfig "$CLUSTER_DIR/kubelet.kubeconfig" \
   --root-dir "$KUBELET_ROOT" --cert-dir "$KUBELET_ROOT/pki" \
-  --hostname-override "$NODE_NAME" --node-ip "$BRIDGE_IP" --v=1
+  --hostname-override "$NODE_NAME" --node-ip "$BRIDGE_IP" --v="$KUBELET_V"
 
 # ---------------------------------------------------------------- kube-proxy
 # iptables mode (Debian's iptables, nft backend). NodePorts only on the bridge's

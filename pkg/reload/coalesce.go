@@ -26,9 +26,12 @@ type Coalescer struct {
 	target   string
 	gen      uint64
 	applied  string
-	running  string
-	cancel   context.CancelFunc
-	wake     chan struct{}
+	// failed is the generation whose target failed to apply: it is not
+	// tried again until a new target arrives.
+	failed  uint64
+	running string
+	cancel  context.CancelFunc
+	wake    chan struct{}
 }
 
 // NewCoalescer returns a Coalescer whose process already runs applied.
@@ -125,7 +128,9 @@ func (c *Coalescer) Run(ctx context.Context, apply func(ctx context.Context, rev
 		for {
 			c.mu.Lock()
 			rev, gen := c.target, c.gen
-			if rev == c.applied {
+			// A wake left from an earlier target may find this one applied,
+			// or failed.
+			if rev == c.applied || gen == c.failed {
 				c.mu.Unlock()
 				break
 			}
@@ -146,6 +151,9 @@ func (c *Coalescer) Run(ctx context.Context, apply func(ctx context.Context, rev
 				// the last applied revision, so any later target, that one
 				// included (a revert), is applied again.
 				c.applied = ""
+				if !superseded {
+					c.failed = gen
+				}
 			}
 			again := c.gen != gen
 			c.mu.Unlock()

@@ -200,6 +200,35 @@ func TestCoalescerAppliesARevertAfterAFailure(t *testing.T) {
 	require.Eventually(t, func() bool { return co.Applied() == "r1" }, 10*time.Second, time.Millisecond)
 }
 
+// A revision released while another is being applied, and whose own apply
+// then fails, is not applied again: a failed revision waits for a new target
+// (the fix or the revert). Applied again, to an app that crashed on it and is
+// not running, it would be reported applied and clear hotreload/failed.
+func TestCoalescerDoesNotApplyAFailedRevisionAgain(t *testing.T) {
+	co := NewCoalescer(true, "r1")
+	co.Debounce = time.Millisecond
+	applied := make(chan string, 10)
+	releasing := make(chan struct{})
+	runCoalescer(t, co, func(_ context.Context, rev string) error {
+		applied <- rev
+		switch rev {
+		case "r2":
+			<-releasing // r3 is released while r2 is applied
+		case "r3":
+			return errors.New("process died after the reload signal")
+		}
+		return nil
+	})
+	co.Released("r2")
+	require.Equal(t, "r2", recv(t, applied))
+	co.Released("r3")
+	close(releasing)
+	require.Equal(t, "r3", recv(t, applied))
+	expectNoApply(t, applied)
+	co.Released("r4")
+	assert.Equal(t, "r4", recv(t, applied))
+}
+
 // recv returns the next apply, failing the test if none comes.
 func recv(t *testing.T, applied <-chan string) string {
 	t.Helper()

@@ -255,3 +255,89 @@ func TestIntegrationRunReportsAgainWhenTheAPIServerFailedAReport(t *testing.T) {
 type roundTripFunc func(*http.Request) (*http.Response, error)
 
 func (f roundTripFunc) RoundTrip(r *http.Request) (*http.Response, error) { return f(r) }
+
+// TestIntegrationRunTakesAContainerWithoutAProcessForStopped: the pod status
+// still says the app runs, but its process is gone (it crashed on the previous
+// revision; the kubelet reports the stop within a second or so). The release
+// is applied to the live copy, which the app reads when it starts again: that
+// is no failure of the revision.
+func TestIntegrationRunTakesAContainerWithoutAProcessForStopped(t *testing.T) {
+	env := testenv.Get(t)
+	ns := env.Namespace(t, nil)
+	cs := env.Clientset
+	_, err := cs.CoreV1().Pods(ns).Create(context.Background(), &corev1.Pod{
+		ObjectMeta: metav1.ObjectMeta{Name: "web", Labels: map[string]string{annotations.EnableLabel: "true"}},
+		Spec: corev1.PodSpec{ShareProcessNamespace: ptrTo(true),
+			Containers: []corev1.Container{{Name: "app", Image: "nginx"}}},
+	}, metav1.CreateOptions{})
+	require.NoError(t, err)
+	setAppStatus(t, cs, ns, runningApp(cid))
+
+	l, write := startWithoutAppProcess(t, env, ns)
+
+	revB := write(files("app.conf", "a=2"), files("tls.crt", "A"))
+	release(t, cs, ns, revB)
+	got := waitPod(t, cs, ns, "applied", appliedIs(revB))
+	assert.NotContains(t, got.Annotations, annotations.Failed)
+	live, err := l.LiveRevision()
+	require.NoError(t, err)
+	assert.Equal(t, revB, live)
+	assert.Contains(t, appEvents(t, cs, ns), ReasonApplied+": applied config revision "+revB+": no running container to tell")
+}
+
+// TestIntegrationRunDatesAnApplyAfterAStopInTheSameSecond: the app crashed on
+// the previous revision and waits for the kubelet to start it again. A release
+// made in the second of the crash is reported with a later hotreload/applied-at
+// second, so that the controller, which compares it with the whole seconds of
+// the container's finishedAt, does not take that crash for the new revision's.
+func TestIntegrationRunDatesAnApplyAfterAStopInTheSameSecond(t *testing.T) {
+	env := testenv.Get(t)
+	ns := env.Namespace(t, nil)
+	cs := env.Clientset
+	podWithRunningApp(t, cs, ns)
+	_, write := startWithoutAppProcess(t, env, ns)
+
+	revB := write(files("app.conf", "a=2"), files("tls.crt", "A"))
+	time.Sleep(time.Until(time.Now().Truncate(time.Second).Add(time.Second))) // the start of a second
+	crashed := metav1.Now()
+	setAppStatus(t, cs, ns, corev1.ContainerStatus{Name: "app", RestartCount: 1,
+		State: corev1.ContainerState{Waiting: &corev1.ContainerStateWaiting{Reason: "CrashLoopBackOff"}},
+		LastTerminationState: corev1.ContainerState{Terminated: &corev1.ContainerStateTerminated{
+			ExitCode: 1, Reason: "Error", ContainerID: "containerd://" + cid, FinishedAt: crashed}}})
+	release(t, cs, ns, revB)
+	got := waitPod(t, cs, ns, "applied", appliedIs(revB))
+	at, ok := annotations.AppliedAtOf(got.Annotations)
+	require.True(t, ok, "%s: %q", annotations.AppliedAt, got.Annotations[annotations.AppliedAt])
+	finished := got.Status.ContainerStatuses[0].LastTerminationState.Terminated.FinishedAt.Time
+	assert.True(t, at.After(finished), "applied at %s, the app stopped at %s", at, finished)
+}
+
+// startWithoutAppProcess starts a reloader for pod web that signals app
+// processes but sees none, and waits for its start-up report. It returns its
+// Live and the function that writes the sources as the kubelet does.
+func startWithoutAppProcess(t *testing.T, env *testenv.Env, ns string) (*Live, func(a, b map[string]kubeletdir.File) string) {
+	t.Helper()
+	l, write := newLive(t)
+	revA := write(files("app.conf", "a=1"), files("tls.crt", "A"))
+	startReloader(t, New(Options{
+		Client: newAPI(t, env), Namespace: ns, PodName: "web", Live: l, Containers: []string{"app"},
+		Deliverer:   &Deliverer{Procs: fakeProc(t, cid), Method: Method{Signal: syscall.SIGHUP}, Grace: 50 * time.Millisecond},
+		WaitRelease: true, Resync: time.Hour, VerifyTimeout: 20 * time.Second,
+	}))
+	waitPod(t, env.Clientset, ns, "start-up revision", appliedIs(revA))
+	return l, write
+}
+
+// appEvents returns "reason: message" of the Events on pod web.
+func appEvents(t *testing.T, cs kubernetes.Interface, ns string) []string {
+	t.Helper()
+	events, err := cs.CoreV1().Events(ns).List(context.Background(), metav1.ListOptions{})
+	require.NoError(t, err)
+	var out []string
+	for _, e := range events.Items {
+		if e.InvolvedObject.Name == "web" {
+			out = append(out, e.Reason+": "+e.Message)
+		}
+	}
+	return out
+}

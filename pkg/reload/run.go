@@ -263,19 +263,15 @@ func (r *Reloader) apply(ctx context.Context, rev string) error {
 	if err != nil {
 		return r.fail(ctx, log, rev, err)
 	}
+	// Which containers run is decided before the swap: one that is not
+	// running then cannot have been stopped by the new config.
+	checked := time.Now()
+	ids := r.runningContainers(log)
 	if err := s.Swap(); err != nil {
 		return r.fail(ctx, log, rev, err)
 	}
 	log.Info("live copy swapped")
 	dctx := context.WithoutCancel(ctx)
-	ids := map[string]string{} // running app containers
-	for _, name := range r.opts.Containers {
-		if id, running := r.containerID(name); running {
-			ids[name] = id
-		} else {
-			log.Info("container not running: it reads the live copy when it starts", "container", name)
-		}
-	}
 	d := r.opts.Deliverer
 	var told []string
 	for _, name := range r.opts.Containers {
@@ -314,8 +310,46 @@ func (r *Reloader) apply(ctx context.Context, rev string) error {
 	if len(told) == 0 {
 		msg = "no running container to tell"
 	}
+	if len(ids) < len(r.opts.Containers) {
+		// hotreload/applied-at and the container statuses the controller
+		// compares it with have whole seconds. Reported in the second a
+		// container stopped (a crash loop on the previous revision), the
+		// apply would look no earlier than the stop, and the controller
+		// would take the stop for this revision's doing.
+		time.Sleep(time.Until(checked.Truncate(time.Second).Add(time.Second)))
+	}
 	r.report(dctx, outcome{rev: rev, message: msg})
 	return nil
+}
+
+// runningContainers returns the IDs of the app containers that run now, by
+// the pod status and, where a signal is delivered in a shared process
+// namespace, by /proc too: a container without a process has stopped though
+// the kubelet has not reported it yet (it does within a second or so, as in
+// a crash loop). The others read the live copy when they start.
+func (r *Reloader) runningContainers(log *slog.Logger) map[string]string {
+	r.mu.Lock()
+	pod := r.pod
+	r.mu.Unlock()
+	d := r.opts.Deliverer
+	seesProcesses := d.Method.Signal != 0 && pod != nil &&
+		pod.Spec.ShareProcessNamespace != nil && *pod.Spec.ShareProcessNamespace
+	ids := map[string]string{}
+	for _, name := range r.opts.Containers {
+		id, running := r.containerID(name)
+		if !running {
+			log.Info("container not running: it reads the live copy when it starts", "container", name)
+			continue
+		}
+		if seesProcesses {
+			if procs, err := d.Procs.Container(id); err == nil && len(procs) == 0 {
+				log.Info("container has no process left, its stop not reported yet: it reads the live copy when it starts", "container", name, "id", id)
+				continue
+			}
+		}
+		ids[name] = id
+	}
+	return ids
 }
 
 func (r *Reloader) fail(ctx context.Context, log *slog.Logger, rev string, err error) error {
@@ -342,8 +376,11 @@ func (r *Reloader) containerID(name string) (string, bool) {
 	return "", false
 }
 
-// watchSources reports the mounted revision on each ..data swap (debounced)
-// and periodically, as a safety net for missed events.
+// watchSources reports the mounted revision once its watches are in place,
+// then on each ..data swap (debounced) and periodically, as a safety net for
+// missed events. The first report covers what the kubelet swapped before the
+// watches existed: while the reloader waited for its pod, the app may have
+// started and Ready on the live copy, and an edit then be mounted.
 func (r *Reloader) watchSources(ctx context.Context, co *Coalescer) error {
 	w, err := fsnotify.NewWatcher()
 	if err != nil {
@@ -367,6 +404,7 @@ func (r *Reloader) watchSources(ctx context.Context, co *Coalescer) error {
 		r.log.Debug("mounted revision", "revision", rev, "trigger", why)
 		co.Mounted(rev)
 	}
+	check("watch started")
 	for {
 		select {
 		case <-ctx.Done():

@@ -120,3 +120,55 @@ func newAPI(t *testing.T, env *testenv.Env) API {
 	require.NoError(t, err)
 	return api
 }
+
+// slowPodList is the reloader's API client for the test's control plane,
+// whose first list of the pod waits until open is closed: the API server (or
+// the token exchange in front of it) is slow while the pod starts.
+type slowPodList struct {
+	API
+	open chan struct{}
+}
+
+func (s slowPodList) ListPods(ctx context.Context, namespace string, opts metav1.ListOptions) (*corev1.PodList, error) {
+	select {
+	case <-s.open:
+	case <-ctx.Done():
+		return nil, ctx.Err()
+	}
+	return s.API.ListPods(ctx, namespace, opts)
+}
+
+// TestIntegrationRunAppliesWhatWasMountedWhileItWaitedForItsPod: at rollout
+// 100%, a revision the kubelet mounted after the live copy was made, while
+// the reloader still waited for its pod from the API server, is applied as
+// soon as the pod arrives, not at the next periodic re-hash (an hour here).
+// The app may be Ready by then: it starts once the live copy exists.
+func TestIntegrationRunAppliesWhatWasMountedWhileItWaitedForItsPod(t *testing.T) {
+	env := testenv.Get(t)
+	ns := env.Namespace(t, nil)
+	cs := env.Clientset
+	l, write := newLive(t)
+	revA := write(files("app.conf", "a=1"), files("tls.crt", "A"))
+	podWithRunningApp(t, cs, ns)
+	app := startChild(t, filepath.Join(l.LiveRoot, "config", "app.conf"))
+	api := slowPodList{API: newAPI(t, env), open: make(chan struct{})}
+	r := New(Options{
+		Client: api, Namespace: ns, PodName: "web", Live: l, Containers: []string{"app"},
+		Deliverer: &Deliverer{Procs: fakeProc(t, cid, app.cmd.Process.Pid), Method: Method{Signal: syscall.SIGHUP}, Grace: 50 * time.Millisecond},
+		Resync:    time.Hour, VerifyTimeout: 20 * time.Second,
+	})
+	startReloader(t, r)
+	require.Eventually(t, r.Ready, 30*time.Second, 10*time.Millisecond)
+	live, err := l.LiveRevision()
+	require.NoError(t, err)
+	require.Equal(t, revA, live)
+
+	revB := write(files("app.conf", "a=2"), files("tls.crt", "B"))
+	close(api.open)
+
+	waitPod(t, cs, ns, "applied "+revB, appliedIs(revB))
+	live, err = l.LiveRevision()
+	require.NoError(t, err)
+	assert.Equal(t, revB, live)
+	assert.Equal(t, []string{"ready", "SIGHUP 3 a=2"}, app.waitLines(t, 2))
+}

@@ -35,13 +35,20 @@ const (
 )
 
 // edits is the number of config edits measured, E2E_EDITS or 50.
-func edits(b *testing.B) int {
-	n := 50
-	if v := os.Getenv("E2E_EDITS"); v != "" {
-		var err error
-		n, err = strconv.Atoi(v)
-		require.NoError(b, err, "E2E_EDITS")
+func edits(b *testing.B) int { return envInt(b, "E2E_EDITS", 50) }
+
+// readyEdits is the number of Deployments whose first edit comes right after
+// their pods are Ready, E2E_READY_EDITS or 10.
+func readyEdits(b *testing.B) int { return envInt(b, "E2E_READY_EDITS", 10) }
+
+// envInt is the environment variable name as an integer, or def when unset.
+func envInt(b *testing.B, name string, def int) int {
+	v := os.Getenv(name)
+	if v == "" {
+		return def
 	}
+	n, err := strconv.Atoi(v)
+	require.NoError(b, err, name)
 	return n
 }
 
@@ -53,6 +60,11 @@ func edits(b *testing.B) int {
 //   - hotreload: 3 replicas in an enabled namespace, rollout 100%; edits one
 //     after the other, each timed until all 3 replicas serve it, the next made
 //     once every replica reported the previous one applied.
+//   - hotreload at Ready: as many new Deployments of 3 replicas as
+//     readyEdits, one at a time, each edited as soon as its pods are Ready and
+//     deleted once they serve the edit. The kubelet has just synced such a
+//     pod, and syncs it again only after its next relist of the containers
+//     (every second); the reloader may still be starting.
 //   - without: the same pod, not opted in, so its file changes only when the
 //     kubelet re-syncs the pod (every 60-90 s). One edit each to as many pods
 //     as edits, spread over one sync period, so the run takes two periods,
@@ -75,17 +87,24 @@ func BenchmarkE2EEditToServing(b *testing.B) {
 	for i := 1; i <= n; i++ {
 		content := uniqueConfig(fmt.Sprintf("edit %d", i))
 		took := waitServing(ctx, b, hotPods, content, hot.edit(ctx, b, cs, content), 30*time.Second)
-		var worst time.Duration
-		for _, d := range took {
-			perPod = append(perPod, d)
-			worst = max(worst, d)
-		}
-		allReplicas = append(allReplicas, worst)
+		allReplicas = append(allReplicas, slowest(took, &perPod))
 		// Edits come one at a time, not while the previous one is still being
 		// confirmed (the reloader checks the app for a second after a signal).
 		waitApplied(ctx, b, cs, ns, hotPods, releasedRevision(ctx, b, cs, ns, hotPods))
 	}
 	requireSameProcesses(ctx, b, cs, hot, hotPods, hotBefore)
+
+	var atReady, atReadyPerPod []time.Duration
+	for i := range readyEdits(b) {
+		d := demo{ns: ns, name: fmt.Sprintf("ready-%02d", i), replicas: 3, inject: true, args: args}
+		pods := d.create(ctx, b, cs, uniqueConfig("edit 0"))
+		before := statuses(ctx, b, pods)
+		content := uniqueConfig("edit 1")
+		took := waitServing(ctx, b, pods, content, d.edit(ctx, b, cs, content), 30*time.Second)
+		atReady = append(atReady, slowest(took, &atReadyPerPod))
+		requireSameProcesses(ctx, b, cs, d, pods, before)
+		require.NoError(b, cs.AppsV1().Deployments(ns).Delete(ctx, d.name, metav1.DeleteOptions{}))
+	}
 
 	plain := make([]demo, n)
 	for i := range plain {
@@ -140,21 +159,36 @@ func BenchmarkE2EEditToServing(b *testing.B) {
 		requireSameProcesses(ctx, b, cs, d, plainPods[d.name], plainBefore[d.name])
 	}
 
-	b.Logf("edit -> serving over %d edits (ms)   p50      p99      max", n)
+	b.Logf("edit -> serving (ms)                   edits      p50      p99      max")
 	for _, row := range []struct {
 		name string
 		d    []time.Duration
 	}{
 		{"hotreload, all 3 replicas", allReplicas},
 		{"hotreload, each replica", perPod},
+		{"at Ready, all 3 replicas", atReady},
+		{"at Ready, each replica", atReadyPerPod},
 		{"kubelet sync, no hotreload", plainTook},
 	} {
-		b.Logf("  %-30s %8.0f %8.0f %8.0f", row.name, ms(quantile(row.d, 0.5)), ms(quantile(row.d, 0.99)), ms(quantile(row.d, 1)))
+		b.Logf("  %-34s %6d %8.0f %8.0f %8.0f", row.name, len(row.d), ms(quantile(row.d, 0.5)), ms(quantile(row.d, 0.99)), ms(quantile(row.d, 1)))
 	}
 	b.ReportMetric(ms(quantile(allReplicas, 0.5)), "hotreload-p50-ms")
 	b.ReportMetric(ms(quantile(allReplicas, 0.99)), "hotreload-p99-ms")
+	b.ReportMetric(ms(quantile(atReady, 0.5)), "at-ready-p50-ms")
+	b.ReportMetric(ms(quantile(atReady, 0.99)), "at-ready-p99-ms")
 	b.ReportMetric(ms(quantile(plainTook, 0.5)), "kubelet-p50-ms")
 	b.ReportMetric(ms(quantile(plainTook, 0.99)), "kubelet-p99-ms")
+}
+
+// slowest appends each pod's time to perPod and returns the longest: the
+// time until all of them served the edit.
+func slowest(took map[string]time.Duration, perPod *[]time.Duration) time.Duration {
+	var worst time.Duration
+	for _, d := range took {
+		*perPod = append(*perPod, d)
+		worst = max(worst, d)
+	}
+	return worst
 }
 
 // createPlain creates the ConfigMaps and Deployments of ds at once, without
