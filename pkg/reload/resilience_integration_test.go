@@ -10,6 +10,7 @@ import (
 	"net/http/httptest"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync/atomic"
 	"syscall"
@@ -282,7 +283,7 @@ func TestIntegrationRunTakesAContainerWithoutAProcessForStopped(t *testing.T) {
 	live, err := l.LiveRevision()
 	require.NoError(t, err)
 	assert.Equal(t, revB, live)
-	assert.Contains(t, appEvents(t, cs, ns), ReasonApplied+": applied config revision "+revB+": no running container to tell")
+	waitEvent(t, cs, ns, ReasonApplied+": applied config revision "+revB+": no running container to tell")
 }
 
 // TestIntegrationRunDatesAnApplyAfterAStopInTheSameSecond: the app crashed on
@@ -328,16 +329,20 @@ func startWithoutAppProcess(t *testing.T, env *testenv.Env, ns string) (*Live, f
 	return l, write
 }
 
-// appEvents returns "reason: message" of the Events on pod web.
-func appEvents(t *testing.T, cs kubernetes.Interface, ns string) []string {
+// waitEvent waits for an Event "reason: message" on pod web. The reloader
+// records it after it labels the pod.
+func waitEvent(t *testing.T, cs kubernetes.Interface, ns, want string) {
 	t.Helper()
-	events, err := cs.CoreV1().Events(ns).List(context.Background(), metav1.ListOptions{})
-	require.NoError(t, err)
-	var out []string
-	for _, e := range events.Items {
-		if e.InvolvedObject.Name == "web" {
-			out = append(out, e.Reason+": "+e.Message)
+	var got []string
+	require.Eventually(t, func() bool {
+		events, err := cs.CoreV1().Events(ns).List(context.Background(), metav1.ListOptions{})
+		require.NoError(t, err)
+		got = got[:0]
+		for _, e := range events.Items {
+			if e.InvolvedObject.Name == "web" {
+				got = append(got, e.Reason+": "+e.Message)
+			}
 		}
-	}
-	return out
+		return slices.Contains(got, want)
+	}, time.Minute, 20*time.Millisecond, "Event %q; the pod has %q", want, got)
 }

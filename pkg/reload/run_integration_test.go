@@ -86,15 +86,7 @@ func TestIntegrationRunAppliesAReleasedRevision(t *testing.T) {
 	assert.NotContains(t, got.Annotations, annotations.Failed)
 	assert.Equal(t, []string{"ready", "SIGHUP 3 a=2"}, app.waitLines(t, 2))
 
-	events, err := cs.CoreV1().Events(ns).List(ctx, metav1.ListOptions{})
-	require.NoError(t, err)
-	var reasons []string
-	for _, e := range events.Items {
-		if e.InvolvedObject.Name == "web" {
-			reasons = append(reasons, e.Reason+": "+e.Message)
-		}
-	}
-	assert.Contains(t, reasons, ReasonApplied+": applied config revision "+revB+": SIGHUP delivered to app")
+	waitEvent(t, cs, ns, ReasonApplied+": applied config revision "+revB+": SIGHUP delivered to app")
 
 	// A released revision the kubelet never mounts fails, reported on the pod.
 	patch, _ = json.Marshal(map[string]any{"metadata": map[string]any{"annotations": map[string]string{annotations.Released: "0123456789ab"}}})
