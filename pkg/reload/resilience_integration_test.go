@@ -346,3 +346,38 @@ func waitEvent(t *testing.T, cs kubernetes.Interface, ns, want string) {
 		return slices.Contains(got, want)
 	}, time.Minute, 20*time.Millisecond, "Event %q; the pod has %q", want, got)
 }
+
+// TestIntegrationRunTakesAnAppThatStoppedBeforeItWasToldForStopped: the app's
+// reload URL refuses connections because the app has just crashed (on the
+// previous revision); the kubelet reports the stop while the reloader tries
+// again. The app never got the new config: the revision is applied to the
+// live copy, which the app reads when it starts, and is no failure.
+func TestIntegrationRunTakesAnAppThatStoppedBeforeItWasToldForStopped(t *testing.T) {
+	env := testenv.Get(t)
+	ns := env.Namespace(t, nil)
+	cs := env.Clientset
+	podWithRunningApp(t, cs, ns)
+	srv := httptest.NewServer(http.NotFoundHandler())
+	url := srv.URL + "/-/reload"
+	srv.Close() // nothing listens: connection refused
+
+	l, write := newLive(t)
+	revA := write(files("app.conf", "a=1"), files("tls.crt", "A"))
+	startReloader(t, New(Options{
+		Client: newAPI(t, env), Namespace: ns, PodName: "web", Live: l, Containers: []string{"app"},
+		Deliverer:   &Deliverer{Method: Method{URL: url}, Grace: 50 * time.Millisecond, Retries: 2, RetryDelay: 200 * time.Millisecond},
+		WaitRelease: true, Resync: time.Hour, VerifyTimeout: 20 * time.Second,
+	}))
+	waitPod(t, cs, ns, "start-up revision", appliedIs(revA))
+
+	revB := write(files("app.conf", "a=2"), files("tls.crt", "A"))
+	release(t, cs, ns, revB)
+	time.Sleep(300 * time.Millisecond) // the reloader is trying the URL
+	setAppStatus(t, cs, ns, corev1.ContainerStatus{Name: "app", RestartCount: 1,
+		State: corev1.ContainerState{Waiting: &corev1.ContainerStateWaiting{Reason: "CrashLoopBackOff"}},
+		LastTerminationState: corev1.ContainerState{Terminated: &corev1.ContainerStateTerminated{
+			ExitCode: 1, Reason: "Error", ContainerID: "containerd://" + cid, FinishedAt: metav1.Now()}}})
+	got := waitPod(t, cs, ns, "applied", appliedIs(revB))
+	assert.NotContains(t, got.Annotations, annotations.Failed)
+	waitEvent(t, cs, ns, ReasonApplied+": applied config revision "+revB+": no running container to tell")
+}

@@ -280,6 +280,13 @@ func (r *Reloader) apply(ctx context.Context, rev string) error {
 			continue
 		}
 		pid, err := d.Deliver(dctx, id)
+		if err != nil && isTransient(err) && r.stoppedSince(dctx, name, id) {
+			// Never reached, and stopped since it was seen running: the new
+			// config cannot have stopped it, it reads it when it starts.
+			log.Info("container stopped before it could be told: it reads the live copy when it starts", "container", name, "err", err)
+			delete(ids, name)
+			continue
+		}
 		if err != nil {
 			return r.fail(dctx, log, rev, fmt.Errorf("container %s: %w", name, err))
 		}
@@ -320,6 +327,30 @@ func (r *Reloader) apply(ctx context.Context, rev string) error {
 	}
 	r.report(dctx, outcome{rev: rev, message: msg})
 	return nil
+}
+
+// statusLag bounds the wait for the kubelet to report a container's stop in
+// the pod status: it notices within its relist period (1s), then writes.
+const statusLag = 3 * time.Second
+
+// stoppedSince reports whether app container name, running as id when the
+// revision was staged, has stopped or been replaced since, waiting up to
+// statusLag for the pod status to show it.
+func (r *Reloader) stoppedSince(ctx context.Context, name, id string) bool {
+	deadline := time.Now().Add(statusLag)
+	for {
+		if now, running := r.containerID(name); !running || now != id {
+			return true
+		}
+		if time.Now().After(deadline) {
+			return false
+		}
+		select {
+		case <-ctx.Done():
+			return false
+		case <-time.After(50 * time.Millisecond):
+		}
+	}
 }
 
 // runningContainers returns the IDs of the app containers that run now, by
