@@ -2,17 +2,17 @@ package main
 
 import (
 	"bytes"
+	"context"
 	"flag"
 	"fmt"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"os"
 	"path"
 	"path/filepath"
-	"regexp"
 	"slices"
 	"strings"
-	"syscall"
 	"testing"
 	"time"
 
@@ -21,9 +21,9 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	"sigs.k8s.io/yaml"
 
+	"github.com/hotreload/hotreload/internal/kubeletdir"
 	"github.com/hotreload/hotreload/pkg/annotations"
-	"github.com/hotreload/hotreload/pkg/mutate"
-	"github.com/hotreload/hotreload/pkg/reload"
+	"github.com/hotreload/hotreload/pkg/contract"
 	"github.com/hotreload/hotreload/pkg/revision"
 )
 
@@ -51,7 +51,7 @@ func TestGoldenPodsRunWithTheReloadersFlags(t *testing.T) {
 			}
 			injected++
 			run := checkRun(t, in, out.Pod)
-			checkInstall(t, out.Pod, run.volumeOptions)
+			checkInstall(t, out.Pod, run.Sources)
 			checkLinks(t, in.Pod, out.Pod, run.Volumes)
 		})
 	}
@@ -148,21 +148,19 @@ func namespaceOf(pod *corev1.Pod) string {
 	return pod.Namespace
 }
 
-func checkRun(t *testing.T, in goldenInput, pod *corev1.Pod) runOptions {
-	c := container(t, pod, mutate.ReloaderName)
+func checkRun(t *testing.T, in goldenInput, pod *corev1.Pod) contract.Run {
+	c := container(t, pod, contract.ReloaderName)
 	assert.Empty(t, c.Command, "the image's entrypoint is the reloader")
 	require.NotEmpty(t, c.Args)
 	require.Equal(t, "run", c.Args[0])
 	getenv := downwardEnv(t, pod, c)
-	got := parse(t, func(fs *flag.FlagSet, args []string) (runOptions, error) {
-		return parseRun(fs, args, getenv)
-	}, c.Args[1:])
+	got := parseRunArgs(t, c.Args[1:], getenv)
 
 	// The volumes are exactly the sources mounted into the sidecar, each a
 	// reloadable volume of the pod.
 	var sources []string
 	for _, m := range c.VolumeMounts {
-		if dir, v := path.Split(m.MountPath); dir == mutate.SrcDir+"/" {
+		if dir, v := path.Split(m.MountPath); dir == contract.SrcDir+"/" {
 			assert.Equal(t, v, m.Name, "source mounted under its own name")
 			assert.True(t, m.ReadOnly, "source %s read-only", v)
 			sources = append(sources, v)
@@ -170,7 +168,7 @@ func checkRun(t *testing.T, in goldenInput, pod *corev1.Pod) runOptions {
 			assert.True(t, revision.Reloadable(vol), "volume %s is reloadable", v)
 		}
 	}
-	assert.Equal(t, mutate.LiveVolume, mountAt(c, mutate.LiveDir))
+	assert.Equal(t, contract.LiveVolume, mountAt(c, contract.LiveDir))
 	var app []string
 	for _, ac := range pod.Spec.Containers {
 		if !owned(ac.Name) {
@@ -180,27 +178,26 @@ func checkRun(t *testing.T, in goldenInput, pod *corev1.Pod) runOptions {
 	containers, _ := annotations.ContainersOf(pod.Annotations, app)
 	url, _ := annotations.URLOf(pod.Annotations)
 	sig, _ := annotations.SignalOf(pod.Annotations)
-	method := reload.Method{URL: url}
+	delivery := contract.Delivery{URL: url}
 	if url == "" {
-		method.Signal = syscall.Signal(sig.Number())
+		delivery.Signal = sig
 	}
-	var process *regexp.Regexp
-	if p, _ := annotations.ProcessOf(pod.Annotations); p != "" {
-		process = regexp.MustCompile(p)
-	}
+	delivery.Process, _ = annotations.ProcessOf(pod.Annotations)
 	steps, _ := annotations.RolloutOf(pod.Annotations, in.Options.NamespaceAnnotations)
 	require.NotNil(t, c.StartupProbe)
 	require.NotNil(t, c.StartupProbe.HTTPGet)
-	assert.Equal(t, mutate.ReadyPath, c.StartupProbe.HTTPGet.Path)
+	assert.Equal(t, contract.ReadyPath, c.StartupProbe.HTTPGet.Path)
 
-	want := runOptions{
-		volumeOptions: volumeOptions{SrcDir: mutate.SrcDir, LiveDir: mutate.LiveDir, Volumes: sources},
-		Containers:    containers, Method: method, Process: process,
-		WaitRelease:   !steps.Immediate(),
-		HealthAddr:    fmt.Sprintf(":%d", c.StartupProbe.HTTPGet.Port.IntValue()),
-		VerifyTimeout: 2 * time.Minute, Resync: time.Minute, Grace: time.Second, Retries: reload.DefaultRetries,
-		PodName: pod.Name, PodNamespace: namespaceOf(pod),
-		ExchangeURL: mutate.DefaultExchangeURL, ExchangeCA: getenv(mutate.ExchangeCAEnv),
+	want := contract.Run{
+		Version:     contract.Version,
+		Sources:     contract.Sources{SrcDir: contract.SrcDir, LiveDir: contract.LiveDir, Volumes: sources},
+		Containers:  containers,
+		Delivery:    delivery,
+		WaitRelease: !steps.Immediate(),
+		HealthAddr:  fmt.Sprintf(":%d", c.StartupProbe.HTTPGet.Port.IntValue()),
+		ExchangeURL: contract.DefaultExchangeURL,
+		Timing:      contract.DefaultTiming,
+		PodName:     pod.Name, PodNamespace: namespaceOf(pod),
 	}
 	assert.Equal(t, want, got)
 
@@ -209,7 +206,72 @@ func checkRun(t *testing.T, in goldenInput, pod *corev1.Pod) runOptions {
 	rec := httptest.NewRecorder()
 	h.ServeHTTP(rec, httptest.NewRequest(http.MethodGet, c.StartupProbe.HTTPGet.Path, nil))
 	assert.Equal(t, http.StatusOK, rec.Code)
+
+	startsReady(t, got, getenv(contract.ExchangeCAEnv))
 	return got
+}
+
+// parseRunArgs parses a sidecar's arguments with the reloader's own parser,
+// and requires that no value was replaced: the webhook writes only values
+// the reloader can use.
+func parseRunArgs(t *testing.T, args []string, getenv func(string) string) contract.Run {
+	t.Helper()
+	fs := flag.NewFlagSet("reloader run", flag.ContinueOnError)
+	var stderr bytes.Buffer
+	fs.SetOutput(&stderr)
+	got, warnings, err := parseRun(fs, args, getenv)
+	require.NoError(t, err, "arguments %q: %s", args, stderr.String())
+	require.Empty(t, warnings, "arguments %q", args)
+	return got
+}
+
+// startsReady builds the sidecar from r exactly as `reloader run` does and
+// runs it, on real directories written as the kubelet writes volumes and
+// with an API server that refuses every connection, until its startup probe
+// would pass: then the app starts.
+func startsReady(t *testing.T, r contract.Run, exchangeCA string) {
+	t.Helper()
+	root := t.TempDir()
+	r.SrcDir, r.LiveDir = filepath.Join(root, "src"), filepath.Join(root, "live")
+	for _, v := range r.Volumes {
+		require.NoError(t, kubeletdir.Write(filepath.Join(r.SrcDir, v), map[string]kubeletdir.File{
+			"app.conf": {Data: []byte("a=1"), Mode: 0o644}}))
+	}
+	r.Kubeconfig = unreachableKubeconfig(t)
+	rl, err := newReloader(r, exchangeCA)
+	require.NoError(t, err, "the sidecar builds from %q", r.Args())
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- rl.Run(ctx) }()
+	require.Eventually(t, func() bool {
+		select {
+		case err := <-done:
+			require.NoError(t, err, "the sidecar stopped")
+		default:
+		}
+		return rl.Ready()
+	}, 30*time.Second, 5*time.Millisecond, "the sidecar becomes ready")
+	cancel()
+	require.NoError(t, <-done)
+}
+
+// unreachableKubeconfig writes a kubeconfig for an API server that refuses
+// every connection.
+func unreachableKubeconfig(t *testing.T) string {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	require.NoError(t, err)
+	addr := ln.Addr().String()
+	require.NoError(t, ln.Close())
+	f := filepath.Join(t.TempDir(), "kubeconfig")
+	require.NoError(t, os.WriteFile(f, []byte(`apiVersion: v1
+kind: Config
+clusters: [{name: c, cluster: {server: "http://`+addr+`"}}]
+contexts: [{name: c, context: {cluster: c, user: u}}]
+users: [{name: u, user: {}}]
+current-context: c
+`), 0o600))
+	return f
 }
 
 func podVolume(t *testing.T, pod *corev1.Pod, name string) corev1.Volume {
@@ -223,16 +285,16 @@ func podVolume(t *testing.T, pod *corev1.Pod, name string) corev1.Volume {
 	return corev1.Volume{}
 }
 
-func checkInstall(t *testing.T, pod *corev1.Pod, vols volumeOptions) {
-	c := container(t, pod, mutate.InstallName)
+func checkInstall(t *testing.T, pod *corev1.Pod, sources contract.Sources) {
+	c := container(t, pod, contract.InstallName)
 	assert.Empty(t, c.Command, "the image's entrypoint is the reloader")
 	require.NotEmpty(t, c.Args)
 	require.Equal(t, "install", c.Args[0])
 	got := parse(t, parseInstall, c.Args[1:])
-	assert.Equal(t, installOptions{To: mutate.BinDir, Timeout: time.Minute, volumeOptions: vols}, got,
+	assert.Equal(t, contract.Install{Version: contract.Version, To: contract.BinDir, Timeout: contract.DefaultInstallTimeout, Sources: sources}, got,
 		"install writes the live copies run keeps")
-	assert.Equal(t, mutate.BinVolume, mountAt(c, got.To))
-	assert.Equal(t, mutate.LiveVolume, mountAt(c, got.LiveDir))
+	assert.Equal(t, contract.BinVolume, mountAt(c, got.To))
+	assert.Equal(t, contract.LiveVolume, mountAt(c, got.LiveDir))
 	for _, v := range got.Volumes {
 		assert.Equal(t, v, mountAt(c, path.Join(got.SrcDir, v)), "source of %s mounted for install", v)
 	}
@@ -244,21 +306,21 @@ func checkInstall(t *testing.T, pod *corev1.Pod, vols volumeOptions) {
 // copies of reloaded volumes.
 func checkLinks(t *testing.T, before, pod *corev1.Pod, volumes []string) {
 	for _, lc := range pod.Spec.InitContainers {
-		if lc.Name != mutate.LinkName && !strings.HasPrefix(lc.Name, mutate.LinkName+"-") {
+		if lc.Name != contract.LinkName && !strings.HasPrefix(lc.Name, contract.LinkName+"-") {
 			continue
 		}
-		assert.Equal(t, []string{mutate.ReloaderBinary, "link"}, lc.Command, lc.Name)
-		assert.Equal(t, mutate.BinVolume, mountAt(lc, path.Dir(mutate.ReloaderBinary)))
+		assert.Equal(t, contract.LinkCommand(), lc.Command, lc.Name)
+		assert.Equal(t, contract.BinVolume, mountAt(lc, path.Dir(contract.ReloaderBinary)))
 		got := parse(t, parseLink, lc.Args)
 
 		// The app container this step prepares mounts its link volumes.
 		var app *corev1.Container
-		var wantCopies []reload.Copy
+		var wantCopies []contract.DirCopy
 		for _, m := range lc.VolumeMounts {
-			if !strings.HasPrefix(m.Name, mutate.LinkVolumePrefix) {
+			if !strings.HasPrefix(m.Name, contract.LinkVolumePrefix) {
 				continue
 			}
-			assert.Equal(t, path.Join(mutate.LinkDir, strings.TrimPrefix(m.Name, mutate.LinkVolumePrefix)), m.MountPath)
+			assert.Equal(t, path.Join(contract.LinkDir, strings.TrimPrefix(m.Name, contract.LinkVolumePrefix)), m.MountPath)
 			for i, ac := range pod.Spec.Containers {
 				for _, am := range ac.VolumeMounts {
 					if am.Name == m.Name {
@@ -266,7 +328,7 @@ func checkLinks(t *testing.T, before, pod *corev1.Pod, volumes []string) {
 							app = &pod.Spec.Containers[i]
 						}
 						assert.Equal(t, app.Name, ac.Name, "%s serves one app container", lc.Name)
-						wantCopies = append(wantCopies, reload.Copy{From: am.MountPath, To: m.MountPath})
+						wantCopies = append(wantCopies, contract.DirCopy{From: am.MountPath, To: m.MountPath})
 					}
 				}
 			}
@@ -274,7 +336,7 @@ func checkLinks(t *testing.T, before, pod *corev1.Pod, volumes []string) {
 		require.NotNil(t, app, "%s prepares an app container", lc.Name)
 		assert.Equal(t, app.Image, lc.Image, "%s runs in the app's image", lc.Name)
 		assert.ElementsMatch(t, wantCopies, got.Copies)
-		assert.Equal(t, mutate.LiveVolume, mountAt(*app, mutate.LiveDir), "the app sees the live copies the links point into")
+		assert.Equal(t, contract.LiveVolume, mountAt(*app, contract.LiveDir), "the app sees the live copies the links point into")
 
 		// The links replace the app's subPath mounts of reloaded volumes that
 		// the mutation removed.
@@ -284,16 +346,16 @@ func checkLinks(t *testing.T, before, pod *corev1.Pod, volumes []string) {
 				orig = c
 			}
 		}
-		var wantLinks []reload.Link
+		var wantLinks []contract.FileLink
 		for _, m := range orig.VolumeMounts {
 			if m.SubPath == "" || !slices.Contains(volumes, m.Name) || mountAt(*app, m.MountPath) != "" {
 				continue
 			}
-			wantLinks = append(wantLinks, reload.Link{File: m.MountPath, Target: path.Join(mutate.LiveDir, m.Name, m.SubPath)})
+			wantLinks = append(wantLinks, contract.FileLink{File: m.MountPath, Target: path.Join(contract.LiveDir, m.Name, m.SubPath)})
 		}
 		assert.ElementsMatch(t, wantLinks, got.Links)
 		for _, l := range got.Links {
-			assert.True(t, slices.ContainsFunc(got.Copies, func(c reload.Copy) bool {
+			assert.True(t, slices.ContainsFunc(got.Copies, func(c contract.DirCopy) bool {
 				return strings.HasPrefix(l.File, c.From+"/")
 			}), "%s lies in a copied directory", l.File)
 		}

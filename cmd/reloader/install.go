@@ -2,14 +2,13 @@ package main
 
 import (
 	"context"
-	"errors"
 	"flag"
 	"fmt"
 	"log/slog"
 	"os"
-	"time"
 
 	"github.com/hotreload/hotreload/internal/cli"
+	"github.com/hotreload/hotreload/pkg/contract"
 	"github.com/hotreload/hotreload/pkg/reload"
 )
 
@@ -21,53 +20,46 @@ app starts on complete config even where the sidecar is a plain container. An
 existing live copy is repaired and kept. A volume whose source is not mounted
 fails the step at once.`
 
-// installOptions is the parsed command line of install.
-type installOptions struct {
-	To      string
-	Timeout time.Duration
-	volumeOptions
-}
-
-func parseInstall(fs *flag.FlagSet, args []string) (installOptions, error) {
-	o := installOptions{}
-	fs.StringVar(&o.To, "to", "", "`DIR` to copy the reloader binary into (required)")
-	fs.DurationVar(&o.Timeout, "timeout", time.Minute, "how long to wait for readable sources")
-	o.register(fs)
+func parseInstall(fs *flag.FlagSet, args []string) (contract.Install, error) {
+	f := contract.NewInstallFlags(fs)
+	if err := contract.CheckVersion(args); err != nil {
+		return contract.Install{}, err
+	}
 	if err := cli.Parse(fs, args, installSynopsis, installDescription); err != nil {
-		return o, err
+		return contract.Install{}, err
 	}
-	if o.To == "" {
+	in, err := f.Install()
+	if err != nil {
 		fs.Usage()
-		return o, errors.New("--to is required")
 	}
-	return o, nil
+	return in, err
 }
 
 func installCommand(ctx context.Context, fs *flag.FlagSet, args []string) error {
-	o, err := parseInstall(fs, args)
+	in, err := parseInstall(fs, args)
 	if err != nil {
 		return err
 	}
-	return install(ctx, o)
+	return install(ctx, in)
 }
 
-func install(ctx context.Context, o installOptions) error {
+func install(ctx context.Context, in contract.Install) error {
 	self, err := os.Executable()
 	if err != nil {
 		return fmt.Errorf("install: %w", err)
 	}
-	dst, err := reload.InstallBinary(self, o.To)
+	dst, err := reload.InstallBinary(self, in.To)
 	if err != nil {
 		return err
 	}
 	slog.Info("installed the reloader binary", "path", dst)
-	if len(o.Volumes) == 0 {
+	if len(in.Volumes) == 0 {
 		return nil
 	}
-	live := &reload.Live{SrcRoot: o.SrcDir, LiveRoot: o.LiveDir, Volumes: o.Volumes}
-	if err := live.FirstCopy(ctx, o.Timeout); err != nil {
+	live := &reload.Live{SrcRoot: in.SrcDir, LiveRoot: in.LiveDir, Volumes: in.Volumes}
+	if err := live.FirstCopy(ctx, in.Timeout); err != nil {
 		return err
 	}
-	slog.Info("live copy ready", "volumes", o.Volumes)
+	slog.Info("live copy ready", "volumes", in.Volumes)
 	return nil
 }

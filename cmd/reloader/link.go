@@ -2,13 +2,11 @@ package main
 
 import (
 	"context"
-	"errors"
 	"flag"
-	"fmt"
 	"log/slog"
-	"strings"
 
 	"github.com/hotreload/hotreload/internal/cli"
+	"github.com/hotreload/hotreload/pkg/contract"
 	"github.com/hotreload/hotreload/pkg/reload"
 )
 
@@ -21,77 +19,37 @@ gives the same copy), then makes each subPath FILE (a path under one of the D)
 a symlink to TARGET in the live copy. The emptyDir is then mounted at
 D in the app container, so the app sees the image's files and the live config.`
 
-const defaultMaxCopyBytes = 64 << 20
-
-// linkOptions is the parsed command line of link.
-type linkOptions struct {
-	Copies       []reload.Copy
-	Links        []reload.Link
-	MaxCopyBytes int64
-}
-
-func parseLink(fs *flag.FlagSet, args []string) (linkOptions, error) {
-	var (
-		o             linkOptions
-		copies, links listFlag
-	)
-	fs.Var(&copies, "copy", "`D=DIR`: copy image directory D into DIR (repeatable)")
-	fs.Var(&links, "link", "`FILE=TARGET`: make FILE, under a copied D, a symlink to TARGET (repeatable)")
-	fs.Int64Var(&o.MaxCopyBytes, "max-copy-bytes", defaultMaxCopyBytes, "fail when a directory to copy holds more than `N` bytes")
+func parseLink(fs *flag.FlagSet, args []string) (contract.Link, error) {
+	f := contract.NewLinkFlags(fs)
+	if err := contract.CheckVersion(args); err != nil {
+		return contract.Link{}, err
+	}
 	if err := cli.Parse(fs, args, linkSynopsis, linkDescription); err != nil {
-		return o, err
+		return contract.Link{}, err
 	}
-	cs, err := pairs(copies, "--copy")
-	if err != nil {
-		return o, err
-	}
-	ls, err := pairs(links, "--link")
-	if err != nil {
-		return o, err
-	}
-	for _, p := range cs {
-		o.Copies = append(o.Copies, reload.Copy{From: p[0], To: p[1]})
-	}
-	for _, p := range ls {
-		o.Links = append(o.Links, reload.Link{File: p[0], Target: p[1]})
-	}
-	return o, nil
+	return f.Link()
 }
 
 func linkCommand(_ context.Context, fs *flag.FlagSet, args []string) error {
-	o, err := parseLink(fs, args)
+	l, err := parseLink(fs, args)
 	if err != nil {
 		return err
 	}
-	return link(o)
+	return link(l)
 }
 
-func link(o linkOptions) error {
-	for _, c := range o.Copies {
-		if err := reload.CopyDir(c.From, c.To, o.MaxCopyBytes); err != nil {
+func link(l contract.Link) error {
+	for _, c := range l.Copies {
+		if err := reload.CopyDir(c.From, c.To, l.MaxCopyBytes); err != nil {
 			return err
 		}
 		slog.Info("copied image directory", "from", c.From, "to", c.To)
 	}
-	for _, l := range o.Links {
-		if err := reload.LinkFile(o.Copies, l); err != nil {
+	for _, f := range l.Links {
+		if err := reload.LinkFile(l.Copies, f); err != nil {
 			return err
 		}
-		slog.Info("linked subPath file to the live copy", "file", l.File, "target", l.Target)
+		slog.Info("linked subPath file to the live copy", "file", f.File, "target", f.Target)
 	}
 	return nil
-}
-
-var errPair = errors.New("want KEY=VALUE")
-
-func pairs(values []string, flagName string) ([][2]string, error) {
-	var out [][2]string
-	for _, v := range values {
-		k, val, ok := strings.Cut(v, "=")
-		if !ok || k == "" || val == "" {
-			return nil, fmt.Errorf("%s %q: %w", flagName, v, errPair)
-		}
-		out = append(out, [2]string{k, val})
-	}
-	return out, nil
 }

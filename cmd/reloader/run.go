@@ -11,7 +11,6 @@ import (
 	"net"
 	"net/http"
 	"os"
-	"regexp"
 	"time"
 
 	"k8s.io/client-go/rest"
@@ -19,7 +18,7 @@ import (
 
 	"github.com/hotreload/hotreload/internal/cli"
 	"github.com/hotreload/hotreload/internal/reloadertoken"
-	"github.com/hotreload/hotreload/pkg/mutate"
+	"github.com/hotreload/hotreload/pkg/contract"
 	"github.com/hotreload/hotreload/pkg/reload"
 )
 
@@ -31,134 +30,111 @@ sources hash to it, swaps the live copy atomically, tells the app (signal to
 the container's main process, or a loopback HTTP POST), and reports
 hotreload/applied or hotreload/failed on its own pod, named by POD_NAME and
 POD_NAMESPACE. Serves /healthz and /readyz (ready once the live copies exist).
-A volume whose source is not mounted fails the command at once.`
+A volume whose source is not mounted fails the command at once. A signal, URL
+or process regexp it cannot use is replaced by its default, with a warning in
+the log: a value never keeps the app from starting.`
 
-// runOptions is the parsed command line of run.
-type runOptions struct {
-	volumeOptions
-	Containers []string
-	Method     reload.Method
-	// Process picks the process to signal; nil for the container's main process.
-	Process     *regexp.Regexp
-	WaitRelease bool
-	HealthAddr  string
-	// VerifyTimeout, Resync, Grace and Retries are passed to reload.Options
-	// and reload.Deliverer.
-	VerifyTimeout, Resync, Grace time.Duration
-	Retries                      int
-	Kubeconfig                   string
-	PodName, PodNamespace        string
-	// ExchangeURL is where the sidecar trades its pod token (audience
-	// hotreload, in TokenDir) for a reloader token; "" uses the in-cluster
-	// credentials as they are.
-	ExchangeURL string
-	// ExchangeCA is the PEM bundle trusted for ExchangeURL ($HOTRELOAD_EXCHANGE_CA);
-	// empty for the system roots.
-	ExchangeCA string
-}
+// errNoPod means run does not know its own pod.
+var errNoPod = errors.New("POD_NAME and POD_NAMESPACE (or --pod-name, --pod-namespace) are required")
 
 // parseRun parses run's command line; getenv supplies POD_NAME and
-// POD_NAMESPACE, which the pod sets from the downward API.
-func parseRun(fs *flag.FlagSet, args []string, getenv func(string) string) (runOptions, error) {
-	var (
-		o                    runOptions
-		containers           listFlag
-		signal, url, process string
-	)
-	o.register(fs)
-	fs.Var(&containers, "container", "an app container to tell about new config (repeatable, or comma-separated)")
-	fs.StringVar(&signal, "signal", "SIGHUP", "signal to send the app, or none")
-	fs.StringVar(&url, "url", "", "loopback `URL` to POST instead of a signal")
-	fs.StringVar(&process, "process", "", "`REGEXP` on the command line picking the process to signal (default: the container's main process)")
-	fs.BoolVar(&o.WaitRelease, "wait-release", false, "apply only the revision the controller released in hotreload/released")
-	fs.StringVar(&o.HealthAddr, "health-addr", fmt.Sprintf(":%d", mutate.DefaultHealthPort), "`ADDR` serving /healthz and "+mutate.ReadyPath)
-	fs.DurationVar(&o.VerifyTimeout, "verify-timeout", 2*time.Minute, "how long to wait for the mounted sources to reach a released revision")
-	fs.DurationVar(&o.Resync, "resync", time.Minute, "period of the safety-net re-hash of the sources")
-	fs.DurationVar(&o.Grace, "grace", time.Second, "how long the app must keep running after it is told")
-	fs.IntVar(&o.Retries, "retries", reload.DefaultRetries, "how often a delivery that failed transiently (app not listening, 502/503/504, 429) is tried again")
-	fs.StringVar(&o.Kubeconfig, "kubeconfig", "", "kubeconfig `FILE` (default: in-cluster)")
-	fs.StringVar(&o.ExchangeURL, "exchange-url", "", "`URL` where the pod token is traded for the reloader's (default: use the in-cluster token as it is)")
-	fs.StringVar(&o.PodName, "pod-name", getenv("POD_NAME"), "this pod's name (default $POD_NAME)")
-	fs.StringVar(&o.PodNamespace, "pod-namespace", getenv("POD_NAMESPACE"), "this pod's namespace (default $POD_NAMESPACE)")
+// POD_NAMESPACE, which the pod sets from the downward API, and the CA bundle
+// of the token exchange. It returns the warnings about values it replaced.
+func parseRun(fs *flag.FlagSet, args []string, getenv func(string) string) (contract.Run, []string, error) {
+	f := contract.NewRunFlags(fs, getenv)
+	if err := contract.CheckVersion(args); err != nil {
+		return contract.Run{}, nil, err
+	}
 	if err := cli.Parse(fs, args, runSynopsis, runDescription); err != nil {
-		return o, err
+		return contract.Run{}, nil, err
 	}
-	o.Containers = containers
-	o.ExchangeCA = getenv(mutate.ExchangeCAEnv)
-	if o.PodName == "" || o.PodNamespace == "" || len(o.Volumes) == 0 {
+	r, warnings, err := f.Run()
+	if err == nil && (r.PodName == "" || r.PodNamespace == "") {
+		err = errNoPod
+	}
+	if err != nil {
 		fs.Usage()
-		return o, errors.New("--volume, and POD_NAME and POD_NAMESPACE (or --pod-name, --pod-namespace) are required")
 	}
-	var err error
-	if o.Method, err = reload.ParseMethod(signal, url); err != nil {
-		return o, err
-	}
-	if process != "" {
-		if o.Process, err = regexp.Compile(process); err != nil {
-			return o, fmt.Errorf("--process: %w", err)
-		}
-	}
-	return o, nil
+	return r, warnings, err
 }
 
 func runCommand(ctx context.Context, fs *flag.FlagSet, args []string) error {
-	o, err := parseRun(fs, args, os.Getenv)
+	r, warnings, err := parseRun(fs, args, os.Getenv)
 	if err != nil {
 		return err
 	}
-	return run(ctx, o)
+	for _, w := range warnings {
+		slog.Warn("argument replaced by its default", "warning", w)
+	}
+	return run(ctx, r, os.Getenv(contract.ExchangeCAEnv))
 }
 
-func run(ctx context.Context, o runOptions) error {
-	cfg, err := restConfig(o.Kubeconfig)
+// newReloader builds the sidecar's parts from its command line: everything
+// that can fail before it starts.
+func newReloader(r contract.Run, exchangeCA string) (*reload.Reloader, error) {
+	cfg, err := restConfig(r.Kubeconfig)
 	if err != nil {
-		return err
+		return nil, err
 	}
-	if o.ExchangeURL != "" {
-		if cfg, err = exchangeConfig(cfg, o.ExchangeURL, o.ExchangeCA); err != nil {
-			return err
+	if r.ExchangeURL != "" {
+		if cfg, err = exchangeConfig(cfg, r.ExchangeURL, exchangeCA); err != nil {
+			return nil, err
 		}
 	}
 	client, err := reload.NewAPI(cfg)
 	if err != nil {
+		return nil, err
+	}
+	d, err := reload.NewDeliverer(r.Delivery, r.Timing)
+	if err != nil {
+		return nil, err
+	}
+	return reload.New(reload.Options{
+		Client: client, Namespace: r.PodNamespace, PodName: r.PodName,
+		Live:        &reload.Live{SrcRoot: r.SrcDir, LiveRoot: r.LiveDir, Volumes: r.Volumes},
+		Containers:  r.Containers,
+		Deliverer:   d,
+		WaitRelease: r.WaitRelease, VerifyTimeout: r.Timing.VerifyTimeout, Resync: r.Timing.Resync,
+	}), nil
+}
+
+func run(ctx context.Context, r contract.Run, exchangeCA string) error {
+	rl, err := newReloader(r, exchangeCA)
+	if err != nil {
 		return err
 	}
-	r := reload.New(reload.Options{
-		Client: client, Namespace: o.PodNamespace, PodName: o.PodName,
-		Live:        &reload.Live{SrcRoot: o.SrcDir, LiveRoot: o.LiveDir, Volumes: o.Volumes},
-		Containers:  o.Containers,
-		Deliverer:   &reload.Deliverer{Method: o.Method, Process: o.Process, Grace: o.Grace, Retries: o.Retries},
-		WaitRelease: o.WaitRelease, VerifyTimeout: o.VerifyTimeout, Resync: o.Resync,
-	})
-	ln, err := net.Listen("tcp", o.HealthAddr)
+	ln, err := net.Listen("tcp", r.HealthAddr)
 	if err != nil {
 		return fmt.Errorf("--health-addr: %w", err)
 	}
-	srv := &http.Server{Handler: healthHandler(r), ReadHeaderTimeout: 5 * time.Second}
+	srv := &http.Server{Handler: healthHandler(rl), ReadHeaderTimeout: 5 * time.Second}
 	go srv.Serve(ln)
 	defer srv.Close()
-	slog.Info("reloader starting", "pod", o.PodNamespace+"/"+o.PodName, "volumes", o.Volumes,
-		"containers", o.Containers, "method", o.Method.String(), "waitRelease", o.WaitRelease, "healthAddr", ln.Addr().String())
-	return r.Run(ctx)
+	slog.Info("reloader starting", "pod", r.PodNamespace+"/"+r.PodName, "contract", r.Version, "volumes", r.Volumes,
+		"containers", r.Containers, "delivery", fmt.Sprintf("%+v", r.Delivery), "waitRelease", r.WaitRelease, "healthAddr", ln.Addr().String())
+	return rl.Run(ctx)
 }
 
 // exchangeConfig returns base authenticated with the reloader token that the
-// pod token (mutate.TokenDir/token) is traded for at url.
+// pod token (contract.TokenFile) is traded for at url, trusting the CA bundle
+// caPEM (the system roots when it holds no certificate).
 func exchangeConfig(base *rest.Config, url, caPEM string) (*rest.Config, error) {
 	tlsCfg := &tls.Config{MinVersion: tls.VersionTLS12}
 	if caPEM != "" {
 		pool := x509.NewCertPool()
-		if !pool.AppendCertsFromPEM([]byte(caPEM)) {
-			return nil, fmt.Errorf("$%s holds no PEM certificate", mutate.ExchangeCAEnv)
+		if pool.AppendCertsFromPEM([]byte(caPEM)) {
+			tlsCfg.RootCAs = pool
+		} else {
+			// Never fatal: the app runs on its live copy whatever the exchange does.
+			slog.Warn("the token exchange's CA bundle holds no usable certificate: trusting the system roots", "env", contract.ExchangeCAEnv)
 		}
-		tlsCfg.RootCAs = pool
 	}
-	ts := &reloadertoken.Source{
+	ex := &reloadertoken.Exchange{
 		URL:          url,
 		Client:       &http.Client{Timeout: 10 * time.Second, Transport: &http.Transport{TLSClientConfig: tlsCfg}},
-		PodTokenFile: mutate.TokenDir + "/token",
+		PodTokenFile: contract.TokenFile,
 	}
-	return reloadertoken.Config(base, ts), nil
+	return reloadertoken.Config(base, reloadertoken.Source(ex)), nil
 }
 
 func restConfig(kubeconfig string) (*rest.Config, error) {

@@ -2,6 +2,8 @@ package main
 
 import (
 	"context"
+	"crypto/x509"
+	"errors"
 	"flag"
 	"fmt"
 	"log/slog"
@@ -17,6 +19,7 @@ import (
 	"github.com/hotreload/hotreload/internal/cli"
 	"github.com/hotreload/hotreload/internal/version"
 	"github.com/hotreload/hotreload/internal/webhook"
+	"github.com/hotreload/hotreload/pkg/contract"
 	"github.com/hotreload/hotreload/pkg/mutate"
 )
 
@@ -48,10 +51,10 @@ func serveCommand(ctx context.Context, fs *flag.FlagSet, args []string) error {
 	fs.StringVar(&o.LeaderElectionNamespace, "leader-election-namespace", "", "namespace of the leader election Lease (default: the pod's own)")
 	fs.StringVar(&o.NativeSidecar, "native-sidecar", webhook.NativeSidecarAuto, "run the reloader as a native sidecar: auto (API server >= 1.29), true or false")
 	fs.StringVar(&o.Mutate.ReloaderImage, "reloader-image", version.ReloaderImage(), "image of the reloader sidecar and install step")
-	fs.StringVar(&o.Mutate.ExchangeURL, "exchange-url", mutate.DefaultExchangeURL, "where sidecars trade their pod token for the reloader's (this server's Service)")
+	fs.StringVar(&o.Mutate.ExchangeURL, "exchange-url", contract.DefaultExchangeURL, "where sidecars trade their pod token for the reloader's (this server's Service)")
 	fs.StringVar(&liveLimit, "live-size-limit", mutate.DefaultLiveSizeLimit, "size limit of the in-memory live copy volume")
 	var port int
-	fs.IntVar(&port, "reloader-health-port", int(mutate.DefaultHealthPort), "preferred port of the sidecar's health endpoint (the next free one if the pod uses it)")
+	fs.IntVar(&port, "reloader-health-port", int(contract.DefaultHealthPort), "preferred port of the sidecar's health endpoint (the next free one if the pod uses it)")
 	fs.Float64Var(&qps, "kube-api-qps", 50, "requests per second to the API server (admission and namespace access; the controller has its own limit)")
 	fs.IntVar(&burst, "kube-api-burst", 100, "burst of requests to the API server")
 	fs.TextVar(&logLevel, "log-level", slog.LevelInfo, "log level: debug, info, warn, error")
@@ -74,6 +77,9 @@ func serveCommand(ctx context.Context, fs *flag.FlagSet, args []string) error {
 	caFile := filepath.Join(o.CertDir, "ca.crt")
 	if o.Mutate.ExchangeCA, err = os.ReadFile(caFile); err != nil {
 		log.Info("no CA bundle for the sidecars' token exchange; they will trust the system roots", "file", caFile, "error", err.Error())
+	} else if !x509.NewCertPool().AppendCertsFromPEM(o.Mutate.ExchangeCA) {
+		log.Error(errors.New("no PEM certificate"), "the CA bundle for the sidecars' token exchange is unusable; they will trust the system roots", "file", caFile)
+		o.Mutate.ExchangeCA = nil
 	}
 	cfg, err := restConfig(kubeconfig)
 	if err != nil {

@@ -14,13 +14,13 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	"github.com/hotreload/hotreload/pkg/annotations"
-	"github.com/hotreload/hotreload/pkg/mutate"
+	"github.com/hotreload/hotreload/pkg/contract"
 )
 
 const (
 	// Audience is the audience of the pod token the sidecar presents: no API
 	// server accepts it.
-	Audience = mutate.TokenAudience
+	Audience = contract.TokenAudience
 	// Path is where the Exchanger is served.
 	Path = "/reloader-token"
 	// CredentialAnnotation lists, comma-separated and newest first, the credential

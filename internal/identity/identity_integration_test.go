@@ -19,6 +19,7 @@ import (
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/kubernetes/scheme"
 	"k8s.io/client-go/rest"
+	"k8s.io/client-go/transport"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	"github.com/hotreload/hotreload/internal/access"
@@ -88,25 +89,25 @@ func TestIntegrationExchangeIssuesATokenPinnedToTheCallersPod(t *testing.T) {
 	srv := httptest.NewTLSServer(&identity.Exchanger{Kube: cs, Pods: c, Reader: c, TTL: 10 * time.Minute})
 	t.Cleanup(srv.Close)
 
-	source := func(t *testing.T, podToken string) *reloadertoken.Source {
+	source := func(t *testing.T, podToken string) transport.ResettableTokenSource {
 		f := filepath.Join(t.TempDir(), "token")
 		require.NoError(t, os.WriteFile(f, []byte(podToken), 0o600))
-		return &reloadertoken.Source{URL: srv.URL + identity.Path, Client: srv.Client(), PodTokenFile: f}
+		return reloadertoken.Source(&reloadertoken.Exchange{URL: srv.URL + identity.Path, Client: srv.Client(), PodTokenFile: f})
 	}
 
 	t.Run("an injected pod gets a token that patches its own hotreload keys", func(t *testing.T) {
 		ts := source(t, mint(t, env, enabled, "app", a, identity.Audience))
-		tok, err := ts.Token(ctx)
+		tok, err := ts.Token()
 		require.NoError(t, err)
-		id, err := identity.CredentialID(tok)
+		id, err := identity.CredentialID(tok.AccessToken)
 		require.NoError(t, err)
 		got := &corev1.Pod{}
 		require.NoError(t, env.Client.Get(ctx, client.ObjectKeyFromObject(a), got))
 		require.Equal(t, map[string]string{"hotreload/injected": "v1", identity.CredentialAnnotation: id}, got.Annotations)
 
-		again, err := ts.Token(ctx)
+		again, err := ts.Token()
 		require.NoError(t, err)
-		require.Equal(t, tok, again, "the token is cached until it is due")
+		require.Equal(t, tok.AccessToken, again.AccessToken, "the token is cached until it is due")
 
 		reloader, err := client.New(reloadertoken.Config(env.Config, ts), client.Options{Scheme: scheme.Scheme})
 		require.NoError(t, err)
@@ -136,8 +137,8 @@ func TestIntegrationExchangeIssuesATokenPinnedToTheCallersPod(t *testing.T) {
 			"403 Forbidden: namespace " + disabled + " is not enabled for hotreload (no ServiceAccount hotreload-reloader)"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			tok, err := source(t, tc.token).Token(ctx)
-			require.Empty(t, tok)
+			tok, err := source(t, tc.token).Token()
+			require.Nil(t, tok)
 			require.EqualError(t, err, "exchanging the pod token at "+srv.URL+identity.Path+": "+tc.want)
 		})
 	}

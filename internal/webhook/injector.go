@@ -2,7 +2,6 @@ package webhook
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"net/http"
 	"time"
@@ -77,10 +76,10 @@ func (i *Injector) Handle(ctx context.Context, req admission.Request) (resp admi
 	}
 
 	// At create the pod's own namespace field may be empty: the request's is
-	// right. Mutate sees it; the patch leaves the field to the API server.
-	// The pod is this request's own decoded copy, and Mutate never modifies
-	// its input, so no further copy is needed.
-	namespace := pod.Namespace
+	// right. Mutate sees it, and the patch is computed between the decoded pod
+	// and the result with that same namespace, so it leaves the field to the
+	// API server. The pod is this request's own decoded copy, and Mutate never
+	// modifies its input, so it stays the typed original without a copy.
 	pod.Namespace = req.Namespace
 	mutated, mw, err := mutate.Mutate(pod, opts)
 	warnings = append(warnings, mw...)
@@ -88,24 +87,17 @@ func (i *Injector) Handle(ctx context.Context, req admission.Request) (resp admi
 		log.Error(err, "mutating the pod; allowing it unchanged")
 		return failOpen(err).WithWarnings(warnings...)
 	}
-	mutated.Namespace = namespace
-	patched, err := json.Marshal(mutated)
+	ops, err := Patch(pod, mutated)
 	if err != nil {
-		log.Error(err, "encoding the mutated pod; allowing it unchanged")
-		return failOpen(err).WithWarnings(warnings...)
+		log.Error(err, "computing the patch; allowing the pod unchanged")
+		return failOpen(fmt.Errorf("computing the patch: %w", err)).WithWarnings(warnings...)
 	}
-	resp = admission.PatchResponseFromRaw(req.Object.Raw, patched).WithWarnings(warnings...)
-	if !resp.Allowed {
-		// The patch could not be computed: never deny because of it.
-		log.Error(fmt.Errorf("%s", resp.Result.Message), "computing the patch; allowing the pod unchanged")
-		return failOpen(fmt.Errorf("computing the patch: %s", resp.Result.Message)).WithWarnings(warnings...)
+	resp, outcome = admission.Allowed(""), OutcomeUnchanged
+	if len(ops) > 0 {
+		resp, outcome = admission.Patched("", ops...), OutcomeMutated
 	}
-	outcome = OutcomeUnchanged
-	if len(resp.Patches) > 0 {
-		outcome = OutcomeMutated
-	}
-	log.Info("admitted", "outcome", outcome, "patches", len(resp.Patches), "warnings", warnings)
-	return resp
+	log.Info("admitted", "outcome", outcome, "patches", len(ops), "warnings", warnings)
+	return resp.WithWarnings(warnings...)
 }
 
 // failOpen allows the pod as it came, telling the client why hotreload left it

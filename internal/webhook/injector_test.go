@@ -4,9 +4,10 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
+	"slices"
 	"testing"
 
-	jsonpatch5 "github.com/evanphx/json-patch/v5"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 	admissionv1 "k8s.io/api/admission/v1"
@@ -80,14 +81,8 @@ func webPod() *corev1.Pod {
 // patched applies resp's patches to the request's pod.
 func patched(t *testing.T, req admission.Request, resp admission.Response) *corev1.Pod {
 	t.Helper()
-	raw, err := json.Marshal(resp.Patches)
-	require.NoError(t, err)
-	patch, err := jsonpatch5.DecodePatch(raw)
-	require.NoError(t, err)
-	out, err := patch.Apply(req.Object.Raw)
-	require.NoError(t, err)
 	pod := &corev1.Pod{}
-	require.NoError(t, json.Unmarshal(out, pod))
+	require.NoError(t, json.Unmarshal(applyOps(t, string(req.Object.Raw), resp.Patches), pod))
 	return pod
 }
 
@@ -161,6 +156,132 @@ func TestInjectorHandle(t *testing.T) {
 		assert.Empty(t, resp.Patches)
 		assert.Empty(t, resp.Warnings)
 	})
+}
+
+// futurePod is the JSON of a pod as an API server newer than our k8s.io/api
+// sends it: fields our types do not know, each named futureField, on the pod
+// spec, the user's init container, the app container (whose mounts Mutate
+// redirects), a mount of it that is kept, and a volume. metadata is the pod's
+// metadata object.
+func futurePod(metadata string) []byte {
+	return []byte(`{
+  "apiVersion": "v1", "kind": "Pod",
+  "metadata": ` + metadata + `,
+  "spec": {
+    "futureField": {"a": 1},
+    "serviceAccountName": "default",
+    "securityContext": {"runAsUser": 1000},
+    "initContainers": [{"name": "setup", "image": "setup:1", "futureField": true}],
+    "containers": [{
+      "name": "app", "image": "app:1", "futureField": "app",
+      "volumeMounts": [
+        {"name": "cache", "mountPath": "/var/cache/app", "futureField": "kept"},
+        {"name": "config", "mountPath": "/etc/app/app.conf", "subPath": "app.conf"},
+        {"name": "config", "mountPath": "/etc/conf.d"}
+      ]
+    }],
+    "volumes": [
+      {"name": "config", "configMap": {"name": "app"}, "futureField": {"b": [1, 2]}},
+      {"name": "cache", "emptyDir": {}}
+    ]
+  }
+}`)
+}
+
+// futureFields finds every futureField in the JSON doc: its JSON pointer and
+// its value.
+func futureFields(t *testing.T, doc []byte) map[string]any {
+	t.Helper()
+	var v any
+	require.NoError(t, json.Unmarshal(doc, &v))
+	found := map[string]any{}
+	var walk func(path string, v any)
+	walk = func(path string, v any) {
+		switch v := v.(type) {
+		case map[string]any:
+			for k, e := range v {
+				if k == "futureField" {
+					found[path+"/"+k] = e
+					continue
+				}
+				walk(path+"/"+escape(k), e)
+			}
+		case []any:
+			for i, e := range v {
+				walk(fmt.Sprintf("%s/%d", path, i), e)
+			}
+		}
+	}
+	walk("", v)
+	return found
+}
+
+func TestInjectorHandleKeepsUnknownFields(t *testing.T) {
+	shop := &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: "shop"}}
+	tests := []struct {
+		name     string
+		metadata string
+		mutated  bool // whether Mutate changes the pod
+	}{
+		{
+			name:     "keeps the fields it does not know, each on the element it belongs to",
+			metadata: `{"generateName": "web-", "labels": {"hotreload/enable": "true"}}`,
+			mutated:  true,
+		},
+		{
+			name:     "returns no patch for a pod that is not opted in, whatever fields it carries",
+			metadata: `{"generateName": "web-", "labels": {"app": "web"}}`,
+		},
+		{
+			name:     "returns no patch for an injected pod, whatever fields it carries",
+			metadata: `{"generateName": "web-", "labels": {"hotreload/enable": "true"}, "annotations": {"hotreload/injected": "v0.9.0"}}`,
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			inj := newInjector(t, namespaces{byName: map[string]*corev1.Namespace{"shop": shop}}, "reloader:1")
+			req := admission.Request{AdmissionRequest: admissionv1.AdmissionRequest{
+				UID:       "req-1",
+				Namespace: "shop",
+				Operation: admissionv1.Create,
+				Object:    runtime.RawExtension{Raw: futurePod(tt.metadata)},
+			}}
+
+			resp := inj.Handle(context.Background(), req)
+
+			in := &corev1.Pod{}
+			require.NoError(t, json.Unmarshal(req.Object.Raw, in))
+			in.Namespace = "shop"
+			want, warnings, err := mutate.Mutate(in, inj.Options)
+			require.NoError(t, err)
+			require.Equal(t, tt.mutated, !assert.ObjectsAreEqual(in, want), "whether Mutate changes the pod")
+			want.Namespace = "" // left to the API server
+			assert.True(t, resp.Allowed)
+			assert.Equal(t, warnings, resp.Warnings)
+			if !tt.mutated {
+				assert.Nil(t, resp.Patches, "patch operations for a pod Mutate leaves unchanged")
+			}
+
+			out := applyOps(t, string(req.Object.Raw), resp.Patches)
+			got := &corev1.Pod{}
+			require.NoError(t, json.Unmarshal(out, got))
+			assert.Equal(t, want, got)
+			// Where the elements that carry unknown fields are in the result.
+			spec := want.Spec
+			setup := slices.IndexFunc(spec.InitContainers, func(c corev1.Container) bool { return c.Name == "setup" })
+			app := slices.IndexFunc(spec.Containers, func(c corev1.Container) bool { return c.Name == "app" })
+			require.GreaterOrEqual(t, app, 0)
+			cache := slices.IndexFunc(spec.Containers[app].VolumeMounts, func(m corev1.VolumeMount) bool { return m.MountPath == "/var/cache/app" })
+			config := slices.IndexFunc(spec.Volumes, func(v corev1.Volume) bool { return v.Name == "config" })
+			assert.Equal(t, map[string]any{
+				"/spec/futureField": map[string]any{"a": 1.0},
+				fmt.Sprintf("/spec/initContainers/%d/futureField", setup):                  true,
+				fmt.Sprintf("/spec/containers/%d/futureField", app):                        "app",
+				fmt.Sprintf("/spec/containers/%d/volumeMounts/%d/futureField", app, cache): "kept",
+				fmt.Sprintf("/spec/volumes/%d/futureField", config):                        map[string]any{"b": []any{1.0, 2.0}},
+			}, futureFields(t, out), "the unknown fields after the patch")
+		})
+	}
 }
 
 func TestSupportsNativeSidecar(t *testing.T) {

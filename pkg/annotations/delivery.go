@@ -7,6 +7,7 @@ import (
 	"net/url"
 	"regexp"
 	"regexp/syntax"
+	"strconv"
 	"strings"
 )
 
@@ -17,13 +18,16 @@ func URLOf(pod map[string]string) (string, []Warning) {
 	if !ok {
 		return "", nil
 	}
-	if err := checkLoopbackURL(v); err != nil {
+	if err := CheckLoopbackURL(v); err != nil {
 		return "", []Warning{{Key: URL, Value: v, Problem: "invalid reload URL", Detail: err.Error(), Used: "the signal instead"}}
 	}
 	return v, nil
 }
 
-func checkLoopbackURL(v string) error {
+// CheckLoopbackURL returns nil for an http or https URL to a loopback host
+// (localhost in any case, 127.0.0.0/8 or ::1), else what is wrong with it. The
+// webhook admits such a URL and the reloader posts only to one.
+func CheckLoopbackURL(v string) error {
 	u, err := url.Parse(v)
 	if err != nil {
 		return fmt.Errorf("not a URL")
@@ -34,6 +38,11 @@ func checkLoopbackURL(v string) error {
 	host := u.Hostname()
 	if host == "" {
 		return fmt.Errorf("no host")
+	}
+	if p := u.Port(); p != "" {
+		if n, err := strconv.Atoi(p); err != nil || n < 1 || n > 65535 {
+			return fmt.Errorf("port %s is not from 1 to 65535", p)
+		}
 	}
 	if strings.EqualFold(host, "localhost") {
 		return nil
@@ -51,15 +60,24 @@ func ProcessOf(pod map[string]string) (string, []Warning) {
 	if !ok {
 		return "", nil
 	}
-	if _, err := regexp.Compile(v); err != nil {
-		detail := err.Error()
-		var re *syntax.Error
-		if errors.As(err, &re) {
-			detail = string(re.Code)
-		}
-		return "", []Warning{{Key: Process, Value: v, Problem: "invalid regexp", Detail: detail, Used: "the container's main process"}}
+	if err := CheckProcess(v); err != nil {
+		return "", []Warning{{Key: Process, Value: v, Problem: "invalid regexp", Detail: err.Error(), Used: "the container's main process"}}
 	}
 	return v, nil
+}
+
+// CheckProcess returns nil for a regexp the reloader can match command lines
+// with (Go's regexp syntax), else what is wrong with it.
+func CheckProcess(v string) error {
+	_, err := regexp.Compile(v)
+	if err == nil {
+		return nil
+	}
+	var re *syntax.Error
+	if errors.As(err, &re) {
+		return errors.New(string(re.Code))
+	}
+	return err
 }
 
 // ContainersOf returns the containers to reload, among the pod's containers

@@ -14,35 +14,50 @@ const (
 	DefaultSignal SignalName = "SIGHUP"
 )
 
-// signals maps the standard Linux signals, without their SIG prefix, to their
-// numbers on Linux amd64 and arm64.
-var signals = map[string]int{
-	"HUP": 1, "INT": 2, "QUIT": 3, "ILL": 4, "TRAP": 5, "ABRT": 6, "IOT": 6,
-	"BUS": 7, "FPE": 8, "USR1": 10, "SEGV": 11, "USR2": 12, "PIPE": 13,
-	"ALRM": 14, "TERM": 15, "STKFLT": 16, "CHLD": 17, "CONT": 18, "TSTP": 20,
-	"TTIN": 21, "TTOU": 22, "URG": 23, "XCPU": 24, "XFSZ": 25, "VTALRM": 26,
-	"PROF": 27, "WINCH": 28, "IO": 29, "POLL": 29, "PWR": 30, "SYS": 31,
+// signals are the standard Linux signals a process can catch, without their
+// SIG prefix, by the names golang.org/x/sys/unix gives them: the reloader
+// resolves a canonical name with unix.SignalNum, and a test checks that every
+// name here resolves.
+var signals = map[string]bool{
+	"HUP": true, "INT": true, "QUIT": true, "ILL": true, "TRAP": true, "ABRT": true,
+	"BUS": true, "FPE": true, "USR1": true, "SEGV": true, "USR2": true, "PIPE": true,
+	"ALRM": true, "TERM": true, "STKFLT": true, "CHLD": true, "CONT": true, "TSTP": true,
+	"TTIN": true, "TTOU": true, "URG": true, "XCPU": true, "XFSZ": true, "VTALRM": true,
+	"PROF": true, "WINCH": true, "IO": true, "PWR": true, "SYS": true,
 }
 
-// stopping are signals that stop or kill a process rather than reload it.
+// aliases are other names of the same Linux signals; they are written with
+// the canonical name.
+var aliases = map[string]string{"IOT": "ABRT", "POLL": "IO", "CLD": "CHLD"}
+
+// stopping are signals that stop or kill a process rather than reload it:
+// no process can catch them.
 var stopping = map[string]bool{"KILL": true, "STOP": true}
 
-// Number returns the signal's number on Linux, or 0 for SignalNone.
-func (s SignalName) Number() int {
-	return signals[strings.TrimPrefix(string(s), "SIG")]
+// SignalNames returns every canonical signal name ParseSignal accepts, but
+// SignalNone.
+func SignalNames() []SignalName {
+	out := make([]SignalName, 0, len(signals))
+	for s := range signals {
+		out = append(out, SignalName("SIG"+s))
+	}
+	return out
 }
 
-// ParseSignal returns the canonical name of a signal given as "SIGHUP", "HUP"
-// or any case variant of them, or SignalNone for "none". ok is false for
-// anything else, including SIGKILL and SIGSTOP, which stop a process instead of
-// reloading it.
+// ParseSignal returns the canonical name of a signal given as "SIGHUP", "HUP",
+// an alias ("SIGIOT" is SIGABRT) or any case variant of them, or SignalNone for
+// "none". ok is false for anything else, including SIGKILL and SIGSTOP, which
+// stop a process instead of reloading it.
 func ParseSignal(v string) (s SignalName, ok bool) {
 	v = strings.TrimSpace(v)
 	if strings.EqualFold(v, string(SignalNone)) {
 		return SignalNone, true
 	}
 	name := strings.TrimPrefix(strings.ToUpper(v), "SIG")
-	if _, ok := signals[name]; !ok {
+	if a, ok := aliases[name]; ok {
+		name = a
+	}
+	if !signals[name] {
 		return "", false
 	}
 	return SignalName("SIG" + name), true

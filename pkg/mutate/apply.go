@@ -6,7 +6,13 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/util/intstr"
 	"k8s.io/utils/ptr"
+
+	"github.com/hotreload/hotreload/pkg/contract"
 )
+
+// DefaultServiceAccount is named for a pod given the sidecar's token volume
+// that names no service account, as the ServiceAccount admission plugin would.
+const DefaultServiceAccount = "default"
 
 // apply makes the changes of p to pod, a copy the caller owns.
 func apply(pod *corev1.Pod, p plan, opts Options) {
@@ -27,12 +33,12 @@ func apply(pod *corev1.Pod, p plan, opts Options) {
 	}
 	pod.Spec.InitContainers = append(inits, pod.Spec.InitContainers...)
 
-	pod.Spec.Volumes = append(pod.Spec.Volumes, corev1.Volume{Name: LiveVolume, VolumeSource: corev1.VolumeSource{
+	pod.Spec.Volumes = append(pod.Spec.Volumes, corev1.Volume{Name: contract.LiveVolume, VolumeSource: corev1.VolumeSource{
 		EmptyDir: &corev1.EmptyDirVolumeSource{Medium: corev1.StorageMediumMemory, SizeLimit: ptr.To(opts.LiveSizeLimit.DeepCopy())},
 	}})
-	pod.Spec.Volumes = append(pod.Spec.Volumes, emptyDir(BinVolume))
+	pod.Spec.Volumes = append(pod.Spec.Volumes, emptyDir(contract.BinVolume))
 	for n := range p.linkVolumes {
-		pod.Spec.Volumes = append(pod.Spec.Volumes, emptyDir(LinkVolumePrefix+strconv.Itoa(n)))
+		pod.Spec.Volumes = append(pod.Spec.Volumes, emptyDir(contract.LinkVolumePrefix+strconv.Itoa(n)))
 	}
 	pod.Spec.Volumes = append(pod.Spec.Volumes, newTokenVolume())
 	// A token projection needs a service account. The ServiceAccount admission
@@ -50,21 +56,17 @@ func emptyDir(name string) corev1.Volume {
 	return corev1.Volume{Name: name, VolumeSource: corev1.VolumeSource{EmptyDir: &corev1.EmptyDirVolumeSource{}}}
 }
 
-// sourceArgs are the arguments naming the source and live copies, shared by
+// sources names the source and live copies of the reloaded volumes, shared by
 // install and run.
-func sourceArgs(p plan) []string {
-	args := []string{"--src-dir", SrcDir, "--live-dir", LiveDir}
-	for _, v := range p.volumes {
-		args = append(args, "--volume", v)
-	}
-	return args
+func sources(p plan) contract.Sources {
+	return contract.Sources{SrcDir: contract.SrcDir, LiveDir: contract.LiveDir, Volumes: p.volumes}
 }
 
 // sourceMounts mount each reloaded volume under SrcDir, and the live volume.
 func sourceMounts(p plan) []corev1.VolumeMount {
-	mounts := []corev1.VolumeMount{{Name: LiveVolume, MountPath: LiveDir}}
+	mounts := []corev1.VolumeMount{{Name: contract.LiveVolume, MountPath: contract.LiveDir}}
 	for _, v := range p.volumes {
-		mounts = append(mounts, corev1.VolumeMount{Name: v, MountPath: SrcDir + "/" + v, ReadOnly: true})
+		mounts = append(mounts, corev1.VolumeMount{Name: v, MountPath: contract.SrcDir + "/" + v, ReadOnly: true})
 	}
 	return mounts
 }
@@ -72,12 +74,12 @@ func sourceMounts(p plan) []corev1.VolumeMount {
 // installContainer copies the reloader binary for the link steps and writes
 // the first live copy.
 func installContainer(p plan, opts Options) corev1.Container {
-	args := []string{"install", "--to", BinDir}
-	mounts := append(sourceMounts(p), corev1.VolumeMount{Name: BinVolume, MountPath: BinDir})
+	install := contract.Install{Version: contract.Version, To: contract.BinDir, Sources: sources(p)}
+	mounts := append(sourceMounts(p), corev1.VolumeMount{Name: contract.BinVolume, MountPath: contract.BinDir})
 	return corev1.Container{
-		Name:                     InstallName,
+		Name:                     contract.InstallName,
 		Image:                    opts.ReloaderImage,
-		Args:                     append(args, sourceArgs(p)...),
+		Args:                     install.Args(),
 		Resources:                *opts.Resources.DeepCopy(),
 		VolumeMounts:             mounts,
 		TerminationMessagePolicy: corev1.TerminationMessageFallbackToLogsOnError,
@@ -87,41 +89,26 @@ func installContainer(p plan, opts Options) corev1.Container {
 
 // reloaderContainer is the sidecar that keeps the live copies and delivers reloads.
 func reloaderContainer(p plan, opts Options) corev1.Container {
-	args := append([]string{"run"}, sourceArgs(p)...)
-	for _, c := range p.containers {
-		args = append(args, "--container", c)
+	run := contract.Run{
+		Version:     contract.Version,
+		Sources:     sources(p),
+		Containers:  p.containers,
+		Delivery:    contract.Delivery{Signal: p.signal, URL: p.url, Process: p.process},
+		WaitRelease: p.waitRelease,
+		HealthAddr:  ":" + strconv.Itoa(int(p.healthPort)),
+		ExchangeURL: opts.ExchangeURL,
 	}
-	switch {
-	case p.url != "":
-		args = append(args, "--url", p.url)
-	default:
-		args = append(args, "--signal", string(p.signal))
-	}
-	if p.process != "" {
-		args = append(args, "--process", p.process)
-	}
-	if p.waitRelease {
-		args = append(args, "--wait-release")
-	}
-	args = append(args, "--health-addr", ":"+strconv.Itoa(int(p.healthPort)), "--exchange-url", opts.ExchangeURL)
-	mounts := append(sourceMounts(p), corev1.VolumeMount{Name: TokenVolume, MountPath: TokenDir, ReadOnly: true})
-	env := []corev1.EnvVar{
-		{Name: "POD_NAME", ValueFrom: &corev1.EnvVarSource{FieldRef: &corev1.ObjectFieldSelector{APIVersion: "v1", FieldPath: "metadata.name"}}},
-		{Name: "POD_NAMESPACE", ValueFrom: &corev1.EnvVarSource{FieldRef: &corev1.ObjectFieldSelector{APIVersion: "v1", FieldPath: "metadata.namespace"}}},
-	}
-	if len(opts.ExchangeCA) > 0 {
-		env = append(env, corev1.EnvVar{Name: ExchangeCAEnv, Value: string(opts.ExchangeCA)})
-	}
+	mounts := append(sourceMounts(p), corev1.VolumeMount{Name: contract.TokenVolume, MountPath: contract.TokenDir, ReadOnly: true})
 	return corev1.Container{
-		Name:         ReloaderName,
+		Name:         contract.ReloaderName,
 		Image:        opts.ReloaderImage,
-		Args:         args,
-		Env:          env,
+		Args:         run.Args(),
+		Env:          contract.SidecarEnv(opts.ExchangeCA),
 		Resources:    *opts.Resources.DeepCopy(),
 		VolumeMounts: mounts,
 		StartupProbe: &corev1.Probe{
 			ProbeHandler: corev1.ProbeHandler{HTTPGet: &corev1.HTTPGetAction{
-				Path: ReadyPath, Port: intstr.FromInt32(p.healthPort),
+				Path: contract.ReadyPath, Port: intstr.FromInt32(p.healthPort),
 			}},
 			PeriodSeconds:    1,
 			FailureThreshold: 120,
@@ -135,28 +122,22 @@ func reloaderContainer(p plan, opts Options) corev1.Container {
 // copies each image directory and links the subPath files into the live copy.
 // It runs as the app container does.
 func linkContainer(k int, l linkStep, app corev1.Container, opts Options) corev1.Container {
-	name := LinkName
+	name := contract.LinkName
 	if k > 0 {
 		name += "-" + strconv.Itoa(k)
 	}
-	var args []string
-	for _, c := range l.copies {
-		args = append(args, "--copy", c)
-	}
-	for _, ln := range l.links {
-		args = append(args, "--link", ln)
-	}
-	mounts := []corev1.VolumeMount{{Name: BinVolume, MountPath: BinDir, ReadOnly: true}}
+	link := contract.Link{Version: contract.Version, Copies: l.copies, Links: l.links}
+	mounts := []corev1.VolumeMount{{Name: contract.BinVolume, MountPath: contract.BinDir, ReadOnly: true}}
 	for _, n := range l.volumes {
 		s := strconv.Itoa(n)
-		mounts = append(mounts, corev1.VolumeMount{Name: LinkVolumePrefix + s, MountPath: LinkDir + "/" + s})
+		mounts = append(mounts, corev1.VolumeMount{Name: contract.LinkVolumePrefix + s, MountPath: contract.LinkDir + "/" + s})
 	}
 	return corev1.Container{
 		Name:                     name,
 		Image:                    app.Image,
 		ImagePullPolicy:          app.ImagePullPolicy,
-		Command:                  []string{ReloaderBinary, "link"},
-		Args:                     args,
+		Command:                  contract.LinkCommand(),
+		Args:                     link.Args(),
 		Resources:                *opts.Resources.DeepCopy(),
 		VolumeMounts:             mounts,
 		TerminationMessagePolicy: corev1.TerminationMessageFallbackToLogsOnError,

@@ -9,6 +9,8 @@ import (
 	corev1 "k8s.io/api/core/v1"
 
 	"github.com/hotreload/hotreload/pkg/annotations"
+
+	"github.com/hotreload/hotreload/pkg/contract"
 )
 
 // Mounts of the reloaded volumes in an app container are redirected to the
@@ -46,7 +48,7 @@ func (p *plan) redirect(c corev1.Container, used map[string]bool) ([]corev1.Volu
 			warn("subPathExpr mount of volume %q at %s is left alone: its path is only known when the container starts, so it will not update", m.Name, m.MountPath)
 			out = append(out, m)
 		case m.SubPath == "":
-			out = append(out, corev1.VolumeMount{Name: LiveVolume, MountPath: m.MountPath, SubPath: m.Name, ReadOnly: true, MountPropagation: m.MountPropagation})
+			out = append(out, corev1.VolumeMount{Name: contract.LiveVolume, MountPath: m.MountPath, SubPath: m.Name, ReadOnly: true, MountPropagation: m.MountPropagation})
 			used[m.Name] = true
 			changed = true
 		case p.subPath == annotations.SubPathKeep:
@@ -97,7 +99,7 @@ func (p *plan) redirectSubPaths(c corev1.Container, out, subPaths []corev1.Volum
 			continue
 		}
 		v := g.mounts[0].Name
-		out = append(out, corev1.VolumeMount{Name: LiveVolume, MountPath: g.dir, SubPath: v, ReadOnly: true})
+		out = append(out, corev1.VolumeMount{Name: contract.LiveVolume, MountPath: g.dir, SubPath: v, ReadOnly: true})
 		used[v] = true
 		redirected = true
 	}
@@ -113,15 +115,15 @@ func (p *plan) redirectSubPaths(c corev1.Container, out, subPaths []corev1.Volum
 		n := p.linkVolumes
 		p.linkVolumes++
 		link.volumes = append(link.volumes, n)
-		link.copies = append(link.copies, g.dir+"="+LinkDir+"/"+strconv.Itoa(n))
+		link.copies = append(link.copies, contract.DirCopy{From: g.dir, To: contract.LinkDir + "/" + strconv.Itoa(n)})
 		for _, m := range g.mounts {
-			link.links = append(link.links, cleanPath(m.MountPath)+"="+LiveDir+"/"+m.Name+"/"+path.Clean(m.SubPath))
+			link.links = append(link.links, contract.FileLink{File: cleanPath(m.MountPath), Target: contract.LiveDir + "/" + m.Name + "/" + path.Clean(m.SubPath)})
 			used[m.Name] = true
 		}
-		out = append(out, corev1.VolumeMount{Name: LinkVolumePrefix + strconv.Itoa(n), MountPath: g.dir, ReadOnly: readOnlyRoot(c)})
+		out = append(out, corev1.VolumeMount{Name: contract.LinkVolumePrefix + strconv.Itoa(n), MountPath: g.dir, ReadOnly: readOnlyRoot(c)})
 	}
 	if len(link.copies) > 0 {
-		out = append(out, corev1.VolumeMount{Name: LiveVolume, MountPath: LiveDir, ReadOnly: true})
+		out = append(out, corev1.VolumeMount{Name: contract.LiveVolume, MountPath: contract.LiveDir, ReadOnly: true})
 		redirected = true
 	}
 	return out, link, redirected, ws

@@ -8,6 +8,8 @@ import (
 	corev1 "k8s.io/api/core/v1"
 
 	"github.com/hotreload/hotreload/pkg/annotations"
+
+	"github.com/hotreload/hotreload/pkg/contract"
 )
 
 // ErrNoReloaderImage is returned when Options.ReloaderImage is empty.
@@ -53,13 +55,10 @@ func shouldAct(pod *corev1.Pod) (bool, []string) {
 		return false, []string{fmt.Sprintf("label %s is not %q: pod left unchanged", annotations.EnableLabel, annotations.EnableValue)}
 	}
 	if taken := takenNames(pod); len(taken) > 0 {
-		return false, []string{fmt.Sprintf("%s: hotreload owns names starting with %q and paths under %s; pod left unchanged", strings.Join(taken, ", "), reservedPrefix, Root)}
+		return false, []string{fmt.Sprintf("%s: hotreload owns names starting with %q and paths under %s; pod left unchanged", strings.Join(taken, ", "), contract.ReservedPrefix, contract.Root)}
 	}
 	return true, nil
 }
-
-// reservedPrefix starts the name of every container and volume hotreload adds.
-const reservedPrefix = "hotreload-"
 
 // takenNames lists the pod's containers and volumes whose names hotreload
 // reserves, and its mounts under Root: hotreload never overwrites them.
@@ -67,7 +66,7 @@ func takenNames(pod *corev1.Pod) []string {
 	var taken []string
 	check := func(kind string, cs []corev1.Container) {
 		for _, c := range cs {
-			if strings.HasPrefix(c.Name, reservedPrefix) {
+			if strings.HasPrefix(c.Name, contract.ReservedPrefix) {
 				taken = append(taken, fmt.Sprintf("%s %q already exists", kind, c.Name))
 			}
 			for _, m := range c.VolumeMounts {
@@ -80,12 +79,12 @@ func takenNames(pod *corev1.Pod) []string {
 	check("init container", pod.Spec.InitContainers)
 	check("container", pod.Spec.Containers)
 	for _, e := range pod.Spec.EphemeralContainers {
-		if strings.HasPrefix(e.Name, reservedPrefix) {
+		if strings.HasPrefix(e.Name, contract.ReservedPrefix) {
 			taken = append(taken, fmt.Sprintf("ephemeral container %q already exists", e.Name))
 		}
 	}
 	for _, v := range pod.Spec.Volumes {
-		if strings.HasPrefix(v.Name, reservedPrefix) {
+		if strings.HasPrefix(v.Name, contract.ReservedPrefix) {
 			taken = append(taken, fmt.Sprintf("volume %q already exists", v.Name))
 		}
 	}
@@ -94,7 +93,7 @@ func takenNames(pod *corev1.Pod) []string {
 
 func underRoot(p string) bool {
 	p = cleanPath(p)
-	return p == Root || strings.HasPrefix(p, Root+"/")
+	return p == contract.Root || strings.HasPrefix(p, contract.Root+"/")
 }
 
 // stamp marks the pod as injected by version.

@@ -3,13 +3,12 @@ package mutate
 import (
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/api/resource"
+
+	"github.com/hotreload/hotreload/pkg/contract"
 )
 
 // Defaults of Options.
 const (
-	// DefaultHealthPort is the sidecar's health port unless a container of the
-	// pod declares it; the next free port is used then.
-	DefaultHealthPort int32 = 9440
 	// DefaultLiveSizeLimit bounds the live copies (configMaps and secrets are at
 	// most 1 MiB each).
 	DefaultLiveSizeLimit = "16Mi"
@@ -33,10 +32,11 @@ type Options struct {
 	// Resources of the install, link and reloader containers. Default
 	// DefaultResources(LiveSizeLimit).
 	Resources *corev1.ResourceRequirements
-	// HealthPort is the sidecar's preferred health port. Default DefaultHealthPort.
+	// HealthPort is the sidecar's preferred health port. Default
+	// contract.DefaultHealthPort.
 	HealthPort int32
 	// ExchangeURL is where the sidecar trades its pod token for the reloader's.
-	// Default DefaultExchangeURL.
+	// Default contract.DefaultExchangeURL.
 	ExchangeURL string
 	// ExchangeCA is the PEM bundle the sidecar trusts for ExchangeURL (the
 	// webhook's CA); empty leaves the system roots.
@@ -73,10 +73,10 @@ func (o Options) withDefaults() Options {
 		o.Resources = &r
 	}
 	if o.ExchangeURL == "" {
-		o.ExchangeURL = DefaultExchangeURL
+		o.ExchangeURL = contract.DefaultExchangeURL
 	}
 	if o.HealthPort == 0 {
-		o.HealthPort = DefaultHealthPort
+		o.HealthPort = contract.DefaultHealthPort
 	}
 	if o.Version == "" {
 		o.Version = "unknown"

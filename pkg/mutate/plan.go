@@ -7,6 +7,8 @@ import (
 	corev1 "k8s.io/api/core/v1"
 
 	"github.com/hotreload/hotreload/pkg/annotations"
+
+	"github.com/hotreload/hotreload/pkg/contract"
 )
 
 // plan is everything apply changes, computed without touching the pod.
@@ -27,9 +29,9 @@ type plan struct {
 // linkStep is the link init container of one app container.
 type linkStep struct {
 	container int
-	copies    []string // D=LinkDir/N
-	links     []string // D/F=LiveDir/V/P
-	volumes   []int    // N of each copy
+	copies    []contract.DirCopy  // D to LinkDir/N
+	links     []contract.FileLink // D/F to LiveDir/V/P
+	volumes   []int               // N of each copy
 }
 
 // makePlan decides the new mounts and link steps of pod's reloaded

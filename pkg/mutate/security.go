@@ -6,6 +6,8 @@ import (
 
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/utils/ptr"
+
+	"github.com/hotreload/hotreload/pkg/contract"
 )
 
 // FallbackUID runs the reloader when the target's UID is unknown and no
@@ -130,10 +132,10 @@ const tokenExpirationSeconds = 3600
 // accepts it. The sidecar trades it at the controller for a token of the
 // reloader's own identity (docs/design/2026-11-24-reloader-identity.md).
 func newTokenVolume() corev1.Volume {
-	return corev1.Volume{Name: TokenVolume, VolumeSource: corev1.VolumeSource{Projected: &corev1.ProjectedVolumeSource{
+	return corev1.Volume{Name: contract.TokenVolume, VolumeSource: corev1.VolumeSource{Projected: &corev1.ProjectedVolumeSource{
 		DefaultMode: ptr.To(int32(0o644)),
 		Sources: []corev1.VolumeProjection{
-			{ServiceAccountToken: &corev1.ServiceAccountTokenProjection{Path: "token", Audience: TokenAudience, ExpirationSeconds: ptr.To(int64(tokenExpirationSeconds))}},
+			{ServiceAccountToken: &corev1.ServiceAccountTokenProjection{Path: "token", Audience: contract.TokenAudience, ExpirationSeconds: ptr.To(int64(tokenExpirationSeconds))}},
 			{ConfigMap: &corev1.ConfigMapProjection{
 				LocalObjectReference: corev1.LocalObjectReference{Name: "kube-root-ca.crt"},
 				Items:                []corev1.KeyToPath{{Key: "ca.crt", Path: "ca.crt"}},

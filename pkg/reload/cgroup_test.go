@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"strings"
 	"syscall"
 	"testing"
 	"time"
@@ -12,24 +13,56 @@ import (
 	"github.com/stretchr/testify/require"
 )
 
-// TestFindOnARealCgroup puts a real child into a cgroup named as the kubelet's
-// cgroupfs driver names a container's (kubepods/burstable/pod<uid>/<id>) and
-// finds and signals it through the real /proc.
-func TestFindOnARealCgroup(t *testing.T) {
-	const hierarchy = "/sys/fs/cgroup/pids"
+// cgroupLayout is where a test can make a container's cgroup as the kubelet
+// does on this machine: the hierarchy to make it in, the cgroup of the test
+// process there (to move the child back to), and the container's path below
+// the hierarchy.
+type cgroupLayout struct {
+	hierarchy, own string
+	path           func(id string) string
+}
+
+// machineCgroups returns the layout of this machine's cgroups: cgroup v2
+// (unified) with the kubelet's systemd driver naming, else the cgroup v1 pids
+// hierarchy with its cgroupfs driver naming. It skips the test where neither
+// can be written.
+func machineCgroups(t *testing.T) cgroupLayout {
 	if os.Geteuid() != 0 {
 		t.Skip("creating a cgroup needs root")
 	}
 	own, err := os.ReadFile("/proc/self/cgroup")
 	require.NoError(t, err)
-	if _, err := os.Stat(filepath.Join(hierarchy, "cgroup.procs")); err != nil {
-		t.Skipf("no cgroup v1 pids hierarchy at %s: %v (own cgroups: %q)", hierarchy, err, own)
+	if _, err := os.Stat("/sys/fs/cgroup/cgroup.controllers"); err == nil {
+		var self string
+		for line := range strings.Lines(string(own)) {
+			if p, ok := strings.CutPrefix(strings.TrimSpace(line), "0::"); ok {
+				self = p
+			}
+		}
+		return cgroupLayout{hierarchy: "/sys/fs/cgroup", own: self, path: func(id string) string {
+			uid := "hotreload_test_" + id[56:]
+			return filepath.Join("kubepods.slice", "kubepods-burstable.slice", "kubepods-burstable-pod"+uid+".slice", "cri-containerd-"+id+".scope")
+		}}
 	}
+	const pids = "/sys/fs/cgroup/pids"
+	if _, err := os.Stat(filepath.Join(pids, "cgroup.procs")); err != nil {
+		t.Skipf("neither cgroup v2 nor a cgroup v1 pids hierarchy (own cgroups: %q)", own)
+	}
+	return cgroupLayout{hierarchy: pids, own: "/", path: func(id string) string {
+		return filepath.Join("kubepods", "burstable", "podhotreload-test-"+id[56:], id)
+	}}
+}
+
+// TestFindOnARealCgroup puts a real child into a cgroup named as the
+// kubelet's cgroup driver names a container's on this machine (cgroup v2 and
+// the systemd driver, or v1 and cgroupfs) and finds and signals it through
+// the real /proc.
+func TestFindOnARealCgroup(t *testing.T) {
+	layout := machineCgroups(t)
 	id := fmt.Sprintf("%064x", time.Now().UnixNano())
-	pod := filepath.Join(hierarchy, "kubepods", "burstable", "podhotreload-test-"+id[56:])
-	dir := filepath.Join(pod, id)
+	dir := filepath.Join(layout.hierarchy, layout.path(id))
 	var created []string // the cgroups this test makes, parents first
-	for d := dir; d != hierarchy; d = filepath.Dir(d) {
+	for d := dir; d != layout.hierarchy; d = filepath.Dir(d) {
 		if _, err := os.Stat(d); err != nil {
 			created = append([]string{d}, created...)
 		}
@@ -50,7 +83,7 @@ func TestFindOnARealCgroup(t *testing.T) {
 		t.Skipf("cannot move a process into the cgroup: %v", err)
 	}
 	t.Cleanup(func() {
-		os.WriteFile(filepath.Join(hierarchy, "cgroup.procs"), []byte(fmt.Sprint(pid)), 0o644)
+		os.WriteFile(filepath.Join(layout.hierarchy, layout.own, "cgroup.procs"), []byte(fmt.Sprint(pid)), 0o644)
 	})
 
 	got, err := Procs{}.Find(id, nil)

@@ -75,8 +75,21 @@ func TestABurstOfReleasesDeliversOnceWithTheNewest(t *testing.T) {
 	case <-time.After(30 * time.Second):
 		t.Fatal("no revision applied")
 	}
-	assert.Equal(t, []string{"ready", "SIGHUP 5 v=100"}, c.waitLines(t, 2))
 	assert.Equal(t, revs[99], co.Applied())
+
+	// One more release, after the burst: the Coalescer applies in order, so
+	// once it is applied, anything the burst caused has been too. Exactly one
+	// apply and one signal came of the burst.
+	next := write(files("app.conf", "v=101"), files("tls.crt", "A"))
+	co.Released(next)
+	select {
+	case got := <-applied:
+		assert.Equal(t, next, got, "the burst applied once")
+	case <-time.After(30 * time.Second):
+		t.Fatal("the release after the burst was not applied")
+	}
+	assert.Equal(t, []string{"ready", "SIGHUP 5 v=100", "SIGHUP 5 v=101"}, c.waitLines(t, 3))
+	assert.Empty(t, applied, "nothing else was applied")
 }
 
 // TestCoalescerNeverAppliesAnOlderRevisionAfterANewerOne sends random bursts

@@ -7,11 +7,16 @@ import (
 	"io"
 	"net"
 	"net/http"
-	"net/url"
 	"regexp"
 	"strings"
 	"syscall"
 	"time"
+
+	"golang.org/x/sys/unix"
+	"k8s.io/apimachinery/pkg/util/wait"
+
+	"github.com/hotreload/hotreload/pkg/annotations"
+	"github.com/hotreload/hotreload/pkg/contract"
 )
 
 var (
@@ -20,15 +25,11 @@ var (
 	ErrProcessDied = errors.New("process died after the reload signal")
 	// ErrHTTPStatus means the reload URL answered with a non-2xx status.
 	ErrHTTPStatus = errors.New("reload URL answered with an error status")
-	// ErrNotLoopback means the reload URL does not name a loopback host.
-	ErrNotLoopback = errors.New("reload URL must use a loopback host (127.0.0.1, ::1 or localhost)")
-	// ErrUnknownSignal means a signal name is not one the reloader can send.
+	// ErrNotLoopback means the reload URL does not reach a loopback address.
+	ErrNotLoopback = errors.New("reload URL must reach a loopback address (127.0.0.0/8, ::1 or localhost)")
+	// ErrUnknownSignal means a signal name does not resolve to a Linux signal.
 	ErrUnknownSignal = errors.New("unknown signal")
 )
-
-// DefaultRetries is how often `reloader run` tries a delivery again after a
-// transient failure.
-const DefaultRetries = 3
 
 // transientError marks a delivery failure that may pass on its own: the app
 // not listening yet, answering 429, 502, 503 or 504, or the container's
@@ -44,12 +45,6 @@ func isTransient(err error) bool {
 	return errors.As(err, &t) || errors.Is(err, ErrNoProcess)
 }
 
-var signals = map[string]syscall.Signal{
-	"HUP": syscall.SIGHUP, "INT": syscall.SIGINT, "QUIT": syscall.SIGQUIT, "USR1": syscall.SIGUSR1,
-	"USR2": syscall.SIGUSR2, "TERM": syscall.SIGTERM, "WINCH": syscall.SIGWINCH, "ALRM": syscall.SIGALRM,
-	"CONT": syscall.SIGCONT, "TTIN": syscall.SIGTTIN, "TTOU": syscall.SIGTTOU, "PWR": syscall.SIGPWR,
-}
-
 // Method is how the app is told to reload: a signal, an HTTP POST to a
 // loopback URL, or nothing (the zero Method) for apps that watch their files.
 type Method struct {
@@ -57,22 +52,22 @@ type Method struct {
 	URL    string
 }
 
-// ParseMethod returns the Method for a signal name ("SIGHUP", "hup", or
-// "none") and a URL; a non-empty URL takes precedence over the signal.
-func ParseMethod(signal, rawURL string) (Method, error) {
-	if rawURL != "" {
-		if err := checkLoopback(rawURL); err != nil {
-			return Method{}, err
+// MethodOf returns the Method of a delivery parsed by pkg/contract: the
+// signal resolved by its Linux name (golang.org/x/sys/unix), the URL checked
+// with the webhook's own rule.
+func MethodOf(d contract.Delivery) (Method, error) {
+	if d.URL != "" {
+		if err := annotations.CheckLoopbackURL(d.URL); err != nil {
+			return Method{}, fmt.Errorf("reload URL %q: %v: %w", d.URL, err, ErrNotLoopback)
 		}
-		return Method{URL: rawURL}, nil
+		return Method{URL: d.URL}, nil
 	}
-	name := strings.TrimPrefix(strings.ToUpper(strings.TrimSpace(signal)), "SIG")
-	if name == "NONE" {
+	if d.Signal == "" || d.Signal == annotations.SignalNone {
 		return Method{}, nil
 	}
-	sig, ok := signals[name]
-	if !ok {
-		return Method{}, fmt.Errorf("%q: %w", signal, ErrUnknownSignal)
+	sig := unix.SignalNum(string(d.Signal))
+	if sig == 0 {
+		return Method{}, fmt.Errorf("%q: %w", d.Signal, ErrUnknownSignal)
 	}
 	return Method{Signal: sig}, nil
 }
@@ -83,32 +78,12 @@ func (m Method) String() string {
 	case m.URL != "":
 		return "POST " + m.URL
 	case m.Signal != 0:
-		for name, s := range signals {
-			if s == m.Signal {
-				return "SIG" + name
-			}
+		if name := unix.SignalName(m.Signal); name != "" {
+			return name
 		}
 		return m.Signal.String()
 	}
 	return "none"
-}
-
-func checkLoopback(rawURL string) error {
-	u, err := url.Parse(rawURL)
-	if err != nil {
-		return fmt.Errorf("reload URL %q: %w", rawURL, err)
-	}
-	if u.Scheme != "http" && u.Scheme != "https" {
-		return fmt.Errorf("reload URL %q: scheme must be http or https: %w", rawURL, ErrNotLoopback)
-	}
-	host := u.Hostname()
-	if host == "localhost" {
-		return nil
-	}
-	if ip := net.ParseIP(host); ip != nil && ip.IsLoopback() {
-		return nil
-	}
-	return fmt.Errorf("reload URL %q: %w", rawURL, ErrNotLoopback)
 }
 
 // Deliverer tells the app's process to reload.
@@ -129,6 +104,22 @@ type Deliverer struct {
 	RetryDelay time.Duration
 }
 
+// NewDeliverer returns the Deliverer of a delivery and timing parsed by
+// pkg/contract.
+func NewDeliverer(d contract.Delivery, t contract.Timing) (*Deliverer, error) {
+	m, err := MethodOf(d)
+	if err != nil {
+		return nil, err
+	}
+	out := &Deliverer{Method: m, Grace: t.Grace, Retries: t.Retries}
+	if d.Process != "" {
+		if out.Process, err = regexp.Compile(d.Process); err != nil {
+			return nil, fmt.Errorf("--process %q: %w", d.Process, err)
+		}
+	}
+	return out, nil
+}
+
 // GraceOrDefault returns Grace, or 1s when it is zero.
 func (d *Deliverer) GraceOrDefault() time.Duration {
 	if d.Grace == 0 {
@@ -146,21 +137,32 @@ func (d *Deliverer) Deliver(ctx context.Context, containerID string) (int, error
 	if delay == 0 {
 		delay = 250 * time.Millisecond
 	}
-	for attempt := 0; ; attempt++ {
-		pid, err := d.deliverOnce(ctx, containerID)
-		if err == nil || !isTransient(err) || attempt >= d.Retries {
-			if err != nil && attempt > 0 {
-				err = fmt.Errorf("after %d attempts: %w", attempt+1, err)
-			}
-			return pid, err
+	var (
+		pid      int
+		last     error
+		attempts int
+	)
+	backoff := wait.Backoff{Duration: delay, Factor: 2, Steps: d.Retries + 1}
+	err := wait.ExponentialBackoffWithContext(ctx, backoff, func(ctx context.Context) (bool, error) {
+		attempts++
+		pid, last = d.deliverOnce(ctx, containerID)
+		switch {
+		case last == nil:
+			return true, nil
+		case !isTransient(last):
+			return false, last
 		}
-		select {
-		case <-ctx.Done():
-			return pid, err
-		case <-time.After(delay):
-		}
-		delay *= 2
+		return false, nil
+	})
+	switch {
+	case last == nil && err != nil:
+		return pid, err // ctx ended before the first attempt
+	case last == nil:
+		return pid, nil
+	case attempts > 1:
+		return pid, fmt.Errorf("after %d attempts: %w", attempts, last)
 	}
+	return pid, last
 }
 
 func (d *Deliverer) deliverOnce(ctx context.Context, containerID string) (int, error) {
@@ -188,9 +190,22 @@ func (d *Deliverer) deliverOnce(ctx context.Context, containerID string) (int, e
 	return pid, nil
 }
 
-func (d *Deliverer) post(ctx context.Context) error {
-	if err := checkLoopback(d.Method.URL); err != nil {
+// loopbackOnly refuses a connection to anything but a loopback address, so
+// that a host name such as localhost can never lead the POST elsewhere.
+func loopbackOnly(_, address string, _ syscall.RawConn) error {
+	host, _, err := net.SplitHostPort(address)
+	if err != nil {
 		return err
+	}
+	if ip := net.ParseIP(host); ip == nil || !ip.IsLoopback() {
+		return fmt.Errorf("connect to %s: %w", address, ErrNotLoopback)
+	}
+	return nil
+}
+
+func (d *Deliverer) post(ctx context.Context) error {
+	if err := annotations.CheckLoopbackURL(d.Method.URL); err != nil {
+		return fmt.Errorf("reload URL %q: %v: %w", d.Method.URL, err, ErrNotLoopback)
 	}
 	timeout := d.Timeout
 	if timeout == 0 {
@@ -198,10 +213,11 @@ func (d *Deliverer) post(ctx context.Context) error {
 	}
 	ctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
+	dialer := &net.Dialer{Control: loopbackOnly}
 	client := &http.Client{
-		Transport: &http.Transport{Proxy: nil, DisableKeepAlives: true},
+		Transport: &http.Transport{Proxy: nil, DisableKeepAlives: true, DialContext: dialer.DialContext},
 		CheckRedirect: func(req *http.Request, _ []*http.Request) error {
-			return checkLoopback(req.URL.String())
+			return annotations.CheckLoopbackURL(req.URL.String())
 		},
 	}
 	req, err := http.NewRequestWithContext(ctx, http.MethodPost, d.Method.URL, nil)
@@ -209,6 +225,9 @@ func (d *Deliverer) post(ctx context.Context) error {
 		return fmt.Errorf("POST %s: %w", d.Method.URL, err)
 	}
 	resp, err := client.Do(req)
+	if errors.Is(err, ErrNotLoopback) {
+		return fmt.Errorf("POST %s: %w", d.Method.URL, err)
+	}
 	if err != nil {
 		// Not listening (yet), or too slow: the app may be restarting its listener.
 		return transientError{fmt.Errorf("POST %s: %w", d.Method.URL, err)}

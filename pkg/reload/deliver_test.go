@@ -20,6 +20,8 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/hotreload/hotreload/internal/kubeletdir"
+	"github.com/hotreload/hotreload/pkg/annotations"
+	"github.com/hotreload/hotreload/pkg/contract"
 )
 
 // liveConfig publishes content as config/app.conf in a live copy and returns
@@ -55,7 +57,7 @@ func TestDeliverSignalToTheProcessTheRegexpPicks(t *testing.T) {
 	worker := startChild(t, config, "CHILD_ROLE=worker")
 	// The regexp matches the command line: tell the two apart by argument.
 	procs := fakeProc(t, cid, main.cmd.Process.Pid, worker.cmd.Process.Pid)
-	method, err := ParseMethod("SIGUSR1", "")
+	method, err := MethodOf(contract.Delivery{Signal: "SIGUSR1"})
 	require.NoError(t, err)
 	pid, err := deliver(t, &Deliverer{Procs: procs, Method: method, Process: regexp.MustCompile(`hotreload-test-app worker$`)}, cid)
 	require.NoError(t, err)
@@ -70,7 +72,7 @@ func TestDeliverSignalToTheProcessTheRegexpPicks(t *testing.T) {
 func TestDeliverHTTP(t *testing.T) {
 	_, config := liveConfig(t, "a=1")
 	c := startChild(t, config, "CHILD_HTTP="+filepath.Join(t.TempDir(), "addr"))
-	method, err := ParseMethod("SIGHUP", "http://"+c.addr+"/-/reload")
+	method, err := MethodOf(contract.Delivery{Signal: "SIGHUP", URL: "http://" + c.addr + "/-/reload"})
 	require.NoError(t, err)
 	assert.Equal(t, Method{URL: "http://" + c.addr + "/-/reload"}, method, "a URL wins over the signal")
 	_, err = deliver(t, &Deliverer{Method: method}, cid)
@@ -82,29 +84,58 @@ func TestDeliverHTTP(t *testing.T) {
 	assert.Contains(t, err.Error(), "bad config")
 }
 
-func TestParseMethod(t *testing.T) {
+func TestMethodOf(t *testing.T) {
 	tests := []struct {
-		signal, url string
-		want        Method
-		wantErr     error
+		name     string
+		delivery contract.Delivery
+		want     Method
+		wantErr  error
 	}{
-		{"SIGHUP", "", Method{Signal: syscall.SIGHUP}, nil},
-		{"usr2", "", Method{Signal: syscall.SIGUSR2}, nil},
-		{"none", "", Method{}, nil},
-		{"SIGFOO", "", Method{}, ErrUnknownSignal},
-		{"", "http://127.0.0.1:9090/-/reload", Method{URL: "http://127.0.0.1:9090/-/reload"}, nil},
-		{"", "http://[::1]:9090/-/reload", Method{URL: "http://[::1]:9090/-/reload"}, nil},
-		{"", "http://localhost:9090/-/reload", Method{URL: "http://localhost:9090/-/reload"}, nil},
-		{"", "http://10.0.0.7:9090/-/reload", Method{}, ErrNotLoopback},
-		{"", "http://example.com/-/reload", Method{}, ErrNotLoopback},
-		{"", "file:///etc/passwd", Method{}, ErrNotLoopback},
+		{"SIGHUP", contract.Delivery{Signal: "SIGHUP"}, Method{Signal: syscall.SIGHUP}, nil},
+		{"SIGTSTP", contract.Delivery{Signal: "SIGTSTP"}, Method{Signal: syscall.SIGTSTP}, nil},
+		{"none", contract.Delivery{Signal: annotations.SignalNone}, Method{}, nil},
+		{"a name that is not canonical", contract.Delivery{Signal: "SIGIOT"}, Method{}, ErrUnknownSignal},
+		{"a loopback URL", contract.Delivery{URL: "http://127.0.0.1:9090/-/reload"}, Method{URL: "http://127.0.0.1:9090/-/reload"}, nil},
+		{"IPv6 loopback", contract.Delivery{URL: "http://[::1]:9090/-/reload"}, Method{URL: "http://[::1]:9090/-/reload"}, nil},
+		{"localhost in upper case", contract.Delivery{URL: "http://LOCALHOST:9090/-/reload"}, Method{URL: "http://LOCALHOST:9090/-/reload"}, nil},
+		{"the pod IP", contract.Delivery{URL: "http://10.0.0.7:9090/-/reload"}, Method{}, ErrNotLoopback},
+		{"another host", contract.Delivery{URL: "http://example.com/-/reload"}, Method{}, ErrNotLoopback},
+		{"another scheme", contract.Delivery{URL: "file:///etc/passwd"}, Method{}, ErrNotLoopback},
 	}
 	for _, tc := range tests {
-		t.Run(tc.signal+tc.url, func(t *testing.T) {
-			got, err := ParseMethod(tc.signal, tc.url)
+		t.Run(tc.name, func(t *testing.T) {
+			got, err := MethodOf(tc.delivery)
 			require.ErrorIs(t, err, tc.wantErr)
 			assert.Equal(t, tc.want, got)
 		})
+	}
+}
+
+// TestThePOSTConnectsOnlyToLoopback: whatever a host name resolves to, the
+// reloader's connection goes to a loopback address or nowhere.
+func TestThePOSTConnectsOnlyToLoopback(t *testing.T) {
+	for _, tc := range []struct {
+		address string
+		ok      bool
+	}{{"127.0.0.1:80", true}, {"127.8.9.1:80", true}, {"[::1]:443", true}, {"10.0.0.7:80", false}, {"[2001:db8::1]:80", false}} {
+		err := loopbackOnly("tcp", tc.address, nil)
+		if tc.ok {
+			assert.NoError(t, err, tc.address)
+		} else {
+			assert.ErrorIs(t, err, ErrNotLoopback, tc.address)
+		}
+	}
+}
+
+// TestEverySignalTheWebhookAdmitsResolves: each canonical name pkg/annotations
+// accepts is a signal this reloader can send (the webhook writes only those).
+func TestEverySignalTheWebhookAdmitsResolves(t *testing.T) {
+	names := annotations.SignalNames()
+	require.Len(t, names, 29)
+	for _, name := range names {
+		m, err := MethodOf(contract.Delivery{Signal: name})
+		require.NoError(t, err, "signal %s", name)
+		assert.Equal(t, string(name), m.String())
 	}
 }
 

@@ -8,10 +8,9 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
-)
 
-// BinaryName is the file name install gives the reloader binary.
-const BinaryName = "reloader"
+	"github.com/hotreload/hotreload/pkg/contract"
+)
 
 var (
 	// ErrTooLarge means an image directory is over the size limit of a copy.
@@ -28,7 +27,7 @@ func InstallBinary(self, dir string) (string, error) {
 		return "", fmt.Errorf("install: %w", err)
 	}
 	defer in.Close()
-	tmp, err := os.CreateTemp(dir, "."+BinaryName+"-*")
+	tmp, err := os.CreateTemp(dir, "."+contract.BinaryName+"-*")
 	if err != nil {
 		return "", fmt.Errorf("install into %s: %w", dir, err)
 	}
@@ -44,19 +43,12 @@ func InstallBinary(self, dir string) (string, error) {
 	if err := tmp.Close(); err != nil {
 		return "", fmt.Errorf("install into %s: %w", dir, err)
 	}
-	dst := filepath.Join(dir, BinaryName)
+	dst := filepath.Join(dir, contract.BinaryName)
 	if err := os.Rename(tmp.Name(), dst); err != nil {
 		return "", fmt.Errorf("install into %s: %w", dir, err)
 	}
 	return dst, nil
 }
-
-// Copy names an image directory From to copy into the emptyDir mounted at To.
-type Copy struct{ From, To string }
-
-// Link names a subPath file, as the app sees it, to replace with a symlink to
-// Target in the live copy.
-type Link struct{ File, Target string }
 
 // DirSize returns the total size of the regular files under dir, not
 // following symlinks. A missing dir has size 0.
@@ -185,8 +177,8 @@ func copyEntries(from, to string) error {
 
 // LinkFile replaces the copy of link.File (found through the copy whose From
 // is its nearest parent) with a symlink to link.Target, atomically.
-func LinkFile(copies []Copy, link Link) error {
-	var best *Copy
+func LinkFile(copies []contract.DirCopy, link contract.FileLink) error {
+	var best *contract.DirCopy
 	for i, c := range copies {
 		rel, err := filepath.Rel(c.From, link.File)
 		if err != nil || rel == "." || strings.HasPrefix(rel, "..") {

@@ -3,13 +3,17 @@ package reload
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
+	"log/slog"
+	"sync"
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
+	"k8s.io/apimachinery/pkg/util/wait"
 	"k8s.io/client-go/util/retry"
 
 	"github.com/hotreload/hotreload/pkg/annotations"
@@ -21,13 +25,40 @@ const (
 	ReasonReloadFailed = "ConfigReloadFailed"
 )
 
+// Outcome is the result of a reload, to write on the pod.
+type Outcome struct {
+	Revision, Message string
+	Failed            bool
+	// After, when set, is a moment the report's hotreload/applied-at must
+	// follow by a whole second: the time an app container was last seen
+	// stopped. That annotation and the container statuses the controller
+	// compares it with have whole seconds: reported in the second a container
+	// stopped (a crash loop on the previous revision), the apply would look no
+	// earlier than the stop, and the controller would take the stop for this
+	// revision's doing.
+	After time.Time
+}
+
 // Reporter writes the outcome of a reload on the reloader's own pod: only
-// hotreload/ keys, through a merge patch, plus an Event.
+// hotreload/ keys, through a merge patch, plus an Event. An outcome the API
+// server refuses is kept and sent again by Run until it lands or a newer one
+// replaces it: the reloader's loop never waits for the API server.
 type Reporter struct {
 	Client    API
 	Namespace string
 	PodName   string
 	Now       func() time.Time
+	Log       *slog.Logger
+	// RetryAfter is the first wait before an unwritten outcome is sent again;
+	// it doubles up to a minute. 1s when zero.
+	RetryAfter time.Duration
+
+	// writing serialises writes, so an older outcome sent again never lands
+	// after a newer one; it guards pending too.
+	writing sync.Mutex
+	pending *Outcome
+	once    sync.Once
+	wake    chan struct{}
 }
 
 func (r *Reporter) now() time.Time {
@@ -36,6 +67,97 @@ func (r *Reporter) now() time.Time {
 	}
 	return time.Now()
 }
+
+func (r *Reporter) log() *slog.Logger {
+	if r.Log != nil {
+		return r.Log
+	}
+	return slog.Default()
+}
+
+func (r *Reporter) wakeup() chan struct{} {
+	r.once.Do(func() { r.wake = make(chan struct{}, 1) })
+	return r.wake
+}
+
+// Report writes o on the pod, after o.After's second has passed. When the
+// API server refuses it, o is kept for Run to send again, replacing any
+// outcome kept before, and the error is returned.
+func (r *Reporter) Report(ctx context.Context, o Outcome) error {
+	if !o.After.IsZero() {
+		select {
+		case <-ctx.Done():
+		case <-time.After(time.Until(o.After.Truncate(time.Second).Add(time.Second))):
+		}
+	}
+	r.writing.Lock()
+	defer r.writing.Unlock()
+	r.pending = nil // o is newer than anything kept
+	err := r.write(ctx, o)
+	if err != nil {
+		r.log().Error("report on the pod failed; sending it again", "revision", o.Revision, "failed", o.Failed, "err", err)
+		r.pending = &o
+		select {
+		case r.wakeup() <- struct{}{}:
+		default:
+		}
+	}
+	return err
+}
+
+// Run sends the outcome left unwritten again, waiting RetryAfter, doubling
+// up to a minute, until it lands or ctx ends.
+func (r *Reporter) Run(ctx context.Context) {
+	first := r.RetryAfter
+	if first == 0 {
+		first = time.Second
+	}
+	wake := r.wakeup()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-wake:
+		}
+		backoff := wait.Backoff{Duration: first, Factor: 2, Steps: 1 << 30, Cap: time.Minute}
+		_ = wait.ExponentialBackoffWithContext(ctx, backoff, func(ctx context.Context) (bool, error) {
+			r.writing.Lock()
+			defer r.writing.Unlock()
+			o := r.pending
+			if o == nil {
+				return true, nil
+			}
+			if err := r.write(ctx, *o); err != nil {
+				r.log().Error("report on the pod failed again", "revision", o.Revision, "err", err)
+				return false, nil
+			}
+			r.pending = nil
+			return true, nil
+		})
+	}
+}
+
+// write patches the pod, then records the Event. Only the patch is retried:
+// an Event is worth a log line when it cannot be recorded, not a second patch.
+func (r *Reporter) write(ctx context.Context, o Outcome) error {
+	var err error
+	if o.Failed {
+		err = r.Failed(ctx, o.Revision, o.Message)
+	} else {
+		err = r.Applied(ctx, o.Revision, o.Message)
+	}
+	var ev eventError
+	if errors.As(err, &ev) {
+		r.log().Warn("event not recorded", "revision", o.Revision, "err", err)
+		return nil
+	}
+	return err
+}
+
+// eventError is a report whose patch landed but whose Event did not.
+type eventError struct{ error }
+
+func (e eventError) Unwrap() error { return e.error }
 
 // Applied labels the pod hotreload/applied=rev with the hotreload/applied-at
 // time, clears hotreload/failed, and records a Normal Event.
@@ -86,7 +208,7 @@ func (r *Reporter) patch(ctx context.Context, patch map[string]any) error {
 func (r *Reporter) event(ctx context.Context, typ, reason, message string) error {
 	pod, err := r.Client.GetPod(ctx, r.Namespace, r.PodName)
 	if err != nil {
-		return fmt.Errorf("event on pod %s/%s: %w", r.Namespace, r.PodName, err)
+		return eventError{fmt.Errorf("event on pod %s/%s: %w", r.Namespace, r.PodName, err)}
 	}
 	now := metav1.NewTime(r.now())
 	ev := &corev1.Event{
@@ -99,7 +221,7 @@ func (r *Reporter) event(ctx context.Context, typ, reason, message string) error
 		ReportingController: "hotreload/reloader", ReportingInstance: r.PodName,
 	}
 	if _, err := r.Client.CreateEvent(ctx, r.Namespace, ev); err != nil {
-		return fmt.Errorf("event on pod %s/%s: %w", r.Namespace, r.PodName, err)
+		return eventError{fmt.Errorf("event on pod %s/%s: %w", r.Namespace, r.PodName, err)}
 	}
 	return nil
 }

@@ -6,6 +6,7 @@ import (
 	"context"
 	"encoding/json"
 	"io"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -357,9 +358,26 @@ func TestIntegrationRunTakesAnAppThatStoppedBeforeItWasToldForStopped(t *testing
 	ns := env.Namespace(t, nil)
 	cs := env.Clientset
 	podWithRunningApp(t, cs, ns)
-	srv := httptest.NewServer(http.NotFoundHandler())
-	url := srv.URL + "/-/reload"
-	srv.Close() // nothing listens: connection refused
+	// The app's listener is going away: it accepts a connection and closes
+	// it at once, which the reloader takes for an app that may come back.
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	require.NoError(t, err)
+	t.Cleanup(func() { ln.Close() })
+	tried := make(chan struct{}, 1)
+	go func() {
+		for {
+			conn, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			conn.Close()
+			select {
+			case tried <- struct{}{}:
+			default:
+			}
+		}
+	}()
+	url := "http://" + ln.Addr().String() + "/-/reload"
 
 	l, write := newLive(t)
 	revA := write(files("app.conf", "a=1"), files("tls.crt", "A"))
@@ -372,7 +390,11 @@ func TestIntegrationRunTakesAnAppThatStoppedBeforeItWasToldForStopped(t *testing
 
 	revB := write(files("app.conf", "a=2"), files("tls.crt", "A"))
 	release(t, cs, ns, revB)
-	time.Sleep(300 * time.Millisecond) // the reloader is trying the URL
+	select {
+	case <-tried: // the reloader is trying the URL
+	case <-time.After(time.Minute):
+		t.Fatal("the reloader never tried the URL")
+	}
 	setAppStatus(t, cs, ns, corev1.ContainerStatus{Name: "app", RestartCount: 1,
 		State: corev1.ContainerState{Waiting: &corev1.ContainerStateWaiting{Reason: "CrashLoopBackOff"}},
 		LastTerminationState: corev1.ContainerState{Terminated: &corev1.ContainerStateTerminated{

@@ -14,7 +14,6 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	"github.com/hotreload/hotreload/pkg/annotations"
-	"github.com/hotreload/hotreload/pkg/mutate"
 	"github.com/hotreload/hotreload/pkg/revision"
 )
 
@@ -66,26 +65,33 @@ func hotreloadOnly(m map[string]string) map[string]string {
 }
 
 // transformPod keeps what rollouts read: identity, owners, hotreload/ labels
-// and annotations, reloadable volumes, the reloader's --volume arguments, the Ready
-// condition and the app containers' last terminations.
+// and annotations, reloadable volumes, what it reads of the reloader's command
+// line (parsed once, here, into reloaderAnnotation), the Ready condition and
+// the app containers' last terminations.
 func transformPod(obj any) (any, error) {
 	pod, ok := obj.(*corev1.Pod)
 	if !ok {
 		return obj, nil
 	}
-	out := &corev1.Pod{ObjectMeta: meta(pod.ObjectMeta, hotreloadOnly(pod.Annotations))}
+	ann := hotreloadOnly(pod.Annotations)
+	if ann == nil {
+		ann = map[string]string{}
+	}
+	out := &corev1.Pod{ObjectMeta: meta(pod.ObjectMeta, ann)}
 	out.Labels = hotreloadOnly(pod.Labels)
 	for _, v := range pod.Spec.Volumes {
 		if revision.Reloadable(v) {
 			out.Spec.Volumes = append(out.Spec.Volumes, v)
 		}
 	}
-	if vols, ok := ReloadedVolumes(pod); ok {
-		args := make([]string, 0, 2*len(vols))
-		for _, v := range vols {
-			args = append(args, "--volume", v)
+	if raw, ok := pod.Annotations[reloaderAnnotation]; ok {
+		out.Annotations[reloaderAnnotation] = raw // transformed already
+	} else if info, ok := readReloader(pod); ok {
+		raw, err := json.Marshal(info)
+		if err != nil {
+			return nil, fmt.Errorf("encoding the reloader of pod %s/%s: %w", pod.Namespace, pod.Name, err)
 		}
-		out.Spec.Containers = []corev1.Container{{Name: mutate.ReloaderName, Args: args}}
+		out.Annotations[reloaderAnnotation] = string(raw)
 	}
 	out.Status.Phase = pod.Status.Phase
 	for _, c := range pod.Status.Conditions {

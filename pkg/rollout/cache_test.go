@@ -11,7 +11,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	"github.com/hotreload/hotreload/pkg/annotations"
-	"github.com/hotreload/hotreload/pkg/mutate"
+	"github.com/hotreload/hotreload/pkg/contract"
 	"github.com/hotreload/hotreload/pkg/revision"
 )
 
@@ -64,7 +64,7 @@ func TestTransformPodKeepsWhatRolloutsRead(t *testing.T) {
 			Labels:          map[string]string{"app": "web", annotations.EnableLabel: "true", annotations.Applied: "aaaaaaaaaaaa"},
 			Annotations:     map[string]string{"prometheus.io/scrape": "true", annotations.Released: "aaaaaaaaaaaa"}},
 		Spec: corev1.PodSpec{
-			InitContainers: []corev1.Container{{Name: mutate.ReloaderName, Image: "reloader", Args: []string{"run", "--volume", "config", "--signal", "SIGHUP"},
+			InitContainers: []corev1.Container{{Name: contract.ReloaderName, Image: "reloader", Args: []string{"run", "--volume", "config", "--signal", "SIGHUP"},
 				Env: []corev1.EnvVar{{Name: "POD_NAME"}}}},
 			Containers: []corev1.Container{{Name: "app", Image: "nginx", Env: []corev1.EnvVar{{Name: "A", Value: "b"}}}},
 			Volumes:    []corev1.Volume{cmVol, {Name: "data", VolumeSource: corev1.VolumeSource{EmptyDir: &corev1.EmptyDirVolumeSource{}}}},
@@ -85,10 +85,9 @@ func TestTransformPodKeepsWhatRolloutsRead(t *testing.T) {
 		ObjectMeta: metav1.ObjectMeta{Name: "web-1-a", Namespace: "shop", UID: "p1", ResourceVersion: "9",
 			OwnerReferences: []metav1.OwnerReference{owner},
 			Labels:          map[string]string{annotations.EnableLabel: "true", annotations.Applied: "aaaaaaaaaaaa"},
-			Annotations:     map[string]string{annotations.Released: "aaaaaaaaaaaa"}},
+			Annotations:     map[string]string{annotations.Released: "aaaaaaaaaaaa", reloaderAnnotation: `{"volumes":["config"]}`}},
 		Spec: corev1.PodSpec{
-			Containers: []corev1.Container{{Name: mutate.ReloaderName, Args: []string{"--volume", "config"}}},
-			Volumes:    []corev1.Volume{cmVol},
+			Volumes: []corev1.Volume{cmVol},
 		},
 		Status: corev1.PodStatus{
 			Phase:      corev1.PodRunning,
@@ -104,6 +103,9 @@ func TestTransformPodKeepsWhatRolloutsRead(t *testing.T) {
 	vols, ok := ReloadedVolumes(got.(*corev1.Pod))
 	assert.True(t, ok)
 	assert.Equal(t, []string{"config"}, vols)
+	again, err := transformPod(got)
+	require.NoError(t, err)
+	assert.Equal(t, got, again, "transforming a cached pod again keeps it")
 }
 
 func TestStateOf(t *testing.T) {
@@ -117,7 +119,7 @@ func TestStateOf(t *testing.T) {
 			Conditions: []corev1.PodCondition{{Type: corev1.PodReady, Status: corev1.ConditionFalse, LastTransitionTime: metav1.NewTime(at.Add(time.Second))}},
 			ContainerStatuses: []corev1.ContainerStatus{
 				{Name: "app", LastTerminationState: corev1.ContainerState{Terminated: &corev1.ContainerStateTerminated{FinishedAt: metav1.NewTime(at.Add(2 * time.Second))}}},
-				{Name: mutate.ReloaderName, LastTerminationState: corev1.ContainerState{Terminated: &corev1.ContainerStateTerminated{FinishedAt: metav1.NewTime(at.Add(time.Hour))}}},
+				{Name: contract.ReloaderName, LastTerminationState: corev1.ContainerState{Terminated: &corev1.ContainerStateTerminated{FinishedAt: metav1.NewTime(at.Add(time.Hour))}}},
 			},
 		},
 	}
@@ -132,8 +134,10 @@ func TestReloadedVolumesReadsTheReloaderArguments(t *testing.T) {
 		want []string
 		ok   bool
 	}{
-		{"a native sidecar", corev1.PodSpec{InitContainers: []corev1.Container{{Name: mutate.ReloaderName, Args: []string{"run", "--volume", "a", "--volume=b", "--container", "app"}}}}, []string{"a", "b"}, true},
-		{"a plain container", corev1.PodSpec{Containers: []corev1.Container{{Name: "app"}, {Name: mutate.ReloaderName, Args: []string{"run", "--volume", "a"}}}}, []string{"a"}, true},
+		{"a native sidecar", corev1.PodSpec{InitContainers: []corev1.Container{{Name: contract.ReloaderName, Args: []string{"run", "--volume", "a", "--volume=b", "--container", "app"}}}}, []string{"a", "b"}, true},
+		{"a plain container", corev1.PodSpec{Containers: []corev1.Container{{Name: "app"}, {Name: contract.ReloaderName, Args: []string{"run", "--volume", "a"}}}}, []string{"a"}, true},
+		{"volumes given as a comma-separated list, as the reloader reads them", corev1.PodSpec{InitContainers: []corev1.Container{{Name: contract.ReloaderName, Args: []string{"run", "--volume", "a,b", "--volume", "c"}}}}, []string{"a", "b", "c"}, true},
+		{"a command line of a newer contract", corev1.PodSpec{InitContainers: []corev1.Container{{Name: contract.ReloaderName, Args: []string{"run", "--contract", "99", "--volume", "a"}}}}, nil, false},
 		{"no reloader", corev1.PodSpec{Containers: []corev1.Container{{Name: "app", Args: []string{"--volume", "a"}}}}, nil, false},
 	}
 	for _, tc := range cases {

@@ -23,6 +23,10 @@ const (
 	// ReasonInvalidSettings warns that a malformed hotreload/rollout or
 	// hotreload/rollout-interval was replaced by its default.
 	ReasonInvalidSettings = "InvalidRolloutSettings"
+	// ReasonUnknownContract warns, on a pod, that its reloader's command line
+	// is of a contract version this controller cannot read: the pod is left
+	// out of rollouts.
+	ReasonUnknownContract = "UnknownContract"
 )
 
 // Actions of the controller's events.k8s.io Events.

@@ -28,7 +28,7 @@ import (
 
 	"github.com/hotreload/hotreload/internal/testenv"
 	"github.com/hotreload/hotreload/pkg/annotations"
-	"github.com/hotreload/hotreload/pkg/mutate"
+	"github.com/hotreload/hotreload/pkg/contract"
 	"github.com/hotreload/hotreload/pkg/revision"
 )
 
@@ -178,6 +178,13 @@ func (c *cluster) addPod(name string, rs *appsv1.ReplicaSet, podAnnotations map[
 // is src, running the revision of its config, Ready.
 func (c *cluster) addPodWith(name string, rs *appsv1.ReplicaSet, podAnnotations map[string]string, src corev1.VolumeSource) *corev1.Pod {
 	c.t.Helper()
+	run := contract.Run{Version: contract.Version, Sources: contract.Sources{Volumes: []string{"config"}}, WaitRelease: true}
+	return c.addPodArgs(name, rs, podAnnotations, src, run.Args())
+}
+
+// addPodArgs is addPodWith with the reloader's arguments given.
+func (c *cluster) addPodArgs(name string, rs *appsv1.ReplicaSet, podAnnotations map[string]string, src corev1.VolumeSource, args []string) *corev1.Pod {
+	c.t.Helper()
 	pod := &corev1.Pod{
 		ObjectMeta: metav1.ObjectMeta{
 			Name: name, Labels: clone(rs.Spec.Template.Labels), Annotations: clone(podAnnotations),
@@ -185,16 +192,20 @@ func (c *cluster) addPodWith(name string, rs *appsv1.ReplicaSet, podAnnotations 
 				Controller: ptr(true), BlockOwnerDeletion: ptr(true)}},
 		},
 		Spec: corev1.PodSpec{
-			InitContainers: []corev1.Container{{Name: mutate.ReloaderName, Image: "reloader", RestartPolicy: ptr(corev1.ContainerRestartPolicyAlways),
-				Args: []string{"run", "--src-dir", mutate.SrcDir, "--live-dir", mutate.LiveDir, "--volume", "config", "--wait-release"}}},
+			InitContainers: []corev1.Container{{Name: contract.ReloaderName, Image: "reloader", RestartPolicy: ptr(corev1.ContainerRestartPolicyAlways),
+				Args: args}},
 			Containers: []corev1.Container{{Name: "app", Image: "app"}},
 			Volumes:    []corev1.Volume{{Name: "config", VolumeSource: src}},
 		},
 	}
 	pod, err := c.env.Clientset.CoreV1().Pods(c.ns).Create(c.ctx, pod, metav1.CreateOptions{})
 	require.NoError(c.t, err)
+	applied := "000000000000"
+	if _, ok := ReloadedVolumes(pod); ok {
+		applied = c.desired(pod)
+	}
 	c.patch(pod, map[string]any{"metadata": map[string]any{
-		"labels":      map[string]string{annotations.Applied: c.desired(pod)},
+		"labels":      map[string]string{annotations.Applied: applied},
 		"annotations": map[string]string{annotations.AppliedAt: time.Now().Add(-time.Hour).UTC().Format(time.RFC3339)},
 	}})
 	c.setStatus(pod.Name, true, time.Now().Add(-time.Hour), time.Time{})

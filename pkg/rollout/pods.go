@@ -1,13 +1,14 @@
 package rollout
 
 import (
-	"strings"
+	"encoding/json"
+	"errors"
 
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	"github.com/hotreload/hotreload/pkg/annotations"
-	"github.com/hotreload/hotreload/pkg/mutate"
+	"github.com/hotreload/hotreload/pkg/contract"
 )
 
 // Group names a group of pods that roll out together: the pods of one
@@ -56,7 +57,7 @@ func StateOf(pod *corev1.Pod) Pod {
 		}
 	}
 	for _, s := range pod.Status.ContainerStatuses {
-		if s.Name == mutate.ReloaderName {
+		if s.Name == contract.ReloaderName {
 			continue
 		}
 		if t := s.LastTerminationState.Terminated; t != nil && t.FinishedAt.After(p.LastRestart) {
@@ -66,36 +67,54 @@ func StateOf(pod *corev1.Pod) Pod {
 	return p
 }
 
-// ReloadedVolumes returns the volumes the pod's reloader hashes (its --volume
-// arguments), and false when the pod has no reloader.
-func ReloadedVolumes(pod *corev1.Pod) ([]string, bool) {
-	c := reloader(pod)
-	if c == nil {
-		return nil, false
-	}
-	vols := []string{}
-	for i := 0; i < len(c.Args); i++ {
-		a := c.Args[i]
-		switch {
-		case (a == "--volume" || a == "-volume") && i+1 < len(c.Args):
-			vols = append(vols, c.Args[i+1])
-			i++
-		case strings.HasPrefix(a, "--volume="):
-			vols = append(vols, strings.TrimPrefix(a, "--volume="))
-		}
-	}
-	return vols, true
+// reloaderAnnotation holds, on the cached copy of a pod only, what the
+// controller reads of its reloader's command line (reloaderInfo as JSON),
+// parsed once by the cache transform.
+const reloaderAnnotation = "rollout.hotreload.internal/reloader"
+
+// reloaderInfo is what the controller needs of a pod's reloader: the volumes
+// it hashes, or why its command line could not be read.
+type reloaderInfo struct {
+	Volumes []string `json:"volumes"`
+	Error   string   `json:"error,omitempty"`
 }
 
-func reloader(pod *corev1.Pod) *corev1.Container {
-	for _, cs := range [][]corev1.Container{pod.Spec.InitContainers, pod.Spec.Containers} {
-		for i := range cs {
-			if cs[i].Name == mutate.ReloaderName {
-				return &cs[i]
-			}
-		}
+// readReloader parses the pod's reloader command line with pkg/contract, as
+// the sidecar itself does. ok is false for a pod without a reloader.
+func readReloader(pod *corev1.Pod) (info reloaderInfo, ok bool) {
+	run, _, err := contract.FromPod(pod)
+	switch {
+	case errors.Is(err, contract.ErrNoReloader):
+		return reloaderInfo{}, false
+	case err != nil:
+		return reloaderInfo{Error: err.Error()}, true
 	}
-	return nil
+	return reloaderInfo{Volumes: run.Volumes}, true
+}
+
+// reloaderOf returns what the controller knows of the pod's reloader: from
+// the cache transform's annotation on a cached pod, else from its spec.
+func reloaderOf(pod *corev1.Pod) (reloaderInfo, bool) {
+	raw, cached := pod.Annotations[reloaderAnnotation]
+	if !cached {
+		return readReloader(pod)
+	}
+	var info reloaderInfo
+	if err := json.Unmarshal([]byte(raw), &info); err != nil {
+		return reloaderInfo{Error: "cached reloader arguments: " + err.Error()}, true
+	}
+	return info, true
+}
+
+// ReloadedVolumes returns the volumes the pod's reloader hashes (its --volume
+// arguments), and false when the pod has no reloader or its command line
+// cannot be read (a newer contract version).
+func ReloadedVolumes(pod *corev1.Pod) ([]string, bool) {
+	info, ok := reloaderOf(pod)
+	if !ok || info.Error != "" {
+		return nil, false
+	}
+	return info.Volumes, true
 }
 
 // active reports whether the pod takes part in rollouts: not terminated nor

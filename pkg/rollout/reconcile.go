@@ -12,6 +12,7 @@ import (
 
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/client-go/tools/events"
 	crcache "sigs.k8s.io/controller-runtime/pkg/cache"
 	"sigs.k8s.io/controller-runtime/pkg/client"
@@ -39,6 +40,9 @@ type Reconciler struct {
 	// watching holds the rollouts this process saw under way: it announces
 	// the completion of those only, so that a restart announces nothing old.
 	watching map[watched]bool
+	// unreadables holds the pods whose reloader this process could not read
+	// and said so about, so that it says so once.
+	unreadables map[types.UID]bool
 }
 
 // watched is a rollout: a revision in a group.
@@ -77,8 +81,13 @@ func (r *Reconciler) Reconcile(ctx context.Context, g Group) (reconcile.Result, 
 	byRev := map[string]*unit{}
 	for i := range list.Items {
 		pod := r.writes.overlay(&list.Items[i], now)
-		vols, ok := ReloadedVolumes(pod)
-		if !ok || !active(pod) || annotations.AppliedOf(pod.Labels) == "" {
+		info, injected := reloaderOf(pod)
+		if injected && info.Error != "" && active(pod) {
+			r.unreadable(pod, info.Error)
+			continue
+		}
+		vols := info.Volumes
+		if !injected || !active(pod) || annotations.AppliedOf(pod.Labels) == "" {
 			// Not injected, going away, or its reloader has not started: a
 			// pod starts on what is mounted then, and joins its group's
 			// rollouts once it reports it.
@@ -213,6 +222,31 @@ func (r *Reconciler) halt(ctx context.Context, u *unit, d Decision, byName map[s
 		}
 	}
 	return errors.Join(errs...)
+}
+
+// maxUnreadables bounds the memory of pods announced as unreadable; past it,
+// the memory starts again (and each such pod is announced once more).
+const maxUnreadables = 10000
+
+// unreadable announces, once, that a pod's reloader command line cannot be
+// read by this controller (a newer contract version): the pod is left out of
+// rollouts and keeps the config it runs.
+func (r *Reconciler) unreadable(pod *corev1.Pod, why string) {
+	r.mu.Lock()
+	seen := r.unreadables[pod.UID]
+	if !seen {
+		if r.unreadables == nil || len(r.unreadables) >= maxUnreadables {
+			r.unreadables = map[types.UID]bool{}
+		}
+		r.unreadables[pod.UID] = true
+	}
+	r.mu.Unlock()
+	if seen {
+		return
+	}
+	log.Log.WithName(Name).Info("pod left out of config rollouts: its reloader's command line cannot be read", "pod", pod.Namespace+"/"+pod.Name, "reason", why)
+	r.Recorder.Eventf(pod, nil, corev1.EventTypeWarning, ReasonUnknownContract, actionRelease,
+		"left out of config rollouts, keeping the config it runs: this hotreload controller cannot read its reloader's command line (%s); upgrade hotreload, or recreate the pod", why)
 }
 
 // forget drops the rollouts of g that are no longer under way: all when

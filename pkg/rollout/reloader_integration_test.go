@@ -14,6 +14,7 @@ import (
 
 	"github.com/hotreload/hotreload/internal/kubeletdir"
 	"github.com/hotreload/hotreload/pkg/annotations"
+	"github.com/hotreload/hotreload/pkg/contract"
 	"github.com/hotreload/hotreload/pkg/reload"
 )
 
@@ -33,7 +34,7 @@ func TestIntegrationRealReloadersFollowTheRollout(t *testing.T) {
 		}
 	}
 	kubelet("v=0")
-	method, err := reload.ParseMethod(string(annotations.SignalNone), "")
+	method, err := reload.MethodOf(contract.Delivery{Signal: annotations.SignalNone})
 	require.NoError(t, err)
 	ctx, cancel := context.WithCancel(c.ctx)
 	var done []chan error

@@ -8,6 +8,7 @@ import (
 	"sync"
 	"time"
 
+	"golang.org/x/sync/errgroup"
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
@@ -99,30 +100,23 @@ func (r *Reconciler) annotate(ctx context.Context, pod *corev1.Pod, ann map[stri
 // annotateAll annotates pods, Patchers at a time, and returns the pods
 // annotated and the first error.
 func (r *Reconciler) annotateAll(ctx context.Context, pods []*corev1.Pod, ann map[string]string) ([]*corev1.Pod, error) {
-	sem := make(chan struct{}, r.Patchers)
 	var (
-		wg    sync.WaitGroup
-		mu    sync.Mutex
-		done  []*corev1.Pod
-		first error
+		g    errgroup.Group
+		mu   sync.Mutex
+		done []*corev1.Pod
 	)
+	g.SetLimit(max(r.Patchers, 1))
 	for _, p := range pods {
-		wg.Add(1)
-		sem <- struct{}{}
-		go func() {
-			defer func() { <-sem; wg.Done() }()
-			err := r.annotate(ctx, p, ann)
-			mu.Lock()
-			defer mu.Unlock()
-			if err != nil {
-				if first == nil {
-					first = err
-				}
-				return
+		g.Go(func() error {
+			if err := r.annotate(ctx, p, ann); err != nil {
+				return err
 			}
+			mu.Lock()
 			done = append(done, p)
-		}()
+			mu.Unlock()
+			return nil
+		})
 	}
-	wg.Wait()
-	return done, first
+	err := g.Wait()
+	return done, err
 }

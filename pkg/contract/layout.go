@@ -1,8 +1,12 @@
-package mutate
+package contract
 
-// Names and paths of an injected pod, shared with the reloader. The pod layout
-// design document (docs/design/2026-11-24-pod-layout.md) describes them.
+// Names and paths of an injected pod (docs/design/2026-11-24-pod-layout.md).
+// hotreload owns every container and volume whose name starts with
+// ReservedPrefix and every path under Root.
 const (
+	// ReservedPrefix starts the name of every container and volume hotreload adds.
+	ReservedPrefix = "hotreload-"
+
 	// InstallName is the init container that copies the reloader binary into
 	// BinVolume and writes the first live copy.
 	InstallName = "hotreload-install"
@@ -26,22 +30,15 @@ const (
 	// TokenAudience is the audience of the sidecar's pod token. The controller's
 	// token exchange accepts it; no API server does.
 	TokenAudience = "hotreload"
-	// ExchangeCAEnv carries the PEM CA bundle the sidecar trusts for the
-	// controller's token exchange.
-	ExchangeCAEnv = "HOTRELOAD_EXCHANGE_CA"
-	// DefaultExchangeURL is the controller's token exchange, behind the
-	// webhook's Service of deploy/base.
-	DefaultExchangeURL = "https://hotreload-webhook.hotreload-system.svc/reloader-token"
-	// DefaultServiceAccount is named for a pod given TokenVolume that names no
-	// service account, as the ServiceAccount admission plugin would.
-	DefaultServiceAccount = "default"
 
 	// Root is the directory under which every hotreload path lives.
 	Root = "/var/run/hotreload"
 	// BinDir is where BinVolume is mounted.
 	BinDir = Root + "/bin"
 	// ReloaderBinary is the reloader as copied by the install step.
-	ReloaderBinary = BinDir + "/reloader"
+	ReloaderBinary = BinDir + "/" + BinaryName
+	// BinaryName is the file name install gives the reloader binary.
+	BinaryName = "reloader"
 	// LiveDir is where LiveVolume is mounted; the live copy of volume V is LiveDir/V.
 	LiveDir = Root + "/live"
 	// SrcDir is where the sidecar mounts the kubelet-managed volumes: SrcDir/V.
@@ -51,7 +48,29 @@ const (
 	// TokenDir is where the sidecar mounts TokenVolume: the path of
 	// kube-api-access, which it shadows.
 	TokenDir = "/var/run/secrets/kubernetes.io/serviceaccount"
+	// TokenFile is the sidecar's pod token in TokenDir.
+	TokenFile = TokenDir + "/token"
 
 	// ReadyPath is the sidecar's startup probe path: ready once the live copies exist.
 	ReadyPath = "/readyz"
+	// HealthPath answers as long as the sidecar's process does.
+	HealthPath = "/healthz"
+	// DefaultHealthPort is the sidecar's health port unless a container of the
+	// pod declares it; the next free port is used then.
+	DefaultHealthPort int32 = 9440
+
+	// DefaultExchangeURL is the controller's token exchange, behind the
+	// webhook's Service of deploy/base.
+	DefaultExchangeURL = "https://hotreload-webhook.hotreload-system.svc/reloader-token"
+)
+
+// The sidecar's environment, set by the webhook.
+const (
+	// PodNameEnv and PodNamespaceEnv name the sidecar's own pod, from the
+	// downward API.
+	PodNameEnv      = "POD_NAME"
+	PodNamespaceEnv = "POD_NAMESPACE"
+	// ExchangeCAEnv carries the PEM CA bundle the sidecar trusts for the
+	// controller's token exchange.
+	ExchangeCAEnv = "HOTRELOAD_EXCHANGE_CA"
 )

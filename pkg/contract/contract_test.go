@@ -1,0 +1,213 @@
+package contract
+
+import (
+	"os"
+	"path/filepath"
+	"regexp"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+	corev1 "k8s.io/api/core/v1"
+	"sigs.k8s.io/yaml"
+
+	"github.com/hotreload/hotreload/pkg/annotations"
+)
+
+func fullRun() Run {
+	return Run{
+		Version:     Version,
+		Sources:     Sources{SrcDir: SrcDir, LiveDir: LiveDir, Volumes: []string{"config", "tls"}},
+		Containers:  []string{"app", "exporter"},
+		Delivery:    Delivery{Signal: "SIGUSR1", Process: "nginx: master"},
+		WaitRelease: true,
+		HealthAddr:  ":9441",
+		ExchangeURL: DefaultExchangeURL,
+		Timing:      DefaultTiming,
+	}
+}
+
+func TestRunArgsParseBackToTheSameValue(t *testing.T) {
+	tests := []struct {
+		name string
+		edit func(*Run)
+	}{
+		{"a signal, a process and a release gate", func(*Run) {}},
+		{"a URL instead of a signal", func(r *Run) { r.Delivery = Delivery{URL: "http://LOCALHOST:9090/-/reload"} }},
+		{"no delivery", func(r *Run) { r.Delivery = Delivery{Signal: annotations.SignalNone}; r.WaitRelease = false }},
+		{"timings other than the defaults", func(r *Run) {
+			r.Timing = Timing{VerifyTimeout: time.Second, Resync: 2 * time.Second, Grace: 50 * time.Millisecond, Retries: 7}
+		}},
+		{"a process regexp with commas and dashes", func(r *Run) { r.Delivery.Process = "--signal a,b" }},
+		{"development settings", func(r *Run) { r.Kubeconfig, r.PodName, r.PodNamespace = "/k", "web", "shop" }},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			want := fullRun()
+			tc.edit(&want)
+			args := want.Args()
+			require.Equal(t, "run", args[0])
+			got, warnings, err := ParseRun(args[1:])
+			require.NoError(t, err)
+			assert.Empty(t, warnings)
+			assert.Equal(t, want, got)
+		})
+	}
+}
+
+func TestRunArgsOfTheWebhookReadAsBefore(t *testing.T) {
+	assert.Equal(t, []string{"run", "--contract", "1",
+		"--src-dir", SrcDir, "--live-dir", LiveDir, "--volume", "config", "--volume", "tls",
+		"--container", "app", "--container", "exporter", "--signal", "SIGUSR1", "--process", "nginx: master",
+		"--wait-release", "--health-addr", ":9441", "--exchange-url", DefaultExchangeURL}, fullRun().Args())
+}
+
+func TestParseRun(t *testing.T) {
+	tests := []struct {
+		name     string
+		args     []string
+		want     func(*Run)
+		warnings []string
+		err      string
+	}{
+		{"reads a command line without a version as version 1", []string{"--volume", "config"}, func(r *Run) {}, nil, ""},
+		{"splits lists on commas, as the webhook never writes them but a user may", []string{"--volume", "a,b", "--volume", "c", "--container", "x,y"},
+			func(r *Run) { r.Volumes = []string{"a", "b", "c"}; r.Containers = []string{"x", "y"} }, nil, ""},
+		{"canonicalizes a signal alias", []string{"--volume", "v", "--signal", "iot"}, func(r *Run) { r.Delivery.Signal = "SIGABRT" }, nil, ""},
+		{"replaces a signal it cannot send", []string{"--volume", "v", "--signal", "SIGKILL"}, func(r *Run) {},
+			[]string{`--signal "SIGKILL": not a signal the reloader can send; using SIGHUP`}, ""},
+		{"replaces a URL that is not loopback by the signal", []string{"--volume", "v", "--url", "http://10.0.0.1/x", "--signal", "SIGUSR2"},
+			func(r *Run) { r.Delivery.Signal = "SIGUSR2" },
+			[]string{`--url "http://10.0.0.1/x": host must be loopback (localhost, 127.0.0.1 or ::1); using the signal instead`}, ""},
+		{"prefers a URL to the signal", []string{"--volume", "v", "--url", "http://127.0.0.1/x", "--signal", "SIGUSR2"},
+			func(r *Run) { r.Delivery = Delivery{URL: "http://127.0.0.1/x"} }, nil, ""},
+		{"drops a process regexp that does not compile", []string{"--volume", "v", "--process", "[[["}, func(r *Run) {},
+			[]string{`--process "[[[": missing closing ]; using the container's main process`}, ""},
+		{"refuses a command line without a volume", []string{"--container", "app"}, nil, nil, "no --volume"},
+		{"refuses a newer contract, naming both versions", []string{"--contract", "2", "--volume", "v"}, nil, nil,
+			"contract version 2: written by a newer hotreload (this build reads versions 1 to 1)"},
+		{"refuses a newer contract before the flags it does not know", []string{"--contract=3", "--volume", "v", "--shiny"}, nil, nil,
+			"contract version 3: written by a newer hotreload (this build reads versions 1 to 1)"},
+		{"refuses a version below 1", []string{"--contract", "0", "--volume", "v"}, nil, nil, "--contract 0: versions start at 1"},
+		{"refuses a flag it does not know", []string{"--volume", "v", "--frobnicate"}, nil, nil, "reloader run: flag provided but not defined: -frobnicate"},
+		{"refuses a stray argument", []string{"--volume", "v", "extra"}, nil, nil, `reloader run: unexpected argument "extra"`},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			got, warnings, err := ParseRun(tc.args)
+			if tc.err != "" {
+				require.EqualError(t, err, tc.err)
+				return
+			}
+			require.NoError(t, err)
+			want := Run{Version: 1, Sources: Sources{SrcDir: SrcDir, LiveDir: LiveDir, Volumes: []string{"v"}},
+				Delivery: Delivery{Signal: annotations.DefaultSignal}, HealthAddr: DefaultHealthAddr, Timing: DefaultTiming}
+			if tc.name == "reads a command line without a version as version 1" {
+				want.Volumes = []string{"config"}
+			}
+			tc.want(&want)
+			assert.Equal(t, want, got)
+			assert.Equal(t, tc.warnings, warnings)
+		})
+	}
+	_, _, err := ParseRun([]string{"--contract", "9", "--volume", "v"})
+	assert.ErrorIs(t, err, ErrNewerContract)
+}
+
+func TestInstallAndLinkArgsParseBack(t *testing.T) {
+	in := Install{Version: Version, To: BinDir, Timeout: DefaultInstallTimeout, Sources: Sources{SrcDir: SrcDir, LiveDir: LiveDir, Volumes: []string{"config"}}}
+	args := in.Args()
+	assert.Equal(t, []string{"install", "--contract", "1", "--to", BinDir, "--src-dir", SrcDir, "--live-dir", LiveDir, "--volume", "config"}, args)
+	got, err := ParseInstall(args[1:])
+	require.NoError(t, err)
+	assert.Equal(t, in, got)
+	_, err = ParseInstall(nil)
+	assert.ErrorIs(t, err, ErrNoTarget)
+
+	l := Link{Version: Version, MaxCopyBytes: DefaultMaxCopyBytes,
+		Copies: []DirCopy{{From: "/etc/my,app", To: LinkDir + "/0"}},
+		Links:  []FileLink{{File: "/etc/my,app/a.conf", Target: LiveDir + "/config/a.conf"}}}
+	largs := l.Args()
+	assert.Equal(t, []string{"--contract", "1", "--copy", "/etc/my,app=" + LinkDir + "/0", "--link", "/etc/my,app/a.conf=" + LiveDir + "/config/a.conf"}, largs)
+	gotLink, err := ParseLink(largs)
+	require.NoError(t, err)
+	assert.Equal(t, l, gotLink, "a path with a comma stays whole")
+	_, err = ParseLink([]string{"--copy", "nothing"})
+	assert.ErrorIs(t, err, ErrPair)
+}
+
+// TestFromPodReadsEveryEarlierVersion: the pods each earlier contract version
+// wrote (frozen in testdata/v<N>) still parse, as that version, to the
+// volumes their sidecar mounts.
+func TestFromPodReadsEveryEarlierVersion(t *testing.T) {
+	fixtures, err := filepath.Glob("testdata/v*/*.yaml")
+	require.NoError(t, err)
+	require.NotEmpty(t, fixtures)
+	for _, f := range fixtures {
+		t.Run(f, func(t *testing.T) {
+			raw, err := os.ReadFile(f)
+			require.NoError(t, err)
+			var out struct {
+				Pod *corev1.Pod `json:"pod"`
+			}
+			require.NoError(t, yaml.Unmarshal(raw, &out))
+			run, warnings, err := FromPod(out.Pod)
+			require.NoError(t, err)
+			assert.Empty(t, warnings)
+			assert.Equal(t, 1, run.Version)
+			var mounted []string
+			for _, m := range ReloaderContainer(out.Pod).VolumeMounts {
+				if filepath.Dir(m.MountPath) == SrcDir {
+					mounted = append(mounted, m.Name)
+				}
+			}
+			assert.Equal(t, mounted, run.Volumes)
+		})
+	}
+}
+
+func TestFromPod(t *testing.T) {
+	_, _, err := FromPod(&corev1.Pod{Spec: corev1.PodSpec{Containers: []corev1.Container{{Name: "app"}}}})
+	assert.ErrorIs(t, err, ErrNoReloader)
+	_, _, err = FromPod(&corev1.Pod{Spec: corev1.PodSpec{InitContainers: []corev1.Container{{Name: ReloaderName, Command: []string{"/bin/sh"}, Args: []string{"run"}}}}})
+	assert.EqualError(t, err, `container hotreload-reloader: command ["/bin/sh"] and arguments ["run"] are not the image's entrypoint with run`)
+	run, _, err := FromPod(&corev1.Pod{Spec: corev1.PodSpec{Containers: []corev1.Container{{Name: "app"}, {Name: ReloaderName, Args: []string{"run", "--volume", "a"}}}}})
+	require.NoError(t, err)
+	assert.Equal(t, []string{"a"}, run.Volumes)
+}
+
+// FuzzRunArgs: any command line the webhook can write reads back as the
+// value it was written from.
+func FuzzRunArgs(f *testing.F) {
+	f.Add("config", "app", "SIGHUP", "", "nginx", true, int64(time.Second))
+	f.Add("tls", "x", "none", "http://127.0.0.1/x", "", false, int64(0))
+	f.Add("v", "c", "iot", "http://LOCALHOST:1/-/r", "--a,b", true, int64(3))
+	f.Fuzz(func(t *testing.T, volume, container, signal, url, process string, wait bool, grace int64) {
+		// Names are DNS labels; values are those the webhook admits.
+		name := regexp.MustCompile(`^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$`)
+		if !name.MatchString(volume) || !name.MatchString(container) || grace < 0 ||
+			url != "" && annotations.CheckLoopbackURL(url) != nil || annotations.CheckProcess(process) != nil {
+			return
+		}
+		sig, ok := annotations.ParseSignal(signal)
+		if !ok {
+			return
+		}
+		want := Run{Version: Version, Sources: Sources{SrcDir: SrcDir, LiveDir: LiveDir, Volumes: []string{volume}},
+			Containers: []string{container}, Delivery: Delivery{Signal: sig, URL: url, Process: process}, WaitRelease: wait,
+			HealthAddr: DefaultHealthAddr, Timing: DefaultTiming}
+		want.Timing.Grace = time.Duration(grace)
+		args := want.Args()
+		if url != "" {
+			want.Delivery.Signal = "" // a URL wins
+		}
+		if grace == 0 {
+			want.Timing.Grace = DefaultTiming.Grace
+		}
+		got, warnings, err := ParseRun(args[1:])
+		require.NoError(t, err, "%q", args)
+		require.Empty(t, warnings, "%q", args)
+		assert.Equal(t, want, got, "%q", args)
+	})
+}

@@ -1,0 +1,210 @@
+package contract
+
+import (
+	"errors"
+	"flag"
+	"fmt"
+	"strconv"
+	"time"
+
+	"github.com/hotreload/hotreload/pkg/annotations"
+)
+
+// Run is the sidecar's command line: `reloader run`.
+type Run struct {
+	// Version is the contract version it was written with.
+	Version int
+	Sources
+	// Containers are the app containers told about a new revision.
+	Containers []string
+	Delivery   Delivery
+	// WaitRelease makes the reloader apply only the revision released to its
+	// pod; without it (rollout 100%) it applies what is mounted.
+	WaitRelease bool
+	// HealthAddr serves HealthPath and ReadyPath, e.g. ":9440".
+	HealthAddr string
+	// ExchangeURL is where the pod token is traded for the reloader's; empty
+	// uses the in-cluster credentials as they are.
+	ExchangeURL string
+
+	// Settings the webhook leaves at their defaults; tests and development set them.
+	Timing     Timing
+	Kubeconfig string
+	// PodName and PodNamespace default to $POD_NAME and $POD_NAMESPACE.
+	PodName, PodNamespace string
+}
+
+// Delivery is how the app is told: a signal, a loopback URL to POST, or
+// nothing (annotations.SignalNone).
+type Delivery struct {
+	// Signal is a canonical signal name or annotations.SignalNone; empty when URL is set.
+	Signal annotations.SignalName
+	URL    string
+	// Process is a regexp on the command line picking the process to
+	// signal; empty for the container's main process.
+	Process string
+}
+
+// Timing bounds the sidecar's waits and retries.
+type Timing struct {
+	// VerifyTimeout bounds the wait for the mounted sources to reach a revision.
+	VerifyTimeout time.Duration
+	// Resync is the period of the safety-net re-hash of the sources.
+	Resync time.Duration
+	// Grace is how long the app must keep running after it is told.
+	Grace time.Duration
+	// Retries is how often a delivery that failed transiently is tried again.
+	Retries int
+}
+
+// DefaultTiming is what the sidecar uses when the command line says nothing.
+var DefaultTiming = Timing{VerifyTimeout: 2 * time.Minute, Resync: time.Minute, Grace: time.Second, Retries: 3}
+
+// DefaultHealthAddr is the sidecar's health address when none is given.
+var DefaultHealthAddr = ":" + strconv.Itoa(int(DefaultHealthPort))
+
+// ErrNoVolume means a command line names no volume: there is nothing to reload.
+var ErrNoVolume = errors.New("no --volume")
+
+// Args returns the sidecar container's args: "run" and its flags. Zero fields
+// are left out and take their defaults.
+func (r Run) Args() []string {
+	args := append([]string{"run"}, versionArgs(r.Version)...)
+	args = append(args, r.Sources.args()...)
+	for _, c := range r.Containers {
+		args = append(args, "--container", c)
+	}
+	switch {
+	case r.Delivery.URL != "":
+		args = append(args, "--url", r.Delivery.URL)
+	default:
+		args = append(args, "--signal", string(or(string(r.Delivery.Signal), string(annotations.DefaultSignal))))
+	}
+	if r.Delivery.Process != "" {
+		args = append(args, "--process", r.Delivery.Process)
+	}
+	if r.WaitRelease {
+		args = append(args, "--wait-release")
+	}
+	args = append(args, "--health-addr", or(r.HealthAddr, DefaultHealthAddr))
+	if r.ExchangeURL != "" {
+		args = append(args, "--exchange-url", r.ExchangeURL)
+	}
+	t, def := r.Timing, DefaultTiming
+	for _, d := range []struct {
+		name      string
+		got, want time.Duration
+	}{{"verify-timeout", t.VerifyTimeout, def.VerifyTimeout}, {"resync", t.Resync, def.Resync}, {"grace", t.Grace, def.Grace}} {
+		if d.got != 0 && d.got != d.want {
+			args = append(args, "--"+d.name, d.got.String())
+		}
+	}
+	if t.Retries != 0 && t.Retries != def.Retries {
+		args = append(args, "--retries", strconv.Itoa(t.Retries))
+	}
+	for _, s := range []struct{ name, v string }{{"kubeconfig", r.Kubeconfig}, {"pod-name", r.PodName}, {"pod-namespace", r.PodNamespace}} {
+		if s.v != "" {
+			args = append(args, "--"+s.name, s.v)
+		}
+	}
+	return args
+}
+
+// RunFlags parses run's flags: register them with NewRunFlags, parse the flag
+// set, then read the result with Run.
+type RunFlags struct {
+	r                    Run
+	containers           listFlag
+	signal, url, process string
+}
+
+// NewRunFlags defines run's flags on fs. getenv supplies the defaults of
+// --pod-name and --pod-namespace ($POD_NAME, $POD_NAMESPACE); nil for none.
+func NewRunFlags(fs *flag.FlagSet, getenv func(string) string) *RunFlags {
+	if getenv == nil {
+		getenv = func(string) string { return "" }
+	}
+	f := &RunFlags{}
+	r := &f.r
+	fs.IntVar(&r.Version, versionFlag, 1, "contract `VERSION` the webhook wrote this command line with")
+	r.Sources.register(fs)
+	fs.Var(&f.containers, "container", "an app `CONTAINER` to tell about new config (repeatable, or comma-separated)")
+	fs.StringVar(&f.signal, "signal", string(annotations.DefaultSignal), "`SIGNAL` to send the app (SIGHUP, USR1, ...), or none")
+	fs.StringVar(&f.url, "url", "", "loopback `URL` to POST instead of a signal")
+	fs.StringVar(&f.process, "process", "", "`REGEXP` on the command line picking the process to signal (default: the container's main process)")
+	fs.BoolVar(&r.WaitRelease, "wait-release", false, "apply only the revision the controller released in "+annotations.Released)
+	fs.StringVar(&r.HealthAddr, "health-addr", DefaultHealthAddr, "`ADDR` serving "+HealthPath+" and "+ReadyPath)
+	fs.StringVar(&r.ExchangeURL, "exchange-url", "", "`URL` where the pod token is traded for the reloader's (default: use the in-cluster token as it is)")
+	t, def := &r.Timing, DefaultTiming
+	fs.DurationVar(&t.VerifyTimeout, "verify-timeout", def.VerifyTimeout, "how long to wait for the mounted sources to reach a released revision")
+	fs.DurationVar(&t.Resync, "resync", def.Resync, "period of the safety-net re-hash of the sources")
+	fs.DurationVar(&t.Grace, "grace", def.Grace, "how long the app must keep running after it is told")
+	fs.IntVar(&t.Retries, "retries", def.Retries, "how often a delivery that failed transiently (app not listening, 502/503/504, 429) is tried again")
+	fs.StringVar(&r.Kubeconfig, "kubeconfig", "", "kubeconfig `FILE` (default: in-cluster)")
+	fs.StringVar(&r.PodName, "pod-name", getenv(PodNameEnv), "this pod's name (default $"+PodNameEnv+")")
+	fs.StringVar(&r.PodNamespace, "pod-namespace", getenv(PodNamespaceEnv), "this pod's namespace (default $"+PodNamespaceEnv+")")
+	return f
+}
+
+// Run returns the parsed command line, and warnings for values it replaced
+// by their defaults. Call it after the flag set parsed.
+func (f *RunFlags) Run() (Run, []string, error) {
+	r := f.r
+	if err := checkVersion(r.Version); err != nil {
+		return r, nil, err
+	}
+	if len(r.Volumes) == 0 {
+		return r, nil, ErrNoVolume
+	}
+	r.Containers = f.containers
+	var ws []string
+	r.Delivery, ws = delivery(f.signal, f.url, f.process)
+	return r, ws, nil
+}
+
+// delivery checks the delivery flags with the webhook's own rules
+// (pkg/annotations), replacing what the reloader could not use.
+func delivery(signal, url, process string) (Delivery, []string) {
+	var d Delivery
+	var ws []string
+	if url != "" {
+		if err := annotations.CheckLoopbackURL(url); err != nil {
+			ws = append(ws, fmt.Sprintf("--url %q: %v; using the signal instead", url, err))
+		} else {
+			d.URL = url
+		}
+	}
+	if d.URL == "" {
+		s, ok := annotations.ParseSignal(signal)
+		if !ok {
+			ws = append(ws, fmt.Sprintf("--signal %q: not a signal the reloader can send; using %s", signal, annotations.DefaultSignal))
+			s = annotations.DefaultSignal
+		}
+		d.Signal = s
+	}
+	if process != "" {
+		if err := annotations.CheckProcess(process); err != nil {
+			ws = append(ws, fmt.Sprintf("--process %q: %v; using the container's main process", process, err))
+		} else {
+			d.Process = process
+		}
+	}
+	return d, ws
+}
+
+// ParseRun parses the flags of run (its args without the word "run"), with no
+// environment: what a pod's spec says.
+func ParseRun(args []string) (Run, []string, error) {
+	if err := CheckVersion(args); err != nil {
+		return Run{}, nil, err
+	}
+	fs := quiet("run")
+	f := NewRunFlags(fs, nil)
+	if err := fs.Parse(args); err != nil {
+		return Run{}, nil, fmt.Errorf("reloader run: %w", err)
+	}
+	if fs.NArg() > 0 {
+		return Run{}, nil, fmt.Errorf("reloader run: unexpected argument %q", fs.Arg(0))
+	}
+	return f.Run()
+}

@@ -1,0 +1,172 @@
+package reload
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"strings"
+	"time"
+)
+
+// ErrContainerStopped means an app container stopped running, or was
+// replaced by a new one, within the grace period after it was told to reload.
+var ErrContainerStopped = errors.New("container stopped after the reload")
+
+// statusLag bounds the wait for the kubelet to report a container's stop in
+// the pod status: it notices within its relist period (1s), then writes.
+const statusLag = 3 * time.Second
+
+// applier makes one revision live and tells the app, in fixed steps: stage
+// (copy the mounted sources and verify they hash to the revision), swap the
+// live copy, tell the app containers that run, confirm they survived the
+// grace period, and report the outcome.
+type applier struct {
+	live       *Live
+	view       *PodView
+	deliverer  *Deliverer
+	containers []string
+	reporter   *Reporter
+	// verifyTimeout bounds the wait for the mounted sources to reach the revision.
+	verifyTimeout time.Duration
+	log           *slog.Logger
+}
+
+// apply makes rev live and tells the app. A failure is reported on the pod
+// and returned; the Coalescer then waits for a newer revision.
+//
+// Failures that may pass on their own (the app not listening yet,
+// 429/502/503/504) are tried again by the Deliverer, a bounded number of
+// times, before the revision counts as failed.
+func (a *applier) apply(ctx context.Context, rev string) error {
+	log := a.log.With("revision", rev)
+	log.Info("applying revision")
+	staged, err := a.stage(ctx, rev)
+	if errors.Is(err, context.Canceled) {
+		log.Info("revision superseded before it was mounted")
+		return err
+	}
+	if err != nil {
+		return a.fail(ctx, log, rev, err)
+	}
+	// Which containers run is decided before the swap: one that is not
+	// running then cannot have been stopped by the new config.
+	checked := time.Now()
+	running := a.running(log)
+	if err := staged.Swap(); err != nil {
+		return a.fail(ctx, log, rev, err)
+	}
+	log.Info("live copy swapped")
+	// From here on the live copy holds rev: the steps run to their end.
+	ctx = context.WithoutCancel(ctx)
+	told, err := a.tell(ctx, log, running)
+	if err == nil {
+		err = a.confirm(running)
+	}
+	if err != nil {
+		return a.fail(ctx, log, rev, err)
+	}
+	msg := fmt.Sprintf("%s delivered to %s", a.deliverer.Method, strings.Join(told, ","))
+	if len(told) == 0 {
+		msg = "no running container to tell"
+	}
+	o := Outcome{Revision: rev, Message: msg}
+	if len(running) < len(a.containers) {
+		o.After = checked
+	}
+	_ = a.reporter.Report(ctx, o)
+	return nil
+}
+
+// stage copies the mounted sources next to the live copy once they hash to rev.
+func (a *applier) stage(ctx context.Context, rev string) (*Staged, error) {
+	ctx, cancel := context.WithTimeout(ctx, a.verifyTimeout)
+	defer cancel()
+	return a.live.Stage(ctx, rev)
+}
+
+// running returns the IDs of the app containers that run now, by the pod
+// status and, where a signal is delivered in a shared process namespace, by
+// /proc too: a container without a process has stopped though the kubelet
+// has not reported it yet (it does within a second or so, as in a crash
+// loop). The others read the live copy when they start.
+func (a *applier) running(log *slog.Logger) map[string]string {
+	d := a.deliverer
+	seesProcesses := d.Method.Signal != 0 && a.view.SharesProcesses()
+	ids := map[string]string{}
+	for _, name := range a.containers {
+		id, ok := a.view.Running(name)
+		if !ok {
+			log.Info("container not running: it reads the live copy when it starts", "container", name)
+			continue
+		}
+		if seesProcesses {
+			if procs, err := d.Procs.Container(id); err == nil && len(procs) == 0 {
+				log.Info("container has no process left, its stop not reported yet: it reads the live copy when it starts", "container", name, "id", id)
+				continue
+			}
+		}
+		ids[name] = id
+	}
+	return ids
+}
+
+// tell delivers the reload to each running container (a URL or nothing once
+// for the pod: they share its network namespace), and returns those told. A
+// container that stops before it could be told is dropped from running: the
+// new config cannot have stopped it, it reads it when it starts.
+func (a *applier) tell(ctx context.Context, log *slog.Logger, running map[string]string) ([]string, error) {
+	d := a.deliverer
+	var told []string
+	for _, name := range a.containers {
+		id, ok := running[name]
+		if !ok {
+			continue
+		}
+		pid, err := d.Deliver(ctx, id)
+		if err != nil && isTransient(err) && a.view.StoppedSince(ctx, name, id, statusLag) {
+			log.Info("container stopped before it could be told: it reads the live copy when it starts", "container", name, "err", err)
+			delete(running, name)
+			continue
+		}
+		if err != nil {
+			return told, fmt.Errorf("container %s: %w", name, err)
+		}
+		log.Info("reload delivered", "container", name, "method", d.Method.String(), "pid", pid)
+		told = append(told, name)
+		if d.Method.Signal == 0 {
+			break
+		}
+	}
+	return told, nil
+}
+
+// confirm checks that every container that ran is still running, as the
+// same container, a grace period after it was told: whatever the method, a
+// container that stopped or was replaced since did not survive the new config.
+func (a *applier) confirm(running map[string]string) error {
+	if len(running) == 0 {
+		return nil
+	}
+	d := a.deliverer
+	if d.Method.Signal == 0 {
+		// A signal's delivery waited the grace already.
+		time.Sleep(d.GraceOrDefault())
+	}
+	for _, name := range a.containers {
+		id, ok := running[name]
+		if !ok {
+			continue
+		}
+		if now, ok := a.view.Running(name); !ok || now != id {
+			return fmt.Errorf("container %s after %s: %w", name, d.Method, ErrContainerStopped)
+		}
+	}
+	return nil
+}
+
+func (a *applier) fail(ctx context.Context, log *slog.Logger, rev string, err error) error {
+	log.Error("reload failed", "err", err)
+	_ = a.reporter.Report(context.WithoutCancel(ctx), Outcome{Revision: rev, Message: err.Error(), Failed: true})
+	return err
+}
