@@ -30,6 +30,7 @@ var baseObjects = []string{
 	"ClusterRole /hotreload-reloader",
 	"ClusterRole /hotreload-webhook",
 	"ClusterRoleBinding /hotreload-webhook",
+	"CustomResourceDefinition /configreleases.hotreload.dev",
 	"Deployment hotreload-system/hotreload-webhook",
 	"MutatingWebhookConfiguration /hotreload",
 	"Namespace /hotreload-system",
@@ -39,7 +40,9 @@ var baseObjects = []string{
 	"RoleBinding hotreload-system/hotreload-leader-election",
 	"Service hotreload-system/hotreload-webhook",
 	"ServiceAccount hotreload-system/hotreload-webhook",
+	"ValidatingAdmissionPolicy /hotreload-controller",
 	"ValidatingAdmissionPolicy /hotreload-reloader",
+	"ValidatingAdmissionPolicyBinding /hotreload-controller",
 	"ValidatingAdmissionPolicyBinding /hotreload-reloader",
 }
 

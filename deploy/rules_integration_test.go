@@ -67,6 +67,10 @@ func TestIntegrationRightsMatchTheDocumentedOnes(t *testing.T) {
 	webhookClusterWide := []string{
 		"get,list,watch,patch  pods ",
 		"get,list,watch  configmaps,secrets ",
+		"create,update,delete  configmaps,secrets ",
+		"get,list,watch,create hotreload.dev configreleases ",
+		"update hotreload.dev configreleases/status ",
+		"list,watch apps replicasets ",
 		"create,patch ,events.k8s.io events ",
 		"get,list,watch  namespaces ",
 		"create  serviceaccounts ",

@@ -12,6 +12,7 @@ KUBE_LDFLAGS := -s -w \
   -X k8s.io/client-go/pkg/version.gitMinor=$(word 2,$(subst ., ,$(KUBE_VERSION)))
 
 STATICCHECK := $(BIN)/tools/staticcheck
+CONTROLLER_GEN := $(BIN)/tools/controller-gen
 
 ##@ Tools
 
@@ -28,3 +29,26 @@ $(K8S_BIN)/etcd:
 
 $(STATICCHECK):
 	$(TOOLS_GO) build -trimpath -o $@ honnef.co/go/tools/cmd/staticcheck
+
+# controller-gen in a module of its own (hack/tools/controller-gen/go.mod), so
+# its dependencies never move the Kubernetes components' versions.
+$(CONTROLLER_GEN): hack/tools/controller-gen/go.mod
+	cd $(CURDIR)/hack/tools/controller-gen && CGO_ENABLED=0 $(GO) build -trimpath -o $@ sigs.k8s.io/controller-tools/cmd/controller-gen
+
+##@ Generate
+
+CRD_DIR := deploy/base/crd
+
+.PHONY: generate
+generate: $(CONTROLLER_GEN) ## Write the ConfigRelease CRD (deploy/base/crd) and deep-copy functions from api/.
+	$(CONTROLLER_GEN) object paths=./api/...
+	$(CONTROLLER_GEN) crd paths=./api/... output:crd:artifacts:config=$(CRD_DIR)
+
+.PHONY: verify-generated
+verify-generated: $(CONTROLLER_GEN) ## Fail when the generated CRD or deep-copy functions are not those api/ gives.
+	@tmp=$$(mktemp -d); trap 'rm -rf $$tmp' EXIT; \
+	$(CONTROLLER_GEN) crd paths=./api/... output:crd:artifacts:config=$$tmp; \
+	diff -r $(CRD_DIR) $$tmp || { echo "the CRD is stale: run make generate"; exit 1; }; \
+	cp api/v1alpha1/zz_generated.deepcopy.go $$tmp/deepcopy.go; \
+	$(CONTROLLER_GEN) object paths=./api/...; \
+	diff $$tmp/deepcopy.go api/v1alpha1/zz_generated.deepcopy.go || { echo "the deep-copy functions are stale: run make generate"; exit 1; }

@@ -156,18 +156,10 @@ func checkRun(t *testing.T, in goldenInput, pod *corev1.Pod) contract.Run {
 	getenv := downwardEnv(t, pod, c)
 	got := parseRunArgs(t, c.Args[1:], getenv)
 
-	// The volumes are exactly the sources mounted into the sidecar, each a
-	// reloadable volume of the pod.
-	var sources []string
-	for _, m := range c.VolumeMounts {
-		if dir, v := path.Split(m.MountPath); dir == contract.SrcDir+"/" {
-			assert.Equal(t, v, m.Name, "source mounted under its own name")
-			assert.True(t, m.ReadOnly, "source %s read-only", v)
-			sources = append(sources, v)
-			vol := podVolume(t, pod, v)
-			assert.True(t, revision.Reloadable(vol), "volume %s is reloadable", v)
-		}
-	}
+	// The volumes are exactly those whose parts are mounted into the sidecar,
+	// each a reloadable volume of the pod, each part where the layout says,
+	// a config part with its stable twin.
+	sources, parts := checkParts(t, pod, c)
 	assert.Equal(t, contract.LiveVolume, mountAt(c, contract.LiveDir))
 	var app []string
 	for _, ac := range pod.Spec.Containers {
@@ -183,17 +175,16 @@ func checkRun(t *testing.T, in goldenInput, pod *corev1.Pod) contract.Run {
 		delivery.Signal = sig
 	}
 	delivery.Process, _ = annotations.ProcessOf(pod.Annotations)
-	steps, _ := annotations.RolloutOf(pod.Annotations, in.Options.NamespaceAnnotations)
 	require.NotNil(t, c.StartupProbe)
 	require.NotNil(t, c.StartupProbe.HTTPGet)
 	assert.Equal(t, contract.ReadyPath, c.StartupProbe.HTTPGet.Path)
 
 	want := contract.Run{
 		Version:     contract.Version,
-		Sources:     contract.Sources{SrcDir: contract.SrcDir, LiveDir: contract.LiveDir, Volumes: sources},
+		Sources:     contract.Sources{SrcDir: contract.SrcDir, StableDir: contract.StableDir, LiveDir: contract.LiveDir, Volumes: sources, Parts: parts},
 		Containers:  containers,
 		Delivery:    delivery,
-		WaitRelease: !steps.Immediate(),
+		WaitRelease: true,
 		HealthAddr:  fmt.Sprintf(":%d", c.StartupProbe.HTTPGet.Port.IntValue()),
 		ExchangeURL: contract.DefaultExchangeURL,
 		Timing:      contract.DefaultTiming,
@@ -226,16 +217,21 @@ func parseRunArgs(t *testing.T, args []string, getenv func(string) string) contr
 }
 
 // startsReady builds the sidecar from r exactly as `reloader run` does and
-// runs it, on real directories written as the kubelet writes volumes and
-// with an API server that refuses every connection, until its startup probe
-// would pass: then the app starts.
+// runs it, on real directories written as the kubelet writes volumes (every
+// part's candidate, and its stable twin) and with an API server that refuses
+// every connection, until its startup probe would pass: then the app starts.
 func startsReady(t *testing.T, r contract.Run, exchangeCA string) {
 	t.Helper()
 	root := t.TempDir()
-	r.SrcDir, r.LiveDir = filepath.Join(root, "src"), filepath.Join(root, "live")
-	for _, v := range r.Volumes {
-		require.NoError(t, kubeletdir.Write(filepath.Join(r.SrcDir, v), map[string]kubeletdir.File{
-			"app.conf": {Data: []byte("a=1"), Mode: 0o644}}))
+	r.SrcDir, r.StableDir, r.LiveDir = filepath.Join(root, "src"), filepath.Join(root, "stable"), filepath.Join(root, "live")
+	for _, v := range r.Sources.Layout(r.Version) {
+		for _, p := range v.Parts {
+			for _, dir := range []string{p.Candidate, p.Stable} {
+				if dir != "" {
+					require.NoError(t, kubeletdir.Write(dir, map[string]kubeletdir.File{"app.conf": {Data: []byte("a=1"), Mode: 0o644}}))
+				}
+			}
+		}
 	}
 	r.Kubeconfig = unreachableKubeconfig(t)
 	rl, err := newReloader(r, exchangeCA)
@@ -243,14 +239,17 @@ func startsReady(t *testing.T, r contract.Run, exchangeCA string) {
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() { done <- rl.Run(ctx) }()
+	var stopped error
 	require.Eventually(t, func() bool {
 		select {
 		case err := <-done:
-			require.NoError(t, err, "the sidecar stopped")
+			stopped = fmt.Errorf("the sidecar stopped: %v", err)
+			return true
 		default:
 		}
 		return rl.Ready()
 	}, 30*time.Second, 5*time.Millisecond, "the sidecar becomes ready")
+	require.NoError(t, stopped)
 	cancel()
 	require.NoError(t, <-done)
 }
@@ -274,6 +273,84 @@ current-context: c
 	return f
 }
 
+// checkParts checks the sidecar's mounts of the reloaded volumes' parts
+// against the pod's volumes, and returns the reloaded volumes and the parts of
+// those of several.
+func checkParts(t *testing.T, pod *corev1.Pod, c corev1.Container) ([]string, map[string][]contract.PartKind) {
+	t.Helper()
+	var vols []string
+	var parts map[string][]contract.PartKind
+	for _, m := range c.VolumeMounts {
+		rel, ok := strings.CutPrefix(m.MountPath, contract.SrcDir+"/")
+		if !ok {
+			continue
+		}
+		v, _, _ := strings.Cut(rel, "/")
+		if !slices.Contains(vols, v) {
+			vols = append(vols, v)
+		}
+	}
+	for _, v := range vols {
+		vol := podVolume(t, pod, v)
+		assert.True(t, revision.Reloadable(vol), "volume %s is reloadable", v)
+		var want []contract.PartKind
+		var sources []corev1.VolumeProjection // nil for a configMap or secret volume
+		if vol.Projected != nil {
+			for _, s := range vol.Projected.Sources {
+				switch {
+				case s.ConfigMap != nil, s.Secret != nil:
+					want = append(want, contract.PartConfig)
+				case s.DownwardAPI != nil:
+					want = append(want, contract.PartDownward)
+				}
+				sources = append(sources, s)
+			}
+		} else {
+			want = []contract.PartKind{contract.PartConfig}
+		}
+		if len(want) > 1 {
+			if parts == nil {
+				parts = map[string][]contract.PartKind{}
+			}
+			parts[v] = want
+		}
+		for i, k := range want {
+			cand := podVolume(t, pod, mountAt(c, contract.CandidatePath(v, i)))
+			if len(want) == 1 {
+				assert.Equal(t, v, cand.Name, "a volume of one part is mounted itself")
+			} else {
+				require.NotNil(t, cand.Projected, "part %d of %s", i, v)
+				assert.Equal(t, vol.Projected.DefaultMode, cand.Projected.DefaultMode)
+				assert.Equal(t, []corev1.VolumeProjection{sources[i]}, cand.Projected.Sources, "part %d of %s is its source", i, v)
+			}
+			stableMount := mountAt(c, contract.StablePath(v, i))
+			if k != contract.PartConfig {
+				assert.Empty(t, stableMount, "a downwardAPI part has no stable twin")
+				continue
+			}
+			twin := podVolume(t, pod, stableMount)
+			assert.True(t, strings.HasPrefix(twin.Name, contract.StableVolumePrefix), twin.Name)
+			var name string
+			var optional *bool
+			switch {
+			case twin.ConfigMap != nil:
+				name, optional = twin.ConfigMap.Name, twin.ConfigMap.Optional
+			case twin.Secret != nil:
+				name, optional = twin.Secret.SecretName, twin.Secret.Optional
+			case twin.Projected != nil && len(twin.Projected.Sources) == 1 && twin.Projected.Sources[0].ConfigMap != nil:
+				name, optional = twin.Projected.Sources[0].ConfigMap.Name, twin.Projected.Sources[0].ConfigMap.Optional
+			case twin.Projected != nil && len(twin.Projected.Sources) == 1 && twin.Projected.Sources[0].Secret != nil:
+				name, optional = twin.Projected.Sources[0].Secret.Name, twin.Projected.Sources[0].Secret.Optional
+			}
+			assert.True(t, strings.HasPrefix(name, "hotreload-stable-"), "the twin of part %d of %s mounts a stable copy, not %q", i, v, name)
+			assert.Equal(t, ptrTo(true), optional, "a stable copy may not exist yet: the twin is optional")
+		}
+	}
+	return vols, parts
+}
+
+func ptrTo[T any](v T) *T { return &v }
+
 func podVolume(t *testing.T, pod *corev1.Pod, name string) corev1.Volume {
 	t.Helper()
 	for _, v := range pod.Spec.Volumes {
@@ -295,8 +372,15 @@ func checkInstall(t *testing.T, pod *corev1.Pod, sources contract.Sources) {
 		"install writes the live copies run keeps")
 	assert.Equal(t, contract.BinVolume, mountAt(c, got.To))
 	assert.Equal(t, contract.LiveVolume, mountAt(c, got.LiveDir))
-	for _, v := range got.Volumes {
-		assert.Equal(t, v, mountAt(c, path.Join(got.SrcDir, v)), "source of %s mounted for install", v)
+	run := container(t, pod, contract.ReloaderName)
+	for _, v := range got.Sources.Layout(got.Version) {
+		for _, p := range v.Parts {
+			for _, dir := range []string{p.Candidate, p.Stable} {
+				if dir != "" {
+					assert.Equal(t, mountAt(run, dir), mountAt(c, dir), "install mounts %s as the sidecar does", dir)
+				}
+			}
+		}
 	}
 }
 

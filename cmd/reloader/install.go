@@ -56,7 +56,7 @@ func install(ctx context.Context, in contract.Install) error {
 	if len(in.Volumes) == 0 {
 		return nil
 	}
-	live := &reload.Live{SrcRoot: in.SrcDir, LiveRoot: in.LiveDir, Volumes: in.Volumes}
+	live := liveOf(in.Sources, in.Version)
 	if err := live.FirstCopy(ctx, in.Timeout); err != nil {
 		return err
 	}

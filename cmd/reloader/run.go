@@ -91,11 +91,21 @@ func newReloader(r contract.Run, exchangeCA string) (*reload.Reloader, error) {
 	}
 	return reload.New(reload.Options{
 		Client: client, Namespace: r.PodNamespace, PodName: r.PodName,
-		Live:        &reload.Live{SrcRoot: r.SrcDir, LiveRoot: r.LiveDir, Volumes: r.Volumes},
+		Live:        liveOf(r.Sources, r.Version),
 		Containers:  r.Containers,
 		Deliverer:   d,
 		WaitRelease: r.WaitRelease, VerifyTimeout: r.Timing.VerifyTimeout, Resync: r.Timing.Resync,
 	}), nil
+}
+
+// liveOf is the Live of the sources a command line names, laid out as its
+// contract version says.
+func liveOf(s contract.Sources, version int) *reload.Live {
+	l := &reload.Live{SrcRoot: s.SrcDir, LiveRoot: s.LiveDir, Volumes: s.Volumes}
+	if version >= 2 {
+		l.Layout = s.Layout(version)
+	}
+	return l
 }
 
 func run(ctx context.Context, r contract.Run, exchangeCA string) error {

@@ -53,6 +53,15 @@ func WithAPIServerArg(name string, values ...string) Option {
 	}
 }
 
+// WithCRDs installs the CustomResourceDefinitions in dirs when the control
+// plane starts, and waits for them to be served.
+func WithCRDs(dirs ...string) Option {
+	return func(e *envtest.Environment) {
+		e.CRDDirectoryPaths = append(e.CRDDirectoryPaths, dirs...)
+		e.ErrorIfCRDPathMissing = true
+	}
+}
+
 var (
 	mu      sync.Mutex
 	options []Option

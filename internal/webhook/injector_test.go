@@ -87,7 +87,7 @@ func patched(t *testing.T, req admission.Request, resp admission.Response) *core
 }
 
 func TestInjectorHandle(t *testing.T) {
-	shop := &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: "shop", Annotations: map[string]string{annotations.Rollout: "1,100%"}}}
+	shop := &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: "shop", Annotations: map[string]string{annotations.Rollout: "1,100"}}}
 
 	t.Run("patches the pod as Mutate does, with the namespace's rollout defaults", func(t *testing.T) {
 		inj := newInjector(t, namespaces{byName: map[string]*corev1.Namespace{"shop": shop}}, "reloader:1")
@@ -106,7 +106,8 @@ func TestInjectorHandle(t *testing.T) {
 		assert.True(t, resp.Allowed)
 		assert.Equal(t, warnings, resp.Warnings)
 		assert.Equal(t, want, patched(t, req, resp))
-		assert.Contains(t, want.Spec.InitContainers[1].Args, "--wait-release", "the namespace's 1,100% rollout reached the sidecar")
+		assert.Contains(t, resp.Warnings, `namespace annotation hotreload/rollout: invalid rollout "1,100": the last step must be 100%; using 100%`,
+			"the namespace's annotations reached the mutation")
 	})
 
 	t.Run("uses the built-in defaults, with a warning, when the namespace cannot be read", func(t *testing.T) {

@@ -34,7 +34,9 @@ import (
 	"github.com/hotreload/hotreload/pkg/mutate/mutatetest"
 )
 
-func TestMain(m *testing.M) { testenv.Main(m) }
+func TestMain(m *testing.M) {
+	testenv.Main(m, testenv.WithCRDs(filepath.Join("..", "..", "deploy", "base", "crd")))
+}
 
 // Every golden pod of pkg/mutate, created through the real API server in an
 // enabled namespace, is stored as the golden file says (after the API server's

@@ -62,6 +62,11 @@ const (
 	// Failed is the pod annotation the reloader or the controller sets to the
 	// revision and reason of a failed reload, as "REVISION: reason".
 	Failed = "hotreload/failed"
+	// Candidates is the pod annotation the controller sets, with Released, to
+	// the candidate revisions the pod holds, one per source that is being
+	// released to it: "ConfigMap/app=3f2a9c1b7d4e,Secret/tls=...". A source
+	// not listed is at its stable revision.
+	Candidates = "hotreload/candidates"
 	// ReloaderCredential is the pod annotation the controller sets to the
 	// credential IDs of the reloader tokens it issued for the pod, newest first,
 	// comma-separated. The admission policy lets a reloader token patch only the

@@ -1,6 +1,7 @@
 package annotations
 
 import (
+	"slices"
 	"strings"
 	"time"
 )
@@ -53,4 +54,35 @@ func FailedOf(pod map[string]string) (revision, reason string, ok bool) {
 	}
 	revision, reason, _ = strings.Cut(v, ": ")
 	return revision, reason, true
+}
+
+// CandidatesOf returns the candidates a pod holds, by source ("ConfigMap/app"),
+// from its Candidates annotation. Malformed entries are left out.
+func CandidatesOf(pod map[string]string) map[string]string {
+	v := pod[Candidates]
+	if v == "" {
+		return nil
+	}
+	out := map[string]string{}
+	for _, e := range strings.Split(v, ",") {
+		src, rev, ok := strings.Cut(strings.TrimSpace(e), "=")
+		if ok && src != "" && rev != "" {
+			out[src] = rev
+		}
+	}
+	return out
+}
+
+// FormatCandidates formats the Candidates annotation's value, sources in
+// order; "" for none.
+func FormatCandidates(candidates map[string]string) string {
+	srcs := make([]string, 0, len(candidates))
+	for s := range candidates {
+		srcs = append(srcs, s)
+	}
+	slices.Sort(srcs)
+	for i, s := range srcs {
+		srcs[i] = s + "=" + candidates[s]
+	}
+	return strings.Join(srcs, ",")
 }

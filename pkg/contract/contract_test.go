@@ -4,6 +4,7 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
+	"strings"
 	"testing"
 	"time"
 
@@ -18,7 +19,7 @@ import (
 func fullRun() Run {
 	return Run{
 		Version:     Version,
-		Sources:     Sources{SrcDir: SrcDir, LiveDir: LiveDir, Volumes: []string{"config", "tls"}},
+		Sources:     Sources{SrcDir: SrcDir, StableDir: StableDir, LiveDir: LiveDir, Volumes: []string{"config", "tls"}},
 		Containers:  []string{"app", "exporter"},
 		Delivery:    Delivery{Signal: "SIGUSR1", Process: "nginx: master"},
 		WaitRelease: true,
@@ -35,7 +36,10 @@ func TestRunArgsParseBackToTheSameValue(t *testing.T) {
 	}{
 		{"a signal, a process and a release gate", func(*Run) {}},
 		{"a URL instead of a signal", func(r *Run) { r.Delivery = Delivery{URL: "http://LOCALHOST:9090/-/reload"} }},
-		{"no delivery", func(r *Run) { r.Delivery = Delivery{Signal: annotations.SignalNone}; r.WaitRelease = false }},
+		{"no delivery", func(r *Run) { r.Delivery = Delivery{Signal: annotations.SignalNone} }},
+		{"volumes of several parts", func(r *Run) {
+			r.Parts = map[string][]PartKind{"config": {PartConfig, PartDownward, PartConfig}}
+		}},
 		{"timings other than the defaults", func(r *Run) {
 			r.Timing = Timing{VerifyTimeout: time.Second, Resync: 2 * time.Second, Grace: 50 * time.Millisecond, Retries: 7}
 		}},
@@ -57,10 +61,13 @@ func TestRunArgsParseBackToTheSameValue(t *testing.T) {
 }
 
 func TestRunArgsOfTheWebhookReadAsBefore(t *testing.T) {
-	assert.Equal(t, []string{"run", "--contract", "1",
-		"--src-dir", SrcDir, "--live-dir", LiveDir, "--volume", "config", "--volume", "tls",
+	r := fullRun()
+	r.Parts = map[string][]PartKind{"tls": {PartConfig, PartDownward}}
+	assert.Equal(t, []string{"run", "--contract", "2",
+		"--src-dir", SrcDir, "--stable-dir", StableDir, "--live-dir", LiveDir, "--volume", "config", "--volume", "tls",
+		"--part", "tls=config", "--part", "tls=downward",
 		"--container", "app", "--container", "exporter", "--signal", "SIGUSR1", "--process", "nginx: master",
-		"--wait-release", "--health-addr", ":9441", "--exchange-url", DefaultExchangeURL}, fullRun().Args())
+		"--health-addr", ":9441", "--exchange-url", DefaultExchangeURL}, r.Args())
 }
 
 func TestParseRun(t *testing.T) {
@@ -85,10 +92,20 @@ func TestParseRun(t *testing.T) {
 		{"drops a process regexp that does not compile", []string{"--volume", "v", "--process", "[[["}, func(r *Run) {},
 			[]string{`--process "[[[": missing closing ]; using the container's main process`}, ""},
 		{"refuses a command line without a volume", []string{"--container", "app"}, nil, nil, "no --volume"},
-		{"refuses a newer contract, naming both versions", []string{"--contract", "2", "--volume", "v"}, nil, nil,
-			"contract version 2: written by a newer hotreload (this build reads versions 1 to 1)"},
+		{"always waits for a release from version 2", []string{"--contract", "2", "--volume", "v"}, func(r *Run) { r.Version, r.WaitRelease = 2, true }, nil, ""},
+		{"reads the parts of a volume, in order", []string{"--contract", "2", "--volume", "v", "--part", "v=config", "--part", "v=downward"},
+			func(r *Run) {
+				r.Version, r.WaitRelease = 2, true
+				r.Parts = map[string][]PartKind{"v": {PartConfig, PartDownward}}
+			}, nil, ""},
+		{"refuses a part of a volume it does not reload", []string{"--contract", "2", "--volume", "v", "--part", "w=config"}, nil, nil,
+			`--part of "w", which is not a --volume`},
+		{"refuses a part of an unknown kind", []string{"--contract", "2", "--volume", "v", "--part", "v=secretive"}, nil, nil,
+			`reloader run: invalid value "v=secretive" for flag -part: "v=secretive": unknown part kind "secretive": want config or downward`},
+		{"refuses a newer contract, naming both versions", []string{"--contract", "3", "--volume", "v"}, nil, nil,
+			"contract version 3: written by a newer hotreload (this build reads versions 1 to 2)"},
 		{"refuses a newer contract before the flags it does not know", []string{"--contract=3", "--volume", "v", "--shiny"}, nil, nil,
-			"contract version 3: written by a newer hotreload (this build reads versions 1 to 1)"},
+			"contract version 3: written by a newer hotreload (this build reads versions 1 to 2)"},
 		{"refuses a version below 1", []string{"--contract", "0", "--volume", "v"}, nil, nil, "--contract 0: versions start at 1"},
 		{"refuses a flag it does not know", []string{"--volume", "v", "--frobnicate"}, nil, nil, "reloader run: flag provided but not defined: -frobnicate"},
 		{"refuses a stray argument", []string{"--volume", "v", "extra"}, nil, nil, `reloader run: unexpected argument "extra"`},
@@ -101,7 +118,7 @@ func TestParseRun(t *testing.T) {
 				return
 			}
 			require.NoError(t, err)
-			want := Run{Version: 1, Sources: Sources{SrcDir: SrcDir, LiveDir: LiveDir, Volumes: []string{"v"}},
+			want := Run{Version: 1, Sources: Sources{SrcDir: SrcDir, StableDir: StableDir, LiveDir: LiveDir, Volumes: []string{"v"}},
 				Delivery: Delivery{Signal: annotations.DefaultSignal}, HealthAddr: DefaultHealthAddr, Timing: DefaultTiming}
 			if tc.name == "reads a command line without a version as version 1" {
 				want.Volumes = []string{"config"}
@@ -116,9 +133,9 @@ func TestParseRun(t *testing.T) {
 }
 
 func TestInstallAndLinkArgsParseBack(t *testing.T) {
-	in := Install{Version: Version, To: BinDir, Timeout: DefaultInstallTimeout, Sources: Sources{SrcDir: SrcDir, LiveDir: LiveDir, Volumes: []string{"config"}}}
+	in := Install{Version: Version, To: BinDir, Timeout: DefaultInstallTimeout, Sources: Sources{SrcDir: SrcDir, StableDir: StableDir, LiveDir: LiveDir, Volumes: []string{"config"}}}
 	args := in.Args()
-	assert.Equal(t, []string{"install", "--contract", "1", "--to", BinDir, "--src-dir", SrcDir, "--live-dir", LiveDir, "--volume", "config"}, args)
+	assert.Equal(t, []string{"install", "--contract", "2", "--to", BinDir, "--src-dir", SrcDir, "--stable-dir", StableDir, "--live-dir", LiveDir, "--volume", "config"}, args)
 	got, err := ParseInstall(args[1:])
 	require.NoError(t, err)
 	assert.Equal(t, in, got)
@@ -129,7 +146,7 @@ func TestInstallAndLinkArgsParseBack(t *testing.T) {
 		Copies: []DirCopy{{From: "/etc/my,app", To: LinkDir + "/0"}},
 		Links:  []FileLink{{File: "/etc/my,app/a.conf", Target: LiveDir + "/config/a.conf"}}}
 	largs := l.Args()
-	assert.Equal(t, []string{"--contract", "1", "--copy", "/etc/my,app=" + LinkDir + "/0", "--link", "/etc/my,app/a.conf=" + LiveDir + "/config/a.conf"}, largs)
+	assert.Equal(t, []string{"--contract", "2", "--copy", "/etc/my,app=" + LinkDir + "/0", "--link", "/etc/my,app/a.conf=" + LiveDir + "/config/a.conf"}, largs)
 	gotLink, err := ParseLink(largs)
 	require.NoError(t, err)
 	assert.Equal(t, l, gotLink, "a path with a comma stays whole")
@@ -183,7 +200,7 @@ func FuzzRunArgs(f *testing.F) {
 	f.Add("config", "app", "SIGHUP", "", "nginx", true, int64(time.Second))
 	f.Add("tls", "x", "none", "http://127.0.0.1/x", "", false, int64(0))
 	f.Add("v", "c", "iot", "http://LOCALHOST:1/-/r", "--a,b", true, int64(3))
-	f.Fuzz(func(t *testing.T, volume, container, signal, url, process string, wait bool, grace int64) {
+	f.Fuzz(func(t *testing.T, volume, container, signal, url, process string, _ bool, grace int64) {
 		// Names are DNS labels; values are those the webhook admits.
 		name := regexp.MustCompile(`^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$`)
 		if !name.MatchString(volume) || !name.MatchString(container) || grace < 0 ||
@@ -194,8 +211,8 @@ func FuzzRunArgs(f *testing.F) {
 		if !ok {
 			return
 		}
-		want := Run{Version: Version, Sources: Sources{SrcDir: SrcDir, LiveDir: LiveDir, Volumes: []string{volume}},
-			Containers: []string{container}, Delivery: Delivery{Signal: sig, URL: url, Process: process}, WaitRelease: wait,
+		want := Run{Version: Version, Sources: Sources{SrcDir: SrcDir, StableDir: StableDir, LiveDir: LiveDir, Volumes: []string{volume}},
+			Containers: []string{container}, Delivery: Delivery{Signal: sig, URL: url, Process: process}, WaitRelease: true,
 			HealthAddr: DefaultHealthAddr, Timing: DefaultTiming}
 		want.Timing.Grace = time.Duration(grace)
 		args := want.Args()
@@ -210,4 +227,30 @@ func FuzzRunArgs(f *testing.F) {
 		require.Empty(t, warnings, "%q", args)
 		assert.Equal(t, want, got, "%q", args)
 	})
+}
+
+func TestLayoutPlacesEachPart(t *testing.T) {
+	s := Sources{SrcDir: "/s", StableDir: "/t", LiveDir: "/l", Volumes: []string{"config", "settings"},
+		Parts: map[string][]PartKind{"settings": {PartConfig, PartDownward}}}
+	assert.Equal(t, []Volume{
+		{Name: "config", Parts: []Part{{Kind: PartConfig, Candidate: "/s/config/0", Stable: "/t/config/0"}}},
+		{Name: "settings", Parts: []Part{{Kind: PartConfig, Candidate: "/s/settings/0", Stable: "/t/settings/0"}, {Kind: PartDownward, Candidate: "/s/settings/1"}}},
+	}, s.Layout(2), "version 2: every part at its index, a config part's stable twin beside")
+	assert.Equal(t, []Volume{
+		{Name: "config", Parts: []Part{{Kind: PartConfig, Candidate: "/s/config"}}},
+		{Name: "settings", Parts: []Part{{Kind: PartConfig, Candidate: "/s/settings"}}},
+	}, s.Layout(1), "version 1: one mount per volume, no stable twin")
+}
+
+func TestObjectNamesFit(t *testing.T) {
+	assert.Equal(t, "configmap-app", ReleaseName("ConfigMap", "app"))
+	assert.Equal(t, "secret-tls", ReleaseName("Secret", "tls"))
+	assert.Equal(t, "hotreload-stable-app", StableName("app"))
+	assert.Equal(t, "hotreload-rev-app-3f2a9c1b7d4e", RevisionName("app", "3f2a9c1b7d4e"))
+	long := strings.Repeat("a", 250)
+	for _, n := range []string{ReleaseName("ConfigMap", long), StableName(long), RevisionName(long, "3f2a9c1b7d4e")} {
+		assert.LessOrEqual(t, len(n), 253, n)
+	}
+	assert.NotEqual(t, StableName(long), StableName(long[:249]+"b"), "names cut to fit stay apart")
+	assert.True(t, strings.HasSuffix(RevisionName(long, "3f2a9c1b7d4e"), "-3f2a9c1b7d4e"), "the revision ends the name")
 }

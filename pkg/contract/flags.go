@@ -32,29 +32,6 @@ func (r *repeatFlag) Set(v string) error {
 	return nil
 }
 
-// Sources names the kubelet-managed sources and the live copies of the
-// reloaded volumes: install and run share them.
-type Sources struct {
-	// SrcDir holds the source of volume V at SrcDir/V; LiveDir its live copy at LiveDir/V.
-	SrcDir, LiveDir string
-	// Volumes are the reloaded volumes, in pod order.
-	Volumes []string
-}
-
-func (s *Sources) register(fs *flag.FlagSet) {
-	fs.StringVar(&s.SrcDir, "src-dir", SrcDir, "directory holding the kubelet-managed source of each volume, as `DIR`/<volume>")
-	fs.StringVar(&s.LiveDir, "live-dir", LiveDir, "directory holding the live copy of each volume, as `DIR`/<volume>")
-	fs.Var((*listFlag)(&s.Volumes), "volume", "a `VOLUME` to keep a live copy of (repeatable, or comma-separated)")
-}
-
-func (s Sources) args() []string {
-	args := []string{"--src-dir", or(s.SrcDir, SrcDir), "--live-dir", or(s.LiveDir, LiveDir)}
-	for _, v := range s.Volumes {
-		args = append(args, "--volume", v)
-	}
-	return args
-}
-
 // quiet returns a flag set that prints nothing, for parsing a pod's arguments.
 func quiet(name string) *flag.FlagSet {
 	fs := flag.NewFlagSet(name, flag.ContinueOnError)

@@ -60,6 +60,11 @@ func (f *InstallFlags) Install() (Install, error) {
 	if f.in.To == "" {
 		return f.in, ErrNoTarget
 	}
+	if len(f.in.Volumes) > 0 {
+		if err := f.in.Sources.check(); err != nil {
+			return f.in, err
+		}
+	}
 	return f.in, nil
 }
 

@@ -24,6 +24,12 @@ const (
 	// LinkVolumePrefix names the emptyDirs holding copies of image directories:
 	// LinkVolumePrefix + N, N from 0.
 	LinkVolumePrefix = "hotreload-link-"
+	// StableVolumePrefix names the stable twins of the config parts:
+	// StableVolumePrefix + N, N from 0 in pod order.
+	StableVolumePrefix = "hotreload-stable-"
+	// PartVolumePrefix names the candidates of the parts of a volume of
+	// several parts: PartVolumePrefix + N, N from 0 in pod order.
+	PartVolumePrefix = "hotreload-part-"
 	// TokenVolume is the sidecar's own projected token: the pod's service
 	// account, for TokenAudience only.
 	TokenVolume = "hotreload-token"
@@ -41,8 +47,11 @@ const (
 	BinaryName = "reloader"
 	// LiveDir is where LiveVolume is mounted; the live copy of volume V is LiveDir/V.
 	LiveDir = Root + "/live"
-	// SrcDir is where the sidecar mounts the kubelet-managed volumes: SrcDir/V.
+	// SrcDir is where the sidecar mounts the kubelet-managed candidates:
+	// SrcDir/V/i for part i of volume V (SrcDir/V in contract version 1).
 	SrcDir = Root + "/src"
+	// StableDir is where the sidecar mounts the stable twins: StableDir/V/i.
+	StableDir = Root + "/stable"
 	// LinkDir is where the link step mounts the link emptyDirs: LinkDir/N.
 	LinkDir = Root + "/link"
 	// TokenDir is where the sidecar mounts TokenVolume: the path of

@@ -19,7 +19,8 @@ type Run struct {
 	Containers []string
 	Delivery   Delivery
 	// WaitRelease makes the reloader apply only the revision released to its
-	// pod; without it (rollout 100%) it applies what is mounted.
+	// pod; without it (rollout 100% in contract version 1) it applies what is
+	// mounted. From version 2 it always waits.
 	WaitRelease bool
 	// HealthAddr serves HealthPath and ReadyPath, e.g. ":9440".
 	HealthAddr string
@@ -83,7 +84,7 @@ func (r Run) Args() []string {
 	if r.Delivery.Process != "" {
 		args = append(args, "--process", r.Delivery.Process)
 	}
-	if r.WaitRelease {
+	if r.WaitRelease && r.Version == 1 {
 		args = append(args, "--wait-release")
 	}
 	args = append(args, "--health-addr", or(r.HealthAddr, DefaultHealthAddr))
@@ -132,7 +133,7 @@ func NewRunFlags(fs *flag.FlagSet, getenv func(string) string) *RunFlags {
 	fs.StringVar(&f.signal, "signal", string(annotations.DefaultSignal), "`SIGNAL` to send the app (SIGHUP, USR1, ...), or none")
 	fs.StringVar(&f.url, "url", "", "loopback `URL` to POST instead of a signal")
 	fs.StringVar(&f.process, "process", "", "`REGEXP` on the command line picking the process to signal (default: the container's main process)")
-	fs.BoolVar(&r.WaitRelease, "wait-release", false, "apply only the revision the controller released in "+annotations.Released)
+	fs.BoolVar(&r.WaitRelease, "wait-release", false, "apply only the revision the controller released in "+annotations.Released+" (always so from contract version 2)")
 	fs.StringVar(&r.HealthAddr, "health-addr", DefaultHealthAddr, "`ADDR` serving "+HealthPath+" and "+ReadyPath)
 	fs.StringVar(&r.ExchangeURL, "exchange-url", "", "`URL` where the pod token is traded for the reloader's (default: use the in-cluster token as it is)")
 	t, def := &r.Timing, DefaultTiming
@@ -153,8 +154,11 @@ func (f *RunFlags) Run() (Run, []string, error) {
 	if err := checkVersion(r.Version); err != nil {
 		return r, nil, err
 	}
-	if len(r.Volumes) == 0 {
-		return r, nil, ErrNoVolume
+	if err := r.Sources.check(); err != nil {
+		return r, nil, err
+	}
+	if r.Version >= 2 {
+		r.WaitRelease = true // every release is verified, 100% too
 	}
 	r.Containers = f.containers
 	var ws []string

@@ -12,7 +12,11 @@ import (
 // Version 1 is the layout of docs/design/2026-11-24-pod-layout.md. Pods
 // injected before the version was recorded carry no --contract flag and are
 // version 1 too: their layout is the same.
-const Version = 1
+//
+// Version 2 (docs/design/2026-12-01-config-releases.md) mounts each part of a
+// reloaded volume at SrcDir/V/i with its stable twin at StableDir/V/i, names
+// the parts of a volume of several (--part), and always waits for a release.
+const Version = 2
 
 // versionFlag is the flag every command line carries its version in.
 const versionFlag = "contract"

@@ -16,6 +16,7 @@ const DefaultServiceAccount = "default"
 
 // apply makes the changes of p to pod, a copy the caller owns.
 func apply(pod *corev1.Pod, p plan, opts Options) {
+	p.sources = planSources(pod, p.volumes)
 	for i, mounts := range p.mounts {
 		pod.Spec.Containers[i].VolumeMounts = mounts
 	}
@@ -33,6 +34,7 @@ func apply(pod *corev1.Pod, p plan, opts Options) {
 	}
 	pod.Spec.InitContainers = append(inits, pod.Spec.InitContainers...)
 
+	pod.Spec.Volumes = append(pod.Spec.Volumes, p.sources.volumes...)
 	pod.Spec.Volumes = append(pod.Spec.Volumes, corev1.Volume{Name: contract.LiveVolume, VolumeSource: corev1.VolumeSource{
 		EmptyDir: &corev1.EmptyDirVolumeSource{Medium: corev1.StorageMediumMemory, SizeLimit: ptr.To(opts.LiveSizeLimit.DeepCopy())},
 	}})
@@ -56,19 +58,16 @@ func emptyDir(name string) corev1.Volume {
 	return corev1.Volume{Name: name, VolumeSource: corev1.VolumeSource{EmptyDir: &corev1.EmptyDirVolumeSource{}}}
 }
 
-// sources names the source and live copies of the reloaded volumes, shared by
-// install and run.
+// sources names the candidates, stable twins and live copies of the reloaded
+// volumes, shared by install and run.
 func sources(p plan) contract.Sources {
-	return contract.Sources{SrcDir: contract.SrcDir, LiveDir: contract.LiveDir, Volumes: p.volumes}
+	return contract.Sources{SrcDir: contract.SrcDir, StableDir: contract.StableDir, LiveDir: contract.LiveDir,
+		Volumes: p.volumes, Parts: p.sources.parts}
 }
 
-// sourceMounts mount each reloaded volume under SrcDir, and the live volume.
+// sourceMounts mount the live volume, and each part's candidate and stable twin.
 func sourceMounts(p plan) []corev1.VolumeMount {
-	mounts := []corev1.VolumeMount{{Name: contract.LiveVolume, MountPath: contract.LiveDir}}
-	for _, v := range p.volumes {
-		mounts = append(mounts, corev1.VolumeMount{Name: v, MountPath: contract.SrcDir + "/" + v, ReadOnly: true})
-	}
-	return mounts
+	return append([]corev1.VolumeMount{{Name: contract.LiveVolume, MountPath: contract.LiveDir}}, p.sources.mounts...)
 }
 
 // installContainer copies the reloader binary for the link steps and writes
@@ -94,7 +93,7 @@ func reloaderContainer(p plan, opts Options) corev1.Container {
 		Sources:     sources(p),
 		Containers:  p.containers,
 		Delivery:    contract.Delivery{Signal: p.signal, URL: p.url, Process: p.process},
-		WaitRelease: p.waitRelease,
+		WaitRelease: true,
 		HealthAddr:  ":" + strconv.Itoa(int(p.healthPort)),
 		ExchangeURL: opts.ExchangeURL,
 	}

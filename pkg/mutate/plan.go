@@ -24,6 +24,8 @@ type plan struct {
 	linkVolumes int
 	healthPort  int32
 	security    *corev1.SecurityContext
+	// sources are the parts of the reloaded volumes, as the sidecar mounts them.
+	sources sidecarSources
 }
 
 // linkStep is the link init container of one app container.

@@ -12,13 +12,12 @@ import (
 // settings is what the pod's annotations (and its namespace's) ask for, every
 // malformed value already replaced by its default.
 type settings struct {
-	containers  []string               // reloaded containers, in pod order
-	selected    map[string]bool        // volumes to reload
-	signal      annotations.SignalName // "" when url is set
-	url         string
-	process     string
-	subPath     annotations.SubPathMode
-	waitRelease bool
+	containers []string               // reloaded containers, in pod order
+	selected   map[string]bool        // volumes to reload
+	signal     annotations.SignalName // "" when url is set
+	url        string
+	process    string
+	subPath    annotations.SubPathMode
 }
 
 // readSettings reads every hotreload annotation of pod through pkg/annotations
@@ -65,9 +64,10 @@ func readSettings(pod *corev1.Pod, opts Options) (settings, []string) {
 	collect(w)
 	s.subPath, w = annotations.SubPathOf(a)
 	collect(w)
-	rollout, w := annotations.RolloutOf(a, opts.NamespaceAnnotations)
+	// The rollout settings are the controller's; they are read here so that a
+	// malformed value is reported at admission.
+	_, w = annotations.RolloutOf(a, opts.NamespaceAnnotations)
 	collect(w)
-	s.waitRelease = !rollout.Immediate()
 	_, w = annotations.RolloutIntervalOf(a, opts.NamespaceAnnotations)
 	collect(w)
 	return s, annotations.Strings(ws)

@@ -20,7 +20,7 @@ const statusLag = 3 * time.Second
 // applier makes one revision live and tells the app, in fixed steps: stage
 // (copy the mounted sources and verify they hash to the revision), swap the
 // live copy, tell the app containers that run, confirm they survived the
-// grace period, and report the outcome.
+// grace period (else swap the previous copy back), and report the outcome.
 type applier struct {
 	live       *Live
 	view       *PodView
@@ -53,8 +53,9 @@ func (a *applier) apply(ctx context.Context, rev string) error {
 	// running then cannot have been stopped by the new config.
 	checked := time.Now()
 	running := a.running(log)
-	if err := staged.Swap(); err != nil {
-		return a.fail(ctx, log, rev, err)
+	undo, err := staged.SwapUndoable()
+	if err != nil {
+		return a.fail(ctx, log, rev, a.swapBack(log, undo, err))
 	}
 	log.Info("live copy swapped")
 	// From here on the live copy holds rev: the steps run to their end.
@@ -64,7 +65,12 @@ func (a *applier) apply(ctx context.Context, rev string) error {
 		err = a.confirm(running)
 	}
 	if err != nil {
-		return a.fail(ctx, log, rev, err)
+		// The rejected files never stay live: the app that restarts, or
+		// reads again, finds what it ran before.
+		return a.fail(ctx, log, rev, a.swapBack(log, undo, err))
+	}
+	if err := undo.Forget(); err != nil {
+		log.Warn("removing the previous live copy", "err", err)
 	}
 	msg := fmt.Sprintf("%s delivered to %s", a.deliverer.Method, strings.Join(told, ","))
 	if len(told) == 0 {
@@ -163,6 +169,27 @@ func (a *applier) confirm(running map[string]string) error {
 		}
 	}
 	return nil
+}
+
+// swapBack makes the previous live copy live again after err, and returns err.
+func (a *applier) swapBack(log *slog.Logger, undo *Undo, err error) error {
+	if berr := undo.Back(); berr != nil {
+		log.Error("swapping the previous live copy back failed", "err", berr)
+		return fmt.Errorf("%w (and swapping the previous config back failed: %v)", err, berr)
+	}
+	log.Info("previous live copy swapped back")
+	return swappedBack{err}
+}
+
+// swappedBack is a failed apply whose previous live copy is live again.
+type swappedBack struct{ error }
+
+func (e swappedBack) Unwrap() error { return e.error }
+
+// isSwappedBack reports whether a failed apply left the previous live copy live.
+func isSwappedBack(err error) bool {
+	var sb swappedBack
+	return errors.As(err, &sb)
 }
 
 func (a *applier) fail(ctx context.Context, log *slog.Logger, rev string, err error) error {

@@ -143,12 +143,16 @@ func (c *Coalescer) Run(ctx context.Context, apply func(ctx context.Context, rev
 			cancel()
 			c.mu.Lock()
 			c.running, c.cancel = "", nil
-			if err == nil {
+			switch {
+			case err == nil:
 				c.applied = rev
-			} else {
-				// A failed apply may have swapped the live copy before the
-				// delivery failed: what the app reads is no longer known to be
-				// the last applied revision, so any later target, that one
+			case isSwappedBack(err):
+				// The previous live copy is live again: applied stands.
+				c.failed = gen
+			default:
+				// A failed apply may have swapped the live copy before it
+				// failed: what the app reads is no longer known to be the
+				// last applied revision, so any later target, that one
 				// included (a revert), is applied again.
 				c.applied = ""
 				if !superseded {

@@ -1,16 +1,14 @@
 package reload
 
 import (
-	"context"
 	"errors"
 	"fmt"
-	"io"
-	"io/fs"
 	"os"
 	"path/filepath"
-	"strings"
+	"slices"
 	"time"
 
+	"github.com/hotreload/hotreload/pkg/contract"
 	"github.com/hotreload/hotreload/pkg/revision"
 )
 
@@ -20,6 +18,9 @@ const (
 	// maxCopyDepth bounds directory nesting when copying, so a symlink loop in
 	// a source cannot make a copy run forever.
 	maxCopyDepth = 32
+	// maxChoices bounds the config parts with two contents whose combinations
+	// are searched for a revision: 2^maxChoices assemblies at most.
+	maxChoices = 10
 )
 
 var (
@@ -30,22 +31,31 @@ var (
 	// reloader's arguments say: the pod does not match the reloader's command
 	// line. Nothing can be reloaded, so the reloader stops at once.
 	ErrSourceMissing = errors.New("volume source is not mounted")
+	// ErrTooManyChoices means more config parts than maxChoices differ
+	// between their candidate and their stable twin.
+	ErrTooManyChoices = errors.New("too many parts differ from their stable twin to search")
 )
 
-// Live is the set of live copies of a pod's volumes: LiveRoot/<volume> mirrors
-// the kubelet-managed SrcRoot/<volume> at a revision the reloader chose, in
-// the kubelet's layout (..data -> ..<timestamp>, one symlink per top-level
-// entry). Only the reloader writes it.
+// Live is the set of live copies of a pod's volumes: LiveRoot/<volume> is
+// assembled from the volume's parts, each config part from its candidate
+// (the user's source) or its stable twin, in the kubelet's layout (..data ->
+// ..<timestamp>, one symlink per top-level entry). Only the reloader writes it.
 type Live struct {
-	SrcRoot  string
+	// SrcRoot and Volumes describe volumes of one part each, mounted at
+	// SrcRoot/<volume> (contract version 1), when Layout is empty.
+	SrcRoot string
+	Volumes []string
+	// Layout, when set, is where each volume's parts are mounted (contract
+	// version 2). Volumes must name the same volumes.
+	Layout   []contract.Volume
 	LiveRoot string
-	Volumes  []string
-	// Poll is how often a wait re-hashes the sources; 50ms when zero.
+	// Poll is how often a wait re-reads the sources; 50ms when zero.
 	Poll time.Duration
-	// Exclude holds, per volume, the paths that are not config and are left
-	// out of its revision (revision.ExcludedPaths: a projected volume's
-	// downwardAPI items). They are still copied, so the app sees them. Set it
-	// before the Live is used concurrently.
+	// Exclude holds, per volume of contract version 1, the paths that are not
+	// config and are left out of its revision (revision.ExcludedPaths: a
+	// projected volume's downwardAPI items). They are still copied, so the app
+	// sees them. Set it before the Live is used concurrently. From version 2
+	// those items are parts of their own (contract.PartDownward).
 	Exclude map[string][]string
 
 	// hook, when set, runs before each step of a swap; an error stops the
@@ -53,25 +63,81 @@ type Live struct {
 	hook func(step string) error
 }
 
-// SourceRevision returns the pod revision of the mounted sources.
-func (l *Live) SourceRevision() (string, error) {
-	return l.revisionOf(l.SrcRoot)
+// layout returns where each volume's parts are mounted.
+func (l *Live) layout() []contract.Volume {
+	if len(l.Layout) > 0 {
+		return l.Layout
+	}
+	out := make([]contract.Volume, len(l.Volumes))
+	for i, v := range l.Volumes {
+		out[i] = contract.Volume{Name: v, Parts: []contract.Part{{Kind: contract.PartConfig, Candidate: filepath.Join(l.SrcRoot, v)}}}
+	}
+	return out
 }
 
-// LiveRevision returns the pod revision of the live copies.
-func (l *Live) LiveRevision() (string, error) {
-	return l.revisionOf(l.LiveRoot)
+// mounted is what the sources hold now: per volume, per part, the files of
+// its candidate and of its stable twin (nil without a twin).
+type mounted [][]partFiles
+
+type partFiles struct {
+	kind              contract.PartKind
+	candidate, stable revision.Files
+	// hasStable is true when the twin is mounted and holds a file.
+	hasStable bool
 }
 
-func (l *Live) revisionOf(root string) (string, error) {
-	files, err := revision.DirsFiles(root, l.Volumes)
-	if err != nil {
-		return "", err
+// readMounted reads every part's candidate and stable twin.
+func (l *Live) readMounted() (mounted, error) {
+	vols := l.layout()
+	out := make(mounted, len(vols))
+	for i, v := range vols {
+		out[i] = make([]partFiles, len(v.Parts))
+		for j, p := range v.Parts {
+			f, err := revision.DirFiles(p.Candidate)
+			if err != nil {
+				return nil, fmt.Errorf("volume %s: %w", v.Name, err)
+			}
+			pf := partFiles{kind: p.Kind, candidate: f}
+			if p.Stable != "" {
+				s, err := revision.DirFiles(p.Stable)
+				switch {
+				case errors.Is(err, os.ErrNotExist):
+				case err != nil:
+					return nil, fmt.Errorf("volume %s, stable: %w", v.Name, err)
+				default:
+					pf.stable, pf.hasStable = s, len(s) > 0
+				}
+			}
+			out[i][j] = pf
+		}
 	}
-	for v, f := range files {
-		files[v] = l.config(v, f)
+	return out, nil
+}
+
+// choice says, per volume and part, whether the stable twin is taken.
+type choice [][]bool
+
+// revisionOf returns the pod revision the choice assembles.
+func (l *Live) revisionOf(m mounted, c choice) string {
+	vols := l.layout()
+	files := make(map[string]revision.Files, len(vols))
+	for i, v := range vols {
+		f := revision.Files{}
+		for j, p := range m[i] {
+			if p.kind != contract.PartConfig {
+				continue
+			}
+			src := p.candidate
+			if c[i][j] {
+				src = p.stable
+			}
+			for path, d := range src {
+				f[path] = d
+			}
+		}
+		files[v.Name] = l.config(v.Name, f)
 	}
-	return revision.Revision(files), nil
+	return revision.Revision(files)
 }
 
 // config returns the files of volume v that make its revision.
@@ -82,328 +148,131 @@ func (l *Live) config(v string, f revision.Files) revision.Files {
 	return f
 }
 
-// CheckSources fails with ErrSourceMissing, naming the volume and the path,
-// when the source of a volume is not a directory mounted at SrcRoot/<volume>.
-func (l *Live) CheckSources() error {
-	for _, v := range l.Volumes {
-		dir := filepath.Join(l.SrcRoot, v)
-		fi, err := os.Stat(dir)
-		switch {
-		case err != nil:
-			return fmt.Errorf("volume %s: %s: %w (the pod must mount volume %s there; was it injected by another hotreload version?)", v, dir, ErrSourceMissing, v)
-		case !fi.IsDir():
-			return fmt.Errorf("volume %s: %s is not a directory: %w", v, dir, ErrSourceMissing)
+// allCandidates is the choice of every candidate: what the user's sources hold.
+func allCandidates(m mounted) choice {
+	c := make(choice, len(m))
+	for i := range m {
+		c[i] = make([]bool, len(m[i]))
+	}
+	return c
+}
+
+// firstChoice is what a pod starts on: each config part's stable twin where
+// it holds anything, else its candidate (no stable copy made yet).
+func firstChoice(m mounted) choice {
+	c := allCandidates(m)
+	for i := range m {
+		for j, p := range m[i] {
+			c[i][j] = p.hasStable
 		}
 	}
-	return nil
+	return c
 }
 
-// FirstCopy makes sure every volume has a live copy: it checks the sources
-// are mounted (ErrSourceMissing at once otherwise), repairs what a crash may
-// have left, keeps a complete live copy, and otherwise copies the mounted
-// sources, waiting up to timeout for them to be readable.
-func (l *Live) FirstCopy(ctx context.Context, timeout time.Duration) error {
-	if err := l.CheckSources(); err != nil {
-		return err
-	}
-	if err := l.Repair(); err != nil {
-		return err
-	}
-	if l.Exists() {
-		return nil
-	}
-	ctx, cancel := context.WithTimeout(ctx, timeout)
-	defer cancel()
-	s, err := l.Stage(ctx, "")
-	if err != nil {
-		return fmt.Errorf("first live copy: %w", err)
-	}
-	if err := s.Swap(); err != nil {
-		return fmt.Errorf("first live copy: %w", err)
-	}
-	return nil
-}
-
-// Staged is a verified copy of every volume at one revision, not yet live.
-type Staged struct {
-	live     *Live
-	Revision string
-	dirs     map[string]string // volume -> ..<timestamp> directory name
-}
-
-// Stage copies the sources into new directories next to the live ones and
-// checks the copies hash to want, retrying until the sources reach want or
-// ctx ends (ErrVerifyTimeout when its deadline passed). An empty want stages
-// whatever revision is mounted.
-func (l *Live) Stage(ctx context.Context, want string) (*Staged, error) {
-	poll := l.Poll
-	if poll == 0 {
-		poll = 50 * time.Millisecond
-	}
-	t := time.NewTicker(poll)
-	defer t.Stop()
-	last, lastErr := "", error(nil)
-	for {
-		// A kubelet swap during the copy makes it fail or hash to another
-		// revision: both are retried until ctx ends.
-		src, err := l.SourceRevision()
-		switch {
-		case err != nil:
-			lastErr = err
-		case want != "" && src != want:
-			last, lastErr = src, nil
-		default:
-			s, err := l.copyAll()
-			switch {
-			case err != nil:
-				lastErr = err
-			case want == "" || s.Revision == want:
-				return s, nil
-			default:
-				last, lastErr = s.Revision, nil
-				s.Discard()
+// find returns the choice that assembles revision want, and false when none
+// does.
+func (l *Live) find(m mounted, want string) (choice, bool, error) {
+	type at struct{ i, j int }
+	var open []at
+	for i := range m {
+		for j, p := range m[i] {
+			if p.kind == contract.PartConfig && p.stable != nil && !equalFiles(p.candidate, p.stable) {
+				open = append(open, at{i, j})
 			}
 		}
-		select {
-		case <-ctx.Done():
-			if !errors.Is(ctx.Err(), context.DeadlineExceeded) {
-				return nil, ctx.Err()
-			}
-			if lastErr != nil {
-				return nil, fmt.Errorf("want revision %s: %w: %w", want, ErrVerifyTimeout, lastErr)
-			}
-			return nil, fmt.Errorf("want revision %s, mounted %s: %w", want, last, ErrVerifyTimeout)
-		case <-t.C:
+	}
+	if len(open) > maxChoices {
+		return nil, false, fmt.Errorf("%d parts: %w", len(open), ErrTooManyChoices)
+	}
+	c := allCandidates(m)
+	for bits := 0; bits < 1<<len(open); bits++ {
+		for k, o := range open {
+			c[o.i][o.j] = bits&(1<<k) != 0
+		}
+		if l.revisionOf(m, c) == want {
+			return c, true, nil
 		}
 	}
+	return nil, false, nil
 }
 
-func (l *Live) copyAll() (*Staged, error) {
-	s := &Staged{live: l, dirs: map[string]string{}}
-	files := map[string]revision.Files{}
-	for _, v := range l.Volumes {
-		liveDir := filepath.Join(l.LiveRoot, v)
-		if err := os.MkdirAll(liveDir, 0o755); err != nil {
-			s.Discard()
-			return nil, fmt.Errorf("live copy of %s: %w", v, err)
-		}
-		ts, err := os.MkdirTemp(liveDir, time.Now().UTC().Format("..2006_01_02_15_04_05."))
-		if err == nil {
-			err = os.Chmod(ts, 0o755)
-		}
-		if err != nil {
-			s.Discard()
-			return nil, fmt.Errorf("live copy of %s: %w", v, err)
-		}
-		s.dirs[v] = filepath.Base(ts)
-		if err := copyVolume(filepath.Join(l.SrcRoot, v), ts); err != nil {
-			s.Discard()
-			return nil, fmt.Errorf("live copy of %s: %w", v, err)
-		}
-		f, err := revision.DirFiles(ts)
-		if err != nil {
-			s.Discard()
-			return nil, fmt.Errorf("live copy of %s: %w", v, err)
-		}
-		files[v] = l.config(v, f)
+func equalFiles(a, b revision.Files) bool {
+	if len(a) != len(b) {
+		return false
 	}
-	s.Revision = revision.Revision(files)
-	return s, nil
-}
-
-// Discard removes the staged copies.
-func (s *Staged) Discard() {
-	for v, d := range s.dirs {
-		os.RemoveAll(filepath.Join(s.live.LiveRoot, v, d))
-	}
-}
-
-// Swap makes the staged copies live, one volume at a time: each volume's
-// ..data is replaced atomically, so a reader of a volume sees either the old
-// or the new copy, never a mix. It then fixes the top-level symlinks and
-// removes old copies. A crash at any point leaves every volume at its old or
-// new copy; Repair finishes the job.
-func (s *Staged) Swap() error {
-	for _, v := range s.live.Volumes {
-		dir := filepath.Join(s.live.LiveRoot, v)
-		if err := s.live.step("symlink"); err != nil {
-			return err
-		}
-		tmp := filepath.Join(dir, newDataDirName)
-		os.Remove(tmp)
-		if err := os.Symlink(s.dirs[v], tmp); err != nil {
-			return fmt.Errorf("swap live copy of %s: %w", v, err)
-		}
-		if err := s.live.step("rename"); err != nil {
-			return err
-		}
-		if err := os.Rename(tmp, filepath.Join(dir, dataDirName)); err != nil {
-			return fmt.Errorf("swap live copy of %s: %w", v, err)
-		}
-		if err := s.live.step("repair"); err != nil {
-			return err
-		}
-		if err := repairVolume(dir); err != nil {
-			return fmt.Errorf("swap live copy of %s: %w", v, err)
-		}
-	}
-	return nil
-}
-
-func (l *Live) step(name string) error {
-	if l.hook == nil {
-		return nil
-	}
-	return l.hook(name)
-}
-
-// Repair brings every live volume back to a clean state after a crash: it
-// removes a leftover ..data_tmp and copies that are not live, and makes the
-// top-level symlinks match the live copy.
-func (l *Live) Repair() error {
-	for _, v := range l.Volumes {
-		dir := filepath.Join(l.LiveRoot, v)
-		if _, err := os.Stat(dir); errors.Is(err, fs.ErrNotExist) {
-			continue
-		}
-		if err := repairVolume(dir); err != nil {
-			return fmt.Errorf("repair live copy of %s: %w", v, err)
-		}
-	}
-	return nil
-}
-
-// Exists reports whether every volume has a live copy.
-func (l *Live) Exists() bool {
-	for _, v := range l.Volumes {
-		if _, err := os.Stat(filepath.Join(l.LiveRoot, v, dataDirName)); err != nil {
+	for p, d := range a {
+		if e, ok := b[p]; !ok || e != d {
 			return false
 		}
 	}
 	return true
 }
 
-func repairVolume(dir string) error {
-	os.Remove(filepath.Join(dir, newDataDirName))
-	current, err := os.Readlink(filepath.Join(dir, dataDirName))
+// SourceRevision returns the pod revision of the candidates: what the users'
+// sources hold, as mounted.
+func (l *Live) SourceRevision() (string, error) {
+	m, err := l.readMounted()
 	if err != nil {
-		if errors.Is(err, fs.ErrNotExist) {
-			current = "" // nothing live yet: every copy is leftover
-		} else {
-			return err
-		}
+		return "", err
 	}
-	want := map[string]bool{}
-	if current != "" {
-		entries, err := os.ReadDir(filepath.Join(dir, current))
+	return l.revisionOf(m, allCandidates(m)), nil
+}
+
+// LiveRevision returns the pod revision of the live copies.
+func (l *Live) LiveRevision() (string, error) {
+	vols := l.layout()
+	excluded, err := l.downwardPaths()
+	if err != nil {
+		return "", err
+	}
+	files := make(map[string]revision.Files, len(vols))
+	for _, v := range vols {
+		f, err := revision.DirFiles(filepath.Join(l.LiveRoot, v.Name))
 		if err != nil {
-			return err
+			return "", err
 		}
-		for _, e := range entries {
-			if !strings.HasPrefix(e.Name(), "..") {
-				want[e.Name()] = true
-			}
-		}
+		files[v.Name] = l.config(v.Name, f.Without(excluded[v.Name]))
 	}
-	entries, err := os.ReadDir(dir)
-	if err != nil {
-		return err
-	}
-	have := map[string]bool{}
-	for _, e := range entries {
-		name := e.Name()
-		switch {
-		case name == dataDirName || name == current:
-		case strings.HasPrefix(name, ".."):
-			if err := os.RemoveAll(filepath.Join(dir, name)); err != nil {
-				return err
+	return revision.Revision(files), nil
+}
+
+// downwardPaths returns, per volume, the paths its downwardAPI parts write,
+// which are not config.
+func (l *Live) downwardPaths() (map[string][]string, error) {
+	out := map[string][]string{}
+	for _, v := range l.layout() {
+		for _, p := range v.Parts {
+			if p.Kind != contract.PartDownward {
+				continue
 			}
-		case !want[name]:
-			if err := os.RemoveAll(filepath.Join(dir, name)); err != nil {
-				return err
+			f, err := revision.DirFiles(p.Candidate)
+			if err != nil {
+				return nil, fmt.Errorf("volume %s: %w", v.Name, err)
 			}
-		default:
-			target, err := os.Readlink(filepath.Join(dir, name))
-			if err == nil && target == filepath.Join(dataDirName, name) {
-				have[name] = true
-			} else if err := os.RemoveAll(filepath.Join(dir, name)); err != nil {
-				return err
+			for path := range f {
+				out[v.Name] = append(out[v.Name], path)
 			}
 		}
 	}
-	for name := range want {
-		if !have[name] {
-			if err := os.Symlink(filepath.Join(dataDirName, name), filepath.Join(dir, name)); err != nil {
-				return err
+	for v := range out {
+		slices.Sort(out[v])
+	}
+	return out, nil
+}
+
+// CheckSources fails with ErrSourceMissing, naming the volume and the path,
+// when a candidate is not a directory mounted where the layout says.
+func (l *Live) CheckSources() error {
+	for _, v := range l.layout() {
+		for _, p := range v.Parts {
+			fi, err := os.Stat(p.Candidate)
+			switch {
+			case err != nil:
+				return fmt.Errorf("volume %s: %s: %w (the pod must mount volume %s there; was it injected by another hotreload version?)", v.Name, p.Candidate, ErrSourceMissing, v.Name)
+			case !fi.IsDir():
+				return fmt.Errorf("volume %s: %s is not a directory: %w", v.Name, p.Candidate, ErrSourceMissing)
 			}
 		}
 	}
 	return nil
-}
-
-// copyVolume copies the current version of a mounted volume (through its
-// ..data symlink when it has one) into dst, following symlinks, skipping
-// entries whose name starts with "..", keeping permission bits.
-func copyVolume(src, dst string) error {
-	if link, err := os.Readlink(filepath.Join(src, dataDirName)); err == nil {
-		if !filepath.IsAbs(link) {
-			link = filepath.Join(src, link)
-		}
-		src = link
-	}
-	return copyTree(src, dst, 0)
-}
-
-func copyTree(src, dst string, depth int) error {
-	if depth > maxCopyDepth {
-		return fmt.Errorf("%s: too many levels of directories", src)
-	}
-	entries, err := os.ReadDir(src)
-	if err != nil {
-		return err
-	}
-	for _, e := range entries {
-		if strings.HasPrefix(e.Name(), "..") {
-			continue
-		}
-		from, to := filepath.Join(src, e.Name()), filepath.Join(dst, e.Name())
-		fi, err := os.Stat(from)
-		if err != nil {
-			return err
-		}
-		switch {
-		case fi.IsDir():
-			if err := os.Mkdir(to, 0o755); err != nil {
-				return err
-			}
-			if err := copyTree(from, to, depth+1); err != nil {
-				return err
-			}
-		case fi.Mode().IsRegular():
-			if err := copyFile(from, to, fi.Mode().Perm()); err != nil {
-				return err
-			}
-		}
-	}
-	return nil
-}
-
-func copyFile(from, to string, perm fs.FileMode) error {
-	in, err := os.Open(from)
-	if err != nil {
-		return err
-	}
-	defer in.Close()
-	out, err := os.OpenFile(to, os.O_WRONLY|os.O_CREATE|os.O_EXCL, perm)
-	if err != nil {
-		return err
-	}
-	if _, err := io.Copy(out, in); err != nil {
-		out.Close()
-		return err
-	}
-	if err := out.Close(); err != nil {
-		return err
-	}
-	return os.Chmod(to, perm)
 }

@@ -98,7 +98,8 @@ func (r *Reloader) Run(ctx context.Context) error {
 	pod := r.view.Pod()
 	if pod == nil {
 		r.log.Warn("this pod is not visible through the API server: reports will fail until it is", "pod", r.opts.Namespace+"/"+r.opts.PodName)
-	} else {
+	} else if len(l.Layout) == 0 {
+		// Contract version 1: downwardAPI items share their volume's mount.
 		l.Exclude = ExcludedPaths(pod, l.Volumes)
 		if len(l.Exclude) > 0 {
 			r.log.Info("downwardAPI files are copied but left out of the revision", "paths", l.Exclude)
@@ -119,9 +120,12 @@ func (r *Reloader) Run(ctx context.Context) error {
 
 	a := &applier{live: l, view: r.view, deliverer: r.opts.Deliverer, containers: r.opts.Containers,
 		reporter: r.reporter, verifyTimeout: r.opts.VerifyTimeout, log: r.log}
-	w := &Watcher{Live: l, Resync: r.opts.Resync, Log: r.log}
 	errc := make(chan error, 2)
-	go func() { errc <- w.Run(ctx, c.Mounted) }()
+	if !r.opts.WaitRelease {
+		// Contract version 1 at 100%: what is mounted is applied.
+		w := &Watcher{Live: l, Resync: r.opts.Resync, Log: r.log}
+		go func() { errc <- w.Run(ctx, c.Mounted) }()
+	}
 	go func() { errc <- c.Run(ctx, a.apply) }()
 	err = <-errc
 	if ctx.Err() != nil {

@@ -5,6 +5,7 @@ package reload
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"io"
 	"net"
 	"net/http"
@@ -402,4 +403,51 @@ func TestIntegrationRunTakesAnAppThatStoppedBeforeItWasToldForStopped(t *testing
 	got := waitPod(t, cs, ns, "applied", appliedIs(revB))
 	assert.NotContains(t, got.Annotations, annotations.Failed)
 	waitEvent(t, cs, ns, ReasonApplied+": applied config revision "+revB+": no running container to tell")
+}
+
+// TestIntegrationRunSwapsBackARevisionTheAppDiesOn: the app exits on the
+// reload of a config it cannot run. Before it reports the failure, the
+// reloader puts the previous live copy back, so the app that the kubelet
+// starts again reads the config it ran, and hotreload/applied still names it.
+func TestIntegrationRunSwapsBackARevisionTheAppDiesOn(t *testing.T) {
+	env := testenv.Get(t)
+	ns := env.Namespace(t, nil)
+	cs := env.Clientset
+	_, err := cs.CoreV1().Pods(ns).Create(context.Background(), &corev1.Pod{
+		ObjectMeta: metav1.ObjectMeta{Name: "web", Labels: map[string]string{annotations.EnableLabel: "true"}},
+		Spec: corev1.PodSpec{ShareProcessNamespace: ptrTo(true),
+			Containers: []corev1.Container{{Name: "app", Image: "nginx"}}},
+	}, metav1.CreateOptions{})
+	require.NoError(t, err)
+	setAppStatus(t, cs, ns, runningApp(cid))
+
+	l, write := newLive(t)
+	revA := write(files("app.conf", "a=1"), files("tls.crt", "A"))
+	config := filepath.Join(l.LiveRoot, "config", "app.conf")
+	app := startChild(t, config, "CHILD_EXIT_ON_SIGNAL=1")
+	startReloader(t, New(Options{
+		Client: newAPI(t, env), Namespace: ns, PodName: "web", Live: l, Containers: []string{"app"},
+		Deliverer:   &Deliverer{Procs: fakeProc(t, cid, app.cmd.Process.Pid), Method: Method{Signal: syscall.SIGHUP}, Grace: 50 * time.Millisecond},
+		WaitRelease: true, Resync: time.Hour, VerifyTimeout: 20 * time.Second,
+	}))
+	waitPod(t, cs, ns, "start-up revision", appliedIs(revA))
+
+	revB := write(files("app.conf", "a=2 and broken"), files("tls.crt", "A"))
+	release(t, cs, ns, revB)
+	got := waitPod(t, cs, ns, "failed", func(p *corev1.Pod) bool { return p.Annotations[annotations.Failed] != "" })
+	rev, reason, ok := annotations.FailedOf(got.Annotations)
+	require.True(t, ok)
+	assert.Equal(t, revB, rev)
+	reason, _, _ = strings.Cut(reason, " (at ")
+	assert.Equal(t, fmt.Sprintf("container app: pid %d after SIGHUP: %s", app.cmd.Process.Pid, ErrProcessDied.Error()), reason)
+	assert.Equal(t, revA, got.Labels[annotations.Applied], "hotreload/applied names what is live")
+	live, err := l.LiveRevision()
+	require.NoError(t, err)
+	assert.Equal(t, revA, live, "the previous live copy is back")
+	b, err := os.ReadFile(config)
+	require.NoError(t, err)
+	assert.Equal(t, "a=1", string(b), "an app that starts again reads the config it ran")
+	assert.Equal(t, []string{"ready", "SIGHUP 14 a=2 and broken"}, app.lines(), "the app was told once")
+	assert.Equal(t, []string{"..data -> current", "app.conf -> ..data/app.conf", "current/"},
+		liveLayout(t, filepath.Join(l.LiveRoot, "config")), "the rejected copy is gone")
 }

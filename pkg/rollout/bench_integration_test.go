@@ -129,7 +129,7 @@ func injectedPod(b *testing.B, name, cm string, owner types.UID, applied string)
 	pod := &corev1.Pod{
 		ObjectMeta: metav1.ObjectMeta{Name: name, Labels: labels, Annotations: ann,
 			OwnerReferences: []metav1.OwnerReference{{APIVersion: "apps/v1", Kind: "ReplicaSet", Name: "rs-" + string(owner), UID: owner,
-				Controller: ptr(true)}},
+				Controller: ptrTo(true)}},
 		},
 		Spec: corev1.PodSpec{
 			Containers: []corev1.Container{{Name: "nginx", Image: "nginx:1.27",

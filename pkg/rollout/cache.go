@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"strings"
 
+	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/labels"
@@ -13,7 +14,9 @@ import (
 	crcache "sigs.k8s.io/controller-runtime/pkg/cache"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
+	v1alpha1 "github.com/hotreload/hotreload/api/v1alpha1"
 	"github.com/hotreload/hotreload/pkg/annotations"
+	"github.com/hotreload/hotreload/pkg/contract"
 	"github.com/hotreload/hotreload/pkg/revision"
 )
 
@@ -31,11 +34,31 @@ func cacheOptions() crcache.Options {
 				Label:     labels.SelectorFromSet(labels.Set{annotations.EnableLabel: annotations.EnableValue}),
 				Transform: transformPod,
 			},
-			&corev1.ConfigMap{}: {Transform: transformConfigMap},
-			&corev1.Secret{}:    {Transform: transformSecret},
-			&corev1.Namespace{}: {Transform: transformNamespace},
+			&corev1.ConfigMap{}:       {Transform: transformConfigMap},
+			&corev1.Secret{}:          {Transform: transformSecret},
+			&corev1.Namespace{}:       {Transform: transformNamespace},
+			replicaSetMeta():          {Transform: transformOwners},
+			&v1alpha1.ConfigRelease{}: {},
 		},
+		DefaultTransform: crcache.TransformStripManagedFields(),
 	}
+}
+
+// replicaSetMeta is the metadata-only object the cache keeps of ReplicaSets:
+// their owners, which lead from a pod to its Deployment or Rollout.
+func replicaSetMeta() *metav1.PartialObjectMetadata {
+	rs := &metav1.PartialObjectMetadata{}
+	rs.SetGroupVersionKind(appsv1.SchemeGroupVersion.WithKind("ReplicaSet"))
+	return rs
+}
+
+// transformOwners keeps an object's identity and owners.
+func transformOwners(obj any) (any, error) {
+	o, ok := obj.(*metav1.PartialObjectMetadata)
+	if !ok {
+		return obj, nil
+	}
+	return &metav1.PartialObjectMetadata{TypeMeta: o.TypeMeta, ObjectMeta: meta(o.ObjectMeta, nil)}, nil
 }
 
 var (
@@ -143,9 +166,29 @@ func keyedMeta(m metav1.ObjectMeta, keys revision.Keys) (metav1.ObjectMeta, erro
 	if err != nil {
 		return metav1.ObjectMeta{}, fmt.Errorf("encoding the key digests of %s/%s: %w", m.Namespace, m.Name, err)
 	}
-	out := meta(m, map[string]string{keysAnnotation: string(b)})
+	ann := map[string]string{keysAnnotation: string(b)}
+	if out := keptLabelsOf(m.Labels); out != nil && m.Annotations[keptForAnnotation] != "" {
+		ann[keptForAnnotation] = m.Annotations[keptForAnnotation]
+	}
+	out := meta(m, ann)
 	out.OwnerReferences = nil
+	out.Labels = keptLabelsOf(m.Labels)
 	return out, nil
+}
+
+// keptLabelsOf returns the labels hotreload reads on a ConfigMap or Secret:
+// those of the objects it keeps (contract.ManagedByLabel and hotreload.dev/).
+func keptLabelsOf(l map[string]string) map[string]string {
+	if l[contract.ManagedByLabel] != contract.ManagedBy {
+		return nil
+	}
+	out := map[string]string{contract.ManagedByLabel: contract.ManagedBy}
+	for k, v := range l {
+		if strings.HasPrefix(k, "hotreload.dev/") {
+			out[k] = v
+		}
+	}
+	return out
 }
 
 // keysOf decodes the key digests the transform stored on a cached object.

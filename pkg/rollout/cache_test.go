@@ -85,7 +85,7 @@ func TestTransformPodKeepsWhatRolloutsRead(t *testing.T) {
 		ObjectMeta: metav1.ObjectMeta{Name: "web-1-a", Namespace: "shop", UID: "p1", ResourceVersion: "9",
 			OwnerReferences: []metav1.OwnerReference{owner},
 			Labels:          map[string]string{annotations.EnableLabel: "true", annotations.Applied: "aaaaaaaaaaaa"},
-			Annotations:     map[string]string{annotations.Released: "aaaaaaaaaaaa", reloaderAnnotation: `{"volumes":["config"]}`}},
+			Annotations:     map[string]string{annotations.Released: "aaaaaaaaaaaa", reloaderAnnotation: `{"version":1,"volumes":["config"]}`}},
 		Spec: corev1.PodSpec{
 			Volumes: []corev1.Volume{cmVol},
 		},
@@ -99,7 +99,7 @@ func TestTransformPodKeepsWhatRolloutsRead(t *testing.T) {
 
 	// What planning reads is the same from the cached copy as from the pod.
 	assert.Equal(t, StateOf(pod), StateOf(got.(*corev1.Pod)))
-	assert.Equal(t, GroupOf(pod), GroupOf(got.(*corev1.Pod)))
+	assert.Equal(t, sourcesOf(pod, []string{"config"}), sourcesOf(got.(*corev1.Pod), []string{"config"}))
 	vols, ok := ReloadedVolumes(got.(*corev1.Pod))
 	assert.True(t, ok)
 	assert.Equal(t, []string{"config"}, vols)
@@ -147,15 +147,6 @@ func TestReloadedVolumesReadsTheReloaderArguments(t *testing.T) {
 			assert.Equal(t, tc.want, got)
 		})
 	}
-}
-
-func TestGroupOf(t *testing.T) {
-	rs := metav1.OwnerReference{Kind: "ReplicaSet", Name: "web-1", UID: "u", Controller: ptrTo(true)}
-	notController := metav1.OwnerReference{Kind: "ConfigMap", Name: "x", UID: "c"}
-	assert.Equal(t, Group{Namespace: "shop", Name: "ReplicaSet/web-1/u"},
-		GroupOf(&corev1.Pod{ObjectMeta: metav1.ObjectMeta{Name: "a", Namespace: "shop", OwnerReferences: []metav1.OwnerReference{notController, rs}}}))
-	assert.Equal(t, Group{Namespace: "shop", Name: "Pod/a"},
-		GroupOf(&corev1.Pod{ObjectMeta: metav1.ObjectMeta{Name: "a", Namespace: "shop", OwnerReferences: []metav1.OwnerReference{notController}}}))
 }
 
 func hexDigest(s string) string {

@@ -16,6 +16,9 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/manager"
 	"sigs.k8s.io/controller-runtime/pkg/metrics"
 	"sigs.k8s.io/controller-runtime/pkg/source"
+
+	v1alpha1 "github.com/hotreload/hotreload/api/v1alpha1"
+	"github.com/hotreload/hotreload/pkg/revision"
 )
 
 // Name is the controller's name: in logs, and the reporting controller of its Events.
@@ -40,16 +43,14 @@ type Options struct {
 	Burst int
 }
 
-// Field indexes of the controller's pod cache.
-const (
-	indexGroup      = "rollout.hotreload/group"
-	indexConfigMaps = "rollout.hotreload/configmaps"
-	indexSecrets    = "rollout.hotreload/secrets"
-)
+// indexSources indexes the controller's pod cache by the sources their
+// reloaded volumes project (SourceRef.Key).
+const indexSources = "rollout.hotreload/sources"
 
 // Setup adds the rollout controller to mgr. It runs only while mgr holds the
 // leadership, with its own cache (injected pods; ConfigMaps and Secrets hashed,
-// their data dropped), which also starts only then.
+// their data dropped; releases; ReplicaSets' owners), which also starts only
+// then. mgr's scheme must hold the ConfigRelease API.
 func Setup(mgr manager.Manager, opts Options) error {
 	if opts.Registry == nil {
 		opts.Registry = metrics.Registry
@@ -82,35 +83,52 @@ func Setup(mgr manager.Manager, opts Options) error {
 	if err != nil {
 		return fmt.Errorf("creating the rollout cache: %w", err)
 	}
-	if err := addIndexes(c); err != nil {
-		return err
+	if err := c.IndexField(context.Background(), &corev1.Pod{}, indexSources, func(o client.Object) []string {
+		var keys []string
+		for _, s := range podSources(o.(*corev1.Pod)) {
+			keys = append(keys, s.Key())
+		}
+		return keys
+	}); err != nil {
+		return fmt.Errorf("indexing pods by source: %w", err)
 	}
 	if err := mgr.Add(leaderCache{c}); err != nil {
 		return fmt.Errorf("adding the rollout cache: %w", err)
 	}
 	r := &Reconciler{
-		Cache: c, Client: writer, Recorder: opts.Recorder, Metrics: m,
-		Patchers: opts.Patchers, Now: time.Now,
-		writes: newWrites(), watching: map[watched]bool{},
+		Cache: c, Client: writer, API: writer, Recorder: opts.Recorder, Metrics: m,
+		Patchers: opts.Patchers, Now: time.Now, writes: newWrites(),
 	}
-	ctrl, err := controller.NewTyped(Name, mgr, controller.TypedOptions[Group]{
+	ctrl, err := controller.NewTyped(Name, mgr, controller.TypedOptions[SourceRef]{
 		Reconciler:              r,
 		MaxConcurrentReconciles: opts.Workers,
 	})
 	if err != nil {
 		return fmt.Errorf("creating the rollout controller: %w", err)
 	}
-	byPod := func(_ context.Context, pod *corev1.Pod) []Group { return []Group{GroupOf(pod)} }
-	watches := []source.TypedSource[Group]{
-		source.TypedKind(c, &corev1.Pod{}, handler.TypedEnqueueRequestsFromMapFunc(byPod)),
-		source.TypedKind(c, &corev1.ConfigMap{}, handler.TypedEnqueueRequestsFromMapFunc(func(ctx context.Context, o *corev1.ConfigMap) []Group {
-			return r.groupsOf(ctx, o.Namespace, client.MatchingFields{indexConfigMaps: o.Name})
+	watches := []source.TypedSource[SourceRef]{
+		source.TypedKind(c, &corev1.Pod{}, handler.TypedEnqueueRequestsFromMapFunc(func(_ context.Context, pod *corev1.Pod) []SourceRef {
+			return podSources(pod)
 		})),
-		source.TypedKind(c, &corev1.Secret{}, handler.TypedEnqueueRequestsFromMapFunc(func(ctx context.Context, o *corev1.Secret) []Group {
-			return r.groupsOf(ctx, o.Namespace, client.MatchingFields{indexSecrets: o.Name})
+		source.TypedKind(c, &corev1.ConfigMap{}, handler.TypedEnqueueRequestsFromMapFunc(func(_ context.Context, o *corev1.ConfigMap) []SourceRef {
+			return []SourceRef{sourceOfObject(o, revision.KindConfigMap)}
 		})),
-		source.TypedKind(c, &corev1.Namespace{}, handler.TypedEnqueueRequestsFromMapFunc(func(ctx context.Context, o *corev1.Namespace) []Group {
-			return r.groupsOf(ctx, o.Name)
+		source.TypedKind(c, &corev1.Secret{}, handler.TypedEnqueueRequestsFromMapFunc(func(_ context.Context, o *corev1.Secret) []SourceRef {
+			return []SourceRef{sourceOfObject(o, revision.KindSecret)}
+		})),
+		source.TypedKind(c, &v1alpha1.ConfigRelease{}, handler.TypedEnqueueRequestsFromMapFunc(func(_ context.Context, rel *v1alpha1.ConfigRelease) []SourceRef {
+			return []SourceRef{{Namespace: rel.Namespace, Kind: revision.Kind(rel.Spec.Source.Kind), Name: rel.Spec.Source.Name}}
+		})),
+		source.TypedKind(c, &corev1.Namespace{}, handler.TypedEnqueueRequestsFromMapFunc(func(ctx context.Context, ns *corev1.Namespace) []SourceRef {
+			var list v1alpha1.ConfigReleaseList
+			if err := c.List(ctx, &list, client.InNamespace(ns.Name)); err != nil {
+				return nil
+			}
+			out := make([]SourceRef, 0, len(list.Items))
+			for _, rel := range list.Items {
+				out = append(out, SourceRef{Namespace: rel.Namespace, Kind: revision.Kind(rel.Spec.Source.Kind), Name: rel.Spec.Source.Name})
+			}
+			return out
 		})),
 	}
 	for _, w := range watches {
@@ -121,70 +139,37 @@ func Setup(mgr manager.Manager, opts Options) error {
 	return nil
 }
 
+// podSources returns the sources a pod reloads; for a pod whose reloader this
+// controller cannot read, those of all its reloadable volumes, so that a
+// reconcile sees it and says so.
+func podSources(pod *corev1.Pod) []SourceRef {
+	info, ok := reloaderOf(pod)
+	switch {
+	case !ok:
+		return nil
+	case info.Error != "":
+		var vols []string
+		for _, v := range pod.Spec.Volumes {
+			vols = append(vols, v.Name) // the cache keeps only reloadable ones
+		}
+		return sourcesOf(pod, vols)
+	}
+	return sourcesOf(pod, info.Volumes)
+}
+
+// sourceOfObject is the source a ConfigMap or Secret event is about: itself,
+// or, for an object hotreload keeps, the source it keeps it for.
+func sourceOfObject(o client.Object, kind revision.Kind) SourceRef {
+	if owned(o) {
+		if name := o.GetAnnotations()[keptForAnnotation]; name != "" {
+			return SourceRef{Namespace: o.GetNamespace(), Kind: kind, Name: name}
+		}
+	}
+	return SourceRef{Namespace: o.GetNamespace(), Kind: kind, Name: o.GetName()}
+}
+
 // leaderCache runs a cache only on the elected leader.
 type leaderCache struct{ crcache.Cache }
 
 // NeedLeaderElection implements manager.LeaderElectionRunnable.
 func (leaderCache) NeedLeaderElection() bool { return true }
-
-func addIndexes(c crcache.Cache) error {
-	ctx := context.Background()
-	idx := map[string]client.IndexerFunc{
-		indexGroup: func(o client.Object) []string { return []string{groupName(o.(*corev1.Pod))} },
-		indexConfigMaps: func(o client.Object) []string {
-			cms, _ := sources(o.(*corev1.Pod))
-			return cms
-		},
-		indexSecrets: func(o client.Object) []string {
-			_, secrets := sources(o.(*corev1.Pod))
-			return secrets
-		},
-	}
-	for name, f := range idx {
-		if err := c.IndexField(ctx, &corev1.Pod{}, name, f); err != nil {
-			return fmt.Errorf("indexing pods by %s: %w", name, err)
-		}
-	}
-	return nil
-}
-
-// sources returns the names of the ConfigMaps and Secrets the pod's volumes
-// project.
-func sources(pod *corev1.Pod) (configMaps, secrets []string) {
-	for _, v := range pod.Spec.Volumes {
-		switch {
-		case v.ConfigMap != nil:
-			configMaps = append(configMaps, v.ConfigMap.Name)
-		case v.Secret != nil:
-			secrets = append(secrets, v.Secret.SecretName)
-		case v.Projected != nil:
-			for _, s := range v.Projected.Sources {
-				switch {
-				case s.ConfigMap != nil:
-					configMaps = append(configMaps, s.ConfigMap.Name)
-				case s.Secret != nil:
-					secrets = append(secrets, s.Secret.Name)
-				}
-			}
-		}
-	}
-	return configMaps, secrets
-}
-
-// groupsOf returns the groups of the injected pods in namespace ns that match opts.
-func (r *Reconciler) groupsOf(ctx context.Context, ns string, opts ...client.ListOption) []Group {
-	var pods corev1.PodList
-	if err := r.Cache.List(ctx, &pods, append(opts, client.InNamespace(ns))...); err != nil {
-		return nil
-	}
-	seen := map[Group]bool{}
-	var out []Group
-	for i := range pods.Items {
-		g := GroupOf(&pods.Items[i])
-		if !seen[g] {
-			seen[g] = true
-			out = append(out, g)
-		}
-	}
-	return out
-}

@@ -2,31 +2,36 @@ package rollout
 
 import (
 	"context"
-	"fmt"
-	"slices"
 
 	corev1 "k8s.io/api/core/v1"
-	apierrors "k8s.io/apimachinery/pkg/api/errors"
-	"k8s.io/apimachinery/pkg/types"
-	"sigs.k8s.io/controller-runtime/pkg/client"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/runtime/schema"
 
-	"github.com/hotreload/hotreload/pkg/revision"
+	v1alpha1 "github.com/hotreload/hotreload/api/v1alpha1"
 )
 
-// Event reasons the controller records on ConfigMaps and Secrets (and on the
-// pod, for halts).
+// Event reasons the controller records on sources, their releases, workloads
+// and pods.
 const (
-	ReasonRolloutStarted   = "RolloutStarted"
-	ReasonStepReleased     = "StepReleased"
-	ReasonRolloutCompleted = "RolloutCompleted"
-	ReasonRolloutHalted    = "RolloutHalted"
+	ReasonRolloutStarted    = "RolloutStarted"
+	ReasonStepReleased      = "StepReleased"
+	ReasonRolloutCompleted  = "RolloutCompleted"
+	ReasonRolloutHalted     = "RolloutHalted"
+	ReasonRolledBack        = "RolledBack"
+	ReasonRolloutSuperseded = "RolloutSuperseded"
+	// ReasonReleaseBlocked warns that the release cannot go on: an object
+	// hotreload keeps is missing or has a user's name.
+	ReasonReleaseBlocked = "ReleaseBlocked"
 	// ReasonInvalidSettings warns that a malformed hotreload/rollout or
 	// hotreload/rollout-interval was replaced by its default.
 	ReasonInvalidSettings = "InvalidRolloutSettings"
 	// ReasonUnknownContract warns, on a pod, that its reloader's command line
 	// is of a contract version this controller cannot read: the pod is left
-	// out of rollouts.
+	// out of releases.
 	ReasonUnknownContract = "UnknownContract"
+	// ReasonCannotRollBack warns, on a pod of contract version 1, that it
+	// keeps a halted candidate.
+	ReasonCannotRollBack = "CannotRollBack"
 )
 
 // Actions of the controller's events.k8s.io Events.
@@ -36,105 +41,48 @@ const (
 	actionComplete = "Complete"
 )
 
-// lookup reads the hashed ConfigMaps and Secrets of one namespace from the
-// cache, once each per reconcile.
-type lookup struct {
-	ctx  context.Context
-	c    client.Reader
-	ns   string
-	objs map[objectRef]client.Object // nil: not found
-	err  error
-}
-
-type objectRef struct {
-	kind revision.Kind
-	name string
-}
-
-func (r *Reconciler) lookup(ctx context.Context, ns string) *lookup {
-	return &lookup{ctx: ctx, c: r.Cache, ns: ns, objs: map[objectRef]client.Object{}}
-}
-
-// get implements revision.Lookup. A read error other than not found is kept
-// in l.err and the object reported missing; the reconcile then fails.
-func (l *lookup) get(kind revision.Kind, name string) (revision.Keys, bool) {
-	ref := objectRef{kind, name}
-	o, seen := l.objs[ref]
-	if !seen {
-		var obj client.Object = &corev1.ConfigMap{}
-		if kind == revision.KindSecret {
-			obj = &corev1.Secret{}
-		}
-		err := l.c.Get(l.ctx, types.NamespacedName{Namespace: l.ns, Name: name}, obj)
-		switch {
-		case apierrors.IsNotFound(err):
-			obj = nil
-		case err != nil:
-			l.err = fmt.Errorf("reading %s %s/%s: %w", kind, l.ns, name, err)
-			obj = nil
-		}
-		l.objs[ref], o = obj, obj
-	}
-	if o == nil {
-		return nil, false
-	}
-	keys, err := keysOf(o)
-	if err != nil {
-		l.err = err
-		return nil, false
-	}
-	return keys, true
-}
-
-// announcer records a unit's Events on the ConfigMaps and Secrets its pods
-// project (on its first pod when none exists).
+// announcer records a release's Events on its source and on the release.
 type announcer struct {
-	r    *Reconciler
-	objs []client.Object
+	r       *Reconciler
+	regards []*metav1.PartialObjectMetadata
+	ns      string
 }
 
-func (r *Reconciler) announcer(u *unit, l *lookup) *announcer {
-	a := &announcer{r: r}
-	seen := map[objectRef]bool{}
-	for _, pod := range u.pods {
-		vols, _ := ReloadedVolumes(pod)
-		for _, v := range pod.Spec.Volumes {
-			if !slices.Contains(vols, v.Name) {
-				continue
-			}
-			cms, secrets := sources(&corev1.Pod{Spec: corev1.PodSpec{Volumes: []corev1.Volume{v}}})
-			refs := make([]objectRef, 0, len(cms)+len(secrets))
-			for _, n := range cms {
-				refs = append(refs, objectRef{revision.KindConfigMap, n})
-			}
-			for _, n := range secrets {
-				refs = append(refs, objectRef{revision.KindSecret, n})
-			}
-			for _, ref := range refs {
-				if seen[ref] {
-					continue
-				}
-				seen[ref] = true
-				if o := l.objs[ref]; o != nil {
-					a.objs = append(a.objs, o)
-				}
-			}
-		}
+func (r *Reconciler) announcer(_ context.Context, rel *v1alpha1.ConfigRelease, s SourceRef) *announcer {
+	src := &metav1.PartialObjectMetadata{TypeMeta: metav1.TypeMeta{APIVersion: "v1", Kind: string(s.Kind)},
+		ObjectMeta: metav1.ObjectMeta{Namespace: s.Namespace, Name: s.Name}}
+	if len(rel.OwnerReferences) > 0 {
+		src.UID = rel.OwnerReferences[0].UID
 	}
-	if len(a.objs) == 0 {
-		a.objs = []client.Object{u.pods[0]}
-	}
-	return a
+	self := &metav1.PartialObjectMetadata{TypeMeta: metav1.TypeMeta{APIVersion: v1alpha1.GroupVersion.String(), Kind: "ConfigRelease"},
+		ObjectMeta: metav1.ObjectMeta{Namespace: rel.Namespace, Name: rel.Name, UID: rel.UID}}
+	return &announcer{r: r, regards: []*metav1.PartialObjectMetadata{src, self}, ns: s.Namespace}
 }
 
 func (a *announcer) normal(reason, action, note string, args ...any) {
-	for _, o := range a.objs {
+	for _, o := range a.regards {
 		a.r.Recorder.Eventf(o, nil, corev1.EventTypeNormal, reason, action, note, args...)
 	}
 }
 
 func (a *announcer) warning(reason, action, note string, args ...any) {
-	for _, o := range a.objs {
+	for _, o := range a.regards {
 		a.r.Recorder.Eventf(o, nil, corev1.EventTypeWarning, reason, action, note, args...)
 	}
+}
+
+// onWorkload records an Event on a workload too, so that `kubectl describe
+// deployment` tells the config story. The bare pods of a namespace have no
+// object to record it on.
+func (a *announcer) onWorkload(w Workload, typ, reason, action, note string) {
+	if w.Name == "" {
+		return
+	}
+	gv, err := schema.ParseGroupVersion(w.APIVersion)
+	if err != nil {
+		return
+	}
+	o := &metav1.PartialObjectMetadata{TypeMeta: metav1.TypeMeta{APIVersion: gv.String(), Kind: w.Kind},
+		ObjectMeta: metav1.ObjectMeta{Namespace: a.ns, Name: w.Name, UID: w.UID}}
+	a.r.Recorder.Eventf(o, nil, typ, reason, action, "%s", note)
 }

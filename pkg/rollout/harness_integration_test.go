@@ -6,6 +6,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"path/filepath"
 	"slices"
 	"sort"
 	"strings"
@@ -20,19 +21,36 @@ import (
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/types"
-	"k8s.io/client-go/kubernetes/scheme"
+	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
+	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/config"
 	"sigs.k8s.io/controller-runtime/pkg/manager"
 	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
 
+	v1alpha1 "github.com/hotreload/hotreload/api/v1alpha1"
 	"github.com/hotreload/hotreload/internal/testenv"
 	"github.com/hotreload/hotreload/pkg/annotations"
 	"github.com/hotreload/hotreload/pkg/contract"
 	"github.com/hotreload/hotreload/pkg/revision"
 )
 
-func TestMain(m *testing.M) { testenv.Main(m) }
+func TestMain(m *testing.M) {
+	testenv.Main(m, testenv.WithCRDs(filepath.Join("..", "..", "deploy", "base", "crd")))
+}
+
+// testScheme knows the built-in kinds and the ConfigRelease API.
+var testScheme = func() *runtime.Scheme {
+	s := runtime.NewScheme()
+	if err := clientgoscheme.AddToScheme(s); err != nil {
+		panic(err)
+	}
+	if err := v1alpha1.AddToScheme(s); err != nil {
+		panic(err)
+	}
+	return s
+}()
 
 // wait is how long any expected outcome may take; the tests never assert on
 // timing.
@@ -53,7 +71,7 @@ func startController(t testing.TB, env *testenv.Env, ns string) *controllerRun {
 		logger = testr.NewWithOptions(tt, testr.Options{Verbosity: 0})
 	}
 	mgr, err := manager.New(env.Config, manager.Options{
-		Scheme:                        scheme.Scheme,
+		Scheme:                        testScheme,
 		Logger:                        logger,
 		Metrics:                       metricsserver.Options{BindAddress: "0"},
 		LeaderElection:                true,
@@ -61,7 +79,7 @@ func startController(t testing.TB, env *testenv.Env, ns string) *controllerRun {
 		LeaderElectionNamespace:       ns,
 		LeaderElectionReleaseOnCancel: true,
 		// Tests run several managers in one process.
-		Controller: config.Controller{SkipNameValidation: ptr(true)},
+		Controller: config.Controller{SkipNameValidation: ptrTo(true)},
 	})
 	require.NoError(t, err)
 	reg := prometheus.NewRegistry()
@@ -86,6 +104,11 @@ type cluster struct {
 	env *testenv.Env
 	ns  string
 	ctx context.Context
+	// api reads the ConfigRelease API too.
+	api client.Client
+	// startOn, when set, gives the revision a new pod starts on (its
+	// stable mounts), instead of the sources as they are.
+	startOn func(*corev1.Pod) string
 }
 
 func newCluster(t testing.TB, nsAnnotations map[string]string) *cluster {
@@ -93,7 +116,9 @@ func newCluster(t testing.TB, nsAnnotations map[string]string) *cluster {
 	ns := env.Namespace(t, map[string]string{annotations.InjectionLabel: annotations.InjectionEnabled})
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	t.Cleanup(cancel)
-	c := &cluster{t: t, env: env, ns: ns, ctx: ctx}
+	api, err := client.New(env.Config, client.Options{Scheme: testScheme})
+	require.NoError(t, err)
+	c := &cluster{t: t, env: env, ns: ns, ctx: ctx, api: api}
 	if nsAnnotations != nil {
 		c.patch(&corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: ns}}, map[string]any{"metadata": map[string]any{"annotations": nsAnnotations}})
 	}
@@ -163,7 +188,8 @@ func (c *cluster) owner(name string) *appsv1.ReplicaSet {
 }
 
 // addPod creates an injected pod controlled by rs, running the revision of
-// its config (as its reloader reports at start-up), Ready.
+// its config as the ConfigMap holds it now (as its reloader reports at
+// start-up), Ready.
 func (c *cluster) addPod(name string, rs *appsv1.ReplicaSet, podAnnotations map[string]string, cm string, items ...string) *corev1.Pod {
 	c.t.Helper()
 	var kp []corev1.KeyToPath
@@ -189,10 +215,10 @@ func (c *cluster) addPodArgs(name string, rs *appsv1.ReplicaSet, podAnnotations 
 		ObjectMeta: metav1.ObjectMeta{
 			Name: name, Labels: clone(rs.Spec.Template.Labels), Annotations: clone(podAnnotations),
 			OwnerReferences: []metav1.OwnerReference{{APIVersion: "apps/v1", Kind: "ReplicaSet", Name: rs.Name, UID: rs.UID,
-				Controller: ptr(true), BlockOwnerDeletion: ptr(true)}},
+				Controller: ptrTo(true), BlockOwnerDeletion: ptrTo(true)}},
 		},
 		Spec: corev1.PodSpec{
-			InitContainers: []corev1.Container{{Name: contract.ReloaderName, Image: "reloader", RestartPolicy: ptr(corev1.ContainerRestartPolicyAlways),
+			InitContainers: []corev1.Container{{Name: contract.ReloaderName, Image: "reloader", RestartPolicy: ptrTo(corev1.ContainerRestartPolicyAlways),
 				Args: args}},
 			Containers: []corev1.Container{{Name: "app", Image: "app"}},
 			Volumes:    []corev1.Volume{{Name: "config", VolumeSource: src}},
@@ -203,6 +229,9 @@ func (c *cluster) addPodArgs(name string, rs *appsv1.ReplicaSet, podAnnotations 
 	applied := "000000000000"
 	if _, ok := ReloadedVolumes(pod); ok {
 		applied = c.desired(pod)
+		if c.startOn != nil {
+			applied = c.startOn(pod)
+		}
 	}
 	c.patch(pod, map[string]any{"metadata": map[string]any{
 		"labels":      map[string]string{annotations.Applied: applied},
@@ -243,12 +272,48 @@ func (c *cluster) status(name string, ready bool, since, restarted time.Time) er
 	return err
 }
 
-// desired computes the revision the pod should run, from the API objects.
-func (c *cluster) desired(pod *corev1.Pod) string {
+// at computes the revision of the pod's volumes over sources holding data
+// (by "ConfigMap/name" or "Secret/name"); every other source as it is.
+func (c *cluster) at(pod *corev1.Pod, data map[string]map[string]string) string {
 	c.t.Helper()
 	vols, ok := ReloadedVolumes(pod)
 	require.True(c.t, ok)
 	rev, err := revision.ForPod(pod, vols, func(kind revision.Kind, name string) (revision.Keys, bool) {
+		if d, ok := data[string(kind)+"/"+name]; ok {
+			if kind == revision.KindSecret {
+				b := map[string][]byte{}
+				for k, v := range d {
+					b[k] = []byte(v)
+				}
+				return revision.KeysOf(b), true
+			}
+			return revision.ConfigMapKeys(&corev1.ConfigMap{Data: d}), true
+		}
+		return c.keys(kind, name)
+	})
+	require.NoError(c.t, err)
+	return rev
+}
+
+// sourceRev is the revision of a whole ConfigMap holding data, as its release names it.
+func sourceRev(data map[string]string) string {
+	return sourceRevision(revision.ConfigMapKeys(&corev1.ConfigMap{Data: data}))
+}
+
+// desired computes the revision of the pod's volumes over its sources as
+// they are, from the API objects.
+func (c *cluster) desired(pod *corev1.Pod) string {
+	c.t.Helper()
+	vols, ok := ReloadedVolumes(pod)
+	require.True(c.t, ok)
+	rev, err := revision.ForPod(pod, vols, c.keys)
+	require.NoError(c.t, err)
+	return rev
+}
+
+// keys reads the key digests of a source from the API server.
+func (c *cluster) keys(kind revision.Kind, name string) (revision.Keys, bool) {
+	{
 		if kind == revision.KindSecret {
 			s, err := c.env.Clientset.CoreV1().Secrets(c.ns).Get(c.ctx, name, metav1.GetOptions{})
 			if err != nil {
@@ -261,9 +326,85 @@ func (c *cluster) desired(pod *corev1.Pod) string {
 			return nil, false
 		}
 		return revision.ConfigMapKeys(cm), true
-	})
+	}
+}
+
+// secret creates or updates a Secret.
+func (c *cluster) secret(name string, data map[string]string) {
+	c.t.Helper()
+	b := map[string][]byte{}
+	for k, v := range data {
+		b[k] = []byte(v)
+	}
+	secrets := c.env.Clientset.CoreV1().Secrets(c.ns)
+	s, err := secrets.Get(c.ctx, name, metav1.GetOptions{})
+	if err != nil {
+		_, err = secrets.Create(c.ctx, &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Name: name}, Data: b}, metav1.CreateOptions{})
+		require.NoError(c.t, err)
+		return
+	}
+	s.Data = b
+	_, err = secrets.Update(c.ctx, s, metav1.UpdateOptions{})
 	require.NoError(c.t, err)
-	return rev
+}
+
+// configMapUID returns the UID of a ConfigMap.
+func (c *cluster) configMapUID(name string) types.UID {
+	c.t.Helper()
+	cm, err := c.env.Clientset.CoreV1().ConfigMaps(c.ns).Get(c.ctx, name, metav1.GetOptions{})
+	require.NoError(c.t, err)
+	return cm.UID
+}
+
+// kept reads a ConfigMap hotreload keeps.
+func (c *cluster) kept(name string) *corev1.ConfigMap {
+	c.t.Helper()
+	cm, err := c.env.Clientset.CoreV1().ConfigMaps(c.ns).Get(c.ctx, name, metav1.GetOptions{})
+	require.NoError(c.t, err)
+	return cm
+}
+
+// replicaSetObject reads a ReplicaSet.
+func (c *cluster) replicaSetObject(name string) *appsv1.ReplicaSet {
+	c.t.Helper()
+	rs, err := c.env.Clientset.AppsV1().ReplicaSets(c.ns).Get(c.ctx, name, metav1.GetOptions{})
+	require.NoError(c.t, err)
+	return rs
+}
+
+// waitRelease waits until the release of a ConfigMap satisfies ok and returns it.
+func (c *cluster) waitRelease(name, what string, ok func(*v1alpha1.ConfigRelease) bool) *v1alpha1.ConfigRelease {
+	c.t.Helper()
+	return c.waitReleaseOf("configmap-"+name, what, ok)
+}
+
+// waitReleaseOf waits until the named release satisfies ok and returns it.
+// On timeout it fails with the release's last status.
+func (c *cluster) waitReleaseOf(name, what string, ok func(*v1alpha1.ConfigRelease) bool) *v1alpha1.ConfigRelease {
+	c.t.Helper()
+	deadline := time.Now().Add(wait)
+	var last *v1alpha1.ConfigRelease
+	for {
+		rel := &v1alpha1.ConfigRelease{}
+		if err := c.api.Get(c.ctx, client.ObjectKey{Namespace: c.ns, Name: name}, rel); err == nil {
+			last = rel
+			if ok(rel) {
+				return rel
+			}
+		}
+		if time.Now().After(deadline) {
+			status, _ := json.MarshalIndent(last, "", "  ")
+			c.t.Fatalf("release %s: %s: not after %s; last seen:\n%s\npods: %v", name, what, wait, status, podRevisions(c.pods("")))
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+// phase is a condition of waitRelease.
+func phase(p v1alpha1.Phase, candidate string) func(*v1alpha1.ConfigRelease) bool {
+	return func(rel *v1alpha1.ConfigRelease) bool {
+		return rel.Status.Phase == p && rel.Status.Candidate == candidate
+	}
 }
 
 func (c *cluster) pods(prefix string) []corev1.Pod {
@@ -272,7 +413,7 @@ func (c *cluster) pods(prefix string) []corev1.Pod {
 	require.NoError(c.t, err)
 	var out []corev1.Pod
 	for _, p := range list.Items {
-		if strings.HasPrefix(p.Name, prefix+"-") {
+		if prefix == "" || strings.HasPrefix(p.Name, prefix+"-") {
 			out = append(out, p)
 		}
 	}
@@ -337,7 +478,47 @@ func clone(m map[string]string) map[string]string {
 	return out
 }
 
-func ptr[T any](v T) *T { return &v }
+// podRevisions returns, by pod name, "released applied".
+func podRevisions(pods []corev1.Pod) map[string]string {
+	out := map[string]string{}
+	for _, p := range pods {
+		out[p.Name] = p.Annotations[annotations.Released] + " " + p.Labels[annotations.Applied]
+	}
+	return out
+}
+
+// all maps every pod's name to v.
+func all(pods []corev1.Pod, v string) map[string]string {
+	out := map[string]string{}
+	for _, p := range pods {
+		out[p.Name] = v
+	}
+	return out
+}
+
+// waitPods waits until the pods named prefix-* are as want says
+// (podRevisions), and returns them.
+func (c *cluster) waitPods(prefix string, want func([]corev1.Pod) map[string]string) []corev1.Pod {
+	c.t.Helper()
+	var got []corev1.Pod
+	require.Eventually(c.t, func() bool {
+		got = c.pods(prefix)
+		return len(got) > 0 && assertEqual(want(got), podRevisions(got))
+	}, wait, 50*time.Millisecond, "pods %s: want %v", prefix, func() any { return podRevisions(got) }())
+	return got
+}
+
+func assertEqual(a, b map[string]string) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	for k, v := range a {
+		if b[k] != v {
+			return false
+		}
+	}
+	return true
+}
 
 // metricValues returns the rollout counters and the number of durations
 // observed, as "name{namespace}".

@@ -12,6 +12,7 @@ type Metrics struct {
 	started   *prometheus.CounterVec
 	completed *prometheus.CounterVec
 	halted    *prometheus.CounterVec
+	rollbacks *prometheus.CounterVec
 	steps     *prometheus.CounterVec
 	duration  *prometheus.HistogramVec
 }
@@ -26,6 +27,7 @@ func NewMetrics(reg prometheus.Registerer) (*Metrics, error) {
 		started:   counter("hotreload_rollouts_started_total", "Config rollouts started (first release of a revision to a group of pods)."),
 		completed: counter("hotreload_rollouts_completed_total", "Config rollouts completed: every pod of the group runs the revision and stayed healthy for the interval."),
 		halted:    counter("hotreload_rollouts_halted_total", "Config rollouts halted by a pod that failed, stopped being Ready or restarted."),
+		rollbacks: counter("hotreload_rollbacks_total", "Halted config rollouts whose every pod runs the stable revision again."),
 		steps:     counter("hotreload_rollout_steps_released_total", "Rollout steps released."),
 		duration: prometheus.NewHistogramVec(prometheus.HistogramOpts{
 			Name:    "hotreload_rollout_duration_seconds",
@@ -33,7 +35,7 @@ func NewMetrics(reg prometheus.Registerer) (*Metrics, error) {
 			Buckets: prometheus.ExponentialBuckets(1, 2, 14),
 		}, []string{"namespace"}),
 	}
-	for _, c := range []**prometheus.CounterVec{&m.started, &m.completed, &m.halted, &m.steps} {
+	for _, c := range []**prometheus.CounterVec{&m.started, &m.completed, &m.halted, &m.rollbacks, &m.steps} {
 		if err := register(reg, c); err != nil {
 			return nil, err
 		}
@@ -60,6 +62,7 @@ func register[C prometheus.Collector](reg prometheus.Registerer, c *C) error {
 func (m *Metrics) rolloutStarted(ns string) { m.started.WithLabelValues(ns).Inc() }
 func (m *Metrics) stepReleased(ns string)   { m.steps.WithLabelValues(ns).Inc() }
 func (m *Metrics) rolloutHalted(ns string)  { m.halted.WithLabelValues(ns).Inc() }
+func (m *Metrics) rolledBack(ns string)     { m.rollbacks.WithLabelValues(ns).Inc() }
 func (m *Metrics) rolloutCompleted(ns string, d time.Duration) {
 	m.completed.WithLabelValues(ns).Inc()
 	if d > 0 {

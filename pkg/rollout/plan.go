@@ -11,13 +11,16 @@ import (
 	"github.com/hotreload/hotreload/pkg/annotations"
 )
 
-// Pod is what planning knows of one pod, read from its labels, annotations
-// and status.
+// Pod is what planning knows of one consuming pod, read from its labels,
+// annotations and status.
 type Pod struct {
 	Name string
 	UID  types.UID
-	// Released is the hotreload/released annotation.
+	// Released is the hotreload/released annotation: the pod revision it may
+	// apply. Holds is true when that release holds the candidate being
+	// planned (hotreload/candidates).
 	Released string
+	Holds    bool
 	// Applied is the hotreload/applied label; AppliedAt its hotreload/applied-at
 	// time, zero when absent or malformed.
 	Applied   string
@@ -32,164 +35,134 @@ type Pod struct {
 	// LastRestart is the latest time an app container terminated and was
 	// restarted (its lastState.terminated.finishedAt), zero when none did.
 	LastRestart time.Time
+	// Created orders the pods of a workload: the newest gives its settings.
+	Created time.Time
 }
 
-// Input is one rollout unit: the pods of one group whose desired revision is
-// Revision, with the group's settings.
+// Input is one workload's pods, for one candidate of one source, with its
+// settings and the step it reached (0 before the first).
 type Input struct {
-	Revision string
-	Pods     []Pod
-	Steps    annotations.RolloutSteps
-	Interval time.Duration
-	Now      time.Time
+	Candidate string
+	Pods      []Pod
+	Step      int
+	Steps     annotations.RolloutSteps
+	Interval  time.Duration
+	Now       time.Time
 }
 
-// Halt is a released pod that halts the rollout.
+// Halt is a pod holding the candidate that failed on it.
 type Halt struct {
 	Pod   string
 	Cause string
-	// Announced is true when the pod's hotreload/failed already says that the
-	// rollout halted: the Event was recorded and nothing is left to write.
-	Announced bool
 }
 
-// Decision is what to do now for one rollout unit.
+// Decision is what to do now for one workload.
 type Decision struct {
-	// Release names the pods to release now, in rollout order.
+	// Release names the pods to give the candidate now, in rollout order.
 	Release []string
-	// Step is the 1-based step Release belongs to, of Steps; Target is the
-	// number of pods released once Release lands, of Total.
-	Step, Steps   int
+	// Step is the step reached once Release lands (1-based, of Steps);
+	// Advanced is true when that is a new step.
+	Step, Steps int
+	Advanced    bool
+	// Target is the number of pods holding the candidate once Release lands,
+	// of Total.
 	Target, Total int
-	// Started is true when Release is the revision's first release.
-	Started bool
-	// Halts are the released pods that halt the rollout, by name.
+	// Halts are the pods that halt the release, by name.
 	Halts []Halt
-	// Complete is true when every pod runs the revision and has been healthy
-	// for the interval since CompletedAt minus the interval. StartedAt is the
-	// earliest applied-at of a released pod (zero when no pod was released).
-	Complete    bool
-	CompletedAt time.Time
-	StartedAt   time.Time
+	// Complete is true when every pod holds the candidate, applied it and has
+	// been healthy for the interval at the last step.
+	Complete bool
 	// RequeueAt is when the gate opens, if nothing changes before; zero when
-	// the next change can only come from a pod update.
+	// only a pod update can open it.
 	RequeueAt time.Time
-	// UnderWay is true while the revision is still rolling out: a pod has
-	// yet to be released or to apply it, or one it was released to is within
-	// its interval. A group that rolled out long ago and where a pod is not
-	// Ready now is not under way.
-	UnderWay bool
 }
 
-// haltedSuffix ends the hotreload/failed reason of a pod once the halt it
-// causes was announced, so that a restarted controller does not announce it again.
-const haltedSuffix = "; rollout halted"
-
-// Plan decides, from the pods' state alone, what to release, what halts and
-// when to look again.
+// Plan decides, from the workload's pods and the step it reached, what to
+// release, what halts and when to look again.
+//
+//   - A pod that holds the candidate halts the release when it reports the
+//     release failed, or, within the interval after applying it, stops being
+//     Ready or restarts.
+//   - Step k's target is ceil(p_k × N) of the N pods now. Below it, pods that
+//     went away are replaced at once (a top-up, within the step).
+//   - The next step starts when every pod holding the candidate has applied
+//     its release, is Ready, and has been both for the interval.
 func Plan(in Input) Decision {
-	if len(in.Steps) == 0 {
-		in.Steps = annotations.DefaultRollout
+	steps := in.Steps
+	if len(steps) == 0 {
+		steps = annotations.DefaultRollout
 	}
-	d := Decision{Steps: len(in.Steps), Total: len(in.Pods)}
-	if len(in.Pods) == 0 {
-		return d
-	}
-	pods := Order(in.Pods, in.Revision)
-	rev := in.Revision
-
-	var released []Pod
-	d.Started = true
+	d := Decision{Steps: len(steps), Total: len(in.Pods), Step: min(max(in.Step, 0), len(steps))}
+	pods := Order(in.Pods, in.Candidate)
+	var holders []Pod
 	for _, p := range pods {
-		if p.Released == rev {
-			d.Started = false
-		}
-		if isReleased(p, rev) {
-			released = append(released, p)
+		if p.Holds {
+			holders = append(holders, p)
 		}
 	}
-	for _, p := range released {
-		if h, ok := halt(p, rev, in.Interval); ok {
+	for _, p := range holders {
+		if h, ok := halt(p, in.Interval); ok {
 			d.Halts = append(d.Halts, h)
-		}
-		if p.Released == rev && !p.AppliedAt.IsZero() && p.Applied == rev && (d.StartedAt.IsZero() || p.AppliedAt.Before(d.StartedAt)) {
-			d.StartedAt = p.AppliedAt
 		}
 	}
 	if len(d.Halts) > 0 {
 		slices.SortFunc(d.Halts, func(a, b Halt) int { return strings.Compare(a.Pod, b.Pod) })
 		return d
 	}
-
-	if in.Steps.Immediate() {
-		// Everything at once, with no gate. A pod whose reloader applied the
-		// mounted revision before its release is released too when it carries
-		// an older release, so that no pod is left holding a stale one.
-		for _, p := range pods {
-			if !isReleased(p, rev) || (p.Released != "" && p.Released != rev) {
-				d.Release = append(d.Release, p.Name)
-			}
-		}
-		if len(d.Release) > 0 {
-			d.Step, d.Target, d.UnderWay = 1, len(pods), true
-			return d
-		}
-	}
-	settled, at, known := gate(released, rev, in.Interval, in.Now)
-	c := len(released)
-	d.UnderWay = c < len(pods) || slices.ContainsFunc(released, func(p Pod) bool {
-		return p.Released == rev && (p.Applied != rev || in.Now.Before(p.AppliedAt.Add(in.Interval)))
-	})
-	if c == len(pods) {
-		if settled {
-			d.Complete, d.CompletedAt, d.UnderWay = true, at, false
-		} else if known {
-			d.RequeueAt = at
-		}
+	if len(pods) == 0 {
 		return d
 	}
-	targets := Targets(in.Steps, len(pods))
-	k := slices.IndexFunc(targets, func(t int) bool { return t > c })
+	targets := Targets(steps, len(pods))
+	c := len(holders)
+	d.Target = c
+	if d.Step == 0 {
+		return releaseUpTo(d, pods, 1, targets, c)
+	}
+	if t := targets[d.Step-1]; c < t {
+		d = releaseUpTo(d, pods, d.Step, targets, c) // a top-up
+		d.Advanced = false
+		return d
+	}
+	settled, at, known := gate(holders, in.Interval, in.Now)
 	if !settled {
 		if known {
 			d.RequeueAt = at
 		}
 		return d
 	}
-	d.Step, d.Target = k+1, targets[k]
+	next := d.Step + 1
+	for next <= len(steps) && targets[next-1] <= c {
+		next++
+	}
+	if next > len(steps) {
+		d.Step, d.Complete = len(steps), c == len(pods)
+		return d
+	}
+	return releaseUpTo(d, pods, next, targets, c)
+}
+
+// releaseUpTo releases step k: pods in order until targets[k-1] hold the candidate.
+func releaseUpTo(d Decision, pods []Pod, k int, targets []int, c int) Decision {
+	d.Step, d.Advanced, d.Target = k, true, targets[k-1]
 	for _, p := range pods {
-		if len(d.Release) == d.Target-c {
+		if len(d.Release) >= d.Target-c {
 			break
 		}
-		if !isReleased(p, rev) {
+		if !p.Holds {
 			d.Release = append(d.Release, p.Name)
 		}
 	}
 	return d
 }
 
-// isReleased reports whether the pod counts as released at rev: released to
-// it, or already running it (a pod created during the rollout starts on what
-// is mounted then). A pod whose last release failed does not run rev even if
-// its label says so: its live copy holds the failed revision, so a revert must
-// be released to it again.
-func isReleased(p Pod, rev string) bool {
-	if p.Released == rev {
-		return true
+// halt reports whether a pod holding the candidate halts the release: it
+// failed to apply its release, or within the interval after applying it, it
+// stopped being Ready or restarted.
+func halt(p Pod, interval time.Duration) (Halt, bool) {
+	if p.Failed != "" && p.Failed == p.Released {
+		return Halt{Pod: p.Name, Cause: p.FailedReason}, true
 	}
-	failedLast := p.Released != "" && p.Failed == p.Released
-	return p.Applied == rev && !failedLast
-}
-
-// halt reports whether a released pod halts the rollout of rev: it failed to
-// apply rev, or within the interval after applying a release of rev, it
-// stopped being Ready or restarted. A pod that started on rev (created during
-// the rollout) was never reloaded: its start-up is not the reload's doing.
-func halt(p Pod, rev string, interval time.Duration) (Halt, bool) {
-	if p.Failed == rev {
-		return Halt{Pod: p.Name, Cause: strings.TrimSuffix(p.FailedReason, haltedSuffix), Announced: strings.HasSuffix(p.FailedReason, haltedSuffix)}, true
-	}
-	if p.Released != rev || p.Applied != rev || p.AppliedAt.IsZero() {
+	if p.Applied != p.Released || p.AppliedAt.IsZero() {
 		return Halt{}, false
 	}
 	end := p.AppliedAt.Add(interval)
@@ -203,13 +176,13 @@ func halt(p Pod, rev string, interval time.Duration) (Halt, bool) {
 	return Halt{}, false
 }
 
-// gate reports whether every released pod has run rev, Ready, for the
-// interval (settled), and when the last of them does (at). When some pod has
-// not applied rev or is not Ready, known is false: only a pod update can open
-// the gate.
-func gate(released []Pod, rev string, interval time.Duration, now time.Time) (settled bool, at time.Time, known bool) {
-	for _, p := range released {
-		if p.Applied != rev || p.AppliedAt.IsZero() || !p.Ready {
+// gate reports whether every holder has run its release, Ready, for the
+// interval (settled), and when the last of them does (at). When some holder
+// has not applied its release or is not Ready, known is false: only a pod
+// update can open the gate.
+func gate(holders []Pod, interval time.Duration, now time.Time) (settled bool, at time.Time, known bool) {
+	for _, p := range holders {
+		if p.Applied != p.Released || p.AppliedAt.IsZero() || !p.Ready {
 			return false, time.Time{}, false
 		}
 		since := p.AppliedAt
@@ -223,9 +196,9 @@ func gate(released []Pod, rev string, interval time.Duration, now time.Time) (se
 	return !at.After(now), at, true
 }
 
-// Targets returns how many pods of n are released once each step is done:
-// counts clamped to n, percentages rounded up, never fewer than the step
-// before.
+// Targets returns how many pods of n hold the candidate once each step is
+// done: counts clamped to n, percentages rounded up, never fewer than the
+// step before.
 func Targets(steps annotations.RolloutSteps, n int) []int {
 	out := make([]int, len(steps))
 	prev := 0

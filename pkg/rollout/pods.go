@@ -3,37 +3,60 @@ package rollout
 import (
 	"encoding/json"
 	"errors"
+	"slices"
 
 	corev1 "k8s.io/api/core/v1"
-	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	"github.com/hotreload/hotreload/pkg/annotations"
 	"github.com/hotreload/hotreload/pkg/contract"
+	"github.com/hotreload/hotreload/pkg/revision"
 )
 
-// Group names a group of pods that roll out together: the pods of one
-// controlling owner (ReplicaSet, StatefulSet, DaemonSet, an Argo Rollouts
-// ReplicaSet, ...) in one namespace, or one bare pod.
-type Group struct {
+// SourceRef names a ConfigMap or Secret in a namespace: what a release is about.
+type SourceRef struct {
 	Namespace string
-	// Name is "Kind/name/uid" of the controlling owner, or "Pod/name" for a
-	// pod without one.
-	Name string
+	Kind      revision.Kind
+	Name      string
 }
 
-// String returns namespace/name.
-func (g Group) String() string { return g.Namespace + "/" + g.Name }
+// Key is the source as the hotreload/candidates annotation names it:
+// "ConfigMap/app".
+func (s SourceRef) Key() string { return string(s.Kind) + "/" + s.Name }
 
-// GroupOf returns the group of pod.
-func GroupOf(pod *corev1.Pod) Group {
-	return Group{Namespace: pod.Namespace, Name: groupName(pod)}
-}
+// String returns namespace/Kind/name.
+func (s SourceRef) String() string { return s.Namespace + "/" + s.Key() }
 
-func groupName(pod *corev1.Pod) string {
-	if o := metav1.GetControllerOfNoCopy(pod); o != nil {
-		return o.Kind + "/" + o.Name + "/" + string(o.UID)
+// sourcesOf returns the ConfigMaps and Secrets the pod's reloaded volumes
+// project, each once, in spec order.
+func sourcesOf(pod *corev1.Pod, reloaded []string) []SourceRef {
+	var out []SourceRef
+	add := func(kind revision.Kind, name string) {
+		s := SourceRef{Namespace: pod.Namespace, Kind: kind, Name: name}
+		if !slices.Contains(out, s) {
+			out = append(out, s)
+		}
 	}
-	return "Pod/" + pod.Name
+	for _, v := range pod.Spec.Volumes {
+		if !slices.Contains(reloaded, v.Name) {
+			continue
+		}
+		switch {
+		case v.ConfigMap != nil:
+			add(revision.KindConfigMap, v.ConfigMap.Name)
+		case v.Secret != nil:
+			add(revision.KindSecret, v.Secret.SecretName)
+		case v.Projected != nil:
+			for _, src := range v.Projected.Sources {
+				switch {
+				case src.ConfigMap != nil:
+					add(revision.KindConfigMap, src.ConfigMap.Name)
+				case src.Secret != nil:
+					add(revision.KindSecret, src.Secret.Name)
+				}
+			}
+		}
+	}
+	return out
 }
 
 // StateOf returns what planning needs to know of pod.
@@ -43,6 +66,7 @@ func StateOf(pod *corev1.Pod) Pod {
 		UID:      pod.UID,
 		Released: annotations.ReleasedOf(pod.Annotations),
 		Applied:  annotations.AppliedOf(pod.Labels),
+		Created:  pod.CreationTimestamp.Time,
 	}
 	if t, ok := annotations.AppliedAtOf(pod.Annotations); ok {
 		p.AppliedAt = t
@@ -75,6 +99,8 @@ const reloaderAnnotation = "rollout.hotreload.internal/reloader"
 // reloaderInfo is what the controller needs of a pod's reloader: the volumes
 // it hashes, or why its command line could not be read.
 type reloaderInfo struct {
+	// Version is the contract version of its command line.
+	Version int      `json:"version,omitempty"`
 	Volumes []string `json:"volumes"`
 	Error   string   `json:"error,omitempty"`
 }
@@ -89,7 +115,7 @@ func readReloader(pod *corev1.Pod) (info reloaderInfo, ok bool) {
 	case err != nil:
 		return reloaderInfo{Error: err.Error()}, true
 	}
-	return reloaderInfo{Volumes: run.Volumes}, true
+	return reloaderInfo{Version: run.Version, Volumes: run.Volumes}, true
 }
 
 // reloaderOf returns what the controller knows of the pod's reloader: from

@@ -4,14 +4,15 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"maps"
 	"slices"
 	"strings"
 	"sync"
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/api/equality"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/client-go/tools/events"
 	crcache "sigs.k8s.io/controller-runtime/pkg/cache"
@@ -19,17 +20,21 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/log"
 	"sigs.k8s.io/controller-runtime/pkg/reconcile"
 
+	v1alpha1 "github.com/hotreload/hotreload/api/v1alpha1"
 	"github.com/hotreload/hotreload/pkg/annotations"
-	"github.com/hotreload/hotreload/pkg/revision"
+	"github.com/hotreload/hotreload/pkg/contract"
 )
 
-// Reconciler rolls config revisions out to one group of pods at a time.
+// Reconciler releases each config change of one source (a ConfigMap or a
+// Secret) to the pods that reload it, as its ConfigRelease records.
 type Reconciler struct {
-	// Cache holds the injected pods, the hashed ConfigMaps and Secrets, and
-	// the namespaces.
+	// Cache holds the injected pods, the hashed ConfigMaps and Secrets, the
+	// releases, the ReplicaSets' metadata and the namespaces.
 	Cache crcache.Cache
-	// Client writes to the API server.
+	// Client writes to the API server; API reads from it, for the data of a
+	// revision (never cached).
 	Client   client.Client
+	API      client.Reader
 	Recorder events.EventRecorder
 	Metrics  *Metrics
 	Patchers int
@@ -37,94 +42,403 @@ type Reconciler struct {
 
 	writes *writes
 	mu     sync.Mutex
-	// watching holds the rollouts this process saw under way: it announces
-	// the completion of those only, so that a restart announces nothing old.
-	watching map[watched]bool
-	// unreadables holds the pods whose reloader this process could not read
-	// and said so about, so that it says so once.
+	// unreadables and legacy hold the pods this process said something
+	// about once: a reloader it cannot read, a version 1 pod's limits.
 	unreadables map[types.UID]bool
+	legacy      map[types.UID]bool
 }
 
-// watched is a rollout: a revision in a group.
-type watched struct {
-	group    Group
-	revision string
-}
+var _ reconcile.TypedReconciler[SourceRef] = (*Reconciler)(nil)
 
-var _ reconcile.TypedReconciler[Group] = (*Reconciler)(nil)
-
-// unit is the pods of one group whose desired revision is the same.
-type unit struct {
-	group    Group
-	revision string
-	pods     []*corev1.Pod
-}
-
-// Reconcile releases, halts or completes the rollouts of group g.
-func (r *Reconciler) Reconcile(ctx context.Context, g Group) (reconcile.Result, error) {
-	logger := log.FromContext(ctx).WithValues("group", g.String())
+// Reconcile moves the release of source s one step on: it starts the
+// release of a source seen for the first time, takes a new candidate, plans
+// each consuming workload's step, halts, rolls back or completes, writes the
+// pods' releases and then the status.
+func (r *Reconciler) Reconcile(ctx context.Context, s SourceRef) (reconcile.Result, error) {
+	logger := log.FromContext(ctx).WithValues("source", s.String())
 	ctx = log.IntoContext(ctx, logger)
-	var list corev1.PodList
-	if err := r.Cache.List(ctx, &list, client.InNamespace(g.Namespace), client.MatchingFields{indexGroup: g.Name}); err != nil {
-		return reconcile.Result{}, fmt.Errorf("listing the pods of %s: %w", g, err)
+	c := newContents(ctx, r.Cache, s.Namespace)
+	src := c.object(s.Kind, s.Name)
+	if err := c.failed(); err != nil {
+		return reconcile.Result{}, err
 	}
-	if len(list.Items) == 0 {
-		r.forget(g, nil)
+	if src == nil || owned(src) {
+		// Gone (its release goes with it), or one of hotreload's own copies.
 		return reconcile.Result{}, nil
 	}
-	var ns corev1.Namespace
-	if err := r.Cache.Get(ctx, client.ObjectKey{Name: g.Namespace}, &ns); err != nil && !apierrors.IsNotFound(err) {
-		return reconcile.Result{}, fmt.Errorf("reading namespace %s: %w", g.Namespace, err)
+	keys, _ := c.keys(s.Kind, s.Name)
+	srcRev := sourceRevision(keys)
+	pods, err := r.consumers(ctx, c, s)
+	if err != nil {
+		return reconcile.Result{}, err
 	}
-	lookup := r.lookup(ctx, g.Namespace)
+	rel := c.release(s)
+	if err := c.failed(); err != nil {
+		return reconcile.Result{}, err
+	}
+	switch {
+	case rel == nil && len(pods) == 0:
+		return reconcile.Result{}, nil // no pod reloads it
+	case rel == nil:
+		return reconcile.Result{RequeueAfter: again}, r.start(ctx, s, src)
+	case rel.Status.Candidate == "":
+		err = r.first(ctx, rel, s)
+	case srcRev != rel.Status.Candidate:
+		err = r.advance(ctx, rel, s)
+	default:
+		if err = r.keep(ctx, c, rel, s); err == nil {
+			return r.step(ctx, c, rel, s, pods)
+		}
+	}
+	if errors.Is(err, errTaken) || errors.Is(err, errNotKept) {
+		r.blocked(ctx, rel, s, err)
+	}
+	if err != nil {
+		return reconcile.Result{}, err
+	}
+	return reconcile.Result{RequeueAfter: again}, nil
+}
+
+// again is how soon a reconcile that moved the release's state runs again,
+// to act on that state.
+const again = 10 * time.Millisecond
+
+// start creates the release of a source seen for the first time, owned by
+// the source so that it goes with it.
+func (r *Reconciler) start(ctx context.Context, s SourceRef, src client.Object) error {
+	rel := &v1alpha1.ConfigRelease{
+		ObjectMeta: metav1.ObjectMeta{Name: contract.ReleaseName(string(s.Kind), s.Name), Namespace: s.Namespace,
+			Labels:          map[string]string{contract.ManagedByLabel: contract.ManagedBy, contract.SourceLabel: contract.SourceDigest(string(s.Kind), s.Name)},
+			OwnerReferences: []metav1.OwnerReference{{APIVersion: "v1", Kind: string(s.Kind), Name: s.Name, UID: src.GetUID()}}},
+		Spec: v1alpha1.ConfigReleaseSpec{Source: v1alpha1.Source{Kind: v1alpha1.SourceKind(s.Kind), Name: s.Name}},
+	}
+	if err := r.Client.Create(ctx, rel); err != nil {
+		if apierrors.IsAlreadyExists(err) {
+			return nil // the cache will show it
+		}
+		return fmt.Errorf("creating the release of %s: %w", s, err)
+	}
+	return r.first(ctx, rel, s)
+}
+
+// first makes the source's current content its stable revision: there is
+// nothing earlier to go back to.
+func (r *Reconciler) first(ctx context.Context, rel *v1alpha1.ConfigRelease, s SourceRef) error {
+	rev, content, err := r.capture(ctx, rel, s)
+	if err != nil {
+		return err
+	}
+	if err := r.writeStable(ctx, rel, s, rev, content); err != nil {
+		return err
+	}
+	rel = rel.DeepCopy()
+	rel.Status = firstSeen(rev, r.Now())
+	rel.Status.ObservedGeneration = rel.Generation
+	if err := r.Client.Status().Update(ctx, rel); err != nil {
+		return fmt.Errorf("writing the status of the release of %s: %w", s, err)
+	}
+	log.FromContext(ctx).Info("release started: the first revision seen is stable", "revision", rev)
+	return nil
+}
+
+// advance takes the source's new content as the candidate.
+func (r *Reconciler) advance(ctx context.Context, rel *v1alpha1.ConfigRelease, s SourceRef) error {
+	rev, _, err := r.capture(ctx, rel, s)
+	if err != nil {
+		return err
+	}
+	if rev == rel.Status.Candidate {
+		return nil // the cache lags behind the API server
+	}
+	prev := rel.Status
+	rel = rel.DeepCopy()
+	rel.Status = newCandidate(rel.Status, rev, r.Now())
+	rel.Status.ObservedGeneration = rel.Generation
+	if err := r.Client.Status().Update(ctx, rel); err != nil {
+		return fmt.Errorf("writing the status of the release of %s: %w", s, err)
+	}
+	ev := r.announcer(ctx, rel, s)
+	switch {
+	case rev == rel.Status.Stable:
+		ev.normal(ReasonRolloutCompleted, actionComplete, "config revision %s is the stable revision again: every pod goes back to it", rev)
+	default:
+		if prev.Candidate != prev.Stable && prev.Phase == v1alpha1.PhaseProgressing {
+			ev.normal(ReasonRolloutSuperseded, actionRelease, "config revision %s superseded by %s before it completed", prev.Candidate, rev)
+		}
+		r.Metrics.rolloutStarted(s.Namespace)
+		ev.normal(ReasonRolloutStarted, actionRelease, "release of config revision %s started; stable revision %s", rev, rel.Status.Stable)
+	}
+	return r.pruneRevisions(ctx, s, rel.Status.Stable, rel.Status.Candidate)
+}
+
+// keep makes sure the objects that keep the stable and the candidate
+// revisions exist, and that the stable copy holds the stable revision: a user
+// may have deleted or edited them.
+func (r *Reconciler) keep(ctx context.Context, c *contents, rel *v1alpha1.ConfigRelease, s SourceRef) error {
+	for _, rev := range []string{rel.Status.Stable, rel.Status.Candidate} {
+		if _, ok := c.keysAt(s, rev); !ok && c.failed() == nil {
+			if rev != rel.Status.Candidate {
+				return fmt.Errorf("revision %s of %s %w: edit the source to release a new one", rev, s, errNotKept)
+			}
+			if got, _, err := r.capture(ctx, rel, s); err != nil {
+				return err
+			} else if got != rev {
+				return nil // the source changed: the next reconcile takes it
+			}
+		}
+	}
+	stable := c.object(s.Kind, contract.StableName(s.Name))
+	if stable != nil && !owned(stable) {
+		return fmt.Errorf("the stable copy of %s: %s %s/%s %w; rename it", s, s.Kind, s.Namespace, contract.StableName(s.Name), errTaken)
+	}
+	if stable == nil || stable.GetLabels()[contract.RevisionLabel] != rel.Status.Stable {
+		return r.stableFrom(ctx, rel, s, rel.Status.Stable)
+	}
+	return c.failed()
+}
+
+// blocked says, once per message, what keeps the release from going on.
+func (r *Reconciler) blocked(ctx context.Context, rel *v1alpha1.ConfigRelease, s SourceRef, err error) {
+	if rel.Status.Message == err.Error() {
+		return
+	}
+	rel = rel.DeepCopy()
+	rel.Status.Message = err.Error()
+	if uerr := r.Client.Status().Update(ctx, rel); uerr != nil {
+		log.FromContext(ctx).Error(uerr, "writing the status of the release")
+		return
+	}
+	r.announcer(ctx, rel, s).warning(ReasonReleaseBlocked, actionRelease, "%s", err.Error())
+}
+
+// consumers returns the pods that reload source s and whose reloader has
+// reported, with what the reconcile needs of each.
+func (r *Reconciler) consumers(ctx context.Context, c *contents, s SourceRef) ([]consumer, error) {
+	var list corev1.PodList
+	if err := r.Cache.List(ctx, &list, client.InNamespace(s.Namespace), client.MatchingFields{indexSources: s.Key()}); err != nil {
+		return nil, fmt.Errorf("listing the pods of %s: %w", s, err)
+	}
 	now := r.Now()
-	byRev := map[string]*unit{}
+	var out []consumer
 	for i := range list.Items {
-		pod := r.writes.overlay(&list.Items[i], now)
+		cached := &list.Items[i]
+		pod := r.writes.overlay(cached, now)
 		info, injected := reloaderOf(pod)
-		if injected && info.Error != "" && active(pod) {
+		switch {
+		case !injected || !active(pod):
+			continue
+		case info.Error != "":
 			r.unreadable(pod, info.Error)
 			continue
+		case annotations.AppliedOf(pod.Labels) == "":
+			continue // its reloader has not started: it joins once it reports
 		}
-		vols := info.Volumes
-		if !injected || !active(pod) || annotations.AppliedOf(pod.Labels) == "" {
-			// Not injected, going away, or its reloader has not started: a
-			// pod starts on what is mounted then, and joins its group's
-			// rollouts once it reports it.
-			continue
-		}
-		rev, err := revision.ForPod(pod, vols, lookup.get)
-		if err != nil {
-			// A non-optional object or key is missing: the kubelet cannot
-			// update the pod's volumes and keeps what it mounted, so the pod
-			// has nothing to roll out until the object is back.
-			logger.Info("pod left alone: its config cannot be projected", "pod", pod.Name, "reason", err.Error())
-			continue
-		}
-		u := byRev[rev]
-		if u == nil {
-			u = &unit{group: g, revision: rev}
-			byRev[rev] = u
-		}
-		u.pods = append(u.pods, pod)
+		out = append(out, consumer{
+			cached: cached, pod: pod, info: info, sources: sourcesOf(pod, info.Volumes),
+			workload: workloadOf(ctx, r.Cache, pod), state: StateOf(pod),
+			holds: annotations.CandidatesOf(pod.Annotations),
+		})
 	}
-	if lookup.err != nil {
-		return reconcile.Result{}, lookup.err
+	slices.SortFunc(out, func(a, b consumer) int { return strings.Compare(a.pod.Name, b.pod.Name) })
+	return out, c.failed()
+}
+
+// workloadPods groups consumers by workload, in workload order.
+func workloadPods(pods []consumer) ([]Workload, map[Workload][]consumer) {
+	by := map[Workload][]consumer{}
+	var order []Workload
+	for _, p := range pods {
+		if _, ok := by[p.workload]; !ok {
+			order = append(order, p.workload)
+		}
+		by[p.workload] = append(by[p.workload], p)
 	}
-	r.forget(g, byRev)
+	slices.SortFunc(order, func(a, b Workload) int { return strings.Compare(a.String(), b.String()) })
+	return order, by
+}
+
+// step plans and acts on a release whose candidate is known.
+func (r *Reconciler) step(ctx context.Context, c *contents, rel *v1alpha1.ConfigRelease, s SourceRef, pods []consumer) (reconcile.Result, error) {
+	now := r.Now()
+	st := rel.Status
+	cand := st.Candidate
+	var ns corev1.Namespace
+	if err := r.Cache.Get(ctx, client.ObjectKey{Name: s.Namespace}, &ns); err != nil && !apierrors.IsNotFound(err) {
+		return reconcile.Result{}, fmt.Errorf("reading namespace %s: %w", s.Namespace, err)
+	}
+	order, byWorkload := workloadPods(pods)
+	prevSteps := map[string]v1alpha1.WorkloadStatus{}
+	for _, w := range st.Workloads {
+		prevSteps[workloadName(w.Kind, w.Name)] = w
+	}
+
+	give := map[types.UID]bool{}
+	for _, p := range pods {
+		give[p.pod.UID] = c.holds(p, s, cand)
+	}
 	var (
-		requeue time.Time
-		errs    []error
+		workloads []v1alpha1.WorkloadStatus
+		advanced  []stepped
+		requeue   time.Time
+		complete  = true
+		halt      *Halt
+		haltedAt  Workload
+		warnings  []string
 	)
-	for _, rev := range slices.Sorted(maps.Keys(byRev)) {
-		at, err := r.rollout(ctx, byRev[rev], ns.Annotations, lookup, now)
-		errs = append(errs, err)
-		if !at.IsZero() && (requeue.IsZero() || at.Before(requeue)) {
-			requeue = at
+	for _, w := range order {
+		wpods := byWorkload[w]
+		settings := newest(wpods)
+		steps, ws := annotations.RolloutOf(settings.Annotations, ns.Annotations)
+		interval, iws := annotations.RolloutIntervalOf(settings.Annotations, ns.Annotations)
+		warnings = append(warnings, annotations.Strings(append(ws, iws...))...)
+		prev := prevSteps[w.String()]
+		ws2 := v1alpha1.WorkloadStatus{Kind: w.Kind, Name: w.Name, Steps: int32(len(steps)), Rollout: steps.String(),
+			Interval: interval.String(), Step: prev.Step, StepSince: prev.StepSince, Pods: int32(len(wpods))}
+		if st.Phase == v1alpha1.PhaseProgressing && cand != st.Stable {
+			in := Input{Candidate: cand, Step: int(prev.Step), Steps: steps, Interval: interval, Now: now}
+			for _, p := range wpods {
+				in.Pods = append(in.Pods, planned(p, give[p.pod.UID]))
+			}
+			d := Plan(in)
+			if len(d.Halts) > 0 && halt == nil {
+				halt, haltedAt = &d.Halts[0], w
+			}
+			for _, name := range d.Release {
+				for _, p := range wpods {
+					if p.pod.Name == name {
+						give[p.pod.UID] = true
+					}
+				}
+			}
+			if d.Advanced && int32(d.Step) != prev.Step {
+				ws2.StepSince = &metav1.Time{Time: now}
+				released := slices.Clone(d.Release)
+				slices.Sort(released)
+				advanced = append(advanced, stepped{w, fmt.Sprintf("%s, step %d of %d: %d of %d pods (%s)", w, d.Step, d.Steps, d.Target, d.Total, abbreviate(released))})
+			}
+			ws2.Step, ws2.Complete = int32(d.Step), d.Complete
+			complete = complete && d.Complete
+			if !d.RequeueAt.IsZero() && (requeue.IsZero() || d.RequeueAt.Before(requeue)) {
+				requeue = d.RequeueAt
+			}
+		} else {
+			ws2.Complete = st.Phase == v1alpha1.PhaseComplete
+		}
+		workloads = append(workloads, ws2)
+	}
+
+	next := *st.DeepCopy()
+	ev := r.announcer(ctx, rel, s)
+	switch {
+	case halt != nil:
+		next = halted(next, haltedAt.String(), *halt, now)
+		for uid := range give {
+			give[uid] = false
+		}
+	case st.Phase == v1alpha1.PhaseProgressing && cand != st.Stable && complete:
+		// Every consumer ran the candidate, healthy, for its interval: it
+		// becomes stable. Pods already run it; only the stable copy changes.
+		if err := r.stableFrom(ctx, rel, s, cand); err != nil {
+			return reconcile.Result{}, err
+		}
+		next = completed(next, now)
+	}
+	if next.Phase == v1alpha1.PhaseHalted {
+		for uid := range give {
+			give[uid] = false
 		}
 	}
-	if err := errors.Join(errs...); err != nil {
+
+	written, err := r.writeTargets(ctx, c, s, pods, func(p consumer) bool { return give[p.pod.UID] })
+	if err != nil {
 		return reconcile.Result{}, err
+	}
+	if len(written) > 0 {
+		log.FromContext(ctx).Info("released", "pods", abbreviate(written), "candidate", cand, "phase", next.Phase)
+	}
+
+	// Counts as they stand once the writes land.
+	for i := range workloads {
+		for _, p := range byWorkload[order[i]] {
+			if give[p.pod.UID] {
+				workloads[i].Released++
+				if st := planned(p, true); st.Applied == st.Released && c.holds(p, s, cand) {
+					workloads[i].Applied++
+				}
+			}
+			if p.state.Ready {
+				workloads[i].Ready++
+			}
+		}
+	}
+	next.Workloads = workloads
+	rolledBack := next.Phase == v1alpha1.PhaseHalted && next.Halt != nil && !next.Halt.RolledBack && rolledBackAll(pods, s, cand)
+	if rolledBack {
+		next.Halt.RolledBack = true
+	}
+	next.Summary = summary(next)
+	next.ObservedGeneration = rel.Generation
+	if next.Phase != v1alpha1.PhaseHalted {
+		next.Message = ""
+	}
+	if !equality.Semantic.DeepEqual(next, rel.Status) {
+		upd := rel.DeepCopy()
+		upd.Status = next
+		if err := r.Client.Status().Update(ctx, upd); err != nil {
+			return reconcile.Result{}, fmt.Errorf("writing the status of the release of %s: %w", s, err)
+		}
+	}
+
+	// Events, once the status that makes them true is written.
+	for _, a := range advanced {
+		r.Metrics.stepReleased(s.Namespace)
+		msg := fmt.Sprintf("config revision %s released to %s", cand, a.what)
+		ev.normal(ReasonStepReleased, actionRelease, "%s", msg)
+		ev.onWorkload(a.workload, corev1.EventTypeNormal, ReasonStepReleased, actionRelease, msg)
+	}
+	if len(advanced) > 0 && prevStepsAllZero(st.Workloads) {
+		for _, w := range warnings {
+			ev.warning(ReasonInvalidSettings, actionRelease, "%s", w)
+		}
+	}
+	switch {
+	case st.Phase != v1alpha1.PhaseHalted && next.Phase == v1alpha1.PhaseHalted:
+		r.Metrics.rolloutHalted(s.Namespace)
+		msg := fmt.Sprintf("release of config revision %s halted at pod %s of %s: %s; every pod goes back to stable revision %s",
+			cand, halt.Pod, haltedAt, halt.Cause, next.Stable)
+		ev.warning(ReasonRolloutHalted, actionHalt, "%s", msg)
+		ev.onWorkload(haltedAt, corev1.EventTypeWarning, ReasonRolloutHalted, actionHalt, msg)
+		for _, p := range pods {
+			if p.pod.Name == halt.Pod {
+				r.Recorder.Eventf(p.pod, nil, corev1.EventTypeWarning, ReasonRolloutHalted, actionHalt, "%s", msg)
+			}
+			if p.info.Version < 2 && p.holds[s.Key()] == cand {
+				r.legacyCannotRollBack(p.pod, cand)
+			}
+		}
+	case st.Phase == v1alpha1.PhaseProgressing && next.Phase == v1alpha1.PhaseComplete:
+		if st.CandidateSince != nil {
+			r.Metrics.rolloutCompleted(s.Namespace, now.Sub(st.CandidateSince.Time))
+		}
+		msg := fmt.Sprintf("config revision %s runs on every pod of %d workloads; it is the stable revision", cand, len(workloads))
+		ev.normal(ReasonRolloutCompleted, actionComplete, "%s", msg)
+		for _, w := range order {
+			ev.onWorkload(w, corev1.EventTypeNormal, ReasonRolloutCompleted, actionComplete, msg)
+		}
+		if err := r.pruneRevisions(ctx, s, next.Stable); err != nil {
+			log.FromContext(ctx).Error(err, "removing revisions no longer kept")
+		}
+	}
+	if rolledBack {
+		r.Metrics.rolledBack(s.Namespace)
+		msg := fmt.Sprintf("every pod that can go back runs stable revision %s again, instead of %s", next.Stable, cand)
+		ev.normal(ReasonRolledBack, actionHalt, "%s", msg)
+		for _, w := range order {
+			ev.onWorkload(w, corev1.EventTypeNormal, ReasonRolledBack, actionHalt, msg)
+		}
+	}
+	if next.Phase == v1alpha1.PhaseComplete && st.Phase == v1alpha1.PhaseComplete {
+		return reconcile.Result{}, nil
 	}
 	if requeue.IsZero() {
 		return reconcile.Result{}, nil
@@ -132,133 +446,98 @@ func (r *Reconciler) Reconcile(ctx context.Context, g Group) (reconcile.Result, 
 	return reconcile.Result{RequeueAfter: max(requeue.Sub(r.Now()), time.Millisecond)}, nil
 }
 
-// rollout acts on the decision for one unit, and returns when to look again.
-func (r *Reconciler) rollout(ctx context.Context, u *unit, nsAnn map[string]string, lookup *lookup, now time.Time) (time.Time, error) {
-	slices.SortFunc(u.pods, func(a, b *corev1.Pod) int { return strings.Compare(a.Name, b.Name) })
-	first := u.pods[0]
-	steps, ws := annotations.RolloutOf(first.Annotations, nsAnn)
-	interval, iws := annotations.RolloutIntervalOf(first.Annotations, nsAnn)
-	ws = append(ws, iws...)
-	states := make([]Pod, len(u.pods))
-	byName := make(map[string]*corev1.Pod, len(u.pods))
-	for i, p := range u.pods {
-		states[i] = StateOf(p)
-		byName[p.Name] = p
+// stepped is a workload that reached a new step, and how to say so.
+type stepped struct {
+	workload Workload
+	what     string
+}
+
+// planned is the pod's state for planning. A pod never released runs what it
+// started on: that is its release.
+func planned(p consumer, holds bool) Pod {
+	st := p.state
+	st.Holds = holds
+	if st.Released == "" {
+		st.Released = st.Applied
 	}
-	d := Plan(Input{Revision: u.revision, Pods: states, Steps: steps, Interval: interval, Now: now})
-	ev := r.announcer(u, lookup)
-	ns := u.group.Namespace
-	key := watched{u.group, u.revision}
+	return st
+}
+
+// rolledBackAll reports whether no consumer of contract version 2 holds or
+// runs the candidate any more: each runs what it was released.
+func rolledBackAll(pods []consumer, s SourceRef, cand string) bool {
+	for _, p := range pods {
+		if p.info.Version < 2 {
+			continue // cannot go back in place; said so
+		}
+		if st := planned(p, false); p.holds[s.Key()] == cand || st.Applied != st.Released {
+			return false
+		}
+	}
+	return true
+}
+
+func prevStepsAllZero(ws []v1alpha1.WorkloadStatus) bool {
+	for _, w := range ws {
+		if w.Step > 0 {
+			return false
+		}
+	}
+	return true
+}
+
+// newest returns the newest pod of a workload: its annotations give the
+// workload's rollout settings (a Deployment's new template, mid-update).
+func newest(pods []consumer) *corev1.Pod {
+	best := pods[0].pod
+	for _, p := range pods[1:] {
+		if p.pod.CreationTimestamp.After(best.CreationTimestamp.Time) ||
+			p.pod.CreationTimestamp.Equal(&best.CreationTimestamp) && p.pod.Name > best.Name {
+			best = p.pod
+		}
+	}
+	return best
+}
+
+// maxRemembered bounds the memory of pods this process said something about
+// once; past it, the memory starts again (and each such pod is announced once
+// more).
+const maxRemembered = 10000
+
+// once reports whether uid is new to m, remembering it.
+func (r *Reconciler) once(m *map[types.UID]bool, uid types.UID) bool {
 	r.mu.Lock()
-	if d.UnderWay {
-		r.watching[key] = true
+	defer r.mu.Unlock()
+	if (*m)[uid] {
+		return false
 	}
-	r.mu.Unlock()
-	switch {
-	case len(d.Halts) > 0:
-		r.mu.Lock()
-		delete(r.watching, key)
-		r.mu.Unlock()
-		return time.Time{}, r.halt(ctx, u, d, byName, ev)
-	case len(d.Release) > 0:
-		pods := make([]*corev1.Pod, len(d.Release))
-		for i, name := range d.Release {
-			pods[i] = byName[name]
-		}
-		done, err := r.annotateAll(ctx, pods, map[string]string{annotations.Released: u.revision})
-		if len(done) == 0 {
-			return time.Time{}, err
-		}
-		if d.Started {
-			ev.normal(ReasonRolloutStarted, actionRelease, "rollout of config revision %s to %s started: %d pods, steps %s, interval %s",
-				u.revision, u.group.owner(), d.Total, steps, interval)
-			for _, w := range ws {
-				ev.warning(ReasonInvalidSettings, actionRelease, "%s", w)
-			}
-			r.Metrics.rolloutStarted(ns)
-		}
-		names := make([]string, len(done))
-		for i, p := range done {
-			names[i] = p.Name
-		}
-		slices.Sort(names)
-		ev.normal(ReasonStepReleased, actionRelease, "step %d of %d: config revision %s released to %d more pods of %s (%d of %d): %s",
-			d.Step, d.Steps, u.revision, len(done), u.group.owner(), d.Target-len(d.Release)+len(done), d.Total, abbreviate(names))
-		r.Metrics.stepReleased(ns)
-		return time.Time{}, err
-	case d.Complete:
-		r.mu.Lock()
-		seen := r.watching[key]
-		delete(r.watching, key)
-		r.mu.Unlock()
-		if seen {
-			ev.normal(ReasonRolloutCompleted, actionComplete, "config revision %s runs on all %d pods of %s", u.revision, d.Total, u.group.owner())
-			r.Metrics.rolloutCompleted(ns, d.CompletedAt.Sub(d.StartedAt))
-		}
+	if *m == nil || len(*m) >= maxRemembered {
+		*m = map[types.UID]bool{}
 	}
-	return d.RequeueAt, nil
+	(*m)[uid] = true
+	return true
 }
-
-// halt writes and announces the halts not announced yet.
-func (r *Reconciler) halt(ctx context.Context, u *unit, d Decision, byName map[string]*corev1.Pod, ev *announcer) error {
-	announced := slices.ContainsFunc(d.Halts, func(h Halt) bool { return h.Announced })
-	var errs []error
-	for _, h := range d.Halts {
-		if h.Announced {
-			continue
-		}
-		pod := byName[h.Pod]
-		failed := annotations.FormatFailed(u.revision, h.Cause+haltedSuffix)
-		if err := r.annotate(ctx, pod, map[string]string{annotations.Failed: failed}); err != nil {
-			errs = append(errs, err)
-			continue
-		}
-		msg := fmt.Sprintf("rollout of config revision %s to %s halted at pod %s: %s", u.revision, u.group.owner(), h.Pod, h.Cause)
-		ev.warning(ReasonRolloutHalted, actionHalt, "%s", msg)
-		r.Recorder.Eventf(pod, nil, corev1.EventTypeWarning, ReasonRolloutHalted, actionHalt, "%s", msg)
-		if !announced {
-			announced = true
-			r.Metrics.rolloutHalted(u.group.Namespace)
-		}
-	}
-	return errors.Join(errs...)
-}
-
-// maxUnreadables bounds the memory of pods announced as unreadable; past it,
-// the memory starts again (and each such pod is announced once more).
-const maxUnreadables = 10000
 
 // unreadable announces, once, that a pod's reloader command line cannot be
 // read by this controller (a newer contract version): the pod is left out of
-// rollouts and keeps the config it runs.
+// releases and keeps the config it runs.
 func (r *Reconciler) unreadable(pod *corev1.Pod, why string) {
-	r.mu.Lock()
-	seen := r.unreadables[pod.UID]
-	if !seen {
-		if r.unreadables == nil || len(r.unreadables) >= maxUnreadables {
-			r.unreadables = map[types.UID]bool{}
-		}
-		r.unreadables[pod.UID] = true
-	}
-	r.mu.Unlock()
-	if seen {
+	if !r.once(&r.unreadables, pod.UID) {
 		return
 	}
-	log.Log.WithName(Name).Info("pod left out of config rollouts: its reloader's command line cannot be read", "pod", pod.Namespace+"/"+pod.Name, "reason", why)
+	log.Log.WithName(Name).Info("pod left out of config releases: its reloader's command line cannot be read", "pod", pod.Namespace+"/"+pod.Name, "reason", why)
 	r.Recorder.Eventf(pod, nil, corev1.EventTypeWarning, ReasonUnknownContract, actionRelease,
 		"left out of config rollouts, keeping the config it runs: this hotreload controller cannot read its reloader's command line (%s); upgrade hotreload, or recreate the pod", why)
 }
 
-// forget drops the rollouts of g that are no longer under way: all when
-// current is nil, else those of revisions no pod of g wants.
-func (r *Reconciler) forget(g Group, current map[string]*unit) {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	for w := range r.watching {
-		if w.group == g && current[w.revision] == nil {
-			delete(r.watching, w)
-		}
+// legacyCannotRollBack announces, once, that a pod injected with contract
+// version 1 keeps a halted candidate: it has no stable copy to go back to.
+func (r *Reconciler) legacyCannotRollBack(pod *corev1.Pod, cand string) {
+	if !r.once(&r.legacy, pod.UID) {
+		return
 	}
+	r.Recorder.Eventf(pod, nil, corev1.EventTypeWarning, ReasonCannotRollBack, actionHalt,
+		"keeps halted config revision %s: it was injected by an earlier hotreload (contract version 1) and cannot go back to the stable config in place; delete it to start it again on the stable config", cand)
 }
 
 // abbreviate lists up to 10 names.
@@ -267,13 +546,4 @@ func abbreviate(names []string) string {
 		return strings.Join(names, ", ")
 	}
 	return strings.Join(names[:10], ", ") + fmt.Sprintf(" and %d more", len(names)-10)
-}
-
-// owner returns "Kind/name" of the group's owner, or "Pod/name".
-func (g Group) owner() string {
-	parts := strings.SplitN(g.Name, "/", 3)
-	if len(parts) < 2 {
-		return g.Name
-	}
-	return parts[0] + "/" + parts[1]
 }

@@ -1,0 +1,169 @@
+package v1alpha1
+
+import (
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+)
+
+// SourceKind is the kind of object a release is about.
+// +kubebuilder:validation:Enum=ConfigMap;Secret
+type SourceKind string
+
+// The kinds of source a release can be about.
+const (
+	SourceConfigMap SourceKind = "ConfigMap"
+	SourceSecret    SourceKind = "Secret"
+)
+
+// Phase is where a release stands.
+// +kubebuilder:validation:Enum=Progressing;Paused;Halted;Complete
+type Phase string
+
+// The phases of a release.
+const (
+	// PhaseProgressing: the candidate is being released to the consumers in steps.
+	PhaseProgressing Phase = "Progressing"
+	// PhasePaused: a user holds the release at its current step.
+	PhasePaused Phase = "Paused"
+	// PhaseHalted: a pod failed on the candidate; every consumer runs stable, and
+	// nothing more is released until the source changes or a user acts.
+	PhaseHalted Phase = "Halted"
+	// PhaseComplete: every consumer runs the stable revision, which is the source's.
+	PhaseComplete Phase = "Complete"
+)
+
+// Outcome is what became of a revision.
+// +kubebuilder:validation:Enum=Progressing;Completed;Halted;Superseded;Stable
+type Outcome string
+
+// The outcomes of a revision.
+const (
+	OutcomeProgressing Outcome = "Progressing"
+	OutcomeCompleted   Outcome = "Completed"
+	OutcomeHalted      Outcome = "Halted"
+	OutcomeSuperseded  Outcome = "Superseded"
+	// OutcomeStable is the first revision seen of a source: stable without a release.
+	OutcomeStable Outcome = "Stable"
+)
+
+// Source names the ConfigMap or Secret a release is about, in the release's namespace.
+type Source struct {
+	Kind SourceKind `json:"kind"`
+	// +kubebuilder:validation:MinLength=1
+	Name string `json:"name"`
+}
+
+// ConfigReleaseSpec says which source the release is about. It does not change.
+type ConfigReleaseSpec struct {
+	// +kubebuilder:validation:XValidation:rule="self == oldSelf",message="source is immutable"
+	Source Source `json:"source"`
+}
+
+// Halt says why a release halted.
+type Halt struct {
+	// Pod is the pod that failed on the candidate.
+	Pod string `json:"pod"`
+	// Workload is the pod's workload, as Kind/name.
+	Workload string `json:"workload,omitempty"`
+	// Revision is the candidate that halted.
+	Revision string `json:"revision"`
+	// Cause says what the pod did.
+	Cause string      `json:"cause"`
+	Time  metav1.Time `json:"time"`
+	// RolledBack is true once no consumer runs the candidate any more.
+	RolledBack bool `json:"rolledBack,omitempty"`
+}
+
+// WorkloadStatus is one consuming workload's progress through the candidate.
+type WorkloadStatus struct {
+	// Kind and Name of the workload: the top of its pods' controller chain
+	// (Deployment, StatefulSet, ...), or Kind Pod and no name for the bare
+	// pods of the namespace.
+	Kind string `json:"kind"`
+	Name string `json:"name,omitempty"`
+	// Step is the step reached, 1-based, of Steps; 0 before the first.
+	Step  int32 `json:"step"`
+	Steps int32 `json:"steps"`
+	// Rollout and Interval are the workload's settings.
+	Rollout  string `json:"rollout,omitempty"`
+	Interval string `json:"interval,omitempty"`
+	// Pods consuming the source; of those, Released hold the candidate, Applied
+	// run it, Ready are Ready.
+	Pods     int32 `json:"pods"`
+	Released int32 `json:"released"`
+	Applied  int32 `json:"applied"`
+	Ready    int32 `json:"ready"`
+	// StepSince is when the current step was released.
+	StepSince *metav1.Time `json:"stepSince,omitempty"`
+	// Complete is true when every pod holds the candidate and has been healthy
+	// for the interval at the last step.
+	Complete bool `json:"complete,omitempty"`
+}
+
+// RevisionRecord is what happened to one revision of the source.
+type RevisionRecord struct {
+	Revision string  `json:"revision"`
+	Outcome  Outcome `json:"outcome"`
+	// Seen is when the controller first saw the revision.
+	Seen metav1.Time `json:"seen"`
+	// Ended is when it completed, halted or was superseded.
+	Ended *metav1.Time `json:"ended,omitempty"`
+	// Cause of a halt.
+	Cause string `json:"cause,omitempty"`
+	// Reached says how far it got, per workload: "Deployment/web 2 of 3".
+	Reached []string `json:"reached,omitempty"`
+}
+
+// ConfigReleaseStatus is the durable state of the source's config change.
+type ConfigReleaseStatus struct {
+	// ObservedGeneration is the generation the controller acted on.
+	ObservedGeneration int64 `json:"observedGeneration,omitempty"`
+	Phase              Phase `json:"phase,omitempty"`
+	// Stable is the revision every pod starts on and goes back to.
+	Stable string `json:"stable,omitempty"`
+	// Candidate is the source's revision being released; equal to Stable when complete.
+	Candidate string `json:"candidate,omitempty"`
+	// CandidateSince is when the controller first saw the candidate.
+	CandidateSince *metav1.Time `json:"candidateSince,omitempty"`
+	Halt           *Halt        `json:"halt,omitempty"`
+	// Workloads are the consumers of the source.
+	Workloads []WorkloadStatus `json:"workloads,omitempty"`
+	// Summary is one line for kubectl get: per workload its step.
+	Summary string `json:"summary,omitempty"`
+	// Message says what blocks the release, if anything does.
+	Message string `json:"message,omitempty"`
+	// History is the recent revisions, newest first.
+	History []RevisionRecord `json:"history,omitempty"`
+}
+
+// ConfigRelease is the release of one ConfigMap or Secret to the pods that
+// reload it: its stable and candidate revisions, its phase, and each
+// consuming workload's step. The controller creates and updates it; it is
+// named configmap-<name> or secret-<name>.
+//
+// +kubebuilder:object:root=true
+// +kubebuilder:subresource:status
+// +kubebuilder:resource:shortName=crel,categories=hotreload
+// +kubebuilder:printcolumn:name="Kind",type=string,JSONPath=`.spec.source.kind`
+// +kubebuilder:printcolumn:name="Source",type=string,JSONPath=`.spec.source.name`
+// +kubebuilder:printcolumn:name="Phase",type=string,JSONPath=`.status.phase`
+// +kubebuilder:printcolumn:name="Stable",type=string,JSONPath=`.status.stable`
+// +kubebuilder:printcolumn:name="Candidate",type=string,JSONPath=`.status.candidate`
+// +kubebuilder:printcolumn:name="Progress",type=string,JSONPath=`.status.summary`
+// +kubebuilder:printcolumn:name="Halted at",type=string,JSONPath=`.status.halt.pod`,priority=1
+// +kubebuilder:printcolumn:name="Age",type=date,JSONPath=`.metadata.creationTimestamp`
+type ConfigRelease struct {
+	metav1.TypeMeta   `json:",inline"`
+	metav1.ObjectMeta `json:"metadata,omitempty"`
+
+	Spec   ConfigReleaseSpec   `json:"spec"`
+	Status ConfigReleaseStatus `json:"status,omitempty"`
+}
+
+// ConfigReleaseList is a list of ConfigReleases.
+//
+// +kubebuilder:object:root=true
+type ConfigReleaseList struct {
+	metav1.TypeMeta `json:",inline"`
+	metav1.ListMeta `json:"metadata,omitempty"`
+	Items           []ConfigRelease `json:"items"`
+}

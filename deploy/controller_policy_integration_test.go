@@ -1,0 +1,104 @@
+//go:build integration
+
+package deploy_test
+
+import (
+	"fmt"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/types"
+	applycorev1 "k8s.io/client-go/applyconfigurations/core/v1"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	"github.com/hotreload/hotreload/internal/testenv"
+)
+
+func controllerDenied(kind, name, msg string) string {
+	return fmt.Sprintf("%s %q is forbidden: ValidatingAdmissionPolicy 'hotreload-controller' with binding 'hotreload-controller' denied request: %s", kind, name, msg)
+}
+
+// The controller's identity (the webhook's ServiceAccount, with its real
+// token and RBAC from deploy/base) writes only the copies it keeps: objects
+// named hotreload-*, labelled as hotreload's, in enabled namespaces. It can
+// neither create, take over, edit nor delete a user's ConfigMap or Secret: not
+// by update (the policy), nor by JSON patch or server-side apply (RBAC grants
+// no patch).
+func TestIntegrationControllerWritesOnlyTheCopiesItKeeps(t *testing.T) {
+	env := testenv.Get(t)
+	installBase(t, env)
+	ctx := ctxFor(t)
+	enabled := env.Namespace(t, map[string]string{"hotreload/injection": "enabled"})
+	disabled := env.Namespace(t, nil)
+	ctrl, _ := as(t, env, token(t, env, "hotreload-system", "hotreload-webhook", nil))
+	managed := map[string]string{"app.kubernetes.io/managed-by": "hotreload"}
+	cm := func(ns, name string, labels map[string]string) *corev1.ConfigMap {
+		return &corev1.ConfigMap{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: name, Labels: labels}, Data: map[string]string{"k": "v"}}
+	}
+	// Users' objects, made by an admin.
+	require.NoError(t, env.Client.Create(ctx, cm(enabled, "app", nil)))
+	require.NoError(t, env.Client.Create(ctx, cm(enabled, "hotreload-users", nil)))
+	require.NoError(t, env.Client.Create(ctx, &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Namespace: enabled, Name: "db"}, Data: map[string][]byte{"password": []byte("p")}}))
+	require.Eventually(t, func() bool {
+		err := ctrl.Create(ctx, cm(enabled, "app-probe", nil), client.DryRunAll)
+		return apierrors.IsForbidden(err) && apierrors.ReasonForError(err) == metav1.StatusReasonForbidden
+	}, 30*time.Second, 200*time.Millisecond, "the API server enforces the policy")
+
+	t.Run("it keeps its copies in an enabled namespace", func(t *testing.T) {
+		own := cm(enabled, "hotreload-stable-app", managed)
+		require.NoError(t, ctrl.Create(ctx, own))
+		own.Data = map[string]string{"k": "v2"}
+		require.NoError(t, ctrl.Update(ctx, own))
+		require.NoError(t, ctrl.Delete(ctx, own))
+		sec := &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Namespace: enabled, Name: "hotreload-stable-db", Labels: managed}, Data: map[string][]byte{"password": []byte("p")}}
+		require.NoError(t, ctrl.Create(ctx, sec))
+	})
+	for _, tc := range []struct {
+		name string
+		do   func() error
+		want string
+	}{
+		{"it creates nothing of a user's name", func() error { return ctrl.Create(ctx, cm(enabled, "app2", managed)) },
+			controllerDenied("configmaps", "app2", "the hotreload controller may write only ConfigMaps and Secrets named hotreload-*")},
+		{"it creates nothing without its label", func() error { return ctrl.Create(ctx, cm(enabled, "hotreload-x", nil)) },
+			controllerDenied("configmaps", "hotreload-x", "the hotreload controller may write only ConfigMaps and Secrets labelled app.kubernetes.io/managed-by=hotreload")},
+		{"it writes nothing in a namespace that is not enabled", func() error { return ctrl.Create(ctx, cm(disabled, "hotreload-stable-app", managed)) },
+			controllerDenied("configmaps", "hotreload-stable-app", "the hotreload controller writes ConfigMaps and Secrets only in namespaces labelled hotreload/injection=enabled")},
+		{"it does not edit a user's ConfigMap", func() error {
+			u := &corev1.ConfigMap{}
+			require.NoError(t, ctrl.Get(ctx, client.ObjectKey{Namespace: enabled, Name: "app"}, u))
+			u.Data = map[string]string{"k": "evil"}
+			return ctrl.Update(ctx, u)
+		}, controllerDenied("configmaps", "app", "the hotreload controller may write only ConfigMaps and Secrets named hotreload-*")},
+		{"it does not take over a user's object of a hotreload- name, even by patch", func() error {
+			return ctrl.Patch(ctx, cm(enabled, "hotreload-users", nil), client.RawPatch(types.JSONPatchType,
+				[]byte(`[{"op":"add","path":"/metadata/labels","value":{"app.kubernetes.io/managed-by":"hotreload"}}]`)))
+		}, `configmaps "hotreload-users" is forbidden: User "system:serviceaccount:hotreload-system:hotreload-webhook" cannot patch resource "configmaps" in API group "" in the namespace "` + enabled + `"`},
+		{"it does not take over a user's object of a hotreload- name by update", func() error {
+			u := &corev1.ConfigMap{}
+			require.NoError(t, ctrl.Get(ctx, client.ObjectKey{Namespace: enabled, Name: "hotreload-users"}, u))
+			u.Labels = managed
+			return ctrl.Update(ctx, u)
+		}, controllerDenied("configmaps", "hotreload-users", "the hotreload controller may not take over a ConfigMap or Secret that is not hotreload's")},
+		{"it does not edit a user's Secret by server-side apply", func() error {
+			ac := applycorev1.Secret("db", enabled).WithData(map[string][]byte{"password": []byte("evil")})
+			return ctrl.Apply(ctx, ac, client.FieldOwner("hotreload"), client.ForceOwnership)
+		}, `secrets "db" is forbidden: User "system:serviceaccount:hotreload-system:hotreload-webhook" cannot patch resource "secrets" in API group "" in the namespace "` + enabled + `"`},
+		{"it deletes no user's object", func() error { return ctrl.Delete(ctx, cm(enabled, "app", nil)) },
+			controllerDenied("configmaps", "app", "the hotreload controller may write only ConfigMaps and Secrets named hotreload-*")},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			err := tc.do()
+			require.Error(t, err)
+			assert.Equal(t, tc.want, err.Error())
+		})
+	}
+	u := &corev1.ConfigMap{}
+	require.NoError(t, env.Client.Get(ctx, client.ObjectKey{Namespace: enabled, Name: "app"}, u))
+	assert.Equal(t, map[string]string{"k": "v"}, u.Data, "the user's ConfigMap is as it was")
+}

@@ -1,0 +1,336 @@
+//go:build integration
+
+package rollout
+
+import (
+	"fmt"
+	"sync/atomic"
+	"testing"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+
+	v1alpha1 "github.com/hotreload/hotreload/api/v1alpha1"
+	"github.com/hotreload/hotreload/pkg/annotations"
+	"github.com/hotreload/hotreload/pkg/contract"
+)
+
+var canary = map[string]string{annotations.Rollout: "1,25%,100%", annotations.RolloutInterval: "1s"}
+
+// The Events a release records, as "Reason: note".
+func startedEv(cand, stable string) string {
+	return fmt.Sprintf("%s: release of config revision %s started; stable revision %s", ReasonRolloutStarted, cand, stable)
+}
+
+func stepEv(cand, workload string, k, n, target, total int, pods ...string) string {
+	return fmt.Sprintf("%s: config revision %s released to %s, step %d of %d: %d of %d pods (%s)", ReasonStepReleased, cand, workload, k, n, target, total, sorted(pods))
+}
+
+func completedEv(cand string, workloads int) string {
+	return fmt.Sprintf("%s: config revision %s runs on every pod of %d workloads; it is the stable revision", ReasonRolloutCompleted, cand, workloads)
+}
+
+func haltedEv(cand, pod, workload, cause, stable string) string {
+	return fmt.Sprintf("%s: release of config revision %s halted at pod %s of %s: %s; every pod goes back to stable revision %s", ReasonRolloutHalted, cand, pod, workload, cause, stable)
+}
+
+func rolledBackEv(stable, cand string) string {
+	return fmt.Sprintf("%s: every pod that can go back runs stable revision %s again, instead of %s", ReasonRolledBack, stable, cand)
+}
+
+// The first revision the controller sees of a source is its stable revision:
+// the release starts complete, keeps that content in a revision object and in
+// the stable copy pods mount, and releases nothing.
+func TestIntegrationAReleaseStartsOnTheFirstRevisionSeen(t *testing.T) {
+	c := newCluster(t, nil)
+	data := map[string]string{"app.conf": "v=0"}
+	c.configMap("app", data)
+	pods := c.replicaSet("web", 2, canary, "app")
+	startController(t, c.env, c.ns)
+	rev := sourceRev(data)
+	rel := c.waitRelease("app", "complete", func(rel *v1alpha1.ConfigRelease) bool {
+		return rel.Status.Phase == v1alpha1.PhaseComplete && len(rel.Status.Workloads) == 1
+	})
+
+	assert.Equal(t, v1alpha1.Source{Kind: v1alpha1.SourceConfigMap, Name: "app"}, rel.Spec.Source)
+	assert.Equal(t, []metav1.OwnerReference{{APIVersion: "v1", Kind: "ConfigMap", Name: "app", UID: c.configMapUID("app")}}, rel.OwnerReferences)
+	st := rel.Status
+	assert.Equal(t, []string{rev, rev}, []string{st.Stable, st.Candidate})
+	assert.Equal(t, []v1alpha1.WorkloadStatus{{Kind: "ReplicaSet", Name: "web", Steps: 3, Rollout: "1,25%,100%", Interval: "1s",
+		Pods: 2, Released: 2, Applied: 2, Ready: 2, Complete: true}}, st.Workloads)
+	require.Len(t, st.History, 1)
+	assert.Equal(t, []any{rev, v1alpha1.OutcomeStable}, []any{st.History[0].Revision, st.History[0].Outcome})
+	assert.Equal(t, "1 workloads, 2 pods", st.Summary)
+
+	stable := c.kept(contract.StableName("app"))
+	assert.Equal(t, data, stable.Data)
+	assert.Nil(t, stable.Immutable)
+	assert.Equal(t, map[string]string{contract.ManagedByLabel: contract.ManagedBy, contract.RoleLabel: contract.RoleStable, contract.RevisionLabel: rev,
+		contract.SourceLabel: contract.SourceDigest("ConfigMap", "app")}, stable.Labels)
+	assert.Equal(t, []metav1.OwnerReference{*metav1.NewControllerRef(rel, v1alpha1.GroupVersion.WithKind("ConfigRelease"))}, stable.OwnerReferences)
+	kept := c.kept(contract.RevisionName("app", rev))
+	assert.Equal(t, data, kept.Data)
+	assert.Equal(t, ptrTo(true), kept.Immutable)
+	assert.Equal(t, all(c.pods("web"), " "+c.desired(pods[0])), podRevisions(c.pods("web")), "nothing is released")
+}
+
+// A change steps through the workload; once every pod ran it healthy for the
+// interval it becomes stable: the stable copy holds it, the history says so.
+func TestIntegrationACanaryCompletesInThreeSteps(t *testing.T) {
+	c := newCluster(t, nil)
+	data0 := map[string]string{"app.conf": "v=0"}
+	c.configMap("app", data0)
+	pods := c.replicaSet("web", 8, canary, "app")
+	run := startController(t, c.env, c.ns)
+	c.waitRelease("app", "first seen", phase(v1alpha1.PhaseComplete, sourceRev(data0)))
+	c.fakeReloaders(applyAll)
+
+	data1 := map[string]string{"app.conf": "v=1"}
+	c.configMap("app", data1)
+	cand, rev1 := sourceRev(data1), c.desired(pods[0])
+	o := order(pods, cand)
+	rel := c.waitRelease("app", "complete", phase(v1alpha1.PhaseComplete, cand))
+
+	assert.Equal(t, []string{
+		startedEv(cand, sourceRev(data0)),
+		stepEv(cand, "ReplicaSet/web", 1, 3, 1, 8, o[0]),
+		stepEv(cand, "ReplicaSet/web", 2, 3, 2, 8, o[1]),
+		stepEv(cand, "ReplicaSet/web", 3, 3, 8, 8, o[2:]...),
+		completedEv(cand, 1),
+	}, c.waitEvents("ConfigMap", "app", ReasonRolloutCompleted))
+	assert.Equal(t, c.events("ConfigMap", "app"), c.events("ConfigRelease", "configmap-app"), "the release says the same")
+	assert.Equal(t, cand, rel.Status.Stable)
+	assert.Equal(t, []v1alpha1.Outcome{v1alpha1.OutcomeCompleted, v1alpha1.OutcomeStable}, outcomes(rel))
+	assert.Equal(t, []string{"ReplicaSet/web 3 of 3"}, rel.Status.History[0].Reached)
+	assert.Equal(t, data1, c.kept(contract.StableName("app")).Data)
+	final := c.pods("web")
+	assert.Equal(t, all(final, rev1+" "+rev1), podRevisions(final))
+	assert.Equal(t, map[string]float64{
+		"hotreload_rollouts_started_total{" + c.ns + "}":         1,
+		"hotreload_rollout_steps_released_total{" + c.ns + "}":   3,
+		"hotreload_rollouts_completed_total{" + c.ns + "}":       1,
+		"hotreload_rollout_duration_seconds{" + c.ns + "} count": 1,
+	}, metricValues(t, run.registry))
+}
+
+// A halt lives in the release, not on pods: the canary that failed goes back
+// to stable with every other pod, and nothing brings the bad revision back:
+// new pods (a scale-up), the halted pod's deletion, a controller restart.
+// The fix is then released in steps again.
+func TestIntegrationAHaltHoldsThroughChurnAndRollsBack(t *testing.T) {
+	c := newCluster(t, nil)
+	steps := map[string]string{annotations.Rollout: "1,50%,100%", annotations.RolloutInterval: "1s"}
+	data0 := map[string]string{"app.conf": "v=0"}
+	c.configMap("app", data0)
+	pods := c.replicaSet("web", 3, steps, "app")
+	first := startController(t, c.env, c.ns)
+	stable := sourceRev(data0)
+	c.waitRelease("app", "first seen", phase(v1alpha1.PhaseComplete, stable))
+	rev0 := c.desired(pods[0])
+	c.startOn = func(p *corev1.Pod) string { return c.at(p, map[string]map[string]string{"ConfigMap/app": data0}) }
+
+	data1 := map[string]string{"app.conf": "broken"}
+	c.configMap("app", data1)
+	cand, rev1 := sourceRev(data1), c.desired(pods[0])
+	o := order(pods, cand)
+	c.fakeReloaders(func(_, rev string) reloaderAction {
+		if rev == rev1 {
+			return fail
+		}
+		return apply
+	})
+	rel := c.waitRelease("app", "rolled back", func(rel *v1alpha1.ConfigRelease) bool {
+		return rel.Status.Phase == v1alpha1.PhaseHalted && rel.Status.Halt != nil && rel.Status.Halt.RolledBack
+	})
+	halt := *rel.Status.Halt
+	halt.Time = metav1.Time{}
+	assert.Equal(t, v1alpha1.Halt{Pod: o[0], Workload: "ReplicaSet/web", Revision: cand, Cause: "the app exited", RolledBack: true}, halt)
+	halted := haltedEv(cand, o[0], "ReplicaSet/web", "the app exited", stable)
+	want := []string{startedEv(cand, stable), stepEv(cand, "ReplicaSet/web", 1, 3, 1, 3, o[0]), halted, rolledBackEv(stable, cand)}
+	assert.Equal(t, want, c.waitEvents("ConfigMap", "app", ReasonRolledBack))
+	assert.Equal(t, []string{halted}, c.events("Pod", o[0]))
+	assert.Equal(t, []string{stepEv(cand, "ReplicaSet/web", 1, 3, 1, 3, o[0]), halted, rolledBackEv(stable, cand)}, c.waitEvents("ReplicaSet", "web", ReasonRolledBack))
+	wantPods := all(c.pods("web"), " "+rev0)
+	wantPods[o[0]] = rev0 + " " + rev0
+	assert.Equal(t, wantPods, podRevisions(c.pods("web")), "the canary went back to stable; the others never left it")
+
+	// Scale up: the new pods start on stable and get nothing.
+	rs := c.replicaSetObject("web")
+	for i := 3; i < 6; i++ {
+		c.addPod(fmt.Sprintf("web-%d", i), rs, steps, "app")
+		wantPods[fmt.Sprintf("web-%d", i)] = " " + rev0
+	}
+	c.waitRelease("app", "six pods, halted", func(rel *v1alpha1.ConfigRelease) bool {
+		return rel.Status.Phase == v1alpha1.PhaseHalted && len(rel.Status.Workloads) == 1 && rel.Status.Workloads[0].Pods == 6
+	})
+	assert.Equal(t, wantPods, podRevisions(c.pods("web")))
+
+	// The halted pod goes; the controller restarts.
+	require.NoError(t, c.env.Clientset.CoreV1().Pods(c.ns).Delete(c.ctx, o[0], metav1.DeleteOptions{GracePeriodSeconds: ptrTo(int64(0))}))
+	delete(wantPods, o[0])
+	first.stop()
+	second := startController(t, c.env, c.ns)
+	c.addPod("web-after", rs, steps, "app")
+	wantPods["web-after"] = " " + rev0
+	c.waitRelease("app", "six pods again, halted", func(rel *v1alpha1.ConfigRelease) bool {
+		return rel.Status.Phase == v1alpha1.PhaseHalted && len(rel.Status.Workloads) == 1 && rel.Status.Workloads[0].Pods == 6
+	})
+	assert.Equal(t, wantPods, podRevisions(c.pods("web")))
+	assert.Equal(t, want, c.events("ConfigMap", "app"), "nothing more was released")
+	assert.Empty(t, metricValues(t, second.registry))
+
+	// The fix is a new release, from step 1.
+	data2 := map[string]string{"app.conf": "v=2"}
+	c.configMap("app", data2)
+	rel = c.waitRelease("app", "the fix completes", phase(v1alpha1.PhaseComplete, sourceRev(data2)))
+	assert.Equal(t, []v1alpha1.Outcome{v1alpha1.OutcomeCompleted, v1alpha1.OutcomeHalted, v1alpha1.OutcomeStable}, outcomes(rel))
+	assert.Equal(t, "pod "+o[0]+": the app exited", rel.Status.History[1].Cause)
+	rev2 := c.desired(pods[1])
+	assert.Equal(t, all(c.pods("web"), rev2+" "+rev2), podRevisions(c.pods("web")))
+}
+
+// A controller restarted in the middle of a release resumes it from the step
+// its status records, releasing nothing twice.
+func TestIntegrationARestartResumesWithoutDoubleRelease(t *testing.T) {
+	c := newCluster(t, nil)
+	data0 := map[string]string{"app.conf": "v=0"}
+	c.configMap("app", data0)
+	pods := c.replicaSet("web", 8, canary, "app")
+	var open atomic.Bool
+	c.fakeReloaders(func(string, string) reloaderAction {
+		if open.Load() {
+			return apply
+		}
+		return hold
+	})
+	first := startController(t, c.env, c.ns)
+	c.waitRelease("app", "first seen", phase(v1alpha1.PhaseComplete, sourceRev(data0)))
+	data1 := map[string]string{"app.conf": "v=1"}
+	c.configMap("app", data1)
+	cand := sourceRev(data1)
+	o := order(pods, cand)
+	c.waitEvents("ConfigMap", "app", ReasonStepReleased)
+	first.stop()
+
+	second := startController(t, c.env, c.ns)
+	open.Store(true)
+	c.waitRelease("app", "complete", phase(v1alpha1.PhaseComplete, cand))
+	assert.Equal(t, []string{
+		startedEv(cand, sourceRev(data0)),
+		stepEv(cand, "ReplicaSet/web", 1, 3, 1, 8, o[0]),
+		stepEv(cand, "ReplicaSet/web", 2, 3, 2, 8, o[1]),
+		stepEv(cand, "ReplicaSet/web", 3, 3, 8, 8, o[2:]...),
+		completedEv(cand, 1),
+	}, c.waitEvents("ConfigMap", "app", ReasonRolloutCompleted))
+	assert.Equal(t, map[string]float64{
+		"hotreload_rollout_steps_released_total{" + c.ns + "}":   2,
+		"hotreload_rollouts_completed_total{" + c.ns + "}":       1,
+		"hotreload_rollout_duration_seconds{" + c.ns + "} count": 1,
+	}, metricValues(t, second.registry))
+}
+
+// A new candidate during a release supersedes it: the pods that held the old
+// candidate go back to stable, and the new one is released from step 1.
+func TestIntegrationANewCandidateSupersedesARelease(t *testing.T) {
+	c := newCluster(t, nil)
+	data0 := map[string]string{"app.conf": "v=0"}
+	c.configMap("app", data0)
+	pods := c.replicaSet("web", 8, canary, "app")
+	startController(t, c.env, c.ns)
+	c.waitRelease("app", "first seen", phase(v1alpha1.PhaseComplete, sourceRev(data0)))
+	data1 := map[string]string{"app.conf": "v=1"}
+	c.configMap("app", data1)
+	cand1, rev1 := sourceRev(data1), c.desired(pods[0])
+	c.fakeReloaders(func(_, rev string) reloaderAction {
+		if rev == rev1 {
+			return hold
+		}
+		return apply
+	})
+	c.waitEvents("ConfigMap", "app", ReasonStepReleased)
+
+	data2 := map[string]string{"app.conf": "v=2"}
+	c.configMap("app", data2)
+	cand2, rev2 := sourceRev(data2), c.desired(pods[0])
+	o1, o2 := order(pods, cand1), order(pods, cand2)
+	rel := c.waitRelease("app", "complete", phase(v1alpha1.PhaseComplete, cand2))
+	assert.Equal(t, []string{
+		startedEv(cand1, sourceRev(data0)),
+		stepEv(cand1, "ReplicaSet/web", 1, 3, 1, 8, o1[0]),
+		ReasonRolloutSuperseded + ": config revision " + cand1 + " superseded by " + cand2 + " before it completed",
+		startedEv(cand2, sourceRev(data0)),
+		stepEv(cand2, "ReplicaSet/web", 1, 3, 1, 8, o2[0]),
+		stepEv(cand2, "ReplicaSet/web", 2, 3, 2, 8, o2[1]),
+		stepEv(cand2, "ReplicaSet/web", 3, 3, 8, 8, o2[2:]...),
+		completedEv(cand2, 1),
+	}, c.waitEvents("ConfigMap", "app", ReasonRolloutCompleted))
+	assert.Equal(t, []v1alpha1.Outcome{v1alpha1.OutcomeCompleted, v1alpha1.OutcomeSuperseded, v1alpha1.OutcomeStable}, outcomes(rel))
+	assert.Equal(t, all(c.pods("web"), rev2+" "+rev2), podRevisions(c.pods("web")))
+}
+
+// At 100% every pod is released at once, and a failure halts and rolls every
+// pod back like any step.
+func TestIntegrationAHundredPercentHaltsAndRollsBack(t *testing.T) {
+	c := newCluster(t, nil)
+	data0 := map[string]string{"app.conf": "v=0"}
+	c.configMap("app", data0)
+	pods := c.replicaSet("web", 3, map[string]string{annotations.RolloutInterval: "1s"}, "app")
+	startController(t, c.env, c.ns)
+	c.waitRelease("app", "first seen", phase(v1alpha1.PhaseComplete, sourceRev(data0)))
+	rev0 := c.desired(pods[0])
+	data1 := map[string]string{"app.conf": "broken"}
+	c.configMap("app", data1)
+	cand, rev1 := sourceRev(data1), c.desired(pods[0])
+	c.fakeReloaders(func(pod, rev string) reloaderAction {
+		if rev == rev1 && pod == "web-1" {
+			return fail
+		}
+		return apply
+	})
+	rel := c.waitRelease("app", "rolled back", func(rel *v1alpha1.ConfigRelease) bool {
+		return rel.Status.Halt != nil && rel.Status.Halt.RolledBack
+	})
+	assert.Equal(t, "web-1", rel.Status.Halt.Pod)
+	assert.Equal(t, []string{
+		startedEv(cand, sourceRev(data0)),
+		stepEv(cand, "ReplicaSet/web", 1, 1, 3, 3, "web-0", "web-1", "web-2"),
+		haltedEv(cand, "web-1", "ReplicaSet/web", "the app exited", sourceRev(data0)),
+		rolledBackEv(sourceRev(data0), cand),
+	}, c.waitEvents("ConfigMap", "app", ReasonRolledBack))
+	assert.Equal(t, all(c.pods("web"), rev0+" "+rev0), podRevisions(c.pods("web")), "every pod back on stable")
+}
+
+// Pods without rollout annotations use their namespace's; a malformed pod
+// value falls back to it with a Warning Event.
+func TestIntegrationNamespaceDefaultsApply(t *testing.T) {
+	c := newCluster(t, map[string]string{annotations.Rollout: "1,100%", annotations.RolloutInterval: "1s"})
+	data0 := map[string]string{"app.conf": "v=0"}
+	c.configMap("app", data0)
+	pods := c.replicaSet("web", 4, map[string]string{annotations.RolloutInterval: "soon"}, "app")
+	startController(t, c.env, c.ns)
+	c.waitRelease("app", "first seen", phase(v1alpha1.PhaseComplete, sourceRev(data0)))
+	c.fakeReloaders(applyAll)
+	data1 := map[string]string{"app.conf": "v=1"}
+	c.configMap("app", data1)
+	cand := sourceRev(data1)
+	o := order(pods, cand)
+	c.waitRelease("app", "complete", phase(v1alpha1.PhaseComplete, cand))
+	assert.Equal(t, []string{
+		startedEv(cand, sourceRev(data0)),
+		stepEv(cand, "ReplicaSet/web", 1, 2, 1, 4, o[0]),
+		ReasonInvalidSettings + `: hotreload/rollout-interval: invalid interval "soon": not a duration such as 30s or 2m; using 1s`,
+		stepEv(cand, "ReplicaSet/web", 2, 2, 4, 4, o[1:]...),
+		completedEv(cand, 1),
+	}, c.waitEvents("ConfigMap", "app", ReasonRolloutCompleted))
+}
+
+// outcomes lists what became of each revision in a release's history.
+func outcomes(rel *v1alpha1.ConfigRelease) []v1alpha1.Outcome {
+	var out []v1alpha1.Outcome
+	for _, h := range rel.Status.History {
+		out = append(out, h.Outcome)
+	}
+	return out
+}
