@@ -29,6 +29,15 @@ type demo struct {
 	secret      bool              // a Secret volume instead of a ConfigMap one
 	subPath     bool              // the file mounted by subPath instead of the directory
 	inject      bool              // labelled hotreload/enable=true
+	config      string            // the ConfigMap or Secret's name, when it is not name
+}
+
+// source is the name of d's ConfigMap or Secret.
+func (d demo) source() string {
+	if d.config != "" {
+		return d.config
+	}
+	return d.name
 }
 
 // configPath is where the app reads its config.
@@ -51,7 +60,7 @@ func (d demo) create(ctx context.Context, t testing.TB, cs kubernetes.Interface,
 // createConfig creates the ConfigMap or Secret holding content.
 func (d demo) createConfig(ctx context.Context, t testing.TB, cs kubernetes.Interface, content string) {
 	t.Helper()
-	meta := metav1.ObjectMeta{Name: d.name}
+	meta := metav1.ObjectMeta{Name: d.source()}
 	var err error
 	if d.secret {
 		_, err = cs.CoreV1().Secrets(d.ns).Create(ctx, &corev1.Secret{ObjectMeta: meta, Data: map[string][]byte{"config": []byte(content)}}, metav1.CreateOptions{})
@@ -63,14 +72,14 @@ func (d demo) createConfig(ctx context.Context, t testing.TB, cs kubernetes.Inte
 
 // deployment is d's Deployment.
 func (d demo) deployment() *appsv1.Deployment {
-	pod := demoPod(d.name, d.name)
+	pod := demoPod(d.name, d.source())
 	app := &pod.Spec.Containers[0]
 	app.Args = append([]string{"--config=" + configPath}, d.args...)
 	if d.subPath {
 		app.VolumeMounts = []corev1.VolumeMount{{Name: "config", MountPath: configPath, SubPath: "config", ReadOnly: true}}
 	}
 	if d.secret {
-		pod.Spec.Volumes[0].VolumeSource = corev1.VolumeSource{Secret: &corev1.SecretVolumeSource{SecretName: d.name}}
+		pod.Spec.Volumes[0].VolumeSource = corev1.VolumeSource{Secret: &corev1.SecretVolumeSource{SecretName: d.source()}}
 	}
 	if d.inject {
 		pod.Labels["hotreload/enable"] = "true"
@@ -100,11 +109,11 @@ func (d demo) edit(ctx context.Context, t testing.TB, cs kubernetes.Interface, c
 func (d demo) patch(ctx context.Context, cs kubernetes.Interface, content string) error {
 	if d.secret {
 		patch, _ := json.Marshal(map[string]any{"data": map[string][]byte{"config": []byte(content)}})
-		_, err := cs.CoreV1().Secrets(d.ns).Patch(ctx, d.name, types.MergePatchType, patch, metav1.PatchOptions{})
+		_, err := cs.CoreV1().Secrets(d.ns).Patch(ctx, d.source(), types.MergePatchType, patch, metav1.PatchOptions{})
 		return err
 	}
 	patch, _ := json.Marshal(map[string]any{"data": map[string]string{"config": content}})
-	_, err := cs.CoreV1().ConfigMaps(d.ns).Patch(ctx, d.name, types.MergePatchType, patch, metav1.PatchOptions{})
+	_, err := cs.CoreV1().ConfigMaps(d.ns).Patch(ctx, d.source(), types.MergePatchType, patch, metav1.PatchOptions{})
 	return err
 }
 

@@ -10,6 +10,7 @@ import (
 	"path/filepath"
 	"runtime"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -116,10 +117,28 @@ func installHotreload(ctx context.Context, t testing.TB, cs kubernetes.Interface
 	}
 	_, err := os.Stat(filepath.Join(root, "deploy", "selfsigned", "certs", "secret.yaml"))
 	require.NoError(t, err, "deploy/selfsigned has no certificates; run: make certs")
+	_, getErr := cs.AppsV1().Deployments(hotreloadNamespace).Get(ctx, "hotreload-webhook", metav1.GetOptions{})
 	out, err := exec.CommandContext(ctx, kubectl, "apply", "-k", filepath.Join(root, "deploy", "selfsigned")).CombinedOutput()
 	require.NoError(t, err, "kubectl apply -k deploy/selfsigned:\n%s", out)
+	if getErr == nil {
+		restartOnce.Do(func() {
+			// The cluster outlived an earlier run: its webhook pods may run an
+			// image or certificates older than the ones just imported and applied.
+			for _, args := range [][]string{
+				{"-n", hotreloadNamespace, "rollout", "restart", "deployment/hotreload-webhook"},
+				{"-n", hotreloadNamespace, "rollout", "status", "deployment/hotreload-webhook", "--timeout=3m"},
+			} {
+				out, err := exec.CommandContext(ctx, kubectl, args...).CombinedOutput()
+				require.NoError(t, err, "kubectl %s:\n%s", strings.Join(args, " "), out)
+			}
+		})
+	}
 	waitInjecting(ctx, t, cs)
 }
+
+// restartOnce restarts the webhook once per run on a cluster that had it
+// installed already.
+var restartOnce sync.Once
 
 // waitInjecting waits until the webhook injects pods: a dry-run pod in an
 // enabled namespace comes back injected.

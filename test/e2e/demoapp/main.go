@@ -5,7 +5,8 @@
 // (--watch, for hotreload/signal: none).
 //
 //	GET /        the config's content, as last loaded
-//	GET /healthz "ok"
+//	GET /healthz "ok", or 503 while the config it runs contains the --unready-on
+//	             string (a config the app runs but cannot serve well with)
 //	POST /reload reads the config again: 200, or 500 with the error (the
 //	             previous config is kept)
 //	GET /status  JSON: pid, start time, number of loads and of reloads by cause
@@ -94,6 +95,7 @@ func main() {
 	s := &state{started: time.Now()}
 	flag.StringVar(&s.path, "config", "/etc/demoapp/config", "config file to serve")
 	flag.StringVar(&s.failOn, "fail-on", "", "exit 1 when the config contains this string")
+	unreadyOn := flag.String("unready-on", "", "answer /healthz with 503 while the config it runs contains this string (it serves it all the same)")
 	addr := flag.String("addr", ":8080", "listen address")
 	watch := flag.Duration("watch", 0, "also read the config again when its content changes, checked at this interval (0: only on SIGHUP or POST /reload)")
 	flag.Parse()
@@ -154,6 +156,13 @@ func main() {
 		_, _ = io.WriteString(w, "reloaded\n")
 	})
 	mux.HandleFunc("/healthz", func(w http.ResponseWriter, r *http.Request) {
+		s.mu.Lock()
+		sick := *unreadyOn != "" && bytes.Contains(s.content, []byte(*unreadyOn))
+		s.mu.Unlock()
+		if sick {
+			http.Error(w, "the config makes this app unhealthy", http.StatusServiceUnavailable)
+			return
+		}
 		_, _ = w.Write([]byte("ok\n"))
 	})
 	mux.HandleFunc("/status", func(w http.ResponseWriter, r *http.Request) {
