@@ -9,9 +9,12 @@
 #   4. edits the ConfigMap and prints, per pod, the time from the edit to the
 #      pod serving the new config (polled over the bridge every 100 ms), with
 #      the same PID and no restart;
-#   5. applies a config the app refuses and shows the rollout halting at the
-#      first pod, the others still on the good config, and the ConfigMap's Events;
-#   6. says how to look around and how to stop (make cluster-down).
+#   5. applies a config the app refuses (it exits on it) and shows the release
+#      halting at the first pod, the others never given it, and the first pod
+#      rolled back: started again by the kubelet, it serves the good config;
+#   6. scales the Deployment from 3 to 6 during the halt: the new pods start on
+#      the stable config and the release stays Halted;
+#   7. says how to look around and how to stop (make cluster-down).
 # Re-runnable: the namespace `demo` is deleted and recreated each time; the
 # cluster is reused when it is up. The design of the cluster is in
 # docs/design/2026-11-24-local-cluster.md. What it shares with make demo-nginx
@@ -54,29 +57,42 @@ print_events() {
   local reason msg
   configmap_events | while IFS=$'\t' read -r reason msg; do printf '    %-17s %s\n' "$reason" "$msg"; done
 }
-# wait_event REASON SECONDS [TEXT]: wait for an Event with REASON on the
-# ConfigMap whose message contains TEXT (say, "revision 1234abcd ").
-wait_event() {
+# release FIELD: a field of the ConfigMap's ConfigRelease (a JSONPath inside
+# .status, say "phase" or "halt.pod"), empty when absent.
+RELEASE=configmap-demo-config
+release() { kd get configrelease "$RELEASE" -o jsonpath="{.status.$1}" 2>/dev/null || true; }
+# release_pods: the pods the release counts, over its workloads.
+release_pods() {
+  local n=0 w
+  for w in $(release 'workloads[*].pods'); do n=$((n + w)); done
+  echo "$n"
+}
+# wait_release SECONDS PHASE CANDIDATE [PODS]: wait until the release is in
+# PHASE at CANDIDATE ("" for any candidate other than the stable one's), with
+# PODS pods counted when given.
+wait_release() {
   local i
-  for ((i = 0; i < $2 * 4; i++)); do
-    configmap_events | grep -F -- "${3:-}" | grep -q "^$1"$'\t' && return 0
+  for ((i = 0; i < $1 * 4; i++)); do
+    if [[ $(release phase) == "$2" && (-z $3 || $(release candidate) == "$3") && (-z ${4:-} || $(release_pods) == "${4:-}") ]]; then
+      return 0
+    fi
     sleep 0.25
   done
   return 1
 }
 
 # ============================================================== 1. the cluster
-cluster_step 1/6
+cluster_step 1/7
 
 # ============================================================== 2. install hotreload
 # The probe pod, which the webhook injects like the demo's own.
-install_step 2/6 "  containers:
+install_step 2/7 "  containers:
   - {name: app, image: hotreload/demoapp:dev, imagePullPolicy: Never, volumeMounts: [{name: config, mountPath: /etc/demoapp}]}
   volumes:
   - {name: config, configMap: {name: demo-config}}"
 
 # ============================================================== 3. the demo app
-step "3/6  Deploy the demo app: 3 replicas, config mounted by subPath, rollout 1,50%,100% every 5s"
+step "3/7  Deploy the demo app: 3 replicas, config mounted by subPath, rollout 1,50%,100% every 5s"
 deploy_app "$MANIFEST" demo "the app"
 NPODS=${#PODS[@]}
 declare -A IP PID LOADS
@@ -90,26 +106,35 @@ for line in "${PODS[@]}"; do
   printf '    %-24s %-11s serves %-12s pid %-3s restarts %s  revision %s\n' "$p" "$ip" \
     "\"$(one_line "$(get "http://$ip:8080/")")\"" "${PID[$p]}" "$(restarts "$p")" "$(applied "$p")"
 done
+# Every reloader reports what it started on; from then on the release counts its pod.
+wait_release 60 Complete "" "$NPODS" ||
+  fail "the release of demo-config does not count the $NPODS pods after 60s: $(kd get configrelease 2>&1)"
+REV_OLD=$(release stable)
+info "kubectl get configreleases: the release of demo-config, one per ConfigMap or Secret the pods reload"
+kd get configreleases 2>&1 | indent
 
 # ============================================================== 4. the edit
-step "4/6  Edit the ConfigMap: $GOOD_OLD -> $GOOD_NEW (and watch each pod over the bridge, every 100 ms)"
-REV_OLD=$(applied "${PODS[0]% *}")
+step "4/7  Edit the ConfigMap: $GOOD_OLD -> $GOOD_NEW (and watch each pod over the bridge, every 100 ms)"
 tmp=$(mktemp -d)
 t0=$(now_ms)
 set_config "$GOOD_NEW"
 poll_pods "$t0" "$POLL_TIMEOUT" "$GOOD_NEW" "$tmp"
+REV_NEW=""
+for ((i = 0; i < 60; i++)); do
+  REV_NEW=$(release candidate)
+  [[ -n $REV_NEW && $REV_NEW != "$REV_OLD" ]] && break
+  sleep 0.25
+done
+wait_release 30 Complete "$REV_NEW" || true # every pod reported hotreload/applied, for the interval
 # When the controller released the revision to each pod: its StepReleased
 # Events (eventTime has microseconds), which name the step and the pods.
-wait_event RolloutStarted 15 "" || true
-REV_NEW=$(configmap_events | sed -n "s/^RolloutStarted\trollout of config revision \([0-9a-f]*\) .*/\1/p" | grep -vx "$REV_OLD" | tail -1 || true)
-wait_event RolloutCompleted 15 "revision $REV_NEW " || true # every pod reported hotreload/applied
 declare -A REL_MS REL_STEP
 while IFS=$'\t' read -r et msg; do
-  [[ $msg == *"revision $REV_NEW "* ]] || continue
+  [[ $msg == "config revision $REV_NEW "* ]] || continue
   ms=$(date -d "$et" +%s%3N 2>/dev/null) || continue
-  k=$(sed -n 's/^step \([0-9]* of [0-9]*\):.*/\1/p' <<<"$msg")
+  k=$(sed -n 's/.*, step \([0-9]* of [0-9]*\):.*/\1/p' <<<"$msg")
   # shellcheck disable=SC2013 # the pods' names, one word each
-  for p in $(sed 's/.*): //; s/,//g' <<<"$msg"); do REL_MS[$p]=$((ms - t0)) REL_STEP[$p]=$k; done
+  for p in $(sed 's/.* pods (//; s/)$//; s/,//g' <<<"$msg"); do REL_MS[$p]=$((ms - t0)) REL_STEP[$p]=$k; done
 done < <(kd get events --field-selector involvedObject.kind=ConfigMap,involvedObject.name=demo-config,reason=StepReleased \
   -o go-template='{{range .items}}{{.eventTime}}{{"\t"}}{{.message}}{{"\n"}}{{end}}' 2>/dev/null || true)
 
@@ -138,70 +163,89 @@ while read -r ms p; do
 done < <(cat "$tmp"/* | sort -n)
 rm -rf "$tmp"
 ((ok)) || fail "the edit did not reach every pod in place (above)"
-info "config revision $REV_OLD -> $REV_NEW (label hotreload/applied on each pod)"
+info "config revision $REV_OLD -> $REV_NEW of demo-config, now the stable revision"
 if ((worst > 0)); then info "each pod served the new config within $(secs "$worst")s of its release; the steps are 5s apart (hotreload/rollout-interval)"; fi
 info "the controller's Events on the ConfigMap (kubectl describe configmap demo-config):"
 print_events
 printf '    %s=> every pod serves the new config from the same process; subPath file updated in place, no restart%s\n' "$G" "$NC"
 
 # ============================================================== 5. a broken config
-step "5/6  Apply a broken config (the app refuses a config containing \"broken\" and exits)"
+step "5/7  Apply a broken config (the app refuses a config containing \"broken\" and exits)"
 printf '    %8s  %s\n' "+0.0s" "kubectl patch configmap demo-config (\"$(one_line "$BAD")\")"
 t0=$(now_ms)
 set_config "$BAD"
-# The broken config's revision is the one the controller starts rolling out now.
 badrev=""
 for ((i = 0; i < 120; i++)); do
-  badrev=$(configmap_events | sed -n "s/^RolloutStarted\trollout of config revision \([0-9a-f]*\) .*/\1/p" | grep -vx -e "$REV_OLD" -e "$REV_NEW" | tail -1 || true)
-  [[ -n $badrev ]] && break
+  badrev=$(release candidate)
+  [[ -n $badrev && $badrev != "$REV_NEW" ]] && break
+  badrev=""
   sleep 0.25
 done
-[[ -n $badrev ]] || fail "the controller did not start rolling out the broken config within 30s"
-wait_event RolloutHalted 60 "revision $badrev " || {
-  kd get pods -L hotreload/applied 2>&1 | indent
-  fail "no RolloutHalted Event 60s after the broken config"
+[[ -n $badrev ]] || fail "the controller did not start releasing the broken config within 30s"
+wait_release 60 Halted "$badrev" || {
+  kd get configreleases 2>&1 | indent
+  fail "the release of the broken revision $badrev did not halt within 60s"
 }
-printf '    %8s  %s\n' "+$(secs $(($(now_ms) - t0)))s" "RolloutHalted: $(configmap_events | grep -F "revision $badrev " | sed -n 's/^RolloutHalted\t//p' | tail -1)"
-# Let the interval pass: the controller must not release anything more.
-sleep 6
+halted=$(release halt.pod)
+printf '    %8s  %s\n' "+$(secs $(($(now_ms) - t0)))s" "Halted at pod $halted: $(release halt.cause)"
+# Rolled back: the canary's reloader swapped its live copy back before it said
+# the reload failed, and the kubelet starts the app again (its back-off is 10 s
+# the first time), on the stable config.
+rolled=""
+for ((i = 0; i < 240; i++)); do
+  if [[ $(release halt.rolledBack) == true && $(get "http://${IP[$halted]}:8080/") == "$GOOD_NEW" ]]; then
+    rolled=yes
+    break
+  fi
+  sleep 0.25
+done
+[[ -n $rolled ]] || fail "pod $halted does not serve $GOOD_NEW 60s after the halt"
+printf '    %8s  %s\n' "+$(secs $(($(now_ms) - t0)))s" "RolledBack: $halted serves $GOOD_NEW again, after the kubelet restarted its app"
 printf '    %8s  %s\n' "+$(secs $(($(now_ms) - t0)))s" "the pods:"
-halted=""
 for p in $(printf '%s\n' "${!IP[@]}" | sort); do
-  failed=$(annotation "$p" hotreload/failed)
-  released=$(annotation "$p" hotreload/released)
   body=$(get "http://${IP[$p]}:8080/")
   status=$(app_field "$p" '{{if .state.waiting}}{{.state.waiting.reason}}{{else if .state.running}}Running{{else}}Terminated{{end}}')
-  if [[ $failed == "$badrev:"* ]]; then
-    halted=$p
-    printf '    %s%-24s %-16s restarts %s  released %s  serves %s%s\n' "$R" "$p" "$status" "$(restarts "$p")" "$released" "${body:-nothing (it refused the config)}" "$NC"
-    printf '    %-24s hotreload/failed: %s\n' "" "$failed"
-  else
-    printf '    %s%-24s %-16s restarts %s  released %s  serves %s%s\n' "$G" "$p" "$status" "$(restarts "$p")" "$released" "${body:-nothing}" "$NC"
-    [[ $body == "$GOOD_NEW" ]] || fail "pod $p should still serve $GOOD_NEW"
-  fi
-done
-[[ -n $halted ]] || fail "no pod carries hotreload/failed for the broken revision $badrev"
-for p in "${!IP[@]}"; do
-  [[ $p == "$halted" || $(annotation "$p" hotreload/released) != "$badrev" ]] ||
-    fail "pod $p was released the broken revision $badrev although the rollout halted"
+  colour=$G
+  [[ $p == "$halted" ]] && colour=$R
+  printf '    %s%-24s %-8s restarts %s  revision %s  serves %s%s\n' "$colour" "$p" "$status" "$(restarts "$p")" "$(applied "$p")" "${body:-nothing}" "$NC"
+  [[ $body == "$GOOD_NEW" ]] || fail "pod $p should serve $GOOD_NEW"
 done
 echo
-info "kubectl get pods -L hotreload/applied"
-kd get pods -L hotreload/applied 2>&1 | indent
+info "kubectl get configreleases"
+kd get configreleases -o wide 2>&1 | indent
 echo
 info "kubectl describe configmap demo-config"
-kd describe configmap demo-config 2>&1 | indent
-printf '    %s=> the broken revision %s stopped at the first pod it hurt; the other %d were never released it and keep serving %s%s\n' \
-  "$G" "$badrev" $((NPODS - 1)) "$GOOD_NEW" "$NC"
+kd describe configmap demo-config 2>&1 | sed -n '/^Events:/,$p' | indent
+printf '    %s=> the broken revision %s stopped at the first pod it hurt, which went back to %s; the other %d were never given it%s\n' \
+  "$G" "$badrev" "$REV_NEW" $((NPODS - 1)) "$NC"
 
-# ============================================================== 6. what next
-step "6/6  Done in $(($(date +%s) - demo_start))s. The cluster keeps running:"
+# ============================================================== 6. churn during the halt
+step "6/7  Scale the Deployment from $NPODS to 6 during the halt: new pods start on the stable config"
+kd scale deployment/demo --replicas=6 >/dev/null
+kd rollout status deployment/demo --timeout=120s 2>&1 | indent || fail "the Deployment did not scale to 6"
+wait_release 60 Halted "$badrev" 6 || fail "the release does not count 6 pods, Halted, 60s after the scale-up: $(kd get configrelease 2>&1)"
+mapfile -t ALL < <(kd get pods -l app=demo -o go-template='{{range .items}}{{if not .metadata.deletionTimestamp}}{{.metadata.name}} {{.status.podIP}}{{"\n"}}{{end}}{{end}}' | sort)
+for line in "${ALL[@]}"; do
+  p=${line% *} ip=${line#* }
+  body=$(get "http://$ip:8080/")
+  new="new"
+  [[ -n ${IP[$p]:-} ]] && new="   "
+  printf '    %s%s %-24s revision %s  serves %s%s\n' "$G" "$new" "$p" "$(applied "$p")" "${body:-nothing}" "$NC"
+  [[ $body == "$GOOD_NEW" ]] || fail "pod $p should serve $GOOD_NEW"
+done
+info "kubectl get configreleases"
+kd get configreleases 2>&1 | indent
+printf '    %s=> the halt holds: the release is in the ConfigRelease, not on the pods; every new pod starts on the stable copy%s\n' "$G" "$NC"
+
+# ============================================================== 7. what next
+step "7/7  Done in $(($(date +%s) - demo_start))s. The cluster keeps running:"
 cat <<EOF
     export KUBECONFIG=$ADMIN_KUBECONFIG
     export PATH=$K8S_BIN:\$PATH
+    kubectl -n $NS get configreleases
+    kubectl -n $NS describe configrelease $RELEASE   # the recent revisions and what happened to each
     kubectl -n $NS get pods -L hotreload/applied
-    kubectl -n $NS describe configmap demo-config
-    kubectl -n $NS edit configmap demo-config      # fix it: a new config rolls out in the same steps
+    kubectl -n $NS edit configmap demo-config       # fix it: a new release, in the same steps
     kubectl -n $NS logs $halted -c hotreload-reloader
     kubectl -n hotreload-system logs deploy/hotreload-webhook
     curl http://${IP[$halted]}:8080/status                # pods are reachable from this machine

@@ -179,15 +179,40 @@ func (d *Deliverer) deliverOnce(ctx context.Context, containerID string) (int, e
 	if err := syscall.Kill(pid, d.Method.Signal); err != nil {
 		return pid, fmt.Errorf("send %s to pid %d: %w", d.Method, pid, err)
 	}
-	select {
-	case <-ctx.Done():
-		return pid, ctx.Err()
-	case <-time.After(d.GraceOrDefault()):
-	}
-	if !d.Procs.Alive(pid) {
-		return pid, fmt.Errorf("pid %d after %s: %w", pid, d.Method, ErrProcessDied)
+	if err := d.watchGrace(ctx, pid); err != nil {
+		return pid, err
 	}
 	return pid, nil
+}
+
+// deathPoll is how often the signalled process is looked at during the grace.
+// A process that dies on its new config is seen within it, so the previous
+// live copy is back before the kubelet (which notices the exit within its
+// one-second relist) starts the container again on the rejected files.
+const deathPoll = 10 * time.Millisecond
+
+// watchGrace watches pid for the grace period after its signal, and returns
+// ErrProcessDied as soon as it is gone.
+func (d *Deliverer) watchGrace(ctx context.Context, pid int) error {
+	grace := time.NewTimer(d.GraceOrDefault())
+	defer grace.Stop()
+	poll := time.NewTicker(deathPoll)
+	defer poll.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-poll.C:
+			if !d.Procs.Alive(pid) {
+				return fmt.Errorf("pid %d after %s: %w", pid, d.Method, ErrProcessDied)
+			}
+		case <-grace.C:
+			if !d.Procs.Alive(pid) {
+				return fmt.Errorf("pid %d after %s: %w", pid, d.Method, ErrProcessDied)
+			}
+			return nil
+		}
+	}
 }
 
 // loopbackOnly refuses a connection to anything but a loopback address, so

@@ -159,6 +159,20 @@ func TestDeliverReportsAProcessThatDies(t *testing.T) {
 	assert.Equal(t, []string{"ready", "SIGHUP 3 a=1"}, c.waitLines(t, 2))
 }
 
+// TestDeliverSeesADeathBeforeTheGraceEnds: a process that exits on its
+// signal is reported at once, not when a long grace period ends, so the
+// previous config is back before the kubelet starts the container again.
+func TestDeliverSeesADeathBeforeTheGraceEnds(t *testing.T) {
+	_, config := liveConfig(t, "a=1")
+	c := startChild(t, config, "CHILD_EXIT_ON_SIGNAL=1")
+	const grace = time.Minute
+	ctx, cancel := context.WithTimeout(context.Background(), grace/2)
+	defer cancel()
+	_, err := (&Deliverer{Procs: fakeProc(t, cid, c.cmd.Process.Pid), Method: Method{Signal: syscall.SIGHUP}, Grace: grace}).Deliver(ctx, cid)
+	require.ErrorIs(t, err, ErrProcessDied, "reported before half the grace period")
+	assert.Equal(t, []string{"ready", "SIGHUP 3 a=1"}, c.waitLines(t, 2))
+}
+
 // TestAProcessStartedMidUpdateSeesACompleteRevision swaps large revisions in
 // a loop while apps start and read the config: each read is whole.
 func TestAProcessStartedMidUpdateSeesACompleteRevision(t *testing.T) {

@@ -81,7 +81,9 @@ func BenchmarkE2EEditToServing(b *testing.B) {
 	args := []string{"--watch=100ms"}
 
 	hot := demo{ns: ns, name: "hotreload", replicas: 3, inject: true, args: args}
-	hotPods := hot.create(ctx, b, cs, uniqueConfig("edit 0"))
+	first := uniqueConfig("edit 0")
+	hotPods := hot.create(ctx, b, cs, first)
+	waitFirstSeen(ctx, b, cs, ns, hot.name, first, hot.replicas)
 	hotBefore := statuses(ctx, b, hotPods)
 	var allReplicas, perPod []time.Duration
 	for i := 1; i <= n; i++ {
