@@ -97,6 +97,6 @@ e2e: cluster ## The end-to-end tests on the local cluster (started if down; root
 	$(E2E_GO_TEST) -timeout 30m -run '$(E2E_RUN)' -v ./test/e2e/ 2>&1 | grep -v -E '^(=== (RUN|PAUSE|CONT)|\s*$$)'
 
 .PHONY: bench-e2e
-bench-e2e: cluster ## The README's end-to-end figures: edit -> serving with and without hotreload, admission latency (about 6 min; E2E_EDITS=50, E2E_READY_EDITS=10).
+bench-e2e: cluster ## The README's end-to-end figures: admission latency, edit -> serving with and without hotreload, bad config -> stable (about 11 min; E2E_EDITS=50, E2E_READY_EDITS=10, E2E_HALTS=10).
 	@test -f $(CERTS_DIR)/secret.yaml || $(MAKE) --no-print-directory certs
 	$(E2E_GO_TEST) -timeout 30m -run '^$$' -bench E2E -benchtime 1x ./test/e2e/
