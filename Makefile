@@ -58,7 +58,7 @@ integration: envtest-assets ## Integration tests against a real kube-apiserver a
 	$(GO) test -count=1 -tags integration -run Integration -v ./... 2>&1 | grep -v -E '^(=== (RUN|PAUSE|CONT)|\s*$$)'
 
 .PHONY: lint
-lint: vet $(STATICCHECK) ## go vet and staticcheck (pinned in hack/tools).
+lint: vet $(STATICCHECK) verify-generated ## go vet, staticcheck (pinned in hack/tools), gofmt, and the generated CRD up to date.
 	$(STATICCHECK) ./...
 	$(STATICCHECK) -tags integration,e2e ./...
 	@test -z "$$(gofmt -l $$(git ls-files '*.go'))" || { gofmt -l $$(git ls-files '*.go'); echo "gofmt: run make fmt"; exit 1; }

@@ -51,4 +51,6 @@ verify-generated: $(CONTROLLER_GEN) ## Fail when the generated CRD or deep-copy 
 	diff -r $(CRD_DIR) $$tmp || { echo "the CRD is stale: run make generate"; exit 1; }; \
 	cp api/v1alpha1/zz_generated.deepcopy.go $$tmp/deepcopy.go; \
 	$(CONTROLLER_GEN) object paths=./api/...; \
-	diff $$tmp/deepcopy.go api/v1alpha1/zz_generated.deepcopy.go || { echo "the deep-copy functions are stale: run make generate"; exit 1; }
+	diff $$tmp/deepcopy.go api/v1alpha1/zz_generated.deepcopy.go || { \
+	  cp $$tmp/deepcopy.go api/v1alpha1/zz_generated.deepcopy.go; \
+	  echo "the deep-copy functions are stale: run make generate"; exit 1; }
