@@ -268,13 +268,7 @@ func TestIntegrationRunTakesAContainerWithoutAProcessForStopped(t *testing.T) {
 	env := testenv.Get(t)
 	ns := env.Namespace(t, nil)
 	cs := env.Clientset
-	_, err := cs.CoreV1().Pods(ns).Create(context.Background(), &corev1.Pod{
-		ObjectMeta: metav1.ObjectMeta{Name: "web", Labels: map[string]string{annotations.EnableLabel: "true"}},
-		Spec: corev1.PodSpec{ShareProcessNamespace: ptrTo(true),
-			Containers: []corev1.Container{{Name: "app", Image: "nginx"}}},
-	}, metav1.CreateOptions{})
-	require.NoError(t, err)
-	setAppStatus(t, cs, ns, runningApp(cid))
+	createRunningWeb(t, cs, ns)
 
 	l, write := startWithoutAppProcess(t, env, ns)
 
@@ -413,13 +407,7 @@ func TestIntegrationRunSwapsBackARevisionTheAppDiesOn(t *testing.T) {
 	env := testenv.Get(t)
 	ns := env.Namespace(t, nil)
 	cs := env.Clientset
-	_, err := cs.CoreV1().Pods(ns).Create(context.Background(), &corev1.Pod{
-		ObjectMeta: metav1.ObjectMeta{Name: "web", Labels: map[string]string{annotations.EnableLabel: "true"}},
-		Spec: corev1.PodSpec{ShareProcessNamespace: ptrTo(true),
-			Containers: []corev1.Container{{Name: "app", Image: "nginx"}}},
-	}, metav1.CreateOptions{})
-	require.NoError(t, err)
-	setAppStatus(t, cs, ns, runningApp(cid))
+	createRunningWeb(t, cs, ns)
 
 	l, write := newLive(t)
 	revA := write(files("app.conf", "a=1"), files("tls.crt", "A"))
@@ -450,4 +438,17 @@ func TestIntegrationRunSwapsBackARevisionTheAppDiesOn(t *testing.T) {
 	assert.Equal(t, []string{"ready", "SIGHUP 14 a=2 and broken"}, app.lines(), "the app was told once")
 	assert.Equal(t, []string{"..data -> current", "app.conf -> ..data/app.conf", "current/"},
 		liveLayout(t, filepath.Join(l.LiveRoot, "config")), "the rejected copy is gone")
+}
+
+// createRunningWeb creates the pod "web" of an opted-in app, its container
+// "app" running as container cid.
+func createRunningWeb(t *testing.T, cs kubernetes.Interface, ns string) {
+	t.Helper()
+	_, err := cs.CoreV1().Pods(ns).Create(context.Background(), &corev1.Pod{
+		ObjectMeta: metav1.ObjectMeta{Name: "web", Labels: map[string]string{annotations.EnableLabel: "true"}},
+		Spec: corev1.PodSpec{ShareProcessNamespace: ptrTo(true),
+			Containers: []corev1.Container{{Name: "app", Image: "nginx"}}},
+	}, metav1.CreateOptions{})
+	require.NoError(t, err)
+	setAppStatus(t, cs, ns, runningApp(cid))
 }

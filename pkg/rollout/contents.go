@@ -86,7 +86,12 @@ func (c *contents) object(kind revision.Kind, name string) client.Object {
 
 // keys returns the key digests of a cached object, false when it is missing.
 func (c *contents) keys(kind revision.Kind, name string) (revision.Keys, bool) {
-	o := c.object(kind, name)
+	return c.digests(c.object(kind, name))
+}
+
+// digests returns the key digests of o, false when it is nil or unreadable
+// (the error is kept).
+func (c *contents) digests(o client.Object) (revision.Keys, bool) {
 	if o == nil {
 		return nil, false
 	}
@@ -121,12 +126,7 @@ func (c *contents) keysAt(s SourceRef, rev string) (revision.Keys, bool) {
 	if o == nil || !owned(o) || o.GetLabels()[contract.RevisionLabel] != rev {
 		return nil, false
 	}
-	k, err := keysOf(o)
-	if err != nil {
-		c.fail(err)
-		return nil, false
-	}
-	return k, true
+	return c.digests(o)
 }
 
 // owned reports whether hotreload made an object.

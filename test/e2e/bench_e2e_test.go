@@ -212,25 +212,34 @@ func BenchmarkE2EEditToServing(b *testing.B) {
 		requireSameProcesses(ctx, b, cs, d, plainPods[d.name], plainBefore[d.name])
 	}
 
-	b.Logf("edit -> serving (ms)                   edits      p50      p99      max")
-	for _, row := range []struct {
-		name string
-		d    []time.Duration
-	}{
-		{"hotreload, all 3 replicas", allReplicas},
-		{"hotreload, each replica", perPod},
-		{"at Ready, all 3 replicas", atReady},
-		{"at Ready, each replica", atReadyPerPod},
-		{"kubelet sync, no hotreload", plainTook},
-	} {
-		b.Logf("  %-34s %6d %8.0f %8.0f %8.0f", row.name, len(row.d), ms(quantile(row.d, 0.5)), ms(quantile(row.d, 0.99)), ms(quantile(row.d, 1)))
+	logQuantiles(b, "edit -> serving (ms)", "edits", []durations{
+		{"hotreload, all 3 replicas", allReplicas, "hotreload"},
+		{"hotreload, each replica", perPod, ""},
+		{"at Ready, all 3 replicas", atReady, "at-ready"},
+		{"at Ready, each replica", atReadyPerPod, ""},
+		{"kubelet sync, no hotreload", plainTook, "kubelet"},
+	})
+}
+
+// durations is one row of a benchmark's table: what was timed, the times,
+// and the name of its p50 and p99 metrics ("" for none).
+type durations struct {
+	name   string
+	d      []time.Duration
+	metric string
+}
+
+// logQuantiles logs a table of rows, each with its count, p50, p99 and max in
+// ms, and reports the p50 and p99 of those that name a metric.
+func logQuantiles(b *testing.B, title, count string, rows []durations) {
+	b.Logf("%-38s %6s %8s %8s %8s", title, count, "p50", "p99", "max")
+	for _, r := range rows {
+		b.Logf("  %-36s %6d %8.0f %8.0f %8.0f", r.name, len(r.d), ms(quantile(r.d, 0.5)), ms(quantile(r.d, 0.99)), ms(quantile(r.d, 1)))
+		if r.metric != "" {
+			b.ReportMetric(ms(quantile(r.d, 0.5)), r.metric+"-p50-ms")
+			b.ReportMetric(ms(quantile(r.d, 0.99)), r.metric+"-p99-ms")
+		}
 	}
-	b.ReportMetric(ms(quantile(allReplicas, 0.5)), "hotreload-p50-ms")
-	b.ReportMetric(ms(quantile(allReplicas, 0.99)), "hotreload-p99-ms")
-	b.ReportMetric(ms(quantile(atReady, 0.5)), "at-ready-p50-ms")
-	b.ReportMetric(ms(quantile(atReady, 0.99)), "at-ready-p99-ms")
-	b.ReportMetric(ms(quantile(plainTook, 0.5)), "kubelet-p50-ms")
-	b.ReportMetric(ms(quantile(plainTook, 0.99)), "kubelet-p99-ms")
 }
 
 // slowest appends each pod's time to perPod and returns the longest: the

@@ -63,21 +63,11 @@ func BenchmarkE2EHaltToStable(b *testing.B) {
 	}
 	requireSameProcesses(ctx, b, cs, d, pods, before)
 
-	b.Logf("bad config -> every pod on stable (ms)  rounds      p50      p99      max")
-	for _, row := range []struct {
-		name string
-		d    []time.Duration
-	}{
-		{"from the edit, all 3 replicas", fromEdit},
-		{"from the halt, all 3 replicas", fromHalt},
-		{"from the edit, each replica", perPod},
-	} {
-		b.Logf("  %-36s %6d %8.0f %8.0f %8.0f", row.name, len(row.d), ms(quantile(row.d, 0.5)), ms(quantile(row.d, 0.99)), ms(quantile(row.d, 1)))
-	}
-	b.ReportMetric(ms(quantile(fromEdit, 0.5)), "edit-to-stable-p50-ms")
-	b.ReportMetric(ms(quantile(fromEdit, 0.99)), "edit-to-stable-p99-ms")
-	b.ReportMetric(ms(quantile(fromHalt, 0.5)), "halt-to-stable-p50-ms")
-	b.ReportMetric(ms(quantile(fromHalt, 0.99)), "halt-to-stable-p99-ms")
+	logQuantiles(b, "bad config -> every pod on stable (ms)", "rounds", []durations{
+		{"from the edit, all 3 replicas", fromEdit, "edit-to-stable"},
+		{"from the halt, all 3 replicas", fromHalt, "halt-to-stable"},
+		{"from the edit, each replica", perPod, ""},
+	})
 }
 
 // waitHalted polls the release of ConfigMap name every 20 ms until it is

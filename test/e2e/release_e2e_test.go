@@ -86,6 +86,16 @@ func waitFirstSeen(ctx context.Context, t testing.TB, cs kubernetes.Interface, n
 	})
 }
 
+// start creates d in a new enabled namespace, serving content, and waits
+// until its release counts every pod; it returns the pods.
+func (d *demo) start(ctx context.Context, t testing.TB, cs kubernetes.Interface, content string) map[string]string {
+	t.Helper()
+	d.ns = enabledNamespace(ctx, t, cs, "hotreload-"+d.name+"-")
+	pods := d.create(ctx, t, cs, content)
+	waitFirstSeen(ctx, t, cs, d.ns, d.name, content, d.replicas)
+	return pods
+}
+
 func isPhase(p v1alpha1.Phase, candidate string) func(*v1alpha1.ConfigRelease) bool {
 	return func(rel *v1alpha1.ConfigRelease) bool {
 		return rel.Status.Phase == p && rel.Status.Candidate == candidate
@@ -152,10 +162,8 @@ func TestReleaseHaltHoldsThroughChurn(t *testing.T) {
 		annotations: map[string]string{"hotreload/rollout": "1,50%,100%", "hotreload/rollout-interval": "3s"},
 		args:        []string{"--fail-on=broken"},
 	}
-	d.ns = enabledNamespace(ctx, t, cs, "hotreload-churn-")
 	first := uniqueConfig("color=blue")
-	pods := d.create(ctx, t, cs, first)
-	waitFirstSeen(ctx, t, cs, d.ns, d.name, first, d.replicas)
+	pods := d.start(ctx, t, cs, first)
 
 	// A good edit: released in three steps, one pod, then two, then three.
 	good := uniqueConfig("color=green")
@@ -225,10 +233,8 @@ func TestReleaseRollsBackInPlaceAtAHundredPercent(t *testing.T) {
 		annotations: map[string]string{"hotreload/rollout-interval": "20s"},
 		args:        []string{"--unready-on=sick"},
 	}
-	d.ns = enabledNamespace(ctx, t, cs, "hotreload-inplace-")
 	good := uniqueConfig("color=green")
-	pods := d.create(ctx, t, cs, good)
-	waitFirstSeen(ctx, t, cs, d.ns, d.name, good, d.replicas)
+	pods := d.start(ctx, t, cs, good)
 	before := statuses(ctx, t, pods)
 
 	sick := uniqueConfig("color=red sick")
@@ -307,10 +313,8 @@ func TestReleaseGoesOnThroughAnImageChange(t *testing.T) {
 		name: "image", replicas: 4, subPath: true, inject: true,
 		annotations: map[string]string{"hotreload/rollout": "1,50%,100%", "hotreload/rollout-interval": "20s"},
 	}
-	d.ns = enabledNamespace(ctx, t, cs, "hotreload-image-")
 	v1 := uniqueConfig("version 1")
-	pods := d.create(ctx, t, cs, v1)
-	waitFirstSeen(ctx, t, cs, d.ns, d.name, v1, d.replicas)
+	pods := d.start(ctx, t, cs, v1)
 
 	v2 := uniqueConfig("version 2")
 	d.edit(ctx, t, cs, v2)
@@ -347,10 +351,8 @@ func TestReleaseSurvivesAKilledControllerAndALostLiveCopy(t *testing.T) {
 		annotations: map[string]string{"hotreload/rollout": "1,50%,100%", "hotreload/rollout-interval": "20s"},
 		args:        []string{"--unready-on=sick"},
 	}
-	d.ns = enabledNamespace(ctx, t, cs, "hotreload-lost-")
 	good := uniqueConfig("color=green")
-	pods := d.create(ctx, t, cs, good)
-	waitFirstSeen(ctx, t, cs, d.ns, d.name, good, d.replicas)
+	pods := d.start(ctx, t, cs, good)
 
 	sick := uniqueConfig("color=red sick")
 	d.edit(ctx, t, cs, sick)

@@ -32,10 +32,8 @@ func TestRolloutResumesAfterTheControllerIsKilled(t *testing.T) {
 		name: "resume", replicas: 4, subPath: true, inject: true,
 		annotations: map[string]string{"hotreload/rollout": "1,50%,100%", "hotreload/rollout-interval": "10s"},
 	}
-	d.ns = enabledNamespace(ctx, t, cs, "hotreload-resume-")
 	v1 := uniqueConfig("version 1")
-	pods := d.create(ctx, t, cs, v1)
-	waitFirstSeen(ctx, t, cs, d.ns, d.name, v1, d.replicas)
+	pods := d.start(ctx, t, cs, v1)
 	before := statuses(ctx, t, pods)
 
 	v2 := uniqueConfig("version 2")
