@@ -32,7 +32,7 @@ const (
 )
 
 // Outcome is what became of a revision.
-// +kubebuilder:validation:Enum=Progressing;Completed;Halted;Superseded;Stable
+// +kubebuilder:validation:Enum=Progressing;Completed;Halted;Aborted;Superseded;Stable
 type Outcome string
 
 // The outcomes of a revision.
@@ -40,6 +40,7 @@ const (
 	OutcomeProgressing Outcome = "Progressing"
 	OutcomeCompleted   Outcome = "Completed"
 	OutcomeHalted      Outcome = "Halted"
+	OutcomeAborted     Outcome = "Aborted"
 	OutcomeSuperseded  Outcome = "Superseded"
 	// OutcomeStable is the first revision seen of a source: stable without a release.
 	OutcomeStable Outcome = "Stable"
@@ -52,21 +53,86 @@ type Source struct {
 	Name string `json:"name"`
 }
 
-// ConfigReleaseSpec says which source the release is about. It does not change.
+// Action is what a command asks of a release.
+// +kubebuilder:validation:Enum=Promote;PromoteFull;Pause;Resume;Abort;Retry
+type Action string
+
+// The commands a user can give a release (kubectl hotreload).
+const (
+	// ActionPromote releases each workload's next step now, without waiting
+	// for its gate.
+	ActionPromote Action = "Promote"
+	// ActionPromoteFull releases every remaining pod of each workload now.
+	ActionPromoteFull Action = "PromoteFull"
+	// ActionPause and ActionResume record who set or cleared spec.paused, and why.
+	ActionPause  Action = "Pause"
+	ActionResume Action = "Resume"
+	// ActionAbort halts the release now and rolls every consumer back to stable.
+	ActionAbort Action = "Abort"
+	// ActionRetry starts a halted candidate again from step 1.
+	ActionRetry Action = "Retry"
+)
+
+// Command is a one-shot command a user gave the release. The controller
+// carries out each command once, for the candidate it names, and records
+// what came of it in status.lastCommand.
+type Command struct {
+	// ID tells commands apart: a new ID is a new command.
+	// +kubebuilder:validation:MinLength=1
+	// +kubebuilder:validation:MaxLength=64
+	ID     string `json:"id"`
+	Action Action `json:"action"`
+	// Revision is the candidate the command is for; a command for another
+	// revision is not carried out.
+	// +kubebuilder:validation:MaxLength=64
+	Revision string `json:"revision,omitempty"`
+	// By is who gave the command: the requesting user, as the
+	// hotreload-release-commands ValidatingAdmissionPolicy checks.
+	// +kubebuilder:validation:MaxLength=256
+	By string `json:"by,omitempty"`
+	// Reason says why, for the Event that records the command.
+	// +kubebuilder:validation:MaxLength=1024
+	Reason string `json:"reason,omitempty"`
+}
+
+// ConfigReleaseSpec says which source the release is about, and holds what
+// users ask of it.
 type ConfigReleaseSpec struct {
 	// +kubebuilder:validation:XValidation:rule="self == oldSelf",message="source is immutable"
 	Source Source `json:"source"`
+	// Paused holds the release at the step each workload reached: nothing
+	// more is released and no candidate becomes stable until it is false
+	// again. A failing pod still halts the release.
+	Paused bool `json:"paused,omitempty"`
+	// Command is the last one-shot command given (promote, abort, retry, or
+	// who paused or resumed, and why).
+	Command *Command `json:"command,omitempty"`
+}
+
+// CommandResult is what the controller made of a command.
+type CommandResult struct {
+	ID     string `json:"id"`
+	Action Action `json:"action"`
+	By     string `json:"by,omitempty"`
+	// Done is true when the command was carried out; Result says what it did,
+	// or why it did nothing.
+	Done   bool        `json:"done,omitempty"`
+	Result string      `json:"result"`
+	Time   metav1.Time `json:"time"`
 }
 
 // Halt says why a release halted.
 type Halt struct {
-	// Pod is the pod that failed on the candidate.
-	Pod string `json:"pod"`
+	// Pod is the pod that failed on the candidate; empty when a user aborted
+	// the release.
+	Pod string `json:"pod,omitempty"`
+	// By is who aborted the release; empty for a halt a pod caused.
+	By string `json:"by,omitempty"`
 	// Workload is the pod's workload, as Kind/name.
 	Workload string `json:"workload,omitempty"`
 	// Revision is the candidate that halted.
 	Revision string `json:"revision"`
-	// Cause says what the pod did.
+	// Cause says what the pod did, or who aborted the release and why.
 	Cause string      `json:"cause"`
 	Time  metav1.Time `json:"time"`
 	// RolledBack is true once no consumer runs the candidate any more.
@@ -111,6 +177,8 @@ type RevisionRecord struct {
 	Cause string `json:"cause,omitempty"`
 	// Reached says how far it got, per workload: "Deployment/web 2 of 3".
 	Reached []string `json:"reached,omitempty"`
+	// Size is the revision's content in bytes (keys and values).
+	Size int64 `json:"size,omitempty"`
 }
 
 // ConfigReleaseStatus is the durable state of the source's config change.
@@ -133,6 +201,8 @@ type ConfigReleaseStatus struct {
 	Message string `json:"message,omitempty"`
 	// History is the recent revisions, newest first.
 	History []RevisionRecord `json:"history,omitempty"`
+	// LastCommand is the last command of spec.command the controller handled.
+	LastCommand *CommandResult `json:"lastCommand,omitempty"`
 }
 
 // ConfigRelease is the release of one ConfigMap or Secret to the pods that
