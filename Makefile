@@ -34,8 +34,17 @@ VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
 LDFLAGS := -s -w -X github.com/hotreload/hotreload/internal/version.Version=$(VERSION)
 
 .PHONY: build
-build: ## Build static webhook and reloader binaries into bin/.
-	CGO_ENABLED=0 $(GO) build -trimpath -ldflags '$(LDFLAGS)' -o $(BIN)/ ./cmd/webhook ./cmd/reloader
+build: ## Build static webhook, reloader and kubectl-hotreload binaries into bin/.
+	CGO_ENABLED=0 $(GO) build -trimpath -ldflags '$(LDFLAGS)' -o $(BIN)/ ./cmd/webhook ./cmd/reloader ./cmd/kubectl-hotreload
+
+# Where `make install` puts the kubectl plugin; kubectl finds it on the PATH.
+PREFIX ?= /usr/local
+
+.PHONY: install
+install: build ## Put the kubectl plugin on the PATH: $(PREFIX)/bin/kubectl-hotreload (PREFIX=~/.local for no root).
+	install -d $(PREFIX)/bin
+	install -m 0755 $(BIN)/kubectl-hotreload $(PREFIX)/bin/kubectl-hotreload
+	@echo "kubectl hotreload --help"
 
 ##@ Test
 

@@ -27,6 +27,8 @@ const certManagerCRDs = "testdata/cert-manager-v1.21.2"
 
 // The objects of deploy/base, as `kind namespace/name`.
 var baseObjects = []string{
+	"ClusterRole /hotreload-release-operator",
+	"ClusterRole /hotreload-release-viewer",
 	"ClusterRole /hotreload-reloader",
 	"ClusterRole /hotreload-webhook",
 	"ClusterRoleBinding /hotreload-webhook",
@@ -41,8 +43,10 @@ var baseObjects = []string{
 	"Service hotreload-system/hotreload-webhook",
 	"ServiceAccount hotreload-system/hotreload-webhook",
 	"ValidatingAdmissionPolicy /hotreload-controller",
+	"ValidatingAdmissionPolicy /hotreload-release-commands",
 	"ValidatingAdmissionPolicy /hotreload-reloader",
 	"ValidatingAdmissionPolicyBinding /hotreload-controller",
+	"ValidatingAdmissionPolicyBinding /hotreload-release-commands",
 	"ValidatingAdmissionPolicyBinding /hotreload-reloader",
 }
 

@@ -43,6 +43,11 @@ const (
 	// RolloutInterval is how long each rollout step must stay healthy before the
 	// next, as a Go duration. On a pod, it overrides the namespace's. Default: 30s.
 	RolloutInterval = "hotreload/rollout-interval"
+	// RevisionHistory is the namespace annotation saying how many recent
+	// revisions of each source keep their content for kubectl hotreload
+	// history, undo and diff, besides the stable and the candidate: 0 to
+	// MaxRevisionHistory. Default: DefaultRevisionHistory.
+	RevisionHistory = "hotreload/revision-history"
 )
 
 // Keys hotreload writes. Users read them and never write them.

@@ -159,3 +159,25 @@ func merge[T any](pod, namespace map[string]string, key string, def T, problem s
 	}
 	return def, ws
 }
+
+// The bounds of RevisionHistory.
+const (
+	DefaultRevisionHistory = 5
+	MaxRevisionHistory     = 10
+)
+
+// RevisionHistoryOf returns how many revisions of each source the namespace
+// keeps, with a warning when its annotation is malformed.
+func RevisionHistoryOf(namespace map[string]string) (int, []Warning) {
+	return merge(nil, namespace, RevisionHistory, DefaultRevisionHistory, "invalid revision history", ParseRevisionHistory)
+}
+
+// ParseRevisionHistory parses a RevisionHistory value: a whole number from 0
+// to MaxRevisionHistory.
+func ParseRevisionHistory(v string) (int, error) {
+	n, err := strconv.Atoi(strings.TrimSpace(v))
+	if err != nil || n < 0 || n > MaxRevisionHistory {
+		return 0, fmt.Errorf("want a whole number from 0 to %d", MaxRevisionHistory)
+	}
+	return n, nil
+}

@@ -43,6 +43,18 @@ func (c content) keys(kind revision.Kind) revision.Keys {
 	return revision.ConfigMapKeys(&corev1.ConfigMap{Data: c.data, BinaryData: c.binaryData})
 }
 
+// size is the content's bytes: its keys and values.
+func (c content) size() int64 {
+	var n int64
+	for k, v := range c.data {
+		n += int64(len(k) + len(v))
+	}
+	for k, v := range c.binaryData {
+		n += int64(len(k) + len(v))
+	}
+	return n
+}
+
 // read returns the data of the source (or of any ConfigMap or Secret) as the
 // API server holds it now.
 func (r *Reconciler) read(ctx context.Context, kind revision.Kind, ns, name string) (content, client.Object, error) {
@@ -158,6 +170,31 @@ func (r *Reconciler) stableFrom(ctx context.Context, rel *v1alpha1.ConfigRelease
 		return fmt.Errorf("revision %s of %s: the object that keeps it does not hold it", rev, s)
 	}
 	return r.writeStable(ctx, rel, s, rev, c)
+}
+
+// maxKeptSize bounds the content of a revision kept for history, undo and
+// diff: a larger one is kept only while it is stable or candidate.
+const maxKeptSize = 256 << 10
+
+// keptRevisions returns the revisions whose content the release keeps: its
+// stable and candidate, and the newest n others of its history that are not
+// over maxKeptSize.
+func keptRevisions(st v1alpha1.ConfigReleaseStatus, n int) []string {
+	keep := []string{st.Stable, st.Candidate}
+	others := 0
+	for _, h := range st.History {
+		if others >= n {
+			break
+		}
+		if slices.Contains(keep, h.Revision) {
+			continue
+		}
+		if h.Size <= maxKeptSize {
+			keep = append(keep, h.Revision)
+			others++
+		}
+	}
+	return keep
 }
 
 // pruneRevisions deletes the revision objects of the release but those it

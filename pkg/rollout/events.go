@@ -39,6 +39,7 @@ const (
 	actionRelease  = "Release"
 	actionHalt     = "Halt"
 	actionComplete = "Complete"
+	actionCommand  = "Command"
 )
 
 // announcer records a release's Events on its source and on the release.

@@ -109,6 +109,8 @@ type cluster struct {
 	// startOn, when set, gives the revision a new pod starts on (its
 	// stable mounts), instead of the sources as they are.
 	startOn func(*corev1.Pod) string
+	// commands counts the commands given, for their IDs.
+	commands int
 }
 
 func newCluster(t testing.TB, nsAnnotations map[string]string) *cluster {

@@ -5,6 +5,8 @@ import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
+
+	v1alpha1 "github.com/hotreload/hotreload/api/v1alpha1"
 )
 
 // Metrics counts rollouts, steps and halts by namespace, and times rollouts.
@@ -15,6 +17,8 @@ type Metrics struct {
 	rollbacks *prometheus.CounterVec
 	steps     *prometheus.CounterVec
 	duration  *prometheus.HistogramVec
+	commands  *prometheus.CounterVec
+	phase     *prometheus.GaugeVec
 }
 
 // NewMetrics registers the rollout metrics with reg. Collectors reg already
@@ -35,12 +39,19 @@ func NewMetrics(reg prometheus.Registerer) (*Metrics, error) {
 			Buckets: prometheus.ExponentialBuckets(1, 2, 14),
 		}, []string{"namespace"}),
 	}
-	for _, c := range []**prometheus.CounterVec{&m.started, &m.completed, &m.halted, &m.rollbacks, &m.steps} {
+	m.commands = prometheus.NewCounterVec(prometheus.CounterOpts{Name: "hotreload_release_commands_total",
+		Help: "Commands given to releases (kubectl hotreload), by action and result (done or refused)."}, []string{"namespace", "action", "result"})
+	m.phase = prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: "hotreload_release_phase",
+		Help: "The phase of each ConfigRelease: 1 for the phase it is in, 0 for the others."}, []string{"namespace", "release", "phase"})
+	for _, c := range []**prometheus.CounterVec{&m.started, &m.completed, &m.halted, &m.rollbacks, &m.steps, &m.commands} {
 		if err := register(reg, c); err != nil {
 			return nil, err
 		}
 	}
 	if err := register(reg, &m.duration); err != nil {
+		return nil, err
+	}
+	if err := register(reg, &m.phase); err != nil {
 		return nil, err
 	}
 	return m, nil
@@ -67,5 +78,32 @@ func (m *Metrics) rolloutCompleted(ns string, d time.Duration) {
 	m.completed.WithLabelValues(ns).Inc()
 	if d > 0 {
 		m.duration.WithLabelValues(ns).Observe(d.Seconds())
+	}
+}
+
+func (m *Metrics) command(ns, action string, done bool) {
+	result := "refused"
+	if done {
+		result = "done"
+	}
+	m.commands.WithLabelValues(ns, action, result).Inc()
+}
+
+// phases are the values of hotreload_release_phase's phase label.
+var phases = []v1alpha1.Phase{v1alpha1.PhaseProgressing, v1alpha1.PhasePaused, v1alpha1.PhaseHalted, v1alpha1.PhaseComplete}
+
+// releasePhase sets the phase of release ns/name; an empty phase removes
+// its series (the release is gone).
+func (m *Metrics) releasePhase(ns, name string, phase v1alpha1.Phase) {
+	for _, p := range phases {
+		if phase == "" {
+			m.phase.DeleteLabelValues(ns, name, string(p))
+			continue
+		}
+		v := 0.0
+		if p == phase {
+			v = 1
+		}
+		m.phase.WithLabelValues(ns, name, string(p)).Set(v)
 	}
 }

@@ -48,7 +48,26 @@ type Input struct {
 	Steps     annotations.RolloutSteps
 	Interval  time.Duration
 	Now       time.Time
+	// Hold keeps the workload at the step it reached (a paused release):
+	// pods that went away are replaced within it, nothing more is released
+	// and it does not complete.
+	Hold bool
+	// Promote opens the gate once: the next step, or every step left, is
+	// released now without waiting for the pods to settle.
+	Promote Promotion
 }
+
+// Promotion is a user's promote command, as planning sees it.
+type Promotion int
+
+// The promotions.
+const (
+	PromoteNone Promotion = iota
+	// PromoteNext releases the step after the one reached.
+	PromoteNext
+	// PromoteFull releases every pod left.
+	PromoteFull
+)
 
 // Halt is a pod holding the candidate that failed on it.
 type Halt struct {
@@ -86,7 +105,10 @@ type Decision struct {
 //   - Step k's target is ceil(p_k × N) of the N pods now. Below it, pods that
 //     went away are replaced at once (a top-up, within the step).
 //   - The next step starts when every pod holding the candidate has applied
-//     its release, is Ready, and has been both for the interval.
+//     its release, is Ready, and has been both for the interval; at once on a
+//     promote (never two steps for one promote: where the pods hold more
+//     than the step reached says, that is the step the promote reaches); not
+//     while held.
 func Plan(in Input) Decision {
 	steps := in.Steps
 	if len(steps) == 0 {
@@ -115,7 +137,24 @@ func Plan(in Input) Decision {
 	targets := Targets(steps, len(pods))
 	c := len(holders)
 	d.Target = c
+	if in.Promote != PromoteNone && d.Step < len(steps) {
+		k := covered(targets, c)
+		if d.Step > 0 && c > targets[d.Step-1] {
+			// The pods hold a later step than the status says: its write
+			// was lost after theirs. That step is what the promote reached.
+			d.Step, d.Advanced = k, true
+			return d
+		}
+		next := min(max(k, d.Step)+1, len(steps)) // the first step that needs more pods
+		if in.Promote == PromoteFull {
+			next = len(steps)
+		}
+		return releaseUpTo(d, pods, next, targets, c)
+	}
 	if d.Step == 0 {
+		if in.Hold {
+			return d
+		}
 		return releaseUpTo(d, pods, 1, targets, c)
 	}
 	if t := targets[d.Step-1]; c < t {
@@ -124,6 +163,9 @@ func Plan(in Input) Decision {
 		return d
 	}
 	settled, at, known := gate(holders, in.Interval, in.Now)
+	if in.Hold {
+		return d
+	}
 	if !settled {
 		if known {
 			d.RequeueAt = at
@@ -139,6 +181,15 @@ func Plan(in Input) Decision {
 		return d
 	}
 	return releaseUpTo(d, pods, next, targets, c)
+}
+
+// covered returns the last step whose target c pods already meet, 0 for none.
+func covered(targets []int, c int) int {
+	k := 0
+	for k < len(targets) && targets[k] <= c {
+		k++
+	}
+	return k
 }
 
 // releaseUpTo releases step k: pods in order until targets[k-1] hold the candidate.

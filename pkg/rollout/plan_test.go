@@ -60,11 +60,13 @@ func TestPlan(t *testing.T) {
 	all := annotations.DefaultRollout
 	const interval = 10 * time.Second
 	cases := []struct {
-		name  string
-		steps annotations.RolloutSteps
-		step  int
-		pods  []Pod
-		want  Decision
+		name    string
+		steps   annotations.RolloutSteps
+		step    int
+		pods    []Pod
+		hold    bool
+		promote Promotion
+		want    Decision
 	}{{
 		name:  "releases the first step of a new candidate, in hash order",
 		steps: canary,
@@ -176,10 +178,80 @@ func TestPlan(t *testing.T) {
 		name:  "does nothing for a workload without pods",
 		steps: canary,
 		want:  Decision{Steps: 3},
+	}, {
+		name:  "held before its first step, releases nothing",
+		steps: canary, hold: true,
+		pods: fleet(8),
+		want: Decision{Steps: 3, Total: 8},
+	}, {
+		name:  "held, does not go to the next step once the gate opens, and asks for no requeue",
+		steps: canary, step: 1, hold: true,
+		pods: with(fleet(8), appliedAt(t0.Add(-time.Minute)), 7),
+		want: Decision{Step: 1, Steps: 3, Target: 1, Total: 8},
+	}, {
+		name:  "held, still replaces a pod holding the candidate that went away",
+		steps: canary, step: 2, hold: true,
+		pods: with(fleet(8), appliedAt(t0.Add(-time.Second)), 6),
+		want: Decision{Release: []string{"p7"}, Step: 2, Steps: 3, Target: 2, Total: 8},
+	}, {
+		name:  "held, does not complete",
+		steps: canary, step: 3, hold: true,
+		pods: with(fleet(3), appliedAt(t0.Add(-time.Minute)), 0, 1, 2),
+		want: Decision{Step: 3, Steps: 3, Target: 3, Total: 3},
+	}, {
+		name:  "held, still halts",
+		steps: canary, step: 1, hold: true,
+		pods: with(with(fleet(8), holding, 7), func(p *Pod) { p.Failed, p.FailedReason = revA, "exit 1" }, 7),
+		want: Decision{Step: 1, Steps: 3, Total: 8, Halts: []Halt{{Pod: "p7", Cause: "exit 1"}}},
+	}, {
+		name:  "promoted, releases the next step before the pods of this one applied it",
+		steps: canary, step: 1, promote: PromoteNext,
+		pods: with(fleet(8), holding, 7),
+		want: Decision{Release: []string{"p6"}, Step: 2, Advanced: true, Steps: 3, Target: 2, Total: 8},
+	}, {
+		name:  "promoted while held, releases one step",
+		steps: canary, step: 1, promote: PromoteNext, hold: true,
+		pods: with(fleet(8), appliedAt(t0.Add(-time.Second)), 7),
+		want: Decision{Release: []string{"p6"}, Step: 2, Advanced: true, Steps: 3, Target: 2, Total: 8},
+	}, {
+		name:  "promoted before the first step, releases the first",
+		steps: canary, promote: PromoteNext,
+		pods: fleet(8),
+		want: Decision{Release: []string{"p7"}, Step: 1, Advanced: true, Steps: 3, Target: 1, Total: 8},
+	}, {
+		name:  "promoted, skips a step that needs no more pods (4 pods: 1 and 25% are both one pod)",
+		steps: canary, step: 1, promote: PromoteNext,
+		pods: with(fleet(4), holding, 0),
+		want: Decision{Release: []string{"p3", "p1", "p2"}, Step: 3, Advanced: true, Steps: 3, Target: 4, Total: 4},
+	}, {
+		name:  "promoted while a pod that went away is not replaced yet, releases the next step",
+		steps: canary, step: 2, promote: PromoteNext,
+		pods: with(fleet(8), holding, 6),
+		want: Decision{Release: []string{"p7", "p0", "p3", "p5", "p4", "p1", "p2"}, Step: 3, Advanced: true, Steps: 3, Target: 8, Total: 8},
+	}, {
+		name:  "promoted in full, releases every pod left",
+		steps: canary, step: 1, promote: PromoteFull,
+		pods: with(fleet(4), holding, 0),
+		want: Decision{Release: []string{"p3", "p1", "p2"}, Step: 3, Advanced: true, Steps: 3, Target: 4, Total: 4},
+	}, {
+		name:  "promoted where the pods already hold the next step (its status was not written), releases nothing more",
+		steps: canary, step: 1, promote: PromoteNext,
+		pods: with(fleet(8), holding, 7, 6),
+		want: Decision{Step: 2, Advanced: true, Steps: 3, Target: 2, Total: 8},
+	}, {
+		name:  "promoted at the last step, waits for the pods to settle as before",
+		steps: canary, step: 3, promote: PromoteFull,
+		pods: with(fleet(3), appliedAt(t0.Add(-time.Second)), 0, 1, 2),
+		want: Decision{Step: 3, Steps: 3, Target: 3, Total: 3, RequeueAt: t0.Add(9 * time.Second)},
+	}, {
+		name:  "promoted, still halts",
+		steps: canary, step: 1, promote: PromoteFull,
+		pods: with(with(fleet(8), holding, 7), func(p *Pod) { p.Failed, p.FailedReason = revA, "exit 1" }, 7),
+		want: Decision{Step: 1, Steps: 3, Total: 8, Halts: []Halt{{Pod: "p7", Cause: "exit 1"}}},
 	}}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
-			got := Plan(Input{Candidate: cand, Pods: tc.pods, Step: tc.step, Steps: tc.steps, Interval: interval, Now: t0})
+			got := Plan(Input{Candidate: cand, Pods: tc.pods, Step: tc.step, Steps: tc.steps, Interval: interval, Now: t0, Hold: tc.hold, Promote: tc.promote})
 			assert.Equal(t, tc.want, got)
 		})
 	}

@@ -64,6 +64,9 @@ func (r *Reconciler) Reconcile(ctx context.Context, s SourceRef) (reconcile.Resu
 	}
 	if src == nil || owned(src) {
 		// Gone (its release goes with it), or one of hotreload's own copies.
+		if src == nil {
+			r.Metrics.releasePhase(s.Namespace, contract.ReleaseName(string(s.Kind), s.Name), "")
+		}
 		return reconcile.Result{}, nil
 	}
 	keys, _ := c.keys(s.Kind, s.Name)
@@ -76,6 +79,9 @@ func (r *Reconciler) Reconcile(ctx context.Context, s SourceRef) (reconcile.Resu
 	if err := c.failed(); err != nil {
 		return reconcile.Result{}, err
 	}
+	if rel != nil && rel.Status.Phase != "" {
+		r.Metrics.releasePhase(s.Namespace, rel.Name, rel.Status.Phase)
+	}
 	switch {
 	case rel == nil && len(pods) == 0:
 		return reconcile.Result{}, nil // no pod reloads it
@@ -86,9 +92,14 @@ func (r *Reconciler) Reconcile(ctx context.Context, s SourceRef) (reconcile.Resu
 	case srcRev != rel.Status.Candidate:
 		err = r.advance(ctx, rel, s)
 	default:
-		if err = r.keep(ctx, c, rel, s); err == nil {
-			return r.step(ctx, c, rel, s, pods)
+		if err = r.keep(ctx, c, rel, s); err != nil {
+			break
 		}
+		cmd := pending(rel)
+		if cmd == nil || carriedOutInStep(cmd, rel.Status) {
+			return r.step(ctx, c, rel, s, pods, cmd)
+		}
+		err = r.command(ctx, rel, s, pods, cmd)
 	}
 	if errors.Is(err, errTaken) || errors.Is(err, errNotKept) {
 		r.blocked(ctx, rel, s, err)
@@ -132,7 +143,7 @@ func (r *Reconciler) first(ctx context.Context, rel *v1alpha1.ConfigRelease, s S
 		return err
 	}
 	rel = rel.DeepCopy()
-	rel.Status = firstSeen(rev, r.Now())
+	rel.Status = firstSeen(rev, content.size(), r.Now())
 	rel.Status.ObservedGeneration = rel.Generation
 	if err := r.Client.Status().Update(ctx, rel); err != nil {
 		return fmt.Errorf("writing the status of the release of %s: %w", s, err)
@@ -143,7 +154,7 @@ func (r *Reconciler) first(ctx context.Context, rel *v1alpha1.ConfigRelease, s S
 
 // advance takes the source's new content as the candidate.
 func (r *Reconciler) advance(ctx context.Context, rel *v1alpha1.ConfigRelease, s SourceRef) error {
-	rev, _, err := r.capture(ctx, rel, s)
+	rev, content, err := r.capture(ctx, rel, s)
 	if err != nil {
 		return err
 	}
@@ -152,7 +163,7 @@ func (r *Reconciler) advance(ctx context.Context, rel *v1alpha1.ConfigRelease, s
 	}
 	prev := rel.Status
 	rel = rel.DeepCopy()
-	rel.Status = newCandidate(rel.Status, rev, r.Now())
+	rel.Status = newCandidate(rel.Status, rev, content.size(), r.Now())
 	rel.Status.ObservedGeneration = rel.Generation
 	if err := r.Client.Status().Update(ctx, rel); err != nil {
 		return fmt.Errorf("writing the status of the release of %s: %w", s, err)
@@ -168,7 +179,18 @@ func (r *Reconciler) advance(ctx context.Context, rel *v1alpha1.ConfigRelease, s
 		r.Metrics.rolloutStarted(s.Namespace)
 		ev.normal(ReasonRolloutStarted, actionRelease, "release of config revision %s started; stable revision %s", rev, rel.Status.Stable)
 	}
-	return r.pruneRevisions(ctx, s, rel.Status.Stable, rel.Status.Candidate)
+	return r.pruneRevisions(ctx, s, keptRevisions(rel.Status, r.revisionHistory(ctx, s.Namespace))...)
+}
+
+// revisionHistory returns how many revisions of each source namespace ns
+// keeps besides stable and candidate.
+func (r *Reconciler) revisionHistory(ctx context.Context, ns string) int {
+	var n corev1.Namespace
+	if err := r.Cache.Get(ctx, client.ObjectKey{Name: ns}, &n); err != nil {
+		return annotations.DefaultRevisionHistory
+	}
+	keep, _ := annotations.RevisionHistoryOf(n.Annotations)
+	return keep
 }
 
 // keep makes sure the objects that keep the stable and the candidate
@@ -257,11 +279,21 @@ func workloadPods(pods []consumer) ([]Workload, map[Workload][]consumer) {
 	return order, by
 }
 
-// step plans and acts on a release whose candidate is known.
-func (r *Reconciler) step(ctx context.Context, c *contents, rel *v1alpha1.ConfigRelease, s SourceRef, pods []consumer) (reconcile.Result, error) {
+// step plans and acts on a release whose candidate is known, carrying out
+// cmd, a promote or an abort that applies now, if not nil.
+func (r *Reconciler) step(ctx context.Context, c *contents, rel *v1alpha1.ConfigRelease, s SourceRef, pods []consumer, cmd *v1alpha1.Command) (reconcile.Result, error) {
 	now := r.Now()
 	st := rel.Status
 	cand := st.Candidate
+	active := (st.Phase == v1alpha1.PhaseProgressing || st.Phase == v1alpha1.PhasePaused) && cand != st.Stable
+	promote := PromoteNone
+	switch {
+	case cmd == nil:
+	case cmd.Action == v1alpha1.ActionPromote:
+		promote = PromoteNext
+	case cmd.Action == v1alpha1.ActionPromoteFull:
+		promote = PromoteFull
+	}
 	var ns corev1.Namespace
 	if err := r.Cache.Get(ctx, client.ObjectKey{Name: s.Namespace}, &ns); err != nil && !apierrors.IsNotFound(err) {
 		return reconcile.Result{}, fmt.Errorf("reading namespace %s: %w", s.Namespace, err)
@@ -294,8 +326,9 @@ func (r *Reconciler) step(ctx context.Context, c *contents, rel *v1alpha1.Config
 		prev := prevSteps[w.String()]
 		ws2 := v1alpha1.WorkloadStatus{Kind: w.Kind, Name: w.Name, Steps: int32(len(steps)), Rollout: steps.String(),
 			Interval: interval.String(), Step: prev.Step, StepSince: prev.StepSince, Pods: int32(len(wpods))}
-		if st.Phase == v1alpha1.PhaseProgressing && cand != st.Stable {
-			in := Input{Candidate: cand, Step: int(prev.Step), Steps: steps, Interval: interval, Now: now}
+		if active {
+			in := Input{Candidate: cand, Step: int(prev.Step), Steps: steps, Interval: interval, Now: now,
+				Hold: rel.Spec.Paused, Promote: promote}
 			for _, p := range wpods {
 				in.Pods = append(in.Pods, planned(p, give[p.pod.UID]))
 			}
@@ -314,7 +347,11 @@ func (r *Reconciler) step(ctx context.Context, c *contents, rel *v1alpha1.Config
 				ws2.StepSince = &metav1.Time{Time: now}
 				released := slices.Clone(d.Release)
 				slices.Sort(released)
-				advanced = append(advanced, stepped{w, fmt.Sprintf("%s, step %d of %d: %d of %d pods (%s)", w, d.Step, d.Steps, d.Target, d.Total, abbreviate(released))})
+				what := fmt.Sprintf("%s, step %d of %d: %d of %d pods (%s)", w, d.Step, d.Steps, d.Target, d.Total, abbreviate(released))
+				if promote != PromoteNone {
+					what += ", promoted by " + or(cmd.By, "an unknown user")
+				}
+				advanced = append(advanced, stepped{w, what})
 			}
 			ws2.Step, ws2.Complete = int32(d.Step), d.Complete
 			complete = complete && d.Complete
@@ -329,13 +366,13 @@ func (r *Reconciler) step(ctx context.Context, c *contents, rel *v1alpha1.Config
 
 	next := *st.DeepCopy()
 	ev := r.announcer(ctx, rel, s)
+	abort := cmd != nil && cmd.Action == v1alpha1.ActionAbort
 	switch {
 	case halt != nil:
 		next = halted(next, haltedAt.String(), *halt, now)
-		for uid := range give {
-			give[uid] = false
-		}
-	case st.Phase == v1alpha1.PhaseProgressing && cand != st.Stable && complete:
+	case abort:
+		next = aborted(next, *cmd, now)
+	case active && complete:
 		// Every consumer ran the candidate, healthy, for its interval: it
 		// becomes stable. Pods already run it; only the stable copy changes.
 		if err := r.stableFrom(ctx, rel, s, cand); err != nil {
@@ -343,10 +380,19 @@ func (r *Reconciler) step(ctx context.Context, c *contents, rel *v1alpha1.Config
 		}
 		next = completed(next, now)
 	}
-	if next.Phase == v1alpha1.PhaseHalted {
+	switch {
+	case next.Phase == v1alpha1.PhaseHalted:
 		for uid := range give {
 			give[uid] = false
 		}
+	case next.Phase == v1alpha1.PhaseProgressing && rel.Spec.Paused:
+		next.Phase = v1alpha1.PhasePaused
+	case next.Phase == v1alpha1.PhasePaused && !rel.Spec.Paused:
+		next.Phase = v1alpha1.PhaseProgressing
+	}
+	if cmd != nil {
+		next.LastCommand = &v1alpha1.CommandResult{ID: cmd.ID, Action: cmd.Action, By: cmd.By, Done: true,
+			Result: commandResult(cmd, advanced, next), Time: metav1.NewTime(now)}
 	}
 
 	written, err := r.writeTargets(ctx, c, s, pods, func(p consumer) bool { return give[p.pod.UID] })
@@ -401,7 +447,17 @@ func (r *Reconciler) step(ctx context.Context, c *contents, rel *v1alpha1.Config
 			ev.warning(ReasonInvalidSettings, actionRelease, "%s", w)
 		}
 	}
+	if cmd != nil {
+		r.announceCommand(ev, order, cmd, next.LastCommand)
+	}
 	switch {
+	case st.Phase != v1alpha1.PhaseHalted && next.Phase == v1alpha1.PhaseHalted && abort:
+		r.Metrics.rolloutHalted(s.Namespace)
+		for _, p := range pods {
+			if p.info.Version < 2 && p.holds[s.Key()] == cand {
+				r.legacyCannotRollBack(p.pod, cand)
+			}
+		}
 	case st.Phase != v1alpha1.PhaseHalted && next.Phase == v1alpha1.PhaseHalted:
 		r.Metrics.rolloutHalted(s.Namespace)
 		msg := fmt.Sprintf("release of config revision %s halted at pod %s of %s: %s; every pod goes back to stable revision %s",
@@ -416,7 +472,7 @@ func (r *Reconciler) step(ctx context.Context, c *contents, rel *v1alpha1.Config
 				r.legacyCannotRollBack(p.pod, cand)
 			}
 		}
-	case st.Phase == v1alpha1.PhaseProgressing && next.Phase == v1alpha1.PhaseComplete:
+	case active && next.Phase == v1alpha1.PhaseComplete:
 		if st.CandidateSince != nil {
 			r.Metrics.rolloutCompleted(s.Namespace, now.Sub(st.CandidateSince.Time))
 		}
@@ -425,7 +481,7 @@ func (r *Reconciler) step(ctx context.Context, c *contents, rel *v1alpha1.Config
 		for _, w := range order {
 			ev.onWorkload(w, corev1.EventTypeNormal, ReasonRolloutCompleted, actionComplete, msg)
 		}
-		if err := r.pruneRevisions(ctx, s, next.Stable); err != nil {
+		if err := r.pruneRevisions(ctx, s, keptRevisions(next, r.revisionHistory(ctx, s.Namespace))...); err != nil {
 			log.FromContext(ctx).Error(err, "removing revisions no longer kept")
 		}
 	}

@@ -18,11 +18,11 @@ const maxHistory = 10
 
 // firstSeen is the status of a source seen for the first time at revision
 // rev: stable at once, with no canary, since there is nothing to go back to.
-func firstSeen(rev string, now time.Time) v1alpha1.ConfigReleaseStatus {
+func firstSeen(rev string, size int64, now time.Time) v1alpha1.ConfigReleaseStatus {
 	t := metav1.NewTime(now)
 	return v1alpha1.ConfigReleaseStatus{
 		Phase: v1alpha1.PhaseComplete, Stable: rev, Candidate: rev, CandidateSince: &t,
-		History: []v1alpha1.RevisionRecord{{Revision: rev, Outcome: v1alpha1.OutcomeStable, Seen: t, Ended: &t}},
+		History: []v1alpha1.RevisionRecord{{Revision: rev, Outcome: v1alpha1.OutcomeStable, Seen: t, Ended: &t, Size: size}},
 	}
 }
 
@@ -30,7 +30,7 @@ func firstSeen(rev string, now time.Time) v1alpha1.ConfigReleaseStatus {
 // workload starts again from step 0, the halt goes, the previous candidate
 // (unless it is stable) is recorded as superseded. A candidate equal to the
 // stable revision (a revert) completes at once.
-func newCandidate(st v1alpha1.ConfigReleaseStatus, rev string, now time.Time) v1alpha1.ConfigReleaseStatus {
+func newCandidate(st v1alpha1.ConfigReleaseStatus, rev string, size int64, now time.Time) v1alpha1.ConfigReleaseStatus {
 	out := *st.DeepCopy()
 	t := metav1.NewTime(now)
 	if out.Candidate != out.Stable && len(out.History) > 0 && out.History[0].Revision == out.Candidate && out.History[0].Ended == nil {
@@ -44,22 +44,58 @@ func newCandidate(st v1alpha1.ConfigReleaseStatus, rev string, now time.Time) v1
 		return out
 	}
 	out.Phase = v1alpha1.PhaseProgressing
-	out.History = record(out.History, v1alpha1.RevisionRecord{Revision: rev, Outcome: v1alpha1.OutcomeProgressing, Seen: t})
+	out.History = record(out.History, v1alpha1.RevisionRecord{Revision: rev, Outcome: v1alpha1.OutcomeProgressing, Seen: t, Size: size})
 	return out
 }
 
 // halted records that pod of workload failed on the candidate.
 func halted(st v1alpha1.ConfigReleaseStatus, workload string, h Halt, now time.Time) v1alpha1.ConfigReleaseStatus {
-	out := *st.DeepCopy()
 	t := metav1.NewTime(now)
-	out.Phase = v1alpha1.PhaseHalted
-	out.Halt = &v1alpha1.Halt{Pod: h.Pod, Workload: workload, Revision: out.Candidate, Cause: h.Cause, Time: t}
+	return stopped(st, v1alpha1.Halt{Pod: h.Pod, Workload: workload, Revision: st.Candidate, Cause: h.Cause, Time: t},
+		v1alpha1.OutcomeHalted, fmt.Sprintf("pod %s: %s", h.Pod, h.Cause))
+}
+
+// aborted records that a user halted the release.
+func aborted(st v1alpha1.ConfigReleaseStatus, cmd v1alpha1.Command, now time.Time) v1alpha1.ConfigReleaseStatus {
+	cause := "aborted by " + or(cmd.By, "an unknown user")
+	if cmd.Reason != "" {
+		cause += ": " + cmd.Reason
+	}
+	return stopped(st, v1alpha1.Halt{By: cmd.By, Revision: st.Candidate, Cause: cause, Time: metav1.NewTime(now)},
+		v1alpha1.OutcomeAborted, cause)
+}
+
+// stopped halts the release with h, ending the candidate's record with outcome and cause.
+func stopped(st v1alpha1.ConfigReleaseStatus, h v1alpha1.Halt, outcome v1alpha1.Outcome, cause string) v1alpha1.ConfigReleaseStatus {
+	out := *st.DeepCopy()
+	out.Phase, out.Halt = v1alpha1.PhaseHalted, &h
 	if len(out.History) > 0 && out.History[0].Revision == out.Candidate && out.History[0].Ended == nil {
-		out.History[0].Outcome, out.History[0].Ended = v1alpha1.OutcomeHalted, &t
-		out.History[0].Cause = fmt.Sprintf("pod %s: %s", h.Pod, h.Cause)
+		out.History[0].Outcome, out.History[0].Ended = outcome, &h.Time
+		out.History[0].Cause = cause
 		out.History[0].Reached = reached(out.Workloads)
 	}
 	return out
+}
+
+// retried starts the halted candidate again from step 1 in every workload,
+// as a new record of the history.
+func retried(st v1alpha1.ConfigReleaseStatus, now time.Time) v1alpha1.ConfigReleaseStatus {
+	out := *st.DeepCopy()
+	t := metav1.NewTime(now)
+	var size int64
+	if len(out.History) > 0 && out.History[0].Revision == out.Candidate {
+		size = out.History[0].Size
+	}
+	out.Phase, out.Halt, out.Message, out.Workloads = v1alpha1.PhaseProgressing, nil, "", nil
+	out.History = record(out.History, v1alpha1.RevisionRecord{Revision: out.Candidate, Outcome: v1alpha1.OutcomeProgressing, Seen: t, Size: size})
+	return out
+}
+
+func or(v, def string) string {
+	if v == "" {
+		return def
+	}
+	return v
 }
 
 // completed makes the candidate stable.

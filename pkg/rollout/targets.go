@@ -212,7 +212,12 @@ func (r *Reconciler) writeTargets(ctx context.Context, c *contents, self SourceR
 			if !c.needsWrite(p, target, candidates) {
 				return nil
 			}
-			if err := r.annotate(ctx, p.pod, podWrite{released: target, candidates: candidates}.annotations()); err != nil {
+			// A failure reported for the revision now released is from an
+			// earlier attempt (a retry, or a revision that comes back): it
+			// must not halt this one before the reloader tries it.
+			failed, _, ok := annotations.FailedOf(p.pod.Annotations)
+			stale := ok && failed == target && p.state.Released != target
+			if err := r.annotate(ctx, p.pod, podWrite{released: target, candidates: candidates, clearFailed: stale}.annotations()); err != nil {
 				return err
 			}
 			mu.Lock()
@@ -230,6 +235,8 @@ func (r *Reconciler) writeTargets(ctx context.Context, c *contents, self SourceR
 type podWrite struct {
 	released   string
 	candidates map[string]string
+	// clearFailed removes hotreload/failed.
+	clearFailed bool
 }
 
 func (w podWrite) annotations() map[string]any {
@@ -237,5 +244,9 @@ func (w podWrite) annotations() map[string]any {
 	if len(w.candidates) == 0 {
 		cand = nil
 	}
-	return map[string]any{annotations.Released: w.released, annotations.Candidates: cand}
+	out := map[string]any{annotations.Released: w.released, annotations.Candidates: cand}
+	if w.clearFailed {
+		out[annotations.Failed] = nil
+	}
+	return out
 }

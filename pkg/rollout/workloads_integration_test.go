@@ -4,6 +4,7 @@ package rollout
 
 import (
 	"fmt"
+	"sync/atomic"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
@@ -60,7 +61,13 @@ func TestIntegrationADeploymentIsOneWorkloadAcrossItsReplicaSets(t *testing.T) {
 	startController(t, c.env, c.ns)
 	c.waitRelease("app", "first seen", phase(v1alpha1.PhaseComplete, sourceRev(data0)))
 	c.startOn = func(p *corev1.Pod) string { return c.at(p, map[string]map[string]string{"ConfigMap/app": data0}) }
-	c.fakeReloaders(applyAll)
+	var scaled atomic.Bool // the canary applies once the new ReplicaSet's pods are there
+	c.fakeReloaders(func(string, string) reloaderAction {
+		if scaled.Load() {
+			return apply
+		}
+		return hold
+	})
 
 	data1 := map[string]string{"app.conf": "v=1"}
 	c.configMap("app", data1)
@@ -69,6 +76,7 @@ func TestIntegrationADeploymentIsOneWorkloadAcrossItsReplicaSets(t *testing.T) {
 	// The image changes: the new ReplicaSet's pods start on stable.
 	c.addPod("web-new-a", rss[1], steps, "app")
 	c.addPod("web-new-b", rss[1], steps, "app")
+	scaled.Store(true)
 
 	rel := c.waitRelease("app", "complete", phase(v1alpha1.PhaseComplete, cand))
 	assert.Equal(t, []v1alpha1.WorkloadStatus{{Kind: "Deployment", Name: "web", Step: 3, Steps: 3, Rollout: "1,50%,100%", Interval: "1s",
@@ -189,10 +197,11 @@ func TestIntegrationTwoSourcesOfAPodAreTwoReleases(t *testing.T) {
 		}
 		return apply
 	})
+	// One after the other: a pod given both candidates at once that fails
+	// halts both releases, as nothing tells which of the two it refused.
 	c.configMap("app", app1)
-	c.secret("tls", tls1)
-
 	c.waitRelease("app", "complete", phase(v1alpha1.PhaseComplete, sourceRev(app1)))
+	c.secret("tls", tls1)
 	rel := c.waitReleaseOf("secret-tls", "rolled back", func(rel *v1alpha1.ConfigRelease) bool {
 		return rel.Status.Halt != nil && rel.Status.Halt.RolledBack
 	})

@@ -15,6 +15,9 @@
 //	             pod's service-account token, who the pod is (a SelfSubjectReview):
 //	             200 with the review, 502 when the API server refuses or cannot be reached
 //	GET /resolve?name=N  the addresses N resolves to in the pod (cluster DNS), one a line
+//	PUT /fault   from now on, refuse every new config as a --fail-on one (a
+//	             fault outside the config: a full disk, a lost dependency);
+//	             DELETE /fault ends it, and so does a restart
 //
 // A config containing the --fail-on string (when set) is refused: at start the
 // app exits 1; on SIGHUP or a change --watch sees it exits 1 too, as a server
@@ -46,6 +49,7 @@ type state struct {
 	mu       sync.Mutex
 	path     string
 	failOn   string
+	fault    bool
 	content  []byte
 	loads    int
 	loadedAt time.Time
@@ -64,6 +68,10 @@ func (s *state) load() error {
 	if err != nil {
 		s.lastErr = err.Error()
 		return err
+	}
+	if s.fault && s.loads > 0 {
+		s.lastErr = "a fault outside the config"
+		return fmt.Errorf("%w: a fault outside the config", errRefused)
 	}
 	if s.failOn != "" && strings.Contains(string(b), s.failOn) {
 		s.lastErr = fmt.Sprintf("config contains %q", s.failOn)
@@ -154,6 +162,18 @@ func main() {
 		s.count(&s.posts)
 		log.Printf("demoapp: reloaded %s on POST /reload", s.path)
 		_, _ = io.WriteString(w, "reloaded\n")
+	})
+	mux.HandleFunc("PUT /fault", func(w http.ResponseWriter, r *http.Request) {
+		s.mu.Lock()
+		s.fault = true
+		s.mu.Unlock()
+		log.Printf("demoapp: faulty: new configs are refused")
+	})
+	mux.HandleFunc("DELETE /fault", func(w http.ResponseWriter, r *http.Request) {
+		s.mu.Lock()
+		s.fault = false
+		s.mu.Unlock()
+		log.Printf("demoapp: fault cleared")
 	})
 	mux.HandleFunc("/healthz", func(w http.ResponseWriter, r *http.Request) {
 		s.mu.Lock()

@@ -1,0 +1,19 @@
+// Command kubectl-hotreload is the kubectl plugin that operates hotreload's
+// config releases: kubectl finds it on the PATH as `kubectl hotreload`.
+package main
+
+import (
+	"context"
+	"os"
+	"os/signal"
+	"syscall"
+
+	"github.com/hotreload/hotreload/pkg/cli"
+)
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	code := cli.Run(ctx, os.Args[1:], os.Stdout, os.Stderr)
+	stop()
+	os.Exit(code)
+}

@@ -1,0 +1,145 @@
+package cli
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"slices"
+	"time"
+
+	"k8s.io/utils/ptr"
+
+	v1alpha1 "github.com/hotreload/hotreload/api/v1alpha1"
+)
+
+// The one-shot commands go through the release's spec: the plugin writes
+// spec.command (and spec.paused for pause and resume) and waits for the
+// controller to record the same id in status.lastCommand.
+
+// allowedIn lists the phases in which a command applies; the controller
+// checks again, so this only spares the user a wait. Pause and resume apply
+// in any phase.
+var allowedIn = map[v1alpha1.Action][]v1alpha1.Phase{
+	v1alpha1.ActionPromote:     {v1alpha1.PhaseProgressing, v1alpha1.PhasePaused},
+	v1alpha1.ActionPromoteFull: {v1alpha1.PhaseProgressing, v1alpha1.PhasePaused},
+	v1alpha1.ActionAbort:       {v1alpha1.PhaseProgressing, v1alpha1.PhasePaused},
+	v1alpha1.ActionRetry:       {v1alpha1.PhaseHalted},
+}
+
+// refusal says why action does not apply to the release in its state, or
+// returns nil when it does.
+func refusal(action v1alpha1.Action, rel *v1alpha1.ConfigRelease) error {
+	phases, ok := allowedIn[action]
+	if !ok || slices.Contains(phases, rel.Status.Phase) {
+		return nil
+	}
+	names := make([]string, len(phases))
+	for i, p := range phases {
+		names[i] = string(p)
+	}
+	return fmt.Errorf("the release of %s is %s: %s applies only to a release that is %s (kubectl hotreload status %s -n %s)",
+		sourceOf(rel), or(string(rel.Status.Phase), "not started"), action, joinOr(names), sourceOf(rel), rel.Namespace)
+}
+
+func joinOr(s []string) string {
+	if len(s) == 1 {
+		return s[0]
+	}
+	out := s[0]
+	for _, x := range s[1 : len(s)-1] {
+		out += ", " + x
+	}
+	return out + " or " + s[len(s)-1]
+}
+
+// commandSpec is the part of a release's spec that a command writes. Every
+// field of the command is written, even when empty, because a merge patch
+// would otherwise keep a field of the previous command (its reason).
+type commandSpec struct {
+	Paused  *bool       `json:"paused,omitempty"`
+	Command commandBody `json:"command"`
+}
+
+type commandBody struct {
+	ID       string          `json:"id"`
+	Action   v1alpha1.Action `json:"action"`
+	Revision string          `json:"revision"`
+	By       string          `json:"by"`
+	Reason   string          `json:"reason"`
+}
+
+// commandPatch is the merge patch that gives a release command cmd, and for
+// pause and resume sets spec.paused in the same write.
+func commandPatch(cmd v1alpha1.Command) ([]byte, error) {
+	spec := commandSpec{Command: commandBody{ID: cmd.ID, Action: cmd.Action, Revision: cmd.Revision, By: cmd.By, Reason: cmd.Reason}}
+	switch cmd.Action {
+	case v1alpha1.ActionPause:
+		spec.Paused = ptr.To(true)
+	case v1alpha1.ActionResume:
+		spec.Paused = ptr.To(false)
+	}
+	return json.Marshal(struct {
+		Spec commandSpec `json:"spec"`
+	}{spec})
+}
+
+// newCommandID returns a random id of 12 hex digits.
+func newCommandID() (string, error) {
+	b := make([]byte, 6)
+	if _, err := rand.Read(b); err != nil {
+		return "", fmt.Errorf("making a command id: %w", err)
+	}
+	return hex.EncodeToString(b), nil
+}
+
+var (
+	// errReplaced means another command took ours' place in the spec before
+	// the controller carried ours out.
+	errReplaced = errors.New("replaced")
+	// errNotCarriedOut means the controller has not recorded the command in
+	// the time given.
+	errNotCarriedOut = errors.New("not carried out in time")
+)
+
+// awaitCommand reads the release with get until its status records command
+// id, and returns what the controller made of it. It reads once at once and
+// again on every tick, gives up with errNotCarriedOut when timeout fires, and
+// with errReplaced when the spec holds another command.
+func awaitCommand(ctx context.Context, id string, get func(context.Context) (*v1alpha1.ConfigRelease, error),
+	tick, timeout <-chan time.Time) (*v1alpha1.CommandResult, error) {
+	for {
+		rel, err := get(ctx)
+		if err != nil {
+			return nil, err
+		}
+		if lc := rel.Status.LastCommand; lc != nil && lc.ID == id {
+			return lc, nil
+		}
+		if c := rel.Spec.Command; c == nil || c.ID != id {
+			return nil, replacedError(c)
+		}
+		select {
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		case <-timeout:
+			return nil, errNotCarriedOut
+		case <-tick:
+		}
+	}
+}
+
+func replacedError(c *v1alpha1.Command) error {
+	if c == nil {
+		return fmt.Errorf("the command was %w: someone removed spec.command before the controller carried it out", errReplaced)
+	}
+	return fmt.Errorf("the command was %w by another (%s by %s) before the controller carried it out; only the later one is carried out",
+		errReplaced, c.Action, or(c.By, "an unknown user"))
+}
+
+// timeoutError says what a command that was not carried out in time means.
+func timeoutError(wait time.Duration) error {
+	return fmt.Errorf("the command is recorded in the release but the controller has not carried it out within %s; is the hotreload controller running? (kubectl -n hotreload-system get pods)", wait)
+}

@@ -1,0 +1,17 @@
+// Package cli is the kubectl-hotreload plugin: status, promote, pause,
+// resume, abort, retry, history, diff and undo of the ConfigReleases of
+// hotreload (docs/design/2026-12-02-operating-releases.md).
+//
+// # Shape
+//
+// What the plugin prints is made by pure functions over fixed inputs (a
+// release, the namespace's pods and ReplicaSets, the kept revisions' content,
+// a time and whether to colour): renderStatus, renderList, renderHistory,
+// renderDiff. What it writes is computed the same way (commandPatch,
+// undoTarget). Around them a thin shell reads and writes through the API, so
+// RBAC decides who may do what: it writes only a release's spec.paused and
+// spec.command, and, for undo, the source.
+//
+// It never prints a Secret's values nor a digest of one: diff shows a
+// Secret's key names and sizes only.
+package cli

@@ -1,0 +1,132 @@
+package cli
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/spf13/pflag"
+	"k8s.io/apimachinery/pkg/types"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	v1alpha1 "github.com/hotreload/hotreload/api/v1alpha1"
+)
+
+// pollEvery is how often a command re-reads its release while it waits.
+const pollEvery = 200 * time.Millisecond
+
+const (
+	promoteHelp = `Releases each workload's next step now, without waiting for its gate (the released pods
+applied the candidate, Ready, for the interval). --full releases every remaining pod at
+once; the candidate becomes stable once they ran it healthy for the interval. A pod that
+fails still halts the release. For a Progressing or Paused release.`
+	pauseHelp = `Holds the release at the step each workload reached: nothing more is released and no
+candidate becomes stable until it is resumed. It stays paused across new revisions of the
+source. A failing pod still halts the release.`
+	resumeHelp = `Lets a paused release go on from the step each workload reached.`
+	abortHelp  = `Halts the release now: every pod given the candidate goes back to stable in place, as
+after an automatic halt, and the candidate's outcome is Aborted. Nothing more is released
+until the source changes or someone runs retry. For a Progressing or Paused release.`
+	retryHelp = `Releases a halted candidate again from step 1 in every workload, without an edit of the
+source: for a halt whose cause was not the config (a node, a probe, a dependency). For a
+Halted release.`
+)
+
+// actions are the commands releaseCommand makes, by name.
+var actions = map[string]v1alpha1.Action{
+	"promote": v1alpha1.ActionPromote, "pause": v1alpha1.ActionPause, "resume": v1alpha1.ActionResume,
+	"abort": v1alpha1.ActionAbort, "retry": v1alpha1.ActionRetry,
+}
+
+// releaseCommand is one of the commands that write spec.command.
+func releaseCommand(name, short, long string) command {
+	synopsis := name + " SOURCE [--reason TEXT] [--wait DURATION]"
+	if name == "promote" {
+		synopsis = "promote SOURCE [--full] [--reason TEXT] [--wait DURATION]"
+	}
+	return command{
+		name: name, short: short, synopsis: synopsis,
+		long: long + `
+
+The command is written into the release's spec (who gives it, and why) and carried out
+once by the controller, which records its result in the release and an Event. It waits
+for that result.
+
+` + sourceHelp,
+		flags: func(fs *pflag.FlagSet, o *options) {
+			if name == "promote" {
+				fs.BoolVar(&o.full, "full", false, "release every remaining pod now, not just the next step")
+			}
+			fs.StringVar(&o.reason, "reason", "", "why, for the Event that records the command")
+			fs.DurationVar(&o.wait, "wait", 30*time.Second, "how long to wait for the controller to carry the command out; 0: do not wait")
+		},
+		run: func(ctx context.Context, a *app, inv *invocation) error {
+			action := actions[name]
+			if inv.opts.full {
+				action = v1alpha1.ActionPromoteFull
+			}
+			return runReleaseCommand(ctx, a, inv, name, action)
+		},
+	}
+}
+
+func runReleaseCommand(ctx context.Context, a *app, inv *invocation, name string, action v1alpha1.Action) error {
+	s, err := oneSource(name, inv.args)
+	if err != nil {
+		return err
+	}
+	if inv.opts.wait < 0 {
+		return usageErrorf("--wait %s: give a duration of 0 or more", inv.opts.wait)
+	}
+	sess, err := a.connect(inv.kube)
+	if err != nil {
+		return err
+	}
+	rel, err := getRelease(ctx, sess.client, sess.namespace, s)
+	if err != nil {
+		return err
+	}
+	if err := refusal(action, rel); err != nil {
+		return err
+	}
+	by, err := sess.whoAmI(ctx)
+	if err != nil {
+		return err
+	}
+	id, err := newCommandID()
+	if err != nil {
+		return err
+	}
+	body, err := commandPatch(v1alpha1.Command{ID: id, Action: action, Revision: rel.Status.Candidate, By: by, Reason: inv.opts.reason})
+	if err != nil {
+		return err
+	}
+	if err := sess.client.Patch(ctx, rel, client.RawPatch(types.MergePatchType, body), fieldOwner); err != nil {
+		return apiError(err, fmt.Sprintf("writing the %s command into the release of %s", action, s))
+	}
+	if inv.opts.wait == 0 {
+		fmt.Fprintf(a.stdout, "%s: %s command %s recorded; kubectl hotreload status %s -n %s shows when the controller carried it out\n",
+			s, action, id, s, sess.namespace)
+		return nil
+	}
+	get := func(ctx context.Context) (*v1alpha1.ConfigRelease, error) {
+		return getRelease(ctx, sess.client, sess.namespace, s)
+	}
+	tick, timeout := time.NewTicker(pollEvery), time.NewTimer(inv.opts.wait)
+	defer tick.Stop()
+	defer timeout.Stop()
+	res, err := awaitCommand(ctx, id, get, tick.C, timeout.C)
+	switch {
+	case errors.Is(err, errNotCarriedOut):
+		return timeoutError(inv.opts.wait)
+	case ctx.Err() != nil:
+		return fmt.Errorf("interrupted: the %s command stays recorded in the release; kubectl hotreload status %s -n %s shows when it is carried out", action, s, sess.namespace)
+	case err != nil:
+		return err
+	case !res.Done:
+		return fmt.Errorf("%s: %s", s, res.Result)
+	}
+	fmt.Fprintf(a.stdout, "%s: %s\n", s, res.Result)
+	return nil
+}

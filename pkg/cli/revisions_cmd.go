@@ -1,0 +1,190 @@
+package cli
+
+import (
+	"bufio"
+	"context"
+	"fmt"
+	"strings"
+
+	"github.com/spf13/pflag"
+
+	v1alpha1 "github.com/hotreload/hotreload/api/v1alpha1"
+)
+
+func historyCommand() command {
+	return command{
+		name: "history", short: "list a source's recent revisions and what became of them",
+		synopsis: "history SOURCE [-o json|yaml]",
+		long: `Lists the recent revisions of a source, newest first: each one's outcome (Progressing,
+Completed, Halted, Aborted, Superseded, Stable), when it was seen and ended, how far each
+workload got, its size, whether its content is still kept (for diff and undo), and the
+cause of a halt. * marks the stable revision, > the candidate.
+
+` + sourceHelp,
+		flags: func(fs *pflag.FlagSet, o *options) {
+			fs.StringVarP(&o.output, "output", "o", "", "print the ConfigRelease object instead: json or yaml")
+		},
+		run: runHistory,
+	}
+}
+
+func runHistory(ctx context.Context, a *app, inv *invocation) error {
+	s, err := oneSource("history", inv.args)
+	if err != nil {
+		return err
+	}
+	if o := inv.opts.output; o != "" && o != "json" && o != "yaml" {
+		return usageErrorf("-o %s: print json or yaml", o)
+	}
+	sess, err := a.connect(inv.kube)
+	if err != nil {
+		return err
+	}
+	rel, err := getRelease(ctx, sess.client, sess.namespace, s)
+	if err != nil {
+		return err
+	}
+	if inv.opts.output != "" {
+		return printReleases(a.stdout, inv.opts.output, []v1alpha1.ConfigRelease{*rel}, false)
+	}
+	kept, err := keptRevisions(ctx, sess.client, sess.namespace, s)
+	if err != nil {
+		return err
+	}
+	if kept == nil {
+		fmt.Fprintf(a.stderr, "warning: you may not list the kept revisions of %s: KEPT shows ?\n", s)
+	}
+	renderHistory(a.stdout, rel, kept, a.now())
+	return nil
+}
+
+func diffCommand() command {
+	return command{
+		name: "diff", short: "compare two kept revisions of a source, key by key",
+		synopsis: "diff SOURCE [--revision R] [--against R2] [--no-color]",
+		long: `Compares two kept revisions of a source key by key: by default the stable revision (old)
+with the candidate (new). --revision R compares revision R with the candidate instead,
+--against R2 compares with R2 instead of the candidate.
+
+A ConfigMap's text keys get a unified diff; its binaryData keys get their sizes. A
+Secret's keys get their names and sizes only: its values are never printed.
+
+` + sourceHelp,
+		flags: func(fs *pflag.FlagSet, o *options) {
+			fs.StringVar(&o.revision, "revision", "", "the old revision (default: stable)")
+			fs.StringVar(&o.against, "against", "", "the new revision (default: the candidate)")
+			fs.BoolVar(&o.noColor, "no-color", false, "never colour the output (NO_COLOR set does the same)")
+		},
+		run: runDiff,
+	}
+}
+
+func runDiff(ctx context.Context, a *app, inv *invocation) error {
+	s, err := oneSource("diff", inv.args)
+	if err != nil {
+		return err
+	}
+	sess, err := a.connect(inv.kube)
+	if err != nil {
+		return err
+	}
+	rel, err := getRelease(ctx, sess.client, sess.namespace, s)
+	if err != nil {
+		return err
+	}
+	oldRev, newRev, msg := diffSides(rel.Status, inv.opts.revision, inv.opts.against)
+	if msg != "" {
+		fmt.Fprintf(a.stdout, "%s: %s\n", s, msg)
+		return nil
+	}
+	sides := make([]revisionSide, 2)
+	for i, rev := range []string{oldRev, newRev} {
+		c, err := readKept(ctx, sess.client, sess.namespace, s, rev)
+		if err != nil {
+			return err
+		}
+		sides[i] = revisionSide{Rev: rev, Role: roleOf(rel.Status, rev), Content: c}
+	}
+	renderDiff(a.stdout, s, sides[0], sides[1], a.useColour(inv.opts))
+	return nil
+}
+
+func undoCommand() command {
+	return command{
+		name: "undo", short: "write a kept revision back into the source",
+		synopsis: "undo SOURCE [--to-revision R] [--reason TEXT] [--yes]",
+		long: `Writes the content of a kept revision back into the source, which the controller then
+releases as it does any edit. The revision is R with --to-revision; else, while a
+candidate is in flight or halted, the stable revision; else the newest earlier revision
+that completed. Only the source's data changes (data and binaryData of a ConfigMap, data
+of a Secret).
+
+When a GitOps tool or another manager owns the source, it will write its own content
+back: change the source where it is defined instead.
+
+` + sourceHelp,
+		flags: func(fs *pflag.FlagSet, o *options) {
+			fs.StringVar(&o.toRev, "to-revision", "", "the revision to write back (default: stable, or the one before it)")
+			fs.StringVar(&o.reason, "reason", "", "why, shown when asking to confirm")
+			fs.BoolVarP(&o.yes, "yes", "y", false, "do not ask to confirm")
+		},
+		run: runUndo,
+	}
+}
+
+func runUndo(ctx context.Context, a *app, inv *invocation) error {
+	s, err := oneSource("undo", inv.args)
+	if err != nil {
+		return err
+	}
+	if !inv.opts.yes && !a.stdinTerminal {
+		return usageErrorf("undo writes into %s: confirm with --yes", s)
+	}
+	sess, err := a.connect(inv.kube)
+	if err != nil {
+		return err
+	}
+	ns := sess.namespace
+	rel, err := getRelease(ctx, sess.client, ns, s)
+	if err != nil {
+		return err
+	}
+	target, err := undoTarget(rel.Status, inv.opts.toRev)
+	if err != nil {
+		return fmt.Errorf("%s: %w", s, err)
+	}
+	c, err := readKept(ctx, sess.client, ns, s, target)
+	if err != nil {
+		return err
+	}
+	obj, current, err := readSource(ctx, sess.client, ns, s)
+	if err != nil {
+		return err
+	}
+	if current == target {
+		return holdsError(s, target)
+	}
+	if m := managedBy(obj); m != "" {
+		fmt.Fprintf(a.stderr, "warning: %s is managed by %s; it will write its own content back, which starts another release\n", s, m)
+	}
+	if !inv.opts.yes {
+		what := target
+		if r := roleOf(rel.Status, target); r != "" {
+			what += " (" + r + ")"
+		}
+		fmt.Fprintf(a.stderr, "Write revision %s back into %s in namespace %s", what, s, ns)
+		if inv.opts.reason != "" {
+			fmt.Fprintf(a.stderr, " (%s)", inv.opts.reason)
+		}
+		fmt.Fprint(a.stderr, "? [y/N] ")
+		answer, _ := bufio.NewReader(a.stdin).ReadString('\n')
+		if a := strings.ToLower(strings.TrimSpace(answer)); a != "y" && a != "yes" {
+			return fmt.Errorf("not confirmed: %s is unchanged", s)
+		}
+	}
+	if err := writeBack(ctx, sess.client, ns, s, target, c); err != nil {
+		return err
+	}
+	fmt.Fprintf(a.stdout, "%s: revision %s written back; its release starts now (kubectl hotreload status %s -n %s -w)\n", s, target, s, ns)
+	return nil
+}

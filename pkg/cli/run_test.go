@@ -1,0 +1,196 @@
+package cli
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+	appsv1 "k8s.io/api/apps/v1"
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/runtime"
+	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/client/fake"
+
+	v1alpha1 "github.com/hotreload/hotreload/api/v1alpha1"
+	"github.com/hotreload/hotreload/pkg/contract"
+)
+
+// runApp runs the plugin with a connection made by connect, and returns its
+// exit code, stdout and stderr.
+func runApp(t *testing.T, connect func(*kubeFlags) (*session, error), args ...string) (int, string, string) {
+	t.Helper()
+	var stdout, stderr bytes.Buffer
+	a := &app{stdout: &stdout, stderr: &stderr, stdin: strings.NewReader(""), connect: connect, now: func() time.Time { return now }}
+	code := a.run(context.Background(), args)
+	return code, stdout.String(), stderr.String()
+}
+
+// offline is a connection a test does not expect the plugin to make.
+func offline(t *testing.T) func(*kubeFlags) (*session, error) {
+	return func(*kubeFlags) (*session, error) {
+		t.Error("the plugin connected for a command line it should have refused")
+		return nil, errors.New("offline")
+	}
+}
+
+// cluster is a connection to a fake API holding objs, in namespace shop.
+// Only the plugin's reads are tested this way; its writes go to a real API
+// server in the integration tests.
+func cluster(t *testing.T, objs ...client.Object) func(*kubeFlags) (*session, error) {
+	s := runtime.NewScheme()
+	require.NoError(t, clientgoscheme.AddToScheme(s))
+	require.NoError(t, v1alpha1.AddToScheme(s))
+	c := fake.NewClientBuilder().WithScheme(s).WithObjects(objs...).WithStatusSubresource(&v1alpha1.ConfigRelease{}).Build()
+	return func(k *kubeFlags) (*session, error) {
+		ns := "shop"
+		if k.overrides.Context.Namespace != "" {
+			ns = k.overrides.Context.Namespace
+		}
+		return &session{client: c, namespace: ns, whoAmI: func(context.Context) (string, error) {
+			t.Error("the plugin asked who the user is for a command it should have refused")
+			return "", errors.New("offline")
+		}}, nil
+	}
+}
+
+func TestRunRefusesABadCommandLine(t *testing.T) {
+	tests := []struct {
+		name   string
+		args   []string
+		code   int
+		stdout string
+		stderr string
+	}{
+		{"prints the commands and fails without a command", nil, 2, "", "Usage:\n  kubectl hotreload COMMAND [SOURCE] [flags]\n"},
+		{"prints the commands for --help", []string{"--help"}, 0, "  promote   release each workload's next step now (--full: every remaining pod)\n", ""},
+		{"rejects an unknown command in one line", []string{"rollback", "cm/app"}, 2, "", "error: unknown command \"rollback\": run 'kubectl hotreload --help' for the commands\n"},
+		{"rejects a SOURCE that is not a ConfigMap or Secret", []string{"promote", "pod/web-1"}, 2, "",
+			"error: \"pod/web-1\" is not a source: name it configmap/NAME (or cm/NAME) or secret/NAME\n"},
+		{"rejects a SOURCE without a name", []string{"history", "configmap/"}, 2, "", "is not a source"},
+		{"rejects a status target that is neither", []string{"status", "job/x"}, 2, "", "is neither a source (configmap/NAME, secret/NAME) nor a workload"},
+		{"rejects a command without its SOURCE", []string{"abort"}, 2, "", "error: abort takes one SOURCE (configmap/NAME or secret/NAME), not 0 arguments\n"},
+		{"rejects an unknown flag", []string{"pause", "cm/app", "--full"}, 2, "", "error: unknown flag: --full (see 'kubectl hotreload pause --help')\n"},
+		{"rejects an output format it does not print", []string{"status", "-o", "wide"}, 2, "", "error: -o wide: print json or yaml\n"},
+		{"rejects -A with a SOURCE", []string{"status", "-A", "cm/app"}, 2, "", "-A lists the releases of every namespace"},
+		{"rejects -w with -o", []string{"status", "cm/app", "-w", "-o", "json"}, 2, "", "-w redraws the status; it does not take -o"},
+		{"rejects a negative wait", []string{"promote", "cm/app", "--wait=-1s"}, 2, "", "--wait -1s: give a duration of 0 or more"},
+		{"asks for --yes when it cannot ask to confirm", []string{"undo", "secret/tls"}, 2, "", "error: undo writes into secret/tls: confirm with --yes\n"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			code, stdout, stderr := runApp(t, offline(t), tt.args...)
+			assert.Equal(t, tt.code, code)
+			assert.Contains(t, stdout, tt.stdout)
+			assert.Contains(t, stderr, tt.stderr)
+			if tt.code == 2 && len(tt.args) > 0 && tt.args[0] != "" {
+				assert.Equal(t, 1, strings.Count(stderr, "\n"), "a usage error is one line")
+			}
+		})
+	}
+}
+
+func TestRunPrintsEachCommandsHelp(t *testing.T) {
+	for _, c := range commands() {
+		t.Run(c.name, func(t *testing.T) {
+			code, stdout, stderr := runApp(t, offline(t), c.name, "--help")
+			assert.Equal(t, 0, code)
+			assert.Empty(t, stderr)
+			assert.True(t, strings.HasPrefix(stdout, "Usage:\n  kubectl hotreload "+c.synopsis+"\n\n"), stdout)
+		})
+	}
+	_, stdout, _ := runApp(t, offline(t), "status", "--help")
+	golden(t, "help_status", stdout)
+	_, stdout, _ = runApp(t, offline(t), "promote", "-h")
+	golden(t, "help_promote", stdout)
+}
+
+func TestRunOptionsListsTheConnectionFlags(t *testing.T) {
+	code, stdout, _ := runApp(t, offline(t), "options")
+	assert.Equal(t, 0, code)
+	for _, f := range []string{"--kubeconfig", "-n, --namespace", "--context", "--cluster", "--user", "--server", "--token"} {
+		assert.Contains(t, stdout, f)
+	}
+}
+
+func TestRunSaysWhenASourceHasNoRelease(t *testing.T) {
+	for _, args := range [][]string{{"status", "configmap/x"}, {"promote", "cm/x"}, {"history", "configmap/x"}, {"diff", "configmap/x"}} {
+		t.Run(args[0], func(t *testing.T) {
+			code, stdout, stderr := runApp(t, cluster(t), append(args, "-n", "y")...)
+			assert.Equal(t, 1, code)
+			assert.Empty(t, stdout)
+			assert.Equal(t, "error: no release for configmap/x in namespace y: no injected pod reloads it yet (is the pod labelled hotreload/enable=true in a namespace labelled hotreload/injection=enabled?)\n", stderr)
+		})
+	}
+}
+
+func TestRunRefusesACommandTheReleaseDoesNotAllow(t *testing.T) {
+	rel := newRelease(appConfig, v1alpha1.ConfigReleaseStatus{Phase: v1alpha1.PhaseComplete, Stable: stableRev, Candidate: stableRev})
+	code, _, stderr := runApp(t, cluster(t, rel), "retry", "configmap/app-config")
+	assert.Equal(t, 1, code)
+	assert.Equal(t, "error: the release of configmap/app-config is Complete: Retry applies only to a release that is Halted (kubectl hotreload status configmap/app-config -n shop)\n", stderr)
+}
+
+func TestRunStatusOfAWorkloadShowsEveryReleaseItConsumes(t *testing.T) {
+	app := newRelease(appConfig, v1alpha1.ConfigReleaseStatus{Phase: v1alpha1.PhaseComplete, Stable: stableRev, Candidate: stableRev,
+		Workloads: []v1alpha1.WorkloadStatus{{Kind: "Deployment", Name: "web", Step: 1, Steps: 1, Pods: 1, Released: 1, Applied: 1, Ready: 1, Complete: true}}})
+	tls := newRelease(source{Kind: v1alpha1.SourceSecret, Name: "tls"}, v1alpha1.ConfigReleaseStatus{Phase: v1alpha1.PhaseProgressing, Stable: olderRev, Candidate: candidateRev,
+		Workloads: []v1alpha1.WorkloadStatus{{Kind: "Deployment", Name: "web", Step: 0, Steps: 2, Pods: 1}}})
+	other := newRelease(source{Kind: v1alpha1.SourceConfigMap, Name: "other"}, v1alpha1.ConfigReleaseStatus{Phase: v1alpha1.PhaseComplete,
+		Workloads: []v1alpha1.WorkloadStatus{{Kind: "Deployment", Name: "api"}}})
+	pod := newPod("web-7d9f8c6b5-a1").of("ReplicaSet", "web-7d9f8c6b5").runs("r").build()
+	pod.Spec.Volumes = append(pod.Spec.Volumes, corev1.Volume{Name: "tls", VolumeSource: corev1.VolumeSource{Secret: &corev1.SecretVolumeSource{SecretName: "tls"}}})
+	rs := &appsv1.ReplicaSet{ObjectMeta: replicaSet("web-7d9f8c6b5", "web").ObjectMeta}
+
+	code, stdout, stderr := runApp(t, cluster(t, app, tls, other, &pod, rs), "status", "deployment/web")
+	require.Equal(t, 0, code, stderr)
+	golden(t, "status_workload", stdout)
+
+	code, _, stderr = runApp(t, cluster(t, app), "status", "statefulset/db")
+	assert.Equal(t, 1, code)
+	assert.Contains(t, stderr, "error: no release lists StatefulSet/db in namespace shop")
+}
+
+func TestRunHistoryReadsWhichRevisionsAreKept(t *testing.T) {
+	rel := newRelease(appConfig, v1alpha1.ConfigReleaseStatus{Phase: v1alpha1.PhaseComplete, Stable: stableRev, Candidate: stableRev,
+		History: []v1alpha1.RevisionRecord{
+			{Revision: stableRev, Outcome: v1alpha1.OutcomeCompleted, Seen: before(time.Hour), Size: 2048},
+			{Revision: olderRev, Outcome: v1alpha1.OutcomeStable, Seen: before(2 * time.Hour), Size: 1024},
+		}})
+	kept := keptConfigMap(stableRev, map[string]string{"a": "1"})
+	// an object of the right name that hotreload did not make is not a kept revision
+	impostor := &corev1.ConfigMap{ObjectMeta: metav1.ObjectMeta{Name: contract.RevisionName("app-config", olderRev), Namespace: "shop"}}
+
+	code, stdout, stderr := runApp(t, cluster(t, rel, kept, impostor), "history", "cm/app-config")
+	require.Equal(t, 0, code, stderr)
+	golden(t, "history_run", stdout)
+}
+
+func TestRunDiffReadsTheKeptRevisions(t *testing.T) {
+	rel := newRelease(appConfig, v1alpha1.ConfigReleaseStatus{Phase: v1alpha1.PhaseProgressing, Stable: stableRev, Candidate: candidateRev})
+	objs := []client.Object{rel, keptConfigMap(stableRev, map[string]string{"app.yaml": "level: info\nport: 80\n"}),
+		keptConfigMap(candidateRev, map[string]string{"app.yaml": "level: debug\nport: 80\n"})}
+
+	code, stdout, stderr := runApp(t, cluster(t, objs...), "diff", "configmap/app-config")
+	require.Equal(t, 0, code, stderr)
+	assert.Equal(t, "configmap/app-config: revision 5d41402abc4b (stable) → 9e107d9d372b (candidate)\n\nchanged key app.yaml:\n"+
+		"--- a/app.yaml@5d41402abc4b\n+++ b/app.yaml@9e107d9d372b\n@@ -1,2 +1,2 @@\n-level: info\n+level: debug\n port: 80\n", stdout)
+
+	code, _, stderr = runApp(t, cluster(t, objs...), "diff", "configmap/app-config", "--revision", olderRev)
+	assert.Equal(t, 1, code)
+	assert.Equal(t, "error: revision c4ca4238a0b9 of configmap/app-config is not kept (hotreload keeps the last 5 revisions, and none over 256 KiB but stable and candidate); see kubectl hotreload history configmap/app-config\n", stderr)
+}
+
+// keptConfigMap is the object that keeps revision rev of configmap/app-config.
+func keptConfigMap(rev string, data map[string]string) *corev1.ConfigMap {
+	return &corev1.ConfigMap{ObjectMeta: metav1.ObjectMeta{Name: contract.RevisionName("app-config", rev), Namespace: "shop", Labels: map[string]string{
+		contract.ManagedByLabel: contract.ManagedBy, contract.SourceLabel: contract.SourceDigest("ConfigMap", "app-config"),
+		contract.RoleLabel: contract.RoleRevision, contract.RevisionLabel: rev,
+	}}, Data: data}
+}

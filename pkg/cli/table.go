@@ -1,0 +1,150 @@
+package cli
+
+import (
+	"fmt"
+	"io"
+	"strings"
+	"time"
+	"unicode/utf8"
+
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/util/duration"
+
+	v1alpha1 "github.com/hotreload/hotreload/api/v1alpha1"
+)
+
+// colour is an ANSI colour, or "" for none.
+type colour string
+
+const (
+	green  colour = "\x1b[32m"
+	yellow colour = "\x1b[33m"
+	red    colour = "\x1b[31m"
+	reset         = "\x1b[0m"
+)
+
+// paint returns s in colour c when on is true.
+func paint(s string, c colour, on bool) string {
+	if !on || c == "" || s == "" {
+		return s
+	}
+	return string(c) + s + reset
+}
+
+// phaseColour is the colour of a phase: green when complete, yellow while
+// it moves or is held, red when halted.
+func phaseColour(p v1alpha1.Phase) colour {
+	switch p {
+	case v1alpha1.PhaseComplete:
+		return green
+	case v1alpha1.PhaseProgressing, v1alpha1.PhasePaused:
+		return yellow
+	case v1alpha1.PhaseHalted:
+		return red
+	}
+	return ""
+}
+
+// cell is one cell of a table: its text and its colour.
+type cell struct {
+	text string
+	c    colour
+}
+
+// table lays out rows in columns three spaces apart, as kubectl does. It is
+// written here rather than with text/tabwriter because a tabwriter counts
+// the bytes of colour escapes as width.
+type table struct {
+	indent string
+	colour bool
+	rows   [][]cell
+}
+
+// add appends a row of uncoloured cells.
+func (t *table) add(texts ...string) {
+	row := make([]cell, len(texts))
+	for i, s := range texts {
+		row[i] = cell{text: s}
+	}
+	t.rows = append(t.rows, row)
+}
+
+// addCells appends a row.
+func (t *table) addCells(row ...cell) { t.rows = append(t.rows, row) }
+
+// write prints the table; the last column is not padded.
+func (t *table) write(w io.Writer) {
+	var widths []int
+	for _, row := range t.rows {
+		for i, c := range row {
+			if i >= len(widths) {
+				widths = append(widths, 0)
+			}
+			widths[i] = max(widths[i], utf8.RuneCountInString(c.text))
+		}
+	}
+	for _, row := range t.rows {
+		var b strings.Builder
+		b.WriteString(t.indent)
+		for i, c := range row {
+			b.WriteString(paint(c.text, c.c, t.colour))
+			if i < len(row)-1 {
+				b.WriteString(strings.Repeat(" ", widths[i]-utf8.RuneCountInString(c.text)+3))
+			}
+		}
+		fmt.Fprintln(w, strings.TrimRight(b.String(), " "))
+	}
+}
+
+// age is how long ago t was, as kubectl prints ages ("5m", "2d3h"); "-" for
+// no time.
+func age(t metav1.Time, now time.Time) string {
+	if t.IsZero() {
+		return "-"
+	}
+	return duration.HumanDuration(now.Sub(t.Time))
+}
+
+// ago is age followed by " ago".
+func ago(t metav1.Time, now time.Time) string {
+	if t.IsZero() {
+		return "at an unknown time"
+	}
+	return age(t, now) + " ago"
+}
+
+// humanBytes prints a size in bytes, KiB or MiB.
+func humanBytes(n int64) string {
+	switch {
+	case n < 1024:
+		return fmt.Sprintf("%d B", n)
+	case n < 1024*1024:
+		return fmt.Sprintf("%.1f KiB", float64(n)/1024)
+	}
+	return fmt.Sprintf("%.1f MiB", float64(n)/(1024*1024))
+}
+
+// shorten cuts s to n runes, ending it with "…" when cut.
+func shorten(s string, n int) string {
+	if utf8.RuneCountInString(s) <= n {
+		return s
+	}
+	r := []rune(s)
+	return string(r[:n-1]) + "…"
+}
+
+// or returns s, or def when s is empty.
+func or(s, def string) string {
+	if s == "" {
+		return def
+	}
+	return s
+}
+
+// count is n and a noun, in the plural unless n is 1: "1 pod", "3 pods".
+func count(n int, noun string) string {
+	if n == 1 {
+		return "1 " + noun
+	}
+	return fmt.Sprintf("%d %ss", n, noun)
+}
