@@ -236,12 +236,19 @@ done
 info "kubectl get configreleases"
 kd get configreleases 2>&1 | indent
 printf '    %s=> the halt holds: the release is in the ConfigRelease, not on the pods; every new pod starts on the stable copy%s\n' "$G" "$NC"
+info "kubectl hotreload status configmap/demo-config: the release per workload and pod, and what to do next"
+NO_COLOR=1 KUBECONFIG=$ADMIN_KUBECONFIG "$REPO_ROOT/bin/kubectl-hotreload" -n "$NS" status configmap/demo-config 2>&1 | indent ||
+  fail "kubectl hotreload status failed"
 
 # ============================================================== 7. what next
 step "7/7  Done in $(($(date +%s) - demo_start))s. The cluster keeps running:"
 cat <<EOF
     export KUBECONFIG=$ADMIN_KUBECONFIG
     export PATH=$K8S_BIN:\$PATH
+    export PATH=$REPO_ROOT/bin:\$PATH                  # kubectl hotreload (or: make install)
+    kubectl hotreload -n $NS status configmap/demo-config -w
+    kubectl hotreload -n $NS retry configmap/demo-config  # the same revision again, from step 1
+    kubectl hotreload -n $NS undo configmap/demo-config   # put the stable config back into the ConfigMap
     kubectl -n $NS get configreleases
     kubectl -n $NS describe configrelease $RELEASE   # the recent revisions and what happened to each
     kubectl -n $NS get pods -L hotreload/applied

@@ -208,11 +208,14 @@ func keysOf(obj client.Object) (revision.Keys, error) {
 	return keys, nil
 }
 
-// transformNamespace keeps a namespace's identity and hotreload/ annotations.
+// transformNamespace keeps a namespace's identity and hotreload/ labels and
+// annotations.
 func transformNamespace(obj any) (any, error) {
 	ns, ok := obj.(*corev1.Namespace)
 	if !ok {
 		return obj, nil
 	}
-	return &corev1.Namespace{ObjectMeta: meta(ns.ObjectMeta, hotreloadOnly(ns.Annotations))}, nil
+	out := &corev1.Namespace{ObjectMeta: meta(ns.ObjectMeta, hotreloadOnly(ns.Annotations))}
+	out.Labels = hotreloadOnly(ns.Labels)
+	return out, nil
 }

@@ -3,6 +3,7 @@
 package rollout
 
 import (
+	"context"
 	"encoding/json"
 	"fmt"
 	"sync/atomic"
@@ -318,4 +319,32 @@ func TestIntegrationTheLastRevisionsAreKept(t *testing.T) {
 		revs[i] = sourceRev(d)
 	}
 	assert.ElementsMatch(t, []string{revs[4], revs[3], revs[1]}, kept(), "stable, then the last two not over the limit")
+}
+
+// A pod that opted in, in an enabled namespace, but was admitted without the
+// sidecar (the webhook was down) gets a Warning Event, once, and is counted:
+// it would otherwise never reload, silently. An injected pod gets nothing.
+func TestIntegrationAnOptedInPodAdmittedWithoutTheSidecarIsAnnounced(t *testing.T) {
+	c := newCluster(t, nil)
+	c.configMap("app", map[string]string{"app.conf": "v=0"})
+	c.replicaSet("web", 1, nil, "app")
+	run := startController(t, c.env, c.ns)
+	plain := &corev1.Pod{
+		ObjectMeta: metav1.ObjectMeta{Name: "plain", Labels: map[string]string{annotations.EnableLabel: annotations.EnableValue}},
+		Spec:       corev1.PodSpec{Containers: []corev1.Container{{Name: "app", Image: "app"}}},
+	}
+	_, err := c.env.Clientset.CoreV1().Pods(c.ns).Create(c.ctx, plain, metav1.CreateOptions{})
+	require.NoError(t, err)
+	t.Cleanup(func() { // not left for the next tests' controllers to count
+		_ = c.env.Clientset.CoreV1().Pods(c.ns).Delete(context.Background(), "plain", metav1.DeleteOptions{GracePeriodSeconds: ptrTo(int64(0))})
+	})
+	want := []string{ReasonNotInjected + ": labelled hotreload/enable=true in a namespace labelled hotreload/injection=enabled, but admitted without hotreload's sidecar " +
+		"(the webhook was unreachable, the namespace was enabled after the pod was made, or the pod uses names hotreload reserves): it does not reload its config; " +
+		"delete it, or kubectl rollout restart its workload, to have it injected"}
+	assert.Equal(t, want, c.waitEvents("Pod", "plain", ReasonNotInjected))
+	c.patch(&corev1.Pod{ObjectMeta: metav1.ObjectMeta{Name: "plain"}}, map[string]any{"metadata": map[string]any{"labels": map[string]string{"touched": "yes"}}})
+	c.waitRelease("app", "first seen", phase(v1alpha1.PhaseComplete, sourceRev(map[string]string{"app.conf": "v=0"})))
+	assert.Equal(t, map[string]float64{"hotreload_pods_not_injected_total{" + c.ns + "}": 1}, metricValues(t, run.registry))
+	assert.Equal(t, want, c.events("Pod", "plain"), "said once")
+	assert.Empty(t, c.events("Pod", "web-0"), "an injected pod is not announced")
 }

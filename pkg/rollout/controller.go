@@ -107,7 +107,8 @@ func Setup(mgr manager.Manager, opts Options) error {
 		return fmt.Errorf("creating the rollout controller: %w", err)
 	}
 	watches := []source.TypedSource[SourceRef]{
-		source.TypedKind(c, &corev1.Pod{}, handler.TypedEnqueueRequestsFromMapFunc(func(_ context.Context, pod *corev1.Pod) []SourceRef {
+		source.TypedKind(c, &corev1.Pod{}, handler.TypedEnqueueRequestsFromMapFunc(func(ctx context.Context, pod *corev1.Pod) []SourceRef {
+			r.checkInjected(ctx, pod)
 			return podSources(pod)
 		})),
 		source.TypedKind(c, &corev1.ConfigMap{}, handler.TypedEnqueueRequestsFromMapFunc(func(_ context.Context, o *corev1.ConfigMap) []SourceRef {

@@ -213,9 +213,14 @@ func (c *cluster) addPodWith(name string, rs *appsv1.ReplicaSet, podAnnotations 
 // addPodArgs is addPodWith with the reloader's arguments given.
 func (c *cluster) addPodArgs(name string, rs *appsv1.ReplicaSet, podAnnotations map[string]string, src corev1.VolumeSource, args []string) *corev1.Pod {
 	c.t.Helper()
+	podAnnotations = clone(podAnnotations)
+	if podAnnotations == nil {
+		podAnnotations = map[string]string{}
+	}
+	podAnnotations[annotations.Injected] = "test" // as the webhook stamps it
 	pod := &corev1.Pod{
 		ObjectMeta: metav1.ObjectMeta{
-			Name: name, Labels: clone(rs.Spec.Template.Labels), Annotations: clone(podAnnotations),
+			Name: name, Labels: clone(rs.Spec.Template.Labels), Annotations: podAnnotations,
 			OwnerReferences: []metav1.OwnerReference{{APIVersion: "apps/v1", Kind: "ReplicaSet", Name: rs.Name, UID: rs.UID,
 				Controller: ptrTo(true), BlockOwnerDeletion: ptrTo(true)}},
 		},

@@ -11,14 +11,15 @@ import (
 
 // Metrics counts rollouts, steps and halts by namespace, and times rollouts.
 type Metrics struct {
-	started   *prometheus.CounterVec
-	completed *prometheus.CounterVec
-	halted    *prometheus.CounterVec
-	rollbacks *prometheus.CounterVec
-	steps     *prometheus.CounterVec
-	duration  *prometheus.HistogramVec
-	commands  *prometheus.CounterVec
-	phase     *prometheus.GaugeVec
+	started     *prometheus.CounterVec
+	completed   *prometheus.CounterVec
+	halted      *prometheus.CounterVec
+	rollbacks   *prometheus.CounterVec
+	steps       *prometheus.CounterVec
+	duration    *prometheus.HistogramVec
+	commands    *prometheus.CounterVec
+	notInjected *prometheus.CounterVec
+	phase       *prometheus.GaugeVec
 }
 
 // NewMetrics registers the rollout metrics with reg. Collectors reg already
@@ -35,15 +36,17 @@ func NewMetrics(reg prometheus.Registerer) (*Metrics, error) {
 		steps:     counter("hotreload_rollout_steps_released_total", "Rollout steps released."),
 		duration: prometheus.NewHistogramVec(prometheus.HistogramOpts{
 			Name:    "hotreload_rollout_duration_seconds",
-			Help:    "Time from the first pod applying a revision to the rollout's completion, intervals included.",
+			Help:    "Time from the controller seeing a revision (the edit) to its release's completion, intervals included.",
 			Buckets: prometheus.ExponentialBuckets(1, 2, 14),
 		}, []string{"namespace"}),
 	}
 	m.commands = prometheus.NewCounterVec(prometheus.CounterOpts{Name: "hotreload_release_commands_total",
 		Help: "Commands given to releases (kubectl hotreload), by action and result (done or refused)."}, []string{"namespace", "action", "result"})
+	m.notInjected = counter("hotreload_pods_not_injected_total",
+		"Pods labelled hotreload/enable=true in an enabled namespace that were admitted without the sidecar (the webhook was down): they do not reload their config.")
 	m.phase = prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: "hotreload_release_phase",
 		Help: "The phase of each ConfigRelease: 1 for the phase it is in, 0 for the others."}, []string{"namespace", "release", "phase"})
-	for _, c := range []**prometheus.CounterVec{&m.started, &m.completed, &m.halted, &m.rollbacks, &m.steps, &m.commands} {
+	for _, c := range []**prometheus.CounterVec{&m.started, &m.completed, &m.halted, &m.rollbacks, &m.steps, &m.commands, &m.notInjected} {
 		if err := register(reg, c); err != nil {
 			return nil, err
 		}
@@ -107,3 +110,5 @@ func (m *Metrics) releasePhase(ns, name string, phase v1alpha1.Phase) {
 		m.phase.WithLabelValues(ns, name, string(p)).Set(v)
 	}
 }
+
+func (m *Metrics) podNotInjected(ns string) { m.notInjected.WithLabelValues(ns).Inc() }

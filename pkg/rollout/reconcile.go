@@ -46,6 +46,7 @@ type Reconciler struct {
 	// about once: a reloader it cannot read, a version 1 pod's limits.
 	unreadables map[types.UID]bool
 	legacy      map[types.UID]bool
+	notInjected map[types.UID]bool
 }
 
 var _ reconcile.TypedReconciler[SourceRef] = (*Reconciler)(nil)

@@ -1,4 +1,4 @@
-// Package cli is the kubectl-hotreload plugin: status, promote, pause,
+// Package plugin is the kubectl-hotreload plugin: status, promote, pause,
 // resume, abort, retry, history, diff and undo of the ConfigReleases of
 // hotreload (docs/design/2026-12-02-operating-releases.md).
 //
@@ -14,4 +14,4 @@
 //
 // It never prints a Secret's values nor a digest of one: diff shows a
 // Secret's key names and sizes only.
-package cli
+package plugin

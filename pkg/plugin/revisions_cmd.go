@@ -1,4 +1,4 @@
-package cli
+package plugin
 
 import (
 	"bufio"
@@ -36,11 +36,7 @@ func runHistory(ctx context.Context, a *app, inv *invocation) error {
 	if o := inv.opts.output; o != "" && o != "json" && o != "yaml" {
 		return usageErrorf("-o %s: print json or yaml", o)
 	}
-	sess, err := a.connect(inv.kube)
-	if err != nil {
-		return err
-	}
-	rel, err := getRelease(ctx, sess.client, sess.namespace, s)
+	sess, rel, err := a.openRelease(ctx, inv, s)
 	if err != nil {
 		return err
 	}
@@ -84,11 +80,7 @@ func runDiff(ctx context.Context, a *app, inv *invocation) error {
 	if err != nil {
 		return err
 	}
-	sess, err := a.connect(inv.kube)
-	if err != nil {
-		return err
-	}
-	rel, err := getRelease(ctx, sess.client, sess.namespace, s)
+	sess, rel, err := a.openRelease(ctx, inv, s)
 	if err != nil {
 		return err
 	}

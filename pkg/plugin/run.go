@@ -1,4 +1,4 @@
-package cli
+package plugin
 
 import (
 	"context"
@@ -102,6 +102,7 @@ func (a *app) run(ctx context.Context, args []string) int {
 		a.usage(a.stdout)
 		return 0
 	}
+	args = commandFirst(args)
 	var cmd *command
 	for _, c := range commands() {
 		if c.name == args[0] {
@@ -145,6 +146,22 @@ func (a *app) run(ctx context.Context, args []string) int {
 		return 2
 	}
 	return 1
+}
+
+// commandFirst moves connection flags given before the command (kubectl
+// hotreload -n shop status ...) after it, where they are parsed.
+func commandFirst(args []string) []string {
+	if !strings.HasPrefix(args[0], "-") {
+		return args
+	}
+	lead := newKubeFlags().fs
+	lead.SetInterspersed(false)
+	lead.SetOutput(io.Discard)
+	if err := lead.Parse(args); err != nil || lead.NArg() == 0 {
+		return args // the command's parse says what is wrong
+	}
+	n := len(args) - lead.NArg()
+	return append(append([]string{args[n]}, args[:n]...), args[n+1:]...)
 }
 
 // usageError is an error in the command line: exit code 2.

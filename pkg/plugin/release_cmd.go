@@ -1,4 +1,4 @@
-package cli
+package plugin
 
 import (
 	"context"
@@ -79,11 +79,7 @@ func runReleaseCommand(ctx context.Context, a *app, inv *invocation, name string
 	if inv.opts.wait < 0 {
 		return usageErrorf("--wait %s: give a duration of 0 or more", inv.opts.wait)
 	}
-	sess, err := a.connect(inv.kube)
-	if err != nil {
-		return err
-	}
-	rel, err := getRelease(ctx, sess.client, sess.namespace, s)
+	sess, rel, err := a.openRelease(ctx, inv, s)
 	if err != nil {
 		return err
 	}

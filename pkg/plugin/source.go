@@ -1,4 +1,4 @@
-package cli
+package plugin
 
 import (
 	"context"
@@ -80,6 +80,20 @@ func parseTarget(arg string) (source, *workloadRef, error) {
 
 // errNoRelease means a source has no release.
 var errNoRelease = errors.New("no release")
+
+// openRelease connects and reads the release of s in the namespace of the
+// command line.
+func (a *app) openRelease(ctx context.Context, inv *invocation, s source) (*session, *v1alpha1.ConfigRelease, error) {
+	sess, err := a.connect(inv.kube)
+	if err != nil {
+		return nil, nil, err
+	}
+	rel, err := getRelease(ctx, sess.client, sess.namespace, s)
+	if err != nil {
+		return nil, nil, err
+	}
+	return sess, rel, nil
+}
 
 // getRelease reads the release of source s in namespace ns.
 func getRelease(ctx context.Context, c client.Reader, ns string, s source) (*v1alpha1.ConfigRelease, error) {

@@ -1,4 +1,4 @@
-package cli
+package plugin
 
 import (
 	"bytes"
@@ -193,4 +193,17 @@ func keptConfigMap(rev string, data map[string]string) *corev1.ConfigMap {
 		contract.ManagedByLabel: contract.ManagedBy, contract.SourceLabel: contract.SourceDigest("ConfigMap", "app-config"),
 		contract.RoleLabel: contract.RoleRevision, contract.RevisionLabel: rev,
 	}}, Data: data}
+}
+
+func TestCommandFirstMovesLeadingConnectionFlagsAfterTheCommand(t *testing.T) {
+	cases := []struct{ in, want []string }{
+		{[]string{"status", "configmap/app", "-n", "shop"}, []string{"status", "configmap/app", "-n", "shop"}},
+		{[]string{"-n", "shop", "status", "configmap/app"}, []string{"status", "-n", "shop", "configmap/app"}},
+		{[]string{"--context=prod", "-n", "shop", "promote", "cm/app", "--full"}, []string{"promote", "--context=prod", "-n", "shop", "cm/app", "--full"}},
+		{[]string{"--full", "promote"}, []string{"--full", "promote"}}, // not a connection flag: the parse says so
+		{[]string{"-n", "shop"}, []string{"-n", "shop"}},
+	}
+	for _, tc := range cases {
+		assert.Equal(t, tc.want, commandFirst(tc.in), "%q", tc.in)
+	}
 }
