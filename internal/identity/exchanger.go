@@ -30,6 +30,8 @@ const DefaultTTL = time.Hour
 type Options struct {
 	// TTL of issued tokens (default DefaultTTL; the API server's minimum is 10 minutes).
 	TTL time.Duration
+	// Wrap, when set, wraps the Exchanger's handler (the server's request limits).
+	Wrap func(http.Handler) http.Handler
 }
 
 // Setup serves an Exchanger on mgr's webhook server (the admission port and
@@ -39,10 +41,14 @@ func Setup(mgr manager.Manager, o Options) error {
 	if err != nil {
 		return err
 	}
-	mgr.GetWebhookServer().Register(Path, &Exchanger{
+	var h http.Handler = &Exchanger{
 		Kube: cs, Pods: mgr.GetClient(), Reader: mgr.GetAPIReader(), TTL: o.TTL,
 		Log: mgr.GetLogger().WithName("identity"),
-	})
+	}
+	if o.Wrap != nil {
+		h = o.Wrap(h)
+	}
+	mgr.GetWebhookServer().Register(Path, h)
 	return nil
 }
 

@@ -71,7 +71,9 @@ func TestMutateWorkloads(t *testing.T) {
 	assert.Contains(t, docs[0], "name: hotreload-reloader")
 	assert.Contains(t, docs[0], "hotreload/injected: test")
 	assert.NotContains(t, docs[2], "hotreload")
-	assert.Equal(t, "document 3 (CronJob \"report\"): label hotreload/enable is not \"true\": pod left unchanged\n", stderr.String())
+	assert.Equal(t, "document 1 (Deployment \"web\"): shareProcessNamespace is turned on so that the reloader can send SIGHUP to the process; "+
+		"the pod's containers see each other's processes (and, running as one user, their environments and files); set hotreload/signal to none, or a URL in hotreload/url, to avoid it\n"+
+		"document 3 (CronJob \"report\"): label hotreload/enable is not \"true\": pod left unchanged\n", stderr.String())
 }
 
 func TestMutateJSONPod(t *testing.T) {

@@ -115,7 +115,9 @@ func TestInjectorHandle(t *testing.T) {
 		resp := inj.Handle(context.Background(), podRequest(t, "shop", webPod()))
 		assert.True(t, resp.Allowed)
 		assert.NotEmpty(t, resp.Patches)
-		assert.Equal(t, []string{`hotreload: could not read namespace "shop" for its rollout defaults (cache not synced); using the built-in defaults`}, resp.Warnings)
+		assert.Equal(t, []string{`hotreload: could not read namespace "shop" for its rollout defaults (cache not synced); using the built-in defaults`,
+			"shareProcessNamespace is turned on so that the reloader can send SIGHUP to the process; the pod's containers see each other's processes " +
+				"(and, running as one user, their environments and files); set hotreload/signal to none, or a URL in hotreload/url, to avoid it"}, resp.Warnings)
 	})
 
 	t.Run("allows the pod unchanged, with a warning, when Mutate fails", func(t *testing.T) {

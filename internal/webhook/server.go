@@ -2,7 +2,9 @@ package webhook
 
 import (
 	"context"
+	"crypto/tls"
 	"fmt"
+	"net/http"
 	"strconv"
 	"strings"
 
@@ -62,6 +64,9 @@ type ServerOptions struct {
 	// Registry receives hotreload's metrics. Default: controller-runtime's
 	// registry, served on MetricsAddr.
 	Registry prometheus.Registerer
+	// Admission and Exchange bound each request of the two paths of the
+	// port (default AdmissionLimits, ExchangeLimits).
+	Admission, Exchange Limits
 }
 
 // NewManager builds the manager that serves admission (and, with leader
@@ -98,6 +103,7 @@ func NewManager(cfg *rest.Config, o ServerOptions, log logr.Logger) (manager.Man
 			Host:    o.Host,
 			Port:    o.Port,
 			CertDir: o.CertDir,
+			TLSOpts: []func(*tls.Config){hardenTLS},
 		}),
 	})
 	if err != nil {
@@ -110,8 +116,9 @@ func NewManager(cfg *rest.Config, o ServerOptions, log logr.Logger) (manager.Man
 		Decoder:    admission.NewDecoder(scheme),
 		Metrics:    NewMetrics(o.Registry),
 	}
-	mgr.GetWebhookServer().Register(Path, &webhook.Admission{Handler: injector})
-	if err := identity.Setup(mgr, identity.Options{}); err != nil {
+	mgr.GetWebhookServer().Register(Path, guard(o.Admission.orDefault(AdmissionLimits), &webhook.Admission{Handler: injector}))
+	exchange := o.Exchange.orDefault(ExchangeLimits)
+	if err := identity.Setup(mgr, identity.Options{Wrap: func(h http.Handler) http.Handler { return guard(exchange, h) }}); err != nil {
 		return nil, fmt.Errorf("serving reloader tokens: %w", err)
 	}
 	if err := access.Setup(mgr, access.Options{}); err != nil {

@@ -71,8 +71,12 @@ func (p *plan) planReloader(pod *corev1.Pod, opts Options) []string {
 	p.healthPort = freePort(pod, opts.HealthPort)
 	var ws []string
 	p.security, ws = reloaderSecurity(pod, p.settings)
-	if p.signals() && pod.Spec.ShareProcessNamespace != nil && !*pod.Spec.ShareProcessNamespace {
-		ws = append(ws, fmt.Sprintf("shareProcessNamespace: false is overridden to true so that the reloader can send %s to the process; set %s to none, or a URL in %s, to avoid it", p.signal, annotations.Signal, annotations.URL))
+	switch sp := pod.Spec.ShareProcessNamespace; {
+	case !p.signals() || sp != nil && *sp:
+	case sp != nil:
+		ws = append(ws, fmt.Sprintf("shareProcessNamespace: false is overridden to true so that the reloader can send %s to the process; the pod's containers see each other's processes (and, running as one user, their environments and files); set %s to none, or a URL in %s, to avoid it", p.signal, annotations.Signal, annotations.URL))
+	default:
+		ws = append(ws, fmt.Sprintf("shareProcessNamespace is turned on so that the reloader can send %s to the process; the pod's containers see each other's processes (and, running as one user, their environments and files); set %s to none, or a URL in %s, to avoid it", p.signal, annotations.Signal, annotations.URL))
 	}
 	return ws
 }

@@ -86,6 +86,52 @@ func BenchmarkIntegrationControllerMemory(b *testing.B) {
 	}
 }
 
+// BenchmarkIntegrationControllerMemoryWithJunk measures what
+// HOTRELOAD_BENCH_JUNK ConfigMaps (default 50) of 100,000 empty keys each
+// (1.4 MB, under Kubernetes' 1 MiB data limit), in a namespace hotreload does
+// not serve, cost the controller: its heap once its caches synced and it
+// released a sentinel change, without them and then with them. Anyone who
+// may create ConfigMaps anywhere can make such objects.
+func BenchmarkIntegrationControllerMemoryWithJunk(b *testing.B) {
+	nJunk := benchSize(b, "HOTRELOAD_BENCH_JUNK", 50)
+	c := newCluster(b, nil)
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Minute) // making the junk takes minutes
+	defer cancel()
+	c.ctx = ctx
+	c.configMap("sentinel", map[string]string{"nginx.conf": "v=0"})
+	sentinel := injectedPod(b, "sentinel", "sentinel", "sentinel", "")
+	sentinel, err := c.env.Clientset.CoreV1().Pods(c.ns).Create(c.ctx, injectedPod(b, "sentinel", "sentinel", "sentinel", c.desired(sentinel)), metav1.CreateOptions{})
+	require.NoError(b, err)
+	v := 0
+	controllerHeap := func() float64 {
+		before := heap()
+		run := startController(b, c.env, c.ns)
+		defer run.stop()
+		v++
+		c.configMap("sentinel", map[string]string{"nginx.conf": fmt.Sprintf("v=%d", v)})
+		c.waitReleased(func(p *corev1.Pod) bool { return p.Name == "sentinel" }, c.desired(sentinel), 1)
+		return float64(heap()-before) / (1 << 20)
+	}
+	for b.Loop() {
+		baseline := controllerHeap()
+		junk := c.env.Namespace(b, nil)
+		keys := make(map[string]string, 100000)
+		for i := range 100000 {
+			keys[fmt.Sprintf("k%06d", i)] = ""
+		}
+		for i := range nJunk { // one at a time: each takes the API server seconds
+			_, err := c.env.Clientset.CoreV1().ConfigMaps(junk).Create(c.ctx, &corev1.ConfigMap{
+				ObjectMeta: metav1.ObjectMeta{Name: fmt.Sprintf("junk-%d", i)}, Data: keys}, metav1.CreateOptions{})
+			require.NoError(b, err)
+		}
+		keys = nil
+		with := controllerHeap()
+		b.ReportMetric(baseline, "controller-heap-MiB")
+		b.ReportMetric(with, "with-junk-heap-MiB")
+		b.ReportMetric(with-baseline, "junk-cost-MiB")
+	}
+}
+
 // BenchmarkIntegrationRelease100Percent measures the time from a ConfigMap
 // update to every pod of a 100% group of HOTRELOAD_BENCH_GROUP pods (default
 // 1000) being released the new revision, seen through a watch.

@@ -3,7 +3,9 @@ package rollout
 import (
 	"encoding/hex"
 	"encoding/json"
+	"errors"
 	"fmt"
+	"strconv"
 	"strings"
 
 	appsv1 "k8s.io/api/apps/v1"
@@ -24,6 +26,20 @@ import (
 // digests of its keys: {"key": "hex sha-256", ...}. The cache keeps this
 // instead of the data.
 const keysAnnotation = "rollout.hotreload.internal/keys"
+
+// overLimitAnnotation holds instead, on the cached copy of a ConfigMap or
+// Secret of more than MaxSourceKeys keys, how many it has: such an object
+// costs the cache its identity only, whoever made it and wherever.
+const overLimitAnnotation = "rollout.hotreload.internal/keys-over-limit"
+
+// MaxSourceKeys is the most keys a ConfigMap or Secret may have for
+// hotreload to release it. Kubernetes bounds only the size (1 MiB); a
+// ConfigMap of 100,000 empty keys fits, and its digests would take some 7 MB
+// of the controller's memory.
+const MaxSourceKeys = 2000
+
+// errTooManyKeys means a source has more than MaxSourceKeys keys.
+var errTooManyKeys = errors.New("keys: over hotreload's limit")
 
 // cacheOptions are the controller's informers: injected pods only, and
 // ConfigMaps, Secrets and Namespaces reduced to what rollouts need.
@@ -132,7 +148,7 @@ func transformPod(obj any) (any, error) {
 // transformConfigMap replaces a ConfigMap's data by the digests of its keys.
 func transformConfigMap(obj any) (any, error) {
 	cm, ok := obj.(*corev1.ConfigMap)
-	if !ok || (cm.Data == nil && cm.BinaryData == nil && cm.Annotations[keysAnnotation] != "") {
+	if !ok || (cm.Data == nil && cm.BinaryData == nil && transformed(cm.Annotations)) {
 		return obj, nil
 	}
 	m, err := keyedMeta(cm.ObjectMeta, revision.ConfigMapKeys(cm))
@@ -145,7 +161,7 @@ func transformConfigMap(obj any) (any, error) {
 // transformSecret replaces a Secret's data by the digests of its keys.
 func transformSecret(obj any) (any, error) {
 	s, ok := obj.(*corev1.Secret)
-	if !ok || (s.Data == nil && s.Annotations[keysAnnotation] != "") {
+	if !ok || (s.Data == nil && transformed(s.Annotations)) {
 		return obj, nil
 	}
 	m, err := keyedMeta(s.ObjectMeta, revision.SecretKeys(s))
@@ -158,15 +174,18 @@ func transformSecret(obj any) (any, error) {
 // keyedMeta returns the identity of an object with its key digests in
 // keysAnnotation.
 func keyedMeta(m metav1.ObjectMeta, keys revision.Keys) (metav1.ObjectMeta, error) {
-	enc := make(map[string]string, len(keys))
-	for k, d := range keys {
-		enc[k] = hex.EncodeToString(d[:])
+	ann := map[string]string{overLimitAnnotation: strconv.Itoa(len(keys))}
+	if len(keys) <= MaxSourceKeys {
+		enc := make(map[string]string, len(keys))
+		for k, d := range keys {
+			enc[k] = hex.EncodeToString(d[:])
+		}
+		b, err := json.Marshal(enc)
+		if err != nil {
+			return metav1.ObjectMeta{}, fmt.Errorf("encoding the key digests of %s/%s: %w", m.Namespace, m.Name, err)
+		}
+		ann = map[string]string{keysAnnotation: string(b)}
 	}
-	b, err := json.Marshal(enc)
-	if err != nil {
-		return metav1.ObjectMeta{}, fmt.Errorf("encoding the key digests of %s/%s: %w", m.Namespace, m.Name, err)
-	}
-	ann := map[string]string{keysAnnotation: string(b)}
 	if out := keptLabelsOf(m.Labels); out != nil && m.Annotations[keptForAnnotation] != "" {
 		ann[keptForAnnotation] = m.Annotations[keptForAnnotation]
 	}
@@ -191,8 +210,18 @@ func keptLabelsOf(l map[string]string) map[string]string {
 	return out
 }
 
-// keysOf decodes the key digests the transform stored on a cached object.
+// transformed reports whether an object's annotations are those the
+// transform leaves.
+func transformed(ann map[string]string) bool {
+	return ann[keysAnnotation] != "" || ann[overLimitAnnotation] != ""
+}
+
+// keysOf decodes the key digests the transform stored on a cached object;
+// errTooManyKeys for an object over MaxSourceKeys.
 func keysOf(obj client.Object) (revision.Keys, error) {
+	if n := obj.GetAnnotations()[overLimitAnnotation]; n != "" {
+		return nil, fmt.Errorf("%s/%s has %s %w of %d", obj.GetNamespace(), obj.GetName(), n, errTooManyKeys, MaxSourceKeys)
+	}
 	var enc map[string]string
 	if err := json.Unmarshal([]byte(obj.GetAnnotations()[keysAnnotation]), &enc); err != nil {
 		return nil, fmt.Errorf("key digests of %s/%s: %w", obj.GetNamespace(), obj.GetName(), err)

@@ -2,6 +2,7 @@ package rollout
 
 import (
 	"encoding/hex"
+	"fmt"
 	"testing"
 	"time"
 
@@ -36,6 +37,36 @@ func TestTransformConfigMapKeepsDigestsNotData(t *testing.T) {
 	keys, err := keysOf(got.(*corev1.ConfigMap))
 	require.NoError(t, err)
 	assert.Equal(t, revision.ConfigMapKeys(cm), keys)
+}
+
+// A ConfigMap of more keys than MaxSourceKeys (100,000 empty ones fit in
+// Kubernetes' 1 MiB) costs the cache its identity only, and reads as over
+// the limit; at the limit its digests are kept.
+func TestTransformKeepsOnlyTheIdentityOfAnObjectOverTheKeyLimit(t *testing.T) {
+	many := func(n int) *corev1.ConfigMap {
+		cm := &corev1.ConfigMap{ObjectMeta: metav1.ObjectMeta{Name: "junk", Namespace: "anywhere", UID: "u3", ResourceVersion: "9"}, Data: map[string]string{}}
+		for i := range n {
+			cm.Data[fmt.Sprintf("k%d", i)] = ""
+		}
+		return cm
+	}
+	got, err := transformConfigMap(many(100000))
+	require.NoError(t, err)
+	want := &corev1.ConfigMap{ObjectMeta: metav1.ObjectMeta{Name: "junk", Namespace: "anywhere", UID: "u3", ResourceVersion: "9",
+		Annotations: map[string]string{overLimitAnnotation: "100000"}}}
+	assert.Equal(t, want, got)
+	again, err := transformConfigMap(got)
+	require.NoError(t, err)
+	assert.Equal(t, want, again, "the transform is idempotent")
+	_, err = keysOf(got.(*corev1.ConfigMap))
+	assert.ErrorIs(t, err, errTooManyKeys)
+	assert.EqualError(t, err, "anywhere/junk has 100000 keys: over hotreload's limit of 2000")
+
+	atLimit, err := transformConfigMap(many(MaxSourceKeys))
+	require.NoError(t, err)
+	keys, err := keysOf(atLimit.(*corev1.ConfigMap))
+	require.NoError(t, err)
+	assert.Len(t, keys, MaxSourceKeys)
 }
 
 func TestTransformSecretKeepsDigestsNotData(t *testing.T) {

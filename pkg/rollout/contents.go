@@ -2,6 +2,7 @@ package rollout
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"sync"
 
@@ -96,6 +97,9 @@ func (c *contents) digests(o client.Object) (revision.Keys, bool) {
 		return nil, false
 	}
 	k, err := keysOf(o)
+	if errors.Is(err, errTooManyKeys) {
+		return nil, false // as if missing: its release says why
+	}
 	if err != nil {
 		c.fail(err)
 		return nil, false

@@ -47,6 +47,7 @@ type Reconciler struct {
 	unreadables map[types.UID]bool
 	legacy      map[types.UID]bool
 	notInjected map[types.UID]bool
+	overLimit   map[types.UID]bool
 }
 
 var _ reconcile.TypedReconciler[SourceRef] = (*Reconciler)(nil)
@@ -82,6 +83,10 @@ func (r *Reconciler) Reconcile(ctx context.Context, s SourceRef) (reconcile.Resu
 	}
 	if rel != nil && rel.Status.Phase != "" {
 		r.Metrics.releasePhase(s.Namespace, rel.Name, rel.Status.Phase)
+	}
+	if _, err := keysOf(src); errors.Is(err, errTooManyKeys) && (rel != nil || len(pods) > 0) {
+		r.tooManyKeys(ctx, rel, s, src, err)
+		return reconcile.Result{}, nil // until it changes
 	}
 	switch {
 	case rel == nil && len(pods) == 0:
@@ -218,6 +223,23 @@ func (r *Reconciler) keep(ctx context.Context, c *contents, rel *v1alpha1.Config
 		return r.stableFrom(ctx, rel, s, rel.Status.Stable)
 	}
 	return c.failed()
+}
+
+// tooManyKeys says, once per source object (or once per message on its
+// release), that a source over MaxSourceKeys is not released: its pods keep
+// the config they run.
+func (r *Reconciler) tooManyKeys(ctx context.Context, rel *v1alpha1.ConfigRelease, s SourceRef, src client.Object, err error) {
+	err = fmt.Errorf("%w: its changes are not released, and its pods keep the config they run; split it into several ConfigMaps or Secrets", err)
+	if rel != nil {
+		r.blocked(ctx, rel, s, err)
+		return
+	}
+	if !r.once(&r.overLimit, src.GetUID()) {
+		return
+	}
+	regarding := &metav1.PartialObjectMetadata{TypeMeta: metav1.TypeMeta{APIVersion: "v1", Kind: string(s.Kind)},
+		ObjectMeta: metav1.ObjectMeta{Namespace: s.Namespace, Name: s.Name, UID: src.GetUID()}}
+	r.Recorder.Eventf(regarding, nil, corev1.EventTypeWarning, ReasonReleaseBlocked, actionRelease, "%s", err.Error())
 }
 
 // blocked says, once per message, what keeps the release from going on.

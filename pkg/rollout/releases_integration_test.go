@@ -334,3 +334,37 @@ func outcomes(rel *v1alpha1.ConfigRelease) []v1alpha1.Outcome {
 	}
 	return out
 }
+
+// A source grown past MaxSourceKeys is not released (its pods keep what they
+// run), with a Warning that says why; once it is back under the limit, its
+// next content is released as usual.
+func TestIntegrationASourceOverTheKeyLimitIsNotReleased(t *testing.T) {
+	c := newCluster(t, nil)
+	data0 := map[string]string{"app.conf": "v=0"}
+	c.configMap("app", data0)
+	pods := c.replicaSet("web", 2, map[string]string{annotations.RolloutInterval: "1s"}, "app")
+	startController(t, c.env, c.ns)
+	c.waitRelease("app", "first seen", phase(v1alpha1.PhaseComplete, sourceRev(data0)))
+	rev0 := c.desired(pods[0])
+	c.fakeReloaders(applyAll)
+
+	huge := map[string]string{}
+	for i := range MaxSourceKeys + 1 {
+		huge[fmt.Sprintf("k%d", i)] = ""
+	}
+	c.configMap("app", huge)
+	blocked := c.waitEvents("ConfigMap", "app", ReasonReleaseBlocked)
+	msg := fmt.Sprintf("%s/app has %d keys: over hotreload's limit of %d: its changes are not released, and its pods keep the config they run; split it into several ConfigMaps or Secrets",
+		c.ns, MaxSourceKeys+1, MaxSourceKeys)
+	assert.Equal(t, ReasonReleaseBlocked+": "+msg, blocked[len(blocked)-1])
+	rel := c.waitRelease("app", "blocked", func(rel *v1alpha1.ConfigRelease) bool { return rel.Status.Message != "" })
+	assert.Equal(t, msg, rel.Status.Message)
+	assert.Equal(t, v1alpha1.PhaseComplete, rel.Status.Phase)
+	assert.Equal(t, all(c.pods("web"), " "+rev0), podRevisions(c.pods("web")), "nothing released")
+
+	data1 := map[string]string{"app.conf": "v=1"}
+	c.configMap("app", data1)
+	c.waitRelease("app", "the next content completes", phase(v1alpha1.PhaseComplete, sourceRev(data1)))
+	rev1 := c.desired(pods[0])
+	assert.Equal(t, all(c.pods("web"), rev1+" "+rev1), podRevisions(c.pods("web")))
+}
