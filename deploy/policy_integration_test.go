@@ -3,6 +3,7 @@
 package deploy_test
 
 import (
+	"strings"
 	"context"
 	"sync"
 	"testing"
@@ -112,6 +113,9 @@ const (
 	noLabels      = "hotreload-reloader may change no label but hotreload/applied"
 	noAnnotations = "hotreload-reloader may change no annotation but hotreload/applied-at and hotreload/failed"
 	noOwners      = "hotreload-reloader may not change a pod's finalizers or owners"
+	badApplied    = "hotreload/applied must be a config revision: 12 lowercase hexadecimal digits"
+	badAppliedAt  = "hotreload/applied-at must be a UTC time in RFC 3339, such as 2026-12-01T12:00:00Z"
+	badFailed     = "hotreload/failed must be a config revision, a colon and a reason, 1024 bytes at most"
 )
 
 // With a token pinned to pod A, the reloader's identity may write A's hotreload/
@@ -133,13 +137,21 @@ func TestIntegrationReloaderIdentityIsConfinedToItsPod(t *testing.T) {
 		wantErr string // "" when allowed
 	}{
 		{"the reloader labels its pod with the applied revision", reloader, w.a,
-			`{"metadata":{"labels":{"hotreload/applied":"r1"}}}`, ""},
+			`{"metadata":{"labels":{"hotreload/applied":"0123456789ab"}}}`, ""},
 		{"the reloader annotates its pod with applied-at and failed", reloader, w.a,
-			`{"metadata":{"annotations":{"hotreload/applied-at":"2026-11-24T12:00:00Z","hotreload/failed":"r2: exit 1"}}}`, ""},
+			`{"metadata":{"annotations":{"hotreload/applied-at":"2026-11-24T12:00:00Z","hotreload/failed":"ba9876543210: exit 1"}}}`, ""},
 		{"the reloader removes its failed annotation", reloader, w.a,
 			`{"metadata":{"annotations":{"hotreload/failed":null}}}`, ""},
+		{"the reloader may not write a label that is not a revision", reloader, w.a,
+			`{"metadata":{"labels":{"hotreload/applied":"halted"}}}`, denied("a", badApplied)},
+		{"the reloader may not write a time that is not RFC 3339 UTC", reloader, w.a,
+			`{"metadata":{"annotations":{"hotreload/applied-at":"2999-01-01 00:00"}}}`, denied("a", badAppliedAt)},
+		{"the reloader may not write a failure without a revision", reloader, w.a,
+			`{"metadata":{"annotations":{"hotreload/failed":"exit 1; rollout halted"}}}`, denied("a", badFailed)},
+		{"the reloader may not write a failure over 1 KiB", reloader, w.a,
+			`{"metadata":{"annotations":{"hotreload/failed":"0123456789ab: ` + strings.Repeat("x", 1024) + `"}}}`, denied("a", badFailed)},
 		{"the reloader may not label another pod", reloader, w.b,
-			`{"metadata":{"labels":{"hotreload/applied":"r1"}}}`, denied("b", notItsPod)},
+			`{"metadata":{"labels":{"hotreload/applied":"0123456789ab"}}}`, denied("b", notItsPod)},
 		{"the reloader may not change another label of its pod", reloader, w.a,
 			`{"metadata":{"labels":{"role":"leader"}}}`, denied("a", noLabels)},
 		{"the reloader may not remove a label of its pod", reloader, w.a,
@@ -155,7 +167,7 @@ func TestIntegrationReloaderIdentityIsConfinedToItsPod(t *testing.T) {
 		{"the reloader may not add a finalizer", reloader, w.a,
 			`{"metadata":{"finalizers":["example.com/hold"]}}`, denied("a", noOwners)},
 		{"a reloader token not pinned to the pod is denied", unpinned, w.a,
-			`{"metadata":{"labels":{"hotreload/applied":"r1"}}}`, denied("a", notItsPod)},
+			`{"metadata":{"labels":{"hotreload/applied":"0123456789ab"}}}`, denied("a", notItsPod)},
 		{"the app still sets a leader label on its own pod", app, w.a,
 			`{"metadata":{"labels":{"role":"leader"}}}`, ""},
 		{"an operator still patches any pod of the namespace", operator, w.b,

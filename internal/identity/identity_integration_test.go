@@ -111,14 +111,14 @@ func TestIntegrationExchangeIssuesATokenPinnedToTheCallersPod(t *testing.T) {
 
 		reloader, err := client.New(reloadertoken.Config(env.Config, ts), client.Options{Scheme: scheme.Scheme})
 		require.NoError(t, err)
-		patch := client.RawPatch(types.MergePatchType, []byte(`{"metadata":{"labels":{"hotreload/applied":"r1"}}}`))
+		patch := client.RawPatch(types.MergePatchType, []byte(`{"metadata":{"labels":{"hotreload/applied":"0123456789ab"}}}`))
 		require.Eventually(t, func() bool {
 			// Wait, with dry runs, until the API server enforces the policy.
 			return apierrors.IsForbidden(reloader.Patch(ctx, plain.DeepCopy(), patch, client.DryRunAll))
 		}, 30*time.Second, 200*time.Millisecond, "the admission policy takes effect")
 		require.NoError(t, reloader.Patch(ctx, a.DeepCopy(), patch))
 		require.NoError(t, env.Client.Get(ctx, client.ObjectKeyFromObject(a), got))
-		require.Equal(t, map[string]string{"hotreload/applied": "r1"}, got.Labels)
+		require.Equal(t, map[string]string{"hotreload/applied": "0123456789ab"}, got.Labels)
 
 		err = reloader.Patch(ctx, plain.DeepCopy(), patch)
 		require.EqualError(t, err, `pods "plain" is forbidden: ValidatingAdmissionPolicy 'hotreload-reloader' with binding 'hotreload-reloader' denied request: hotreload-reloader may patch only the pod its token was issued for`)

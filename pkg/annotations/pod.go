@@ -4,6 +4,7 @@ import (
 	"slices"
 	"strings"
 	"time"
+	"unicode/utf8"
 )
 
 // Enabled reports whether a pod's labels opt it in.
@@ -40,9 +41,30 @@ func AppliedAtOf(pod map[string]string) (time.Time, bool) {
 	return t, err == nil
 }
 
+// MaxFailed bounds the Failed annotation's value, as the reloader policy in
+// deploy/ does; MaxFailedReason leaves room for the revision and a time.
+const (
+	MaxFailed       = 1024
+	MaxFailedReason = 900
+)
+
 // FormatFailed formats the Failed annotation's value: "REVISION: reason".
 func FormatFailed(revision, reason string) string {
 	return revision + ": " + reason
+}
+
+// Shorten cuts s to at most n bytes, ending in "…" when it cuts, on a UTF-8
+// boundary.
+func Shorten(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	const ellipsis = "…"
+	cut := max(n-len(ellipsis), 0)
+	for cut > 0 && !utf8.RuneStart(s[cut]) {
+		cut--
+	}
+	return s[:cut] + ellipsis
 }
 
 // FailedOf returns the revision and reason of a failed reload, and false when

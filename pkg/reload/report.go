@@ -178,7 +178,7 @@ func (r *Reporter) Applied(ctx context.Context, rev, message string) error {
 func (r *Reporter) Failed(ctx context.Context, rev, reason string) error {
 	at := r.now().UTC().Format(time.RFC3339)
 	patch := map[string]any{"metadata": map[string]any{
-		"annotations": map[string]any{annotations.Failed: annotations.FormatFailed(rev, reason+" (at "+at+")")},
+		"annotations": map[string]any{annotations.Failed: annotations.FormatFailed(rev, annotations.Shorten(reason, annotations.MaxFailedReason)+" (at "+at+")")},
 	}}
 	if err := r.patch(ctx, patch); err != nil {
 		return err
