@@ -3,8 +3,8 @@
 package deploy_test
 
 import (
-	"strings"
 	"context"
+	"strings"
 	"sync"
 	"testing"
 	"time"

@@ -318,6 +318,8 @@ func TestIntegrationTheLastRevisionsAreKept(t *testing.T) {
 	for i, d := range datas {
 		revs[i] = sourceRev(d)
 	}
+	// The status says Complete before the revisions no longer kept are deleted.
+	require.Eventually(t, func() bool { return len(kept()) == 3 }, wait, 50*time.Millisecond, "kept: %v", kept())
 	assert.ElementsMatch(t, []string{revs[4], revs[3], revs[1]}, kept(), "stable, then the last two not over the limit")
 }
 
