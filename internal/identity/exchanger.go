@@ -5,9 +5,11 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"net"
 	"net/http"
 	"slices"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/go-logr/logr"
@@ -32,6 +34,8 @@ type Options struct {
 	TTL time.Duration
 	// Wrap, when set, wraps the Exchanger's handler (the server's request limits).
 	Wrap func(http.Handler) http.Handler
+	// Limits bound what callers make the exchange spend (default DefaultLimits).
+	Limits Limits
 }
 
 // Setup serves an Exchanger on mgr's webhook server (the admission port and
@@ -43,7 +47,7 @@ func Setup(mgr manager.Manager, o Options) error {
 	}
 	var h http.Handler = &Exchanger{
 		Kube: cs, Pods: mgr.GetClient(), Reader: mgr.GetAPIReader(), TTL: o.TTL,
-		Log: mgr.GetLogger().WithName("identity"),
+		Log: mgr.GetLogger().WithName("identity"), Limits: o.Limits,
 	}
 	if o.Wrap != nil {
 		h = o.Wrap(h)
@@ -66,6 +70,13 @@ type Exchanger struct {
 	TTL time.Duration
 	// Log records each exchange, never a token.
 	Log logr.Logger
+	// Limits bound what callers make it spend (default DefaultLimits).
+	Limits Limits
+	// Now is the clock (default time.Now).
+	Now func() time.Time
+
+	once  sync.Once
+	state *limits
 }
 
 var _ http.Handler = (*Exchanger)(nil)
@@ -94,12 +105,15 @@ func (x *Exchanger) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		http.Error(w, "a bearer token with audience "+Audience+" is required", http.StatusUnauthorized)
 		return
 	}
-	status, err := x.Exchange(r.Context(), token)
+	status, err := x.limited(r, token)
 	if err != nil {
 		var ee *exchangeError
 		if !errors.As(err, &ee) {
 			x.Log.Error(err, "exchanging a reloader token")
 			ee = &exchangeError{status: http.StatusInternalServerError, msg: "internal error"}
+		}
+		if ee.status == http.StatusTooManyRequests {
+			w.Header().Set("Retry-After", "10")
 		}
 		http.Error(w, ee.msg, ee.status)
 		return
@@ -109,8 +123,41 @@ func (x *Exchanger) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	_ = json.NewEncoder(w).Encode(status)
 }
 
+// limited answers an exchange within the Exchanger's Limits: a pod token
+// seen before gets its reloader token again; a caller or a pod over its rate
+// gets 429 before the API server is asked anything more.
+func (x *Exchanger) limited(r *http.Request, podToken string) (*authenticationv1.TokenRequestStatus, error) {
+	x.once.Do(func() { x.state = newLimits(x.Limits) })
+	now := time.Now()
+	if x.Now != nil {
+		now = x.Now()
+	}
+	if st, ok := x.state.reused(podToken, now); ok {
+		return st, nil
+	}
+	caller, _, err := net.SplitHostPort(r.RemoteAddr)
+	if err != nil {
+		caller = r.RemoteAddr
+	}
+	if !x.state.allowCaller(caller) {
+		return nil, deny(http.StatusTooManyRequests, "too many token exchanges from %s; try again later", caller)
+	}
+	st, err := x.exchange(r.Context(), podToken, x.state.allowPod)
+	if err != nil {
+		return nil, err
+	}
+	x.state.remember(podToken, st, now)
+	return st, nil
+}
+
 // Exchange authenticates podToken and returns a reloader token pinned to its pod.
 func (x *Exchanger) Exchange(ctx context.Context, podToken string) (*authenticationv1.TokenRequestStatus, error) {
+	return x.exchange(ctx, podToken, func(string) bool { return true })
+}
+
+// exchange is Exchange, asking allowPod, once the pod token is reviewed,
+// whether its pod may have another reloader token now.
+func (x *Exchanger) exchange(ctx context.Context, podToken string, allowPod func(uid string) bool) (*authenticationv1.TokenRequestStatus, error) {
 	review, err := x.Kube.AuthenticationV1().TokenReviews().Create(ctx, &authenticationv1.TokenReview{
 		Spec: authenticationv1.TokenReviewSpec{Token: podToken, Audiences: []string{Audience}},
 	}, metav1.CreateOptions{})
@@ -127,6 +174,10 @@ func (x *Exchanger) Exchange(ctx context.Context, podToken string) (*authenticat
 		return nil, deny(http.StatusForbidden, "the token is not bound to a pod")
 	}
 	log := x.Log.WithValues("namespace", namespace, "pod", podName)
+	if !allowPod(podUID) {
+		log.Info("token exchange refused: too many for this pod")
+		return nil, deny(http.StatusTooManyRequests, "too many token exchanges for pod %s/%s; try again later", namespace, podName)
+	}
 
 	pod := &corev1.Pod{}
 	err = x.Reader.Get(ctx, client.ObjectKey{Namespace: namespace, Name: podName}, pod)

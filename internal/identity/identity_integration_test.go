@@ -4,12 +4,16 @@ package identity_test
 
 import (
 	"context"
+	"io"
+	"net/http"
 	"net/http/httptest"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
+	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 	authenticationv1 "k8s.io/api/authentication/v1"
 	corev1 "k8s.io/api/core/v1"
@@ -142,4 +146,60 @@ func TestIntegrationExchangeIssuesATokenPinnedToTheCallersPod(t *testing.T) {
 			require.EqualError(t, err, "exchanging the pod token at "+srv.URL+identity.Path+": "+tc.want)
 		})
 	}
+}
+
+// What a caller makes the exchange spend is bounded: a pod token presented
+// again gets the same reloader token at no cost to the API server; a pod
+// gets PodBurst fresh tokens, then 429; a caller gets CallerBurst reviews,
+// then 429, whatever it sends.
+func TestIntegrationExchangeLimitsWhatACallerCosts(t *testing.T) {
+	env := testenv.Get(t)
+	applyBase(t, env)
+	ctx := context.Background()
+	ns := env.Namespace(t, map[string]string{"hotreload/injection": "enabled"})
+	require.NoError(t, env.Client.Create(ctx, &corev1.ServiceAccount{ObjectMeta: metav1.ObjectMeta{Name: "app", Namespace: ns}}))
+	require.NoError(t, env.Client.Create(ctx, access.ServiceAccount(ns)))
+	require.NoError(t, env.Client.Create(ctx, access.RoleBinding(ns)))
+	a := pod(t, env, ns, "a", map[string]string{"hotreload/injected": "v1"})
+	webhookCfg := configFor(env, mint(t, env, "hotreload-system", "hotreload-webhook", nil))
+	cs, err := kubernetes.NewForConfig(webhookCfg)
+	require.NoError(t, err)
+	c, err := client.New(webhookCfg, client.Options{Scheme: scheme.Scheme})
+	require.NoError(t, err)
+	srv := httptest.NewTLSServer(&identity.Exchanger{Kube: cs, Pods: c, Reader: c, TTL: 10 * time.Minute,
+		Limits: identity.Limits{CallerEvery: time.Hour, CallerBurst: 3, PodEvery: time.Hour, PodBurst: 2}})
+	t.Cleanup(srv.Close)
+	exchange := func(podToken string) (int, string) {
+		req, err := http.NewRequest(http.MethodPost, srv.URL+identity.Path, nil)
+		require.NoError(t, err)
+		req.Header.Set("Authorization", "Bearer "+podToken)
+		resp, err := srv.Client().Do(req)
+		require.NoError(t, err)
+		defer resp.Body.Close()
+		b, err := io.ReadAll(resp.Body)
+		require.NoError(t, err)
+		return resp.StatusCode, strings.TrimSpace(string(b))
+	}
+	credentials := func() string {
+		got := &corev1.Pod{}
+		require.NoError(t, env.Client.Get(ctx, client.ObjectKeyFromObject(a), got))
+		return got.Annotations[identity.CredentialAnnotation]
+	}
+
+	first := mint(t, env, ns, "app", a, identity.Audience)
+	code, body := exchange(first)
+	require.Equal(t, http.StatusOK, code, body)
+	pinned := credentials()
+	again, againBody := exchange(first)
+	assert.Equal(t, []any{http.StatusOK, body}, []any{again, againBody}, "the same pod token gets the same reloader token")
+	assert.Equal(t, pinned, credentials(), "and no new one was issued")
+
+	code, body = exchange(mint(t, env, ns, "app", a, identity.Audience))
+	require.Equal(t, http.StatusOK, code, body)
+	code, body = exchange(mint(t, env, ns, "app", a, identity.Audience))
+	assert.Equal(t, []any{http.StatusTooManyRequests, "too many token exchanges for pod " + ns + "/a; try again later"}, []any{code, body})
+	code, body = exchange("junk")
+	assert.Equal(t, []any{http.StatusTooManyRequests, "too many token exchanges from 127.0.0.1; try again later"}, []any{code, body})
+	code, _ = exchange(first)
+	assert.Equal(t, http.StatusOK, code, "a token seen before still costs nothing")
 }
