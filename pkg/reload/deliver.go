@@ -176,13 +176,35 @@ func (d *Deliverer) deliverOnce(ctx context.Context, containerID string) (int, e
 	if err != nil {
 		return 0, err
 	}
-	if err := syscall.Kill(pid, d.Method.Signal); err != nil {
+	if err := d.signal(containerID, pid); err != nil {
 		return pid, fmt.Errorf("send %s to pid %d: %w", d.Method, pid, err)
 	}
 	if err := d.watchGrace(ctx, pid); err != nil {
 		return pid, err
 	}
 	return pid, nil
+}
+
+// signal sends the signal to pid through a pidfd, opened first and then
+// checked to name a process of the container: a PID that the process found
+// gave up, and the kernel gave another process since, is never signalled.
+// Kernels without pidfds (before 5.3), or a seccomp profile that refuses
+// them, fall back to kill(2) after the same check.
+func (d *Deliverer) signal(containerID string, pid int) error {
+	fd, err := unix.PidfdOpen(pid, 0)
+	if err != nil && !errors.Is(err, unix.ENOSYS) && !errors.Is(err, unix.EPERM) {
+		return err
+	}
+	if err == nil {
+		defer unix.Close(fd)
+	}
+	if !d.Procs.In(pid, containerID) {
+		return fmt.Errorf("it left the container: %w", ErrNoProcess)
+	}
+	if err != nil {
+		return syscall.Kill(pid, d.Method.Signal)
+	}
+	return unix.PidfdSendSignal(fd, d.Method.Signal, nil, 0)
 }
 
 // deathPoll is how often the signalled process is looked at during the grace.

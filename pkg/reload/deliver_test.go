@@ -278,3 +278,20 @@ func TestDeliverHTTPRetriesAnAppNotListeningYet(t *testing.T) {
 	require.ErrorIs(t, err, syscall.ECONNREFUSED)
 	assert.Equal(t, "after 3 attempts: POST "+url+`: Post "`+url+`": dial tcp `+ln.Addr().String()+": connect: connection refused", err.Error())
 }
+
+// A process found in the container that is no longer in it when the signal
+// goes (it exited and the kernel gave its PID to a process elsewhere) is not
+// signalled: the pidfd is opened first, then the container checked.
+func TestDeliverSignalsNoProcessThatLeftTheContainer(t *testing.T) {
+	_, config := liveConfig(t, "a=1")
+	c := startChild(t, config)
+	pid := c.cmd.Process.Pid
+	d := &Deliverer{Procs: fakeProc(t, "another-container", pid), Method: Method{Signal: syscall.SIGHUP}}
+	err := d.signal(cid, pid)
+	require.ErrorIs(t, err, ErrNoProcess)
+	assert.EqualError(t, err, "it left the container: "+ErrNoProcess.Error())
+
+	d.Procs = fakeProc(t, cid, pid)
+	require.NoError(t, d.signal(cid, pid))
+	assert.Equal(t, []string{"ready", "SIGHUP 3 a=1"}, c.waitLines(t, 2), "the allowed signal arrives")
+}

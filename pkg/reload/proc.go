@@ -101,6 +101,12 @@ func (p Procs) Stat(pid int) (Proc, error) {
 	return Proc{PID: pid, PPID: ppid, State: fields[0][0]}, nil
 }
 
+// In reports whether pid is a process of container id now.
+func (p Procs) In(pid int, id string) bool {
+	cg, err := os.ReadFile(filepath.Join(p.root(), strconv.Itoa(pid), "cgroup"))
+	return err == nil && CgroupHas(cg, id)
+}
+
 // Alive reports whether pid exists and is not a zombie.
 func (p Procs) Alive(pid int) bool {
 	st, err := p.Stat(pid)
