@@ -2,6 +2,7 @@ package identity
 
 import (
 	"crypto/sha256"
+	"maps"
 	"sync"
 	"time"
 
@@ -97,15 +98,9 @@ func (l *limits) remember(podToken string, st *authenticationv1.TokenRequestStat
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	if len(l.issued) >= maxTracked {
-		old := l.issued
-		l.issued = nil
-		for k, e := range old {
-			if now.Before(e.reuse) && len(l.issued) < maxTracked/2 {
-				if l.issued == nil {
-					l.issued = map[[sha256.Size]byte]issued{}
-				}
-				l.issued[k] = e
-			}
+		maps.DeleteFunc(l.issued, func(_ [sha256.Size]byte, e issued) bool { return !now.Before(e.reuse) })
+		if len(l.issued) >= maxTracked {
+			clear(l.issued)
 		}
 	}
 	if l.issued == nil {

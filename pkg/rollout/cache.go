@@ -216,11 +216,20 @@ func transformed(ann map[string]string) bool {
 	return ann[keysAnnotation] != "" || ann[overLimitAnnotation] != ""
 }
 
+// overLimit returns errTooManyKeys, with the count, for a cached object over
+// MaxSourceKeys, without decoding anything.
+func overLimit(obj client.Object) error {
+	if n := obj.GetAnnotations()[overLimitAnnotation]; n != "" {
+		return fmt.Errorf("%s/%s has %s %w of %d", obj.GetNamespace(), obj.GetName(), n, errTooManyKeys, MaxSourceKeys)
+	}
+	return nil
+}
+
 // keysOf decodes the key digests the transform stored on a cached object;
 // errTooManyKeys for an object over MaxSourceKeys.
 func keysOf(obj client.Object) (revision.Keys, error) {
-	if n := obj.GetAnnotations()[overLimitAnnotation]; n != "" {
-		return nil, fmt.Errorf("%s/%s has %s %w of %d", obj.GetNamespace(), obj.GetName(), n, errTooManyKeys, MaxSourceKeys)
+	if err := overLimit(obj); err != nil {
+		return nil, err
 	}
 	var enc map[string]string
 	if err := json.Unmarshal([]byte(obj.GetAnnotations()[keysAnnotation]), &enc); err != nil {

@@ -6,6 +6,7 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime/schema"
+	"k8s.io/apimachinery/pkg/types"
 
 	v1alpha1 "github.com/hotreload/hotreload/api/v1alpha1"
 )
@@ -42,6 +43,12 @@ const (
 	actionCommand  = "Command"
 )
 
+// sourceObject is what an Event about source s regards.
+func sourceObject(s SourceRef, uid types.UID) *metav1.PartialObjectMetadata {
+	return &metav1.PartialObjectMetadata{TypeMeta: metav1.TypeMeta{APIVersion: "v1", Kind: string(s.Kind)},
+		ObjectMeta: metav1.ObjectMeta{Namespace: s.Namespace, Name: s.Name, UID: uid}}
+}
+
 // announcer records a release's Events on its source and on the release.
 type announcer struct {
 	r       *Reconciler
@@ -50,11 +57,11 @@ type announcer struct {
 }
 
 func (r *Reconciler) announcer(_ context.Context, rel *v1alpha1.ConfigRelease, s SourceRef) *announcer {
-	src := &metav1.PartialObjectMetadata{TypeMeta: metav1.TypeMeta{APIVersion: "v1", Kind: string(s.Kind)},
-		ObjectMeta: metav1.ObjectMeta{Namespace: s.Namespace, Name: s.Name}}
+	var uid types.UID
 	if len(rel.OwnerReferences) > 0 {
-		src.UID = rel.OwnerReferences[0].UID
+		uid = rel.OwnerReferences[0].UID
 	}
+	src := sourceObject(s, uid)
 	self := &metav1.PartialObjectMetadata{TypeMeta: metav1.TypeMeta{APIVersion: v1alpha1.GroupVersion.String(), Kind: "ConfigRelease"},
 		ObjectMeta: metav1.ObjectMeta{Namespace: rel.Namespace, Name: rel.Name, UID: rel.UID}}
 	return &announcer{r: r, regards: []*metav1.PartialObjectMetadata{src, self}, ns: s.Namespace}

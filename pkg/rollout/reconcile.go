@@ -84,7 +84,7 @@ func (r *Reconciler) Reconcile(ctx context.Context, s SourceRef) (reconcile.Resu
 	if rel != nil && rel.Status.Phase != "" {
 		r.Metrics.releasePhase(s.Namespace, rel.Name, rel.Status.Phase)
 	}
-	if _, err := keysOf(src); errors.Is(err, errTooManyKeys) && (rel != nil || len(pods) > 0) {
+	if err := overLimit(src); err != nil && (rel != nil || len(pods) > 0) {
 		r.tooManyKeys(ctx, rel, s, src, err)
 		return reconcile.Result{}, nil // until it changes
 	}
@@ -237,9 +237,7 @@ func (r *Reconciler) tooManyKeys(ctx context.Context, rel *v1alpha1.ConfigReleas
 	if !r.once(&r.overLimit, src.GetUID()) {
 		return
 	}
-	regarding := &metav1.PartialObjectMetadata{TypeMeta: metav1.TypeMeta{APIVersion: "v1", Kind: string(s.Kind)},
-		ObjectMeta: metav1.ObjectMeta{Namespace: s.Namespace, Name: s.Name, UID: src.GetUID()}}
-	r.Recorder.Eventf(regarding, nil, corev1.EventTypeWarning, ReasonReleaseBlocked, actionRelease, "%s", err.Error())
+	r.Recorder.Eventf(sourceObject(s, src.GetUID()), nil, corev1.EventTypeWarning, ReasonReleaseBlocked, actionRelease, "%s", err.Error())
 }
 
 // blocked says, once per message, what keeps the release from going on.
@@ -474,21 +472,17 @@ func (r *Reconciler) step(ctx context.Context, c *contents, rel *v1alpha1.Config
 		r.announceCommand(ev, order, cmd, next.LastCommand)
 	}
 	switch {
-	case st.Phase != v1alpha1.PhaseHalted && next.Phase == v1alpha1.PhaseHalted && abort:
-		r.Metrics.rolloutHalted(s.Namespace)
-		for _, p := range pods {
-			if p.info.Version < 2 && p.holds[s.Key()] == cand {
-				r.legacyCannotRollBack(p.pod, cand)
-			}
-		}
 	case st.Phase != v1alpha1.PhaseHalted && next.Phase == v1alpha1.PhaseHalted:
 		r.Metrics.rolloutHalted(s.Namespace)
-		msg := fmt.Sprintf("release of config revision %s halted at pod %s of %s: %s; every pod goes back to stable revision %s",
-			cand, halt.Pod, haltedAt, halt.Cause, next.Stable)
-		ev.warning(ReasonRolloutHalted, actionHalt, "%s", msg)
-		ev.onWorkload(haltedAt, corev1.EventTypeWarning, ReasonRolloutHalted, actionHalt, msg)
+		var msg string
+		if halt != nil { // a pod halted it; an abort was announced with its command
+			msg = fmt.Sprintf("release of config revision %s halted at pod %s of %s: %s; every pod goes back to stable revision %s",
+				cand, halt.Pod, haltedAt, halt.Cause, next.Stable)
+			ev.warning(ReasonRolloutHalted, actionHalt, "%s", msg)
+			ev.onWorkload(haltedAt, corev1.EventTypeWarning, ReasonRolloutHalted, actionHalt, msg)
+		}
 		for _, p := range pods {
-			if p.pod.Name == halt.Pod {
+			if halt != nil && p.pod.Name == halt.Pod {
 				r.Recorder.Eventf(p.pod, nil, corev1.EventTypeWarning, ReasonRolloutHalted, actionHalt, "%s", msg)
 			}
 			if p.info.Version < 2 && p.holds[s.Key()] == cand {
@@ -504,7 +498,8 @@ func (r *Reconciler) step(ctx context.Context, c *contents, rel *v1alpha1.Config
 		for _, w := range order {
 			ev.onWorkload(w, corev1.EventTypeNormal, ReasonRolloutCompleted, actionComplete, msg)
 		}
-		if err := r.pruneRevisions(ctx, s, keptRevisions(next, r.revisionHistory(ctx, s.Namespace))...); err != nil {
+		keep, _ := annotations.RevisionHistoryOf(ns.Annotations)
+		if err := r.pruneRevisions(ctx, s, keptRevisions(next, keep)...); err != nil {
 			log.FromContext(ctx).Error(err, "removing revisions no longer kept")
 		}
 	}
