@@ -73,22 +73,6 @@ func fault(ctx context.Context, t testing.TB, pods map[string]string, method str
 	}
 }
 
-// requireSamePIDs requires that every pod's app is the process it was, and
-// that no container restarted: what changed, changed in place.
-func requireSamePIDs(ctx context.Context, t testing.TB, cs kubernetes.Interface, ns string, pods map[string]string, before map[string]demoStatus) {
-	t.Helper()
-	after := statuses(ctx, t, pods)
-	for name := range pods {
-		require.Equal(t, before[name].PID, after[name].PID, "pod %s: the app's process changed", name)
-		require.Equal(t, before[name].Started, after[name].Started, "pod %s: the app restarted", name)
-		p, err := cs.CoreV1().Pods(ns).Get(ctx, name, metav1.GetOptions{})
-		require.NoError(t, err)
-		for _, c := range append(p.Status.InitContainerStatuses, p.Status.ContainerStatuses...) {
-			require.Zero(t, c.RestartCount, "pod %s container %s restarted", name, c.Name)
-		}
-	}
-}
-
 // tmuxWatch runs `kubectl hotreload status SOURCE -w` in a detached tmux
 // session, a terminal, and returns a function that reads its screen.
 func tmuxWatch(ctx context.Context, t testing.TB, ns, source string) func() string {
@@ -175,7 +159,7 @@ func TestOperateAReleaseWithKubectlHotreload(t *testing.T) {
 	plugin(ctx, t, "abort", src, n, "--reason=error rate up")
 	waitRelease(ctx, t, cs, d.ns, d.name, "aborted and rolled back", time.Minute, rolledBack(sourceRevision(good)))
 	waitServing(ctx, t, pods, first, time.Now(), 30*time.Second)
-	requireSamePIDs(ctx, t, cs, d.ns, pods, before)
+	requireSamePIDs(ctx, t, cs, d, pods, before)
 	waitScreen(t, screen, 30*time.Second, "Halted", "aborted by")
 
 	// A fault outside the config: the retried canary fails on it, restarts

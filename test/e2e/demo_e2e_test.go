@@ -198,11 +198,22 @@ func waitServingEach(ctx context.Context, t testing.TB, wants map[string]serving
 // same ones with no container restarted.
 func requireSameProcesses(ctx context.Context, t testing.TB, cs kubernetes.Interface, d demo, pods map[string]string, before map[string]demoStatus) map[string]demoStatus {
 	t.Helper()
+	after := requireSamePIDs(ctx, t, cs, d, pods, before)
+	for name := range pods {
+		require.Greater(t, after[name].Loads, before[name].Loads, "pod %s: the app did not load the config again", name)
+	}
+	return after
+}
+
+// requireSamePIDs requires that every pod's app is the process it was, that
+// no container restarted and that no pod of the Deployment was replaced: what
+// changed, changed in place. It returns the pods' statuses now.
+func requireSamePIDs(ctx context.Context, t testing.TB, cs kubernetes.Interface, d demo, pods map[string]string, before map[string]demoStatus) map[string]demoStatus {
+	t.Helper()
 	after := statuses(ctx, t, pods)
 	for name := range pods {
 		require.Equal(t, before[name].PID, after[name].PID, "pod %s: the app's process changed", name)
 		require.Equal(t, before[name].Started, after[name].Started, "pod %s: the app restarted", name)
-		require.Greater(t, after[name].Loads, before[name].Loads, "pod %s: the app did not load the config again", name)
 	}
 	list, err := cs.CoreV1().Pods(d.ns).List(ctx, metav1.ListOptions{LabelSelector: "app=" + d.name})
 	require.NoError(t, err)
