@@ -23,6 +23,7 @@ const (
 	applyUnready                // apply, and the pod stops being Ready at that moment
 	applyReady                  // apply, and the pod becomes Ready at that moment
 	applyRestart                // apply, and the app container restarts at that moment
+	applyForged                 // apply, say so an hour ahead, and the pod stops being Ready now
 )
 
 // fakeReloaders play every pod's reloader: when a pod is released a revision
@@ -59,6 +60,9 @@ func (c *cluster) fakeReloaders(decide func(pod, rev string) reloaderAction) {
 				switch action {
 				case applyUnready, applyReady:
 					err = c.status(p.Name, action == applyReady, at, time.Time{})
+				case applyForged:
+					err = c.status(p.Name, false, at, time.Time{})
+					at = at.Add(time.Hour)
 				case applyRestart:
 					err = c.status(p.Name, true, at.Add(-time.Hour), at)
 				}

@@ -48,6 +48,10 @@ type Input struct {
 	Steps     annotations.RolloutSteps
 	Interval  time.Duration
 	Now       time.Time
+	// Since is when the controller first saw the candidate: no pod applied
+	// it before. A holder's applied-at outside [Since, Now] (give or take
+	// maxClockSkew), or missing, is not believed (see halt and gate).
+	Since time.Time
 	// Hold keeps the workload at the step it reached (a paused release):
 	// pods that went away are replaced within it, nothing more is released
 	// and it does not complete.
@@ -123,7 +127,7 @@ func Plan(in Input) Decision {
 		}
 	}
 	for _, p := range holders {
-		if h, ok := halt(p, in.Interval); ok {
+		if h, ok := halt(p, in); ok {
 			d.Halts = append(d.Halts, h)
 		}
 	}
@@ -162,7 +166,7 @@ func Plan(in Input) Decision {
 		d.Advanced = false
 		return d
 	}
-	settled, at, known := gate(holders, in.Interval, in.Now)
+	settled, at, known := gate(holders, in)
 	if in.Hold {
 		return d
 	}
@@ -206,45 +210,67 @@ func releaseUpTo(d Decision, pods []Pod, k int, targets []int, c int) Decision {
 	return d
 }
 
+// maxClockSkew is how far a node's clock may run ahead of, or behind, the
+// controller's: an applied-at that far outside [Since, Now] is still believed.
+const maxClockSkew = 10 * time.Second
+
+// believed reports whether a holder's applied-at can be true: the reloader
+// writes it, so an app that has its sidecar's identity can write any time
+// there. A pod cannot have applied the candidate before the controller saw
+// it, nor after now.
+func believed(p Pod, in Input) bool {
+	return !p.AppliedAt.IsZero() && !p.AppliedAt.Before(in.Since.Add(-maxClockSkew)) && !p.AppliedAt.After(in.Now.Add(maxClockSkew))
+}
+
 // halt reports whether a pod holding the candidate halts the release: it
 // failed to apply its release, or within the interval after applying it, it
-// stopped being Ready or restarted.
-func halt(p Pod, interval time.Duration) (Halt, bool) {
+// stopped being Ready or restarted. A pod that says it applied the release
+// at a time that cannot be true (or at no time) is watched from when the
+// candidate was seen until now: a forged applied-at cannot move its own
+// failure out of the window.
+func halt(p Pod, in Input) (Halt, bool) {
 	if p.Failed != "" && p.Failed == p.Released {
 		return Halt{Pod: p.Name, Cause: p.FailedReason}, true
 	}
-	if p.Applied != p.Released || p.AppliedAt.IsZero() {
+	if p.Applied != p.Released {
 		return Halt{}, false
 	}
-	end := p.AppliedAt.Add(interval)
-	within := func(t time.Time) bool { return !t.IsZero() && !t.Before(p.AppliedAt) && t.Before(end) }
+	start, end := p.AppliedAt, p.AppliedAt.Add(in.Interval)
+	after := func(t time.Time) string { return " " + t.Sub(start).String() + " after applying the revision" }
+	if !believed(p, in) {
+		start, end = in.Since, in.Now.Add(time.Nanosecond)
+		after = func(time.Time) string {
+			return " after the revision was released, and its hotreload/applied-at cannot be true"
+		}
+	}
+	within := func(t time.Time) bool { return !t.IsZero() && !t.Before(start) && t.Before(end) }
 	switch {
 	case !p.Ready && within(p.ReadySince):
-		return Halt{Pod: p.Name, Cause: "stopped being Ready " + p.ReadySince.Sub(p.AppliedAt).String() + " after applying the revision"}, true
+		return Halt{Pod: p.Name, Cause: "stopped being Ready" + after(p.ReadySince)}, true
 	case within(p.LastRestart):
-		return Halt{Pod: p.Name, Cause: "a container restarted " + p.LastRestart.Sub(p.AppliedAt).String() + " after applying the revision"}, true
+		return Halt{Pod: p.Name, Cause: "a container restarted" + after(p.LastRestart)}, true
 	}
 	return Halt{}, false
 }
 
 // gate reports whether every holder has run its release, Ready, for the
 // interval (settled), and when the last of them does (at). When some holder
-// has not applied its release or is not Ready, known is false: only a pod
-// update can open the gate.
-func gate(holders []Pod, interval time.Duration, now time.Time) (settled bool, at time.Time, known bool) {
+// has not applied its release, says so with an applied-at that cannot be
+// true, or is not Ready, known is false: only a pod update can open the gate.
+func gate(holders []Pod, in Input) (settled bool, at time.Time, known bool) {
 	for _, p := range holders {
-		if p.Applied != p.Released || p.AppliedAt.IsZero() || !p.Ready {
+		if p.Applied != p.Released || !believed(p, in) || !p.Ready {
 			return false, time.Time{}, false
 		}
 		since := p.AppliedAt
 		if p.ReadySince.After(since) {
 			since = p.ReadySince
 		}
-		if t := since.Add(interval); t.After(at) {
+		if t := since.Add(in.Interval); t.After(at) {
 			at = t
 		}
 	}
-	return !at.After(now), at, true
+	return !at.After(in.Now), at, true
 }
 
 // Targets returns how many pods of n hold the candidate once each step is

@@ -248,10 +248,38 @@ func TestPlan(t *testing.T) {
 		steps: canary, step: 1, promote: PromoteFull,
 		pods: with(with(fleet(8), holding, 7), func(p *Pod) { p.Failed, p.FailedReason = revA, "exit 1" }, 7),
 		want: Decision{Step: 1, Steps: 3, Total: 8, Halts: []Halt{{Pod: "p7", Cause: "exit 1"}}},
+	}, {
+		name:  "halts at a holder that stopped being Ready after the release while its applied-at lies in the future",
+		steps: canary, step: 1,
+		pods: with(with(fleet(8), appliedAt(t0.Add(time.Hour)), 7), func(p *Pod) { p.Ready, p.ReadySince = false, t0.Add(-30*time.Second) }, 7),
+		want: Decision{Step: 1, Steps: 3, Total: 8, Halts: []Halt{{Pod: "p7",
+			Cause: "stopped being Ready after the revision was released, and its hotreload/applied-at cannot be true"}}},
+	}, {
+		name:  "halts at a holder that restarted after the release and removed its applied-at",
+		steps: canary, step: 1,
+		pods: with(with(fleet(8), appliedAt(time.Time{}), 7), func(p *Pod) { p.LastRestart = t0.Add(-20 * time.Minute) }, 7),
+		want: Decision{Step: 1, Steps: 3, Total: 8, Halts: []Halt{{Pod: "p7",
+			Cause: "a container restarted after the revision was released, and its hotreload/applied-at cannot be true"}}},
+	}, {
+		name:  "takes no step for a holder whose applied-at is from before the candidate was seen",
+		steps: canary, step: 1,
+		pods: with(fleet(8), appliedAt(t0.Add(-2*time.Hour)), 7),
+		want: Decision{Step: 1, Steps: 3, Target: 1, Total: 8},
+	}, {
+		name:  "believes an applied-at a few seconds ahead of the controller's clock",
+		steps: canary, step: 1,
+		pods: with(with(fleet(8), appliedAt(t0.Add(3*time.Second)), 7), func(p *Pod) { p.ReadySince = t0.Add(-time.Hour) }, 7),
+		want: Decision{Step: 1, Steps: 3, Target: 1, Total: 8, RequeueAt: t0.Add(13 * time.Second)},
+	}, {
+		name:  "neither halts nor times the gate at a Ready holder whose applied-at lies in the future",
+		steps: canary, step: 1,
+		pods: with(with(fleet(8), appliedAt(t0.Add(time.Hour)), 7), func(p *Pod) { p.ReadySince = t0.Add(-30 * time.Second) }, 7),
+		want: Decision{Step: 1, Steps: 3, Target: 1, Total: 8},
 	}}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
-			got := Plan(Input{Candidate: cand, Pods: tc.pods, Step: tc.step, Steps: tc.steps, Interval: interval, Now: t0, Hold: tc.hold, Promote: tc.promote})
+			got := Plan(Input{Candidate: cand, Pods: tc.pods, Step: tc.step, Steps: tc.steps, Interval: interval, Now: t0,
+				Since: t0.Add(-time.Hour), Hold: tc.hold, Promote: tc.promote})
 			assert.Equal(t, tc.want, got)
 		})
 	}

@@ -325,6 +325,10 @@ func (r *Reconciler) step(ctx context.Context, c *contents, rel *v1alpha1.Config
 		prevSteps[workloadName(w.Kind, w.Name)] = w
 	}
 
+	var since time.Time
+	if st.CandidateSince != nil {
+		since = st.CandidateSince.Time
+	}
 	give := map[types.UID]bool{}
 	for _, p := range pods {
 		give[p.pod.UID] = c.holds(p, s, cand)
@@ -348,7 +352,7 @@ func (r *Reconciler) step(ctx context.Context, c *contents, rel *v1alpha1.Config
 		ws2 := v1alpha1.WorkloadStatus{Kind: w.Kind, Name: w.Name, Steps: int32(len(steps)), Rollout: steps.String(),
 			Interval: interval.String(), Step: prev.Step, StepSince: prev.StepSince, Pods: int32(len(wpods))}
 		if active {
-			in := Input{Candidate: cand, Step: int(prev.Step), Steps: steps, Interval: interval, Now: now,
+			in := Input{Candidate: cand, Step: int(prev.Step), Steps: steps, Interval: interval, Now: now, Since: since,
 				Hold: rel.Spec.Paused, Promote: promote}
 			for _, p := range wpods {
 				in.Pods = append(in.Pods, planned(p, give[p.pod.UID]))

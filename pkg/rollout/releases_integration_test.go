@@ -302,6 +302,24 @@ func TestIntegrationAHundredPercentHaltsAndRollsBack(t *testing.T) {
 	assert.Equal(t, all(c.pods("web"), rev0+" "+rev0), podRevisions(c.pods("web")), "every pod back on stable")
 }
 
+// A pod whose sidecar identity writes an applied-at that cannot be true (an
+// hour ahead, so that its failure seems to come before it applied the
+// revision) still halts the release when it stops being Ready.
+func TestIntegrationAForgedAppliedAtDoesNotHideAFailure(t *testing.T) {
+	c := newCluster(t, nil)
+	data0 := map[string]string{"app.conf": "v=0"}
+	c.configMap("app", data0)
+	c.replicaSet("web", 3, map[string]string{annotations.Rollout: "1,100%", annotations.RolloutInterval: "1h"}, "app")
+	startController(t, c.env, c.ns)
+	c.waitRelease("app", "first seen", phase(v1alpha1.PhaseComplete, sourceRev(data0)))
+	data1 := map[string]string{"app.conf": "broken"}
+	c.configMap("app", data1)
+	c.fakeReloaders(func(string, string) reloaderAction { return applyForged })
+	rel := c.waitRelease("app", "halted", phase(v1alpha1.PhaseHalted, sourceRev(data1)))
+	require.NotNil(t, rel.Status.Halt)
+	assert.Equal(t, "stopped being Ready after the revision was released, and its hotreload/applied-at cannot be true", rel.Status.Halt.Cause)
+}
+
 // Pods without rollout annotations use their namespace's; a malformed pod
 // value falls back to it with a Warning Event.
 func TestIntegrationNamespaceDefaultsApply(t *testing.T) {
