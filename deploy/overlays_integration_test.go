@@ -45,9 +45,11 @@ var baseObjects = []string{
 	"ValidatingAdmissionPolicy /hotreload-controller",
 	"ValidatingAdmissionPolicy /hotreload-release-commands",
 	"ValidatingAdmissionPolicy /hotreload-reloader",
+	"ValidatingAdmissionPolicy /hotreload-reloader-account",
 	"ValidatingAdmissionPolicyBinding /hotreload-controller",
 	"ValidatingAdmissionPolicyBinding /hotreload-release-commands",
 	"ValidatingAdmissionPolicyBinding /hotreload-reloader",
+	"ValidatingAdmissionPolicyBinding /hotreload-reloader-account",
 }
 
 func mwc(t *testing.T, env *testenv.Env) *admissionregistrationv1.MutatingWebhookConfiguration {

@@ -4,6 +4,7 @@ package deploy_test
 
 import (
 	"context"
+	"encoding/json"
 	"strings"
 	"sync"
 	"testing"
@@ -192,6 +193,79 @@ func TestIntegrationReloaderIdentityIsConfinedToItsPod(t *testing.T) {
 			require.Equal(t, want.Spec, after.Spec)
 		})
 	}
+}
+
+// Each forged rollout signal is denied however it is written: as a JSON
+// patch and as a server-side apply, as well as the merge patches above.
+func TestIntegrationForgedRolloutSignalsAreDeniedInEveryPatchForm(t *testing.T) {
+	env := testenv.Get(t)
+	w := newWorld(t, env)
+	ctx := ctxFor(t)
+	reloader := w.reloaderOf(w.a)
+	for _, tc := range []struct {
+		name       string
+		labels     map[string]string
+		annotation map[string]string
+		want       string
+	}{
+		{"a label that is not a revision", map[string]string{"hotreload/applied": "halted"}, nil, badApplied},
+		{"a time that is not RFC 3339 UTC", nil, map[string]string{"hotreload/applied-at": "2999-01-01 00:00"}, badAppliedAt},
+		{"a failure without a revision", nil, map[string]string{"hotreload/failed": "exit 1; rollout halted"}, badFailed},
+		{"a failure over 1 KiB", nil, map[string]string{"hotreload/failed": "0123456789ab: " + strings.Repeat("x", 1024)}, badFailed},
+	} {
+		var ops []map[string]any
+		for k, v := range tc.labels {
+			ops = append(ops, map[string]any{"op": "add", "path": "/metadata/labels/" + strings.ReplaceAll(k, "/", "~1"), "value": v})
+		}
+		for k, v := range tc.annotation {
+			ops = append(ops, map[string]any{"op": "add", "path": "/metadata/annotations/" + strings.ReplaceAll(k, "/", "~1"), "value": v})
+		}
+		jsonPatch, err := json.Marshal(ops)
+		require.NoError(t, err)
+		apply, err := json.Marshal(map[string]any{"apiVersion": "v1", "kind": "Pod",
+			"metadata": map[string]any{"name": w.a.Name, "namespace": w.ns, "labels": tc.labels, "annotations": tc.annotation}})
+		require.NoError(t, err)
+		for form, patch := range map[string]struct {
+			patch client.Patch
+			opts  []client.PatchOption
+		}{
+			"JSON patch":        {client.RawPatch(types.JSONPatchType, jsonPatch), nil},
+			"server-side apply": {client.RawPatch(types.ApplyPatchType, apply), []client.PatchOption{client.FieldOwner("hotreload-reloader"), client.ForceOwnership}},
+		} {
+			t.Run(tc.name+" as a "+form, func(t *testing.T) {
+				before := &corev1.Pod{}
+				require.NoError(t, env.Client.Get(ctx, client.ObjectKeyFromObject(w.a), before))
+				err := reloader.Patch(ctx, w.a.DeepCopy(), patch.patch, patch.opts...)
+				require.EqualError(t, err, denied("a", tc.want))
+				after := &corev1.Pod{}
+				require.NoError(t, env.Client.Get(ctx, client.ObjectKeyFromObject(w.a), after))
+				require.Equal(t, before.ResourceVersion, after.ResourceVersion, "the pod is unchanged")
+			})
+		}
+	}
+}
+
+// No pod runs as hotreload-reloader, whoever creates it: its tokens would be
+// the reloader's identity without the token exchange's checks.
+func TestIntegrationNoPodRunsAsTheReloadersAccount(t *testing.T) {
+	env := testenv.Get(t)
+	w := newWorld(t, env)
+	ctx := ctxFor(t)
+	const msg = `pods "sneaky" is forbidden: ValidatingAdmissionPolicy 'hotreload-reloader-account' with binding 'hotreload-reloader-account' denied request: ` +
+		"no pod may run as the ServiceAccount hotreload-reloader: hotreload gives it to reloader sidecars through the token exchange"
+	pod := newPod("sneaky", access.ReloaderName, nil, nil)
+	pod.Namespace = w.ns
+	require.Eventually(t, func() bool {
+		err := env.Client.Create(ctx, pod.DeepCopy(), client.DryRunAll)
+		return err != nil && err.Error() == msg
+	}, time.Minute, 200*time.Millisecond, "the policy takes effect")
+	require.EqualError(t, env.Client.Create(ctx, pod.DeepCopy()), msg, "even for a cluster admin")
+	deprecated := newPod("sneaky", "", nil, nil)
+	deprecated.Namespace, deprecated.Spec.DeprecatedServiceAccount = w.ns, access.ReloaderName
+	require.EqualError(t, env.Client.Create(ctx, deprecated), msg, "nor through the deprecated field")
+	plain := newPod("plain", "app", nil, nil)
+	plain.Namespace = w.ns
+	require.NoError(t, env.Client.Create(ctx, plain), "a pod of another account is created")
 }
 
 // The reloader's identity reads no Secret, deletes and evicts no pod.

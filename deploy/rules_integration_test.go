@@ -71,7 +71,7 @@ func TestIntegrationRightsMatchTheDocumentedOnes(t *testing.T) {
 		"get,list,watch,create hotreload.dev configreleases ",
 		"update hotreload.dev configreleases/status ",
 		"list,watch apps replicasets ",
-		"create,patch ,events.k8s.io events ",
+		"create ,events.k8s.io events ",
 		"get,list,watch  namespaces ",
 		"create  serviceaccounts ",
 		"get,delete  serviceaccounts hotreload-reloader",
@@ -90,7 +90,7 @@ func TestIntegrationRightsMatchTheDocumentedOnes(t *testing.T) {
 	t.Run("the reloader in its namespace", func(t *testing.T) {
 		require.Equal(t, with(
 			"get,list,watch,patch  pods ",
-			"create,patch ,events.k8s.io events ",
+			"create ,events.k8s.io events ",
 		), rules(t, env, reloader, w.ns))
 	})
 	t.Run("the reloader of one namespace in another", func(t *testing.T) {

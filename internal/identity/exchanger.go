@@ -36,24 +36,43 @@ type Options struct {
 	Wrap func(http.Handler) http.Handler
 	// Limits bound what callers make the exchange spend (default DefaultLimits).
 	Limits Limits
+	// ReloaderImage is the image hotreload injects: a pod's reloader must run
+	// one of its repository.
+	ReloaderImage string
 }
 
 // Setup serves an Exchanger on mgr's webhook server (the admission port and
 // certificate) at Path, on every replica.
 func Setup(mgr manager.Manager, o Options) error {
-	cs, err := kubernetes.NewForConfig(mgr.GetConfig())
+	x, err := New(mgr, o)
 	if err != nil {
 		return err
 	}
-	var h http.Handler = &Exchanger{
-		Kube: cs, Pods: mgr.GetClient(), Reader: mgr.GetAPIReader(), TTL: o.TTL,
-		Log: mgr.GetLogger().WithName("identity"), Limits: o.Limits,
-	}
+	var h http.Handler = x
 	if o.Wrap != nil {
 		h = o.Wrap(h)
 	}
 	mgr.GetWebhookServer().Register(Path, h)
 	return nil
+}
+
+// New returns an Exchanger that talks to mgr's API server. It reads and
+// patches pods straight from the API server, never through the manager's
+// cache: the exchange runs on every replica, and a cached read would keep a
+// copy of every pod of the cluster on each of them.
+func New(mgr manager.Manager, o Options) (*Exchanger, error) {
+	cs, err := kubernetes.NewForConfig(mgr.GetConfig())
+	if err != nil {
+		return nil, err
+	}
+	direct, err := client.New(mgr.GetConfig(), client.Options{Scheme: mgr.GetScheme(), Mapper: mgr.GetRESTMapper(), HTTPClient: mgr.GetHTTPClient()})
+	if err != nil {
+		return nil, fmt.Errorf("creating the token exchange's client: %w", err)
+	}
+	return &Exchanger{
+		Kube: cs, Pods: direct, Reader: direct, TTL: o.TTL,
+		Log: mgr.GetLogger().WithName("identity"), Limits: o.Limits, ReloaderImage: o.ReloaderImage,
+	}, nil
 }
 
 // Exchanger trades a pod's audience-scoped token for a reloader token pinned to
@@ -62,8 +81,8 @@ func Setup(mgr manager.Manager, o Options) error {
 type Exchanger struct {
 	// Kube sends TokenReviews and TokenRequests.
 	Kube kubernetes.Interface
-	// Pods patches the pod's CredentialAnnotation; Reader reads it from the API
-	// server.
+	// Pods patches the pod's CredentialAnnotation; Reader reads it. Neither
+	// should be a cached client (see New).
 	Pods   client.Client
 	Reader client.Reader
 	// TTL of issued tokens (default DefaultTTL).
@@ -72,6 +91,9 @@ type Exchanger struct {
 	Log logr.Logger
 	// Limits bound what callers make it spend (default DefaultLimits).
 	Limits Limits
+	// ReloaderImage is the image hotreload injects; when set, a pod's
+	// reloader must run one of its repository (sidecarProblem).
+	ReloaderImage string
 	// Now is the clock (default time.Now).
 	Now func() time.Time
 
@@ -194,6 +216,10 @@ func (x *Exchanger) exchange(ctx context.Context, podToken string, allowPod func
 		return nil, deny(http.StatusForbidden, "pod %s/%s is terminating", namespace, podName)
 	case pod.Annotations[annotations.Injected] == "":
 		return nil, deny(http.StatusForbidden, "pod %s/%s was not injected by hotreload", namespace, podName)
+	}
+	if why := sidecarProblem(pod, x.ReloaderImage); why != "" {
+		log.Info("token exchange refused: the pod is not as hotreload injects it", "reason", why)
+		return nil, deny(http.StatusForbidden, "pod %s/%s is not as hotreload injects it: %s", namespace, podName, why)
 	}
 
 	ttl := x.TTL

@@ -25,11 +25,15 @@ import (
 	"k8s.io/client-go/rest"
 	"k8s.io/client-go/transport"
 	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/manager"
+	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
 
 	"github.com/hotreload/hotreload/internal/access"
 	"github.com/hotreload/hotreload/internal/identity"
 	"github.com/hotreload/hotreload/internal/reloadertoken"
 	"github.com/hotreload/hotreload/internal/testenv"
+	"github.com/hotreload/hotreload/pkg/contract"
+	"github.com/hotreload/hotreload/pkg/mutate"
 )
 
 func TestMain(m *testing.M) { testenv.Main(m) }
@@ -56,10 +60,28 @@ func configFor(env *testenv.Env, tok string) *rest.Config {
 	return cfg
 }
 
-func pod(t *testing.T, env *testenv.Env, ns, name string, annotations map[string]string) *corev1.Pod {
+// testImage is the reloader image the tests' pods are injected with.
+const testImage = "hotreload/reloader:test"
+
+// pod creates a pod of ServiceAccount app reading ConfigMap app, as the
+// webhook admits it when injected, else as it is; change, when not nil,
+// alters it before it is created.
+func pod(t *testing.T, env *testenv.Env, ns, name string, injected bool, change ...func(*corev1.Pod)) *corev1.Pod {
+	t.Helper()
 	p := &corev1.Pod{
-		ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: ns, Annotations: annotations},
-		Spec:       corev1.PodSpec{ServiceAccountName: "app", Containers: []corev1.Container{{Name: "app", Image: "registry.k8s.io/pause:3.10"}}},
+		ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: ns, Labels: map[string]string{"hotreload/enable": "true"}},
+		Spec: corev1.PodSpec{ServiceAccountName: "app", Containers: []corev1.Container{{Name: "app", Image: "registry.k8s.io/pause:3.10",
+			VolumeMounts: []corev1.VolumeMount{{Name: "config", MountPath: "/etc/app"}}}},
+			Volumes: []corev1.Volume{{Name: "config", VolumeSource: corev1.VolumeSource{
+				ConfigMap: &corev1.ConfigMapVolumeSource{LocalObjectReference: corev1.LocalObjectReference{Name: "app"}}}}}},
+	}
+	if injected {
+		var err error
+		p, _, err = mutate.Mutate(p, mutate.Options{ReloaderImage: testImage, Version: "v1"})
+		require.NoError(t, err)
+	}
+	for _, f := range change {
+		f(p)
 	}
 	require.NoError(t, env.Client.Create(context.Background(), p))
 	return p
@@ -80,17 +102,24 @@ func TestIntegrationExchangeIssuesATokenPinnedToTheCallersPod(t *testing.T) {
 	}
 	require.NoError(t, env.Client.Create(ctx, access.ServiceAccount(enabled)))
 	require.NoError(t, env.Client.Create(ctx, access.RoleBinding(enabled)))
-	injected := map[string]string{"hotreload/injected": "v1"}
-	a := pod(t, env, enabled, "a", injected)
-	plain := pod(t, env, enabled, "plain", nil)
-	elsewhere := pod(t, env, disabled, "a", injected)
+	a := pod(t, env, enabled, "a", true)
+	plain := pod(t, env, enabled, "plain", false)
+	elsewhere := pod(t, env, disabled, "a", true)
+	// Pods that say they were injected, and are not as hotreload injects them.
+	forged := pod(t, env, enabled, "forged", false, func(p *corev1.Pod) { p.Annotations = map[string]string{"hotreload/injected": "v1"} })
+	// (A pod running as hotreload-reloader is refused by the admission policy
+	// hotreload-reloader-account before it exists: deploy/.)
+	sharing := pod(t, env, enabled, "sharing", true, func(p *corev1.Pod) {
+		p.Spec.Containers[0].VolumeMounts = append(p.Spec.Containers[0].VolumeMounts, corev1.VolumeMount{Name: contract.TokenVolume, MountPath: "/stolen"})
+	})
+	otherImage := pod(t, env, enabled, "other-image", true, func(p *corev1.Pod) { contract.ReloaderContainer(p).Image = "evil/reloader:test" })
 
 	webhookCfg := configFor(env, mint(t, env, "hotreload-system", "hotreload-webhook", nil))
 	cs, err := kubernetes.NewForConfig(webhookCfg)
 	require.NoError(t, err)
 	c, err := client.New(webhookCfg, client.Options{Scheme: scheme.Scheme})
 	require.NoError(t, err)
-	srv := httptest.NewTLSServer(&identity.Exchanger{Kube: cs, Pods: c, Reader: c, TTL: 10 * time.Minute})
+	srv := httptest.NewTLSServer(&identity.Exchanger{Kube: cs, Pods: c, Reader: c, TTL: 10 * time.Minute, ReloaderImage: testImage})
 	t.Cleanup(srv.Close)
 
 	source := func(t *testing.T, podToken string) transport.ResettableTokenSource {
@@ -122,7 +151,7 @@ func TestIntegrationExchangeIssuesATokenPinnedToTheCallersPod(t *testing.T) {
 		}, 30*time.Second, 200*time.Millisecond, "the admission policy takes effect")
 		require.NoError(t, reloader.Patch(ctx, a.DeepCopy(), patch))
 		require.NoError(t, env.Client.Get(ctx, client.ObjectKeyFromObject(a), got))
-		require.Equal(t, map[string]string{"hotreload/applied": "0123456789ab"}, got.Labels)
+		require.Equal(t, map[string]string{"hotreload/enable": "true", "hotreload/applied": "0123456789ab"}, got.Labels)
 
 		err = reloader.Patch(ctx, plain.DeepCopy(), patch)
 		require.EqualError(t, err, `pods "plain" is forbidden: ValidatingAdmissionPolicy 'hotreload-reloader' with binding 'hotreload-reloader' denied request: hotreload-reloader may patch only the pod its token was issued for`)
@@ -139,6 +168,12 @@ func TestIntegrationExchangeIssuesATokenPinnedToTheCallersPod(t *testing.T) {
 			"403 Forbidden: pod " + enabled + "/plain was not injected by hotreload"},
 		{"a pod of a namespace that is not enabled is refused", mint(t, env, disabled, "app", elsewhere, identity.Audience),
 			"403 Forbidden: namespace " + disabled + " is not enabled for hotreload (no ServiceAccount hotreload-reloader)"},
+		{"a pod that only says it was injected is refused", mint(t, env, enabled, "app", forged, identity.Audience),
+			"403 Forbidden: pod " + enabled + "/forged is not as hotreload injects it: it has no hotreload-reloader container"},
+		{"a pod whose app mounts the sidecar's token is refused", mint(t, env, enabled, "app", sharing, identity.Audience),
+			"403 Forbidden: pod " + enabled + "/sharing is not as hotreload injects it: container app mounts the hotreload token of volume hotreload-token"},
+		{"a pod whose reloader runs another image is refused", mint(t, env, enabled, "app", otherImage, identity.Audience),
+			"403 Forbidden: pod " + enabled + `/other-image is not as hotreload injects it: container hotreload-reloader runs image "evil/reloader:test", not one of hotreload/reloader`},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			tok, err := source(t, tc.token).Token()
@@ -160,7 +195,7 @@ func TestIntegrationExchangeLimitsWhatACallerCosts(t *testing.T) {
 	require.NoError(t, env.Client.Create(ctx, &corev1.ServiceAccount{ObjectMeta: metav1.ObjectMeta{Name: "app", Namespace: ns}}))
 	require.NoError(t, env.Client.Create(ctx, access.ServiceAccount(ns)))
 	require.NoError(t, env.Client.Create(ctx, access.RoleBinding(ns)))
-	a := pod(t, env, ns, "a", map[string]string{"hotreload/injected": "v1"})
+	a := pod(t, env, ns, "a", true)
 	webhookCfg := configFor(env, mint(t, env, "hotreload-system", "hotreload-webhook", nil))
 	cs, err := kubernetes.NewForConfig(webhookCfg)
 	require.NoError(t, err)
@@ -202,4 +237,32 @@ func TestIntegrationExchangeLimitsWhatACallerCosts(t *testing.T) {
 	assert.Equal(t, []any{http.StatusTooManyRequests, "too many token exchanges from 127.0.0.1; try again later"}, []any{code, body})
 	code, _ = exchange(first)
 	assert.Equal(t, http.StatusOK, code, "a token seen before still costs nothing")
+}
+
+// The exchange reads and patches pods straight from the API server: it runs
+// on every replica, and through the manager's cache each would keep every
+// pod of the cluster. An Exchanger of a manager whose cache never started
+// (a cached read would wait for it) exchanges at once.
+func TestIntegrationTheExchangeReadsNoPodThroughACache(t *testing.T) {
+	env := testenv.Get(t)
+	applyBase(t, env)
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	ns := env.Namespace(t, map[string]string{"hotreload/injection": "enabled"})
+	require.NoError(t, env.Client.Create(ctx, &corev1.ServiceAccount{ObjectMeta: metav1.ObjectMeta{Name: "app", Namespace: ns}}))
+	require.NoError(t, env.Client.Create(ctx, access.ServiceAccount(ns)))
+	require.NoError(t, env.Client.Create(ctx, access.RoleBinding(ns)))
+	a := pod(t, env, ns, "a", true)
+	mgr, err := manager.New(configFor(env, mint(t, env, "hotreload-system", "hotreload-webhook", nil)),
+		manager.Options{Scheme: scheme.Scheme, Metrics: metricsserver.Options{BindAddress: "0"}})
+	require.NoError(t, err)
+	x, err := identity.New(mgr, identity.Options{ReloaderImage: testImage})
+	require.NoError(t, err)
+	st, err := x.Exchange(ctx, mint(t, env, ns, "app", a, identity.Audience))
+	require.NoError(t, err)
+	id, err := identity.CredentialID(st.Token)
+	require.NoError(t, err)
+	got := &corev1.Pod{}
+	require.NoError(t, env.Client.Get(ctx, client.ObjectKeyFromObject(a), got))
+	assert.Equal(t, id, got.Annotations[identity.CredentialAnnotation])
 }

@@ -118,7 +118,8 @@ func NewManager(cfg *rest.Config, o ServerOptions, log logr.Logger) (manager.Man
 	}
 	mgr.GetWebhookServer().Register(Path, guard(o.Admission.orDefault(AdmissionLimits), &webhook.Admission{Handler: injector}))
 	exchange := o.Exchange.orDefault(ExchangeLimits)
-	if err := identity.Setup(mgr, identity.Options{Wrap: func(h http.Handler) http.Handler { return guard(exchange, h) }}); err != nil {
+	if err := identity.Setup(mgr, identity.Options{ReloaderImage: o.Mutate.ReloaderImage,
+		Wrap: func(h http.Handler) http.Handler { return guard(exchange, h) }}); err != nil {
 		return nil, fmt.Errorf("serving reloader tokens: %w", err)
 	}
 	if err := access.Setup(mgr, access.Options{}); err != nil {
