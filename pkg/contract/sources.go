@@ -79,6 +79,10 @@ func (s Sources) Layout(v int) []Volume {
 	return out
 }
 
+// LivePath is the live copy of volume v: a directory the reloader creates
+// once and never replaces, in which it swaps the ..data symlink.
+func LivePath(v string) string { return LiveDir + "/" + v }
+
 // CandidatePath is where part i of volume v is mounted in the sidecar, from
 // contract version 2; StablePath its stable twin.
 func CandidatePath(v string, i int) string { return SrcDir + "/" + v + "/" + strconv.Itoa(i) }

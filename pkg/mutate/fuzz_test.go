@@ -96,7 +96,7 @@ func fuzzPod(data []byte) *corev1.Pod {
 		pod.Spec.InitContainers = append(pod.Spec.InitContainers, container("init"))
 	}
 	keys := []string{annotations.Signal, annotations.URL, annotations.Container, annotations.Process, annotations.Volumes, annotations.SubPath, annotations.Rollout}
-	values := []string{"", "SIGUSR1", "none", "bogus", "http://127.0.0.1:1/r", "c1", "c0,c2", "v0", "v1,v9", "dir", "keep", "link", "1,100%", "(", "kube-api-access-4"}
+	values := []string{"", "SIGUSR1", "none", "bogus", "http://127.0.0.1:1/r", "c1", "c0,c2", "v0", "v1,v9", "dir", "keep", "link", "1,100%", "(", "kube-api-access-4", "c0,c1"}
 	for range int(b.next() % 6) {
 		pod.Annotations[keys[int(b.next())%len(keys)]] = values[int(b.next())%len(values)]
 	}
@@ -115,6 +115,9 @@ func FuzzMutate(f *testing.F) {
 	f.Add([]byte{})
 	f.Add([]byte{2, 0, 1, 1, 2, 0, 1, 1, 1, 1, 0, 3, 1})
 	f.Add([]byte("hotreload: nginx.conf subPath with dir mode and two containers"))
+	// c0 links a file of the Secret v0, c1 a file of the ConfigMap v1; both
+	// are reloaded: c1 must not reach v0's live copy.
+	f.Add([]byte{1, 1, 0, 1, 1, 0, 2, 1, 0, 0, 1, 0, 1, 1, 1, 5, 1, 0, 1, 1, 0, 1, 1, 1, 2, 15, 0})
 	f.Fuzz(func(t *testing.T, data []byte) {
 		pod := fuzzPod(data)
 		require.Empty(t, invalid(pod), "the fuzz pod itself is invalid")
@@ -127,6 +130,7 @@ func FuzzMutate(f *testing.F) {
 			require.NoError(t, err)
 			require.Equal(t, before, pod, "Mutate modified its input")
 			require.Empty(t, invalid(got), "mutated pod is invalid")
+			assertOwnVolumesOnly(t, pod, got)
 			again, _, err := Mutate(got, opts)
 			require.NoError(t, err)
 			require.Equal(t, got, again, "mutating twice differs from mutating once")

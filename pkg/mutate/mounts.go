@@ -3,6 +3,7 @@ package mutate
 import (
 	"fmt"
 	"path"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -20,7 +21,26 @@ import (
 //     subPath V: the directory LiveDir/V, whose ..data link the reloader swaps.
 //   - A subPath mount at D/F of V's path P depends on hotreload/subpath:
 //     link makes D an emptyDir holding a copy of the image's D in which F is a
-//     symlink to LiveDir/V/P; dir mounts LiveDir/V at D; keep leaves it alone.
+//     symlink to LiveDir/V/P, and mounts LiveVolume with subPath V at
+//     LiveDir/V for the symlink to resolve; dir mounts LiveDir/V at D; keep
+//     leaves it alone.
+//
+// An app container is never given LiveVolume itself, nor any directory above
+// LiveDir/V: LiveVolume holds the live copies of every reloaded volume of the
+// pod, Secrets that only another container mounts among them. Each container
+// mounts the live copy of a volume only where it mounted that volume, so it
+// reads no more than the original pod let it.
+//
+// A mount of LiveVolume with subPath V is a bind mount of the directory
+// LiveDir/V, resolved by the kubelet when the container starts. It still sees
+// every swap because pkg/reload creates LiveDir/V once (Live.copyChoice) and
+// never replaces it: a swap renames a new ..data symlink inside it
+// (Live.point), and V's top-level entries are relative symlinks through
+// ..data, so each lookup through the mount resolves the copy live at that
+// moment. A subPath reaching below V (V/..data, V/P) would be resolved to the
+// timestamped copy of container start and pin it. That is why a linked file's
+// container gets LiveDir/V, at the same path as the sidecar sees it, so the
+// link step's absolute targets LiveDir/V/P stay what they were.
 //
 // At admission there is no telling whether P names a file or a directory of
 // the volume, and both strategies work without knowing: a symlink to a live
@@ -104,6 +124,7 @@ func (p *plan) redirectSubPaths(c corev1.Container, out, subPaths []corev1.Volum
 		redirected = true
 	}
 	var link linkStep
+	var linked []string // the volumes the links point into, in order
 	for _, g := range toLink {
 		if why := linkRefusal(c, g); why != "" {
 			for _, m := range g.mounts {
@@ -117,13 +138,20 @@ func (p *plan) redirectSubPaths(c corev1.Container, out, subPaths []corev1.Volum
 		link.volumes = append(link.volumes, n)
 		link.copies = append(link.copies, contract.DirCopy{From: g.dir, To: contract.LinkDir + "/" + strconv.Itoa(n)})
 		for _, m := range g.mounts {
-			link.links = append(link.links, contract.FileLink{File: cleanPath(m.MountPath), Target: contract.LiveDir + "/" + m.Name + "/" + path.Clean(m.SubPath)})
+			link.links = append(link.links, contract.FileLink{File: cleanPath(m.MountPath), Target: contract.LivePath(m.Name) + "/" + path.Clean(m.SubPath)})
 			used[m.Name] = true
+			if !slices.Contains(linked, m.Name) {
+				linked = append(linked, m.Name)
+			}
 		}
 		out = append(out, corev1.VolumeMount{Name: contract.LinkVolumePrefix + strconv.Itoa(n), MountPath: g.dir, ReadOnly: readOnlyRoot(c)})
 	}
+	// The links resolve through a mount of each linked volume's own live
+	// copy, never of LiveVolume whole (see the top of this file).
+	for _, v := range linked {
+		out = append(out, corev1.VolumeMount{Name: contract.LiveVolume, MountPath: contract.LivePath(v), SubPath: v, ReadOnly: true})
+	}
 	if len(link.copies) > 0 {
-		out = append(out, corev1.VolumeMount{Name: contract.LiveVolume, MountPath: contract.LiveDir, ReadOnly: true})
 		redirected = true
 	}
 	return out, link, redirected, ws
