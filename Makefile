@@ -60,6 +60,7 @@ vet: ## go vet, with and without the integration build tag.
 unit: ## Unit tests: pure code, real files and real child processes; no control plane.
 	$(GO) test -count=1 ./...
 	cd hack/tools && $(GO) test -count=1 ./imagebuild/
+	cd hack/tools/govulncheck && $(GO) test -count=1 ./report/
 
 .PHONY: integration
 integration: envtest-assets ## Integration tests against a real kube-apiserver and etcd (built by envtest-assets).
@@ -67,10 +68,15 @@ integration: envtest-assets ## Integration tests against a real kube-apiserver a
 	$(GO) test -count=1 -tags integration -run Integration -v ./... 2>&1 | grep -v -E '^(=== (RUN|PAUSE|CONT)|\s*$$)'
 
 .PHONY: lint
-lint: vet $(STATICCHECK) verify-generated ## go vet, staticcheck (pinned in hack/tools), gofmt, and the generated CRD up to date.
+lint: vet $(STATICCHECK) verify-generated vulncheck ## go vet, staticcheck (pinned in hack/tools), gofmt, the generated CRD up to date, and govulncheck.
 	$(STATICCHECK) ./...
 	$(STATICCHECK) -tags integration,e2e ./...
 	@test -z "$$(gofmt -l $$(git ls-files '*.go'))" || { gofmt -l $$(git ls-files '*.go'); echo "gofmt: run make fmt"; exit 1; }
+
+.PHONY: vulncheck
+vulncheck: $(GOVULNCHECK) $(VULNREPORT) $(VULNDB)/index/db.json ## govulncheck against the pinned vulnerability database, offline: a called vulnerability in a module fails, one in the standard library is reported.
+	@echo "vulnerability database: golang.org/x/vulndb $(VULNDB_VERSION)"
+	@set -o pipefail; $(GOVULNCHECK) -db file://$(VULNDB) -format json ./... | $(VULNREPORT) -stdlib=$(VULN_STDLIB)
 
 .PHONY: fmt
 fmt: ## gofmt every Go file.

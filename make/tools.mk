@@ -30,6 +30,30 @@ $(K8S_BIN)/etcd:
 $(STATICCHECK):
 	$(TOOLS_GO) build -trimpath -o $@ honnef.co/go/tools/cmd/staticcheck
 
+# govulncheck and the vulnerability database in a module of their own
+# (hack/tools/govulncheck/go.mod): the database is golang.org/x/vulndb's data/osv
+# at the pinned version, indexed into bin/vulndb, so the check needs no network
+# and gives the same answer everywhere. `go get golang.org/x/vulndb@latest` there
+# moves it on.
+GOVULNCHECK := $(BIN)/tools/govulncheck
+VULNREPORT := $(BIN)/tools/vulnreport
+VULNDB := $(BIN)/vulndb
+VULN_TOOLS_GO := cd $(CURDIR)/hack/tools/govulncheck && CGO_ENABLED=0 $(GO)
+VULNDB_VERSION = $(shell cd $(CURDIR)/hack/tools/govulncheck && $(GO) list -m -f '{{.Version}}' golang.org/x/vulndb)
+# warn: the standard library's are mended by a newer Go toolchain, not by this tree.
+VULN_STDLIB ?= warn
+
+$(GOVULNCHECK): hack/tools/govulncheck/go.mod
+	$(VULN_TOOLS_GO) build -trimpath -o $@ golang.org/x/vuln/cmd/govulncheck
+
+$(VULNREPORT): hack/tools/govulncheck/go.mod hack/tools/govulncheck/report/main.go
+	$(VULN_TOOLS_GO) build -trimpath -o $@ ./report
+
+$(VULNDB)/index/db.json: hack/tools/govulncheck/go.mod
+	$(VULN_TOOLS_GO) build -trimpath -o $(BIN)/tools/indexdb golang.org/x/vulndb/cmd/indexdb
+	rm -rf $(VULNDB)
+	$(BIN)/tools/indexdb -vulns "$$(cd $(CURDIR)/hack/tools/govulncheck && $(GO) mod download -json golang.org/x/vulndb | sed -n 's/^\t"Dir": "\(.*\)",$$/\1/p')/data/osv" -out $(VULNDB)
+
 # controller-gen in a module of its own (hack/tools/controller-gen/go.mod), so
 # its dependencies never move the Kubernetes components' versions.
 $(CONTROLLER_GEN): hack/tools/controller-gen/go.mod
