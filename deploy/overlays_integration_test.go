@@ -3,21 +3,29 @@
 package deploy_test
 
 import (
+	"fmt"
+	"net/url"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"slices"
+	"strconv"
 	"testing"
 	"time"
 
 	"github.com/stretchr/testify/require"
 	admissionregistrationv1 "k8s.io/api/admissionregistration/v1"
+	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
+	networkingv1 "k8s.io/api/networking/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/apimachinery/pkg/util/intstr"
+	"k8s.io/utils/ptr"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	"github.com/hotreload/hotreload/internal/testenv"
+	"github.com/hotreload/hotreload/pkg/contract"
 )
 
 // certManagerCRDs are the CRDs the default overlay needs, vendored from the
@@ -27,6 +35,7 @@ const certManagerCRDs = "testdata/cert-manager-v1.21.2"
 
 // The objects of deploy/base, as `kind namespace/name`.
 var baseObjects = []string{
+	"ClusterRole /hotreload-metrics-reader",
 	"ClusterRole /hotreload-release-operator",
 	"ClusterRole /hotreload-release-viewer",
 	"ClusterRole /hotreload-reloader",
@@ -68,6 +77,7 @@ func TestIntegrationEveryOverlayAppliesToAFreshAPIServer(t *testing.T) {
 		w := mwc(t, env).Webhooks
 		require.Len(t, w, 1)
 		require.Equal(t, "/mutate-pods", *w[0].ClientConfig.Service.Path, "a service path starts with a slash")
+		assertExchangeReachesOnlyEnabledNamespaces(t, env)
 	})
 
 	t.Run("selfsigned, with the files of certs/", func(t *testing.T) {
@@ -162,4 +172,47 @@ func sorted(s []string) []string {
 	out := append([]string(nil), s...)
 	slices.Sort(out)
 	return out
+}
+
+// assertExchangeReachesOnlyEnabledNamespaces checks that the sidecars' default
+// exchange URL is the Service's exchange port, that port leads to the
+// container's --exchange-port, and the NetworkPolicy admits only pods of
+// enabled namespaces to it (the admission port stays open: the API server's
+// address cannot be named).
+func assertExchangeReachesOnlyEnabledNamespaces(t *testing.T, env *testenv.Env) {
+	t.Helper()
+	ctx := ctxFor(t)
+	u, err := url.Parse(contract.DefaultExchangeURL)
+	require.NoError(t, err)
+	svc := &corev1.Service{}
+	require.NoError(t, env.Client.Get(ctx, client.ObjectKey{Namespace: "hotreload-system", Name: "hotreload-webhook"}, svc))
+	var target string
+	for _, p := range svc.Spec.Ports {
+		if strconv.Itoa(int(p.Port)) == u.Port() {
+			target = p.TargetPort.StrVal
+		}
+	}
+	require.Equal(t, "exchange", target, "the default exchange URL %s names the Service's exchange port", u)
+	d := &appsv1.Deployment{}
+	require.NoError(t, env.Client.Get(ctx, client.ObjectKey{Namespace: "hotreload-system", Name: "hotreload-webhook"}, d))
+	c := d.Spec.Template.Spec.Containers[0]
+	var port int32
+	for _, p := range c.Ports {
+		if p.Name == target {
+			port = p.ContainerPort
+		}
+	}
+	require.Contains(t, c.Args, fmt.Sprintf("--exchange-port=%d", port))
+	np := &networkingv1.NetworkPolicy{}
+	require.NoError(t, env.Client.Get(ctx, client.ObjectKey{Namespace: "hotreload-system", Name: "hotreload-webhook"}, np))
+	tcp := corev1.ProtocolTCP
+	at := func(p int) []networkingv1.NetworkPolicyPort {
+		return []networkingv1.NetworkPolicyPort{{Protocol: &tcp, Port: ptr.To(intstr.FromInt(p))}}
+	}
+	require.Equal(t, []networkingv1.NetworkPolicyIngressRule{
+		{Ports: at(9443)},
+		{Ports: at(int(port)), From: []networkingv1.NetworkPolicyPeer{{NamespaceSelector: &metav1.LabelSelector{
+			MatchLabels: map[string]string{"hotreload/injection": "enabled"}}}}},
+		{Ports: at(8443)},
+	}, np.Spec.Ingress)
 }

@@ -77,6 +77,7 @@ func TestIntegrationRightsMatchTheDocumentedOnes(t *testing.T) {
 		"get,delete  serviceaccounts hotreload-reloader",
 		"create  serviceaccounts/token hotreload-reloader",
 		"create authentication.k8s.io tokenreviews ",
+		"create authorization.k8s.io subjectaccessreviews ",
 		"create rbac.authorization.k8s.io rolebindings ",
 		"get,delete rbac.authorization.k8s.io rolebindings hotreload-reloader",
 		"bind rbac.authorization.k8s.io clusterroles hotreload-reloader",

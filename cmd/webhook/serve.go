@@ -17,6 +17,7 @@ import (
 	ctrl "sigs.k8s.io/controller-runtime"
 
 	"github.com/hotreload/hotreload/internal/cli"
+	"github.com/hotreload/hotreload/internal/identity"
 	"github.com/hotreload/hotreload/internal/version"
 	"github.com/hotreload/hotreload/internal/webhook"
 	"github.com/hotreload/hotreload/pkg/contract"
@@ -28,7 +29,8 @@ leader-elected canary controller. Every replica serves admission; one reconciles
 A failure inside hotreload never blocks a pod: it is admitted unchanged, with a
 warning the client sees.
 
-Endpoints: admission on --port (HTTPS, path ` + webhook.Path + `), /healthz and
+Endpoints: admission on --port (HTTPS, path ` + webhook.Path + `), the reloaders'
+token exchange on --exchange-port (HTTPS, path ` + identity.Path + `), /healthz and
 /readyz on --health-probe-bind-address, Prometheus metrics on
 --metrics-bind-address.`
 
@@ -44,8 +46,11 @@ func serveCommand(ctx context.Context, fs *flag.FlagSet, args []string) error {
 	fs.StringVar(&kubeconfig, "kubeconfig", "", "kubeconfig file (default: in-cluster config, else $KUBECONFIG)")
 	fs.StringVar(&o.Host, "host", "", "address to serve admission on (default all)")
 	fs.IntVar(&o.Port, "port", 9443, "HTTPS port for admission")
+	fs.IntVar(&o.ExchangePort, "exchange-port", 9444, "HTTPS port for the reloaders' token exchange (0: on --port only)")
+	fs.BoolVar(&o.ExchangeOnAdmissionPort, "exchange-on-admission-port", true, "also serve the token exchange on --port, for sidecars injected before --exchange-port existed")
 	fs.StringVar(&o.CertDir, "cert-dir", "/etc/hotreload/tls", "directory with tls.crt and tls.key; reloaded when they change")
-	fs.StringVar(&o.MetricsAddr, "metrics-bind-address", ":8080", `address for Prometheus metrics ("0" disables)`)
+	fs.StringVar(&o.MetricsAddr, "metrics-bind-address", ":8443", `address for Prometheus metrics ("0" disables)`)
+	fs.BoolVar(&o.MetricsSecure, "metrics-secure", true, "serve metrics over HTTPS (the --cert-dir certificate) to callers allowed GET on /metrics (nonResourceURLs), not over HTTP to anyone")
 	fs.StringVar(&o.HealthAddr, "health-probe-bind-address", ":8081", "address for /healthz and /readyz")
 	fs.BoolVar(&o.LeaderElection, "leader-elect", true, "elect one replica to run the rollout controller")
 	fs.StringVar(&o.LeaderElectionNamespace, "leader-election-namespace", "", "namespace of the leader election Lease (default: the pod's own)")

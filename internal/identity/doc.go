@@ -1,7 +1,7 @@
 // Package identity gives the reloader sidecar its API identity: short-lived tokens of
 // the ServiceAccount hotreload-reloader, each pinned to the one pod it was issued for.
 //
-// The Exchanger (served by `webhook serve` at Path, on the admission port) takes a
+// The Exchanger (served by `webhook serve` at Path, on its own port) takes a
 // token of the pod's own ServiceAccount with audience Audience, authenticates it with
 // a TokenReview, checks the pod it is bound to is injected, mints a reloader token
 // with TokenRequest, lists the token's credential ID in the pod's CredentialAnnotation

@@ -28,32 +28,15 @@ import (
 // DefaultTTL is the lifetime of the reloader tokens the Exchanger issues.
 const DefaultTTL = time.Hour
 
-// Options configures Setup.
+// Options configures New.
 type Options struct {
 	// TTL of issued tokens (default DefaultTTL; the API server's minimum is 10 minutes).
 	TTL time.Duration
-	// Wrap, when set, wraps the Exchanger's handler (the server's request limits).
-	Wrap func(http.Handler) http.Handler
 	// Limits bound what callers make the exchange spend (default DefaultLimits).
 	Limits Limits
 	// ReloaderImage is the image hotreload injects: a pod's reloader must run
 	// one of its repository.
 	ReloaderImage string
-}
-
-// Setup serves an Exchanger on mgr's webhook server (the admission port and
-// certificate) at Path, on every replica.
-func Setup(mgr manager.Manager, o Options) error {
-	x, err := New(mgr, o)
-	if err != nil {
-		return err
-	}
-	var h http.Handler = x
-	if o.Wrap != nil {
-		h = o.Wrap(h)
-	}
-	mgr.GetWebhookServer().Register(Path, h)
-	return nil
 }
 
 // New returns an Exchanger that talks to mgr's API server. It reads and

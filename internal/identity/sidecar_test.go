@@ -51,7 +51,9 @@ func TestSidecarProblem(t *testing.T) {
 			func(p *corev1.Pod) { reloader(p).Image = "registry.example:5000/evil/reloader:v2" },
 			`container hotreload-reloader runs image "registry.example:5000/evil/reloader:v2", not one of registry.example:5000/hotreload/reloader`},
 		{"a reloader whose command is not the image's entrypoint",
-			func(p *corev1.Pod) { reloader(p).Command = []string{"/bin/sh", "-c", "cat /var/run/hotreload/token/token"} },
+			func(p *corev1.Pod) {
+				reloader(p).Command = []string{"/bin/sh", "-c", "cat /var/run/hotreload/token/token"}
+			},
 			"container hotreload-reloader does not run its image's entrypoint"},
 		{"no reloader at all, only the annotation",
 			func(p *corev1.Pod) {
@@ -63,7 +65,9 @@ func TestSidecarProblem(t *testing.T) {
 			func(p *corev1.Pod) { p.Spec.ServiceAccountName = "hotreload-reloader" },
 			"it runs as the ServiceAccount hotreload-reloader"},
 		{"an app container mounting the sidecar's token volume",
-			func(p *corev1.Pod) { p.Spec.Containers[0].VolumeMounts = append(p.Spec.Containers[0].VolumeMounts, token) },
+			func(p *corev1.Pod) {
+				p.Spec.Containers[0].VolumeMounts = append(p.Spec.Containers[0].VolumeMounts, token)
+			},
 			"container app mounts the hotreload token of volume hotreload-token"},
 		{"an app container mounting a token of its own for the hotreload audience",
 			func(p *corev1.Pod) {

@@ -4,10 +4,12 @@ package webhook_test
 
 import (
 	"bytes"
+	"context"
 	"crypto/tls"
 	"crypto/x509"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"testing"
 	"time"
@@ -16,6 +18,11 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 	"golang.org/x/net/http2"
+	authenticationv1 "k8s.io/api/authentication/v1"
+	corev1 "k8s.io/api/core/v1"
+	rbacv1 "k8s.io/api/rbac/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/envtest"
 
 	"github.com/hotreload/hotreload/internal/identity"
@@ -84,4 +91,124 @@ func TestIntegrationTheWebhookPortRefusesWhatItDoesNotNeed(t *testing.T) {
 			assert.Equal(t, []any{http.StatusRequestEntityTooLarge, "request body too large\n"}, []any{resp.StatusCode, string(b)})
 		})
 	}
+}
+
+// The token exchange has a port of its own, which a NetworkPolicy can open to
+// enabled namespaces only; the admission port serves it too only for
+// sidecars injected before that port existed, when told to.
+func TestIntegrationTheExchangeHasItsOwnPort(t *testing.T) {
+	env := testenv.Get(t)
+	for _, legacy := range []bool{false, true} {
+		t.Run(fmt.Sprintf("also on the admission port: %v", legacy), func(t *testing.T) {
+			serving := envtest.WebhookInstallOptions{LocalServingHost: "127.0.0.1"}
+			require.NoError(t, serving.PrepWithoutInstalling())
+			t.Cleanup(func() { _ = serving.Cleanup() })
+			exchangePort := freePort(t)
+			o := serverOptions(mutatetest.Case{})
+			o.Host, o.Port, o.CertDir = serving.LocalServingHost, serving.LocalServingPort, serving.LocalServingCertDir
+			o.ExchangePort, o.ExchangeOnAdmissionPort = exchangePort, legacy
+			runManager(t, env, o, logr.Discard())
+			pool := x509.NewCertPool()
+			require.True(t, pool.AppendCertsFromPEM(serving.LocalServingCAData))
+			tlsConfig := &tls.Config{RootCAs: pool, ServerName: serving.LocalServingHost, NextProtos: []string{"h2", "http/1.1"}}
+			client := &http.Client{Timeout: 10 * time.Second, Transport: &http.Transport{TLSClientConfig: tlsConfig, ForceAttemptHTTP2: true}}
+			post := func(port int, path string) (int, string) {
+				var code int
+				var proto string
+				require.Eventually(t, func() bool {
+					resp, err := client.Post(fmt.Sprintf("https://127.0.0.1:%d%s", port, path), "application/json", nil)
+					if err != nil {
+						return false // the exchange's server may not listen yet
+					}
+					resp.Body.Close()
+					code, proto = resp.StatusCode, resp.Proto
+					return true
+				}, 30*time.Second, 50*time.Millisecond)
+				return code, proto
+			}
+			code, proto := post(exchangePort, identity.Path)
+			assert.Equal(t, []any{http.StatusUnauthorized, "HTTP/1.1"}, []any{code, proto}, "the exchange port asks for a token, over HTTP/1.1 only")
+			code, _ = post(exchangePort, webhook.Path)
+			assert.Equal(t, http.StatusNotFound, code, "the exchange port serves no admission")
+			want := http.StatusNotFound
+			if legacy {
+				want = http.StatusUnauthorized
+			}
+			code, _ = post(serving.LocalServingPort, identity.Path)
+			assert.Equal(t, want, code, "the admission port's exchange")
+		})
+	}
+}
+
+// Metrics are served over TLS, and only to callers the API server
+// authenticates and allows GET on /metrics: not to every pod over HTTP.
+func TestIntegrationMetricsAreServedOnlyToAllowedCallers(t *testing.T) {
+	env := testenv.Get(t)
+	ctx := context.Background()
+	serving := envtest.WebhookInstallOptions{LocalServingHost: "127.0.0.1"}
+	require.NoError(t, serving.PrepWithoutInstalling())
+	t.Cleanup(func() { _ = serving.Cleanup() })
+	metricsPort := freePort(t)
+	o := serverOptions(mutatetest.Case{})
+	o.Host, o.Port, o.CertDir = serving.LocalServingHost, serving.LocalServingPort, serving.LocalServingCertDir
+	o.MetricsAddr, o.MetricsSecure = fmt.Sprintf("127.0.0.1:%d", metricsPort), true
+	runManager(t, env, o, logr.Discard())
+
+	ns := env.Namespace(t, nil)
+	reader := "metrics-reader-" + ns
+	for _, obj := range []client.Object{
+		&corev1.ServiceAccount{ObjectMeta: metav1.ObjectMeta{Name: "scraper", Namespace: ns}},
+		&corev1.ServiceAccount{ObjectMeta: metav1.ObjectMeta{Name: "app", Namespace: ns}},
+		&rbacv1.ClusterRole{ObjectMeta: metav1.ObjectMeta{Name: reader},
+			Rules: []rbacv1.PolicyRule{{NonResourceURLs: []string{"/metrics"}, Verbs: []string{"get"}}}},
+		&rbacv1.ClusterRoleBinding{ObjectMeta: metav1.ObjectMeta{Name: reader},
+			RoleRef:  rbacv1.RoleRef{APIGroup: rbacv1.GroupName, Kind: "ClusterRole", Name: reader},
+			Subjects: []rbacv1.Subject{{Kind: rbacv1.ServiceAccountKind, Name: "scraper", Namespace: ns}}},
+	} {
+		require.NoError(t, env.Client.Create(ctx, obj))
+	}
+	t.Cleanup(func() {
+		_ = env.Client.Delete(ctx, &rbacv1.ClusterRoleBinding{ObjectMeta: metav1.ObjectMeta{Name: reader}})
+		_ = env.Client.Delete(ctx, &rbacv1.ClusterRole{ObjectMeta: metav1.ObjectMeta{Name: reader}})
+	})
+	token := func(sa string) string {
+		tr, err := env.Clientset.CoreV1().ServiceAccounts(ns).CreateToken(ctx, sa, &authenticationv1.TokenRequest{}, metav1.CreateOptions{})
+		require.NoError(t, err)
+		return tr.Status.Token
+	}
+	pool := x509.NewCertPool()
+	require.True(t, pool.AppendCertsFromPEM(serving.LocalServingCAData))
+	c := &http.Client{Timeout: 10 * time.Second, Transport: &http.Transport{TLSClientConfig: &tls.Config{RootCAs: pool, ServerName: "127.0.0.1"}}}
+	get := func(scheme, tok string) int {
+		req, err := http.NewRequest(http.MethodGet, fmt.Sprintf("%s://127.0.0.1:%d/metrics", scheme, metricsPort), nil)
+		require.NoError(t, err)
+		if tok != "" {
+			req.Header.Set("Authorization", "Bearer "+tok)
+		}
+		resp, err := c.Do(req)
+		if err != nil {
+			return 0
+		}
+		defer resp.Body.Close()
+		_, _ = io.Copy(io.Discard, resp.Body)
+		return resp.StatusCode
+	}
+	require.Eventually(t, func() bool { return get("https", "") != 0 }, 30*time.Second, 50*time.Millisecond, "the metrics server listens")
+	scraper, app := token("scraper"), token("app")
+	// RBAC takes effect at once in the authoriser; allow for its cache.
+	require.Eventually(t, func() bool { return get("https", scraper) == http.StatusOK }, 30*time.Second, 200*time.Millisecond)
+	// controller-runtime's filter answers a token the API server cannot review
+	// with 500 (the review's error), not 401: either way, no metrics.
+	assert.Equal(t, []int{http.StatusUnauthorized, http.StatusInternalServerError, http.StatusForbidden, http.StatusOK, http.StatusBadRequest},
+		[]int{get("https", ""), get("https", "junk"), get("https", app), get("https", scraper), get("http", scraper)},
+		"no token, a junk token, an app's token, the scraper's token, plain HTTP")
+}
+
+// freePort returns a loopback port nothing listens on.
+func freePort(t *testing.T) int {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	require.NoError(t, err)
+	defer l.Close()
+	return l.Addr().(*net.TCPAddr).Port
 }

@@ -4,7 +4,6 @@ import (
 	"context"
 	"crypto/tls"
 	"fmt"
-	"net/http"
 	"strconv"
 	"strings"
 
@@ -21,6 +20,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/healthz"
 	"sigs.k8s.io/controller-runtime/pkg/manager"
 	"sigs.k8s.io/controller-runtime/pkg/metrics"
+	"sigs.k8s.io/controller-runtime/pkg/metrics/filters"
 	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
 	"sigs.k8s.io/controller-runtime/pkg/webhook"
 	"sigs.k8s.io/controller-runtime/pkg/webhook/admission"
@@ -44,10 +44,23 @@ type ServerOptions struct {
 	// Host and Port the admission server listens on over TLS.
 	Host string
 	Port int
+	// ExchangePort serves the reloaders' token exchange over TLS, on its own
+	// so that a NetworkPolicy can admit only enabled namespaces to it (the
+	// admission port takes the API server's requests, from any address).
+	// 0 serves it on Port only.
+	ExchangePort int
+	// ExchangeOnAdmissionPort also serves the exchange on Port, for sidecars
+	// injected before ExchangePort existed: their exchange URL names the
+	// Service's port 443.
+	ExchangeOnAdmissionPort bool
 	// CertDir holds tls.crt and tls.key; rotated files are picked up without a restart.
 	CertDir string
 	// MetricsAddr serves Prometheus metrics ("0" disables).
 	MetricsAddr string
+	// MetricsSecure serves them over TLS (CertDir's certificate), to callers
+	// the API server authenticates and allows GET on /metrics (a TokenReview
+	// and a SubjectAccessReview per new token); else over plain HTTP to anyone.
+	MetricsSecure bool
 	// HealthAddr serves /healthz and /readyz.
 	HealthAddr string
 	// LeaderElection elects one replica to run the rollout controller;
@@ -72,6 +85,9 @@ type ServerOptions struct {
 // NewManager builds the manager that serves admission (and, with leader
 // election, runs the controllers added to it).
 func NewManager(cfg *rest.Config, o ServerOptions, log logr.Logger) (manager.Manager, error) {
+	if o.ExchangePort != 0 && o.ExchangePort == o.Port {
+		return nil, fmt.Errorf("--exchange-port=%d is the admission port: give the token exchange a port of its own, or 0 to serve it on the admission port", o.ExchangePort)
+	}
 	native, err := nativeSidecar(cfg, o.NativeSidecar)
 	if err != nil {
 		return nil, err
@@ -92,7 +108,7 @@ func NewManager(cfg *rest.Config, o ServerOptions, log logr.Logger) (manager.Man
 	mgr, err := manager.New(cfg, manager.Options{
 		Scheme:                  scheme,
 		Logger:                  log,
-		Metrics:                 metricsserver.Options{BindAddress: o.MetricsAddr},
+		Metrics:                 metricsOptions(o),
 		HealthProbeBindAddress:  o.HealthAddr,
 		LeaderElection:          o.LeaderElection,
 		LeaderElectionID:        "hotreload-controller",
@@ -117,10 +133,23 @@ func NewManager(cfg *rest.Config, o ServerOptions, log logr.Logger) (manager.Man
 		Metrics:    NewMetrics(o.Registry),
 	}
 	mgr.GetWebhookServer().Register(Path, guard(o.Admission.orDefault(AdmissionLimits), &webhook.Admission{Handler: injector}))
-	exchange := o.Exchange.orDefault(ExchangeLimits)
-	if err := identity.Setup(mgr, identity.Options{ReloaderImage: o.Mutate.ReloaderImage,
-		Wrap: func(h http.Handler) http.Handler { return guard(exchange, h) }}); err != nil {
+	exchanger, err := identity.New(mgr, identity.Options{ReloaderImage: o.Mutate.ReloaderImage})
+	if err != nil {
 		return nil, fmt.Errorf("serving reloader tokens: %w", err)
+	}
+	exchange := guard(o.Exchange.orDefault(ExchangeLimits), exchanger)
+	if o.ExchangePort == 0 || o.ExchangeOnAdmissionPort {
+		mgr.GetWebhookServer().Register(identity.Path, exchange)
+	}
+	if o.ExchangePort != 0 {
+		srv := webhook.NewServer(webhook.Options{Host: o.Host, Port: o.ExchangePort, CertDir: o.CertDir, TLSOpts: []func(*tls.Config){hardenTLS}})
+		srv.Register(identity.Path, exchange)
+		if err := mgr.Add(srv); err != nil {
+			return nil, fmt.Errorf("serving reloader tokens on port %d: %w", o.ExchangePort, err)
+		}
+		if err := mgr.AddReadyzCheck("exchange", srv.StartedChecker()); err != nil {
+			return nil, err
+		}
 	}
 	if err := access.Setup(mgr, access.Options{}); err != nil {
 		return nil, fmt.Errorf("setting up the reloader's access per namespace: %w", err)
@@ -141,6 +170,18 @@ func NewManager(cfg *rest.Config, o ServerOptions, log logr.Logger) (manager.Man
 		return nil, err
 	}
 	return mgr, nil
+}
+
+// metricsOptions serves metrics where o says: over TLS with the webhook's
+// certificate, behind the API server's authentication and authorisation
+// (controller-runtime's filter), unless o.MetricsSecure is false.
+func metricsOptions(o ServerOptions) metricsserver.Options {
+	m := metricsserver.Options{BindAddress: o.MetricsAddr}
+	if o.MetricsSecure {
+		m.SecureServing, m.CertDir, m.TLSOpts = true, o.CertDir, []func(*tls.Config){hardenTLS}
+		m.FilterProvider = filters.WithAuthenticationAndAuthorization
+	}
+	return m
 }
 
 // nativeSidecar resolves the NativeSidecar mode against the API server.

@@ -175,7 +175,10 @@ func startServer(t *testing.T, env *testenv.Env, o webhook.ServerOptions) client
 // test ends, and waits until it serves admission with a synced cache.
 func runManager(t testing.TB, env *testenv.Env, o webhook.ServerOptions, log logr.Logger) manager.Manager {
 	t.Helper()
-	o.MetricsAddr, o.HealthAddr = "0", "0"
+	if o.MetricsAddr == "" {
+		o.MetricsAddr = "0"
+	}
+	o.HealthAddr = "0"
 	o.Registry = prometheus.NewRegistry()
 	o.SkipControllerNameValidation = true
 	mgr, err := webhook.NewManager(env.Config, o, log)

@@ -69,8 +69,10 @@ const (
 	DefaultHealthPort int32 = 9440
 
 	// DefaultExchangeURL is the controller's token exchange, behind the
-	// webhook's Service of deploy/base.
-	DefaultExchangeURL = "https://hotreload-webhook.hotreload-system.svc/reloader-token"
+	// webhook's Service of deploy/base: its port exchange (9444), which only
+	// enabled namespaces reach. Pods injected before it existed name the
+	// Service's port 443 (admission), which also serves the exchange.
+	DefaultExchangeURL = "https://hotreload-webhook.hotreload-system.svc:9444/reloader-token"
 )
 
 // The sidecar's environment, set by the webhook.
