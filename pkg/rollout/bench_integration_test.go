@@ -87,13 +87,38 @@ func BenchmarkIntegrationControllerMemory(b *testing.B) {
 }
 
 // BenchmarkIntegrationControllerMemoryWithJunk measures what
-// HOTRELOAD_BENCH_JUNK ConfigMaps (default 50) of 100,000 empty keys each
-// (1.4 MB, under Kubernetes' 1 MiB data limit), in a namespace hotreload does
+// HOTRELOAD_BENCH_JUNK ConfigMaps (default 50), in a namespace hotreload does
 // not serve, cost the controller: its heap once its caches synced and it
-// released a sentinel change, without them and then with them. Anyone who
-// may create ConfigMaps anywhere can make such objects.
+// released a sentinel change, without them and then with them. Each holds
+// 100,000 empty keys (1.4 MB, under Kubernetes' 1 MiB data limit), or 2,000
+// keys of 250-byte names. Anyone who may create ConfigMaps anywhere can make
+// such objects.
 func BenchmarkIntegrationControllerMemoryWithJunk(b *testing.B) {
 	nJunk := benchSize(b, "HOTRELOAD_BENCH_JUNK", 50)
+	junk := func(n, keyLen int) map[string]string {
+		keys := make(map[string]string, n)
+		for i := range n {
+			keys[fmt.Sprintf("%0*d", keyLen, i)] = ""
+		}
+		return keys
+	}
+	for _, tc := range []struct {
+		name string
+		data map[string]string
+	}{
+		// Over MaxSourceKeys: 1.4 MB each in etcd.
+		{"100000 empty keys", junk(100000, 6)},
+		// At MaxSourceKeys, with long names: 0.5 MB each, every digest kept
+		// were the namespace enabled.
+		{"2000 keys of 250 bytes", junk(MaxSourceKeys, 250)},
+	} {
+		b.Run(tc.name, func(b *testing.B) { benchmarkJunk(b, nJunk, tc.data) })
+	}
+}
+
+// benchmarkJunk reports the controller's heap before and after nJunk
+// ConfigMaps holding data are made in a namespace that is not enabled.
+func benchmarkJunk(b *testing.B, nJunk int, data map[string]string) {
 	c := newCluster(b, nil)
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Minute) // making the junk takes minutes
 	defer cancel()
@@ -115,16 +140,11 @@ func BenchmarkIntegrationControllerMemoryWithJunk(b *testing.B) {
 	for b.Loop() {
 		baseline := controllerHeap()
 		junk := c.env.Namespace(b, nil)
-		keys := make(map[string]string, 100000)
-		for i := range 100000 {
-			keys[fmt.Sprintf("k%06d", i)] = ""
-		}
 		for i := range nJunk { // one at a time: each takes the API server seconds
 			_, err := c.env.Clientset.CoreV1().ConfigMaps(junk).Create(c.ctx, &corev1.ConfigMap{
-				ObjectMeta: metav1.ObjectMeta{Name: fmt.Sprintf("junk-%d", i)}, Data: keys}, metav1.CreateOptions{})
+				ObjectMeta: metav1.ObjectMeta{Name: fmt.Sprintf("junk-%d", i)}, Data: data}, metav1.CreateOptions{})
 			require.NoError(b, err)
 		}
-		keys = nil
 		with := controllerHeap()
 		b.ReportMetric(baseline, "controller-heap-MiB")
 		b.ReportMetric(with, "with-junk-heap-MiB")

@@ -42,17 +42,19 @@ const MaxSourceKeys = 2000
 var errTooManyKeys = errors.New("keys: over hotreload's limit")
 
 // cacheOptions are the controller's informers: injected pods only, and
-// ConfigMaps, Secrets and Namespaces reduced to what rollouts need.
+// ConfigMaps, Secrets and Namespaces reduced to what rollouts need (of the
+// ConfigMaps and Secrets of namespaces not enabled, their identity only).
 func cacheOptions() crcache.Options {
+	enabled := &enabledNamespaces{}
 	return crcache.Options{
 		ByObject: map[client.Object]crcache.ByObject{
 			&corev1.Pod{}: {
 				Label:     labels.SelectorFromSet(labels.Set{annotations.EnableLabel: annotations.EnableValue}),
 				Transform: transformPod,
 			},
-			&corev1.ConfigMap{}:       {Transform: transformConfigMap},
-			&corev1.Secret{}:          {Transform: transformSecret},
-			&corev1.Namespace{}:       {Transform: transformNamespace},
+			&corev1.ConfigMap{}:       {Transform: enabled.servedOnly(transformConfigMap)},
+			&corev1.Secret{}:          {Transform: enabled.servedOnly(transformSecret)},
+			&corev1.Namespace{}:       {Transform: enabled.watching(transformNamespace)},
 			replicaSetMeta():          {Transform: transformOwners},
 			&v1alpha1.ConfigRelease{}: {},
 		},
@@ -213,7 +215,7 @@ func keptLabelsOf(l map[string]string) map[string]string {
 // transformed reports whether an object's annotations are those the
 // transform leaves.
 func transformed(ann map[string]string) bool {
-	return ann[keysAnnotation] != "" || ann[overLimitAnnotation] != ""
+	return ann[keysAnnotation] != "" || ann[overLimitAnnotation] != "" || ann[unservedAnnotation] != ""
 }
 
 // overLimit returns errTooManyKeys, with the count, for a cached object over

@@ -186,3 +186,51 @@ func hexDigest(s string) string {
 }
 
 func ptrTo[T any](v T) *T { return &v }
+
+// The cache keeps the key digests of ConfigMaps and Secrets of enabled
+// namespaces, and of hotreload's own copies anywhere; of every other one, its
+// identity only, whatever it holds.
+func TestTheCacheKeepsTheIdentityOnlyOfObjectsOfNamespacesNotEnabled(t *testing.T) {
+	enabled := &enabledNamespaces{}
+	nsTransform := enabled.watching(transformNamespace)
+	for _, ns := range []*corev1.Namespace{
+		{ObjectMeta: metav1.ObjectMeta{Name: "shop", Labels: map[string]string{annotations.InjectionLabel: annotations.InjectionEnabled}}},
+		{ObjectMeta: metav1.ObjectMeta{Name: "elsewhere"}},
+		{ObjectMeta: metav1.ObjectMeta{Name: "was-enabled", Labels: map[string]string{annotations.InjectionLabel: annotations.InjectionEnabled}}},
+		{ObjectMeta: metav1.ObjectMeta{Name: "was-enabled"}},
+	} {
+		_, err := nsTransform(ns)
+		require.NoError(t, err)
+	}
+	assert.Equal(t, map[string]bool{"shop": true}, enabled.m)
+
+	cm := func(ns string, labels map[string]string) *corev1.ConfigMap {
+		return &corev1.ConfigMap{ObjectMeta: metav1.ObjectMeta{Name: "app", Namespace: ns, UID: "u1", ResourceVersion: "7", Labels: labels,
+			OwnerReferences: []metav1.OwnerReference{{Kind: "ConfigRelease", Name: "configmap-app"}}},
+			Data: map[string]string{"app.conf": "v=1"}}
+	}
+	transform := enabled.servedOnly(transformConfigMap)
+	for _, ns := range []string{"elsewhere", "was-enabled"} {
+		got, err := transform(cm(ns, map[string]string{"team": "a"}))
+		require.NoError(t, err)
+		want := &corev1.ConfigMap{ObjectMeta: metav1.ObjectMeta{Name: "app", Namespace: ns, UID: "u1", ResourceVersion: "7",
+			Annotations: map[string]string{unservedAnnotation: "true"}}}
+		assert.Equal(t, want, got, ns)
+		again, err := transformConfigMap(got)
+		require.NoError(t, err)
+		assert.Equal(t, want, again, "an unserved copy is not hashed as an empty object")
+	}
+	for _, o := range []*corev1.ConfigMap{cm("shop", nil), cm("elsewhere", map[string]string{contract.ManagedByLabel: contract.ManagedBy})} {
+		got, err := transform(o)
+		require.NoError(t, err)
+		want, err := transformConfigMap(o)
+		require.NoError(t, err)
+		assert.Equal(t, want, got, o.Namespace)
+	}
+	secret := &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Name: "creds", Namespace: "elsewhere", UID: "u2", ResourceVersion: "8"},
+		Data: map[string][]byte{"password": []byte("hunter2")}}
+	got, err := enabled.servedOnly(transformSecret)(secret)
+	require.NoError(t, err)
+	assert.Equal(t, &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Name: "creds", Namespace: "elsewhere", UID: "u2", ResourceVersion: "8",
+		Annotations: map[string]string{unservedAnnotation: "true"}}}, got)
+}

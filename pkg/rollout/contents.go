@@ -23,6 +23,7 @@ type contents struct {
 	mu       sync.Mutex // the pods' releases are computed in parallel
 	ctx      context.Context
 	c        client.Reader
+	served   func(context.Context, client.Object) (client.Object, error)
 	ns       string
 	releases map[SourceRef]*v1alpha1.ConfigRelease
 	objects  map[objectKey]client.Object
@@ -34,8 +35,10 @@ type objectKey struct {
 	name string
 }
 
-func newContents(ctx context.Context, c client.Reader, ns string) *contents {
-	return &contents{ctx: ctx, c: c, ns: ns, releases: map[SourceRef]*v1alpha1.ConfigRelease{}, objects: map[objectKey]client.Object{}}
+// newContents reads namespace ns through c; served gives an object the cache
+// keeps no digests of its digests (Reconciler.served).
+func newContents(ctx context.Context, c client.Reader, ns string, served func(context.Context, client.Object) (client.Object, error)) *contents {
+	return &contents{ctx: ctx, c: c, served: served, ns: ns, releases: map[SourceRef]*v1alpha1.ConfigRelease{}, objects: map[objectKey]client.Object{}}
 }
 
 // release returns the source's release, nil when it has none.
@@ -60,8 +63,8 @@ func (c *contents) release(s SourceRef) *v1alpha1.ConfigRelease {
 	return rel
 }
 
-// object returns the cached ConfigMap or Secret of that kind and name, nil
-// when it does not exist.
+// object returns the cached ConfigMap or Secret of that kind and name, with
+// its key digests, nil when it does not exist.
 func (c *contents) object(kind revision.Kind, name string) client.Object {
 	c.mu.Lock()
 	defer c.mu.Unlock()
@@ -69,11 +72,11 @@ func (c *contents) object(kind revision.Kind, name string) client.Object {
 	if o, seen := c.objects[key]; seen {
 		return o
 	}
-	var o client.Object = &corev1.ConfigMap{}
-	if kind == revision.KindSecret {
-		o = &corev1.Secret{}
-	}
+	o := emptyObject(kind)
 	err := c.c.Get(c.ctx, client.ObjectKey{Namespace: c.ns, Name: name}, o)
+	if err == nil {
+		o, err = c.served(c.ctx, o)
+	}
 	switch {
 	case apierrors.IsNotFound(err):
 		o = nil
@@ -83,6 +86,14 @@ func (c *contents) object(kind revision.Kind, name string) client.Object {
 	}
 	c.objects[key] = o
 	return o
+}
+
+// emptyObject returns a ConfigMap or Secret to read one into.
+func emptyObject(kind revision.Kind) client.Object {
+	if kind == revision.KindSecret {
+		return &corev1.Secret{}
+	}
+	return &corev1.ConfigMap{}
 }
 
 // keys returns the key digests of a cached object, false when it is missing.

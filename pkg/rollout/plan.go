@@ -48,9 +48,9 @@ type Input struct {
 	Steps     annotations.RolloutSteps
 	Interval  time.Duration
 	Now       time.Time
-	// Since is when the controller first saw the candidate: no pod applied
-	// it before. A holder's applied-at outside [Since, Now] (give or take
-	// maxClockSkew), or missing, is not believed (see halt and gate).
+	// Since is when the controller first saw the candidate. A holder that
+	// says it applied its release at no time, or after now (give or take
+	// maxClockSkew), is watched for failures from Since on (see halt).
 	Since time.Time
 	// Hold keeps the workload at the step it reached (a paused release):
 	// pods that went away are replaced within it, nothing more is released
@@ -210,16 +210,17 @@ func releaseUpTo(d Decision, pods []Pod, k int, targets []int, c int) Decision {
 	return d
 }
 
-// maxClockSkew is how far a node's clock may run ahead of, or behind, the
-// controller's: an applied-at that far outside [Since, Now] is still believed.
+// maxClockSkew is how far a node's clock may run ahead of the controller's:
+// an applied-at that far ahead of now is still believed.
 const maxClockSkew = 10 * time.Second
 
 // believed reports whether a holder's applied-at can be true: the reloader
 // writes it, so an app that has its sidecar's identity can write any time
-// there. A pod cannot have applied the candidate before the controller saw
-// it, nor after now.
+// there. No pod applied anything after now. (One long before the candidate
+// was seen is true of a pod the change does not reach: it holds the
+// candidate with the revision it ran.)
 func believed(p Pod, in Input) bool {
-	return !p.AppliedAt.IsZero() && !p.AppliedAt.Before(in.Since.Add(-maxClockSkew)) && !p.AppliedAt.After(in.Now.Add(maxClockSkew))
+	return !p.AppliedAt.IsZero() && !p.AppliedAt.After(in.Now.Add(maxClockSkew))
 }
 
 // halt reports whether a pod holding the candidate halts the release: it

@@ -261,10 +261,10 @@ func TestPlan(t *testing.T) {
 		want: Decision{Step: 1, Steps: 3, Total: 8, Halts: []Halt{{Pod: "p7",
 			Cause: "a container restarted after the revision was released, and its hotreload/applied-at cannot be true"}}},
 	}, {
-		name:  "takes no step for a holder whose applied-at is from before the candidate was seen",
+		name:  "opens the gate at a holder that runs its revision since before the candidate was seen (the change does not reach it)",
 		steps: canary, step: 1,
 		pods: with(fleet(8), appliedAt(t0.Add(-2*time.Hour)), 7),
-		want: Decision{Step: 1, Steps: 3, Target: 1, Total: 8},
+		want: Decision{Release: []string{"p6"}, Step: 2, Advanced: true, Steps: 3, Target: 2, Total: 8},
 	}, {
 		name:  "believes an applied-at a few seconds ahead of the controller's clock",
 		steps: canary, step: 1,

@@ -41,6 +41,7 @@ type Reconciler struct {
 	Now      func() time.Time
 
 	writes *writes
+	reads  servedReads
 	mu     sync.Mutex
 	// unreadables and legacy hold the pods this process said something
 	// about once: a reloader it cannot read, a version 1 pod's limits.
@@ -59,7 +60,10 @@ var _ reconcile.TypedReconciler[SourceRef] = (*Reconciler)(nil)
 func (r *Reconciler) Reconcile(ctx context.Context, s SourceRef) (reconcile.Result, error) {
 	logger := log.FromContext(ctx).WithValues("source", s.String())
 	ctx = log.IntoContext(ctx, logger)
-	c := newContents(ctx, r.Cache, s.Namespace)
+	if r.unconsumed(ctx, s) {
+		return reconcile.Result{}, nil // of a namespace not enabled, and nothing reloads it
+	}
+	c := newContents(ctx, r.Cache, s.Namespace, r.served)
 	src := c.object(s.Kind, s.Name)
 	if err := c.failed(); err != nil {
 		return reconcile.Result{}, err
@@ -114,6 +118,25 @@ func (r *Reconciler) Reconcile(ctx context.Context, s SourceRef) (reconcile.Resu
 		return reconcile.Result{}, err
 	}
 	return reconcile.Result{RequeueAfter: again}, nil
+}
+
+// unconsumed reports whether source s is cached without its key digests (its
+// namespace is not enabled) and has no release and no pod that reloads it:
+// then there is nothing to do, and nothing is read from the API server.
+func (r *Reconciler) unconsumed(ctx context.Context, s SourceRef) bool {
+	o := emptyObject(s.Kind)
+	if err := r.Cache.Get(ctx, client.ObjectKey{Namespace: s.Namespace, Name: s.Name}, o); err != nil || !unserved(o) {
+		return false
+	}
+	rel := &v1alpha1.ConfigRelease{}
+	if err := r.Cache.Get(ctx, client.ObjectKey{Namespace: s.Namespace, Name: contract.ReleaseName(string(s.Kind), s.Name)}, rel); !apierrors.IsNotFound(err) {
+		return false
+	}
+	var pods corev1.PodList
+	if err := r.Cache.List(ctx, &pods, client.InNamespace(s.Namespace), client.MatchingFields{indexSources: s.Key()}); err != nil {
+		return false
+	}
+	return len(pods.Items) == 0
 }
 
 // again is how soon a reconcile that moved the release's state runs again,

@@ -320,6 +320,28 @@ func TestIntegrationAForgedAppliedAtDoesNotHideAFailure(t *testing.T) {
 	assert.Equal(t, "stopped being Ready after the revision was released, and its hotreload/applied-at cannot be true", rel.Status.Halt.Cause)
 }
 
+// The cache keeps no digests of a namespace's ConfigMaps once it is no
+// longer enabled, but the pods injected while it was still reload them: an
+// edit there is read from the API server and released as anywhere else.
+func TestIntegrationPodsOfANamespaceNoLongerEnabledStillFollowReleases(t *testing.T) {
+	c := newCluster(t, nil)
+	data0 := map[string]string{"app.conf": "v=0"}
+	c.configMap("app", data0)
+	pods := c.replicaSet("web", 3, map[string]string{annotations.Rollout: "100%", annotations.RolloutInterval: "1s"}, "app")
+	startController(t, c.env, c.ns)
+	c.waitRelease("app", "first seen", phase(v1alpha1.PhaseComplete, sourceRev(data0)))
+	c.fakeReloaders(applyAll)
+	c.patch(&corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: c.ns}},
+		map[string]any{"metadata": map[string]any{"labels": map[string]any{annotations.InjectionLabel: nil}}})
+
+	data1 := map[string]string{"app.conf": "v=1"}
+	c.configMap("app", data1)
+	rev1 := c.desired(pods[0])
+	rel := c.waitRelease("app", "complete", phase(v1alpha1.PhaseComplete, sourceRev(data1)))
+	assert.Equal(t, sourceRev(data1), rel.Status.Stable)
+	assert.Equal(t, all(c.pods("web"), rev1+" "+rev1), podRevisions(c.pods("web")))
+}
+
 // Pods without rollout annotations use their namespace's; a malformed pod
 // value falls back to it with a Warning Event.
 func TestIntegrationNamespaceDefaultsApply(t *testing.T) {
