@@ -10,6 +10,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 	corev1 "k8s.io/api/core/v1"
+	rbacv1 "k8s.io/api/rbac/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
@@ -101,4 +102,89 @@ func TestIntegrationControllerWritesOnlyTheCopiesItKeeps(t *testing.T) {
 	u := &corev1.ConfigMap{}
 	require.NoError(t, env.Client.Get(ctx, client.ObjectKey{Namespace: enabled, Name: "app"}, u))
 	assert.Equal(t, map[string]string{"k": "v"}, u.Data, "the user's ConfigMap is as it was")
+}
+
+// The controller's identity patches only hotreload/ keys of a pod, and gives
+// the reloader's role only to the reloader's account, only in enabled
+// namespaces, whatever RBAC lets it do.
+func TestIntegrationControllerTouchesOnlyWhatIsHotreloads(t *testing.T) {
+	env := testenv.Get(t)
+	installBase(t, env)
+	ctx := ctxFor(t)
+	enabled := env.Namespace(t, map[string]string{"hotreload/injection": "enabled"})
+	disabled := env.Namespace(t, nil)
+	ctrl, _ := as(t, env, token(t, env, "hotreload-system", "hotreload-webhook", nil))
+	pod := newPod("web", "", map[string]string{"app": "web", "hotreload/enable": "true"}, map[string]string{"owner": "team-a"})
+	pod.Namespace = enabled
+	require.NoError(t, env.Client.Create(ctx, pod))
+	denied := func(policy, kind, name, msg string) string {
+		return fmt.Sprintf("%s %q is forbidden: ValidatingAdmissionPolicy '%s' with binding '%s' denied request: %s", kind, name, policy, policy, msg)
+	}
+	patch := func(p string) func() error {
+		return func() error { return ctrl.Patch(ctx, pod.DeepCopy(), client.RawPatch(types.MergePatchType, []byte(p))) }
+	}
+	binding := func(ns, name, role string, subject rbacv1.Subject) func() error {
+		return func() error {
+			return ctrl.Create(ctx, &rbacv1.RoleBinding{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: name},
+				RoleRef:  rbacv1.RoleRef{APIGroup: rbacv1.GroupName, Kind: "ClusterRole", Name: role},
+				Subjects: []rbacv1.Subject{subject}})
+		}
+	}
+	reloaderIn := func(ns string) rbacv1.Subject {
+		return rbacv1.Subject{Kind: rbacv1.ServiceAccountKind, Name: "hotreload-reloader", Namespace: ns}
+	}
+	require.Eventually(t, func() bool {
+		err := ctrl.Patch(ctx, pod.DeepCopy(), client.RawPatch(types.MergePatchType, []byte(`{"metadata":{"labels":{"app":"probe"}}}`)), client.DryRunAll)
+		return apierrors.IsForbidden(err)
+	}, 30*time.Second, 200*time.Millisecond, "the API server enforces the policies")
+
+	const (
+		noSpec   = "the hotreload controller may not change a pod's spec"
+		ownKeys  = "the hotreload controller may change only hotreload/ labels and annotations of a pod"
+		onlyName = "the hotreload controller may create only the ServiceAccount and RoleBinding hotreload-reloader"
+		onlyRole = "the hotreload controller may bind only the ClusterRole hotreload-reloader to the ServiceAccount hotreload-reloader of the same namespace"
+		onlyNS   = "the hotreload controller gives the reloader access only in namespaces labelled hotreload/injection=enabled"
+	)
+	for _, tc := range []struct {
+		name string
+		do   func() error
+		want string // "" when allowed
+	}{
+		{"it releases a revision to a pod", patch(`{"metadata":{"annotations":{"hotreload/released":"0123456789ab","hotreload/candidates":"ConfigMap/app=abc"}}}`), ""},
+		{"it removes a pod's failure", patch(`{"metadata":{"annotations":{"hotreload/failed":null}}}`), ""},
+		{"it changes no other annotation", patch(`{"metadata":{"annotations":{"owner":"mallory"}}}`), denied("hotreload-controller-pods", "pods", "web", ownKeys)},
+		{"it removes no label", patch(`{"metadata":{"labels":{"app":null}}}`), denied("hotreload-controller-pods", "pods", "web", ownKeys)},
+		{"it changes no spec", patch(`{"spec":{"activeDeadlineSeconds":1}}`), denied("hotreload-controller-pods", "pods", "web", noSpec)},
+		{"it adds no finalizer", patch(`{"metadata":{"finalizers":["example.com/hold"]}}`),
+			denied("hotreload-controller-pods", "pods", "web", "the hotreload controller may not change a pod's finalizers or owners")},
+		{"it creates the reloader's account", func() error {
+			return ctrl.Create(ctx, &corev1.ServiceAccount{ObjectMeta: metav1.ObjectMeta{Namespace: enabled, Name: "hotreload-reloader"}})
+		}, ""},
+		{"it creates no other account", func() error {
+			return ctrl.Create(ctx, &corev1.ServiceAccount{ObjectMeta: metav1.ObjectMeta{Namespace: enabled, Name: "builder"}})
+		}, denied("hotreload-controller-access", "serviceaccounts", "builder", onlyName)},
+		{"it binds the reloader's role to the reloader's account", binding(enabled, "hotreload-reloader", "hotreload-reloader", reloaderIn(enabled)), ""},
+		{"it binds the reloader's role to nobody else", binding(enabled, "hotreload-reloader", "hotreload-reloader",
+			rbacv1.Subject{Kind: rbacv1.ServiceAccountKind, Name: "default", Namespace: enabled}), denied("hotreload-controller-access", "rolebindings.rbac.authorization.k8s.io", "hotreload-reloader", onlyRole)},
+		{"it binds no account of another namespace", binding(enabled, "hotreload-reloader", "hotreload-reloader", reloaderIn(disabled)),
+			denied("hotreload-controller-access", "rolebindings.rbac.authorization.k8s.io", "hotreload-reloader", onlyRole)},
+		{"it binds under no other name", binding(enabled, "extra", "hotreload-reloader", reloaderIn(enabled)),
+			denied("hotreload-controller-access", "rolebindings.rbac.authorization.k8s.io", "extra", onlyName)},
+		{"it gives no access in a namespace that is not enabled", binding(disabled, "hotreload-reloader", "hotreload-reloader", reloaderIn(disabled)),
+			denied("hotreload-controller-access", "rolebindings.rbac.authorization.k8s.io", "hotreload-reloader", onlyNS)},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			err := tc.do()
+			if tc.want == "" {
+				require.NoError(t, err)
+				return
+			}
+			require.Error(t, err)
+			assert.Equal(t, tc.want, err.Error())
+		})
+	}
+	got := &corev1.Pod{}
+	require.NoError(t, env.Client.Get(ctx, client.ObjectKeyFromObject(pod), got))
+	assert.Equal(t, map[string]string{"app": "web", "hotreload/enable": "true"}, got.Labels)
+	assert.Equal(t, map[string]string{"owner": "team-a", "hotreload/released": "0123456789ab", "hotreload/candidates": "ConfigMap/app=abc"}, got.Annotations)
 }

@@ -78,6 +78,7 @@ func TestIntegrationRightsMatchTheDocumentedOnes(t *testing.T) {
 		"create  serviceaccounts/token hotreload-reloader",
 		"create authentication.k8s.io tokenreviews ",
 		"create authorization.k8s.io subjectaccessreviews ",
+		"get admissionregistration.k8s.io validatingadmissionpolicies,validatingadmissionpolicybindings hotreload-reloader",
 		"create rbac.authorization.k8s.io rolebindings ",
 		"get,delete rbac.authorization.k8s.io rolebindings hotreload-reloader",
 		"bind rbac.authorization.k8s.io clusterroles hotreload-reloader",

@@ -80,8 +80,9 @@ type Exchanger struct {
 	// Now is the clock (default time.Now).
 	Now func() time.Time
 
-	once  sync.Once
-	state *limits
+	once   sync.Once
+	state  *limits
+	policy *policyCheck
 }
 
 var _ http.Handler = (*Exchanger)(nil)
@@ -110,6 +111,11 @@ func (x *Exchanger) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		http.Error(w, "a bearer token with audience "+Audience+" is required", http.StatusUnauthorized)
 		return
 	}
+	if err := x.PolicyInForce(r.Context()); err != nil {
+		x.Log.Info("token exchange refused: the reloader's admission policy is not in force", "reason", err.Error())
+		http.Error(w, "the admission policy "+ReloaderPolicy+" is not in force: no reloader token is issued", http.StatusServiceUnavailable)
+		return
+	}
 	status, err := x.limited(r, token)
 	if err != nil {
 		var ee *exchangeError
@@ -128,11 +134,29 @@ func (x *Exchanger) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	_ = json.NewEncoder(w).Encode(status)
 }
 
+// PolicyInForce returns nil when the ValidatingAdmissionPolicy that confines
+// reloader tokens to their pods (ReloaderPolicy) is in force, else why not:
+// while it is not, the exchange issues no token (and `webhook serve` is not
+// ready). It looks at most every 10 seconds.
+func (x *Exchanger) PolicyInForce(ctx context.Context) error {
+	x.once.Do(x.init)
+	now := time.Now()
+	if x.Now != nil {
+		now = x.Now()
+	}
+	return x.policy.inForce(ctx, now)
+}
+
+func (x *Exchanger) init() {
+	x.state = newLimits(x.Limits)
+	x.policy = &policyCheck{reader: x.Reader, ttl: policyCheckTTL}
+}
+
 // limited answers an exchange within the Exchanger's Limits: a pod token
 // seen before gets its reloader token again; a caller or a pod over its rate
 // gets 429 before the API server is asked anything more.
 func (x *Exchanger) limited(r *http.Request, podToken string) (*authenticationv1.TokenRequestStatus, error) {
-	x.once.Do(func() { x.state = newLimits(x.Limits) })
+	x.once.Do(x.init)
 	now := time.Now()
 	if x.Now != nil {
 		now = x.Now()

@@ -15,6 +15,7 @@ import (
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+	admissionregistrationv1 "k8s.io/api/admissionregistration/v1"
 	authenticationv1 "k8s.io/api/authentication/v1"
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
@@ -265,4 +266,65 @@ func TestIntegrationTheExchangeReadsNoPodThroughACache(t *testing.T) {
 	got := &corev1.Pod{}
 	require.NoError(t, env.Client.Get(ctx, client.ObjectKeyFromObject(a), got))
 	assert.Equal(t, id, got.Annotations[identity.CredentialAnnotation])
+}
+
+// The exchange issues no token while the policy that confines reloader tokens
+// to their pods is not in force: its binding missing, or not denying.
+func TestIntegrationNoTokenWhileTheReloaderPolicyIsNotInForce(t *testing.T) {
+	env := testenv.Get(t)
+	applyBase(t, env)
+	ctx := context.Background()
+	ns := env.Namespace(t, map[string]string{"hotreload/injection": "enabled"})
+	require.NoError(t, env.Client.Create(ctx, &corev1.ServiceAccount{ObjectMeta: metav1.ObjectMeta{Name: "app", Namespace: ns}}))
+	require.NoError(t, env.Client.Create(ctx, access.ServiceAccount(ns)))
+	require.NoError(t, env.Client.Create(ctx, access.RoleBinding(ns)))
+	a := pod(t, env, ns, "a", true)
+	webhookCfg := configFor(env, mint(t, env, "hotreload-system", "hotreload-webhook", nil))
+	cs, err := kubernetes.NewForConfig(webhookCfg)
+	require.NoError(t, err)
+	c, err := client.New(webhookCfg, client.Options{Scheme: scheme.Scheme})
+	require.NoError(t, err)
+	clock := time.Now()
+	srv := httptest.NewTLSServer(&identity.Exchanger{Kube: cs, Pods: c, Reader: c, TTL: 10 * time.Minute, ReloaderImage: testImage,
+		Now: func() time.Time { clock = clock.Add(time.Minute); return clock }}) // every look is a new one
+	t.Cleanup(srv.Close)
+	exchange := func() (int, string) {
+		req, err := http.NewRequest(http.MethodPost, srv.URL+identity.Path, nil)
+		require.NoError(t, err)
+		req.Header.Set("Authorization", "Bearer "+mint(t, env, ns, "app", a, identity.Audience))
+		resp, err := srv.Client().Do(req)
+		require.NoError(t, err)
+		defer resp.Body.Close()
+		b, err := io.ReadAll(resp.Body)
+		require.NoError(t, err)
+		return resp.StatusCode, strings.TrimSpace(string(b))
+	}
+	binding := &admissionregistrationv1.ValidatingAdmissionPolicyBinding{}
+	require.NoError(t, env.Client.Get(ctx, client.ObjectKey{Name: identity.ReloaderPolicy}, binding))
+	original := binding.DeepCopy()
+	t.Cleanup(func() {
+		_ = env.Client.Delete(ctx, &admissionregistrationv1.ValidatingAdmissionPolicyBinding{ObjectMeta: metav1.ObjectMeta{Name: identity.ReloaderPolicy}})
+		restored := original.DeepCopy()
+		restored.ResourceVersion, restored.UID = "", ""
+		_ = env.Client.Create(ctx, restored)
+	})
+	const refused = "the admission policy hotreload-reloader is not in force: no reloader token is issued"
+
+	code, body := exchange()
+	require.Equal(t, http.StatusOK, code, body)
+
+	binding.Spec.ValidationActions = []admissionregistrationv1.ValidationAction{admissionregistrationv1.Warn}
+	require.NoError(t, env.Client.Update(ctx, binding))
+	code, body = exchange()
+	assert.Equal(t, []any{http.StatusServiceUnavailable, refused}, []any{code, body}, "a binding that only warns")
+
+	require.NoError(t, env.Client.Delete(ctx, binding))
+	code, body = exchange()
+	assert.Equal(t, []any{http.StatusServiceUnavailable, refused}, []any{code, body}, "no binding")
+
+	restored := original.DeepCopy()
+	restored.ResourceVersion, restored.UID = "", ""
+	require.NoError(t, env.Client.Create(ctx, restored))
+	code, body = exchange()
+	assert.Equal(t, http.StatusOK, code, body)
 }

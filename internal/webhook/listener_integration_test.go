@@ -205,7 +205,7 @@ func TestIntegrationMetricsAreServedOnlyToAllowedCallers(t *testing.T) {
 }
 
 // freePort returns a loopback port nothing listens on.
-func freePort(t *testing.T) int {
+func freePort(t testing.TB) int {
 	t.Helper()
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	require.NoError(t, err)

@@ -22,6 +22,7 @@ import (
 	"k8s.io/apimachinery/pkg/runtime"
 	"sigs.k8s.io/controller-runtime/pkg/envtest"
 	ctrllog "sigs.k8s.io/controller-runtime/pkg/log"
+	"sigs.k8s.io/controller-runtime/pkg/manager"
 
 	"github.com/hotreload/hotreload/internal/testenv"
 	"github.com/hotreload/hotreload/internal/webhook"
@@ -40,13 +41,37 @@ const (
 // answer does not slow the sender), and reports the latency percentiles.
 // Run it once: go test -tags integration -run '^$' -bench AdmissionLoad -benchtime 1x ./internal/webhook/
 func BenchmarkIntegrationAdmissionLoad(b *testing.B) {
+	rig := newLoadRig(b, webhook.ServerOptions{})
+	for b.Loop() {
+		lat, failures, elapsed := openLoop(loadRate, loadDuration, rig.admit)
+		reportLatencies(b, "", lat, failures, elapsed, "reviews/s")
+	}
+}
+
+// loadRig is `webhook serve` on loopback, with an enabled namespace and the
+// AdmissionReview of a realistic pod in it.
+type loadRig struct {
+	env    *testenv.Env
+	mgr    manager.Manager
+	o      webhook.ServerOptions
+	ns     string
+	pool   *x509.CertPool
+	client *http.Client
+	url    string
+	review []byte
+}
+
+// newLoadRig starts the server with o (its addresses and certificates set
+// here) and warms its connections and caches.
+func newLoadRig(b *testing.B, o webhook.ServerOptions) *loadRig {
 	env := testenv.Get(b)
 	ctrllog.SetLogger(logr.Discard())
 	serving := envtest.WebhookInstallOptions{LocalServingHost: "127.0.0.1"}
 	require.NoError(b, serving.PrepWithoutInstalling())
 	b.Cleanup(func() { _ = serving.Cleanup() })
 
-	o := serverOptions(mutatetest.Case{})
+	def := serverOptions(mutatetest.Case{})
+	o.NativeSidecar, o.Mutate = def.NativeSidecar, def.Mutate
 	o.Host, o.Port, o.CertDir = serving.LocalServingHost, serving.LocalServingPort, serving.LocalServingCertDir
 	mgr := runManager(b, env, o, logr.Discard())
 	ns := enabledNamespace(b, env, mgr.GetCache(), map[string]string{"hotreload/rollout": "1,25%,100%"})
@@ -68,67 +93,77 @@ func BenchmarkIntegrationAdmissionLoad(b *testing.B) {
 
 	pool := x509.NewCertPool()
 	require.True(b, pool.AppendCertsFromPEM(serving.LocalServingCAData))
-	client := &http.Client{Timeout: 5 * time.Second, Transport: &http.Transport{
-		TLSClientConfig:     &tls.Config{RootCAs: pool, MinVersion: tls.VersionTLS12},
-		MaxIdleConnsPerHost: 64,
-	}}
-	url := fmt.Sprintf("https://%s:%d%s", serving.LocalServingHost, serving.LocalServingPort, webhook.Path)
-
-	send := func() (time.Duration, error) {
-		start := time.Now()
-		resp, err := client.Post(url, "application/json", bytes.NewReader(review))
-		if err != nil {
-			return 0, err
-		}
-		defer resp.Body.Close()
-		var out admissionv1.AdmissionReview
-		if err := json.NewDecoder(resp.Body).Decode(&out); err != nil {
-			return 0, err
-		}
-		if out.Response == nil || !out.Response.Allowed || len(out.Response.Patch) == 0 {
-			return 0, fmt.Errorf("unexpected response: %+v", out.Response)
-		}
-		return time.Since(start), nil
+	rig := &loadRig{env: env, mgr: mgr, o: o, ns: ns, pool: pool, review: review,
+		client: &http.Client{Timeout: 5 * time.Second, Transport: &http.Transport{
+			TLSClientConfig:     &tls.Config{RootCAs: pool, MinVersion: tls.VersionTLS12},
+			MaxIdleConnsPerHost: 64,
+		}},
+		url: fmt.Sprintf("https://%s:%d%s", serving.LocalServingHost, serving.LocalServingPort, webhook.Path),
 	}
 	for range 50 { // warm the connections and the caches
-		_, err := send()
+		_, err := rig.admit()
 		require.NoError(b, err)
 	}
+	return rig
+}
 
-	for b.Loop() {
-		var (
-			mu        sync.Mutex
-			latencies []time.Duration
-			failures  int
-			wg        sync.WaitGroup
-		)
-		// Request i leaves at start + i/rate; a sender that falls behind
-		// catches up rather than lowering the rate.
-		total := int(loadDuration.Seconds() * loadRate)
-		start := time.Now()
-		for i := range total {
-			time.Sleep(time.Until(start.Add(time.Duration(i) * time.Second / loadRate)))
-			wg.Go(func() {
-				d, err := send()
-				mu.Lock()
-				defer mu.Unlock()
-				if err != nil {
-					failures++
-					return
-				}
-				latencies = append(latencies, d)
-			})
-		}
-		wg.Wait()
-		require.NotEmpty(b, latencies)
-		slices.Sort(latencies)
-		pct := func(p float64) float64 {
-			return float64(latencies[int(p*float64(len(latencies)-1))].Microseconds()) / 1000
-		}
-		b.ReportMetric(float64(len(latencies))/time.Since(start).Seconds(), "reviews/s")
-		b.ReportMetric(pct(0.50), "p50-ms")
-		b.ReportMetric(pct(0.99), "p99-ms")
-		b.ReportMetric(pct(1), "max-ms")
-		b.ReportMetric(float64(failures), "failures")
+// admit sends the review and checks the answer is a patch.
+func (l *loadRig) admit() (time.Duration, error) {
+	start := time.Now()
+	resp, err := l.client.Post(l.url, "application/json", bytes.NewReader(l.review))
+	if err != nil {
+		return 0, err
 	}
+	defer resp.Body.Close()
+	var out admissionv1.AdmissionReview
+	if err := json.NewDecoder(resp.Body).Decode(&out); err != nil {
+		return 0, err
+	}
+	if out.Response == nil || !out.Response.Allowed || len(out.Response.Patch) == 0 {
+		return 0, fmt.Errorf("unexpected response: %+v", out.Response)
+	}
+	return time.Since(start), nil
+}
+
+// openLoop calls send rate times a second for d, each call leaving at its
+// time whatever the calls before it take (a sender that falls behind catches
+// up rather than lowering the rate), and returns the latencies of the calls
+// that succeeded, sorted, how many failed, and how long it all took.
+func openLoop(rate int, d time.Duration, send func() (time.Duration, error)) ([]time.Duration, int, time.Duration) {
+	var (
+		mu        sync.Mutex
+		latencies []time.Duration
+		failures  int
+		wg        sync.WaitGroup
+	)
+	total := int(d.Seconds() * float64(rate))
+	start := time.Now()
+	for i := range total {
+		time.Sleep(time.Until(start.Add(time.Duration(i) * time.Second / time.Duration(rate))))
+		wg.Go(func() {
+			d, err := send()
+			mu.Lock()
+			defer mu.Unlock()
+			if err != nil {
+				failures++
+				return
+			}
+			latencies = append(latencies, d)
+		})
+	}
+	wg.Wait()
+	slices.Sort(latencies)
+	return latencies, failures, time.Since(start)
+}
+
+// reportLatencies reports the rate, percentiles and failures of one open
+// loop, each metric named with prefix.
+func reportLatencies(b *testing.B, prefix string, lat []time.Duration, failures int, elapsed time.Duration, rateUnit string) {
+	require.NotEmpty(b, lat, "%sno call succeeded (%d failed)", prefix, failures)
+	pct := func(p float64) float64 { return float64(lat[int(p*float64(len(lat)-1))].Microseconds()) / 1000 }
+	b.ReportMetric(float64(len(lat))/elapsed.Seconds(), prefix+rateUnit)
+	b.ReportMetric(pct(0.50), prefix+"p50-ms")
+	b.ReportMetric(pct(0.99), prefix+"p99-ms")
+	b.ReportMetric(pct(1), prefix+"max-ms")
+	b.ReportMetric(float64(failures), prefix+"failures")
 }

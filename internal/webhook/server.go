@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/tls"
 	"fmt"
+	"net/http"
 	"strconv"
 	"strings"
 
@@ -138,6 +139,10 @@ func NewManager(cfg *rest.Config, o ServerOptions, log logr.Logger) (manager.Man
 		return nil, fmt.Errorf("serving reloader tokens: %w", err)
 	}
 	exchange := guard(o.Exchange.orDefault(ExchangeLimits), exchanger)
+	// Not ready while reloader tokens could reach beyond their pods.
+	if err := mgr.AddReadyzCheck("reloader-policy", func(r *http.Request) error { return exchanger.PolicyInForce(r.Context()) }); err != nil {
+		return nil, err
+	}
 	if o.ExchangePort == 0 || o.ExchangeOnAdmissionPort {
 		mgr.GetWebhookServer().Register(identity.Path, exchange)
 	}

@@ -1,0 +1,77 @@
+package identity
+
+import (
+	"context"
+	"fmt"
+	"slices"
+	"sync"
+	"time"
+
+	admissionregistrationv1 "k8s.io/api/admissionregistration/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+)
+
+// ReloaderPolicy names the ValidatingAdmissionPolicy, and its binding, that
+// confine a reloader token to its own pod's hotreload/ keys
+// (deploy/base/policy.yaml). Without it in force, a reloader token could patch
+// any pod of its namespace: the exchange issues none.
+const ReloaderPolicy = "hotreload-reloader"
+
+// policyCheckTTL is how long the exchange trusts one look at the policy.
+const policyCheckTTL = 10 * time.Second
+
+// policyCheck looks at the policy and its binding, at most once per ttl.
+type policyCheck struct {
+	reader client.Reader
+	ttl    time.Duration
+
+	mu   sync.Mutex
+	at   time.Time
+	last error
+}
+
+// inForce returns nil when the policy ReloaderPolicy exists, fails closed, and
+// is bound with the Deny action to every namespace; else why not.
+func (p *policyCheck) inForce(ctx context.Context, now time.Time) error {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if !p.at.IsZero() && now.Sub(p.at) < p.ttl {
+		return p.last
+	}
+	p.at, p.last = now, p.look(ctx)
+	return p.last
+}
+
+func (p *policyCheck) look(ctx context.Context) error {
+	var vap admissionregistrationv1.ValidatingAdmissionPolicy
+	if err := p.reader.Get(ctx, client.ObjectKey{Name: ReloaderPolicy}, &vap); err != nil {
+		return fmt.Errorf("reading ValidatingAdmissionPolicy %s: %w", ReloaderPolicy, err)
+	}
+	if fp := vap.Spec.FailurePolicy; fp != nil && *fp != admissionregistrationv1.Fail {
+		return fmt.Errorf("ValidatingAdmissionPolicy %s has failurePolicy %s, not Fail", ReloaderPolicy, *fp)
+	}
+	var b admissionregistrationv1.ValidatingAdmissionPolicyBinding
+	if err := p.reader.Get(ctx, client.ObjectKey{Name: ReloaderPolicy}, &b); err != nil {
+		return fmt.Errorf("reading ValidatingAdmissionPolicyBinding %s: %w", ReloaderPolicy, err)
+	}
+	switch {
+	case b.Spec.PolicyName != ReloaderPolicy:
+		return fmt.Errorf("ValidatingAdmissionPolicyBinding %s binds policy %q, not %s", ReloaderPolicy, b.Spec.PolicyName, ReloaderPolicy)
+	case !slices.Contains(b.Spec.ValidationActions, admissionregistrationv1.Deny):
+		return fmt.Errorf("ValidatingAdmissionPolicyBinding %s has actions %v, without Deny", ReloaderPolicy, b.Spec.ValidationActions)
+	case narrowed(b.Spec.MatchResources):
+		return fmt.Errorf("ValidatingAdmissionPolicyBinding %s narrows what it matches: it must apply to every pod", ReloaderPolicy)
+	}
+	return nil
+}
+
+// narrowed reports whether a binding's matchResources leaves out some of what
+// its policy matches.
+func narrowed(m *admissionregistrationv1.MatchResources) bool {
+	if m == nil {
+		return false
+	}
+	selects := func(s *metav1.LabelSelector) bool { return s != nil && len(s.MatchLabels)+len(s.MatchExpressions) > 0 }
+	return selects(m.NamespaceSelector) || selects(m.ObjectSelector) || len(m.ResourceRules) > 0 || len(m.ExcludeResourceRules) > 0
+}
