@@ -12,6 +12,9 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"os"
+	"slices"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -34,7 +37,7 @@ const (
 	junkJSONRate   = 200 // garbage AdmissionReviews a second
 	junkHugeRate   = 4   // 7 MiB bodies a second
 	junkTokenRate  = 200 // junk bearer tokens at the exchange a second
-	junkSlowConns  = 300 // connections that send their headers a byte at a time
+	junkSlowConns  = 300 // connections that send their headers a byte a second, opened over 10 s
 	exchangePods   = 30  // sidecars exchanging fresh pod tokens...
 	exchangeRate   = 3   // ...this many a second in all
 	junkSourceAddr = "127.0.0.2"
@@ -51,6 +54,7 @@ func BenchmarkIntegrationAdmissionUnderJunk(b *testing.B) {
 	rig := newLoadRig(b, webhook.ServerOptions{ExchangePort: exchangePort})
 	ctx := context.Background()
 	env := rig.env
+	env.Apply(b, env.Kustomize(b, "../../deploy/base")) // the reloader policy, without which no token is issued
 	require.NoError(b, env.Client.Create(ctx, &corev1.ServiceAccount{ObjectMeta: metav1.ObjectMeta{Name: "app", Namespace: rig.ns}}))
 	require.Eventually(b, func() bool {
 		return env.Client.Get(ctx, client.ObjectKey{Namespace: rig.ns, Name: "hotreload-reloader"}, &corev1.ServiceAccount{}) == nil
@@ -71,7 +75,13 @@ func BenchmarkIntegrationAdmissionUnderJunk(b *testing.B) {
 	}
 	exchangeURL := fmt.Sprintf("https://127.0.0.1:%d%s", exchangePort, identity.Path)
 	var next atomic.Int64
-	exchange := func() (time.Duration, error) {
+	var lastErr atomic.Value
+	exchange := func() (d time.Duration, err error) {
+		defer func() {
+			if err != nil {
+				lastErr.Store(err.Error())
+			}
+		}()
 		p := pods[int(next.Add(1))%len(pods)]
 		tr, err := env.Clientset.CoreV1().ServiceAccounts(rig.ns).CreateToken(ctx, "app", &authenticationv1.TokenRequest{Spec: authenticationv1.TokenRequestSpec{
 			Audiences:      []string{identity.Audience},
@@ -105,6 +115,9 @@ func BenchmarkIntegrationAdmissionUnderJunk(b *testing.B) {
 		codes := &statusCounts{m: map[string]int{}}
 		var junk sync.WaitGroup
 		every := func(name string, rate int, send func() (int, error)) {
+			if !junkKind(name) {
+				return
+			}
 			junk.Go(func() {
 				tick := time.NewTicker(time.Second / time.Duration(rate))
 				defer tick.Stop()
@@ -133,8 +146,17 @@ func BenchmarkIntegrationAdmissionUnderJunk(b *testing.B) {
 			code, _, err := post(junkClient, exchangeURL, "Bearer junk."+fmt.Sprint(time.Now().UnixNano()), nil)
 			return code, err
 		})
-		for range junkSlowConns {
-			junk.Go(func() { codes.add("slow-loris", slowLoris(jctx, rig, exchangePort), nil) })
+		for i := range junkSlowConns * boolInt(junkKind("slow-loris")) {
+			// Opened over the first 10 s: a burst of TLS handshakes costs the
+			// server's CPU whatever is behind them.
+			junk.Go(func() {
+				select {
+				case <-jctx.Done():
+					return
+				case <-time.After(time.Duration(i) * 10 * time.Second / junkSlowConns):
+				}
+				codes.add("slow-loris", slowLoris(jctx, rig, exchangePort), nil)
+			})
 		}
 
 		var wg sync.WaitGroup
@@ -147,6 +169,9 @@ func BenchmarkIntegrationAdmissionUnderJunk(b *testing.B) {
 		stop()
 		junk.Wait()
 		reportLatencies(b, "", lat, failures, elapsed, "reviews/s")
+		if exFailures > 0 {
+			b.Logf("%d exchanges failed, the last: %v", exFailures, lastErr.Load())
+		}
 		reportLatencies(b, "exchange-", exLat, exFailures, exElapsed, "exchanges/s")
 		for k, n := range codes.snapshot() {
 			b.ReportMetric(float64(n), "junk-"+k)
@@ -228,4 +253,18 @@ func (s *statusCounts) snapshot() map[string]int {
 		out[k] = v
 	}
 	return out
+}
+
+// junkKind reports whether HOTRELOAD_JUNK (a comma-separated list of
+// garbage-json, 7MiB-body, junk-token, slow-loris; default all) names kind.
+func junkKind(kind string) bool {
+	v := os.Getenv("HOTRELOAD_JUNK")
+	return v == "" || slices.Contains(strings.Split(v, ","), kind)
+}
+
+func boolInt(b bool) int {
+	if b {
+		return 1
+	}
+	return 0
 }
