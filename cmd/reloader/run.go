@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"crypto/tls"
 	"crypto/x509"
 	"errors"
 	"flag"
@@ -127,21 +126,17 @@ func run(ctx context.Context, r contract.Run, exchangeCA string) error {
 
 // exchangeConfig returns base authenticated with the reloader token that the
 // pod token (contract.TokenFile) is traded for at url, trusting the CA bundle
-// caPEM (the system roots when it holds no certificate).
+// of contract.ExchangeCAFile, read at each exchange, and caPEM (the system
+// roots when neither holds a certificate).
 func exchangeConfig(base *rest.Config, url, caPEM string) (*rest.Config, error) {
-	tlsCfg := &tls.Config{MinVersion: tls.VersionTLS12}
-	if caPEM != "" {
-		pool := x509.NewCertPool()
-		if pool.AppendCertsFromPEM([]byte(caPEM)) {
-			tlsCfg.RootCAs = pool
-		} else {
-			// Never fatal: the app runs on its live copy whatever the exchange does.
-			slog.Warn("the token exchange's CA bundle holds no usable certificate: trusting the system roots", "env", contract.ExchangeCAEnv)
-		}
+	if caPEM != "" && !x509.NewCertPool().AppendCertsFromPEM([]byte(caPEM)) {
+		// Never fatal: the app runs on its live copy whatever the exchange does.
+		slog.Warn("the token exchange's CA bundle holds no usable certificate", "env", contract.ExchangeCAEnv)
 	}
 	ex := &reloadertoken.Exchange{
 		URL:          url,
-		Client:       &http.Client{Timeout: 10 * time.Second, Transport: &http.Transport{TLSClientConfig: tlsCfg}},
+		CAFile:       contract.ExchangeCAFile,
+		CA:           []byte(caPEM),
 		PodTokenFile: contract.TokenFile,
 	}
 	return reloadertoken.Config(base, reloadertoken.Source(ex)), nil

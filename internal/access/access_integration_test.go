@@ -4,6 +4,15 @@ package access_test
 
 import (
 	"context"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/x509"
+	"crypto/x509/pkix"
+	"encoding/pem"
+	"math/big"
+	"os"
+	"path/filepath"
 	"testing"
 	"time"
 
@@ -16,18 +25,20 @@ import (
 	"k8s.io/client-go/kubernetes/scheme"
 	"k8s.io/client-go/rest"
 	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/config"
 	"sigs.k8s.io/controller-runtime/pkg/manager"
 	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
 
 	"github.com/hotreload/hotreload/internal/access"
 	"github.com/hotreload/hotreload/internal/testenv"
+	"github.com/hotreload/hotreload/pkg/contract"
 )
 
 func TestMain(m *testing.M) { testenv.Main(m) }
 
 // startAsWebhook applies deploy/base and runs a manager with the reconciler under
 // the webhook's own ServiceAccount, so the test also proves its RBAC suffices.
-func startAsWebhook(t *testing.T, env *testenv.Env) {
+func startAsWebhook(t *testing.T, env *testenv.Env, o access.Options) {
 	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
 	env.Apply(t, env.Kustomize(t, "../../deploy/base"))
@@ -36,9 +47,11 @@ func startAsWebhook(t *testing.T, env *testenv.Env) {
 	cfg := rest.AnonymousClientConfig(env.Config)
 	cfg.BearerToken = tr.Status.Token
 
-	mgr, err := manager.New(cfg, manager.Options{Scheme: scheme.Scheme, Metrics: metricsserver.Options{BindAddress: "0"}})
+	skip := true // several tests, several managers in one process
+	mgr, err := manager.New(cfg, manager.Options{Scheme: scheme.Scheme, Metrics: metricsserver.Options{BindAddress: "0"},
+		Controller: config.Controller{SkipNameValidation: &skip}})
 	require.NoError(t, err)
-	require.NoError(t, access.Setup(mgr, access.Options{}))
+	require.NoError(t, access.Setup(mgr, o))
 	done := make(chan error, 1)
 	go func() { done <- mgr.Start(ctx) }()
 	t.Cleanup(func() {
@@ -101,7 +114,7 @@ func equal(a, b objects) bool {
 
 func TestIntegrationReloaderRightsFollowTheNamespaceLabel(t *testing.T) {
 	env := testenv.Get(t)
-	startAsWebhook(t, env)
+	startAsWebhook(t, env, access.Options{})
 	ctx := context.Background()
 
 	enabled := env.Namespace(t, map[string]string{"hotreload/injection": "enabled"})
@@ -138,4 +151,51 @@ func touch(t *testing.T, env *testenv.Env, name string) {
 	}
 	ns.Annotations["test/touched"] = time.Now().String()
 	require.NoError(t, env.Client.Update(context.Background(), ns))
+}
+
+// The sidecars of each enabled namespace get the exchange's CA bundle, which
+// follows a rotation of the CA file: the new CA first, the old one beside it
+// for the overlap, then the new one alone; the bundle goes with the label.
+func TestIntegrationTheExchangesCABundleFollowsARotation(t *testing.T) {
+	env := testenv.Get(t)
+	ctx := context.Background()
+	caFile := filepath.Join(t.TempDir(), "ca.crt")
+	old, rotated := pemCA(t, "old"), pemCA(t, "new")
+	require.NoError(t, os.WriteFile(caFile, old, 0o600))
+	startAsWebhook(t, env, access.Options{CAFile: caFile, CAOverlap: 3 * time.Second, CAPoll: 100 * time.Millisecond})
+	ns := env.Namespace(t, map[string]string{"hotreload/injection": "enabled"})
+	bundle := func() string {
+		cm := &corev1.ConfigMap{}
+		if err := env.Client.Get(ctx, client.ObjectKey{Namespace: ns, Name: contract.ExchangeCAConfigMap}, cm); err != nil {
+			return err.Error()
+		}
+		return cm.Data[contract.ExchangeCAKey]
+	}
+	waitBundle := func(want, msg string) {
+		t.Helper()
+		ok := assertEventually(func() bool { return bundle() == want })
+		require.True(t, ok, "%s: got %q", msg, bundle())
+	}
+	waitBundle(string(old), "an enabled namespace gets the CA")
+	require.NoError(t, os.WriteFile(caFile, rotated, 0o600))
+	waitBundle(string(rotated)+string(old), "a rotated CA comes first, the old one stays")
+	waitBundle(string(rotated), "after the overlap, the new CA alone")
+
+	nsObj := &corev1.Namespace{}
+	require.NoError(t, env.Client.Get(ctx, client.ObjectKey{Name: ns}, nsObj))
+	delete(nsObj.Labels, "hotreload/injection")
+	require.NoError(t, env.Client.Update(ctx, nsObj))
+	waitBundle(`configmaps "`+contract.ExchangeCAConfigMap+`" not found`, "the bundle goes with the label")
+}
+
+// pemCA returns a self-signed CA certificate in PEM.
+func pemCA(t *testing.T, name string) []byte {
+	t.Helper()
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	require.NoError(t, err)
+	tmpl := &x509.Certificate{SerialNumber: big.NewInt(1), Subject: pkix.Name{CommonName: name}, NotBefore: time.Now().Add(-time.Hour),
+		NotAfter: time.Now().Add(time.Hour), IsCA: true, BasicConstraintsValid: true, KeyUsage: x509.KeyUsageCertSign}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
+	require.NoError(t, err)
+	return pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der})
 }

@@ -1,8 +1,11 @@
 package access
 
 import (
+	"bytes"
 	"context"
 	"fmt"
+	"os"
+	"time"
 
 	corev1 "k8s.io/api/core/v1"
 	rbacv1 "k8s.io/api/rbac/v1"
@@ -10,15 +13,25 @@ import (
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/event"
+	"sigs.k8s.io/controller-runtime/pkg/handler"
 	"sigs.k8s.io/controller-runtime/pkg/manager"
+	"sigs.k8s.io/controller-runtime/pkg/source"
 
 	"github.com/hotreload/hotreload/pkg/annotations"
+	"github.com/hotreload/hotreload/pkg/contract"
 )
 
 // Options configures Setup.
 type Options struct {
 	// MaxConcurrentReconciles bounds parallel namespace reconciles (default 1).
 	MaxConcurrentReconciles int
+	// CAFile, when set, is the token exchange's CA bundle, kept for the
+	// sidecars of each enabled namespace (Reconciler.CAFile). It is looked
+	// at every CAPoll (default 10 s): a change is a rotation.
+	CAFile    string
+	CAOverlap time.Duration
+	CAPoll    time.Duration
 }
 
 // Setup registers the namespace reconciler with mgr. It runs on the elected leader
@@ -26,12 +39,57 @@ type Options struct {
 // grants: namespaces get/list/watch; serviceaccounts and rolebindings create, and
 // get/delete of hotreload-reloader; bind of the ClusterRole hotreload-reloader.
 func Setup(mgr manager.Manager, o Options) error {
-	r := &Reconciler{Client: mgr.GetClient(), Reader: mgr.GetAPIReader()}
-	return ctrl.NewControllerManagedBy(mgr).
+	r := &Reconciler{Client: mgr.GetClient(), Reader: mgr.GetAPIReader(), CAFile: o.CAFile, CAOverlap: o.CAOverlap}
+	b := ctrl.NewControllerManagedBy(mgr).
 		Named("hotreload-access").
 		For(&corev1.Namespace{}).
-		WithOptions(controllerOptions(o)).
-		Complete(r)
+		WithOptions(controllerOptions(o))
+	if o.CAFile != "" {
+		changed := make(chan event.GenericEvent)
+		poll := o.CAPoll
+		if poll <= 0 {
+			poll = 10 * time.Second
+		}
+		if err := mgr.Add(manager.RunnableFunc(func(ctx context.Context) error {
+			watchCAFile(ctx, mgr.GetClient(), o.CAFile, poll, changed)
+			return nil
+		})); err != nil {
+			return err
+		}
+		b = b.WatchesRawSource(source.Channel(changed, &handler.EnqueueRequestForObject{}))
+	}
+	return b.Complete(r)
+}
+
+// watchCAFile looks at file every poll and, when it changed, sends every
+// enabled namespace (read through c) to changed, until ctx ends.
+func watchCAFile(ctx context.Context, c client.Reader, file string, poll time.Duration, changed chan<- event.GenericEvent) {
+	last, _ := os.ReadFile(file)
+	t := time.NewTicker(poll)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+		now, err := os.ReadFile(file)
+		if err != nil || bytes.Equal(now, last) {
+			continue
+		}
+		last = now
+		var list corev1.NamespaceList
+		if err := c.List(ctx, &list, client.MatchingLabels{annotations.InjectionLabel: annotations.InjectionEnabled}); err != nil {
+			continue
+		}
+		for i := range list.Items {
+			select {
+			case changed <- event.GenericEvent{Object: &list.Items[i]}:
+			case <-ctx.Done():
+				return
+			}
+		}
+	}
 }
 
 // Reconciler creates or removes the reloader's ServiceAccount and RoleBinding of
@@ -42,6 +100,14 @@ type Reconciler struct {
 	// Reader reads the two objects straight from the API server, so the webhook
 	// needs no cluster-wide list/watch of ServiceAccounts and RoleBindings.
 	Reader client.Reader
+	// CAFile, when set, is the token exchange's CA: its bundle is kept in the
+	// ConfigMap contract.ExchangeCAConfigMap of each enabled namespace, for
+	// the sidecars, with the CAs of before a rotation for CAOverlap (default
+	// DefaultCAOverlap).
+	CAFile    string
+	CAOverlap time.Duration
+	// Now is the clock (default time.Now).
+	Now func() time.Time
 }
 
 // Reconcile brings the namespace's reloader objects in line with its label.
@@ -54,10 +120,17 @@ func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Resu
 	if err != nil {
 		return ctrl.Result{}, err
 	}
-	if Enabled(ns) {
-		return ctrl.Result{}, r.ensure(ctx, ns.Name)
+	if !Enabled(ns) {
+		return ctrl.Result{}, r.remove(ctx, ns.Name)
 	}
-	return ctrl.Result{}, r.remove(ctx, ns.Name)
+	if err := r.ensure(ctx, ns.Name); err != nil || r.CAFile == "" {
+		return ctrl.Result{}, err
+	}
+	again, err := r.ensureCABundle(ctx, ns.Name)
+	if err != nil || again.IsZero() {
+		return ctrl.Result{}, err
+	}
+	return ctrl.Result{RequeueAfter: max(time.Until(again), time.Second)}, nil
 }
 
 // Enabled reports whether the reloader should have rights in ns.
@@ -93,8 +166,11 @@ func (r *Reconciler) ensure(ctx context.Context, namespace string) error {
 // remove deletes the RoleBinding first, so the rights go before the identity. It
 // deletes only objects this package created.
 func (r *Reconciler) remove(ctx context.Context, namespace string) error {
-	for _, obj := range []client.Object{&rbacv1.RoleBinding{}, &corev1.ServiceAccount{}} {
+	for _, obj := range []client.Object{&rbacv1.RoleBinding{}, &corev1.ServiceAccount{}, &corev1.ConfigMap{}} {
 		key := client.ObjectKey{Namespace: namespace, Name: ReloaderName}
+		if _, ok := obj.(*corev1.ConfigMap); ok {
+			key.Name = contract.ExchangeCAConfigMap
+		}
 		err := r.Reader.Get(ctx, key, obj)
 		if apierrors.IsNotFound(err) {
 			continue

@@ -2,6 +2,8 @@ package reloadertoken
 
 import (
 	"context"
+	"crypto/tls"
+	"crypto/x509"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -26,8 +28,15 @@ type Exchange struct {
 	// URL of the Exchanger, e.g. https://hotreload-webhook.hotreload-system.svc/reloader-token.
 	URL string
 	// Client reaches URL; it must trust the webhook's CA. It should bound
-	// each request (Timeout): Token has no context.
+	// each request (Timeout): Token has no context. When nil, each exchange
+	// builds one that trusts CAFile and CA.
 	Client *http.Client
+	// CAFile is a CA bundle read at each exchange, so that it follows a
+	// rotation of the webhook's CA (contract.ExchangeCAFile); CA is one read
+	// once (contract.ExchangeCAEnv). Both are trusted; with neither, the
+	// system roots are.
+	CAFile string
+	CA     []byte
 	// PodTokenFile is the projected token of the pod's ServiceAccount with
 	// audience contract.TokenAudience; the kubelet rotates it, so it is read
 	// at each exchange.
@@ -67,7 +76,8 @@ func (e *Exchange) exchange(ctx context.Context) (*authenticationv1.TokenRequest
 	req.Header.Set("Authorization", "Bearer "+strings.TrimSpace(string(pod)))
 	c := e.Client
 	if c == nil {
-		c = &http.Client{Timeout: 10 * time.Second}
+		c = e.newClient()
+		defer c.CloseIdleConnections()
 	}
 	resp, err := c.Do(req)
 	if err != nil {
@@ -103,4 +113,24 @@ func Config(base *rest.Config, ts transport.ResettableTokenSource) *rest.Config 
 	cfg := rest.AnonymousClientConfig(base)
 	cfg.Wrap(transport.ResettableTokenSourceWrapTransport(ts))
 	return cfg
+}
+
+// newClient returns a client for one exchange, trusting the CA bundles of
+// CAFile, as it is now, and CA.
+func (e *Exchange) newClient() *http.Client {
+	tlsCfg := &tls.Config{MinVersion: tls.VersionTLS12}
+	pool := x509.NewCertPool()
+	ok := false
+	if e.CAFile != "" {
+		if pem, err := os.ReadFile(e.CAFile); err == nil {
+			ok = pool.AppendCertsFromPEM(pem)
+		}
+	}
+	if len(e.CA) > 0 && pool.AppendCertsFromPEM(e.CA) {
+		ok = true
+	}
+	if ok {
+		tlsCfg.RootCAs = pool
+	}
+	return &http.Client{Timeout: 10 * time.Second, Transport: &http.Transport{TLSClientConfig: tlsCfg}}
 }

@@ -5,6 +5,7 @@ import (
 	"crypto/tls"
 	"fmt"
 	"net/http"
+	"path/filepath"
 	"strconv"
 	"strings"
 
@@ -156,7 +157,9 @@ func NewManager(cfg *rest.Config, o ServerOptions, log logr.Logger) (manager.Man
 			return nil, err
 		}
 	}
-	if err := access.Setup(mgr, access.Options{}); err != nil {
+	// The sidecars trust the CA that signed this server's certificate
+	// (cert-manager and certs/ both write ca.crt), as it rotates.
+	if err := access.Setup(mgr, access.Options{CAFile: filepath.Join(o.CertDir, "ca.crt")}); err != nil {
 		return nil, fmt.Errorf("setting up the reloader's access per namespace: %w", err)
 	}
 	if err := rollout.Setup(mgr, rollout.Options{Registry: o.Registry}); err != nil {

@@ -59,6 +59,15 @@ const (
 	TokenDir = "/var/run/secrets/kubernetes.io/serviceaccount"
 	// TokenFile is the sidecar's pod token in TokenDir.
 	TokenFile = TokenDir + "/token"
+	// ExchangeCAFile is the CA bundle of the token exchange in TokenDir,
+	// projected from ExchangeCAConfigMap: it follows a rotation of the
+	// webhook's CA, holding the old and the new CA while both are in use. The
+	// sidecar reads it at each exchange; ExchangeCAEnv is its fallback.
+	ExchangeCAFile = TokenDir + "/exchange-ca.crt"
+	// ExchangeCAConfigMap is the ConfigMap the controller keeps in each
+	// enabled namespace with the exchange's CA bundle, key ExchangeCAKey.
+	ExchangeCAConfigMap = "hotreload-exchange-ca"
+	ExchangeCAKey       = "ca.crt"
 
 	// ReadyPath is the sidecar's startup probe path: ready once the live copies exist.
 	ReadyPath = "/readyz"

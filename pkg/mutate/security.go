@@ -1,6 +1,7 @@
 package mutate
 
 import (
+	"path"
 	"fmt"
 	"strings"
 
@@ -143,6 +144,13 @@ func newTokenVolume() corev1.Volume {
 			{DownwardAPI: &corev1.DownwardAPIProjection{Items: []corev1.DownwardAPIVolumeFile{
 				{Path: "namespace", FieldRef: &corev1.ObjectFieldSelector{APIVersion: "v1", FieldPath: "metadata.namespace"}},
 			}}},
+			// The exchange's CA bundle, which follows its rotation; optional,
+			// so that a pod starts before the controller wrote it.
+			{ConfigMap: &corev1.ConfigMapProjection{
+				LocalObjectReference: corev1.LocalObjectReference{Name: contract.ExchangeCAConfigMap},
+				Items:                []corev1.KeyToPath{{Key: contract.ExchangeCAKey, Path: path.Base(contract.ExchangeCAFile)}},
+				Optional:             ptr.To(true),
+			}},
 		},
 	}}}
 }
