@@ -189,33 +189,12 @@ func TestIntegrationExchangeIssuesATokenPinnedToTheCallersPod(t *testing.T) {
 // gets PodBurst fresh tokens, then 429; a caller gets CallerBurst reviews,
 // then 429, whatever it sends.
 func TestIntegrationExchangeLimitsWhatACallerCosts(t *testing.T) {
-	env := testenv.Get(t)
-	applyBase(t, env)
+	env, ns, a, cs, c := enabledWithPod(t)
 	ctx := context.Background()
-	ns := env.Namespace(t, map[string]string{"hotreload/injection": "enabled"})
-	require.NoError(t, env.Client.Create(ctx, &corev1.ServiceAccount{ObjectMeta: metav1.ObjectMeta{Name: "app", Namespace: ns}}))
-	require.NoError(t, env.Client.Create(ctx, access.ServiceAccount(ns)))
-	require.NoError(t, env.Client.Create(ctx, access.RoleBinding(ns)))
-	a := pod(t, env, ns, "a", true)
-	webhookCfg := configFor(env, mint(t, env, "hotreload-system", "hotreload-webhook", nil))
-	cs, err := kubernetes.NewForConfig(webhookCfg)
-	require.NoError(t, err)
-	c, err := client.New(webhookCfg, client.Options{Scheme: scheme.Scheme})
-	require.NoError(t, err)
 	srv := httptest.NewTLSServer(&identity.Exchanger{Kube: cs, Pods: c, Reader: c, TTL: 10 * time.Minute,
 		Limits: identity.Limits{CallerEvery: time.Hour, CallerBurst: 3, PodEvery: time.Hour, PodBurst: 2}})
 	t.Cleanup(srv.Close)
-	exchange := func(podToken string) (int, string) {
-		req, err := http.NewRequest(http.MethodPost, srv.URL+identity.Path, nil)
-		require.NoError(t, err)
-		req.Header.Set("Authorization", "Bearer "+podToken)
-		resp, err := srv.Client().Do(req)
-		require.NoError(t, err)
-		defer resp.Body.Close()
-		b, err := io.ReadAll(resp.Body)
-		require.NoError(t, err)
-		return resp.StatusCode, strings.TrimSpace(string(b))
-	}
+	exchange := func(podToken string) (int, string) { return post(t, srv, podToken) }
 	credentials := func() string {
 		got := &corev1.Pod{}
 		require.NoError(t, env.Client.Get(ctx, client.ObjectKeyFromObject(a), got))
@@ -245,15 +224,9 @@ func TestIntegrationExchangeLimitsWhatACallerCosts(t *testing.T) {
 // pod of the cluster. An Exchanger of a manager whose cache never started
 // (a cached read would wait for it) exchanges at once.
 func TestIntegrationTheExchangeReadsNoPodThroughACache(t *testing.T) {
-	env := testenv.Get(t)
-	applyBase(t, env)
+	env, ns, a, _, _ := enabledWithPod(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 	defer cancel()
-	ns := env.Namespace(t, map[string]string{"hotreload/injection": "enabled"})
-	require.NoError(t, env.Client.Create(ctx, &corev1.ServiceAccount{ObjectMeta: metav1.ObjectMeta{Name: "app", Namespace: ns}}))
-	require.NoError(t, env.Client.Create(ctx, access.ServiceAccount(ns)))
-	require.NoError(t, env.Client.Create(ctx, access.RoleBinding(ns)))
-	a := pod(t, env, ns, "a", true)
 	mgr, err := manager.New(configFor(env, mint(t, env, "hotreload-system", "hotreload-webhook", nil)),
 		manager.Options{Scheme: scheme.Scheme, Metrics: metricsserver.Options{BindAddress: "0"}})
 	require.NoError(t, err)
@@ -271,34 +244,13 @@ func TestIntegrationTheExchangeReadsNoPodThroughACache(t *testing.T) {
 // The exchange issues no token while the policy that confines reloader tokens
 // to their pods is not in force: its binding missing, or not denying.
 func TestIntegrationNoTokenWhileTheReloaderPolicyIsNotInForce(t *testing.T) {
-	env := testenv.Get(t)
-	applyBase(t, env)
+	env, ns, a, cs, c := enabledWithPod(t)
 	ctx := context.Background()
-	ns := env.Namespace(t, map[string]string{"hotreload/injection": "enabled"})
-	require.NoError(t, env.Client.Create(ctx, &corev1.ServiceAccount{ObjectMeta: metav1.ObjectMeta{Name: "app", Namespace: ns}}))
-	require.NoError(t, env.Client.Create(ctx, access.ServiceAccount(ns)))
-	require.NoError(t, env.Client.Create(ctx, access.RoleBinding(ns)))
-	a := pod(t, env, ns, "a", true)
-	webhookCfg := configFor(env, mint(t, env, "hotreload-system", "hotreload-webhook", nil))
-	cs, err := kubernetes.NewForConfig(webhookCfg)
-	require.NoError(t, err)
-	c, err := client.New(webhookCfg, client.Options{Scheme: scheme.Scheme})
-	require.NoError(t, err)
 	clock := time.Now()
 	srv := httptest.NewTLSServer(&identity.Exchanger{Kube: cs, Pods: c, Reader: c, TTL: 10 * time.Minute, ReloaderImage: testImage,
 		Now: func() time.Time { clock = clock.Add(time.Minute); return clock }}) // every look is a new one
 	t.Cleanup(srv.Close)
-	exchange := func() (int, string) {
-		req, err := http.NewRequest(http.MethodPost, srv.URL+identity.Path, nil)
-		require.NoError(t, err)
-		req.Header.Set("Authorization", "Bearer "+mint(t, env, ns, "app", a, identity.Audience))
-		resp, err := srv.Client().Do(req)
-		require.NoError(t, err)
-		defer resp.Body.Close()
-		b, err := io.ReadAll(resp.Body)
-		require.NoError(t, err)
-		return resp.StatusCode, strings.TrimSpace(string(b))
-	}
+	exchange := func() (int, string) { return post(t, srv, mint(t, env, ns, "app", a, identity.Audience)) }
 	binding := &admissionregistrationv1.ValidatingAdmissionPolicyBinding{}
 	require.NoError(t, env.Client.Get(ctx, client.ObjectKey{Name: identity.ReloaderPolicy}, binding))
 	original := binding.DeepCopy()
@@ -327,4 +279,39 @@ func TestIntegrationNoTokenWhileTheReloaderPolicyIsNotInForce(t *testing.T) {
 	require.NoError(t, env.Client.Create(ctx, restored))
 	code, body = exchange()
 	assert.Equal(t, http.StatusOK, code, body)
+}
+
+// enabledWithPod applies deploy/base and makes an enabled namespace with the
+// reloader's objects, an app account and an injected pod a of it; it returns
+// them with clients acting as the webhook's own ServiceAccount.
+func enabledWithPod(t *testing.T) (*testenv.Env, string, *corev1.Pod, kubernetes.Interface, client.Client) {
+	t.Helper()
+	env := testenv.Get(t)
+	applyBase(t, env)
+	ctx := context.Background()
+	ns := env.Namespace(t, map[string]string{"hotreload/injection": "enabled"})
+	require.NoError(t, env.Client.Create(ctx, &corev1.ServiceAccount{ObjectMeta: metav1.ObjectMeta{Name: "app", Namespace: ns}}))
+	require.NoError(t, env.Client.Create(ctx, access.ServiceAccount(ns)))
+	require.NoError(t, env.Client.Create(ctx, access.RoleBinding(ns)))
+	a := pod(t, env, ns, "a", true)
+	webhookCfg := configFor(env, mint(t, env, "hotreload-system", "hotreload-webhook", nil))
+	cs, err := kubernetes.NewForConfig(webhookCfg)
+	require.NoError(t, err)
+	c, err := client.New(webhookCfg, client.Options{Scheme: scheme.Scheme})
+	require.NoError(t, err)
+	return env, ns, a, cs, c
+}
+
+// post sends podToken to the exchange srv and returns its status and answer.
+func post(t *testing.T, srv *httptest.Server, podToken string) (int, string) {
+	t.Helper()
+	req, err := http.NewRequest(http.MethodPost, srv.URL+identity.Path, nil)
+	require.NoError(t, err)
+	req.Header.Set("Authorization", "Bearer "+podToken)
+	resp, err := srv.Client().Do(req)
+	require.NoError(t, err)
+	defer resp.Body.Close()
+	b, err := io.ReadAll(resp.Body)
+	require.NoError(t, err)
+	return resp.StatusCode, strings.TrimSpace(string(b))
 }
