@@ -67,7 +67,9 @@ func TestAnExchangeTrustsTheCABundleFileAsItIsNow(t *testing.T) {
 	srv := &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
 		_ = json.NewEncoder(w).Encode(authenticationv1.TokenRequestStatus{Token: "reloader", ExpirationTimestamp: metav1.NewTime(time.Now().Add(time.Hour))})
 	}), ReadHeaderTimeout: 5 * time.Second}
-	go func() { _ = srv.Serve(tls.NewListener(ln, &tls.Config{GetCertificate: func(*tls.ClientHelloInfo) (*tls.Certificate, error) { return serving.Load(), nil }})) }()
+	go func() {
+		_ = srv.Serve(tls.NewListener(ln, &tls.Config{GetCertificate: func(*tls.ClientHelloInfo) (*tls.Certificate, error) { return serving.Load(), nil }}))
+	}()
 	t.Cleanup(func() { _ = srv.Close() })
 	url := "https://" + ln.Addr().String()
 

@@ -17,7 +17,6 @@ import (
 	"github.com/go-logr/logr"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
-	"golang.org/x/net/http2"
 	authenticationv1 "k8s.io/api/authentication/v1"
 	corev1 "k8s.io/api/core/v1"
 	rbacv1 "k8s.io/api/rbac/v1"
@@ -55,7 +54,9 @@ func TestIntegrationTheWebhookPortRefusesWhatItDoesNotNeed(t *testing.T) {
 		defer conn.Close()
 		assert.Equal(t, "http/1.1", conn.ConnectionState().NegotiatedProtocol)
 
-		h2 := &http.Client{Transport: &http2.Transport{TLSClientConfig: base()}}
+		only2 := &http.Protocols{}
+		only2.SetHTTP2(true)
+		h2 := &http.Client{Transport: &http.Transport{TLSClientConfig: base(), Protocols: only2}}
 		_, err = h2.Post("https://"+addr+webhook.Path, "application/json", nil)
 		assert.Error(t, err, "an HTTP/2-only client gets no answer")
 	})

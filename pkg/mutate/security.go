@@ -1,8 +1,8 @@
 package mutate
 
 import (
-	"path"
 	"fmt"
+	"path"
 	"strings"
 
 	corev1 "k8s.io/api/core/v1"
