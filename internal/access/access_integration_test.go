@@ -4,13 +4,6 @@ package access_test
 
 import (
 	"context"
-	"crypto/ecdsa"
-	"crypto/elliptic"
-	"crypto/rand"
-	"crypto/x509"
-	"crypto/x509/pkix"
-	"encoding/pem"
-	"math/big"
 	"os"
 	"path/filepath"
 	"testing"
@@ -160,7 +153,7 @@ func TestIntegrationTheExchangesCABundleFollowsARotation(t *testing.T) {
 	env := testenv.Get(t)
 	ctx := context.Background()
 	caFile := filepath.Join(t.TempDir(), "ca.crt")
-	old, rotated := pemCA(t, "old"), pemCA(t, "new")
+	old, rotated := access.PEMCA(t, "old"), access.PEMCA(t, "new")
 	require.NoError(t, os.WriteFile(caFile, old, 0o600))
 	startAsWebhook(t, env, access.Options{CAFile: caFile, CAOverlap: 3 * time.Second, CAPoll: 100 * time.Millisecond})
 	ns := env.Namespace(t, map[string]string{"hotreload/injection": "enabled"})
@@ -186,16 +179,4 @@ func TestIntegrationTheExchangesCABundleFollowsARotation(t *testing.T) {
 	delete(nsObj.Labels, "hotreload/injection")
 	require.NoError(t, env.Client.Update(ctx, nsObj))
 	waitBundle(`configmaps "`+contract.ExchangeCAConfigMap+`" not found`, "the bundle goes with the label")
-}
-
-// pemCA returns a self-signed CA certificate in PEM.
-func pemCA(t *testing.T, name string) []byte {
-	t.Helper()
-	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	require.NoError(t, err)
-	tmpl := &x509.Certificate{SerialNumber: big.NewInt(1), Subject: pkix.Name{CommonName: name}, NotBefore: time.Now().Add(-time.Hour),
-		NotAfter: time.Now().Add(time.Hour), IsCA: true, BasicConstraintsValid: true, KeyUsage: x509.KeyUsageCertSign}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
-	require.NoError(t, err)
-	return pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der})
 }

@@ -25,13 +25,19 @@ func newCA(t *testing.T, name string, notAfter time.Time) *x509.Certificate {
 	t.Helper()
 	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
 	require.NoError(t, err)
-	tmpl := &x509.Certificate{SerialNumber: big.NewInt(1), Subject: pkix.Name{CommonName: name}, NotBefore: t0.Add(-time.Hour), NotAfter: notAfter,
+	tmpl := &x509.Certificate{SerialNumber: big.NewInt(1), Subject: pkix.Name{CommonName: name}, NotBefore: notAfter.Add(-365 * 24 * time.Hour), NotAfter: notAfter,
 		IsCA: true, BasicConstraintsValid: true, KeyUsage: x509.KeyUsageCertSign}
 	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
 	require.NoError(t, err)
 	c, err := x509.ParseCertificate(der)
 	require.NoError(t, err)
 	return c
+}
+
+// PEMCA returns a self-signed CA certificate in PEM, valid for an hour from
+// now (for the integration tests of package access_test).
+func PEMCA(t *testing.T, name string) []byte {
+	return []byte(encodeCerts([]*x509.Certificate{newCA(t, name, time.Now().Add(time.Hour))}))
 }
 
 func TestCABundleKeepsTheCAsOfBeforeARotationForTheOverlap(t *testing.T) {

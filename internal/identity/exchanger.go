@@ -140,11 +140,14 @@ func (x *Exchanger) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 // ready). It looks at most every 10 seconds.
 func (x *Exchanger) PolicyInForce(ctx context.Context) error {
 	x.once.Do(x.init)
-	now := time.Now()
+	return x.policy.inForce(ctx, x.now())
+}
+
+func (x *Exchanger) now() time.Time {
 	if x.Now != nil {
-		now = x.Now()
+		return x.Now()
 	}
-	return x.policy.inForce(ctx, now)
+	return time.Now()
 }
 
 func (x *Exchanger) init() {
@@ -157,10 +160,7 @@ func (x *Exchanger) init() {
 // gets 429 before the API server is asked anything more.
 func (x *Exchanger) limited(r *http.Request, podToken string) (*authenticationv1.TokenRequestStatus, error) {
 	x.once.Do(x.init)
-	now := time.Now()
-	if x.Now != nil {
-		now = x.Now()
-	}
+	now := x.now()
 	if st, ok := x.state.reused(podToken, now); ok {
 		return st, nil
 	}

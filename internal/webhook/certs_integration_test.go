@@ -12,9 +12,9 @@ import (
 
 	"github.com/go-logr/logr/testr"
 	"github.com/stretchr/testify/require"
-	"sigs.k8s.io/controller-runtime/pkg/envtest"
 
 	"github.com/hotreload/hotreload/internal/testenv"
+	"github.com/hotreload/hotreload/internal/webhook"
 	"github.com/hotreload/hotreload/pkg/mutate/mutatetest"
 )
 
@@ -23,14 +23,10 @@ import (
 // the certificate the next TLS handshake sees.
 func TestIntegrationServerReloadsRotatedCertificate(t *testing.T) {
 	env := testenv.Get(t)
-	first := envtest.WebhookInstallOptions{LocalServingHost: "127.0.0.1"}
-	require.NoError(t, first.PrepWithoutInstalling())
-	second := envtest.WebhookInstallOptions{LocalServingHost: "127.0.0.1"}
-	require.NoError(t, second.PrepWithoutInstalling())
-	t.Cleanup(func() { _ = first.Cleanup(); _ = second.Cleanup() })
-
 	o := serverOptions(mutatetest.Case{})
-	o.Host, o.Port, o.CertDir = first.LocalServingHost, first.LocalServingPort, first.LocalServingCertDir
+	first := serveOnLoopback(t, &o)
+	// A second certificate, to rotate to (its port is not used).
+	second := serveOnLoopback(t, &webhook.ServerOptions{})
 	runManager(t, env, o, testr.New(t))
 
 	addr := fmt.Sprintf("%s:%d", o.Host, o.Port)

@@ -35,11 +35,8 @@ import (
 // forward-secret AEAD suites, and refuses a large body unread.
 func TestIntegrationTheWebhookPortRefusesWhatItDoesNotNeed(t *testing.T) {
 	env := testenv.Get(t)
-	serving := envtest.WebhookInstallOptions{LocalServingHost: "127.0.0.1"}
-	require.NoError(t, serving.PrepWithoutInstalling())
-	t.Cleanup(func() { _ = serving.Cleanup() })
 	o := serverOptions(mutatetest.Case{})
-	o.Host, o.Port, o.CertDir = serving.LocalServingHost, serving.LocalServingPort, serving.LocalServingCertDir
+	serving := serveOnLoopback(t, &o)
 	runManager(t, env, o, logr.Discard())
 	pool := x509.NewCertPool()
 	require.True(t, pool.AppendCertsFromPEM(serving.LocalServingCAData))
@@ -101,12 +98,9 @@ func TestIntegrationTheExchangeHasItsOwnPort(t *testing.T) {
 	env := testenv.Get(t)
 	for _, legacy := range []bool{false, true} {
 		t.Run(fmt.Sprintf("also on the admission port: %v", legacy), func(t *testing.T) {
-			serving := envtest.WebhookInstallOptions{LocalServingHost: "127.0.0.1"}
-			require.NoError(t, serving.PrepWithoutInstalling())
-			t.Cleanup(func() { _ = serving.Cleanup() })
 			exchangePort := freePort(t)
 			o := serverOptions(mutatetest.Case{})
-			o.Host, o.Port, o.CertDir = serving.LocalServingHost, serving.LocalServingPort, serving.LocalServingCertDir
+			serving := serveOnLoopback(t, &o)
 			o.ExchangePort, o.ExchangeOnAdmissionPort = exchangePort, legacy
 			runManager(t, env, o, logr.Discard())
 			pool := x509.NewCertPool()
@@ -146,12 +140,9 @@ func TestIntegrationTheExchangeHasItsOwnPort(t *testing.T) {
 func TestIntegrationMetricsAreServedOnlyToAllowedCallers(t *testing.T) {
 	env := testenv.Get(t)
 	ctx := context.Background()
-	serving := envtest.WebhookInstallOptions{LocalServingHost: "127.0.0.1"}
-	require.NoError(t, serving.PrepWithoutInstalling())
-	t.Cleanup(func() { _ = serving.Cleanup() })
 	metricsPort := freePort(t)
 	o := serverOptions(mutatetest.Case{})
-	o.Host, o.Port, o.CertDir = serving.LocalServingHost, serving.LocalServingPort, serving.LocalServingCertDir
+	serving := serveOnLoopback(t, &o)
 	o.MetricsAddr, o.MetricsSecure = fmt.Sprintf("127.0.0.1:%d", metricsPort), true
 	runManager(t, env, o, logr.Discard())
 
@@ -212,4 +203,15 @@ func freePort(t testing.TB) int {
 	require.NoError(t, err)
 	defer l.Close()
 	return l.Addr().(*net.TCPAddr).Port
+}
+
+// serveOnLoopback prepares a loopback port and a serving certificate for it
+// (envtest's, removed when the test ends), and points o at them.
+func serveOnLoopback(t testing.TB, o *webhook.ServerOptions) *envtest.WebhookInstallOptions {
+	t.Helper()
+	serving := &envtest.WebhookInstallOptions{LocalServingHost: "127.0.0.1"}
+	require.NoError(t, serving.PrepWithoutInstalling())
+	t.Cleanup(func() { _ = serving.Cleanup() })
+	o.Host, o.Port, o.CertDir = serving.LocalServingHost, serving.LocalServingPort, serving.LocalServingCertDir
+	return serving
 }

@@ -20,7 +20,6 @@ import (
 	admissionv1 "k8s.io/api/admission/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
-	"sigs.k8s.io/controller-runtime/pkg/envtest"
 	ctrllog "sigs.k8s.io/controller-runtime/pkg/log"
 	"sigs.k8s.io/controller-runtime/pkg/manager"
 
@@ -66,13 +65,9 @@ type loadRig struct {
 func newLoadRig(b *testing.B, o webhook.ServerOptions) *loadRig {
 	env := testenv.Get(b)
 	ctrllog.SetLogger(logr.Discard())
-	serving := envtest.WebhookInstallOptions{LocalServingHost: "127.0.0.1"}
-	require.NoError(b, serving.PrepWithoutInstalling())
-	b.Cleanup(func() { _ = serving.Cleanup() })
-
 	def := serverOptions(mutatetest.Case{})
 	o.NativeSidecar, o.Mutate = def.NativeSidecar, def.Mutate
-	o.Host, o.Port, o.CertDir = serving.LocalServingHost, serving.LocalServingPort, serving.LocalServingCertDir
+	serving := serveOnLoopback(b, &o)
 	mgr := runManager(b, env, o, logr.Discard())
 	ns := enabledNamespace(b, env, mgr.GetCache(), map[string]string{"hotreload/rollout": "1,25%,100%"})
 

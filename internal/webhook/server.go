@@ -117,12 +117,7 @@ func NewManager(cfg *rest.Config, o ServerOptions, log logr.Logger) (manager.Man
 		LeaderElectionNamespace: o.LeaderElectionNamespace,
 		Cache:                   cache.Options{DefaultTransform: cache.TransformStripManagedFields()},
 		Controller:              config.Controller{SkipNameValidation: &o.SkipControllerNameValidation},
-		WebhookServer: webhook.NewServer(webhook.Options{
-			Host:    o.Host,
-			Port:    o.Port,
-			CertDir: o.CertDir,
-			TLSOpts: []func(*tls.Config){hardenTLS},
-		}),
+		WebhookServer:           tlsServer(o, o.Port),
 	})
 	if err != nil {
 		return nil, fmt.Errorf("creating the manager: %w", err)
@@ -148,7 +143,7 @@ func NewManager(cfg *rest.Config, o ServerOptions, log logr.Logger) (manager.Man
 		mgr.GetWebhookServer().Register(identity.Path, exchange)
 	}
 	if o.ExchangePort != 0 {
-		srv := webhook.NewServer(webhook.Options{Host: o.Host, Port: o.ExchangePort, CertDir: o.CertDir, TLSOpts: []func(*tls.Config){hardenTLS}})
+		srv := tlsServer(o, o.ExchangePort)
 		srv.Register(identity.Path, exchange)
 		if err := mgr.Add(srv); err != nil {
 			return nil, fmt.Errorf("serving reloader tokens on port %d: %w", o.ExchangePort, err)
@@ -178,6 +173,13 @@ func NewManager(cfg *rest.Config, o ServerOptions, log logr.Logger) (manager.Man
 		return nil, err
 	}
 	return mgr, nil
+}
+
+// tlsServer is an HTTPS server on o.Host and port with o.CertDir's
+// certificate (reloaded as it rotates), TLS hardened (hardenTLS): the
+// admission port and the exchange's.
+func tlsServer(o ServerOptions, port int) webhook.Server {
+	return webhook.NewServer(webhook.Options{Host: o.Host, Port: port, CertDir: o.CertDir, TLSOpts: []func(*tls.Config){hardenTLS}})
 }
 
 // metricsOptions serves metrics where o says: over TLS with the webhook's
