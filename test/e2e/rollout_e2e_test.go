@@ -101,6 +101,12 @@ func releasedRevision(ctx context.Context, t testing.TB, cs kubernetes.Interface
 // waitApplied waits until every pod reports hotreload/applied=rev.
 func waitApplied(ctx context.Context, t testing.TB, cs kubernetes.Interface, ns string, pods map[string]string, rev string) {
 	t.Helper()
+	waitAppliedWithin(ctx, t, cs, ns, pods, rev, 30*time.Second)
+}
+
+// waitAppliedWithin is waitApplied, waiting up to timeout.
+func waitAppliedWithin(ctx context.Context, t testing.TB, cs kubernetes.Interface, ns string, pods map[string]string, rev string, timeout time.Duration) {
+	t.Helper()
 	require.Eventually(t, func() bool {
 		for name := range pods {
 			p, err := cs.CoreV1().Pods(ns).Get(ctx, name, metav1.GetOptions{})
@@ -109,7 +115,7 @@ func waitApplied(ctx context.Context, t testing.TB, cs kubernetes.Interface, ns 
 			}
 		}
 		return true
-	}, 30*time.Second, 100*time.Millisecond, "every pod reports hotreload/applied=%s", rev)
+	}, timeout, 100*time.Millisecond, "every pod reports hotreload/applied=%s", rev)
 }
 
 // events returns the messages of the Events of reason on the ConfigMap or
