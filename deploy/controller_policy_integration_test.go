@@ -17,6 +17,7 @@ import (
 	applycorev1 "k8s.io/client-go/applyconfigurations/core/v1"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
+	"github.com/hotreload/hotreload/internal/access"
 	"github.com/hotreload/hotreload/internal/testenv"
 )
 
@@ -36,6 +37,8 @@ func TestIntegrationControllerWritesOnlyTheCopiesItKeeps(t *testing.T) {
 	ctx := ctxFor(t)
 	enabled := env.Namespace(t, map[string]string{"hotreload/injection": "enabled"})
 	disabled := env.Namespace(t, nil)
+	// As the controller binds itself in each enabled namespace (internal/access).
+	require.NoError(t, env.Client.Create(ctx, access.ControllerRoleBinding(enabled, webhookAccount)))
 	ctrl, _ := as(t, env, token(t, env, "hotreload-system", "hotreload-webhook", nil))
 	managed := map[string]string{"app.kubernetes.io/managed-by": "hotreload"}
 	cm := func(ns, name string, labels map[string]string) *corev1.ConfigMap {
@@ -92,6 +95,11 @@ func TestIntegrationControllerWritesOnlyTheCopiesItKeeps(t *testing.T) {
 		}, `secrets "db" is forbidden: User "system:serviceaccount:hotreload-system:hotreload-webhook" cannot patch resource "secrets" in API group "" in the namespace "` + enabled + `"`},
 		{"it deletes no user's object", func() error { return ctrl.Delete(ctx, cm(enabled, "app", nil)) },
 			controllerDenied("configmaps", "app", "the hotreload controller may write only ConfigMaps and Secrets named hotreload-*")},
+		{"it reads no Secret of a namespace that is not enabled", func() error {
+			return ctrl.List(ctx, &corev1.SecretList{}, client.InNamespace(disabled))
+		}, `secrets is forbidden: User "system:serviceaccount:hotreload-system:hotreload-webhook" cannot list resource "secrets" in API group "" in the namespace "` + disabled + `"`},
+		{"it reads no Secret of the cluster at once", func() error { return ctrl.List(ctx, &corev1.SecretList{}) },
+			`secrets is forbidden: User "system:serviceaccount:hotreload-system:hotreload-webhook" cannot list resource "secrets" in API group "" at the cluster scope`},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			err := tc.do()
@@ -104,9 +112,10 @@ func TestIntegrationControllerWritesOnlyTheCopiesItKeeps(t *testing.T) {
 	assert.Equal(t, map[string]string{"k": "v"}, u.Data, "the user's ConfigMap is as it was")
 }
 
-// The controller's identity patches only hotreload/ keys of a pod, and gives
-// the reloader's role only to the reloader's account, only in enabled
-// namespaces, whatever RBAC lets it do.
+// The controller's identity patches only hotreload/ keys of a pod, gives the
+// reloader's role only to the reloader's account and its own rights of a
+// namespace only to itself, only in enabled namespaces, whatever RBAC lets it
+// do.
 func TestIntegrationControllerTouchesOnlyWhatIsHotreloads(t *testing.T) {
 	env := testenv.Get(t)
 	installBase(t, env)
@@ -141,10 +150,12 @@ func TestIntegrationControllerTouchesOnlyWhatIsHotreloads(t *testing.T) {
 	const (
 		noSpec   = "the hotreload controller may not change a pod's spec"
 		ownKeys  = "the hotreload controller may change only hotreload/ labels and annotations of a pod"
-		onlyName = "the hotreload controller may create only the ServiceAccount and RoleBinding hotreload-reloader"
+		onlyName = "the hotreload controller may create only the ServiceAccount hotreload-reloader and the RoleBindings hotreload-reloader and hotreload-controller"
 		onlyRole = "the hotreload controller may bind only the ClusterRole hotreload-reloader to the ServiceAccount hotreload-reloader of the same namespace"
-		onlyNS   = "the hotreload controller gives the reloader access only in namespaces labelled hotreload/injection=enabled"
+		onlySelf = "the hotreload controller may bind the ClusterRole hotreload-controller-namespace only to its own ServiceAccount, hotreload-system/hotreload-webhook"
+		onlyNS   = "the hotreload controller gives access only in namespaces labelled hotreload/injection=enabled"
 	)
+	itself := rbacv1.Subject{Kind: rbacv1.ServiceAccountKind, Name: "hotreload-webhook", Namespace: "hotreload-system"}
 	for _, tc := range []struct {
 		name string
 		do   func() error
@@ -172,6 +183,16 @@ func TestIntegrationControllerTouchesOnlyWhatIsHotreloads(t *testing.T) {
 			denied("hotreload-controller-access", "rolebindings.rbac.authorization.k8s.io", "extra", onlyName)},
 		{"it gives no access in a namespace that is not enabled", binding(disabled, "hotreload-reloader", "hotreload-reloader", reloaderIn(disabled)),
 			denied("hotreload-controller-access", "rolebindings.rbac.authorization.k8s.io", "hotreload-reloader", onlyNS)},
+		{"it binds its rights of an enabled namespace to itself", binding(enabled, "hotreload-controller", "hotreload-controller-namespace", itself), ""},
+		{"it binds those rights to nobody else", binding(enabled, "hotreload-controller", "hotreload-controller-namespace",
+			rbacv1.Subject{Kind: rbacv1.ServiceAccountKind, Name: "default", Namespace: enabled}),
+			denied("hotreload-controller-access", "rolebindings.rbac.authorization.k8s.io", "hotreload-controller", onlySelf)},
+		{"it binds no other role to itself", binding(enabled, "hotreload-controller", "hotreload-reloader", itself),
+			denied("hotreload-controller-access", "rolebindings.rbac.authorization.k8s.io", "hotreload-controller", onlySelf)},
+		{"it binds those rights under no other name", binding(enabled, "extra", "hotreload-controller-namespace", itself),
+			denied("hotreload-controller-access", "rolebindings.rbac.authorization.k8s.io", "extra", onlyName)},
+		{"it grants itself nothing in a namespace that is not enabled", binding(disabled, "hotreload-controller", "hotreload-controller-namespace", itself),
+			denied("hotreload-controller-access", "rolebindings.rbac.authorization.k8s.io", "hotreload-controller", onlyNS)},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			err := tc.do()

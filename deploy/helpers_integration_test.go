@@ -13,6 +13,7 @@ import (
 	"github.com/stretchr/testify/require"
 	authenticationv1 "k8s.io/api/authentication/v1"
 	corev1 "k8s.io/api/core/v1"
+	rbacv1 "k8s.io/api/rbac/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/util/strategicpatch"
 	"k8s.io/client-go/kubernetes"
@@ -46,6 +47,9 @@ func token(t *testing.T, env *testenv.Env, namespace, sa string, pod *corev1.Pod
 	require.NoError(t, err, "requesting a token for %s/%s", namespace, sa)
 	return tr.Status.Token
 }
+
+// webhookAccount is the webhook's (and controller's) ServiceAccount, as an RBAC subject.
+var webhookAccount = rbacv1.Subject{Kind: rbacv1.ServiceAccountKind, Namespace: "hotreload-system", Name: "hotreload-webhook"}
 
 // as returns clients authenticated with tok only.
 func as(t *testing.T, env *testenv.Env, tok string) (client.Client, kubernetes.Interface) {

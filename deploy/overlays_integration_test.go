@@ -35,6 +35,7 @@ const certManagerCRDs = "testdata/cert-manager-v1.21.2"
 
 // The objects of deploy/base, as `kind namespace/name`.
 var baseObjects = []string{
+	"ClusterRole /hotreload-controller-namespace",
 	"ClusterRole /hotreload-metrics-reader",
 	"ClusterRole /hotreload-release-operator",
 	"ClusterRole /hotreload-release-viewer",

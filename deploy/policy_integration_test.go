@@ -50,6 +50,7 @@ func newWorld(t *testing.T, env *testenv.Env) *world {
 	ns := env.Namespace(t, map[string]string{"hotreload/injection": "enabled"})
 	for _, obj := range []client.Object{
 		access.ServiceAccount(ns), access.RoleBinding(ns),
+		access.ControllerRoleBinding(ns, webhookAccount),
 		&corev1.ServiceAccount{ObjectMeta: metav1.ObjectMeta{Name: "app", Namespace: ns}},
 		&corev1.ServiceAccount{ObjectMeta: metav1.ObjectMeta{Name: "operator", Namespace: ns}},
 		&rbacv1.Role{

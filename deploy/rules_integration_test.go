@@ -66,8 +66,8 @@ func TestIntegrationRightsMatchTheDocumentedOnes(t *testing.T) {
 
 	webhookClusterWide := []string{
 		"get,list,watch,patch  pods ",
-		"get,list,watch  configmaps,secrets ",
-		"create,update,delete  configmaps,secrets ",
+		"get,list,watch  configmaps ",
+		"create,update,delete  configmaps ",
 		"get,list,watch,create hotreload.dev configreleases ",
 		"update hotreload.dev configreleases/status ",
 		"list,watch apps replicasets ",
@@ -80,13 +80,16 @@ func TestIntegrationRightsMatchTheDocumentedOnes(t *testing.T) {
 		"create authorization.k8s.io subjectaccessreviews ",
 		"get admissionregistration.k8s.io validatingadmissionpolicies,validatingadmissionpolicybindings hotreload-reloader",
 		"create rbac.authorization.k8s.io rolebindings ",
-		"get,delete rbac.authorization.k8s.io rolebindings hotreload-reloader",
-		"bind rbac.authorization.k8s.io clusterroles hotreload-reloader",
+		"get,delete rbac.authorization.k8s.io rolebindings hotreload-reloader,hotreload-controller",
+		"bind rbac.authorization.k8s.io clusterroles hotreload-reloader,hotreload-controller-namespace",
 	}
-	t.Run("the webhook in an enabled namespace", func(t *testing.T) {
-		require.Equal(t, with(webhookClusterWide...), rules(t, env, webhook, w.ns))
+	t.Run("the webhook in an enabled namespace also reads its Secrets and keeps copies of them", func(t *testing.T) {
+		require.Equal(t, with(append(webhookClusterWide, "get,list,watch,create,update,delete  secrets ")...), rules(t, env, webhook, w.ns))
 	})
-	t.Run("the webhook in its own namespace also holds its leader election lease", func(t *testing.T) {
+	t.Run("the webhook in a namespace not enabled reads no Secret", func(t *testing.T) {
+		require.Equal(t, with(webhookClusterWide...), rules(t, env, webhook, env.Namespace(t, nil)))
+	})
+	t.Run("the webhook in its own namespace also holds its leader election lease, and reads no Secret", func(t *testing.T) {
 		require.Equal(t, with(append(webhookClusterWide, "get,create,update coordination.k8s.io leases ")...), rules(t, env, webhook, "hotreload-system"))
 	})
 	t.Run("the reloader in its namespace", func(t *testing.T) {

@@ -54,9 +54,14 @@ func startAsWebhook(t *testing.T, env *testenv.Env, o access.Options) {
 }
 
 type objects struct {
-	sa *corev1.ServiceAccount
-	rb *rbacv1.RoleBinding
+	sa         *corev1.ServiceAccount
+	rb         *rbacv1.RoleBinding
+	controller *rbacv1.RoleBinding
 }
+
+// webhook is the controller's identity in these tests: the webhook's own
+// ServiceAccount (startAsWebhook).
+var webhook = rbacv1.Subject{Kind: rbacv1.ServiceAccountKind, Namespace: "hotreload-system", Name: "hotreload-webhook"}
 
 // observed returns the reloader objects of ns as the API server has them, with
 // server-set fields cleared, or nil for those that do not exist.
@@ -71,15 +76,23 @@ func observed(t *testing.T, env *testenv.Env, ns string) objects {
 	} else {
 		require.True(t, apierrors.IsNotFound(err), err)
 	}
-	rb := &rbacv1.RoleBinding{}
-	if err := env.Client.Get(context.Background(), key, rb); err == nil {
-		rb.ObjectMeta = metav1.ObjectMeta{Name: rb.Name, Namespace: rb.Namespace, Labels: rb.Labels}
-		rb.TypeMeta = metav1.TypeMeta{}
-		o.rb = rb
-	} else {
-		require.True(t, apierrors.IsNotFound(err), err)
-	}
+	o.rb = binding(t, env, key)
+	o.controller = binding(t, env, client.ObjectKey{Namespace: ns, Name: access.ControllerName})
 	return o
+}
+
+// binding returns the RoleBinding as the API server has it, with server-set
+// fields cleared, or nil.
+func binding(t *testing.T, env *testenv.Env, key client.ObjectKey) *rbacv1.RoleBinding {
+	rb := &rbacv1.RoleBinding{}
+	err := env.Client.Get(context.Background(), key, rb)
+	if err != nil {
+		require.True(t, apierrors.IsNotFound(err), err)
+		return nil
+	}
+	rb.ObjectMeta = metav1.ObjectMeta{Name: rb.Name, Namespace: rb.Namespace, Labels: rb.Labels}
+	rb.TypeMeta = metav1.TypeMeta{}
+	return rb
 }
 
 func eventually(t *testing.T, env *testenv.Env, ns string, want objects, msg string) {
@@ -101,8 +114,9 @@ func assertEventually(f func() bool) bool {
 }
 
 func equal(a, b objects) bool {
-	return (a.sa == nil) == (b.sa == nil) && (a.rb == nil) == (b.rb == nil) &&
-		(a.sa == nil || equalJSON(a.sa, b.sa)) && (a.rb == nil || equalJSON(a.rb, b.rb))
+	return (a.sa == nil) == (b.sa == nil) && (a.rb == nil) == (b.rb == nil) && (a.controller == nil) == (b.controller == nil) &&
+		(a.sa == nil || equalJSON(a.sa, b.sa)) && (a.rb == nil || equalJSON(a.rb, b.rb)) &&
+		(a.controller == nil || equalJSON(a.controller, b.controller))
 }
 
 func TestIntegrationReloaderRightsFollowTheNamespaceLabel(t *testing.T) {
@@ -112,8 +126,8 @@ func TestIntegrationReloaderRightsFollowTheNamespaceLabel(t *testing.T) {
 
 	enabled := env.Namespace(t, map[string]string{"hotreload/injection": "enabled"})
 	plain := env.Namespace(t, map[string]string{"hotreload/injection": "disabled"})
-	want := objects{sa: access.ServiceAccount(enabled), rb: access.RoleBinding(enabled)}
-	eventually(t, env, enabled, want, "an enabled namespace gets the reloader's account and binding")
+	want := objects{sa: access.ServiceAccount(enabled), rb: access.RoleBinding(enabled), controller: access.ControllerRoleBinding(enabled, webhook)}
+	eventually(t, env, enabled, want, "an enabled namespace gets the reloader's account and binding, and the controller's binding")
 	require.Equal(t, objects{}, observed(t, env, plain), "a namespace that is not enabled gets nothing")
 
 	// A binding of that name granting something else is replaced.
@@ -123,12 +137,15 @@ func TestIntegrationReloaderRightsFollowTheNamespaceLabel(t *testing.T) {
 	require.NoError(t, env.Client.Create(ctx, tampered))
 	touch(t, env, enabled)
 	eventually(t, env, enabled, want, "a tampered binding is replaced")
+	require.NoError(t, env.Client.Delete(ctx, access.ControllerRoleBinding(enabled, webhook)))
+	touch(t, env, enabled)
+	eventually(t, env, enabled, want, "a deleted controller binding is made again")
 
 	ns := &corev1.Namespace{}
 	require.NoError(t, env.Client.Get(ctx, client.ObjectKey{Name: enabled}, ns))
 	delete(ns.Labels, "hotreload/injection")
 	require.NoError(t, env.Client.Update(ctx, ns))
-	eventually(t, env, enabled, objects{}, "removing the label removes both")
+	eventually(t, env, enabled, objects{}, "removing the label removes them all")
 
 	ns.Labels["hotreload/injection"] = "enabled"
 	require.NoError(t, env.Client.Update(ctx, ns))

@@ -1,6 +1,8 @@
 package access
 
 import (
+	"strings"
+
 	corev1 "k8s.io/api/core/v1"
 	rbacv1 "k8s.io/api/rbac/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -39,4 +41,35 @@ func RoleBinding(namespace string) *rbacv1.RoleBinding {
 		RoleRef:    rbacv1.RoleRef{APIGroup: rbacv1.GroupName, Kind: "ClusterRole", Name: ReloaderName},
 		Subjects:   []rbacv1.Subject{{Kind: rbacv1.ServiceAccountKind, Name: ReloaderName, Namespace: namespace}},
 	}
+}
+
+// ControllerName names the RoleBinding, in each enabled namespace, that grants the
+// controller its rights there: the ClusterRole ControllerRole, bound to the
+// controller's own identity.
+const ControllerName = "hotreload-controller"
+
+// ControllerRole is the ClusterRole of what the controller may do only in enabled
+// namespaces: read the Secrets their pods mount, and keep its copies of them.
+const ControllerRole = "hotreload-controller-namespace"
+
+// ControllerRoleBinding grants controller the ClusterRole ControllerRole in namespace.
+func ControllerRoleBinding(namespace string, controller rbacv1.Subject) *rbacv1.RoleBinding {
+	m := meta(namespace)
+	m.Name = ControllerName
+	return &rbacv1.RoleBinding{
+		ObjectMeta: m,
+		RoleRef:    rbacv1.RoleRef{APIGroup: rbacv1.GroupName, Kind: "ClusterRole", Name: ControllerRole},
+		Subjects:   []rbacv1.Subject{controller},
+	}
+}
+
+// subjectOf is the RBAC subject of an authenticated user name: a ServiceAccount
+// for system:serviceaccount:<namespace>:<name>, a User otherwise.
+func subjectOf(username string) rbacv1.Subject {
+	if rest, ok := strings.CutPrefix(username, "system:serviceaccount:"); ok {
+		if ns, name, ok := strings.Cut(rest, ":"); ok && ns != "" && name != "" && !strings.Contains(name, ":") {
+			return rbacv1.Subject{Kind: rbacv1.ServiceAccountKind, Namespace: ns, Name: name}
+		}
+	}
+	return rbacv1.Subject{Kind: rbacv1.UserKind, APIGroup: rbacv1.GroupName, Name: username}
 }

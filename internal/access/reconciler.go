@@ -7,6 +7,7 @@ import (
 	"os"
 	"time"
 
+	authenticationv1 "k8s.io/api/authentication/v1"
 	corev1 "k8s.io/api/core/v1"
 	rbacv1 "k8s.io/api/rbac/v1"
 	"k8s.io/apimachinery/pkg/api/equality"
@@ -32,14 +33,26 @@ type Options struct {
 	CAFile    string
 	CAOverlap time.Duration
 	CAPoll    time.Duration
+	// Controller is the identity the RoleBinding ControllerName grants the
+	// controller's rights in each enabled namespace to (default: the manager's
+	// own, as the API server authenticates it).
+	Controller rbacv1.Subject
 }
 
 // Setup registers the namespace reconciler with mgr. It runs on the elected leader
 // only. The manager's client must be allowed what deploy/base/rbac-webhook.yaml
 // grants: namespaces get/list/watch; serviceaccounts and rolebindings create, and
-// get/delete of hotreload-reloader; bind of the ClusterRole hotreload-reloader.
+// get/delete of hotreload-reloader and hotreload-controller; bind of the
+// ClusterRoles hotreload-reloader and hotreload-controller-namespace.
 func Setup(mgr manager.Manager, o Options) error {
-	r := &Reconciler{Client: mgr.GetClient(), Reader: mgr.GetAPIReader(), CAFile: o.CAFile, CAOverlap: o.CAOverlap}
+	if o.Controller.Name == "" {
+		self, err := whoAmI(mgr.GetClient())
+		if err != nil {
+			return err
+		}
+		o.Controller = self
+	}
+	r := &Reconciler{Client: mgr.GetClient(), Reader: mgr.GetAPIReader(), CAFile: o.CAFile, CAOverlap: o.CAOverlap, Controller: o.Controller}
 	b := ctrl.NewControllerManagedBy(mgr).
 		Named("hotreload-access").
 		For(&corev1.Namespace{}).
@@ -59,6 +72,20 @@ func Setup(mgr manager.Manager, o Options) error {
 		b = b.WatchesRawSource(source.Channel(changed, &handler.EnqueueRequestForObject{}))
 	}
 	return b.Complete(r)
+}
+
+// whoAmI returns the subject c authenticates as.
+func whoAmI(c client.Client) (rbacv1.Subject, error) {
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	review := &authenticationv1.SelfSubjectReview{}
+	if err := c.Create(ctx, review); err != nil {
+		return rbacv1.Subject{}, fmt.Errorf("asking the API server who the controller is (SelfSubjectReview): %w", err)
+	}
+	if review.Status.UserInfo.Username == "" {
+		return rbacv1.Subject{}, fmt.Errorf("the API server did not say who the controller is (SelfSubjectReview without a user name)")
+	}
+	return subjectOf(review.Status.UserInfo.Username), nil
 }
 
 // watchCAFile looks at file every poll and, when it changed, sends every
@@ -92,8 +119,9 @@ func watchCAFile(ctx context.Context, c client.Reader, file string, poll time.Du
 	}
 }
 
-// Reconciler creates or removes the reloader's ServiceAccount and RoleBinding of
-// one namespace, from its hotreload/injection label.
+// Reconciler creates or removes, from a namespace's hotreload/injection label,
+// the reloader's ServiceAccount and RoleBinding there, and the controller's
+// RoleBinding there.
 type Reconciler struct {
 	// Client writes, and reads namespaces (from the manager's cache).
 	Client client.Client
@@ -106,6 +134,9 @@ type Reconciler struct {
 	// DefaultCAOverlap).
 	CAFile    string
 	CAOverlap time.Duration
+	// Controller is who ControllerRoleBinding grants the controller's rights
+	// in the namespace to; with no name, no such binding is made.
+	Controller rbacv1.Subject
 	// Now is the clock (default time.Now).
 	Now func() time.Time
 }
@@ -142,35 +173,50 @@ func (r *Reconciler) ensure(ctx context.Context, namespace string) error {
 	if err := r.Client.Create(ctx, ServiceAccount(namespace)); err != nil && !apierrors.IsAlreadyExists(err) {
 		return fmt.Errorf("creating ServiceAccount %s/%s: %w", namespace, ReloaderName, err)
 	}
-	want := RoleBinding(namespace)
+	if r.Controller.Name != "" {
+		if err := r.ensureBinding(ctx, ControllerRoleBinding(namespace, r.Controller)); err != nil {
+			return err
+		}
+	}
+	return r.ensureBinding(ctx, RoleBinding(namespace))
+}
+
+// ensureBinding creates want, or replaces a binding of its name that grants
+// anything else.
+func (r *Reconciler) ensureBinding(ctx context.Context, want *rbacv1.RoleBinding) error {
 	have := &rbacv1.RoleBinding{}
 	err := r.Reader.Get(ctx, client.ObjectKeyFromObject(want), have)
 	switch {
 	case apierrors.IsNotFound(err):
 	case err != nil:
-		return fmt.Errorf("reading RoleBinding %s/%s: %w", namespace, ReloaderName, err)
+		return fmt.Errorf("reading RoleBinding %s/%s: %w", want.Namespace, want.Name, err)
 	case equality.Semantic.DeepEqual(have.RoleRef, want.RoleRef) && equality.Semantic.DeepEqual(have.Subjects, want.Subjects):
 		return nil
 	default:
 		// roleRef is immutable: replace a binding that grants anything else.
 		if err := r.Client.Delete(ctx, have, client.Preconditions{UID: &have.UID}); err != nil && !apierrors.IsNotFound(err) {
-			return fmt.Errorf("replacing RoleBinding %s/%s: %w", namespace, ReloaderName, err)
+			return fmt.Errorf("replacing RoleBinding %s/%s: %w", want.Namespace, want.Name, err)
 		}
 	}
 	if err := r.Client.Create(ctx, want); err != nil && !apierrors.IsAlreadyExists(err) {
-		return fmt.Errorf("creating RoleBinding %s/%s: %w", namespace, ReloaderName, err)
+		return fmt.Errorf("creating RoleBinding %s/%s: %w", want.Namespace, want.Name, err)
 	}
 	return nil
 }
 
-// remove deletes the RoleBinding first, so the rights go before the identity. It
+// remove deletes the RoleBindings first, so the rights go before the identity. It
 // deletes only objects this package created.
 func (r *Reconciler) remove(ctx context.Context, namespace string) error {
-	for _, obj := range []client.Object{&rbacv1.RoleBinding{}, &corev1.ServiceAccount{}, &corev1.ConfigMap{}} {
-		key := client.ObjectKey{Namespace: namespace, Name: ReloaderName}
-		if _, ok := obj.(*corev1.ConfigMap); ok {
-			key.Name = contract.ExchangeCAConfigMap
-		}
+	for _, o := range []struct {
+		obj  client.Object
+		name string
+	}{
+		{&rbacv1.RoleBinding{}, ReloaderName},
+		{&rbacv1.RoleBinding{}, ControllerName},
+		{&corev1.ServiceAccount{}, ReloaderName},
+		{&corev1.ConfigMap{}, contract.ExchangeCAConfigMap},
+	} {
+		obj, key := o.obj, client.ObjectKey{Namespace: namespace, Name: o.name}
 		err := r.Reader.Get(ctx, key, obj)
 		if apierrors.IsNotFound(err) {
 			continue

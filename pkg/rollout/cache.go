@@ -41,9 +41,10 @@ const MaxSourceKeys = 2000
 // errTooManyKeys means a source has more than MaxSourceKeys keys.
 var errTooManyKeys = errors.New("keys: over hotreload's limit")
 
-// cacheOptions are the controller's informers: injected pods only, and
-// ConfigMaps, Secrets and Namespaces reduced to what rollouts need (of the
-// ConfigMaps and Secrets of namespaces not enabled, their identity only).
+// cacheOptions are the controller's cluster-wide informers: injected pods
+// only, and ConfigMaps and Namespaces reduced to what rollouts need (of the
+// ConfigMaps of namespaces not enabled, their identity only). Secrets are
+// watched per enabled namespace (namespaceSecrets).
 func cacheOptions() crcache.Options {
 	enabled := &enabledNamespaces{}
 	return crcache.Options{
@@ -53,7 +54,6 @@ func cacheOptions() crcache.Options {
 				Transform: transformPod,
 			},
 			&corev1.ConfigMap{}:       {Transform: enabled.servedOnly(transformConfigMap)},
-			&corev1.Secret{}:          {Transform: enabled.servedOnly(transformSecret)},
 			&corev1.Namespace{}:       {Transform: enabled.watching(transformNamespace)},
 			replicaSetMeta():          {Transform: transformOwners},
 			&v1alpha1.ConfigRelease{}: {},

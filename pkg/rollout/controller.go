@@ -48,9 +48,9 @@ type Options struct {
 const indexSources = "rollout.hotreload/sources"
 
 // Setup adds the rollout controller to mgr. It runs only while mgr holds the
-// leadership, with its own cache (injected pods; ConfigMaps and Secrets hashed,
-// their data dropped; releases; ReplicaSets' owners), which also starts only
-// then. mgr's scheme must hold the ConfigRelease API.
+// leadership, with its own cache (injected pods; ConfigMaps hashed, their data
+// dropped; releases; ReplicaSets' owners; Secrets hashed likewise, by one
+// informer per enabled namespace), which also starts only then. mgr's scheme must hold the ConfigRelease API.
 func Setup(mgr manager.Manager, opts Options) error {
 	if opts.Registry == nil {
 		opts.Registry = metrics.Registry
@@ -95,9 +95,21 @@ func Setup(mgr manager.Manager, opts Options) error {
 	if err := mgr.Add(leaderCache{c}); err != nil {
 		return fmt.Errorf("adding the rollout cache: %w", err)
 	}
+	log := mgr.GetLogger().WithName(Name)
+	secrets := newNamespaceSecrets(c, func(ns string) (crcache.Cache, error) {
+		return crcache.New(mgr.GetConfig(), crcache.Options{
+			Scheme: mgr.GetScheme(), Mapper: mgr.GetRESTMapper(), HTTPClient: mgr.GetHTTPClient(),
+			DefaultNamespaces:        map[string]crcache.Config{ns: {}},
+			ByObject:                 map[client.Object]crcache.ByObject{&corev1.Secret{}: {Transform: transformSecret}},
+			DefaultWatchErrorHandler: watchErrors(log, ns),
+		})
+	}, m, log)
+	if err := mgr.Add(secrets); err != nil {
+		return fmt.Errorf("adding the rollout's Secret informers: %w", err)
+	}
 	r := &Reconciler{
-		Cache: c, Client: writer, API: writer, Recorder: opts.Recorder, Metrics: m,
-		Patchers: opts.Patchers, Now: time.Now, writes: newWrites(),
+		Cache: secretsRouted{c, secrets}, Client: writer, API: writer, Recorder: opts.Recorder, Metrics: m,
+		Patchers: opts.Patchers, Now: time.Now, writes: newWrites(), secrets: secrets,
 	}
 	ctrl, err := controller.NewTyped(Name, mgr, controller.TypedOptions[SourceRef]{
 		Reconciler:              r,
@@ -114,7 +126,7 @@ func Setup(mgr manager.Manager, opts Options) error {
 		source.TypedKind(c, &corev1.ConfigMap{}, handler.TypedEnqueueRequestsFromMapFunc(func(_ context.Context, o *corev1.ConfigMap) []SourceRef {
 			return []SourceRef{sourceOfObject(o, revision.KindConfigMap)}
 		})),
-		source.TypedKind(c, &corev1.Secret{}, handler.TypedEnqueueRequestsFromMapFunc(func(_ context.Context, o *corev1.Secret) []SourceRef {
+		source.TypedChannel(secrets.events, handler.TypedEnqueueRequestsFromMapFunc(func(_ context.Context, o *corev1.Secret) []SourceRef {
 			return []SourceRef{sourceOfObject(o, revision.KindSecret)}
 		})),
 		source.TypedKind(c, &v1alpha1.ConfigRelease{}, handler.TypedEnqueueRequestsFromMapFunc(func(_ context.Context, rel *v1alpha1.ConfigRelease) []SourceRef {

@@ -47,9 +47,11 @@
 // The controller's own cache starts only on the elected leader. It holds the
 // pods labelled hotreload/enable=true, reduced to identity, owners, hotreload/
 // keys, reloadable volumes, what it reads of the reloader's command line and
-// the status fields the gate reads; every ConfigMap and Secret of the cluster,
-// reduced to identity, hotreload's labels and one annotation holding the
-// SHA-256 of each key; the ReplicaSets' owners; the releases; and namespaces,
+// the status fields the gate reads; every ConfigMap of the cluster, reduced to
+// identity, hotreload's labels and one annotation holding the SHA-256 of each
+// key (of a namespace not enabled, identity only); the Secrets of each enabled
+// namespace likewise, through one informer per namespace (the controller may
+// read no other Secret); the ReplicaSets' owners; the releases; and namespaces,
 // reduced to their hotreload/ annotations. Data is hashed on arrival and
 // dropped: the controller reads a source's data only to keep a revision, and
 // never logs it.

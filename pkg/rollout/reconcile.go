@@ -40,9 +40,10 @@ type Reconciler struct {
 	Patchers int
 	Now      func() time.Time
 
-	writes *writes
-	reads  servedReads
-	mu     sync.Mutex
+	writes  *writes
+	reads   servedReads
+	secrets *namespaceSecrets
+	mu      sync.Mutex
 	// unreadables and legacy hold the pods this process said something
 	// about once: a reloader it cannot read, a version 1 pod's limits.
 	unreadables map[types.UID]bool
@@ -57,9 +58,26 @@ var _ reconcile.TypedReconciler[SourceRef] = (*Reconciler)(nil)
 // release of a source seen for the first time, takes a new candidate, plans
 // each consuming workload's step, halts, rolls back or completes, writes the
 // pods' releases and then the status.
+//
+// A source that is, or shares its pods with, a Secret the controller does not
+// read (its namespace is not enabled) is left as it is: the label brings it
+// back (its namespace's Secret informer sends every Secret, and the namespace
+// event every release).
 func (r *Reconciler) Reconcile(ctx context.Context, s SourceRef) (reconcile.Result, error) {
 	logger := log.FromContext(ctx).WithValues("source", s.String())
 	ctx = log.IntoContext(ctx, logger)
+	res, err := r.reconcile(ctx, s)
+	switch {
+	case errors.Is(err, errSecretsNotWatched):
+		logger.V(1).Info("not released", "reason", err.Error())
+		return reconcile.Result{}, nil
+	case errors.Is(err, errSecretsNotSynced):
+		return reconcile.Result{RequeueAfter: time.Second}, nil
+	}
+	return res, err
+}
+
+func (r *Reconciler) reconcile(ctx context.Context, s SourceRef) (reconcile.Result, error) {
 	if r.unconsumed(ctx, s) {
 		return reconcile.Result{}, nil // of a namespace not enabled, and nothing reloads it
 	}

@@ -6,11 +6,15 @@ import (
 	"fmt"
 	"sync/atomic"
 	"testing"
+	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	v1alpha1 "github.com/hotreload/hotreload/api/v1alpha1"
 	"github.com/hotreload/hotreload/pkg/annotations"
@@ -407,4 +411,69 @@ func TestIntegrationASourceOverTheKeyLimitIsNotReleased(t *testing.T) {
 	c.waitRelease("app", "the next content completes", phase(v1alpha1.PhaseComplete, sourceRev(data1)))
 	rev1 := c.desired(pods[0])
 	assert.Equal(t, all(c.pods("web"), rev1+" "+rev1), podRevisions(c.pods("web")))
+}
+
+// The controller reads Secrets only in enabled namespaces, through an
+// informer of that namespace: a Secret of a namespace not enabled gets no
+// release, the label starts its informer and its release, and once the label
+// goes its changes are no longer released (a ConfigMap, cached cluster-wide,
+// still is).
+func TestIntegrationSecretsAreReadOnlyInEnabledNamespaces(t *testing.T) {
+	c := newCluster(t, nil)
+	label := func(v any) {
+		c.patch(&corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: c.ns}},
+			map[string]any{"metadata": map[string]any{"labels": map[string]any{annotations.InjectionLabel: v}}})
+	}
+	label(nil)
+	app0, tls0 := map[string]string{"app.conf": "v=0"}, map[string]string{"tls.key": "key-0"}
+	c.configMap("app", app0)
+	c.secret("tls", tls0)
+	steps := map[string]string{annotations.Rollout: "100%", annotations.RolloutInterval: "1s"}
+	c.replicaSet("api", 1, steps, "app")
+	rs := c.owner("web")
+	for i := range 2 {
+		c.addPodWith(fmt.Sprintf("web-%d", i), rs, steps, corev1.VolumeSource{Secret: &corev1.SecretVolumeSource{SecretName: "tls"}})
+	}
+	run := startController(t, c.env, c.ns)
+	c.fakeReloaders(applyAll)
+	c.waitRelease("app", "first seen", phase(v1alpha1.PhaseComplete, sourceRev(app0)))
+	assert.Equal(t, map[string]float64{}, secretsListed(t, run.registry, c.ns), "no Secret informer for a namespace not enabled")
+	err := c.api.Get(c.ctx, client.ObjectKey{Namespace: c.ns, Name: "secret-tls"}, &v1alpha1.ConfigRelease{})
+	assert.True(t, apierrors.IsNotFound(err), "no release of a Secret of a namespace not enabled: %v", err)
+
+	label(annotations.InjectionEnabled)
+	first := c.waitReleaseOf("secret-tls", "first seen once enabled", func(rel *v1alpha1.ConfigRelease) bool { return rel.Status.Phase == v1alpha1.PhaseComplete })
+	require.Eventually(t, func() bool { return secretsListed(t, run.registry, c.ns)[c.ns] == 1 }, wait, 20*time.Millisecond,
+		"the namespace's Secrets are listed")
+
+	label(nil)
+	require.Eventually(t, func() bool { return len(secretsListed(t, run.registry, c.ns)) == 0 }, wait, 20*time.Millisecond,
+		"the namespace's Secret informer stops with its label")
+	c.secret("tls", map[string]string{"tls.key": "key-1"})
+	app1 := map[string]string{"app.conf": "v=1"}
+	c.configMap("app", app1)
+	c.waitRelease("app", "a ConfigMap is still released", phase(v1alpha1.PhaseComplete, sourceRev(app1)))
+	rel := &v1alpha1.ConfigRelease{}
+	require.NoError(t, c.api.Get(c.ctx, client.ObjectKey{Namespace: c.ns, Name: "secret-tls"}, rel))
+	assert.Equal(t, first.Status, rel.Status, "the Secret's change is not released")
+}
+
+// secretsListed returns hotreload_namespace_secrets_listed of namespace ns:
+// empty while its Secrets are not watched.
+func secretsListed(t *testing.T, reg *prometheus.Registry, ns string) map[string]float64 {
+	t.Helper()
+	mfs, err := reg.Gather()
+	require.NoError(t, err)
+	out := map[string]float64{}
+	for _, mf := range mfs {
+		if mf.GetName() != "hotreload_namespace_secrets_listed" {
+			continue
+		}
+		for _, m := range mf.GetMetric() {
+			if m.GetLabel()[0].GetValue() == ns {
+				out[ns] = m.GetGauge().GetValue()
+			}
+		}
+	}
+	return out
 }

@@ -6,7 +6,6 @@ import (
 	"sync"
 
 	corev1 "k8s.io/api/core/v1"
-	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/client-go/tools/cache"
 	"sigs.k8s.io/controller-runtime/pkg/client"
@@ -15,7 +14,7 @@ import (
 	"github.com/hotreload/hotreload/pkg/contract"
 )
 
-// unservedAnnotation marks, on the cached copy of a ConfigMap or Secret only,
+// unservedAnnotation marks, on the cached copy of a ConfigMap only,
 // an object of a namespace that was not enabled for injection when the cache
 // last saw it: the cache keeps its identity, not its key digests, so that
 // objects no hotreload pod can mount cost the controller nothing. A reconcile
@@ -60,28 +59,18 @@ func (e *enabledNamespaces) watching(transform cache.TransformFunc) cache.Transf
 	}
 }
 
-// servedOnly returns the transform of ConfigMaps or Secrets that reduces one
-// of a namespace not in e to its identity (unservedAnnotation), and hands
-// the others, and hotreload's own copies, to full.
+// servedOnly returns the transform of ConfigMaps that reduces one of a
+// namespace not in e to its identity (unservedAnnotation), and hands the
+// others, and hotreload's own copies, to full. (Secrets of such a namespace
+// are not watched at all: namespaceSecrets.)
 func (e *enabledNamespaces) servedOnly(full cache.TransformFunc) cache.TransformFunc {
 	return func(obj any) (any, error) {
-		var m metav1.ObjectMeta
-		switch o := obj.(type) {
-		case *corev1.ConfigMap:
-			m = o.ObjectMeta
-		case *corev1.Secret:
-			m = o.ObjectMeta
-		default:
+		cm, ok := obj.(*corev1.ConfigMap)
+		if !ok || e.has(cm.Namespace) || cm.Labels[contract.ManagedByLabel] == contract.ManagedBy {
 			return full(obj)
 		}
-		if e.has(m.Namespace) || m.Labels[contract.ManagedByLabel] == contract.ManagedBy {
-			return full(obj)
-		}
-		id := meta(m, map[string]string{unservedAnnotation: "true"})
+		id := meta(cm.ObjectMeta, map[string]string{unservedAnnotation: "true"})
 		id.OwnerReferences = nil
-		if _, ok := obj.(*corev1.Secret); ok {
-			return &corev1.Secret{ObjectMeta: id}, nil
-		}
 		return &corev1.ConfigMap{ObjectMeta: id}, nil
 	}
 }
@@ -123,20 +112,14 @@ func (r *Reconciler) served(ctx context.Context, o client.Object) (client.Object
 	}
 	s.mu.Unlock()
 
-	var fresh client.Object
-	full := transformConfigMap
-	switch o.(type) {
-	case *corev1.ConfigMap:
-		fresh = &corev1.ConfigMap{}
-	case *corev1.Secret:
-		fresh, full = &corev1.Secret{}, transformSecret
-	default:
-		return o, nil
+	if _, ok := o.(*corev1.ConfigMap); !ok {
+		return o, nil // Secrets are cached only for enabled namespaces, with their digests
 	}
+	fresh := &corev1.ConfigMap{}
 	if err := r.API.Get(ctx, client.ObjectKeyFromObject(o), fresh); err != nil {
 		return nil, fmt.Errorf("reading %s/%s, of which the cache keeps no digests: %w", o.GetNamespace(), o.GetName(), err)
 	}
-	out, err := full(fresh)
+	out, err := transformConfigMap(fresh)
 	if err != nil {
 		return nil, err
 	}
