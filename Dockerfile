@@ -1,7 +1,11 @@
 # syntax=docker/dockerfile:1
 # Images for hotreload: `webhook` (admission webhook + rollout controller) and
 # `reloader` (the sidecar and its init steps). Static binaries on distroless,
-# non-root by default. Build with `make images` where a container builder runs:
+# non-root by default.
+#
+# The canonical images are those of `make images` / `make push`, built without
+# a Docker daemon for linux/amd64 and linux/arm64 (hack/tools/imagebuild). This
+# file is an alternative where Docker runs (`make docker-images`):
 #   docker build --target webhook  -t hotreload/webhook:dev .
 #   docker build --target reloader -t hotreload/reloader:dev .
 

@@ -18,6 +18,7 @@ export KUBEBUILDER_ASSETS := $(K8S_BIN)
 
 include make/tools.mk
 include make/certs.mk
+include make/images.mk
 include make/cluster.mk
 
 ##@ General
@@ -59,7 +60,7 @@ vet: ## go vet, with and without the integration build tag.
 .PHONY: unit
 unit: ## Unit tests: pure code, real files and real child processes; no control plane.
 	$(GO) test -count=1 ./...
-	cd hack/tools && $(GO) test -count=1 ./imagebuild/
+	cd hack/tools && $(GO) test -count=1 ./imagebuild/ ./registry/
 	cd hack/tools/govulncheck && $(GO) test -count=1 ./report/
 
 .PHONY: integration

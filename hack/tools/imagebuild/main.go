@@ -1,15 +1,19 @@
 // Command imagebuild builds container images from static binaries, or from
-// root filesystem directories, without a registry or a Docker engine, for the
-// local cluster (make images-local).
+// root filesystem directories, without a Docker engine: as docker-archive
+// tarballs for the local cluster (make images-local), as multi-platform OCI
+// image layouts (make images), or pushed to a registry (make push).
 //
 // Each image is a minimal base layer (/etc/passwd and /etc/group with root,
 // nonroot 65532 and nobody 65534, and a /tmp), then one layer per rootfs
-// directory, then one with the binary when there is one. Every image is
-// written as a docker-archive tarball, the format `ctr images import` reads:
+// directory, then one with the binary when there is one:
 //
 //	imagebuild --out bin/cluster/images \
 //	  --image 'hotreload/webhook:dev=bin/webhook,cmd=serve,user=65532' \
 //	  --image 'hotreload/nginx:dev=rootfs=bin/cluster/nginx/rootfs,path=/usr/sbin/nginx,user=33'
+//
+//	imagebuild --push --platforms linux/amd64,linux/arm64 --digests bin/images/digests \
+//	  --label org.opencontainers.image.version=v0.3.0 \
+//	  --image 'registry.example.com/hotreload/webhook:v0.3.0=bin/platforms/{os}_{arch}/webhook,cmd=serve'
 //
 // An --image value is REF=BINARY or REF=rootfs=DIR, then comma-separated
 // options:
@@ -21,322 +25,192 @@
 //     /etc/passwd with more users, say).
 //   - cmd=arg (repeatable): the image's default arguments.
 //   - user=UID: the image's user and group (default 65532).
+//   - label=KEY=VALUE (repeatable): a label of this image, over --label's.
 //
-// Timestamps are fixed, so the same inputs give the same image digests.
+// {os} and {arch} in BINARY and DIR stand for each platform's: with more than
+// one platform, every file an image takes must name its platform so.
+//
+// Outputs, one of:
+//
+//   - --out DIR (--format docker-archive, the default): one tarball per
+//     image, named after it, the format `ctr images import` reads; one
+//     platform only.
+//   - --out DIR --format oci: per image, an OCI image layout DIR/<last element
+//     of the repository> holding one image index (one image per platform).
+//   - --push: the image index pushed to REF, with the default keychain's
+//     credentials (docker's config.json and credential helpers); plain HTTP for
+//     a registry on loopback or a private network, or for any with --insecure.
+//
+// With --format oci and --push, each image's REF@DIGEST is printed on its own
+// line, and written to the --digests file when there is one.
+//
+// The images carry the --label labels (the org.opencontainers.image ones,
+// say) and org.opencontainers.image.created, the time of --created; the
+// indexes carry them as annotations. Timestamps are fixed (every file's is
+// 1970-01-01, the image's is --created's), so the same inputs give the same
+// image digests.
 package main
 
 import (
-	"archive/tar"
-	"bytes"
+	"context"
 	"errors"
 	"flag"
 	"fmt"
 	"io"
-	"io/fs"
 	"os"
-	"path"
-	"path/filepath"
-	"strconv"
-	"strings"
+	"os/signal"
+	"runtime"
+	"syscall"
 	"time"
 
 	"github.com/google/go-containerregistry/pkg/name"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
-	"github.com/google/go-containerregistry/pkg/v1/empty"
-	"github.com/google/go-containerregistry/pkg/v1/mutate"
-	"github.com/google/go-containerregistry/pkg/v1/tarball"
 )
 
-type imageSpec struct {
-	ref    string
-	binary string   // empty: the entrypoint comes from a rootfs
-	rootfs []string // directories, one layer each
-	path   string
-	cmd    []string
-	user   int
+// config is one run's outputs and what goes into every image.
+type config struct {
+	out       string // directory for tarballs or layouts; empty with push
+	format    string // "docker-archive" or "oci"
+	push      bool
+	insecure  bool // plain HTTP to any registry
+	digests   string
+	platforms []v1.Platform
+	created   time.Time
+	labels    map[string]string
+	images    []imageSpec
 }
-
-type imageFlags []imageSpec
-
-func (f *imageFlags) String() string { return fmt.Sprint(len(*f), " images") }
-
-func (f *imageFlags) Set(v string) error {
-	ref, rest, ok := strings.Cut(v, "=")
-	if !ok || ref == "" || rest == "" {
-		return fmt.Errorf("want REF=BINARY or REF=rootfs=DIR, then [,path=/p][,rootfs=DIR][,cmd=arg][,user=UID], got %q", v)
-	}
-	parts := strings.Split(rest, ",")
-	s := imageSpec{ref: ref, user: 65532}
-	opts := parts
-	if !strings.HasPrefix(parts[0], "rootfs=") {
-		s.binary, opts = parts[0], parts[1:]
-		s.path = "/" + filepath.Base(s.binary)
-	}
-	for _, p := range opts {
-		k, val, _ := strings.Cut(p, "=")
-		switch k {
-		case "path":
-			s.path = path.Clean("/" + val)
-		case "rootfs":
-			if val == "" {
-				return fmt.Errorf("image %s: rootfs= needs a directory", ref)
-			}
-			s.rootfs = append(s.rootfs, val)
-		case "cmd":
-			s.cmd = append(s.cmd, val)
-		case "user":
-			uid, err := strconv.Atoi(val)
-			if err != nil {
-				return fmt.Errorf("image %s: user %q is not a UID", ref, val)
-			}
-			s.user = uid
-		default:
-			return fmt.Errorf("image %s: unknown option %q (want path, rootfs, cmd or user)", ref, k)
-		}
-	}
-	if s.binary == "" && (s.path == "" || s.path == "/") {
-		return fmt.Errorf("image %s: without a binary, path=/entrypoint names a file of the rootfs", ref)
-	}
-	*f = append(*f, s)
-	return nil
-}
-
-// epoch is every file's and the image's creation time: reproducible digests.
-var epoch = time.Unix(0, 0).UTC()
 
 func main() {
-	var images imageFlags
-	out := flag.String("out", "", "directory for the tarballs (one per image, named after the image)")
-	flag.Var(&images, "image", "REF=BINARY or REF=rootfs=DIR, then [,path=/in/image][,rootfs=DIR...][,cmd=arg...][,user=UID] (repeatable)")
-	flag.Parse()
-	if *out == "" || len(images) == 0 {
-		fmt.Fprintln(os.Stderr, "usage: imagebuild --out DIR --image REF=BINARY[,options] --image REF=rootfs=DIR,path=/entrypoint[,options] ...")
+	cfg, err := parseFlags(os.Args[1:])
+	if errors.Is(err, flag.ErrHelp) {
+		os.Exit(0)
+	}
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "imagebuild:", err)
 		os.Exit(2)
 	}
-	if err := os.MkdirAll(*out, 0o755); err != nil {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	if err := run(ctx, cfg, os.Stdout, os.Stderr); err != nil {
 		fmt.Fprintln(os.Stderr, "imagebuild:", err)
 		os.Exit(1)
 	}
-	base, err := baseLayer()
-	if err != nil {
-		fmt.Fprintln(os.Stderr, "imagebuild: base layer:", err)
-		os.Exit(1)
-	}
-	for _, s := range images {
-		file, err := build(s, base, *out)
-		if err != nil {
-			fmt.Fprintf(os.Stderr, "imagebuild: %s: %v\n", s.ref, err)
-			os.Exit(1)
-		}
-		fmt.Printf("imagebuild: %s -> %s\n", s.ref, file)
-	}
 }
 
-func build(s imageSpec, base v1.Layer, out string) (string, error) {
-	ref, err := name.NewTag(s.ref)
+// parseFlags reads the command line into a config and checks that its
+// options go together.
+func parseFlags(args []string) (config, error) {
+	cfg := config{labels: map[string]string{}}
+	var images imageFlags
+	fs := flag.NewFlagSet("imagebuild", flag.ContinueOnError)
+	fs.StringVar(&cfg.out, "out", "", "directory for the tarballs or OCI layouts (one per image, named after the image)")
+	fs.StringVar(&cfg.format, "format", "docker-archive", "what --out holds: docker-archive (tarballs) or oci (image layouts)")
+	fs.BoolVar(&cfg.push, "push", false, "push each image index to its REF instead of writing it")
+	fs.BoolVar(&cfg.insecure, "insecure", false, "with --push: plain HTTP to the registry (loopback and private addresses always get it)")
+	fs.StringVar(&cfg.digests, "digests", "", "file to write each image's REF@DIGEST to, a line each (oci and push)")
+	platforms := fs.String("platforms", "linux/"+runtime.GOARCH, "comma-separated OS/ARCH platforms to build each image for")
+	created := fs.String("created", epoch.Format(time.RFC3339), "the images' creation time, RFC 3339 (the commit's, say)")
+	fs.Var(labelFlags(cfg.labels), "label", "KEY=VALUE label of every image (repeatable)")
+	fs.Var(&images, "image", "REF=BINARY or REF=rootfs=DIR, then [,path=/in/image][,rootfs=DIR...][,cmd=arg...][,user=UID][,label=KEY=VALUE...] (repeatable)")
+	fs.SetOutput(io.Discard)
+	err := fs.Parse(args)
+	if errors.Is(err, flag.ErrHelp) {
+		fs.SetOutput(os.Stderr)
+		fs.PrintDefaults()
+		return cfg, err
+	}
 	if err != nil {
-		return "", fmt.Errorf("image name: %w", err)
+		return cfg, err
 	}
-	layers := []v1.Layer{base}
-	for _, dir := range s.rootfs {
-		l, err := dirLayer(dir)
-		if err != nil {
-			return "", fmt.Errorf("rootfs %s: %w", dir, err)
-		}
-		layers = append(layers, l)
+	cfg.images = images
+	if cfg.platforms, err = parsePlatforms(*platforms); err != nil {
+		return cfg, err
 	}
-	if s.binary != "" {
-		bin, err := os.ReadFile(s.binary)
-		if err != nil {
-			return "", fmt.Errorf("read the binary (build it first): %w", err)
-		}
-		app, err := layer([]entry{{name: s.path, mode: 0o755, body: bin}})
-		if err != nil {
-			return "", err
-		}
-		layers = append(layers, app)
-	} else if !inRootfs(s.rootfs, s.path) {
-		return "", fmt.Errorf("entrypoint %s is in no rootfs (%s)", s.path, strings.Join(s.rootfs, ", "))
+	if cfg.created, err = time.Parse(time.RFC3339, *created); err != nil {
+		return cfg, fmt.Errorf("--created: %w", err)
 	}
-	img, err := mutate.AppendLayers(empty.Image, layers...)
-	if err != nil {
-		return "", err
+	switch {
+	case len(cfg.images) == 0:
+		return cfg, errors.New("no --image (usage: imagebuild --out DIR [--format oci] | --push, then --image REF=BINARY[,options] for each image)")
+	case cfg.push == (cfg.out != ""):
+		return cfg, errors.New("give one of --out DIR and --push")
+	case cfg.format != "docker-archive" && cfg.format != "oci":
+		return cfg, fmt.Errorf("--format %q: want docker-archive or oci", cfg.format)
+	case cfg.insecure && !cfg.push:
+		return cfg, errors.New("--insecure goes with --push")
+	case !cfg.push && cfg.format == "docker-archive" && len(cfg.platforms) > 1:
+		return cfg, errors.New("a docker-archive holds one platform: use --format oci or --push for several")
+	case !cfg.push && cfg.format == "docker-archive" && cfg.digests != "":
+		return cfg, errors.New("--digests goes with --format oci or --push")
 	}
-	cf, err := img.ConfigFile()
-	if err != nil {
-		return "", err
-	}
-	cf = cf.DeepCopy()
-	cf.Architecture = "amd64"
-	cf.OS = "linux"
-	cf.Created = v1.Time{Time: epoch}
-	cf.Config.Entrypoint = []string{s.path}
-	cf.Config.Cmd = s.cmd
-	cf.Config.User = fmt.Sprintf("%d:%d", s.user, s.user)
-	cf.Config.WorkingDir = "/"
-	cf.Config.Env = []string{"PATH=/usr/local/bin:/usr/bin:/bin"}
-	img, err = mutate.ConfigFile(img, cf)
-	if err != nil {
-		return "", err
-	}
-	file := filepath.Join(out, strings.NewReplacer("/", "_", ":", "_").Replace(s.ref)+".tar")
-	if err := tarball.WriteToFile(file, ref, img); err != nil {
-		return "", fmt.Errorf("write %s: %w", file, err)
-	}
-	return file, nil
+	return cfg, nil
 }
 
-type entry struct {
-	name string
-	mode int64
-	uid  int // owner (and group); root when 0
-	dir  bool
-	body []byte
-}
-
-// baseLayer is what a distroless static base gives a static binary: users and
-// groups (so a UID has a name) and a world-writable /tmp.
-func baseLayer() (v1.Layer, error) {
-	passwd := "root:x:0:0:root:/root:/sbin/nologin\n" +
-		"nobody:x:65534:65534:nobody:/nonexistent:/sbin/nologin\n" +
-		"nonroot:x:65532:65532:nonroot:/home/nonroot:/sbin/nologin\n"
-	group := "root:x:0:\nnobody:x:65534:\nnonroot:x:65532:\n"
-	return layer([]entry{
-		{name: "/etc", mode: 0o755, dir: true},
-		{name: "/etc/passwd", mode: 0o644, body: []byte(passwd)},
-		{name: "/etc/group", mode: 0o644, body: []byte(group)},
-		{name: "/tmp", mode: 0o1777, dir: true},
-		// Owned by nonroot as in distroless: clients look for $HOME/.kube/config,
-		// and a home they cannot enter is an error, not an absent file.
-		{name: "/home/nonroot", mode: 0o700, uid: 65532, dir: true},
-	})
-}
-
-// inRootfs reports whether p (a path in the image) is in one of dirs.
-func inRootfs(dirs []string, p string) bool {
-	for _, dir := range dirs {
-		if _, err := os.Lstat(filepath.Join(dir, filepath.FromSlash(p))); err == nil {
-			return true
-		}
-	}
-	return false
-}
-
-// dirLayer is a layer with the tree under dir as the image's root: directories,
-// regular files (a hard link becomes a copy) and symlinks (their targets as
-// they are), in lexical order, owned by root, with their permission bits
-// (setuid, setgid and sticky included) and the fixed timestamp.
-func dirLayer(dir string) (v1.Layer, error) {
-	var buf bytes.Buffer
-	tw := tar.NewWriter(&buf)
-	n := 0
-	err := filepath.WalkDir(dir, func(file string, d fs.DirEntry, err error) error {
-		if err != nil {
-			return err
-		}
-		rel, err := filepath.Rel(dir, file)
-		if err != nil || rel == "." {
-			return err
-		}
-		fi, err := d.Info()
-		if err != nil {
-			return err
-		}
-		h := &tar.Header{Name: filepath.ToSlash(rel), Mode: tarMode(fi.Mode()), ModTime: epoch}
-		var body []byte
-		switch m := fi.Mode(); {
-		case m.IsDir():
-			h.Typeflag, h.Name = tar.TypeDir, h.Name+"/"
-		case m&fs.ModeSymlink != 0:
-			if h.Linkname, err = os.Readlink(file); err != nil {
-				return err
-			}
-			h.Typeflag = tar.TypeSymlink
-		case m.IsRegular():
-			if body, err = os.ReadFile(file); err != nil {
-				return err
-			}
-			h.Typeflag, h.Size = tar.TypeReg, int64(len(body))
-		default:
-			return fmt.Errorf("%s: %v is neither a directory, a regular file nor a symlink", file, m.Type())
-		}
-		if err := tw.WriteHeader(h); err != nil {
-			return err
-		}
-		n++
-		_, err = tw.Write(body)
+// run builds every image of cfg and writes or pushes it, telling what it did
+// on log and each image's REF@DIGEST on out (oci and push).
+func run(ctx context.Context, cfg config, out, log io.Writer) error {
+	b, err := newBuilder(cfg.created, cfg.labels)
+	if err != nil {
 		return err
-	})
-	if err == nil {
-		err = tw.Close()
 	}
-	if err != nil {
-		return nil, err
-	}
-	if n == 0 {
-		return nil, errors.New("empty directory")
-	}
-	data := buf.Bytes()
-	return tarball.LayerFromOpener(func() (io.ReadCloser, error) {
-		return io.NopCloser(bytes.NewReader(data)), nil
-	})
-}
-
-// tarMode is m's permission bits with setuid, setgid and sticky as tar has them.
-func tarMode(m fs.FileMode) int64 {
-	mode := int64(m.Perm())
-	if m&fs.ModeSetuid != 0 {
-		mode |= 0o4000
-	}
-	if m&fs.ModeSetgid != 0 {
-		mode |= 0o2000
-	}
-	if m&fs.ModeSticky != 0 {
-		mode |= 0o1000
-	}
-	return mode
-}
-
-func layer(entries []entry) (v1.Layer, error) {
-	var buf bytes.Buffer
-	tw := tar.NewWriter(&buf)
-	seen := map[string]bool{}
-	for _, e := range entries {
-		// Parent directories first, as a tar from a real filesystem has them.
-		dir := path.Dir(e.name)
-		var parents []string
-		for dir != "/" && !seen[dir] {
-			parents = append([]string{dir}, parents...)
-			dir = path.Dir(dir)
+	if cfg.out != "" {
+		if err := os.MkdirAll(cfg.out, 0o755); err != nil {
+			return err
 		}
-		for _, p := range parents {
-			seen[p] = true
-			if err := tw.WriteHeader(&tar.Header{Typeflag: tar.TypeDir, Name: p[1:] + "/", Mode: 0o755, ModTime: epoch}); err != nil {
-				return nil, err
-			}
+	}
+	var opts []name.Option
+	if cfg.insecure {
+		opts = append(opts, name.Insecure)
+	}
+	var lines []string
+	dirs := map[string]string{}
+	for _, s := range cfg.images {
+		ref, err := name.NewTag(s.ref, opts...)
+		if err != nil {
+			return fmt.Errorf("%s: image name: %w", s.ref, err)
 		}
-		h := &tar.Header{Name: e.name[1:], Mode: e.mode, Uid: e.uid, Gid: e.uid, ModTime: epoch}
-		if e.dir {
-			if seen[e.name] {
-				continue
+		if !cfg.push && cfg.format == "docker-archive" {
+			img, err := b.image(s.forPlatform(cfg.platforms[0]), cfg.platforms[0])
+			if err != nil {
+				return fmt.Errorf("%s: %w", s.ref, err)
 			}
-			seen[e.name] = true
-			h.Typeflag, h.Name = tar.TypeDir, h.Name+"/"
+			file := archiveFile(cfg.out, s.ref)
+			if err := writeArchive(file, ref, img); err != nil {
+				return fmt.Errorf("%s: %w", s.ref, err)
+			}
+			fmt.Fprintf(log, "imagebuild: %s -> %s\n", s.ref, file)
+			continue
+		}
+		idx, err := b.index(s, cfg.platforms)
+		if err != nil {
+			return fmt.Errorf("%s: %w", s.ref, err)
+		}
+		digest, err := idx.Digest()
+		if err != nil {
+			return fmt.Errorf("%s: %w", s.ref, err)
+		}
+		if cfg.push {
+			fmt.Fprintf(log, "imagebuild: pushing %s (%d platforms)\n", s.ref, len(cfg.platforms))
+			if digest, err = push(ctx, ref, idx); err != nil {
+				return err
+			}
 		} else {
-			h.Typeflag, h.Size = tar.TypeReg, int64(len(e.body))
+			dir := layoutDir(cfg.out, ref)
+			if other, ok := dirs[dir]; ok {
+				return fmt.Errorf("%s and %s would share the layout %s: their repositories end alike", other, s.ref, dir)
+			}
+			dirs[dir] = s.ref
+			if err := writeLayout(dir, ref, idx); err != nil {
+				return fmt.Errorf("%s: %w", s.ref, err)
+			}
+			fmt.Fprintf(log, "imagebuild: %s (%d platforms) -> %s\n", s.ref, len(cfg.platforms), dir)
 		}
-		if err := tw.WriteHeader(h); err != nil {
-			return nil, err
-		}
-		if _, err := tw.Write(e.body); err != nil {
-			return nil, err
-		}
+		line := s.ref + "@" + digest.String()
+		fmt.Fprintln(out, line)
+		lines = append(lines, line)
 	}
-	if err := tw.Close(); err != nil {
-		return nil, err
+	if cfg.digests != "" {
+		return writeDigests(cfg.digests, lines)
 	}
-	data := buf.Bytes()
-	return tarball.LayerFromOpener(func() (io.ReadCloser, error) {
-		return io.NopCloser(bytes.NewReader(data)), nil
-	})
+	return nil
 }
