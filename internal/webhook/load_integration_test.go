@@ -3,7 +3,6 @@
 package webhook_test
 
 import (
-	"bytes"
 	"crypto/tls"
 	"crypto/x509"
 	"encoding/json"
@@ -42,9 +41,16 @@ const (
 func BenchmarkIntegrationAdmissionLoad(b *testing.B) {
 	rig := newLoadRig(b, webhook.ServerOptions{})
 	for b.Loop() {
-		lat, failures, elapsed := openLoop(loadRate, loadDuration, rig.admit)
-		reportLatencies(b, "", lat, failures, elapsed, "reviews/s")
+		r := rig.startAdmissions(b)()
+		reportLatencies(b, "", r.Latencies, r.Failures, r.Elapsed, "reviews/s")
 	}
+}
+
+// startAdmissions sends the review loadRate times a second for loadDuration
+// from a process of its own, as the API server would, and returns a
+// function that waits for the result.
+func (l *loadRig) startAdmissions(b *testing.B) func() senderResult {
+	return startSender(b, senderSpec{Admissions: true, AdmitURL: l.url, CA: l.ca, Review: l.review, Rate: loadRate, Duration: loadDuration})
 }
 
 // loadRig is `webhook serve` on loopback, with an enabled namespace and the
@@ -54,7 +60,7 @@ type loadRig struct {
 	mgr    manager.Manager
 	o      webhook.ServerOptions
 	ns     string
-	pool   *x509.CertPool
+	ca     []byte // PEM
 	client *http.Client
 	url    string
 	review []byte
@@ -88,7 +94,7 @@ func newLoadRig(b *testing.B, o webhook.ServerOptions) *loadRig {
 
 	pool := x509.NewCertPool()
 	require.True(b, pool.AppendCertsFromPEM(serving.LocalServingCAData))
-	rig := &loadRig{env: env, mgr: mgr, o: o, ns: ns, pool: pool, review: review,
+	rig := &loadRig{env: env, mgr: mgr, o: o, ns: ns, ca: serving.LocalServingCAData, review: review,
 		client: &http.Client{Timeout: 5 * time.Second, Transport: &http.Transport{
 			TLSClientConfig:     &tls.Config{RootCAs: pool, MinVersion: tls.VersionTLS12},
 			MaxIdleConnsPerHost: 64,
@@ -96,28 +102,10 @@ func newLoadRig(b *testing.B, o webhook.ServerOptions) *loadRig {
 		url: fmt.Sprintf("https://%s:%d%s", serving.LocalServingHost, serving.LocalServingPort, webhook.Path),
 	}
 	for range 50 { // warm the connections and the caches
-		_, err := rig.admit()
+		_, err := admit(rig.client, rig.url, rig.review)
 		require.NoError(b, err)
 	}
 	return rig
-}
-
-// admit sends the review and checks the answer is a patch.
-func (l *loadRig) admit() (time.Duration, error) {
-	start := time.Now()
-	resp, err := l.client.Post(l.url, "application/json", bytes.NewReader(l.review))
-	if err != nil {
-		return 0, err
-	}
-	defer resp.Body.Close()
-	var out admissionv1.AdmissionReview
-	if err := json.NewDecoder(resp.Body).Decode(&out); err != nil {
-		return 0, err
-	}
-	if out.Response == nil || !out.Response.Allowed || len(out.Response.Patch) == 0 {
-		return 0, fmt.Errorf("unexpected response: %+v", out.Response)
-	}
-	return time.Since(start), nil
 }
 
 // openLoop calls send rate times a second for d, each call leaving at its

@@ -5,6 +5,7 @@ package webhook_test
 import (
 	"context"
 	"maps"
+	"os"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -35,6 +36,9 @@ import (
 )
 
 func TestMain(m *testing.M) {
+	if spec := os.Getenv(senderEnv); spec != "" {
+		os.Exit(runSender(spec)) // a benchmark's load, in a process of its own
+	}
 	testenv.Main(m, testenv.WithCRDs(filepath.Join("..", "..", "deploy", "base", "crd")))
 }
 
