@@ -24,6 +24,7 @@ import (
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/types"
 	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
+	"k8s.io/client-go/rest"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/config"
 	"sigs.k8s.io/controller-runtime/pkg/manager"
@@ -59,6 +60,8 @@ const wait = time.Minute
 // controllerRun is one running controller, with its own manager and metrics.
 type controllerRun struct {
 	registry *prometheus.Registry
+	// requests counts the controller's API requests.
+	requests *requestCounts
 	stop     func()
 }
 
@@ -70,7 +73,10 @@ func startController(t testing.TB, env *testenv.Env, ns string) *controllerRun {
 	if tt, ok := t.(*testing.T); ok {
 		logger = testr.NewWithOptions(tt, testr.Options{Verbosity: 0})
 	}
-	mgr, err := manager.New(env.Config, manager.Options{
+	requests := &requestCounts{m: map[string]int{}}
+	cfg := rest.CopyConfig(env.Config)
+	cfg.Wrap(requests.wrap)
+	mgr, err := manager.New(cfg, manager.Options{
 		Scheme:                        testScheme,
 		Logger:                        logger,
 		Metrics:                       metricsserver.Options{BindAddress: "0"},
@@ -88,7 +94,7 @@ func startController(t testing.TB, env *testenv.Env, ns string) *controllerRun {
 	done := make(chan error, 1)
 	go func() { done <- mgr.Start(ctx) }()
 	var once sync.Once
-	run := &controllerRun{registry: reg, stop: func() {
+	run := &controllerRun{registry: reg, requests: requests, stop: func() {
 		once.Do(func() {
 			cancel()
 			require.NoError(t, <-done)
