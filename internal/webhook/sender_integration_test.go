@@ -67,10 +67,11 @@ const (
 	junkSlowConns = 300 // connections that send their headers a byte a second, opened over 10 s
 )
 
-// startSender runs spec in a process of its own and returns a function that
-// waits for its result. A junk sender runs niced, on one core: on a machine
-// of two cores it would otherwise take the CPU the server and the API server
-// need, which an attacker on another node does not.
+// startSender runs spec in a process of its own, on one core
+// (GOMAXPROCS=1), and returns a function that waits for its result. A junk
+// sender also runs niced: on a machine of two cores it would otherwise take
+// the CPU the server and the API server need, which an attacker on another
+// node does not.
 func startSender(b *testing.B, spec senderSpec) func() senderResult {
 	raw, err := json.Marshal(spec)
 	require.NoError(b, err)

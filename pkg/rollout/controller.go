@@ -50,7 +50,8 @@ const indexSources = "rollout.hotreload/sources"
 // Setup adds the rollout controller to mgr. It runs only while mgr holds the
 // leadership, with its own cache (injected pods; ConfigMaps hashed, their data
 // dropped; releases; ReplicaSets' owners; Secrets hashed likewise, by one
-// informer per enabled namespace), which also starts only then. mgr's scheme must hold the ConfigRelease API.
+// informer per enabled namespace), which also starts only then. mgr's scheme
+// must hold the ConfigRelease API.
 func Setup(mgr manager.Manager, opts Options) error {
 	if opts.Registry == nil {
 		opts.Registry = metrics.Registry
@@ -109,7 +110,7 @@ func Setup(mgr manager.Manager, opts Options) error {
 	}
 	r := &Reconciler{
 		Cache: secretsRouted{c, secrets}, Client: writer, API: writer, Recorder: opts.Recorder, Metrics: m,
-		Patchers: opts.Patchers, Now: time.Now, writes: newWrites(), secrets: secrets,
+		Patchers: opts.Patchers, Now: time.Now, writes: newWrites(),
 	}
 	ctrl, err := controller.NewTyped(Name, mgr, controller.TypedOptions[SourceRef]{
 		Reconciler:              r,

@@ -40,10 +40,9 @@ type Reconciler struct {
 	Patchers int
 	Now      func() time.Time
 
-	writes  *writes
-	reads   servedReads
-	secrets *namespaceSecrets
-	mu      sync.Mutex
+	writes *writes
+	reads  servedReads
+	mu     sync.Mutex
 	// unreadables and legacy hold the pods this process said something
 	// about once: a reloader it cannot read, a version 1 pod's limits.
 	unreadables map[types.UID]bool

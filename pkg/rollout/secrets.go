@@ -86,10 +86,7 @@ func (s *namespaceSecrets) Start(ctx context.Context) error {
 		AddFunc:    follow,
 		UpdateFunc: func(_, obj any) { follow(obj) },
 		DeleteFunc: func(obj any) {
-			if d, ok := obj.(toolscache.DeletedFinalStateUnknown); ok {
-				obj = d.Obj
-			}
-			if ns, ok := obj.(*corev1.Namespace); ok {
+			if ns, ok := deleted(obj).(*corev1.Namespace); ok {
 				s.follow(ns.Name, false)
 			}
 		},
@@ -149,10 +146,7 @@ func (s *namespaceSecrets) start(ns string) (*secretInformer, error) {
 		return nil, err
 	}
 	send := func(obj any) {
-		if d, ok := obj.(toolscache.DeletedFinalStateUnknown); ok {
-			obj = d.Obj
-		}
-		if o, ok := obj.(*corev1.Secret); ok {
+		if o, ok := deleted(obj).(*corev1.Secret); ok {
 			select {
 			case s.events <- event.TypedGenericEvent[*corev1.Secret]{Object: o}:
 			case <-ctx.Done():
@@ -182,6 +176,15 @@ func (s *namespaceSecrets) start(ns string) (*secretInformer, error) {
 		}
 	}()
 	return i, nil
+}
+
+// deleted is the object of an informer's delete notification, which is a
+// tombstone when the informer missed the deletion.
+func deleted(obj any) any {
+	if d, ok := obj.(toolscache.DeletedFinalStateUnknown); ok {
+		return d.Obj
+	}
+	return obj
 }
 
 // reader returns the cache of namespace ns's Secrets, once it has listed them.
