@@ -90,7 +90,7 @@ func TestUpgradeKeepsInjectedPodsWorking(t *testing.T) {
 			p, err := cs.CoreV1().Pods(d.ns).Get(ctx, name, metav1.GetOptions{})
 			require.NoError(t, err)
 			require.Equal(t, versionN1, p.Annotations["hotreload/injected"])
-			require.Equal(t, map[string]string{"hotreload-reloader": parseRef(t, n1.reloader).byDigest()}, imageIDs(p.Status.InitContainerStatuses))
+			require.Equal(t, pulled(parseRef(t, n1.reloader)), reloaderImageIDs(p), "pod %s runs N+1's reloader image", name)
 		}
 		requireServing(ctx, t, added, uniqueConfigOf(t, ctx, cs, d.ns, d.name), "the new pod serves the current config")
 	})
@@ -221,16 +221,17 @@ func podImages(ctx context.Context, t testing.TB, cs kubernetes.Interface, ns st
 }
 
 // TestUninstallKeepsRunningPodsAndRemovesWhatHotreloadMade uninstalls as
-// deploy/README says. kubectl delete -f of the install file removes
-// hotreload's namespace and cluster-wide objects, and with its CRD the
-// ConfigReleases, whose stable and kept copies the garbage collector deletes;
-// what the controller made for each enabled namespace stays (the reloader's
-// ServiceAccount and RoleBinding, the controller's RoleBinding, the
-// exchange's CA bundle) until kubectl delete of what carries its label
-// app.kubernetes.io/managed-by=hotreload. The injected pods keep running,
-// neither replaced nor restarted, and serve their last config: after the
-// kubelet dropped the stable copies from their volumes, and after a config
-// edit that nothing releases any more. hotreload is installed again at the end.
+// deploy/README says: kubectl delete -f of the install file. It removes
+// hotreload's namespace and cluster-wide objects; with the CRD the
+// ConfigReleases go, and the garbage collector deletes their stable and kept
+// copies; with hotreload's namespace, which owns them, what the controller
+// made in each enabled namespace (the reloader's ServiceAccount and
+// RoleBinding, the controller's RoleBinding, the exchange's CA bundle).
+// Nothing labelled app.kubernetes.io/managed-by=hotreload is left in any
+// namespace. The injected pods keep running, neither replaced nor restarted,
+// and serve their last config: after the kubelet dropped the stable copies
+// from their volumes, and after a config edit that nothing releases any more.
+// hotreload is installed again at the end.
 func TestUninstallKeepsRunningPodsAndRemovesWhatHotreloadMade(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
 	defer cancel()
@@ -244,7 +245,8 @@ func TestUninstallKeepsRunningPodsAndRemovesWhatHotreloadMade(t *testing.T) {
 	d := demo{name: "uninstall", replicas: 2, subPath: true, inject: true}
 	pods := d.start(ctx, t, cs, uniqueConfig("version 1"))
 	s := demo{ns: d.ns, name: "uninstall-secret", secret: true, inject: true}
-	secretPods := s.create(ctx, t, cs, uniqueConfig("secret 1"))
+	secretConfig := uniqueConfig("secret 1")
+	secretPods := s.create(ctx, t, cs, secretConfig)
 	last := uniqueConfig("version 2")
 	waitServing(ctx, t, pods, last, d.edit(ctx, t, cs, last), 30*time.Second)
 	waitApplied(ctx, t, cs, d.ns, pods, releasedRevision(ctx, t, cs, d.ns, pods))
@@ -262,22 +264,15 @@ func TestUninstallKeepsRunningPodsAndRemovesWhatHotreloadMade(t *testing.T) {
 	require.Empty(t, kubectl(ctx, t, "get", "namespaces,customresourcedefinitions,clusterroles,clusterrolebindings,"+
 		"mutatingwebhookconfigurations,validatingadmissionpolicies,validatingadmissionpolicybindings",
 		"-l", "app.kubernetes.io/part-of=hotreload", "-o", "name"), "the install's objects are gone")
-	waitObjects(ctx, t, cs, d.ns, "the releases and their copies gone, the controller's objects left", func(o namespaceObjects) bool {
+	waitObjects(ctx, t, cs, d.ns, "the releases, their copies and the controller's objects gone", func(o namespaceObjects) bool {
 		return o.equal(namespaceObjects{
-			serviceAccounts: []string{"default", "hotreload-reloader"},
-			roleBindings:    []string{"hotreload-controller", "hotreload-reloader"},
-			configMaps:      []string{"hotreload-exchange-ca", "kube-root-ca.crt", "uninstall"},
+			serviceAccounts: []string{"default"},
+			configMaps:      []string{"kube-root-ca.crt", "uninstall"},
 			secrets:         []string{"uninstall-secret"},
 		})
 	})
-	kubectl(ctx, t, "delete", "serviceaccounts,rolebindings,configmaps,secrets", "-A", "-l", "app.kubernetes.io/managed-by=hotreload")
 	require.Empty(t, kubectl(ctx, t, "get", "serviceaccounts,roles,rolebindings,configmaps,secrets", "-A",
 		"-l", "app.kubernetes.io/managed-by=hotreload", "-o", "name"), "nothing hotreload made is left in any namespace")
-	require.Equal(t, namespaceObjects{
-		serviceAccounts: []string{"default"},
-		configMaps:      []string{"kube-root-ca.crt", "uninstall"},
-		secrets:         []string{"uninstall-secret"},
-	}, listObjects(ctx, t, cs, d.ns))
 
 	t.Run("the pods serve their last config once the kubelet dropped the stable copies", func(t *testing.T) {
 		for _, ps := range []map[string]string{pods, secretPods} {
@@ -286,7 +281,7 @@ func TestUninstallKeepsRunningPodsAndRemovesWhatHotreloadMade(t *testing.T) {
 			})
 		}
 		requireServing(ctx, t, pods, last, "its last config")
-		requireServing(ctx, t, secretPods, uniqueConfigOf(t, ctx, cs, d.ns, "uninstall-secret"), "its last config")
+		requireServing(ctx, t, secretPods, secretConfig, "its last config")
 		requireSamePIDs(ctx, t, cs, d, pods, before)
 		requireSamePIDs(ctx, t, cs, s, secretPods, beforeSecret)
 	})
