@@ -237,10 +237,13 @@ func TestUninstallKeepsRunningPodsAndRemovesWhatHotreloadMade(t *testing.T) {
 	defer cancel()
 	cs := clusterClient(t)
 	installHotreload(ctx, t, cs)
+	reinstalled := false
 	t.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
-		defer cancel()
-		installHotreload(ctx, t, cs)
+		if !reinstalled {
+			ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+			defer cancel()
+			installHotreload(ctx, t, cs)
+		}
 	})
 	d := demo{name: "uninstall", replicas: 2, subPath: true, inject: true}
 	pods := d.start(ctx, t, cs, uniqueConfig("version 1"))
@@ -293,6 +296,20 @@ func TestUninstallKeepsRunningPodsAndRemovesWhatHotreloadMade(t *testing.T) {
 		})
 		requireServing(ctx, t, pods, last, "its last config: nothing releases the edit")
 		requireSamePIDs(ctx, t, cs, d, pods, before)
+	})
+
+	// Installed again, the controller makes its objects anew; the sidecars,
+	// whose reloader tokens named the ServiceAccount deleted, trade their pod
+	// tokens again (a 401 resets the token), and report what they apply.
+	installHotreload(ctx, t, cs)
+	reinstalled = true
+	t.Run("installed again, the same pods get the edit made meanwhile, then the next", func(t *testing.T) {
+		meanwhile := uniqueConfigOf(t, ctx, cs, d.ns, d.name)
+		waitServing(ctx, t, pods, meanwhile, time.Now(), time.Minute)
+		next := uniqueConfig("version 4")
+		waitServing(ctx, t, pods, next, d.edit(ctx, t, cs, next), 30*time.Second)
+		waitApplied(ctx, t, cs, d.ns, pods, releasedRevision(ctx, t, cs, d.ns, pods))
+		requireSameProcesses(ctx, t, cs, d, pods, before)
 	})
 }
 
