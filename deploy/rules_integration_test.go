@@ -74,13 +74,13 @@ func TestIntegrationRightsMatchTheDocumentedOnes(t *testing.T) {
 		"create ,events.k8s.io events ",
 		"get,list,watch  namespaces ",
 		"create  serviceaccounts ",
-		"get,delete  serviceaccounts hotreload-reloader",
+		"get,delete,patch  serviceaccounts hotreload-reloader",
 		"create  serviceaccounts/token hotreload-reloader",
 		"create authentication.k8s.io tokenreviews ",
 		"create authorization.k8s.io subjectaccessreviews ",
 		"get admissionregistration.k8s.io validatingadmissionpolicies,validatingadmissionpolicybindings hotreload-reloader",
 		"create rbac.authorization.k8s.io rolebindings ",
-		"get,delete rbac.authorization.k8s.io rolebindings hotreload-reloader,hotreload-controller",
+		"get,delete,patch rbac.authorization.k8s.io rolebindings hotreload-reloader,hotreload-controller",
 		"bind rbac.authorization.k8s.io clusterroles hotreload-reloader,hotreload-controller-namespace",
 	}
 	t.Run("the webhook in an enabled namespace also reads its Secrets and keeps copies of them", func(t *testing.T) {

@@ -12,6 +12,8 @@
 
 # shellcheck source=hack/cluster/lib.sh
 source hack/cluster/lib.sh
+# The install file `make cluster-push` writes (CLUSTER_INSTALL in make/cluster.mk).
+INSTALL=$REPO_ROOT/dist/hotreload-dev-selfsigned.yaml
 
 # shellcheck disable=SC2034 # G is for the demos' own lines
 if [[ -t 1 ]]; then B=$'\033[1m' G=$'\033[32m' R=$'\033[31m' NC=$'\033[0m'; else B='' G='' R='' NC=''; fi
@@ -66,34 +68,37 @@ cluster_step() {
     fi
   done
   # What `make cluster` does, with the builds niced (2 shared cores) but not the
-  # cluster's processes: build what is missing, (re)build the images (nginx's
-  # packages are downloaded once, into bin/cluster/nginx), start or reuse the
-  # cluster (up.sh re-imports the images when it is already up).
-  nice -n 10 make --no-print-directory node-components images-local
+  # cluster's processes: build what is missing, (re)build the test images
+  # (nginx's packages are downloaded once, into bin/cluster/nginx), start or
+  # reuse the cluster and its registry (up.sh re-imports the test images when
+  # it is already up), then push hotreload's images to that registry and write
+  # their install file, as a user does (make cluster-push: make push manifests).
+  nice -n 10 make --no-print-directory node-components images-local build "$REPO_ROOT/bin/tools/registry"
   hack/cluster/up.sh || fail "the cluster did not start (see above); then: make cluster-down"
+  nice -n 10 make --no-print-directory cluster-push 2>&1 | indent ||
+    fail "pushing hotreload's images to the cluster's registry failed (see above)"
   if (($#)); then extra=$("$@"); fi
   info "cluster ready in $(($(date +%s) - t))s$extra"
 }
 
 # install_step N/M SPEC: step N of the demo's M: install hotreload as a user
-# would (kubectl apply -k deploy/selfsigned, making the webhook's certificates
-# when missing), delete the namespace NS of a previous run, create it labelled
+# would (kubectl apply -f of INSTALL, the install file cluster_step wrote, its
+# images in the cluster's registry), delete the namespace NS of a previous run, create it labelled
 # hotreload/injection=enabled, and wait until the webhook injects pods there.
 # SPEC is the spec of the probe pod that proves it, in YAML indented by two
 # spaces: a pod like the demo's own, which the webhook injects.
 install_step() {
   local n=$1 spec=$2 t i probe injected=""
-  step "$n  Install hotreload as a user would: kubectl apply -k deploy/selfsigned"
-  if [[ ! -f deploy/selfsigned/certs/secret.yaml ]]; then
-    info "no webhook certificates yet: make certs"
-    make --no-print-directory certs
-  fi
+  step "$n  Install hotreload as a user would: kubectl apply -f ${INSTALL#"$REPO_ROOT"/}"
+  [[ -f $INSTALL ]] || fail "no $INSTALL: make cluster-push writes it"
+  info "its images, pinned by digest, from the cluster's registry:"
+  grep -E '^ *(image|value): .*@sha256:' "$INSTALL" | sed 's/^ */  /' | sort -u | indent
   if k get namespace "$NS" >/dev/null 2>&1; then
     info "deleting the namespace $NS of a previous run"
     k delete namespace "$NS" --wait=true --timeout=120s >/dev/null || fail "namespace $NS is not gone after 120s"
   fi
   t=$(now_ms)
-  k apply -k deploy/selfsigned 2>&1 | indent
+  k apply -f "$INSTALL" 2>&1 | indent
   info "waiting for the webhook Deployment"
   k -n hotreload-system rollout status deployment/hotreload-webhook --timeout=180s 2>&1 | indent ||
     fail "the webhook is not Available; see: kubectl -n hotreload-system logs deploy/hotreload-webhook"

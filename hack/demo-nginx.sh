@@ -2,9 +2,11 @@
 # make demo-nginx: the README's second demo, with a real server. On this machine:
 #   1. brings up the local single-node cluster as `make demo` does (make
 #      cluster: builds what is missing, hotreload/nginx:dev from Debian's nginx
-#      package included, installs Debian's containerd/runc/CNI plugins when absent);
-#   2. installs hotreload as a user would (kubectl apply -k deploy/selfsigned,
-#      label a namespace) and waits until the webhook injects pods;
+#      package included, installs Debian's containerd/runc/CNI plugins when
+#      absent, hotreload's images pushed to its registry);
+#   2. installs hotreload as a user would (kubectl apply -f
+#      dist/hotreload-dev-selfsigned.yaml, label a namespace) and waits until
+#      the webhook injects pods;
 #   3. deploys nginx, 2 replicas, as www-data, nginx.conf mounted by subPath
 #      from a ConfigMap (test/e2e/testdata/nginx.yaml);
 #   4. edits nginx.conf ("version 1" -> "version 2" at /) and prints, per pod,

@@ -1,9 +1,11 @@
 #!/usr/bin/env bash
 # make demo: the README's first command. On this machine, from source:
 #   1. brings up the local single-node cluster (make cluster: builds what is
-#      missing, installs Debian's containerd/runc/CNI plugins when absent);
-#   2. installs hotreload as a user would (kubectl apply -k deploy/selfsigned,
-#      label a namespace) and waits until the webhook injects pods;
+#      missing, installs Debian's containerd/runc/CNI plugins when absent) and
+#      pushes hotreload's images to its registry (make push, make manifests);
+#   2. installs hotreload as a user would (kubectl apply -f
+#      dist/hotreload-dev-selfsigned.yaml, label a namespace) and waits until
+#      the webhook injects pods;
 #   3. deploys the demo app, 3 replicas, config mounted by subPath, canary
 #      rollout "1,50%,100%" with a 5 s interval (test/e2e/testdata/demo-rollout.yaml);
 #   4. edits the ConfigMap and prints, per pod, the time from the edit to the

@@ -1,6 +1,7 @@
 # The local single-node cluster: node components built from k8s.io/kubernetes
 # (hack/tools/go.mod), containerd, runc and the CNI plugins from Debian, images
-# built without a registry or a Docker engine. See
+# built without a Docker engine: hotreload's pushed to the cluster's registry
+# and pulled from there, the test images imported. See
 # docs/design/2026-11-24-local-cluster.md.
 
 CLUSTER_DIR   := $(BIN)/cluster
@@ -8,6 +9,14 @@ NODE_BINS     := kubelet kube-proxy kube-scheduler kube-controller-manager
 IMAGES_DIR    := $(CLUSTER_DIR)/images
 NGINX_DIR     := $(CLUSTER_DIR)/nginx
 KUBECONFIG_LOCAL := $(CLUSTER_DIR)/admin.kubeconfig
+
+# hotreload on the local cluster, installed as a user installs it: make push
+# and make manifests to the cluster's registry (REGISTRY_ADDR, started by
+# make cluster), then kubectl apply -f of the install file. The tag stays dev;
+# the version stamped in the binaries is VERSION's.
+CLUSTER_IMAGE_REPO := $(REGISTRY_ADDR)/hotreload
+CLUSTER_IMAGE_TAG := dev
+CLUSTER_INSTALL := $(DIST)/hotreload-$(CLUSTER_IMAGE_TAG)-selfsigned.yaml
 
 # Everything the cluster needs from source, one build at a time and niced: the
 # machines have two cores shared with the rest of the work.
@@ -62,17 +71,24 @@ $(NGINX_DIR)/rootfs.ok: hack/cluster/nginx-rootfs.sh
 	hack/cluster/nginx-rootfs.sh $(NGINX_DIR)
 
 .PHONY: images-local
-images-local: build $(BIN)/tools/imagebuild $(BIN)/tools/pause $(BIN)/demoapp $(NGINX_DIR)/rootfs.ok ## Build the webhook, reloader, pause, demo app and nginx images as tarballs (no registry, no Docker).
+images-local: $(BIN)/tools/imagebuild $(BIN)/tools/pause $(BIN)/demoapp $(NGINX_DIR)/rootfs.ok ## Build the test images the cluster imports, pause, demo app and nginx, as tarballs (no Docker).
 	$(BIN)/tools/imagebuild --out $(IMAGES_DIR) \
-	  --image 'hotreload/webhook:dev=$(BIN)/webhook,cmd=serve' \
-	  --image 'hotreload/reloader:dev=$(BIN)/reloader' \
 	  --image 'hotreload/pause:dev=$(BIN)/tools/pause,user=65535' \
 	  --image 'hotreload/demoapp:dev=$(BIN)/demoapp' \
 	  --image 'hotreload/nginx:dev=rootfs=$(NGINX_DIR)/rootfs,path=/usr/sbin/nginx,user=33'
 
 .PHONY: cluster
-cluster: cluster-check node-components images-local ## Start the local single-node cluster (state in bin/cluster; KUBECONFIG=bin/cluster/admin.kubeconfig).
-	K8S_BIN=$(K8S_BIN) CLUSTER_DIR=$(CLUSTER_DIR) hack/cluster/up.sh
+cluster: cluster-check node-components images-local $(BIN)/tools/registry ## Start the local single-node cluster and its registry (state in bin/cluster; KUBECONFIG=bin/cluster/admin.kubeconfig), then make cluster-push.
+	K8S_BIN=$(K8S_BIN) CLUSTER_DIR=$(CLUSTER_DIR) REGISTRY_ADDR=$(REGISTRY_ADDR) hack/cluster/up.sh
+	@$(MAKE) --no-print-directory cluster-push
+
+# The registry keeps its tags in memory: every start of the cluster is
+# followed by this push.
+.PHONY: cluster-push
+cluster-push: ## Push hotreload's images to the running cluster's registry and write its install file (make push manifests IMAGE_REPO=127.0.0.1:5000/hotreload IMAGE_TAG=dev).
+	@test -f $(CERTS_DIR)/secret.yaml || $(MAKE) --no-print-directory certs
+	$(MAKE) --no-print-directory push manifests IMAGE_REPO=$(CLUSTER_IMAGE_REPO) IMAGE_TAG=$(CLUSTER_IMAGE_TAG)
+	@echo "install hotreload: kubectl apply -f $(CLUSTER_INSTALL)"
 
 .PHONY: cluster-check
 cluster-check:
@@ -89,14 +105,13 @@ cluster-clean: cluster-down ## Stop the local cluster and delete its state (bin/
 ##@ End to end
 
 E2E_RUN ?= .
-E2E_GO_TEST := KUBECONFIG=$(KUBECONFIG_LOCAL) $(GO) test -count=1 -tags e2e
+# The tests install hotreload from HOTRELOAD_INSTALL, the file make cluster wrote.
+E2E_GO_TEST := KUBECONFIG=$(KUBECONFIG_LOCAL) HOTRELOAD_INSTALL=$(CLUSTER_INSTALL) $(GO) test -count=1 -tags e2e
 
 .PHONY: e2e
-e2e: cluster ## The end-to-end tests on the local cluster (started if down; root): make e2e [E2E_RUN=regexp].
-	@test -f $(CERTS_DIR)/secret.yaml || $(MAKE) --no-print-directory certs
+e2e: cluster build ## The end-to-end tests on the local cluster (started if down; root): make e2e [E2E_RUN=regexp].
 	$(E2E_GO_TEST) -timeout 30m -run '$(E2E_RUN)' -v ./test/e2e/ 2>&1 | grep -v -E '^(=== (RUN|PAUSE|CONT)|\s*$$)'
 
 .PHONY: bench-e2e
-bench-e2e: cluster ## The README's end-to-end figures: admission latency, edit -> serving with and without hotreload, bad config -> stable (about 11 min; E2E_EDITS=50, E2E_READY_EDITS=10, E2E_HALTS=10).
-	@test -f $(CERTS_DIR)/secret.yaml || $(MAKE) --no-print-directory certs
+bench-e2e: cluster build ## The README's end-to-end figures: admission latency, edit -> serving with and without hotreload, bad config -> stable (about 11 min; E2E_EDITS=50, E2E_READY_EDITS=10, E2E_HALTS=10).
 	$(E2E_GO_TEST) -timeout 30m -run '^$$' -bench E2E -benchtime 1x ./test/e2e/

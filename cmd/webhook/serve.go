@@ -54,6 +54,7 @@ func serveCommand(ctx context.Context, fs *flag.FlagSet, args []string) error {
 	fs.StringVar(&o.HealthAddr, "health-probe-bind-address", ":8081", "address for /healthz and /readyz")
 	fs.BoolVar(&o.LeaderElection, "leader-elect", true, "elect one replica to run the rollout controller")
 	fs.StringVar(&o.LeaderElectionNamespace, "leader-election-namespace", "", "namespace of the leader election Lease (default: the pod's own)")
+	fs.StringVar(&o.InstallNamespace, "install-namespace", os.Getenv("POD_NAMESPACE"), "namespace hotreload is installed in: it owns the ServiceAccounts, RoleBindings and CA bundles made in enabled namespaces, so deleting it (uninstalling) deletes them (default $POD_NAMESPACE; empty: no owner)")
 	fs.StringVar(&o.NativeSidecar, "native-sidecar", webhook.NativeSidecarAuto, "run the reloader as a native sidecar: auto (API server >= 1.29), true or false")
 	fs.StringVar(&o.Mutate.ReloaderImage, "reloader-image", version.ReloaderImage(), "image of the reloader sidecar and install step")
 	fs.StringVar(&o.Mutate.ExchangeURL, "exchange-url", contract.DefaultExchangeURL, "where sidecars trade their pod token for the reloader's (this server's Service)")

@@ -3,8 +3,9 @@
 # this machine: every recorded process (TERM, then KILL), the containers and the
 # containerd shims it started, the mounts under bin/cluster, the bridge, the
 # iptables rules of kube-proxy and the CNI plugins, and the sysctls it changed.
-# Keeps bin/cluster/pki and bin/cluster/images (reused by the next `make
-# cluster`); deletes the rest of the state so the next start is fresh.
+# The registry stops last, with its blobs. Keeps bin/cluster/pki and
+# bin/cluster/images (reused by the next `make cluster`); deletes the rest of
+# the state so the next start is fresh.
 # Safe to run when nothing is up.
 set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
@@ -133,6 +134,6 @@ fi
 
 # State: gone, but for the certificates and the image tarballs.
 if [[ $left -eq 0 ]]; then
-  rm -rf "$ETCD_DATA" "$KUBELET_ROOT" "$CLUSTER_DIR/containerd" "$CLUSTER_DIR/cni" "$PIDS"
+  rm -rf "$ETCD_DATA" "$KUBELET_ROOT" "$CLUSTER_DIR/containerd" "$CLUSTER_DIR/cni" "$REGISTRY_DIR" "$PIDS"
 fi
 log "cluster stopped"

@@ -40,9 +40,18 @@ CNI_BIN_DIR=/usr/lib/cni # Debian's containernetworking-plugins
 ETCD_DATA=$CLUSTER_DIR/etcd
 IMAGES_DIR=$CLUSTER_DIR/images
 ADMIN_KUBECONFIG=$CLUSTER_DIR/admin.kubeconfig
+# The registry the node pulls hotreload's images from (hack/tools/registry): on
+# loopback, which containerd reaches from the host's network namespace, in
+# plain HTTP (config/certs.d/ADDR/hosts.toml says so to containerd). Blobs
+# under bin/cluster/registry; tags in memory, so `make cluster` pushes the
+# images after every start.
+REGISTRY_ADDR=${REGISTRY_ADDR:-127.0.0.1:5000}
+REGISTRY_DIR=$CLUSTER_DIR/registry
+REGISTRY=${REGISTRY:-$REPO_ROOT/bin/tools/registry}
+CONTAINERD_HOSTS_DIR=$CONF/certs.d
 
 # The order processes start in; down.sh stops them in reverse.
-COMPONENTS=(etcd kube-apiserver coredns kube-controller-manager kube-scheduler containerd kubelet kube-proxy)
+COMPONENTS=(registry etcd kube-apiserver coredns kube-controller-manager kube-scheduler containerd kubelet kube-proxy)
 COREDNS=${COREDNS:-$REPO_ROOT/bin/tools/coredns}
 
 log() { printf '[cluster] %s\n' "$*"; }

@@ -1,9 +1,12 @@
 #!/usr/bin/env bash
 # Starts a single-node Kubernetes cluster on this machine from binaries built by
-# the Makefile (bin/k8s) and Debian's containerd, runc and CNI plugins. All state
-# lives under bin/cluster; `make cluster-down` (hack/cluster/down.sh) undoes it.
+# the Makefile (bin/k8s) and Debian's containerd, runc and CNI plugins, and the
+# registry its node pulls hotreload's images from (bin/tools/registry, on
+# $REGISTRY_ADDR). All state lives under bin/cluster; `make cluster-down`
+# (hack/cluster/down.sh) undoes it.
 #
-#   make cluster                      builds what is missing, then runs this
+#   make cluster                      builds what is missing, runs this, then
+#                                     pushes hotreload's images to the registry
 #   export KUBECONFIG=bin/cluster/admin.kubeconfig
 #
 # Re-runnable: when the cluster is already up it says so and exits 0. Every
@@ -22,6 +25,7 @@ for b in etcd kube-apiserver kube-controller-manager kube-scheduler kubelet kube
   [[ -x $K8S_BIN/$b ]] || die "$K8S_BIN/$b is missing; run 'make node-components' (or 'make cluster', which builds it)"
 done
 [[ -x $COREDNS ]] || die "$COREDNS is missing; run 'make node-components' (or 'make cluster')"
+[[ -x $REGISTRY ]] || die "$REGISTRY is missing; run 'make cluster', which builds it"
 for b in containerd ctr runc iptables conntrack "$CNI_BIN_DIR/bridge"; do
   command -v "$b" >/dev/null 2>&1 || die "$b is missing; run 'make cluster-deps' (installs Debian's packages)"
 done
@@ -61,18 +65,18 @@ wait_for() {
   fail_with_log "$name" "$name not ready after ${secs}s"
 }
 
-# import_images: the tarballs `make images-local` wrote, into the k8s.io
-# namespace the CRI plugin uses. There is no registry: pods use
-# imagePullPolicy Never or IfNotPresent, and nothing is ever pulled. Importing
-# an unchanged image is a no-op; a rebuilt one replaces the tag.
+# import_images: the test images `make images-local` wrote as tarballs
+# (hotreload/{pause,demoapp,nginx}:dev), into the k8s.io namespace the CRI
+# plugin uses; pods run them with imagePullPolicy Never. Importing an unchanged
+# image is a no-op; a rebuilt one replaces the tag. hotreload's own images are
+# never imported: the node pulls them from the registry, where `make cluster`
+# pushes them.
 import_images() {
-  local tars t
-  shopt -s nullglob
-  tars=("$IMAGES_DIR"/*.tar)
-  shopt -u nullglob
-  [[ ${#tars[@]} -gt 0 ]] || die "no image tarballs in $IMAGES_DIR; run 'make images-local' (make cluster does)"
-  for t in "${tars[@]}"; do
-    log "importing image $(basename "$t" .tar)"
+  local i t
+  for i in pause demoapp nginx; do
+    t=$IMAGES_DIR/hotreload_${i}_dev.tar
+    [[ -f $t ]] || die "no $t; run 'make images-local' (make cluster does)"
+    log "importing image hotreload/$i:dev"
     ctr --address "$CONTAINERD_SOCK" -n k8s.io images import "$t" >>"$LOGS/images.log" 2>&1 ||
       fail_with_log images "ctr images import $t failed"
   done
@@ -95,11 +99,21 @@ fi
 if [[ ${#alive[@]} -gt 0 ]]; then
   die "the cluster is partly up (running: ${alive[*]}; stopped: ${dead[*]}); run 'make cluster-down' then 'make cluster'"
 fi
+if curl -s -o /dev/null "http://$REGISTRY_ADDR/v2/"; then
+  die "something already answers on $REGISTRY_ADDR, where the cluster's registry listens (make registry-up's? stop it: make registry-down)"
+fi
 
 start_all=$(date +%s)
 mkdir -p "$PKI" "$PIDS" "$LOGS" "$CONF" "$CONTAINERD_ROOT" "$CONTAINERD_STATE" "$KUBELET_ROOT" \
-  "$CNI_CONF_DIR" "$CNI_DATA_DIR" "$ETCD_DATA"
+  "$CNI_CONF_DIR" "$CNI_DATA_DIR" "$ETCD_DATA" "$REGISTRY_DIR"
 rm -f "$PIDS"/*.pid "$LOGS"/*.log
+
+# ---------------------------------------------------------------- registry
+# hotreload's webhook and reloader images come from here, pushed by `make
+# cluster` (make push, make manifests) once the node is up; nothing else is
+# pulled. Tags live in memory: after a restart the images are pushed again.
+start registry "$REGISTRY" --addr "$REGISTRY_ADDR" --dir "$REGISTRY_DIR/blobs"
+wait_for registry 30 curl -sf "http://$REGISTRY_ADDR/v2/"
 
 # ---------------------------------------------------------------- certificates
 # One CA signs everything: serving certs, client certs (x509 authentication),
@@ -322,8 +336,10 @@ start kube-scheduler "$K8S_BIN/kube-scheduler" \
 # - restrict_oom_score_adj = true: this machine does not grant CAP_SYS_RESOURCE,
 #   so runc cannot lower a process's oom_score_adj; without this every sandbox
 #   fails with "runc create failed: ... can't get final child's PID from pipe: EOF".
-# - sandbox_image: there is no registry; the pause image is built here and
-#   imported below (docker.io/ is how containerd names an unqualified image).
+# - sandbox_image: the pause image is built here and imported below, not
+#   pulled (docker.io/ is how containerd names an unqualified image).
+# - registry config_path: a hosts.toml per registry host; the one of
+#   $REGISTRY_ADDR says it speaks plain HTTP. Nothing else is pulled.
 # - snapshotter overlayfs: the root filesystem is ext4, where overlayfs works.
 # - SystemdCgroup = false: cgroup v1 hybrid and no systemd; the kubelet uses cgroupfs.
 # - netns_mounts_under_state_dir: pod network namespaces are mounted under
@@ -364,6 +380,16 @@ disabled_plugins = ["io.containerd.snapshotter.v1.aufs", "io.containerd.snapshot
       bin_dir = "$CNI_BIN_DIR"
       conf_dir = "$CNI_CONF_DIR"
       max_conf_num = 1
+    [plugins."io.containerd.grpc.v1.cri".registry]
+      config_path = "$CONTAINERD_HOSTS_DIR"
+EOF
+mkdir -p "$CONTAINERD_HOSTS_DIR/$REGISTRY_ADDR"
+cat >"$CONTAINERD_HOSTS_DIR/$REGISTRY_ADDR/hosts.toml" <<EOF
+# The local cluster's registry (hack/tools/registry): plain HTTP on loopback.
+server = "http://$REGISTRY_ADDR"
+
+[host."http://$REGISTRY_ADDR"]
+  capabilities = ["pull", "resolve"]
 EOF
 start containerd containerd --config "$CONF/containerd.toml"
 wait_for containerd 30 ctr --address "$CONTAINERD_SOCK" version
@@ -375,8 +401,9 @@ import_images
 #   without systemd; recent kubelets refuse cgroup v1 unless told.
 # - failSwapOn: false: do not depend on how the host's swap is set.
 # - oomScoreAdj: 0: the kubelet cannot lower its own score (no CAP_SYS_RESOURCE).
-# - imageGCHighThresholdPercent: 100: the images were imported, not pulled;
-#   garbage-collecting them would break the next pod (nothing can re-pull).
+# - imageGCHighThresholdPercent: 100: the test images were imported, not
+#   pulled; garbage-collecting them would break the next pod (nothing can
+#   re-pull them).
 # - eviction thresholds low: a shared disk's free space must not evict test pods.
 # - address and node IP on the bridge; its own cert dir and root dir under
 #   bin/cluster; x509 client auth with the cluster CA; webhook authz for its API.

@@ -70,7 +70,7 @@ func observed(t *testing.T, env *testenv.Env, ns string) objects {
 	key := client.ObjectKey{Namespace: ns, Name: access.ReloaderName}
 	sa := &corev1.ServiceAccount{}
 	if err := env.Client.Get(context.Background(), key, sa); err == nil {
-		sa.ObjectMeta = metav1.ObjectMeta{Name: sa.Name, Namespace: sa.Namespace, Labels: sa.Labels}
+		sa.ObjectMeta = metav1.ObjectMeta{Name: sa.Name, Namespace: sa.Namespace, Labels: sa.Labels, OwnerReferences: sa.OwnerReferences}
 		sa.TypeMeta = metav1.TypeMeta{}
 		o.sa = sa
 	} else {
@@ -90,7 +90,7 @@ func binding(t *testing.T, env *testenv.Env, key client.ObjectKey) *rbacv1.RoleB
 		require.True(t, apierrors.IsNotFound(err), err)
 		return nil
 	}
-	rb.ObjectMeta = metav1.ObjectMeta{Name: rb.Name, Namespace: rb.Namespace, Labels: rb.Labels}
+	rb.ObjectMeta = metav1.ObjectMeta{Name: rb.Name, Namespace: rb.Namespace, Labels: rb.Labels, OwnerReferences: rb.OwnerReferences}
 	rb.TypeMeta = metav1.TypeMeta{}
 	return rb
 }
@@ -196,4 +196,63 @@ func TestIntegrationTheExchangesCABundleFollowsARotation(t *testing.T) {
 	delete(nsObj.Labels, "hotreload/injection")
 	require.NoError(t, env.Client.Update(ctx, nsObj))
 	waitBundle(`configmaps "`+contract.ExchangeCAConfigMap+`" not found`, "the bundle goes with the label")
+}
+
+// With an install namespace, everything the reconciler makes in an enabled
+// namespace is owned by it, so that deleting it (uninstalling) has the
+// garbage collector delete them: what it makes anew, and what an earlier
+// version made without an owner or an earlier install owned.
+func TestIntegrationWhatItMakesIsOwnedByTheInstallNamespace(t *testing.T) {
+	env := testenv.Get(t)
+	ctx := context.Background()
+	caFile, ca := filepath.Join(t.TempDir(), "ca.crt"), access.PEMCA(t, "ca")
+	require.NoError(t, os.WriteFile(caFile, ca, 0o600))
+	env.Apply(t, env.Kustomize(t, "../../deploy/base"))
+	install := &corev1.Namespace{}
+	require.NoError(t, env.Client.Get(ctx, client.ObjectKey{Name: "hotreload-system"}, install))
+	owner := metav1.OwnerReference{APIVersion: "v1", Kind: "Namespace", Name: "hotreload-system", UID: install.UID}
+
+	// Before the controller starts, what an earlier version made without an
+	// owner, and what an earlier install made, owned by a namespace of the
+	// same name deleted since.
+	earlier := env.Namespace(t, map[string]string{"hotreload/injection": "enabled"})
+	stale := metav1.OwnerReference{APIVersion: "v1", Kind: "Namespace", Name: "hotreload-system", UID: "0b5e55ed-0000-0000-0000-000000000000"}
+	sa, rb, controller := access.ServiceAccount(earlier), access.RoleBinding(earlier), access.ControllerRoleBinding(earlier, webhook)
+	rb.OwnerReferences = []metav1.OwnerReference{stale}
+	cm := &corev1.ConfigMap{
+		ObjectMeta: metav1.ObjectMeta{Name: contract.ExchangeCAConfigMap, Namespace: earlier,
+			Labels: map[string]string{access.ManagedByLabel: access.ManagedBy}, OwnerReferences: []metav1.OwnerReference{stale}},
+		Data: map[string]string{contract.ExchangeCAKey: string(ca)},
+	}
+	for _, o := range []client.Object{sa, rb, controller, cm} {
+		require.NoError(t, env.Client.Create(ctx, o))
+	}
+
+	startAsWebhook(t, env, access.Options{CAFile: caFile, InstallNamespace: "hotreload-system"})
+	owned := func(ns string) objects {
+		o := objects{sa: access.ServiceAccount(ns), rb: access.RoleBinding(ns), controller: access.ControllerRoleBinding(ns, webhook)}
+		for _, m := range []metav1.Object{o.sa, o.rb, o.controller} {
+			m.SetOwnerReferences([]metav1.OwnerReference{owner})
+		}
+		return o
+	}
+	bundleOwners := func(ns string) []metav1.OwnerReference {
+		cm := &corev1.ConfigMap{}
+		if err := env.Client.Get(ctx, client.ObjectKey{Namespace: ns, Name: contract.ExchangeCAConfigMap}, cm); err != nil {
+			return nil
+		}
+		return cm.OwnerReferences
+	}
+
+	fresh := env.Namespace(t, map[string]string{"hotreload/injection": "enabled"})
+	eventually(t, env, fresh, owned(fresh), "what is made anew is owned by the install namespace")
+	require.True(t, assertEventually(func() bool { return equalJSON(bundleOwners(fresh), []metav1.OwnerReference{owner}) }),
+		"the CA bundle is owned by the install namespace: %v", bundleOwners(fresh))
+
+	eventually(t, env, earlier, owned(earlier), "an earlier version's objects get the install namespace as owner")
+	require.True(t, assertEventually(func() bool { return equalJSON(bundleOwners(earlier), []metav1.OwnerReference{owner}) }),
+		"an earlier install's CA bundle is owned by this one: %v", bundleOwners(earlier))
+	got := &corev1.ServiceAccount{}
+	require.NoError(t, env.Client.Get(ctx, client.ObjectKeyFromObject(sa), got))
+	require.Equal(t, sa.UID, got.UID, "the ServiceAccount is the same one, not made again (the reloaders' tokens stay valid)")
 }

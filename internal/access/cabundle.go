@@ -111,16 +111,17 @@ func (r *Reconciler) ensureCABundle(ctx context.Context, namespace string) (time
 		Data:       map[string]string{contract.ExchangeCAKey: data},
 	}
 	if have == nil {
-		if err := r.Client.Create(ctx, want); err != nil && !apierrors.IsAlreadyExists(err) {
+		if err := r.Client.Create(ctx, own(r, want)); err != nil && !apierrors.IsAlreadyExists(err) {
 			return time.Time{}, fmt.Errorf("creating ConfigMap %s: %w", key, err)
 		}
 		return again, nil
 	}
 	if have.Data[contract.ExchangeCAKey] == data && have.Annotations[caCurrentAnnotation] == ann[caCurrentAnnotation] &&
-		have.Annotations[caPreviousUntilAnnotation] == ann[caPreviousUntilAnnotation] {
+		have.Annotations[caPreviousUntilAnnotation] == ann[caPreviousUntilAnnotation] && ownedBy(have, r.Owner) {
 		return again, nil
 	}
 	want.ResourceVersion = have.ResourceVersion
+	want.OwnerReferences = withOwner(have.OwnerReferences, r.Owner)
 	if err := r.Client.Update(ctx, want); err != nil {
 		return time.Time{}, fmt.Errorf("updating ConfigMap %s: %w", key, err)
 	}

@@ -12,6 +12,7 @@ import (
 	rbacv1 "k8s.io/api/rbac/v1"
 	"k8s.io/apimachinery/pkg/api/equality"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/event"
@@ -37,13 +38,17 @@ type Options struct {
 	// controller's rights in each enabled namespace to (default: the manager's
 	// own, as the API server authenticates it).
 	Controller rbacv1.Subject
+	// InstallNamespace, when set, is the namespace hotreload is installed in:
+	// it owns what the reconciler makes (Reconciler.Owner).
+	InstallNamespace string
 }
 
 // Setup registers the namespace reconciler with mgr. It runs on the elected leader
 // only. The manager's client must be allowed what deploy/base/rbac-webhook.yaml
 // grants: namespaces get/list/watch; serviceaccounts and rolebindings create, and
 // get/delete of hotreload-reloader and hotreload-controller; bind of the
-// ClusterRoles hotreload-reloader and hotreload-controller-namespace.
+// ClusterRoles hotreload-reloader and hotreload-controller-namespace; patch
+// of those objects' owners.
 func Setup(mgr manager.Manager, o Options) error {
 	if o.Controller.Name == "" {
 		self, err := whoAmI(mgr.GetClient())
@@ -53,6 +58,15 @@ func Setup(mgr manager.Manager, o Options) error {
 		o.Controller = self
 	}
 	r := &Reconciler{Client: mgr.GetClient(), Reader: mgr.GetAPIReader(), CAFile: o.CAFile, CAOverlap: o.CAOverlap, Controller: o.Controller}
+	if o.InstallNamespace != "" {
+		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		defer cancel()
+		owner, err := installOwner(ctx, mgr.GetAPIReader(), o.InstallNamespace)
+		if err != nil {
+			return err
+		}
+		r.Owner = owner
+	}
 	b := ctrl.NewControllerManagedBy(mgr).
 		Named("hotreload-access").
 		For(&corev1.Namespace{}).
@@ -137,6 +151,9 @@ type Reconciler struct {
 	// Controller is who ControllerRoleBinding grants the controller's rights
 	// in the namespace to; with no name, no such binding is made.
 	Controller rbacv1.Subject
+	// Owner, when set, owns every object the reconciler makes (owner.go):
+	// the namespace hotreload is installed in.
+	Owner *metav1.OwnerReference
 	// Now is the clock (default time.Now).
 	Now func() time.Time
 }
@@ -170,15 +187,36 @@ func Enabled(ns *corev1.Namespace) bool {
 }
 
 func (r *Reconciler) ensure(ctx context.Context, namespace string) error {
-	if err := r.Client.Create(ctx, ServiceAccount(namespace)); err != nil && !apierrors.IsAlreadyExists(err) {
-		return fmt.Errorf("creating ServiceAccount %s/%s: %w", namespace, ReloaderName, err)
+	if err := r.ensureServiceAccount(ctx, own(r, ServiceAccount(namespace))); err != nil {
+		return err
 	}
 	if r.Controller.Name != "" {
-		if err := r.ensureBinding(ctx, ControllerRoleBinding(namespace, r.Controller)); err != nil {
+		if err := r.ensureBinding(ctx, own(r, ControllerRoleBinding(namespace, r.Controller))); err != nil {
 			return err
 		}
 	}
-	return r.ensureBinding(ctx, RoleBinding(namespace))
+	return r.ensureBinding(ctx, own(r, RoleBinding(namespace)))
+}
+
+// ensureServiceAccount creates want, or gives the ServiceAccount of its name
+// its owner. One that is not hotreload's is left as it is: the binding grants
+// the reloader's rights to whoever holds that name's tokens, which only the
+// token exchange mints.
+func (r *Reconciler) ensureServiceAccount(ctx context.Context, want *corev1.ServiceAccount) error {
+	have := &corev1.ServiceAccount{}
+	err := r.Reader.Get(ctx, client.ObjectKeyFromObject(want), have)
+	switch {
+	case apierrors.IsNotFound(err):
+		if err := r.Client.Create(ctx, want); err != nil && !apierrors.IsAlreadyExists(err) {
+			return fmt.Errorf("creating ServiceAccount %s/%s: %w", want.Namespace, want.Name, err)
+		}
+		return nil
+	case err != nil:
+		return fmt.Errorf("reading ServiceAccount %s/%s: %w", want.Namespace, want.Name, err)
+	case have.Labels[ManagedByLabel] != ManagedBy:
+		return nil
+	}
+	return r.ensureOwner(ctx, have)
 }
 
 // ensureBinding creates want, or replaces a binding of its name that grants
@@ -191,7 +229,7 @@ func (r *Reconciler) ensureBinding(ctx context.Context, want *rbacv1.RoleBinding
 	case err != nil:
 		return fmt.Errorf("reading RoleBinding %s/%s: %w", want.Namespace, want.Name, err)
 	case equality.Semantic.DeepEqual(have.RoleRef, want.RoleRef) && equality.Semantic.DeepEqual(have.Subjects, want.Subjects):
-		return nil
+		return r.ensureOwner(ctx, have)
 	default:
 		// roleRef is immutable: replace a binding that grants anything else.
 		if err := r.Client.Delete(ctx, have, client.Preconditions{UID: &have.UID}); err != nil && !apierrors.IsNotFound(err) {

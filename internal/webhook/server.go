@@ -69,6 +69,10 @@ type ServerOptions struct {
 	// admission is served by every replica.
 	LeaderElection          bool
 	LeaderElectionNamespace string
+	// InstallNamespace is the namespace hotreload is installed in; it owns
+	// what the controller makes in enabled namespaces, so that uninstalling
+	// deletes those too (access.Options.InstallNamespace). Empty: no owner.
+	InstallNamespace string
 	// NativeSidecar is auto, true or false.
 	NativeSidecar string
 	// Mutate are the options every admission uses.
@@ -115,9 +119,13 @@ func NewManager(cfg *rest.Config, o ServerOptions, log logr.Logger) (manager.Man
 		LeaderElection:          o.LeaderElection,
 		LeaderElectionID:        "hotreload-controller",
 		LeaderElectionNamespace: o.LeaderElectionNamespace,
-		Cache:                   cache.Options{DefaultTransform: cache.TransformStripManagedFields()},
-		Controller:              config.Controller{SkipNameValidation: &o.SkipControllerNameValidation},
-		WebhookServer:           tlsServer(o, o.Port),
+		// A leader that is stopped (a rollout, an upgrade, a drain) hands the
+		// lease over at once rather than after its 15 s term (webhook serve
+		// returns when the manager stops, and the process ends).
+		LeaderElectionReleaseOnCancel: true,
+		Cache:                         cache.Options{DefaultTransform: cache.TransformStripManagedFields()},
+		Controller:                    config.Controller{SkipNameValidation: &o.SkipControllerNameValidation},
+		WebhookServer:                 tlsServer(o, o.Port),
 	})
 	if err != nil {
 		return nil, fmt.Errorf("creating the manager: %w", err)
@@ -154,7 +162,7 @@ func NewManager(cfg *rest.Config, o ServerOptions, log logr.Logger) (manager.Man
 	}
 	// The sidecars trust the CA that signed this server's certificate
 	// (cert-manager and certs/ both write ca.crt), as it rotates.
-	if err := access.Setup(mgr, access.Options{CAFile: filepath.Join(o.CertDir, "ca.crt")}); err != nil {
+	if err := access.Setup(mgr, access.Options{CAFile: filepath.Join(o.CertDir, "ca.crt"), InstallNamespace: o.InstallNamespace}); err != nil {
 		return nil, fmt.Errorf("setting up the reloader's access per namespace: %w", err)
 	}
 	if err := rollout.Setup(mgr, rollout.Options{Registry: o.Registry}); err != nil {

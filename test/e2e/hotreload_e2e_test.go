@@ -3,6 +3,7 @@
 package e2e
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"os"
@@ -20,8 +21,8 @@ import (
 	"k8s.io/client-go/kubernetes"
 )
 
-// TestHotreloadSubPath installs hotreload as a user does (kubectl apply -k
-// deploy/selfsigned), runs the demo app with its config mounted by subPath in
+// TestHotreloadSubPath installs hotreload as a user does (kubectl apply -f of
+// its install file), runs the demo app with its config mounted by subPath in
 // an enabled namespace, edits the ConfigMap, and checks that every pod serves
 // the new config within seconds, from the same process, told once by SIGHUP,
 // without a restart.
@@ -103,37 +104,63 @@ func getStatus(ctx context.Context, t testing.TB, ip string) demoStatus {
 	return s
 }
 
-// installHotreload applies deploy/selfsigned with kubectl, as the README says,
-// and waits until the webhook answers admission requests: a dry-run pod in an
-// enabled namespace comes back injected. (The Deployment being Available is not
-// enough: kube-proxy programs the webhook's Service a moment later, and pods
-// created before then are admitted without hotreload, failurePolicy Ignore.)
+// installHotreload installs hotreload as a user does, kubectl apply -f of
+// its install file (installFile: the webhook's and the reloader's images
+// pinned by digest, pulled from the cluster's registry), and waits until the
+// webhook answers admission requests: a dry-run pod in an enabled namespace
+// comes back injected. (The Deployment being Available is not enough:
+// kube-proxy programs the webhook's Service a moment later, and pods created
+// before then are admitted without hotreload, failurePolicy Ignore.)
 func installHotreload(ctx context.Context, t testing.TB, cs kubernetes.Interface) {
 	t.Helper()
-	root := repoRoot()
-	kubectl := os.Getenv("KUBECTL")
-	if kubectl == "" {
-		kubectl = filepath.Join(root, "bin", "k8s", "v1.37.2", "kubectl")
-	}
-	_, err := os.Stat(filepath.Join(root, "deploy", "selfsigned", "certs", "secret.yaml"))
-	require.NoError(t, err, "deploy/selfsigned has no certificates; run: make certs")
 	_, getErr := cs.AppsV1().Deployments(hotreloadNamespace).Get(ctx, "hotreload-webhook", metav1.GetOptions{})
-	out, err := exec.CommandContext(ctx, kubectl, "apply", "-k", filepath.Join(root, "deploy", "selfsigned")).CombinedOutput()
-	require.NoError(t, err, "kubectl apply -k deploy/selfsigned:\n%s", out)
+	apply(ctx, t, installFile(t))
 	if getErr == nil {
 		restartOnce.Do(func() {
-			// The cluster outlived an earlier run: its webhook pods may run an
-			// image or certificates older than the ones just imported and applied.
-			for _, args := range [][]string{
-				{"-n", hotreloadNamespace, "rollout", "restart", "deployment/hotreload-webhook"},
-				{"-n", hotreloadNamespace, "rollout", "status", "deployment/hotreload-webhook", "--timeout=3m"},
-			} {
-				out, err := exec.CommandContext(ctx, kubectl, args...).CombinedOutput()
-				require.NoError(t, err, "kubectl %s:\n%s", strings.Join(args, " "), out)
-			}
+			// The cluster outlived an earlier run: its webhook pods may serve
+			// certificates older than the ones just applied.
+			kubectl(ctx, t, "-n", hotreloadNamespace, "rollout", "restart", "deployment/hotreload-webhook")
+			kubectl(ctx, t, "-n", hotreloadNamespace, "rollout", "status", "deployment/hotreload-webhook", "--timeout=3m")
 		})
 	}
 	waitInjecting(ctx, t, cs)
+}
+
+// installFile is the install file of the hotreload the tests run:
+// $HOTRELOAD_INSTALL (make e2e names the one make cluster wrote), else
+// dist/hotreload-dev-selfsigned.yaml.
+func installFile(t testing.TB) string {
+	t.Helper()
+	file := os.Getenv("HOTRELOAD_INSTALL")
+	if file == "" {
+		file = filepath.Join(repoRoot(), "dist", "hotreload-dev-selfsigned.yaml")
+	}
+	_, err := os.Stat(file)
+	require.NoError(t, err, "no install file; run: make cluster (make cluster-push writes it)")
+	return file
+}
+
+// apply is kubectl apply -f file.
+func apply(ctx context.Context, t testing.TB, file string) {
+	t.Helper()
+	kubectl(ctx, t, "apply", "-f", file)
+}
+
+// kubectl runs kubectl (bin/k8s's, or $KUBECTL) against the local cluster
+// and returns what it wrote to stdout; it fails the test, with stderr, when
+// kubectl fails.
+func kubectl(ctx context.Context, t testing.TB, args ...string) string {
+	t.Helper()
+	bin := os.Getenv("KUBECTL")
+	if bin == "" {
+		bin = filepath.Join(repoRoot(), "bin", "k8s", "v1.37.2", "kubectl")
+	}
+	var stdout, stderr bytes.Buffer
+	cmd := exec.CommandContext(ctx, bin, args...)
+	cmd.Env = append(os.Environ(), "KUBECONFIG="+kubeconfigPath())
+	cmd.Stdout, cmd.Stderr = &stdout, &stderr
+	require.NoError(t, cmd.Run(), "kubectl %s:\n%s%s", strings.Join(args, " "), stdout.String(), stderr.String())
+	return stdout.String()
 }
 
 // restartOnce restarts the webhook once per run on a cluster that had it

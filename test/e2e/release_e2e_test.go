@@ -392,7 +392,7 @@ func loseLiveCopy(ctx context.Context, t testing.TB, cs kubernetes.Interface, ns
 	for _, e := range entries {
 		require.NoError(t, os.RemoveAll(filepath.Join(live, e.Name())))
 	}
-	sock := filepath.Join(repoRoot(), "bin", "cluster", "containerd", "containerd.sock")
+	sock := containerdSocket()
 	out, err := exec.CommandContext(ctx, "ctr", "--address", sock, "-n", "k8s.io", "containers", "ls", "-q",
 		fmt.Sprintf(`labels."io.kubernetes.pod.uid"==%s,labels."io.cri-containerd.kind"==sandbox`, p.UID)).CombinedOutput()
 	require.NoError(t, err, "ctr containers ls: %s", out)

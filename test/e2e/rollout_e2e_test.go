@@ -5,7 +5,6 @@ package e2e
 import (
 	"context"
 	"os/exec"
-	"path/filepath"
 	"regexp"
 	"sort"
 	"strings"
@@ -72,7 +71,7 @@ func killController(ctx context.Context, t testing.TB, cs kubernetes.Interface) 
 	c := p.Status.ContainerStatuses[0]
 	id, ok := strings.CutPrefix(c.ContainerID, "containerd://")
 	require.True(t, ok, "container ID %q", c.ContainerID)
-	sock := filepath.Join(repoRoot(), "bin", "cluster", "containerd", "containerd.sock")
+	sock := containerdSocket()
 	out, err := exec.CommandContext(ctx, "ctr", "--address", sock, "-n", "k8s.io", "tasks", "kill", "--signal", "SIGKILL", id).CombinedOutput()
 	require.NoError(t, err, "ctr tasks kill: %s", out)
 	return pod, c.RestartCount

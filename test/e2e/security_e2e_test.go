@@ -84,7 +84,7 @@ func TestReloaderTokenIsConfinedToItsPod(t *testing.T) {
 			`{"metadata":{"annotations":{"hotreload/released":"r9"}}}`,
 			denied(a, "hotreload-reloader may change no annotation but hotreload/applied-at and hotreload/failed")},
 		{"the reloader may not change its pod's spec", reloader, a,
-			`{"spec":{"containers":[{"name":"app","image":"hotreload/reloader:dev"}]}}`,
+			`{"spec":{"containers":[{"name":"app","image":"` + installedImages(ctx, t, cs).reloader + `"}]}}`,
 			denied(a, "hotreload-reloader may not change a pod's spec")},
 		{"the app may not patch its pod", app, a,
 			`{"metadata":{"annotations":{"hotreload/applied-at":"` + now + `"}}}`,
