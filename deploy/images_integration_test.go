@@ -26,6 +26,7 @@ var webhookArgs = []string{
 	"--health-probe-bind-address=:8081",
 	"--leader-elect=true",
 	"--reloader-image=$(HOTRELOAD_RELOADER_IMAGE)",
+	"--install-namespace=$(POD_NAMESPACE)",
 }
 
 // imagesOf is what an overlay's images: decides in the webhook container: its
@@ -54,9 +55,13 @@ func webhookContainer(t *testing.T, env *testenv.Env, dir string) imagesOf {
 	return imagesOf{}
 }
 
-// reloaderEnv is the webhook's environment when it injects image.
+// reloaderEnv is the webhook's environment when it injects image: its own
+// namespace, and the image.
 func reloaderEnv(image string) []corev1.EnvVar {
-	return []corev1.EnvVar{{Name: "HOTRELOAD_RELOADER_IMAGE", Value: image}}
+	return []corev1.EnvVar{
+		{Name: "POD_NAMESPACE", ValueFrom: &corev1.EnvVarSource{FieldRef: &corev1.ObjectFieldSelector{FieldPath: "metadata.namespace"}}},
+		{Name: "HOTRELOAD_RELOADER_IMAGE", Value: image},
+	}
 }
 
 func TestIntegrationAnOverlaysImagesMoveTheWebhookAndTheReloaderItInjects(t *testing.T) {
