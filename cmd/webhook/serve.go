@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"time"
 
 	"github.com/go-logr/logr"
 	"k8s.io/apimachinery/pkg/api/resource"
@@ -54,6 +55,7 @@ func serveCommand(ctx context.Context, fs *flag.FlagSet, args []string) error {
 	fs.StringVar(&o.HealthAddr, "health-probe-bind-address", ":8081", "address for /healthz and /readyz")
 	fs.BoolVar(&o.LeaderElection, "leader-elect", true, "elect one replica to run the rollout controller")
 	fs.StringVar(&o.LeaderElectionNamespace, "leader-election-namespace", "", "namespace of the leader election Lease (default: the pod's own)")
+	fs.DurationVar(&o.ReloaderTokenTTL, "reloader-token-ttl", identity.DefaultTTL, "lifetime of the reloader tokens the exchange issues; each costs its pod one patch, at 80% of it (at least 10m)")
 	fs.StringVar(&o.InstallNamespace, "install-namespace", os.Getenv("POD_NAMESPACE"), "namespace hotreload is installed in: it owns the ServiceAccounts, RoleBindings and CA bundles made in enabled namespaces, so deleting it (uninstalling) deletes them (default $POD_NAMESPACE; empty: no owner)")
 	fs.StringVar(&o.NativeSidecar, "native-sidecar", webhook.NativeSidecarAuto, "run the reloader as a native sidecar: auto (API server >= 1.29), true or false")
 	fs.StringVar(&o.Mutate.ReloaderImage, "reloader-image", version.ReloaderImage(), "image of the reloader sidecar and install step")
@@ -73,6 +75,9 @@ func serveCommand(ctx context.Context, fs *flag.FlagSet, args []string) error {
 		return fmt.Errorf("--live-size-limit=%q: want a positive quantity such as 16Mi", liveLimit)
 	}
 	o.Mutate.LiveSizeLimit = &q
+	if o.ReloaderTokenTTL < 10*time.Minute {
+		return fmt.Errorf("--reloader-token-ttl=%v: the API server issues no token of less than 10m", o.ReloaderTokenTTL)
+	}
 	o.Mutate.HealthPort = int32(port)
 	o.Mutate.Version = version.Version
 

@@ -8,6 +8,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/go-logr/logr"
 	"github.com/prometheus/client_golang/prometheus"
@@ -69,6 +70,9 @@ type ServerOptions struct {
 	// admission is served by every replica.
 	LeaderElection          bool
 	LeaderElectionNamespace string
+	// ReloaderTokenTTL is the lifetime of the reloader tokens the exchange
+	// issues (default identity.DefaultTTL).
+	ReloaderTokenTTL time.Duration
 	// InstallNamespace is the namespace hotreload is installed in; it owns
 	// what the controller makes in enabled namespaces, so that uninstalling
 	// deletes those too (access.Options.InstallNamespace). Empty: no owner.
@@ -138,7 +142,7 @@ func NewManager(cfg *rest.Config, o ServerOptions, log logr.Logger) (manager.Man
 		Metrics:    NewMetrics(o.Registry),
 	}
 	mgr.GetWebhookServer().Register(Path, guard(o.Admission.orDefault(AdmissionLimits), &webhook.Admission{Handler: injector}))
-	exchanger, err := identity.New(mgr, identity.Options{ReloaderImage: o.Mutate.ReloaderImage})
+	exchanger, err := identity.New(mgr, identity.Options{ReloaderImage: o.Mutate.ReloaderImage, TTL: o.ReloaderTokenTTL})
 	if err != nil {
 		return nil, fmt.Errorf("serving reloader tokens: %w", err)
 	}

@@ -12,9 +12,11 @@ import (
 	crcache "sigs.k8s.io/controller-runtime/pkg/cache"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/controller"
+	"sigs.k8s.io/controller-runtime/pkg/event"
 	"sigs.k8s.io/controller-runtime/pkg/handler"
 	"sigs.k8s.io/controller-runtime/pkg/manager"
 	"sigs.k8s.io/controller-runtime/pkg/metrics"
+	"sigs.k8s.io/controller-runtime/pkg/predicate"
 	"sigs.k8s.io/controller-runtime/pkg/source"
 
 	v1alpha1 "github.com/hotreload/hotreload/api/v1alpha1"
@@ -123,7 +125,9 @@ func Setup(mgr manager.Manager, opts Options) error {
 		source.TypedKind(c, &corev1.Pod{}, handler.TypedEnqueueRequestsFromMapFunc(func(ctx context.Context, pod *corev1.Pod) []SourceRef {
 			r.checkInjected(ctx, pod)
 			return podSources(pod)
-		})),
+		}), predicate.TypedFuncs[*corev1.Pod]{UpdateFunc: func(e event.TypedUpdateEvent[*corev1.Pod]) bool {
+			return podChanged(e.ObjectOld, e.ObjectNew)
+		}}),
 		source.TypedKind(c, &corev1.ConfigMap{}, handler.TypedEnqueueRequestsFromMapFunc(func(_ context.Context, o *corev1.ConfigMap) []SourceRef {
 			return []SourceRef{sourceOfObject(o, revision.KindConfigMap)}
 		})),
