@@ -17,6 +17,7 @@ func TestServeRefusesBadFlags(t *testing.T) {
 		want string
 	}{
 		{[]string{"--reloader-token-ttl", "5m"}, "--reloader-token-ttl=5m0s: the API server issues no token of less than 10m"},
+		{[]string{"--controller-api-qps", "0"}, "--controller-api-qps=0: want a positive rate"},
 		{[]string{"--live-size-limit", "0"}, `--live-size-limit="0": want a positive quantity such as 16Mi`},
 	} {
 		fs := flag.NewFlagSet("webhook serve", flag.ContinueOnError)

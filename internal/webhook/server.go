@@ -70,6 +70,10 @@ type ServerOptions struct {
 	// admission is served by every replica.
 	LeaderElection          bool
 	LeaderElectionNamespace string
+	// ControllerQPS and ControllerBurst bound the rollout controller's client
+	// (default rollout.DefaultQPS and DefaultBurst).
+	ControllerQPS   float32
+	ControllerBurst int
 	// ReloaderTokenTTL is the lifetime of the reloader tokens the exchange
 	// issues (default identity.DefaultTTL).
 	ReloaderTokenTTL time.Duration
@@ -169,7 +173,7 @@ func NewManager(cfg *rest.Config, o ServerOptions, log logr.Logger) (manager.Man
 	if err := access.Setup(mgr, access.Options{CAFile: filepath.Join(o.CertDir, "ca.crt"), InstallNamespace: o.InstallNamespace}); err != nil {
 		return nil, fmt.Errorf("setting up the reloader's access per namespace: %w", err)
 	}
-	if err := rollout.Setup(mgr, rollout.Options{Registry: o.Registry}); err != nil {
+	if err := rollout.Setup(mgr, rollout.Options{Registry: o.Registry, QPS: o.ControllerQPS, Burst: o.ControllerBurst}); err != nil {
 		return nil, fmt.Errorf("adding the rollout controller: %w", err)
 	}
 
