@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"time"
 
 	"github.com/go-logr/logr"
 	"k8s.io/apimachinery/pkg/api/resource"
@@ -22,6 +23,7 @@ import (
 	"github.com/hotreload/hotreload/internal/webhook"
 	"github.com/hotreload/hotreload/pkg/contract"
 	"github.com/hotreload/hotreload/pkg/mutate"
+	"github.com/hotreload/hotreload/pkg/rollout"
 )
 
 const serveHelp = `Serves the mutating admission webhook for pods over TLS and runs the
@@ -54,6 +56,7 @@ func serveCommand(ctx context.Context, fs *flag.FlagSet, args []string) error {
 	fs.StringVar(&o.HealthAddr, "health-probe-bind-address", ":8081", "address for /healthz and /readyz")
 	fs.BoolVar(&o.LeaderElection, "leader-elect", true, "elect one replica to run the rollout controller")
 	fs.StringVar(&o.LeaderElectionNamespace, "leader-election-namespace", "", "namespace of the leader election Lease (default: the pod's own)")
+	fs.DurationVar(&o.ReloaderTokenTTL, "reloader-token-ttl", identity.DefaultTTL, "lifetime of the reloader tokens the exchange issues; each costs its pod one patch, at 80% of it (at least 10m)")
 	fs.StringVar(&o.InstallNamespace, "install-namespace", os.Getenv("POD_NAMESPACE"), "namespace hotreload is installed in: it owns the ServiceAccounts, RoleBindings and CA bundles made in enabled namespaces, so deleting it (uninstalling) deletes them (default $POD_NAMESPACE; empty: no owner)")
 	fs.StringVar(&o.NativeSidecar, "native-sidecar", webhook.NativeSidecarAuto, "run the reloader as a native sidecar: auto (API server >= 1.29), true or false")
 	fs.StringVar(&o.Mutate.ReloaderImage, "reloader-image", version.ReloaderImage(), "image of the reloader sidecar and install step")
@@ -63,6 +66,9 @@ func serveCommand(ctx context.Context, fs *flag.FlagSet, args []string) error {
 	fs.IntVar(&port, "reloader-health-port", int(contract.DefaultHealthPort), "preferred port of the sidecar's health endpoint (the next free one if the pod uses it)")
 	fs.Float64Var(&qps, "kube-api-qps", 50, "requests per second to the API server (admission and namespace access; the controller has its own limit)")
 	fs.IntVar(&burst, "kube-api-burst", 100, "burst of requests to the API server")
+	var controllerQPS float64
+	fs.Float64Var(&controllerQPS, "controller-api-qps", rollout.DefaultQPS, "requests per second of the rollout controller's own client: a release patches each pod once, so this bounds how fast a step reaches its pods")
+	fs.IntVar(&o.ControllerBurst, "controller-api-burst", rollout.DefaultBurst, "burst of the rollout controller's requests")
 	fs.TextVar(&logLevel, "log-level", slog.LevelInfo, "log level: debug, info, warn, error")
 	if err := cli.Parse(fs, args, "[flags]", serveHelp); err != nil {
 		return err
@@ -73,6 +79,13 @@ func serveCommand(ctx context.Context, fs *flag.FlagSet, args []string) error {
 		return fmt.Errorf("--live-size-limit=%q: want a positive quantity such as 16Mi", liveLimit)
 	}
 	o.Mutate.LiveSizeLimit = &q
+	if controllerQPS <= 0 {
+		return fmt.Errorf("--controller-api-qps=%v: want a positive rate", controllerQPS)
+	}
+	o.ControllerQPS = float32(controllerQPS)
+	if o.ReloaderTokenTTL < 10*time.Minute {
+		return fmt.Errorf("--reloader-token-ttl=%v: the API server issues no token of less than 10m", o.ReloaderTokenTTL)
+	}
 	o.Mutate.HealthPort = int32(port)
 	o.Mutate.Version = version.Version
 

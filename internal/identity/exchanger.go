@@ -26,7 +26,13 @@ import (
 )
 
 // DefaultTTL is the lifetime of the reloader tokens the Exchanger issues.
-const DefaultTTL = time.Hour
+// Each token issued costs its pod one patch (Pin), and a sidecar exchanges at
+// 80 % of a token's lifetime (reloadertoken.RefreshAt): 8 hours makes it one
+// patch per pod every 6.4 hours, 0.16 an hour, while nothing changes. A token
+// is only good on its own pod (the policy hotreload-reloader checks it is
+// pinned there, among the newest two), and its other rights are reads of the
+// namespace's pods and new Events.
+const DefaultTTL = 8 * time.Hour
 
 // Options configures New.
 type Options struct {

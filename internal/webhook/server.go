@@ -8,6 +8,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/go-logr/logr"
 	"github.com/prometheus/client_golang/prometheus"
@@ -69,6 +70,13 @@ type ServerOptions struct {
 	// admission is served by every replica.
 	LeaderElection          bool
 	LeaderElectionNamespace string
+	// ControllerQPS and ControllerBurst bound the rollout controller's client
+	// (default rollout.DefaultQPS and DefaultBurst).
+	ControllerQPS   float32
+	ControllerBurst int
+	// ReloaderTokenTTL is the lifetime of the reloader tokens the exchange
+	// issues (default identity.DefaultTTL).
+	ReloaderTokenTTL time.Duration
 	// InstallNamespace is the namespace hotreload is installed in; it owns
 	// what the controller makes in enabled namespaces, so that uninstalling
 	// deletes those too (access.Options.InstallNamespace). Empty: no owner.
@@ -138,7 +146,7 @@ func NewManager(cfg *rest.Config, o ServerOptions, log logr.Logger) (manager.Man
 		Metrics:    NewMetrics(o.Registry),
 	}
 	mgr.GetWebhookServer().Register(Path, guard(o.Admission.orDefault(AdmissionLimits), &webhook.Admission{Handler: injector}))
-	exchanger, err := identity.New(mgr, identity.Options{ReloaderImage: o.Mutate.ReloaderImage})
+	exchanger, err := identity.New(mgr, identity.Options{ReloaderImage: o.Mutate.ReloaderImage, TTL: o.ReloaderTokenTTL})
 	if err != nil {
 		return nil, fmt.Errorf("serving reloader tokens: %w", err)
 	}
@@ -165,7 +173,7 @@ func NewManager(cfg *rest.Config, o ServerOptions, log logr.Logger) (manager.Man
 	if err := access.Setup(mgr, access.Options{CAFile: filepath.Join(o.CertDir, "ca.crt"), InstallNamespace: o.InstallNamespace}); err != nil {
 		return nil, fmt.Errorf("setting up the reloader's access per namespace: %w", err)
 	}
-	if err := rollout.Setup(mgr, rollout.Options{Registry: o.Registry}); err != nil {
+	if err := rollout.Setup(mgr, rollout.Options{Registry: o.Registry, QPS: o.ControllerQPS, Burst: o.ControllerBurst}); err != nil {
 		return nil, fmt.Errorf("adding the rollout controller: %w", err)
 	}
 

@@ -16,7 +16,6 @@ import (
 
 // API is all the reloader asks of the API server: its own pod, and Events.
 type API interface {
-	GetPod(ctx context.Context, namespace, name string) (*corev1.Pod, error)
 	ListPods(ctx context.Context, namespace string, opts metav1.ListOptions) (*corev1.PodList, error)
 	WatchPods(ctx context.Context, namespace string, opts metav1.ListOptions) (watch.Interface, error)
 	PatchPod(ctx context.Context, namespace, name string, pt types.PatchType, data []byte, opts metav1.PatchOptions) (*corev1.Pod, error)
@@ -49,12 +48,6 @@ func NewAPI(cfg *rest.Config) (API, error) {
 type coreAPI struct {
 	rc     rest.Interface
 	params runtime.ParameterCodec
-}
-
-func (a *coreAPI) GetPod(ctx context.Context, namespace, name string) (*corev1.Pod, error) {
-	pod := &corev1.Pod{}
-	err := a.rc.Get().Namespace(namespace).Resource("pods").Name(name).Do(ctx).Into(pod)
-	return pod, err
 }
 
 func (a *coreAPI) ListPods(ctx context.Context, namespace string, opts metav1.ListOptions) (*corev1.PodList, error) {

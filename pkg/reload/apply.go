@@ -70,7 +70,7 @@ func (a *applier) apply(ctx context.Context, rev string) error {
 		return a.fail(ctx, log, rev, a.swapBack(log, undo, err))
 	}
 	if err := undo.Forget(); err != nil {
-		log.Warn("removing the previous live copy", "err", err)
+		log.Warn("tidying the live copy after the swap", "err", err)
 	}
 	msg := fmt.Sprintf("%s delivered to %s", a.deliverer.Method, strings.Join(told, ","))
 	if len(told) == 0 {

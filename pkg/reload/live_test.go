@@ -4,9 +4,11 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -42,9 +44,9 @@ func newLive(t testing.TB) (*Live, func(a, b map[string]kubeletdir.File) string)
 	return l, write
 }
 
-// liveLayout describes a live volume directory: "..data" and the one copy it
-// points to are shown by role, user-visible entries with their link targets,
-// anything else verbatim.
+// liveLayout describes a live volume directory: "..data", the copy it points
+// to and any other copy are shown by role, user-visible entries with their
+// link targets, anything else verbatim.
 func liveLayout(t testing.TB, dir string) []string {
 	t.Helper()
 	current, err := os.Readlink(filepath.Join(dir, "..data"))
@@ -58,6 +60,8 @@ func liveLayout(t testing.TB, dir string) []string {
 			out = append(out, "..data -> current")
 		case name == current:
 			out = append(out, "current/")
+		case e.IsDir() && strings.HasPrefix(name, ".."):
+			out = append(out, "previous/")
 		default:
 			target, err := os.Readlink(filepath.Join(dir, name))
 			if err != nil {
@@ -98,11 +102,39 @@ func TestStageAndSwapKeepTheKubeletLayout(t *testing.T) {
 	got, err = l.LiveRevision()
 	require.NoError(t, err)
 	assert.Equal(t, revB, got)
-	assert.Equal(t, []string{"..data -> current", "app.conf -> ..data/app.conf", "conf.d -> ..data/conf.d", "current/", "new.conf -> ..data/new.conf"},
+	assert.Equal(t, []string{"..data -> current", "app.conf -> ..data/app.conf", "conf.d -> ..data/conf.d", "current/", "new.conf -> ..data/new.conf", "previous/"},
 		liveLayout(t, filepath.Join(l.LiveRoot, "config")))
 	b, err := os.ReadFile(filepath.Join(l.LiveRoot, "config", "app.conf"))
 	require.NoError(t, err)
 	assert.Equal(t, "a=2", string(b))
+}
+
+// TestAReaderBetweenDataAndItsFileFindsTheReplacedCopy: an app that had
+// followed ..data to a copy just as a swap replaced it still opens its file
+// there; the copy goes at the next stage, so a volume never holds more than
+// two.
+func TestAReaderBetweenDataAndItsFileFindsTheReplacedCopy(t *testing.T) {
+	l, write := newLive(t)
+	dir := filepath.Join(l.LiveRoot, "config")
+	write(files("app.conf", "a=1"), files("tls.crt", "A"))
+	stageAndSwap(t, l, "")
+	followed, err := os.Readlink(filepath.Join(dir, "..data"))
+	require.NoError(t, err)
+
+	revB := write(files("app.conf", "a=2"), files("tls.crt", "B"))
+	stageAndSwap(t, l, revB)
+	b, err := os.ReadFile(filepath.Join(dir, followed, "app.conf"))
+	require.NoError(t, err, "the replaced copy is still there after the swap")
+	assert.Equal(t, "a=1", string(b))
+
+	revC := write(files("app.conf", "a=3"), files("tls.crt", "C"))
+	stageAndSwap(t, l, revC)
+	_, err = os.Stat(filepath.Join(dir, followed))
+	require.ErrorIs(t, err, fs.ErrNotExist, "the next stage removed it")
+	assert.Equal(t, []string{"..data -> current", "app.conf -> ..data/app.conf", "current/", "previous/"}, liveLayout(t, dir))
+	b, err = os.ReadFile(filepath.Join(dir, "app.conf"))
+	require.NoError(t, err)
+	assert.Equal(t, "a=3", string(b))
 }
 
 func TestStageWaitsForTheSourcesToReachTheRevision(t *testing.T) {
@@ -185,7 +217,7 @@ func TestACrashAtAnyStepLeavesOldOrNewLiveAndRepairConverges(t *testing.T) {
 			got, err := fresh.LiveRevision()
 			require.NoError(t, err)
 			assert.Equal(t, revB, got)
-			assert.Equal(t, []string{"..data -> current", "added.conf -> ..data/added.conf", "app.conf -> ..data/app.conf", "current/"},
+			assert.Equal(t, []string{"..data -> current", "added.conf -> ..data/added.conf", "app.conf -> ..data/app.conf", "current/", "previous/"},
 				liveLayout(t, filepath.Join(l.LiveRoot, "config")))
 		})
 	}

@@ -19,11 +19,11 @@ import (
 	"github.com/hotreload/hotreload/pkg/annotations"
 )
 
-// Event reasons the reloader records on its pod.
-const (
-	ReasonApplied      = "ConfigApplied"
-	ReasonReloadFailed = "ConfigReloadFailed"
-)
+// ReasonReloadFailed is the reason of the Warning Event the reloader records
+// on its pod when a revision fails there. An applied revision gets no Event:
+// one per pod per edit would double what an edit writes; the label says it,
+// and the controller records one Event per step.
+const ReasonReloadFailed = "ConfigReloadFailed"
 
 // Outcome is the result of a reload, to write on the pod.
 type Outcome struct {
@@ -40,7 +40,7 @@ type Outcome struct {
 }
 
 // Reporter writes the outcome of a reload on the reloader's own pod: only
-// hotreload/ keys, through a merge patch, plus an Event. An outcome the API
+// hotreload/ keys, through a merge patch, plus an Event for a failure. An outcome the API
 // server refuses is kept and sent again by Run until it lands or a newer one
 // replaces it: the reloader's loop never waits for the API server.
 type Reporter struct {
@@ -137,7 +137,7 @@ func (r *Reporter) Run(ctx context.Context) {
 	}
 }
 
-// write patches the pod, then records the Event. Only the patch is retried:
+// write patches the pod, then records a failure's Event. Only the patch is retried:
 // an Event is worth a log line when it cannot be recorded, not a second patch.
 func (r *Reporter) write(ctx context.Context, o Outcome) error {
 	var err error
@@ -160,17 +160,18 @@ type eventError struct{ error }
 func (e eventError) Unwrap() error { return e.error }
 
 // Applied labels the pod hotreload/applied=rev with the hotreload/applied-at
-// time, clears hotreload/failed, and records a Normal Event.
+// time and clears hotreload/failed: one request.
 func (r *Reporter) Applied(ctx context.Context, rev, message string) error {
 	at := r.now().UTC().Format(time.RFC3339)
 	patch := map[string]any{"metadata": map[string]any{
 		"labels":      map[string]any{annotations.Applied: rev},
 		"annotations": map[string]any{annotations.AppliedAt: at, annotations.Failed: nil},
 	}}
-	if err := r.patch(ctx, patch); err != nil {
+	if _, err := r.patch(ctx, patch); err != nil {
 		return err
 	}
-	return r.event(ctx, corev1.EventTypeNormal, ReasonApplied, fmt.Sprintf("applied config revision %s: %s", rev, message))
+	r.log().Info("config applied", "revision", rev, "message", message)
+	return nil
 }
 
 // Failed annotates the pod hotreload/failed with the revision, the reason and
@@ -180,36 +181,37 @@ func (r *Reporter) Failed(ctx context.Context, rev, reason string) error {
 	patch := map[string]any{"metadata": map[string]any{
 		"annotations": map[string]any{annotations.Failed: annotations.FormatFailed(rev, annotations.Shorten(reason, annotations.MaxFailedReason)+" (at "+at+")")},
 	}}
-	if err := r.patch(ctx, patch); err != nil {
-		return err
-	}
-	return r.event(ctx, corev1.EventTypeWarning, ReasonReloadFailed, fmt.Sprintf("config revision %s: %s", rev, reason))
-}
-
-func (r *Reporter) patch(ctx context.Context, patch map[string]any) error {
-	body, err := json.Marshal(patch)
+	pod, err := r.patch(ctx, patch)
 	if err != nil {
 		return err
+	}
+	return r.event(ctx, pod, corev1.EventTypeWarning, ReasonReloadFailed, fmt.Sprintf("config revision %s: %s", rev, reason))
+}
+
+// patch merge-patches the pod and returns it as patched.
+func (r *Reporter) patch(ctx context.Context, patch map[string]any) (*corev1.Pod, error) {
+	body, err := json.Marshal(patch)
+	if err != nil {
+		return nil, err
 	}
 	retriable := func(err error) bool {
 		return apierrors.IsConflict(err) || apierrors.IsServerTimeout(err) || apierrors.IsTooManyRequests(err) ||
 			apierrors.IsTimeout(err) || apierrors.IsServiceUnavailable(err) || apierrors.IsInternalError(err)
 	}
+	var pod *corev1.Pod
 	err = retry.OnError(retry.DefaultBackoff, retriable, func() error {
-		_, err := r.Client.PatchPod(ctx, r.Namespace, r.PodName, types.MergePatchType, body, metav1.PatchOptions{FieldManager: "hotreload-reloader"})
+		var err error
+		pod, err = r.Client.PatchPod(ctx, r.Namespace, r.PodName, types.MergePatchType, body, metav1.PatchOptions{FieldManager: "hotreload-reloader"})
 		return err
 	})
 	if err != nil {
-		return fmt.Errorf("report on pod %s/%s: %w", r.Namespace, r.PodName, err)
+		return nil, fmt.Errorf("report on pod %s/%s: %w", r.Namespace, r.PodName, err)
 	}
-	return nil
+	return pod, nil
 }
 
-func (r *Reporter) event(ctx context.Context, typ, reason, message string) error {
-	pod, err := r.Client.GetPod(ctx, r.Namespace, r.PodName)
-	if err != nil {
-		return eventError{fmt.Errorf("event on pod %s/%s: %w", r.Namespace, r.PodName, err)}
-	}
+// event records an Event on pod, as the patch returned it.
+func (r *Reporter) event(ctx context.Context, pod *corev1.Pod, typ, reason, message string) error {
 	now := metav1.NewTime(r.now())
 	ev := &corev1.Event{
 		ObjectMeta: metav1.ObjectMeta{GenerateName: r.PodName + ".", Namespace: r.Namespace},

@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"log/slog"
 	"net"
 	"net/http"
 	"net/http/httptest"
@@ -14,6 +15,7 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"syscall"
 	"testing"
@@ -270,7 +272,7 @@ func TestIntegrationRunTakesAContainerWithoutAProcessForStopped(t *testing.T) {
 	cs := env.Clientset
 	createRunningWeb(t, cs, ns)
 
-	l, write := startWithoutAppProcess(t, env, ns)
+	l, write, log := startWithoutAppProcess(t, env, ns)
 
 	revB := write(files("app.conf", "a=2"), files("tls.crt", "A"))
 	release(t, cs, ns, revB)
@@ -279,7 +281,7 @@ func TestIntegrationRunTakesAContainerWithoutAProcessForStopped(t *testing.T) {
 	live, err := l.LiveRevision()
 	require.NoError(t, err)
 	assert.Equal(t, revB, live)
-	waitEvent(t, cs, ns, ReasonApplied+": applied config revision "+revB+": no running container to tell")
+	log.waitApplied(t, revB, "no running container to tell")
 }
 
 // TestIntegrationRunDatesAnApplyAfterAStopInTheSameSecond: the app crashed on
@@ -292,7 +294,7 @@ func TestIntegrationRunDatesAnApplyAfterAStopInTheSameSecond(t *testing.T) {
 	ns := env.Namespace(t, nil)
 	cs := env.Clientset
 	podWithRunningApp(t, cs, ns)
-	_, write := startWithoutAppProcess(t, env, ns)
+	_, write, _ := startWithoutAppProcess(t, env, ns)
 
 	revB := write(files("app.conf", "a=2"), files("tls.crt", "A"))
 	time.Sleep(time.Until(time.Now().Truncate(time.Second).Add(time.Second))) // the start of a second
@@ -312,33 +314,68 @@ func TestIntegrationRunDatesAnApplyAfterAStopInTheSameSecond(t *testing.T) {
 // startWithoutAppProcess starts a reloader for pod web that signals app
 // processes but sees none, and waits for its start-up report. It returns its
 // Live and the function that writes the sources as the kubelet does.
-func startWithoutAppProcess(t *testing.T, env *testenv.Env, ns string) (*Live, func(a, b map[string]kubeletdir.File) string) {
+func startWithoutAppProcess(t *testing.T, env *testenv.Env, ns string) (*Live, func(a, b map[string]kubeletdir.File) string, *reloaderLog) {
 	t.Helper()
 	l, write := newLive(t)
 	revA := write(files("app.conf", "a=1"), files("tls.crt", "A"))
+	log := &reloaderLog{}
 	startReloader(t, New(Options{
-		Client: newAPI(t, env), Namespace: ns, PodName: "web", Live: l, Containers: []string{"app"},
+		Client: newAPI(t, env), Namespace: ns, PodName: "web", Live: l, Containers: []string{"app"}, Log: log.logger(),
 		Deliverer:   &Deliverer{Procs: fakeProc(t, cid), Method: Method{Signal: syscall.SIGHUP}, Grace: 50 * time.Millisecond},
 		WaitRelease: true, Resync: time.Hour, VerifyTimeout: 20 * time.Second,
 	}))
 	waitPod(t, env.Clientset, ns, "start-up revision", appliedIs(revA))
-	return l, write
+	return l, write, log
+}
+
+// reloaderLog records a reloader's log, for a test to wait on a line.
+type reloaderLog struct {
+	mu    sync.Mutex
+	lines []string
+}
+
+func (l *reloaderLog) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.lines = append(l.lines, strings.TrimSpace(string(p)))
+	return len(p), nil
+}
+
+func (l *reloaderLog) logger() *slog.Logger { return slog.New(slog.NewTextHandler(l, nil)) }
+
+// waitApplied waits for the reloader's line saying it applied rev, with
+// message.
+func (l *reloaderLog) waitApplied(t *testing.T, rev, message string) {
+	t.Helper()
+	want := fmt.Sprintf("msg=%q revision=%s message=%q", "config applied", rev, message)
+	require.Eventually(t, func() bool {
+		l.mu.Lock()
+		defer l.mu.Unlock()
+		return slices.ContainsFunc(l.lines, func(line string) bool { return strings.Contains(line, want) })
+	}, time.Minute, 20*time.Millisecond, "log line %q", want)
+}
+
+// podEvents returns the Events on pod web, as "reason: message".
+func podEvents(t *testing.T, cs kubernetes.Interface, ns string) []string {
+	t.Helper()
+	events, err := cs.CoreV1().Events(ns).List(context.Background(), metav1.ListOptions{})
+	require.NoError(t, err)
+	var got []string
+	for _, e := range events.Items {
+		if e.InvolvedObject.Name == "web" {
+			got = append(got, e.Reason+": "+e.Message)
+		}
+	}
+	return got
 }
 
 // waitEvent waits for an Event "reason: message" on pod web. The reloader
-// records it after it labels the pod.
+// records it after it reports a failure on the pod.
 func waitEvent(t *testing.T, cs kubernetes.Interface, ns, want string) {
 	t.Helper()
 	var got []string
 	require.Eventually(t, func() bool {
-		events, err := cs.CoreV1().Events(ns).List(context.Background(), metav1.ListOptions{})
-		require.NoError(t, err)
-		got = got[:0]
-		for _, e := range events.Items {
-			if e.InvolvedObject.Name == "web" {
-				got = append(got, e.Reason+": "+e.Message)
-			}
-		}
+		got = podEvents(t, cs, ns)
 		return slices.Contains(got, want)
 	}, time.Minute, 20*time.Millisecond, "Event %q; the pod has %q", want, got)
 }
@@ -376,8 +413,9 @@ func TestIntegrationRunTakesAnAppThatStoppedBeforeItWasToldForStopped(t *testing
 
 	l, write := newLive(t)
 	revA := write(files("app.conf", "a=1"), files("tls.crt", "A"))
+	log := &reloaderLog{}
 	startReloader(t, New(Options{
-		Client: newAPI(t, env), Namespace: ns, PodName: "web", Live: l, Containers: []string{"app"},
+		Client: newAPI(t, env), Namespace: ns, PodName: "web", Live: l, Containers: []string{"app"}, Log: log.logger(),
 		Deliverer:   &Deliverer{Method: Method{URL: url}, Grace: 50 * time.Millisecond, Retries: 2, RetryDelay: 200 * time.Millisecond},
 		WaitRelease: true, Resync: time.Hour, VerifyTimeout: 20 * time.Second,
 	}))
@@ -396,7 +434,7 @@ func TestIntegrationRunTakesAnAppThatStoppedBeforeItWasToldForStopped(t *testing
 			ExitCode: 1, Reason: "Error", ContainerID: "containerd://" + cid, FinishedAt: metav1.Now()}}})
 	got := waitPod(t, cs, ns, "applied", appliedIs(revB))
 	assert.NotContains(t, got.Annotations, annotations.Failed)
-	waitEvent(t, cs, ns, ReasonApplied+": applied config revision "+revB+": no running container to tell")
+	log.waitApplied(t, revB, "no running container to tell")
 }
 
 // TestIntegrationRunSwapsBackARevisionTheAppDiesOn: the app exits on the
@@ -428,6 +466,7 @@ func TestIntegrationRunSwapsBackARevisionTheAppDiesOn(t *testing.T) {
 	assert.Equal(t, revB, rev)
 	reason, _, _ = strings.Cut(reason, " (at ")
 	assert.Equal(t, fmt.Sprintf("container app: pid %d after SIGHUP: %s", app.cmd.Process.Pid, ErrProcessDied.Error()), reason)
+	waitEvent(t, cs, ns, ReasonReloadFailed+": config revision "+revB+": "+reason)
 	assert.Equal(t, revA, got.Labels[annotations.Applied], "hotreload/applied names what is live")
 	live, err := l.LiveRevision()
 	require.NoError(t, err)

@@ -53,8 +53,9 @@ func TestIntegrationRunAppliesAReleasedRevision(t *testing.T) {
 	_, err = cs.CoreV1().Pods(ns).UpdateStatus(ctx, pod, metav1.UpdateOptions{})
 	require.NoError(t, err)
 
+	log := &reloaderLog{}
 	r := New(Options{
-		Client: newAPI(t, env), Namespace: ns, PodName: "web", Live: l, Containers: []string{"app"},
+		Client: newAPI(t, env), Namespace: ns, PodName: "web", Live: l, Containers: []string{"app"}, Log: log.logger(),
 		Deliverer:   &Deliverer{Procs: fakeProc(t, cid, app.cmd.Process.Pid), Method: Method{Signal: syscall.SIGHUP}, Grace: 50 * time.Millisecond},
 		WaitRelease: true, Resync: time.Second, VerifyTimeout: 3 * time.Second,
 	})
@@ -86,7 +87,8 @@ func TestIntegrationRunAppliesAReleasedRevision(t *testing.T) {
 	assert.NotContains(t, got.Annotations, annotations.Failed)
 	assert.Equal(t, []string{"ready", "SIGHUP 3 a=2"}, app.waitLines(t, 2))
 
-	waitEvent(t, cs, ns, ReasonApplied+": applied config revision "+revB+": SIGHUP delivered to app")
+	log.waitApplied(t, revB, "SIGHUP delivered to app")
+	assert.Empty(t, podEvents(t, cs, ns), "an applied revision records no Event")
 
 	// A released revision the kubelet never mounts fails, reported on the pod.
 	patch, _ = json.Marshal(map[string]any{"metadata": map[string]any{"annotations": map[string]string{annotations.Released: "0123456789ab"}}})

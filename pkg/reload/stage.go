@@ -126,6 +126,12 @@ func (l *Live) copyChoice(c choice) (*Staged, error) {
 			s.Discard()
 			return nil, fmt.Errorf("live copy of %s: %w", v.Name, err)
 		}
+		// The copy the last swap replaced goes now, not at that swap: a
+		// reader that had just followed ..data to it still found its files.
+		if err := repairVolume(liveDir); err != nil {
+			s.Discard()
+			return nil, fmt.Errorf("live copy of %s: %w", v.Name, err)
+		}
 		ts, err := os.MkdirTemp(liveDir, time.Now().UTC().Format("..2006_01_02_15_04_05."))
 		if err == nil {
 			err = os.Chmod(ts, 0o755)
@@ -174,7 +180,9 @@ func (s *Staged) Discard() {
 	}
 }
 
-// Swap makes the staged copies live and removes the copies they replace.
+// Swap makes the staged copies live. The copies they replace stay until the
+// next Stage, so that an app that was opening a file as ..data moved still
+// finds it; there are never more than two copies of a volume.
 func (s *Staged) Swap() error {
 	u, err := s.SwapUndoable()
 	if err != nil {
@@ -234,10 +242,11 @@ func (l *Live) point(dir, copy, keep string) error {
 	return repairVolume(dir, keep)
 }
 
-// Forget removes the copies the swap replaced: it can no longer be taken back.
+// Forget ends the swap: it can no longer be taken back. The copies it
+// replaced are removed by the next Stage.
 func (u *Undo) Forget() error {
 	for _, v := range u.staged.live.layout() {
-		if err := repairVolume(filepath.Join(u.staged.live.LiveRoot, v.Name)); err != nil {
+		if err := repairVolume(filepath.Join(u.staged.live.LiveRoot, v.Name), u.previous[v.Name]); err != nil {
 			return fmt.Errorf("swap live copy of %s: %w", v.Name, err)
 		}
 	}
@@ -245,7 +254,7 @@ func (u *Undo) Forget() error {
 }
 
 // Back makes the copies the swap replaced live again, and removes the
-// staged ones: what the app reads is what it read before.
+// rejected staged ones at once: what the app reads is what it read before.
 func (u *Undo) Back() error {
 	l := u.staged.live
 	for _, v := range l.layout() {

@@ -10,6 +10,7 @@ import (
 
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/api/equality"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/labels"
 	"k8s.io/client-go/tools/cache"
@@ -118,6 +119,10 @@ func transformPod(obj any) (any, error) {
 	if ann == nil {
 		ann = map[string]string{}
 	}
+	// The token exchange's record, rewritten at every exchange: rollouts never
+	// read it, and without it an exchange leaves the cached pod as it was
+	// (podChanged).
+	delete(ann, annotations.ReloaderCredential)
 	out := &corev1.Pod{ObjectMeta: meta(pod.ObjectMeta, ann)}
 	out.Labels = hotreloadOnly(pod.Labels)
 	for _, v := range pod.Spec.Volumes {
@@ -145,6 +150,20 @@ func transformPod(obj any) (any, error) {
 			Name: s.Name, RestartCount: s.RestartCount, LastTerminationState: s.LastTerminationState})
 	}
 	return out, nil
+}
+
+// podChanged reports whether a pod update changed what rollouts read of the
+// pod (transformPod's copy): an update that changed only what transformPod
+// drops (the app's own labels, the token exchange's record, most of its
+// status) gives the two copies but for their resourceVersion, and enqueues
+// nothing.
+func podChanged(old, updated *corev1.Pod) bool {
+	if old == nil || updated == nil {
+		return true
+	}
+	o, u := *old, *updated
+	o.ResourceVersion, u.ResourceVersion = "", ""
+	return !equality.Semantic.DeepEqual(&o, &u)
 }
 
 // transformConfigMap replaces a ConfigMap's data by the digests of its keys.

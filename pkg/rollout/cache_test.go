@@ -93,7 +93,8 @@ func TestTransformPodKeepsWhatRolloutsRead(t *testing.T) {
 		ObjectMeta: metav1.ObjectMeta{Name: "web-1-a", Namespace: "shop", UID: "p1", ResourceVersion: "9",
 			OwnerReferences: []metav1.OwnerReference{owner},
 			Labels:          map[string]string{"app": "web", annotations.EnableLabel: "true", annotations.Applied: "aaaaaaaaaaaa"},
-			Annotations:     map[string]string{"prometheus.io/scrape": "true", annotations.Released: "aaaaaaaaaaaa"}},
+			Annotations: map[string]string{"prometheus.io/scrape": "true", annotations.Released: "aaaaaaaaaaaa",
+				annotations.ReloaderCredential: "JTI=b,JTI=a"}},
 		Spec: corev1.PodSpec{
 			InitContainers: []corev1.Container{{Name: contract.ReloaderName, Image: "reloader", Args: []string{"run", "--volume", "config", "--signal", "SIGHUP"},
 				Env: []corev1.EnvVar{{Name: "POD_NAME"}}}},
@@ -137,6 +138,43 @@ func TestTransformPodKeepsWhatRolloutsRead(t *testing.T) {
 	again, err := transformPod(got)
 	require.NoError(t, err)
 	assert.Equal(t, got, again, "transforming a cached pod again keeps it")
+}
+
+// An update of what transformPod drops (a token exchange's record, the app's
+// labels, the pod's IP) leaves the cached copies equal but for their
+// resourceVersion: nothing to reconcile. One of what rollouts read is a change.
+func TestPodChangedOnlyByWhatRolloutsRead(t *testing.T) {
+	cached := func(rv string, edit func(*corev1.Pod)) *corev1.Pod {
+		p := &corev1.Pod{
+			ObjectMeta: metav1.ObjectMeta{Name: "web-1-a", Namespace: "shop", UID: "p1", ResourceVersion: rv,
+				Labels:      map[string]string{"app": "web", annotations.EnableLabel: "true", annotations.Applied: "aaaaaaaaaaaa"},
+				Annotations: map[string]string{annotations.Released: "aaaaaaaaaaaa", annotations.ReloaderCredential: "JTI=a"}},
+			Status: corev1.PodStatus{Phase: corev1.PodRunning, PodIP: "10.0.0.1"},
+		}
+		edit(p)
+		out, err := transformPod(p)
+		require.NoError(t, err)
+		return out.(*corev1.Pod)
+	}
+	same := func(*corev1.Pod) {}
+	old := cached("9", same)
+	for _, tc := range []struct {
+		name string
+		edit func(*corev1.Pod)
+		want bool
+	}{
+		{"a new resourceVersion alone", same, false},
+		{"a token exchange", func(p *corev1.Pod) { p.Annotations[annotations.ReloaderCredential] = "JTI=b,JTI=a" }, false},
+		{"the app's label", func(p *corev1.Pod) { p.Labels["app"] = "web-2" }, false},
+		{"the pod's IP", func(p *corev1.Pod) { p.Status.PodIP = "10.0.0.2" }, false},
+		{"the revision the reloader applied", func(p *corev1.Pod) { p.Labels[annotations.Applied] = "bbbbbbbbbbbb" }, true},
+		{"a failure", func(p *corev1.Pod) { p.Annotations[annotations.Failed] = "exit 1" }, true},
+		{"the phase", func(p *corev1.Pod) { p.Status.Phase = corev1.PodFailed }, true},
+		{"being deleted", func(p *corev1.Pod) { p.DeletionTimestamp = &metav1.Time{Time: time.Unix(1, 0)} }, true},
+	} {
+		assert.Equal(t, tc.want, podChanged(old, cached("10", tc.edit)), tc.name)
+	}
+	assert.True(t, podChanged(nil, old), "no old copy")
 }
 
 func TestStateOf(t *testing.T) {

@@ -6,9 +6,11 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"os"
 	"path/filepath"
 	"slices"
 	"sort"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -89,7 +91,7 @@ func startController(t testing.TB, env *testenv.Env, ns string) *controllerRun {
 	})
 	require.NoError(t, err)
 	reg := prometheus.NewRegistry()
-	require.NoError(t, Setup(mgr, Options{Registry: reg}))
+	require.NoError(t, Setup(mgr, Options{Registry: reg, QPS: benchQPS(t)}))
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() { done <- mgr.Start(ctx) }()
@@ -102,6 +104,18 @@ func startController(t testing.TB, env *testenv.Env, ns string) *controllerRun {
 	}}
 	t.Cleanup(run.stop)
 	return run
+}
+
+// benchQPS is the controller client's QPS (and burst) the benchmarks run
+// with: $HOTRELOAD_BENCH_QPS, else 0, the default.
+func benchQPS(t testing.TB) float32 {
+	v := os.Getenv("HOTRELOAD_BENCH_QPS")
+	if v == "" {
+		return 0
+	}
+	q, err := strconv.ParseFloat(v, 32)
+	require.NoError(t, err, "HOTRELOAD_BENCH_QPS")
+	return float32(q)
 }
 
 // cluster creates the objects of one test in its namespace.
