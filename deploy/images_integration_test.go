@@ -56,11 +56,12 @@ func webhookContainer(t *testing.T, env *testenv.Env, dir string) imagesOf {
 }
 
 // reloaderEnv is the webhook's environment when it injects image: its own
-// namespace, and the image.
+// namespace, the image, and its Go memory limit.
 func reloaderEnv(image string) []corev1.EnvVar {
 	return []corev1.EnvVar{
 		{Name: "POD_NAMESPACE", ValueFrom: &corev1.EnvVarSource{FieldRef: &corev1.ObjectFieldSelector{FieldPath: "metadata.namespace"}}},
 		{Name: "HOTRELOAD_RELOADER_IMAGE", Value: image},
+		{Name: "GOMEMLIMIT", Value: "112MiB"},
 	}
 }
 

@@ -168,7 +168,7 @@ func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Resu
 	if err != nil {
 		return ctrl.Result{}, err
 	}
-	if !Enabled(ns) {
+	if !annotations.NamespaceServed(ns) {
 		return ctrl.Result{}, r.remove(ctx, ns.Name)
 	}
 	if err := r.ensure(ctx, ns.Name); err != nil || r.CAFile == "" {
@@ -179,11 +179,6 @@ func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Resu
 		return ctrl.Result{}, err
 	}
 	return ctrl.Result{RequeueAfter: max(time.Until(again), time.Second)}, nil
-}
-
-// Enabled reports whether the reloader should have rights in ns.
-func Enabled(ns *corev1.Namespace) bool {
-	return ns.DeletionTimestamp == nil && ns.Labels[annotations.InjectionLabel] == annotations.InjectionEnabled
 }
 
 func (r *Reconciler) ensure(ctx context.Context, namespace string) error {

@@ -5,6 +5,7 @@ import (
 	"time"
 
 	"github.com/stretchr/testify/assert"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 )
 
 func TestSignalOf(t *testing.T) {
@@ -275,4 +276,23 @@ func TestEnabled(t *testing.T) {
 	assert.False(t, Enabled(map[string]string{EnableLabel: "yes"}))
 	assert.True(t, InjectionEnabledFor(map[string]string{InjectionLabel: "enabled"}))
 	assert.False(t, InjectionEnabledFor(nil))
+}
+
+func TestNamespaceServed(t *testing.T) {
+	enabled := map[string]string{InjectionLabel: InjectionEnabled}
+	now := metav1.Now()
+	for _, tc := range []struct {
+		name string
+		ns   metav1.ObjectMeta
+		want bool
+	}{
+		{"enabled", metav1.ObjectMeta{Labels: enabled}, true},
+		{"not labelled", metav1.ObjectMeta{}, false},
+		{"labelled otherwise", metav1.ObjectMeta{Labels: map[string]string{InjectionLabel: "disabled"}}, false},
+		{"enabled but being deleted", metav1.ObjectMeta{Labels: enabled, DeletionTimestamp: &now}, false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			assert.Equal(t, tc.want, NamespaceServed(&metav1.PartialObjectMetadata{ObjectMeta: tc.ns}))
+		})
+	}
 }

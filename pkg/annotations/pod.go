@@ -5,6 +5,8 @@ import (
 	"strings"
 	"time"
 	"unicode/utf8"
+
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 )
 
 // Enabled reports whether a pod's labels opt it in.
@@ -15,6 +17,12 @@ func Enabled(podLabels map[string]string) bool {
 // InjectionEnabledFor reports whether a namespace's labels enable injection.
 func InjectionEnabledFor(namespaceLabels map[string]string) bool {
 	return namespaceLabels[InjectionLabel] == InjectionEnabled
+}
+
+// NamespaceServed reports whether hotreload serves a namespace: its labels
+// enable injection and it is not being deleted.
+func NamespaceServed(ns metav1.Object) bool {
+	return ns.GetDeletionTimestamp() == nil && InjectionEnabledFor(ns.GetLabels())
 }
 
 // InjectedOf returns the version that mutated the pod, and whether it was.

@@ -38,10 +38,3 @@ func quiet(name string) *flag.FlagSet {
 	fs.SetOutput(io.Discard)
 	return fs
 }
-
-func or(v, def string) string {
-	if v == "" {
-		return def
-	}
-	return v
-}

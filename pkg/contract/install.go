@@ -1,6 +1,7 @@
 package contract
 
 import (
+	"cmp"
 	"errors"
 	"flag"
 	"fmt"
@@ -29,7 +30,7 @@ var ErrNoTarget = errors.New("--to is required")
 // Args returns the install container's args: "install" and its flags.
 func (in Install) Args() []string {
 	args := append([]string{"install"}, versionArgs(in.Version)...)
-	args = append(args, "--to", or(in.To, BinDir))
+	args = append(args, "--to", cmp.Or(in.To, BinDir))
 	if in.Timeout != 0 && in.Timeout != DefaultInstallTimeout {
 		args = append(args, "--timeout", in.Timeout.String())
 	}

@@ -1,6 +1,7 @@
 package contract
 
 import (
+	"cmp"
 	"errors"
 	"flag"
 	"fmt"
@@ -79,7 +80,7 @@ func (r Run) Args() []string {
 	case r.Delivery.URL != "":
 		args = append(args, "--url", r.Delivery.URL)
 	default:
-		args = append(args, "--signal", string(or(string(r.Delivery.Signal), string(annotations.DefaultSignal))))
+		args = append(args, "--signal", string(cmp.Or(string(r.Delivery.Signal), string(annotations.DefaultSignal))))
 	}
 	if r.Delivery.Process != "" {
 		args = append(args, "--process", r.Delivery.Process)
@@ -87,7 +88,7 @@ func (r Run) Args() []string {
 	if r.WaitRelease && r.Version == 1 {
 		args = append(args, "--wait-release")
 	}
-	args = append(args, "--health-addr", or(r.HealthAddr, DefaultHealthAddr))
+	args = append(args, "--health-addr", cmp.Or(r.HealthAddr, DefaultHealthAddr))
 	if r.ExchangeURL != "" {
 		args = append(args, "--exchange-url", r.ExchangeURL)
 	}

@@ -1,6 +1,7 @@
 package contract
 
 import (
+	"cmp"
 	"flag"
 	"fmt"
 	"path/filepath"
@@ -148,7 +149,7 @@ func (s Sources) check() error {
 }
 
 func (s Sources) args() []string {
-	args := []string{"--src-dir", or(s.SrcDir, SrcDir), "--stable-dir", or(s.StableDir, StableDir), "--live-dir", or(s.LiveDir, LiveDir)}
+	args := []string{"--src-dir", cmp.Or(s.SrcDir, SrcDir), "--stable-dir", cmp.Or(s.StableDir, StableDir), "--live-dir", cmp.Or(s.LiveDir, LiveDir)}
 	for _, v := range s.Volumes {
 		args = append(args, "--volume", v)
 	}

@@ -1,6 +1,7 @@
 package plugin
 
 import (
+	"cmp"
 	"context"
 	"crypto/rand"
 	"encoding/hex"
@@ -41,7 +42,7 @@ func refusal(action v1alpha1.Action, rel *v1alpha1.ConfigRelease) error {
 		names[i] = string(p)
 	}
 	return fmt.Errorf("the release of %s is %s: %s applies only to a release that is %s (kubectl hotreload status %s -n %s)",
-		sourceOf(rel), or(string(rel.Status.Phase), "not started"), action, joinOr(names), sourceOf(rel), rel.Namespace)
+		sourceOf(rel), cmp.Or(string(rel.Status.Phase), "not started"), action, joinOr(names), sourceOf(rel), rel.Namespace)
 }
 
 func joinOr(s []string) string {
@@ -136,7 +137,7 @@ func replacedError(c *v1alpha1.Command) error {
 		return fmt.Errorf("the command was %w: someone removed spec.command before the controller carried it out", errReplaced)
 	}
 	return fmt.Errorf("the command was %w by another (%s by %s) before the controller carried it out; only the later one is carried out",
-		errReplaced, c.Action, or(c.By, "an unknown user"))
+		errReplaced, c.Action, cmp.Or(c.By, "an unknown user"))
 }
 
 // timeoutError says what a command that was not carried out in time means.

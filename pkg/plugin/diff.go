@@ -2,6 +2,7 @@ package plugin
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"fmt"
 	"io"
@@ -175,7 +176,7 @@ func diffSides(st v1alpha1.ConfigReleaseStatus, rev, against string) (oldRev, ne
 	if rev == "" && against == "" && st.Candidate == st.Stable {
 		return "", "", fmt.Sprintf("no candidate: stable revision %s is the source's content", st.Stable)
 	}
-	oldRev, newRev = or(rev, st.Stable), or(against, st.Candidate)
+	oldRev, newRev = cmp.Or(rev, st.Stable), cmp.Or(against, st.Candidate)
 	if oldRev == newRev {
 		return "", "", fmt.Sprintf("no difference: both sides are revision %s", oldRev)
 	}

@@ -1,6 +1,7 @@
 package plugin
 
 import (
+	"cmp"
 	"context"
 	"fmt"
 	"io"
@@ -48,7 +49,7 @@ func renderHistory(w io.Writer, rel *v1alpha1.ConfigRelease, kept map[string]boo
 		if kept != nil {
 			isKept = map[bool]string{true: "yes", false: "no"}[kept[r.Revision]]
 		}
-		t.add(mark+" "+r.Revision, string(r.Outcome), age(r.Seen, now), ended, or(strings.Join(r.Reached, ", "), "-"), size, isKept, r.Cause)
+		t.add(mark+" "+r.Revision, string(r.Outcome), age(r.Seen, now), ended, cmp.Or(strings.Join(r.Reached, ", "), "-"), size, isKept, r.Cause)
 	}
 	t.write(w)
 	legend := "\n* stable"

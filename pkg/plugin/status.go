@@ -39,7 +39,7 @@ func renderStatus(w io.Writer, v statusView, now time.Time, colour bool) {
 	if h := st.Halt; h != nil && st.Phase == v1alpha1.PhaseHalted {
 		head.add("Halt:", haltText(h, now))
 	}
-	head.add("Stable:", or(st.Stable, "-"))
+	head.add("Stable:", cmp.Or(st.Stable, "-"))
 	if st.Candidate == "" || st.Candidate == st.Stable {
 		head.add("Candidate:", "none: the source holds the stable revision")
 	} else {
@@ -50,10 +50,10 @@ func renderStatus(w io.Writer, v statusView, now time.Time, colour bool) {
 		head.add("Candidate:", st.Candidate+seen)
 	}
 	if lc := st.LastCommand; lc != nil {
-		head.add("Last command:", fmt.Sprintf("%s by %s, %s: %s", lc.Action, or(lc.By, "an unknown user"), ago(lc.Time, now), lc.Result))
+		head.add("Last command:", fmt.Sprintf("%s by %s, %s: %s", lc.Action, cmp.Or(lc.By, "an unknown user"), ago(lc.Time, now), lc.Result))
 	}
 	if c := rel.Spec.Command; c != nil && (st.LastCommand == nil || st.LastCommand.ID != c.ID) {
-		head.add("Pending:", fmt.Sprintf("%s by %s, not carried out yet", c.Action, or(c.By, "an unknown user")))
+		head.add("Pending:", fmt.Sprintf("%s by %s, not carried out yet", c.Action, cmp.Or(c.By, "an unknown user")))
 	}
 	if st.Message != "" {
 		head.add("Message:", st.Message)
@@ -82,7 +82,7 @@ func renderStatus(w io.Writer, v statusView, now time.Time, colour bool) {
 // phaseText is the phase, and whether the release is paused when the phase
 // does not say so.
 func phaseText(rel *v1alpha1.ConfigRelease) string {
-	p := or(string(rel.Status.Phase), "Unknown (the controller has not written it yet)")
+	p := cmp.Or(string(rel.Status.Phase), "Unknown (the controller has not written it yet)")
 	if rel.Spec.Paused && rel.Status.Phase != v1alpha1.PhasePaused {
 		p += " (paused)"
 	}
@@ -99,7 +99,7 @@ func haltText(h *v1alpha1.Halt, now time.Time) string {
 	case h.Pod != "":
 		what = fmt.Sprintf("pod %s: %s", h.Pod, h.Cause)
 	default:
-		what = or(h.Cause, "aborted by "+or(h.By, "an unknown user"))
+		what = cmp.Or(h.Cause, "aborted by "+cmp.Or(h.By, "an unknown user"))
 	}
 	back := "rolled back"
 	if !h.RolledBack {
@@ -139,7 +139,7 @@ func writePods(w io.Writer, pods []*corev1.Pod, s source, st v1alpha1.ConfigRele
 	for _, p := range pods {
 		failed := ""
 		if _, reason, ok := annotations.FailedOf(p.Annotations); ok {
-			failed = shorten(or(reason, "failed"), failedWidth)
+			failed = shorten(cmp.Or(reason, "failed"), failedWidth)
 		}
 		ready := "no"
 		if isReady(p) {
@@ -201,8 +201,8 @@ func renderList(w io.Writer, rels []v1alpha1.ConfigRelease, allNamespaces bool, 
 		if candidate == st.Stable {
 			candidate = "-"
 		}
-		row := []cell{{text: sourceOf(&rels[i]).String()}, {text: or(string(st.Phase), "-"), c: phaseColour(st.Phase)},
-			{text: or(st.Stable, "-")}, {text: or(candidate, "-")}, {text: or(st.Summary, "-")}, {text: age(rels[i].CreationTimestamp, now)}}
+		row := []cell{{text: sourceOf(&rels[i]).String()}, {text: cmp.Or(string(st.Phase), "-"), c: phaseColour(st.Phase)},
+			{text: cmp.Or(st.Stable, "-")}, {text: cmp.Or(candidate, "-")}, {text: cmp.Or(st.Summary, "-")}, {text: age(rels[i].CreationTimestamp, now)}}
 		if allNamespaces {
 			row = append([]cell{{text: rels[i].Namespace}}, row...)
 		}

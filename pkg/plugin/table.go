@@ -133,14 +133,6 @@ func shorten(s string, n int) string {
 	return string(r[:n-1]) + "…"
 }
 
-// or returns s, or def when s is empty.
-func or(s, def string) string {
-	if s == "" {
-		return def
-	}
-	return s
-}
-
 // count is n and a noun, in the plural unless n is 1: "1 pod", "3 pods".
 func count(n int, noun string) string {
 	if n == 1 {

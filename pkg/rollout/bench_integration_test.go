@@ -4,8 +4,10 @@ package rollout
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"os"
+	"path/filepath"
 	"runtime"
 	"runtime/pprof"
 	"strconv"
@@ -21,6 +23,7 @@ import (
 	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/apimachinery/pkg/watch"
 
+	v1alpha1 "github.com/hotreload/hotreload/api/v1alpha1"
 	"github.com/hotreload/hotreload/pkg/annotations"
 	"github.com/hotreload/hotreload/pkg/mutate"
 )
@@ -40,7 +43,8 @@ func benchSize(b *testing.B, env string, def int) int {
 // an nginx pod) in groups of HOTRELOAD_BENCH_PODS/HOTRELOAD_BENCH_CONFIGMAPS,
 // each group mounting its own ConfigMap of 4 KiB (default 5000), in a real
 // API server: the heap the process gains from starting the controller until
-// its caches hold everything and it has rolled out a sentinel change.
+// its caches hold everything and it has rolled out a sentinel change; then
+// the resident memory of the same controller alone in a process of its own.
 // HOTRELOAD_BENCH_HEAPPROFILE names a file to write a heap profile to then.
 func BenchmarkIntegrationControllerMemory(b *testing.B) {
 	nPods := benchSize(b, "HOTRELOAD_BENCH_PODS", 10000)
@@ -66,13 +70,17 @@ func BenchmarkIntegrationControllerMemory(b *testing.B) {
 	require.NoError(b, err)
 	b.Logf("created %d ConfigMaps and %d pods in %s", nCMs, nPods, time.Since(created).Round(time.Second))
 
+	v := 0
+	edit := func() {
+		v++
+		c.configMap("sentinel", map[string]string{"nginx.conf": fmt.Sprintf("v=%d", v)})
+		c.waitReleased(func(p *corev1.Pod) bool { return p.Name == "sentinel" }, c.desired(sentinel), 1)
+		time.Sleep(10 * time.Second) // the start-up reconciles of every group end
+	}
 	for b.Loop() {
 		before := heap()
 		run := startController(b, c.env, c.ns)
-		c.configMap("sentinel", map[string]string{"nginx.conf": "v=1"})
-		rev := c.desired(sentinel)
-		c.waitReleased(func(p *corev1.Pod) bool { return p.Name == "sentinel" }, rev, 1)
-		time.Sleep(10 * time.Second) // the start-up reconciles of every group end
+		edit()
 		after := heap()
 		if path := os.Getenv("HOTRELOAD_BENCH_HEAPPROFILE"); path != "" {
 			f, err := os.Create(path)
@@ -84,6 +92,15 @@ func BenchmarkIntegrationControllerMemory(b *testing.B) {
 		b.ReportMetric(float64(after)/(1<<20), "process-heap-MiB")
 		b.ReportMetric(float64(rss(b))/(1<<20), "process-RSS-MiB")
 		run.stop()
+
+		// The same controller alone in a process: its memory, none of the
+		// test's clients and objects.
+		proc := c.startControllerProcess()
+		edit()
+		rss, peak := proc.memory(b)
+		b.ReportMetric(float64(rss)/(1<<20), "controller-process-RSS-MiB")
+		b.ReportMetric(float64(peak)/(1<<20), "controller-process-peak-RSS-MiB")
+		proc.wait()
 	}
 }
 
@@ -161,6 +178,7 @@ func benchmarkJunk(b *testing.B, nJunk int, data map[string]string) {
 func BenchmarkIntegrationRelease100Percent(b *testing.B) {
 	n := benchSize(b, "HOTRELOAD_BENCH_GROUP", 1000)
 	c := newCluster(b, nil)
+	c.forThousands()
 	c.configMap("app", map[string]string{"nginx.conf": "v=0"})
 	rev := c.desired(injectedPod(b, "pod", "app", "", ""))
 	c.createMany(n, func(i int) error {
@@ -193,6 +211,134 @@ func BenchmarkIntegrationRelease100Percent(b *testing.B) {
 		b.ReportMetric(writes+reads, "controller-requests/pod")
 		b.Logf("the controller's requests for the edit (the Lease's included): %v", diff)
 	}
+}
+
+// BenchmarkIntegrationReleaseInSteps measures one edit released to a group
+// of HOTRELOAD_BENCH_GROUP pods (default 1000) in the steps 1,10%,100% with
+// HOTRELOAD_BENCH_INTERVAL (default 30s) between them, each pod's sidecar
+// played by the fleet with the reloader's own code: the time until every pod
+// is released and until every pod has applied, and the requests per pod of
+// the controller and of the reloaders.
+func BenchmarkIntegrationReleaseInSteps(b *testing.B) {
+	n := benchSize(b, "HOTRELOAD_BENCH_GROUP", 1000)
+	interval := 30 * time.Second
+	if v := os.Getenv("HOTRELOAD_BENCH_INTERVAL"); v != "" {
+		var err error
+		interval, err = time.ParseDuration(v)
+		require.NoError(b, err, "HOTRELOAD_BENCH_INTERVAL")
+	}
+	c := newCluster(b, nil)
+	c.forThousands()
+	c.configMap("app", map[string]string{"nginx.conf": "v=0"})
+	rev := c.desired(injectedPod(b, "pod", "app", "", ""))
+	names := make([]string, n)
+	c.createMany(n, func(i int) error {
+		names[i] = fmt.Sprintf("pod-%d", i)
+		pod := injectedPod(b, names[i], "app", "rs-app", rev)
+		pod.Annotations[annotations.Rollout] = "1,10%,100%"
+		pod.Annotations[annotations.RolloutInterval] = interval.String()
+		if _, err := c.env.Clientset.CoreV1().Pods(c.ns).Create(c.ctx, pod, metav1.CreateOptions{}); err != nil {
+			return err
+		}
+		return c.status(names[i], true, time.Now().Add(-time.Hour), time.Time{})
+	})
+	sidecars := c.startFleet(names)
+	run := startController(b, c.env, c.ns)
+	defer run.stop()
+	c.waitRelease("app", "first seen", phase(v1alpha1.PhaseComplete, sourceRev(map[string]string{"nginx.conf": "v=0"})))
+	v := 0
+	for b.Loop() {
+		v++
+		before, reloaders, cpu, server := run.requests.snapshot(), sidecars.requests.snapshot(), processCPU(b), controlPlaneCPU(b)
+		applied := sidecars.applied.Load()
+		start := time.Now()
+		data := map[string]string{"nginx.conf": fmt.Sprintf("v=%d", v)}
+		c.configMap("app", data)
+		pod, err := c.env.Clientset.CoreV1().Pods(c.ns).Get(c.ctx, "pod-0", metav1.GetOptions{})
+		require.NoError(b, err)
+		c.waitReleased(func(*corev1.Pod) bool { return true }, c.desired(pod), n)
+		b.ReportMetric(time.Since(start).Seconds(), "s-to-release-all")
+		require.Eventually(b, func() bool { return sidecars.applied.Load()-applied >= int64(n) }, 5*time.Minute, 10*time.Millisecond,
+			"every sidecar applied the edit")
+		b.ReportMetric(time.Since(start).Seconds(), "s-to-apply-all")
+		c.waitRelease("app", "complete", phase(v1alpha1.PhaseComplete, sourceRev(data)))
+		b.ReportMetric((processCPU(b)-cpu).Seconds()*1000/float64(n), "process-cpu-ms/pod")
+		for name, t := range controlPlaneCPU(b) {
+			b.ReportMetric((t - server[name]).Seconds(), name+"-cpu-s")
+		}
+		b.ReportMetric((processCPU(b) - cpu).Seconds(), "test-process-cpu-s")
+		writes, reads, diff := perPod(before, run.requests.snapshot(), n)
+		b.ReportMetric(writes, "controller-writes/pod")
+		b.ReportMetric(reads, "controller-reads/pod")
+		b.Logf("the controller's requests for the edit (the Lease's included): %v", diff)
+		benchFleet(b, reloaders, sidecars.requests.snapshot(), n)
+	}
+}
+
+// BenchmarkIntegrationLeaderTakeover stops the leader halfway through
+// releasing an edit to a `100%` group of HOTRELOAD_BENCH_GROUP pods (default
+// 1000) and starts another controller: the time from the stop until the new
+// leader releases its first pod, and the pods the second leader releases
+// again (none: nothing is released twice).
+func BenchmarkIntegrationLeaderTakeover(b *testing.B) {
+	n := benchSize(b, "HOTRELOAD_BENCH_GROUP", 1000)
+	c := newCluster(b, nil)
+	c.forThousands()
+	c.configMap("app", map[string]string{"nginx.conf": "v=0"})
+	rev := c.desired(injectedPod(b, "pod", "app", "", ""))
+	c.createMany(n, func(i int) error {
+		_, err := c.env.Clientset.CoreV1().Pods(c.ns).Create(c.ctx, injectedPod(b, fmt.Sprintf("pod-%d", i), "app", "rs-app", rev), metav1.CreateOptions{})
+		return err
+	})
+	first := startController(b, c.env, c.ns)
+	c.waitRelease("app", "first seen", phase(v1alpha1.PhaseComplete, sourceRev(map[string]string{"nginx.conf": "v=0"})))
+	v := 0
+	for b.Loop() {
+		v++
+		before := first.requests.snapshot()
+		c.configMap("app", map[string]string{"nginx.conf": fmt.Sprintf("v=%d", v)})
+		pod, err := c.env.Clientset.CoreV1().Pods(c.ns).Get(c.ctx, "pod-0", metav1.GetOptions{})
+		require.NoError(b, err)
+		want := c.desired(pod)
+		c.waitReleased(func(*corev1.Pod) bool { return true }, want, n/2)
+		first.stop()
+		stopped := time.Now()
+		byFirst := first.requests.snapshot()["patch pods"] - before["patch pods"]
+		released := len(c.releasedPods(want))
+		second := startController(b, c.env, c.ns)
+		c.waitReleased(func(*corev1.Pod) bool { return true }, want, released+1)
+		b.ReportMetric(time.Since(stopped).Seconds(), "s-to-resume")
+		c.waitReleased(func(*corev1.Pod) bool { return true }, want, n)
+		bySecond := second.requests.snapshot()["patch pods"]
+		// A pod the second leader released again would make it patch more
+		// than the pods left; the first leader's patches beyond those
+		// released were cut short by its stop.
+		b.ReportMetric(float64(bySecond-(n-released)), "pods-released-again")
+		b.Logf("%d pods released before the stop (%d patches sent, %d cut short by the stop), %d released by the second leader",
+			released, byFirst, byFirst-released, bySecond)
+		second.stop()
+		first = startController(b, c.env, c.ns)
+	}
+	first.stop()
+}
+
+// releasedPods returns the names of the namespace's pods released rev.
+func (c *cluster) releasedPods(rev string) []string {
+	var out []string
+	for _, p := range c.pods("") {
+		if p.Annotations[annotations.Released] == rev {
+			out = append(out, p.Name)
+		}
+	}
+	return out
+}
+
+// forThousands gives the cluster's requests and waits the time thousands of
+// pods take.
+func (c *cluster) forThousands() {
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Minute)
+	c.t.Cleanup(cancel)
+	c.ctx, c.patience = ctx, 10*time.Minute
 }
 
 // injectedPod returns an nginx pod mounting ConfigMap cm, owned by a
@@ -267,6 +413,9 @@ func (c *cluster) waitReleased(match func(*corev1.Pod) bool, rev string, n int) 
 		for i := range list.Items {
 			see(&list.Items[i])
 		}
+		if len(released) >= n {
+			break // the list has them all: no event may come
+		}
 		w, err := c.env.Clientset.CoreV1().Pods(c.ns).Watch(ctx, metav1.ListOptions{ResourceVersion: list.ResourceVersion})
 		require.NoError(c.t, err)
 		for ev := range w.ResultChan() {
@@ -286,6 +435,35 @@ func processCPU(b *testing.B) time.Duration {
 	var u syscall.Rusage
 	require.NoError(b, syscall.Getrusage(syscall.RUSAGE_SELF, &u))
 	return time.Duration(u.Utime.Nano() + u.Stime.Nano())
+}
+
+// controlPlaneCPU is the CPU time, user and system, the kube-apiserver and
+// etcd processes have used, by name.
+func controlPlaneCPU(b *testing.B) map[string]time.Duration {
+	out := map[string]time.Duration{"kube-apiserver": 0, "etcd": 0}
+	dirs, err := os.ReadDir("/proc")
+	require.NoError(b, err)
+	for _, d := range dirs {
+		raw, err := os.ReadFile(filepath.Join("/proc", d.Name(), "stat"))
+		if err != nil {
+			continue // not a process, or gone
+		}
+		// pid (comm) state ppid ... utime stime: fields 14 and 15.
+		open, closing := strings.IndexByte(string(raw), '('), strings.LastIndexByte(string(raw), ')')
+		if open < 0 || closing < open {
+			continue
+		}
+		comm := string(raw[open+1 : closing])
+		if _, ok := out[comm]; !ok {
+			continue
+		}
+		fields := strings.Fields(string(raw[closing+1:]))
+		utime, err1 := strconv.ParseInt(fields[11], 10, 64)
+		stime, err2 := strconv.ParseInt(fields[12], 10, 64)
+		require.NoError(b, errors.Join(err1, err2))
+		out[comm] += time.Duration(utime+stime) * time.Second / 100 // USER_HZ
+	}
+	return out
 }
 
 // heap returns the bytes of live heap objects after a collection.

@@ -1,6 +1,7 @@
 package rollout
 
 import (
+	"cmp"
 	"context"
 	"fmt"
 	"strings"
@@ -121,7 +122,7 @@ func commandResult(cmd *v1alpha1.Command, advanced []stepped, next v1alpha1.Conf
 // source, the release and the workloads: who asked, why, what it did.
 func (r *Reconciler) announceCommand(ev *announcer, workloads []Workload, cmd *v1alpha1.Command, res *v1alpha1.CommandResult) {
 	r.Metrics.command(ev.ns, string(cmd.Action), res.Done)
-	who := or(cmd.By, "an unknown user")
+	who := cmp.Or(cmd.By, "an unknown user")
 	msg := fmt.Sprintf("%s by %s", cmd.Action, who)
 	if cmd.Reason != "" {
 		msg += fmt.Sprintf(" (%q)", cmd.Reason)

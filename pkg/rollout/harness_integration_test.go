@@ -40,6 +40,9 @@ import (
 )
 
 func TestMain(m *testing.M) {
+	if ns := os.Getenv(controllerProcessEnv); ns != "" {
+		os.Exit(runControllerProcess(ns))
+	}
 	testenv.Main(m, testenv.WithCRDs(filepath.Join("..", "..", "deploy", "base", "crd")))
 }
 
@@ -131,6 +134,9 @@ type cluster struct {
 	startOn func(*corev1.Pod) string
 	// commands counts the commands given, for their IDs.
 	commands int
+	// patience, when set, is how long waitReleaseOf waits instead of wait:
+	// a benchmark's thousands of pods take longer.
+	patience time.Duration
 }
 
 func newCluster(t testing.TB, nsAnnotations map[string]string) *cluster {
@@ -409,7 +415,11 @@ func (c *cluster) waitRelease(name, what string, ok func(*v1alpha1.ConfigRelease
 // On timeout it fails with the release's last status.
 func (c *cluster) waitReleaseOf(name, what string, ok func(*v1alpha1.ConfigRelease) bool) *v1alpha1.ConfigRelease {
 	c.t.Helper()
-	deadline := time.Now().Add(wait)
+	patience := wait
+	if c.patience != 0 {
+		patience = c.patience
+	}
+	deadline := time.Now().Add(patience)
 	var last *v1alpha1.ConfigRelease
 	for {
 		rel := &v1alpha1.ConfigRelease{}
@@ -421,7 +431,7 @@ func (c *cluster) waitReleaseOf(name, what string, ok func(*v1alpha1.ConfigRelea
 		}
 		if time.Now().After(deadline) {
 			status, _ := json.MarshalIndent(last, "", "  ")
-			c.t.Fatalf("release %s: %s: not after %s; last seen:\n%s\npods: %v", name, what, wait, status, podRevisions(c.pods("")))
+			c.t.Fatalf("release %s: %s: not after %s; last seen:\n%s\npods: %v", name, what, patience, status, podRevisions(c.pods("")))
 		}
 		time.Sleep(50 * time.Millisecond)
 	}

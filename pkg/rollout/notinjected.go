@@ -24,7 +24,7 @@ func (r *Reconciler) checkInjected(ctx context.Context, pod *corev1.Pod) {
 		return
 	}
 	var ns corev1.Namespace
-	if err := r.Cache.Get(ctx, client.ObjectKey{Name: pod.Namespace}, &ns); err != nil || !annotations.InjectionEnabledFor(ns.Labels) || ns.DeletionTimestamp != nil {
+	if err := r.Cache.Get(ctx, client.ObjectKey{Name: pod.Namespace}, &ns); err != nil || !annotations.NamespaceServed(&ns) {
 		return
 	}
 	if !r.once(&r.notInjected, pod.UID) {

@@ -1,6 +1,7 @@
 package rollout
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -414,7 +415,7 @@ func (r *Reconciler) step(ctx context.Context, c *contents, rel *v1alpha1.Config
 				slices.Sort(released)
 				what := fmt.Sprintf("%s, step %d of %d: %d of %d pods (%s)", w, d.Step, d.Steps, d.Target, d.Total, abbreviate(released))
 				if promote != PromoteNone {
-					what += ", promoted by " + or(cmd.By, "an unknown user")
+					what += ", promoted by " + cmp.Or(cmd.By, "an unknown user")
 				}
 				advanced = append(advanced, stepped{w, what})
 			}

@@ -1,6 +1,7 @@
 package rollout
 
 import (
+	"cmp"
 	"fmt"
 	"strings"
 	"time"
@@ -57,7 +58,7 @@ func halted(st v1alpha1.ConfigReleaseStatus, workload string, h Halt, now time.T
 
 // aborted records that a user halted the release.
 func aborted(st v1alpha1.ConfigReleaseStatus, cmd v1alpha1.Command, now time.Time) v1alpha1.ConfigReleaseStatus {
-	cause := "aborted by " + or(cmd.By, "an unknown user")
+	cause := "aborted by " + cmp.Or(cmd.By, "an unknown user")
 	if cmd.Reason != "" {
 		cause += ": " + cmd.Reason
 	}
@@ -89,13 +90,6 @@ func retried(st v1alpha1.ConfigReleaseStatus, now time.Time) v1alpha1.ConfigRele
 	out.Phase, out.Halt, out.Message, out.Workloads = v1alpha1.PhaseProgressing, nil, "", nil
 	out.History = record(out.History, v1alpha1.RevisionRecord{Revision: out.Candidate, Outcome: v1alpha1.OutcomeProgressing, Seen: t, Size: size})
 	return out
-}
-
-func or(v, def string) string {
-	if v == "" {
-		return def
-	}
-	return v
 }
 
 // completed makes the candidate stable.

@@ -79,7 +79,7 @@ func (s *namespaceSecrets) Start(ctx context.Context) error {
 	}
 	follow := func(obj any) {
 		if ns, ok := obj.(*corev1.Namespace); ok {
-			s.follow(ns.Name, ns.DeletionTimestamp == nil && annotations.InjectionEnabledFor(ns.Labels))
+			s.follow(ns.Name, annotations.NamespaceServed(ns))
 		}
 	}
 	reg, err := inf.AddEventHandler(toolscache.ResourceEventHandlerFuncs{

@@ -17,6 +17,9 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/client-go/kubernetes"
+
+	"github.com/hotreload/hotreload/pkg/annotations"
+	"github.com/hotreload/hotreload/pkg/contract"
 )
 
 // demo is a Deployment of the demo app in an enabled namespace, its config
@@ -188,7 +191,7 @@ func waitServingEach(ctx context.Context, t testing.TB, wants map[string]serving
 	}
 	if len(late) > 0 {
 		sort.Strings(late)
-		t.Fatalf("pods %s do not serve the new config %v after the edit", strings.Join(late, ", "), timeout)
+		t.Fatalf("pods %s do not serve the new config %v after the edit\n%s", strings.Join(late, ", "), timeout, explainPods(t, late))
 	}
 	return took
 }
@@ -267,4 +270,43 @@ func logTook(t testing.TB, took map[string]time.Duration) {
 // uniqueConfig is a config no earlier edit had.
 func uniqueConfig(label string) string {
 	return fmt.Sprintf("%s %d\n", label, time.Now().UnixNano())
+}
+
+// explainPods says, for a failure message, what hotreload knows of each
+// named pod: its hotreload/ labels and annotations, its Ready condition,
+// and the last lines of its reloader's log.
+func explainPods(t testing.TB, names []string) string {
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	cs := clusterClient(t)
+	var b strings.Builder
+	for _, name := range names {
+		list, err := cs.CoreV1().Pods("").List(ctx, metav1.ListOptions{FieldSelector: "metadata.name=" + name})
+		if err != nil || len(list.Items) == 0 {
+			fmt.Fprintf(&b, "pod %s: not found (%v)\n", name, err)
+			continue
+		}
+		p := list.Items[0]
+		fmt.Fprintf(&b, "pod %s/%s:\n", p.Namespace, p.Name)
+		for _, m := range []map[string]string{p.Labels, p.Annotations} {
+			keys := make([]string, 0, len(m))
+			for k := range m {
+				if strings.HasPrefix(k, annotations.Prefix) && k != annotations.ReloaderCredential {
+					keys = append(keys, k)
+				}
+			}
+			sort.Strings(keys)
+			for _, k := range keys {
+				fmt.Fprintf(&b, "  %s=%s\n", k, m[k])
+			}
+		}
+		for _, c := range p.Status.Conditions {
+			if c.Type == corev1.PodReady {
+				fmt.Fprintf(&b, "  Ready=%s since %s\n", c.Status, c.LastTransitionTime.UTC().Format(time.RFC3339))
+			}
+		}
+		logs, err := cs.CoreV1().Pods(p.Namespace).GetLogs(p.Name, &corev1.PodLogOptions{Container: contract.ReloaderName, TailLines: ptr[int64](15)}).DoRaw(ctx)
+		fmt.Fprintf(&b, "  reloader log (%v):\n%s\n", err, logs)
+	}
+	return b.String()
 }
