@@ -6,6 +6,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"maps"
 	"os"
 	"path/filepath"
 	"runtime"
@@ -177,14 +178,7 @@ func benchmarkJunk(b *testing.B, nJunk int, data map[string]string) {
 // aside).
 func BenchmarkIntegrationRelease100Percent(b *testing.B) {
 	n := benchSize(b, "HOTRELOAD_BENCH_GROUP", 1000)
-	c := newCluster(b, nil)
-	c.forThousands()
-	c.configMap("app", map[string]string{"nginx.conf": "v=0"})
-	rev := c.desired(injectedPod(b, "pod", "app", "", ""))
-	c.createMany(n, func(i int) error {
-		_, err := c.env.Clientset.CoreV1().Pods(c.ns).Create(c.ctx, injectedPod(b, fmt.Sprintf("pod-%d", i), "app", "rs-app", rev), metav1.CreateOptions{})
-		return err
-	})
+	c, _ := benchGroup(b, n, nil, false)
 	run := startController(b, c.env, c.ns)
 	defer run.stop()
 	v := 0
@@ -227,21 +221,7 @@ func BenchmarkIntegrationReleaseInSteps(b *testing.B) {
 		interval, err = time.ParseDuration(v)
 		require.NoError(b, err, "HOTRELOAD_BENCH_INTERVAL")
 	}
-	c := newCluster(b, nil)
-	c.forThousands()
-	c.configMap("app", map[string]string{"nginx.conf": "v=0"})
-	rev := c.desired(injectedPod(b, "pod", "app", "", ""))
-	names := make([]string, n)
-	c.createMany(n, func(i int) error {
-		names[i] = fmt.Sprintf("pod-%d", i)
-		pod := injectedPod(b, names[i], "app", "rs-app", rev)
-		pod.Annotations[annotations.Rollout] = "1,10%,100%"
-		pod.Annotations[annotations.RolloutInterval] = interval.String()
-		if _, err := c.env.Clientset.CoreV1().Pods(c.ns).Create(c.ctx, pod, metav1.CreateOptions{}); err != nil {
-			return err
-		}
-		return c.status(names[i], true, time.Now().Add(-time.Hour), time.Time{})
-	})
+	c, names := benchGroup(b, n, map[string]string{annotations.Rollout: "1,10%,100%", annotations.RolloutInterval: interval.String()}, true)
 	sidecars := c.startFleet(names)
 	run := startController(b, c.env, c.ns)
 	defer run.stop()
@@ -282,14 +262,7 @@ func BenchmarkIntegrationReleaseInSteps(b *testing.B) {
 // again (none: nothing is released twice).
 func BenchmarkIntegrationLeaderTakeover(b *testing.B) {
 	n := benchSize(b, "HOTRELOAD_BENCH_GROUP", 1000)
-	c := newCluster(b, nil)
-	c.forThousands()
-	c.configMap("app", map[string]string{"nginx.conf": "v=0"})
-	rev := c.desired(injectedPod(b, "pod", "app", "", ""))
-	c.createMany(n, func(i int) error {
-		_, err := c.env.Clientset.CoreV1().Pods(c.ns).Create(c.ctx, injectedPod(b, fmt.Sprintf("pod-%d", i), "app", "rs-app", rev), metav1.CreateOptions{})
-		return err
-	})
+	c, _ := benchGroup(b, n, nil, false)
 	first := startController(b, c.env, c.ns)
 	c.waitRelease("app", "first seen", phase(v1alpha1.PhaseComplete, sourceRev(map[string]string{"nginx.conf": "v=0"})))
 	v := 0
@@ -320,6 +293,28 @@ func BenchmarkIntegrationLeaderTakeover(b *testing.B) {
 		first = startController(b, c.env, c.ns)
 	}
 	first.stop()
+}
+
+// benchGroup makes, in a cluster given the time thousands of pods take,
+// ConfigMap app (nginx.conf v=0) and n injected pods pod-0…pod-(n-1) of one
+// ReplicaSet mounting it, running its revision, with podAnnotations, and
+// Ready for an hour when ready is set. It returns the pods' names.
+func benchGroup(b *testing.B, n int, podAnnotations map[string]string, ready bool) (*cluster, []string) {
+	c := newCluster(b, nil)
+	c.forThousands()
+	c.configMap("app", map[string]string{"nginx.conf": "v=0"})
+	rev := c.desired(injectedPod(b, "pod", "app", "", ""))
+	names := make([]string, n)
+	c.createMany(n, func(i int) error {
+		names[i] = fmt.Sprintf("pod-%d", i)
+		pod := injectedPod(b, names[i], "app", "rs-app", rev)
+		maps.Copy(pod.Annotations, podAnnotations)
+		if _, err := c.env.Clientset.CoreV1().Pods(c.ns).Create(c.ctx, pod, metav1.CreateOptions{}); err != nil || !ready {
+			return err
+		}
+		return c.status(names[i], true, time.Now().Add(-time.Hour), time.Time{})
+	})
+	return c, names
 }
 
 // releasedPods returns the names of the namespace's pods released rev.
