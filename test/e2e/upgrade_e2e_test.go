@@ -20,6 +20,7 @@ import (
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/client-go/kubernetes"
 	"sigs.k8s.io/controller-runtime/pkg/client"
@@ -334,37 +335,37 @@ func listObjects(ctx context.Context, t testing.TB, cs kubernetes.Interface, ns 
 	t.Helper()
 	var o namespaceObjects
 	sas, err := cs.CoreV1().ServiceAccounts(ns).List(ctx, metav1.ListOptions{})
-	require.NoError(t, err)
-	for _, x := range sas.Items {
-		o.serviceAccounts = append(o.serviceAccounts, x.Name)
-	}
+	o.serviceAccounts = itemNames(t, sas, err)
 	rbs, err := cs.RbacV1().RoleBindings(ns).List(ctx, metav1.ListOptions{})
-	require.NoError(t, err)
-	for _, x := range rbs.Items {
-		o.roleBindings = append(o.roleBindings, x.Name)
-	}
+	o.roleBindings = itemNames(t, rbs, err)
 	cms, err := cs.CoreV1().ConfigMaps(ns).List(ctx, metav1.ListOptions{})
-	require.NoError(t, err)
-	for _, x := range cms.Items {
-		o.configMaps = append(o.configMaps, x.Name)
-	}
+	o.configMaps = itemNames(t, cms, err)
 	secrets, err := cs.CoreV1().Secrets(ns).List(ctx, metav1.ListOptions{})
-	require.NoError(t, err)
-	for _, x := range secrets.Items {
-		o.secrets = append(o.secrets, x.Name)
-	}
+	o.secrets = itemNames(t, secrets, err)
 	var rels v1alpha1.ConfigReleaseList
 	if err := releases(t).List(ctx, &rels, client.InNamespace(ns)); err == nil {
-		for _, x := range rels.Items {
-			o.configReleases = append(o.configReleases, x.Name)
-		}
+		o.configReleases = itemNames(t, &rels, nil)
 	} else {
 		require.True(t, meta.IsNoMatchError(err) || apierrors.IsNotFound(err), "listing ConfigReleases: %v", err)
 	}
-	for _, l := range [][]string{o.serviceAccounts, o.roleBindings, o.configMaps, o.secrets, o.configReleases} {
-		slices.Sort(l)
-	}
 	return o
+}
+
+// itemNames returns the sorted names of the items of list, which err, when
+// not nil, failed to get.
+func itemNames(t testing.TB, list runtime.Object, err error) []string {
+	t.Helper()
+	require.NoError(t, err)
+	items, err := meta.ExtractList(list)
+	require.NoError(t, err)
+	var out []string
+	for _, x := range items {
+		m, err := meta.Accessor(x)
+		require.NoError(t, err)
+		out = append(out, m.GetName())
+	}
+	slices.Sort(out)
+	return out
 }
 
 // waitObjects waits until the objects of ns satisfy ok, and returns them.
