@@ -106,15 +106,24 @@ func waitApplied(ctx context.Context, t testing.TB, cs kubernetes.Interface, ns 
 // waitAppliedWithin is waitApplied, waiting up to timeout.
 func waitAppliedWithin(ctx context.Context, t testing.TB, cs kubernetes.Interface, ns string, pods map[string]string, rev string, timeout time.Duration) {
 	t.Helper()
-	require.Eventually(t, func() bool {
+	deadline := time.Now().Add(timeout)
+	for {
+		var late []string
 		for name := range pods {
 			p, err := cs.CoreV1().Pods(ns).Get(ctx, name, metav1.GetOptions{})
 			if err != nil || p.Labels["hotreload/applied"] != rev {
-				return false
+				late = append(late, name)
 			}
 		}
-		return true
-	}, timeout, 100*time.Millisecond, "every pod reports hotreload/applied=%s", rev)
+		if len(late) == 0 {
+			return
+		}
+		if time.Now().After(deadline) {
+			sort.Strings(late)
+			t.Fatalf("pods %s do not report hotreload/applied=%s %v after\n%s", strings.Join(late, ", "), rev, timeout, explainPods(t, late))
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
 }
 
 // events returns the messages of the Events of reason on the ConfigMap or
