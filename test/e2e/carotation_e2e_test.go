@@ -92,9 +92,10 @@ func TestACARotationKeepsRunningSidecarsWorking(t *testing.T) {
 	edited := d.edit(ctx, t, cs, v2)
 	waitServing(ctx, t, pods, v2, edited, 3*time.Minute)
 	// The sidecars' reports failed while their account was gone; they retry
-	// with a backoff of up to a minute (pkg/reload), so the next one may come
-	// that long after the exchange works again.
-	waitAppliedWithin(ctx, t, cs, d.ns, pods, releasedRevision(ctx, t, cs, d.ns, pods), 2*time.Minute)
+	// with a backoff doubling from 1 s to a minute (pkg/reload): about 63 s
+	// of retries, then one a minute, so the one that lands may come two
+	// minutes after the edit, later on a loaded node.
+	waitAppliedWithin(ctx, t, cs, d.ns, pods, releasedRevision(ctx, t, cs, d.ns, pods), 3*time.Minute)
 	requireSamePIDs(ctx, t, cs, d, pods, before)
 }
 
