@@ -69,9 +69,6 @@ func (a *applier) apply(ctx context.Context, rev string) error {
 		// reads again, finds what it ran before.
 		return a.fail(ctx, log, rev, a.swapBack(log, undo, err))
 	}
-	if err := undo.Forget(); err != nil {
-		log.Warn("tidying the live copy after the swap", "err", err)
-	}
 	msg := fmt.Sprintf("%s delivered to %s", a.deliverer.Method, strings.Join(told, ","))
 	if len(told) == 0 {
 		msg = "no running container to tell"

@@ -184,15 +184,12 @@ func (s *Staged) Discard() {
 // next Stage, so that an app that was opening a file as ..data moved still
 // finds it; there are never more than two copies of a volume.
 func (s *Staged) Swap() error {
-	u, err := s.SwapUndoable()
-	if err != nil {
-		return err
-	}
-	return u.Forget()
+	_, err := s.SwapUndoable()
+	return err
 }
 
-// Undo is a swap that can still be taken back: the copies it replaced are
-// kept until Forget.
+// Undo is a swap that can still be taken back, until the next Stage removes
+// the copies it replaced.
 type Undo struct {
 	staged   *Staged
 	previous map[string]string // volume -> the copy that was live, "" for none
@@ -240,17 +237,6 @@ func (l *Live) point(dir, copy, keep string) error {
 		return err
 	}
 	return repairVolume(dir, keep)
-}
-
-// Forget ends the swap: it can no longer be taken back. The copies it
-// replaced are removed by the next Stage.
-func (u *Undo) Forget() error {
-	for _, v := range u.staged.live.layout() {
-		if err := repairVolume(filepath.Join(u.staged.live.LiveRoot, v.Name), u.previous[v.Name]); err != nil {
-			return fmt.Errorf("swap live copy of %s: %w", v.Name, err)
-		}
-	}
-	return nil
 }
 
 // Back makes the copies the swap replaced live again, and removes the
