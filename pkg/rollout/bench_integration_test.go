@@ -45,7 +45,9 @@ func benchSize(b *testing.B, env string, def int) int {
 // each group mounting its own ConfigMap of 4 KiB (default 5000), in a real
 // API server: the heap the process gains from starting the controller until
 // its caches hold everything and it has rolled out a sentinel change; then
-// the resident memory of the same controller alone in a process of its own.
+// the resident memory of the same controller alone in a process of its own,
+// with the GOMEMLIMIT deploy/base sets (none with
+// HOTRELOAD_BENCH_NO_GOMEMLIMIT=1).
 // HOTRELOAD_BENCH_HEAPPROFILE names a file to write a heap profile to then.
 func BenchmarkIntegrationControllerMemory(b *testing.B) {
 	nPods := benchSize(b, "HOTRELOAD_BENCH_PODS", 10000)
@@ -91,7 +93,8 @@ func BenchmarkIntegrationControllerMemory(b *testing.B) {
 		}
 		b.ReportMetric(float64(after-before)/(1<<20), "controller-heap-MiB")
 		b.ReportMetric(float64(after)/(1<<20), "process-heap-MiB")
-		b.ReportMetric(float64(rss(b))/(1<<20), "process-RSS-MiB")
+		self, _ := memoryOf(b, "self")
+		b.ReportMetric(float64(self)/(1<<20), "process-RSS-MiB")
 		run.stop()
 
 		// The same controller alone in a process: its memory, none of the
@@ -225,7 +228,7 @@ func BenchmarkIntegrationReleaseInSteps(b *testing.B) {
 	sidecars := c.startFleet(names)
 	run := startController(b, c.env, c.ns)
 	defer run.stop()
-	c.waitRelease("app", "first seen", phase(v1alpha1.PhaseComplete, sourceRev(map[string]string{"nginx.conf": "v=0"})))
+	c.waitRelease("app", "first seen", phase(v1alpha1.PhaseComplete, sourceRev(benchGroupData)))
 	v := 0
 	for b.Loop() {
 		v++
@@ -242,11 +245,12 @@ func BenchmarkIntegrationReleaseInSteps(b *testing.B) {
 			"every sidecar applied the edit")
 		b.ReportMetric(time.Since(start).Seconds(), "s-to-apply-all")
 		c.waitRelease("app", "complete", phase(v1alpha1.PhaseComplete, sourceRev(data)))
-		b.ReportMetric((processCPU(b)-cpu).Seconds()*1000/float64(n), "process-cpu-ms/pod")
+		used := processCPU(b) - cpu
+		b.ReportMetric(used.Seconds()*1000/float64(n), "process-cpu-ms/pod")
+		b.ReportMetric(used.Seconds(), "test-process-cpu-s")
 		for name, t := range controlPlaneCPU(b) {
 			b.ReportMetric((t - server[name]).Seconds(), name+"-cpu-s")
 		}
-		b.ReportMetric((processCPU(b) - cpu).Seconds(), "test-process-cpu-s")
 		writes, reads, diff := perPod(before, run.requests.snapshot(), n)
 		b.ReportMetric(writes, "controller-writes/pod")
 		b.ReportMetric(reads, "controller-reads/pod")
@@ -264,7 +268,7 @@ func BenchmarkIntegrationLeaderTakeover(b *testing.B) {
 	n := benchSize(b, "HOTRELOAD_BENCH_GROUP", 1000)
 	c, _ := benchGroup(b, n, nil, false)
 	first := startController(b, c.env, c.ns)
-	c.waitRelease("app", "first seen", phase(v1alpha1.PhaseComplete, sourceRev(map[string]string{"nginx.conf": "v=0"})))
+	c.waitRelease("app", "first seen", phase(v1alpha1.PhaseComplete, sourceRev(benchGroupData)))
 	v := 0
 	for b.Loop() {
 		v++
@@ -295,14 +299,17 @@ func BenchmarkIntegrationLeaderTakeover(b *testing.B) {
 	first.stop()
 }
 
+// benchGroupData is what benchGroup's ConfigMap app holds at first.
+var benchGroupData = map[string]string{"nginx.conf": "v=0"}
+
 // benchGroup makes, in a cluster given the time thousands of pods take,
-// ConfigMap app (nginx.conf v=0) and n injected pods pod-0…pod-(n-1) of one
+// ConfigMap app (benchGroupData) and n injected pods pod-0…pod-(n-1) of one
 // ReplicaSet mounting it, running its revision, with podAnnotations, and
 // Ready for an hour when ready is set. It returns the pods' names.
 func benchGroup(b *testing.B, n int, podAnnotations map[string]string, ready bool) (*cluster, []string) {
 	c := newCluster(b, nil)
 	c.forThousands()
-	c.configMap("app", map[string]string{"nginx.conf": "v=0"})
+	c.configMap("app", benchGroupData)
 	rev := c.desired(injectedPod(b, "pod", "app", "", ""))
 	names := make([]string, n)
 	c.createMany(n, func(i int) error {
@@ -467,19 +474,4 @@ func heap() uint64 {
 	var m runtime.MemStats
 	runtime.ReadMemStats(&m)
 	return m.HeapAlloc
-}
-
-// rss returns the process's resident set size.
-func rss(b *testing.B) uint64 {
-	raw, err := os.ReadFile("/proc/self/status")
-	require.NoError(b, err)
-	for _, l := range strings.Split(string(raw), "\n") {
-		if v, ok := strings.CutPrefix(l, "VmRSS:"); ok {
-			kb, err := strconv.ParseUint(strings.TrimSpace(strings.TrimSuffix(strings.TrimSpace(v), "kB")), 10, 64)
-			require.NoError(b, err)
-			return kb << 10
-		}
-	}
-	b.Fatal("no VmRSS in /proc/self/status")
-	return 0
 }

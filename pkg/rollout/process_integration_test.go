@@ -124,7 +124,13 @@ func (p *controllerProcess) wait() {
 
 // memory returns the process's resident set size, and its peak, in bytes.
 func (p *controllerProcess) memory(t testing.TB) (rss, peak uint64) {
-	f, err := os.Open(fmt.Sprintf("/proc/%d/status", p.cmd.Process.Pid))
+	return memoryOf(t, strconv.Itoa(p.cmd.Process.Pid))
+}
+
+// memoryOf returns the resident set size of process pid ("self" for this
+// one), and its peak, in bytes.
+func memoryOf(t testing.TB, pid string) (rss, peak uint64) {
+	f, err := os.Open(filepath.Join("/proc", pid, "status"))
 	require.NoError(t, err)
 	defer f.Close()
 	s := bufio.NewScanner(f)
@@ -141,7 +147,7 @@ func (p *controllerProcess) memory(t testing.TB) (rss, peak uint64) {
 		}
 	}
 	require.NoError(t, s.Err())
-	require.NotZero(t, rss, "VmRSS of the controller process")
+	require.NotZero(t, rss, "VmRSS of process %s", pid)
 	return rss, peak
 }
 
