@@ -75,7 +75,10 @@ func TestABurstOfReleasesDeliversOnceWithTheNewest(t *testing.T) {
 	case <-time.After(30 * time.Second):
 		t.Fatal("no revision applied")
 	}
-	assert.Equal(t, revs[99], co.Applied())
+	// The Coalescer records the apply once the function returns, just after
+	// it sent on applied.
+	require.Eventually(t, func() bool { return co.Applied() == revs[99] }, 30*time.Second, time.Millisecond,
+		"the Coalescer records %s applied, not %s", revs[99], co.Applied())
 
 	// One more release, after the burst: the Coalescer applies in order, so
 	// once it is applied, anything the burst caused has been too. Exactly one
