@@ -24,7 +24,11 @@ type API interface {
 
 // NewAPI returns an API for cfg. It speaks core/v1 only, through a scheme of
 // that one group, so the sidecar links and initialises no other API group
-// (client-go's clientset and typed clients register them all).
+// (client-go's clientset and typed clients register them all). It speaks
+// protobuf, as the kubelet does: the API server encodes each change of the pod
+// once for the sidecar's watch and the controller's, not once more as JSON.
+// It asks for no gzip: the API server would compress each event of the
+// sidecar's watch for that one stream, a cost per pod, to save a few KiB.
 func NewAPI(cfg *rest.Config) (API, error) {
 	scheme := runtime.NewScheme()
 	if err := corev1.AddToScheme(scheme); err != nil {
@@ -35,6 +39,9 @@ func NewAPI(cfg *rest.Config) (API, error) {
 	c.APIPath = "/api"
 	c.GroupVersion = &corev1.SchemeGroupVersion
 	c.NegotiatedSerializer = serializer.NewCodecFactory(scheme).WithoutConversion()
+	c.ContentType = runtime.ContentTypeProtobuf
+	c.AcceptContentTypes = runtime.ContentTypeProtobuf + "," + runtime.ContentTypeJSON
+	c.DisableCompression = true
 	if c.UserAgent == "" {
 		c.UserAgent = "hotreload-reloader"
 	}
