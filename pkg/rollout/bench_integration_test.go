@@ -215,7 +215,8 @@ func BenchmarkIntegrationRelease100Percent(b *testing.B) {
 // HOTRELOAD_BENCH_INTERVAL (default 30s) between them, each pod's sidecar
 // played by the fleet with the reloader's own code: the time until every pod
 // is released and until every pod has applied, and the requests per pod of
-// the controller and of the reloaders.
+// the controller and of the reloaders. HOTRELOAD_BENCH_PROFILE takes the API
+// server's CPU profile from the edit on (apiserverProfile).
 func BenchmarkIntegrationReleaseInSteps(b *testing.B) {
 	n := benchSize(b, "HOTRELOAD_BENCH_GROUP", 1000)
 	interval := 30 * time.Second
@@ -234,6 +235,7 @@ func BenchmarkIntegrationReleaseInSteps(b *testing.B) {
 		v++
 		before, reloaders, cpu, server := run.requests.snapshot(), sidecars.requests.snapshot(), processCPU(b), controlPlaneCPU(b)
 		applied := sidecars.applied.Load()
+		profiled := c.apiserverProfile(b)
 		start := time.Now()
 		data := map[string]string{"nginx.conf": fmt.Sprintf("v=%d", v)}
 		c.configMap("app", data)
@@ -256,6 +258,7 @@ func BenchmarkIntegrationReleaseInSteps(b *testing.B) {
 		b.ReportMetric(reads, "controller-reads/pod")
 		b.Logf("the controller's requests for the edit (the Lease's included): %v", diff)
 		benchFleet(b, reloaders, sidecars.requests.snapshot(), n)
+		profiled()
 	}
 }
 
@@ -297,6 +300,31 @@ func BenchmarkIntegrationLeaderTakeover(b *testing.B) {
 		first = startController(b, c.env, c.ns)
 	}
 	first.stop()
+}
+
+// apiserverProfile starts fetching, when HOTRELOAD_BENCH_PROFILE names a
+// file, a CPU profile of the API server over the next
+// HOTRELOAD_BENCH_PROFILE_SECONDS (default 60) into it, for `go tool pprof`;
+// the returned func waits until it is written.
+func (c *cluster) apiserverProfile(b *testing.B) (written func()) {
+	path := os.Getenv("HOTRELOAD_BENCH_PROFILE")
+	if path == "" {
+		return func() {}
+	}
+	secs := benchSize(b, "HOTRELOAD_BENCH_PROFILE_SECONDS", 60)
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		raw, err := c.env.Clientset.CoreV1().RESTClient().Get().AbsPath("/debug/pprof/profile").
+			Param("seconds", strconv.Itoa(secs)).Timeout(time.Duration(secs+60) * time.Second).DoRaw(c.ctx)
+		if err == nil {
+			err = os.WriteFile(path, raw, 0o644)
+		}
+		if err != nil {
+			b.Errorf("the API server's CPU profile: %v", err)
+		}
+	}()
+	return func() { <-done }
 }
 
 // benchGroupData is what benchGroup's ConfigMap app holds at first.
