@@ -23,8 +23,12 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/apimachinery/pkg/watch"
+	"k8s.io/client-go/rest"
+	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	v1alpha1 "github.com/hotreload/hotreload/api/v1alpha1"
+	"github.com/hotreload/hotreload/internal/identity"
+	"github.com/hotreload/hotreload/internal/reloadertoken"
 	"github.com/hotreload/hotreload/pkg/annotations"
 	"github.com/hotreload/hotreload/pkg/mutate"
 )
@@ -219,12 +223,7 @@ func BenchmarkIntegrationRelease100Percent(b *testing.B) {
 // server's CPU profile from the edit on (apiserverProfile).
 func BenchmarkIntegrationReleaseInSteps(b *testing.B) {
 	n := benchSize(b, "HOTRELOAD_BENCH_GROUP", 1000)
-	interval := 30 * time.Second
-	if v := os.Getenv("HOTRELOAD_BENCH_INTERVAL"); v != "" {
-		var err error
-		interval, err = time.ParseDuration(v)
-		require.NoError(b, err, "HOTRELOAD_BENCH_INTERVAL")
-	}
+	interval := benchDuration(b, "HOTRELOAD_BENCH_INTERVAL", 30*time.Second)
 	c, names := benchGroup(b, n, map[string]string{annotations.Rollout: "1,10%,100%", annotations.RolloutInterval: interval.String()}, true)
 	sidecars := c.startFleet(names)
 	run := startController(b, c.env, c.ns)
@@ -259,6 +258,62 @@ func BenchmarkIntegrationReleaseInSteps(b *testing.B) {
 		b.Logf("the controller's requests for the edit (the Lease's included): %v", diff)
 		benchFleet(b, reloaders, sidecars.requests.snapshot(), n)
 		profiled()
+	}
+}
+
+// BenchmarkIntegrationIdle measures what a group of HOTRELOAD_BENCH_GROUP
+// pods (default 1000), their sidecars played by the fleet and the controller
+// running, writes while no config changes. It watches them for
+// HOTRELOAD_BENCH_IDLE (default 60s) with nothing happening; then each pod's
+// reloader exchanges its token once, the exchange pinning the new credential
+// on the pod (identity.Pin, its one write), and it watches them as long
+// again after the last, counting whatever the controller and the reloaders write as their
+// answer to the exchange. The writes per pod per hour are the quiet ones
+// scaled to an hour plus, for each token the exchange issues (one per 80% of
+// identity.DefaultTTL), its pin and those answers.
+func BenchmarkIntegrationIdle(b *testing.B) {
+	n := benchSize(b, "HOTRELOAD_BENCH_GROUP", 1000)
+	window := benchDuration(b, "HOTRELOAD_BENCH_IDLE", time.Minute)
+	c, names := benchGroup(b, n, map[string]string{annotations.Rollout: "1,10%,100%"}, true)
+	sidecars := c.startFleet(names)
+	run := startController(b, c.env, c.ns)
+	defer run.stop()
+	c.waitRelease("app", "first seen", phase(v1alpha1.PhaseComplete, sourceRev(benchGroupData)))
+	exchange := &requestCounts{m: map[string]int{}}
+	cfg := rest.CopyConfig(c.env.Config)
+	cfg.QPS = -1
+	cfg.Wrap(exchange.wrap)
+	pinner, err := client.New(cfg, client.Options{Scheme: testScheme})
+	require.NoError(b, err)
+	tokensPerHour := 1 / (identity.DefaultTTL.Hours() * reloadertoken.RefreshAt)
+	round := 0
+	for b.Loop() {
+		round++
+		// What is measured is each window itself: nothing is awaited.
+		controller, reloaders, server := run.requests.snapshot(), sidecars.requests.snapshot(), controlPlaneCPU(b)
+		time.Sleep(window)
+		quietController, _, quietDiff := perPod(controller, run.requests.snapshot(), n)
+		quietReloaders, _, _ := perPod(reloaders, sidecars.requests.snapshot(), n)
+		quietServer := controlPlaneCPU(b)["kube-apiserver"] - server["kube-apiserver"]
+		b.Logf("the controller's requests in %v with nothing changing: %v", window, quietDiff)
+
+		controller, reloaders, pinned := run.requests.snapshot(), sidecars.requests.snapshot(), exchange.snapshot()
+		pods := c.pods("")
+		c.createMany(len(pods), func(i int) error {
+			return identity.Pin(c.ctx, pinner, &pods[i], fmt.Sprintf("JTI=idle-%d-%d", round, i))
+		})
+		time.Sleep(window)
+		pins, _, pinDiff := perPod(pinned, exchange.snapshot(), n)
+		answerController, _, answerDiff := perPod(controller, run.requests.snapshot(), n)
+		answerReloaders, _, _ := perPod(reloaders, sidecars.requests.snapshot(), n)
+		b.Logf("the exchange's requests for one token per pod: %v; the controller's in the %v after: %v", pinDiff, window, answerDiff)
+
+		perHour := 3600 / window.Seconds()
+		b.ReportMetric((quietController+quietReloaders)*perHour, "quiet-writes/pod/h")
+		b.ReportMetric(answerController, "controller-writes/pod/token")
+		b.ReportMetric(answerReloaders, "reloader-writes/pod/token")
+		b.ReportMetric((quietController+quietReloaders)*perHour+(pins+answerController+answerReloaders)*tokensPerHour, "writes/pod/h")
+		b.ReportMetric(quietServer.Seconds()*1000/window.Seconds(), "kube-apiserver-quiet-cpu-ms/s")
 	}
 }
 
@@ -300,6 +355,17 @@ func BenchmarkIntegrationLeaderTakeover(b *testing.B) {
 		first = startController(b, c.env, c.ns)
 	}
 	first.stop()
+}
+
+// benchDuration is the duration $env gives, else def.
+func benchDuration(b *testing.B, env string, def time.Duration) time.Duration {
+	v := os.Getenv(env)
+	if v == "" {
+		return def
+	}
+	d, err := time.ParseDuration(v)
+	require.NoError(b, err, env)
+	return d
 }
 
 // apiserverProfile starts fetching, when HOTRELOAD_BENCH_PROFILE names a
@@ -468,9 +534,11 @@ func processCPU(b *testing.B) time.Duration {
 }
 
 // controlPlaneCPU is the CPU time, user and system, the kube-apiserver and
-// etcd processes have used, by name.
+// etcd processes this test started have used, by name: not another run's,
+// whose exit would take its time off the figure.
 func controlPlaneCPU(b *testing.B) map[string]time.Duration {
 	out := map[string]time.Duration{"kube-apiserver": 0, "etcd": 0}
+	self := strconv.Itoa(os.Getpid())
 	dirs, err := os.ReadDir("/proc")
 	require.NoError(b, err)
 	for _, d := range dirs {
@@ -488,6 +556,9 @@ func controlPlaneCPU(b *testing.B) map[string]time.Duration {
 			continue
 		}
 		fields := strings.Fields(string(raw[closing+1:]))
+		if fields[1] != self {
+			continue // started by another process
+		}
 		utime, err1 := strconv.ParseInt(fields[11], 10, 64)
 		stime, err2 := strconv.ParseInt(fields[12], 10, 64)
 		require.NoError(b, errors.Join(err1, err2))
