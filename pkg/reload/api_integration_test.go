@@ -29,7 +29,7 @@ type wire struct {
 }
 
 func (w *wire) wrap(rt http.RoundTripper) http.RoundTripper {
-	return roundTripper(func(req *http.Request) (*http.Response, error) {
+	return roundTripFunc(func(req *http.Request) (*http.Response, error) {
 		resp, err := rt.RoundTrip(req)
 		if err == nil {
 			got := resp.Header.Get("Content-Type")
@@ -47,10 +47,6 @@ func (w *wire) wrap(rt http.RoundTripper) http.RoundTripper {
 		return resp, err
 	})
 }
-
-type roundTripper func(*http.Request) (*http.Response, error)
-
-func (f roundTripper) RoundTrip(req *http.Request) (*http.Response, error) { return f(req) }
 
 // The API server encodes each change of a pod once per encoding and, for a
 // streamed watch a client accepts gzip on, compresses every event for that

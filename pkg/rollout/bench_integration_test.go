@@ -267,10 +267,10 @@ func BenchmarkIntegrationReleaseInSteps(b *testing.B) {
 // HOTRELOAD_BENCH_IDLE (default 60s) with nothing happening; then each pod's
 // reloader exchanges its token once, the exchange pinning the new credential
 // on the pod (identity.Pin, its one write), and it watches them as long
-// again after the last, counting whatever the controller and the reloaders write as their
-// answer to the exchange. The writes per pod per hour are the quiet ones
-// scaled to an hour plus, for each token the exchange issues (one per 80% of
-// identity.DefaultTTL), its pin and those answers.
+// again after the last pin, counting whatever the controller and the
+// reloaders write as their answer to the exchange. The writes per pod per
+// hour are the quiet ones scaled to an hour plus, for each token the exchange
+// issues (one per 80% of identity.DefaultTTL), its pin and those answers.
 func BenchmarkIntegrationIdle(b *testing.B) {
 	n := benchSize(b, "HOTRELOAD_BENCH_GROUP", 1000)
 	window := benchDuration(b, "HOTRELOAD_BENCH_IDLE", time.Minute)
