@@ -162,13 +162,16 @@ func (x *Exchanger) init() {
 }
 
 // limited answers an exchange within the Exchanger's Limits: a pod token
-// seen before gets its reloader token again; a caller or a pod over its rate
-// gets 429 before the API server is asked anything more.
+// seen before gets its reloader token again, unless the request says
+// "Cache-Control: no-cache"; a caller or a pod over its rate gets 429 before
+// the API server is asked anything more.
 func (x *Exchanger) limited(r *http.Request, podToken string) (*authenticationv1.TokenRequestStatus, error) {
 	x.once.Do(x.init)
 	now := x.now()
-	if st, ok := x.state.reused(podToken, now); ok {
-		return st, nil
+	if !noCache(r.Header) {
+		if st, ok := x.state.reused(podToken, now); ok {
+			return st, nil
+		}
 	}
 	caller, _, err := net.SplitHostPort(r.RemoteAddr)
 	if err != nil {
@@ -183,6 +186,19 @@ func (x *Exchanger) limited(r *http.Request, podToken string) (*authenticationv1
 	}
 	x.state.remember(podToken, st, now)
 	return st, nil
+}
+
+// noCache reports whether h asks, in Cache-Control, for no answer from a
+// cache: the token the caller had was refused, and must not be handed back.
+func noCache(h http.Header) bool {
+	for _, v := range h.Values("Cache-Control") {
+		for d := range strings.SplitSeq(v, ",") {
+			if strings.EqualFold(strings.TrimSpace(d), "no-cache") {
+				return true
+			}
+		}
+	}
+	return false
 }
 
 // Exchange authenticates podToken and returns a reloader token pinned to its pod.

@@ -185,7 +185,8 @@ func TestIntegrationExchangeIssuesATokenPinnedToTheCallersPod(t *testing.T) {
 }
 
 // What a caller makes the exchange spend is bounded: a pod token presented
-// again gets the same reloader token at no cost to the API server; a pod
+// again gets the same reloader token at no cost to the API server (unless
+// the caller says "Cache-Control: no-cache"); a pod
 // gets PodBurst fresh tokens, then 429; a caller gets CallerBurst reviews,
 // then 429, whatever it sends.
 func TestIntegrationExchangeLimitsWhatACallerCosts(t *testing.T) {
@@ -209,14 +210,60 @@ func TestIntegrationExchangeLimitsWhatACallerCosts(t *testing.T) {
 	assert.Equal(t, []any{http.StatusOK, body}, []any{again, againBody}, "the same pod token gets the same reloader token")
 	assert.Equal(t, pinned, credentials(), "and no new one was issued")
 
+	fresh, freshBody := post(t, srv, first, "no-cache")
+	require.Equal(t, http.StatusOK, fresh, freshBody)
+	assert.NotEqual(t, body, freshBody, "a caller whose token was refused asks past the cache, and gets a new one")
+	assert.NotEqual(t, pinned, credentials())
 	code, body = exchange(mint(t, env, ns, "app", a, identity.Audience))
-	require.Equal(t, http.StatusOK, code, body)
-	code, body = exchange(mint(t, env, ns, "app", a, identity.Audience))
-	assert.Equal(t, []any{http.StatusTooManyRequests, "too many token exchanges for pod " + ns + "/a; try again later"}, []any{code, body})
+	assert.Equal(t, []any{http.StatusTooManyRequests, "too many token exchanges for pod " + ns + "/a; try again later"}, []any{code, body},
+		"that exchange counted for the pod")
 	code, body = exchange("junk")
 	assert.Equal(t, []any{http.StatusTooManyRequests, "too many token exchanges from 127.0.0.1; try again later"}, []any{code, body})
 	code, _ = exchange(first)
 	assert.Equal(t, http.StatusOK, code, "a token seen before still costs nothing")
+}
+
+// A sidecar whose reloader token the API server refuses gets a new one at
+// its next request, although its pod token is the one the exchange has seen:
+// the account the token belonged to was replaced, and handing the refused
+// token back would leave the sidecar unable to report until its pod token
+// rotates.
+func TestIntegrationASidecarWhoseTokenWasRefusedGetsANewOne(t *testing.T) {
+	env, ns, a, cs, c := enabledWithPod(t)
+	ctx := context.Background()
+	srv := httptest.NewTLSServer(&identity.Exchanger{Kube: cs, Pods: c, Reader: c, TTL: 10 * time.Minute, ReloaderImage: testImage})
+	t.Cleanup(srv.Close)
+	f := filepath.Join(t.TempDir(), "token")
+	require.NoError(t, os.WriteFile(f, []byte(mint(t, env, ns, "app", a, identity.Audience)), 0o600))
+	ts := reloadertoken.Source(&reloadertoken.Exchange{URL: srv.URL + identity.Path, Client: srv.Client(), PodTokenFile: f})
+	reloader, err := client.New(reloadertoken.Config(env.Config, ts), client.Options{Scheme: scheme.Scheme})
+	require.NoError(t, err)
+	report := func(rev string) error {
+		return reloader.Patch(ctx, a.DeepCopy(), client.RawPatch(types.MergePatchType, []byte(`{"metadata":{"labels":{"hotreload/applied":"`+rev+`"}}}`)))
+	}
+	credentials := func() []string {
+		got := &corev1.Pod{}
+		require.NoError(t, env.Client.Get(ctx, client.ObjectKeyFromObject(a), got))
+		return strings.Split(got.Annotations[identity.CredentialAnnotation], ",")
+	}
+
+	require.NoError(t, report("0123456789ab"))
+	first := credentials()
+	require.Len(t, first, 1)
+
+	require.NoError(t, env.Client.Delete(ctx, access.ServiceAccount(ns)))
+	require.NoError(t, env.Client.Create(ctx, access.ServiceAccount(ns)))
+	// The API server keeps a token it authenticated for a few seconds.
+	require.Eventually(t, func() bool { return apierrors.IsUnauthorized(report("0123456789ab")) },
+		30*time.Second, 200*time.Millisecond, "the old account's token is refused")
+
+	require.NoError(t, report("ba9876543210"), "the next report trades the pod token again, for a token of the new account")
+	now := credentials()
+	assert.Equal(t, []string{now[0], first[0]}, now, "a new credential, pinned first")
+	assert.NotEqual(t, first[0], now[0])
+	got := &corev1.Pod{}
+	require.NoError(t, env.Client.Get(ctx, client.ObjectKeyFromObject(a), got))
+	assert.Equal(t, "ba9876543210", got.Labels["hotreload/applied"])
 }
 
 // The exchange reads and patches pods straight from the API server: it runs
@@ -302,12 +349,16 @@ func enabledWithPod(t *testing.T) (*testenv.Env, string, *corev1.Pod, kubernetes
 	return env, ns, a, cs, c
 }
 
-// post sends podToken to the exchange srv and returns its status and answer.
-func post(t *testing.T, srv *httptest.Server, podToken string) (int, string) {
+// post sends podToken to the exchange srv, with the Cache-Control header
+// cacheControl when given, and returns its status and answer.
+func post(t *testing.T, srv *httptest.Server, podToken string, cacheControl ...string) (int, string) {
 	t.Helper()
 	req, err := http.NewRequest(http.MethodPost, srv.URL+identity.Path, nil)
 	require.NoError(t, err)
 	req.Header.Set("Authorization", "Bearer "+podToken)
+	for _, v := range cacheControl {
+		req.Header.Add("Cache-Control", v)
+	}
 	resp, err := srv.Client().Do(req)
 	require.NoError(t, err)
 	defer resp.Body.Close()

@@ -18,7 +18,9 @@ import (
 //   - A pod token presented again while the reloader token issued for it
 //     has more than half its lifetime left gets that token again, at no
 //     cost: a sidecar restarted in a crash loop, or an app replaying the
-//     token, costs nothing.
+//     token, costs nothing. A request that says "Cache-Control: no-cache"
+//     (a sidecar whose token the API server refused) gets a fresh one,
+//     within the pod's limit below.
 //   - Each caller address gets CallerBurst reviews, then one per
 //     CallerEvery: junk tokens cost at most that, and one caller's junk
 //     does not delay another's exchange.

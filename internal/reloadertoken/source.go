@@ -10,6 +10,7 @@ import (
 	"net/http"
 	"os"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"golang.org/x/oauth2"
@@ -43,6 +44,10 @@ type Exchange struct {
 	PodTokenFile string
 	// Now is the clock (default time.Now).
 	Now func() time.Time
+
+	// exchanged is set once an exchange succeeded: every later one asks
+	// for a token the exchange has not handed out before.
+	exchanged atomic.Bool
 }
 
 var _ oauth2.TokenSource = (*Exchange)(nil)
@@ -50,6 +55,13 @@ var _ oauth2.TokenSource = (*Exchange)(nil)
 // Token exchanges the pod token. The token it returns expires, for its
 // cache, at RefreshAt of its lifetime, so that it is exchanged again while
 // the old one still works.
+//
+// The exchange hands a pod token it has seen before the reloader token it
+// issued for it, so that a sidecar restarted in a loop costs nothing. Once e
+// has had a token, though, it is asked again only because that token is due
+// or because the API server refused it (Config drops it on a 401, e.g. when
+// the reloader's ServiceAccount was replaced): every later exchange says
+// "Cache-Control: no-cache", and gets a new one.
 func (e *Exchange) Token() (*oauth2.Token, error) {
 	now := time.Now
 	if e.Now != nil {
@@ -74,6 +86,9 @@ func (e *Exchange) exchange(ctx context.Context) (*authenticationv1.TokenRequest
 		return nil, err
 	}
 	req.Header.Set("Authorization", "Bearer "+strings.TrimSpace(string(pod)))
+	if e.exchanged.Load() {
+		req.Header.Set("Cache-Control", "no-cache")
+	}
 	c := e.Client
 	if c == nil {
 		c = e.newClient()
@@ -95,6 +110,7 @@ func (e *Exchange) exchange(ctx context.Context) (*authenticationv1.TokenRequest
 	if err := json.Unmarshal(body, st); err != nil || st.Token == "" {
 		return nil, fmt.Errorf("exchanging the pod token at %s: no token in the answer", e.URL)
 	}
+	e.exchanged.Store(true)
 	return st, nil
 }
 
