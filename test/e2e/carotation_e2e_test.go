@@ -91,10 +91,11 @@ func TestACARotationKeepsRunningSidecarsWorking(t *testing.T) {
 	v2 := uniqueConfig("version 2")
 	edited := d.edit(ctx, t, cs, v2)
 	waitServing(ctx, t, pods, v2, edited, 3*time.Minute)
-	// The sidecars' reports failed while their account was gone; they retry
-	// with a backoff doubling from 1 s to a minute (pkg/reload): about 63 s
-	// of retries, then one a minute, so the one that lands may come two
-	// minutes after the edit, later on a loaded node.
+	// A sidecar's first report with its old token is refused (401); the
+	// refused token is dropped, and the retry (a backoff doubling from 1 s,
+	// pkg/reload) trades the pod token again past the exchange's cache of
+	// tokens it issued. A sidecar that got the refused token back from that
+	// cache never reported again until its pod token rotated: an hour.
 	waitAppliedWithin(ctx, t, cs, d.ns, pods, releasedRevision(ctx, t, cs, d.ns, pods), 3*time.Minute)
 	requireSamePIDs(ctx, t, cs, d, pods, before)
 }
