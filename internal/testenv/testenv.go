@@ -11,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/go-logr/logr"
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
@@ -19,6 +20,7 @@ import (
 	"k8s.io/client-go/rest"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/envtest"
+	ctrllog "sigs.k8s.io/controller-runtime/pkg/log"
 )
 
 // AssetsEnv is the variable that names the directory holding kube-apiserver,
@@ -72,7 +74,13 @@ var (
 
 // Main runs a package's tests, then stops the control plane if a test started
 // it. Call it from TestMain: `func TestMain(m *testing.M) { testenv.Main(m) }`.
+//
+// It sets controller-runtime's global logger to discard: the tests give each
+// manager a logger of their own, and what is logged through the global one
+// (the managers' clients, before they are given theirs) was dropped anyway,
+// with a warning and a goroutine's stack 30 s into the run.
 func Main(m *testing.M, opts ...Option) {
+	ctrllog.SetLogger(logr.Discard())
 	options = opts
 	code := m.Run()
 	if started != nil {

@@ -19,7 +19,6 @@ import (
 	admissionv1 "k8s.io/api/admission/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
-	ctrllog "sigs.k8s.io/controller-runtime/pkg/log"
 	"sigs.k8s.io/controller-runtime/pkg/manager"
 
 	"github.com/hotreload/hotreload/internal/testenv"
@@ -70,7 +69,6 @@ type loadRig struct {
 // here) and warms its connections and caches.
 func newLoadRig(b *testing.B, o webhook.ServerOptions) *loadRig {
 	env := testenv.Get(b)
-	ctrllog.SetLogger(logr.Discard())
 	def := serverOptions(mutatetest.Case{})
 	o.NativeSidecar, o.Mutate = def.NativeSidecar, def.Mutate
 	serving := serveOnLoopback(b, &o)

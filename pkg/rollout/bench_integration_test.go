@@ -278,7 +278,17 @@ func BenchmarkIntegrationIdle(b *testing.B) {
 	sidecars := c.startFleet(names)
 	run := startController(b, c.env, c.ns)
 	defer run.stop()
-	c.waitRelease("app", "first seen", phase(v1alpha1.PhaseComplete, sourceRev(benchGroupData)))
+	// The window starts once the release's status counts every pod: the
+	// first status says only that the revision is stable, the next one
+	// counts the pods, and that write is the group's first, not its idle.
+	first := phase(v1alpha1.PhaseComplete, sourceRev(benchGroupData))
+	c.waitRelease("app", "first seen, every pod counted Ready", func(rel *v1alpha1.ConfigRelease) bool {
+		var pods, ready int32
+		for _, w := range rel.Status.Workloads {
+			pods, ready = pods+w.Pods, ready+w.Ready
+		}
+		return first(rel) && pods == int32(n) && ready == int32(n)
+	})
 	exchange := &requestCounts{m: map[string]int{}}
 	cfg := rest.CopyConfig(c.env.Config)
 	cfg.QPS = -1
