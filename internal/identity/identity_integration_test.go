@@ -135,8 +135,7 @@ func TestIntegrationExchangeIssuesATokenPinnedToTheCallersPod(t *testing.T) {
 		require.NoError(t, err)
 		id, err := identity.CredentialID(tok.AccessToken)
 		require.NoError(t, err)
-		got := &corev1.Pod{}
-		require.NoError(t, env.Client.Get(ctx, client.ObjectKeyFromObject(a), got))
+		got := podNow(t, env, a)
 		require.Equal(t, map[string]string{"hotreload/injected": "v1", identity.CredentialAnnotation: id}, got.Annotations)
 
 		again, err := ts.Token()
@@ -151,7 +150,7 @@ func TestIntegrationExchangeIssuesATokenPinnedToTheCallersPod(t *testing.T) {
 			return apierrors.IsForbidden(reloader.Patch(ctx, plain.DeepCopy(), patch, client.DryRunAll))
 		}, 30*time.Second, 200*time.Millisecond, "the admission policy takes effect")
 		require.NoError(t, reloader.Patch(ctx, a.DeepCopy(), patch))
-		require.NoError(t, env.Client.Get(ctx, client.ObjectKeyFromObject(a), got))
+		got = podNow(t, env, a)
 		require.Equal(t, map[string]string{"hotreload/enable": "true", "hotreload/applied": "0123456789ab"}, got.Labels)
 
 		err = reloader.Patch(ctx, plain.DeepCopy(), patch)
@@ -191,16 +190,11 @@ func TestIntegrationExchangeIssuesATokenPinnedToTheCallersPod(t *testing.T) {
 // then 429, whatever it sends.
 func TestIntegrationExchangeLimitsWhatACallerCosts(t *testing.T) {
 	env, ns, a, cs, c := enabledWithPod(t)
-	ctx := context.Background()
 	srv := httptest.NewTLSServer(&identity.Exchanger{Kube: cs, Pods: c, Reader: c, TTL: 10 * time.Minute,
 		Limits: identity.Limits{CallerEvery: time.Hour, CallerBurst: 3, PodEvery: time.Hour, PodBurst: 2}})
 	t.Cleanup(srv.Close)
 	exchange := func(podToken string) (int, string) { return post(t, srv, podToken) }
-	credentials := func() string {
-		got := &corev1.Pod{}
-		require.NoError(t, env.Client.Get(ctx, client.ObjectKeyFromObject(a), got))
-		return got.Annotations[identity.CredentialAnnotation]
-	}
+	credentials := func() string { return podNow(t, env, a).Annotations[identity.CredentialAnnotation] }
 
 	first := mint(t, env, ns, "app", a, identity.Audience)
 	code, body := exchange(first)
@@ -242,9 +236,7 @@ func TestIntegrationASidecarWhoseTokenWasRefusedGetsANewOne(t *testing.T) {
 		return reloader.Patch(ctx, a.DeepCopy(), client.RawPatch(types.MergePatchType, []byte(`{"metadata":{"labels":{"hotreload/applied":"`+rev+`"}}}`)))
 	}
 	credentials := func() []string {
-		got := &corev1.Pod{}
-		require.NoError(t, env.Client.Get(ctx, client.ObjectKeyFromObject(a), got))
-		return strings.Split(got.Annotations[identity.CredentialAnnotation], ",")
+		return strings.Split(podNow(t, env, a).Annotations[identity.CredentialAnnotation], ",")
 	}
 
 	require.NoError(t, report("0123456789ab"))
@@ -261,9 +253,7 @@ func TestIntegrationASidecarWhoseTokenWasRefusedGetsANewOne(t *testing.T) {
 	now := credentials()
 	assert.Equal(t, []string{now[0], first[0]}, now, "a new credential, pinned first")
 	assert.NotEqual(t, first[0], now[0])
-	got := &corev1.Pod{}
-	require.NoError(t, env.Client.Get(ctx, client.ObjectKeyFromObject(a), got))
-	assert.Equal(t, "ba9876543210", got.Labels["hotreload/applied"])
+	assert.Equal(t, "ba9876543210", podNow(t, env, a).Labels["hotreload/applied"])
 }
 
 // The exchange reads and patches pods straight from the API server: it runs
@@ -283,9 +273,7 @@ func TestIntegrationTheExchangeReadsNoPodThroughACache(t *testing.T) {
 	require.NoError(t, err)
 	id, err := identity.CredentialID(st.Token)
 	require.NoError(t, err)
-	got := &corev1.Pod{}
-	require.NoError(t, env.Client.Get(ctx, client.ObjectKeyFromObject(a), got))
-	assert.Equal(t, id, got.Annotations[identity.CredentialAnnotation])
+	assert.Equal(t, id, podNow(t, env, a).Annotations[identity.CredentialAnnotation])
 }
 
 // The exchange issues no token while the policy that confines reloader tokens
@@ -347,6 +335,14 @@ func enabledWithPod(t *testing.T) (*testenv.Env, string, *corev1.Pod, kubernetes
 	c, err := client.New(webhookCfg, client.Options{Scheme: scheme.Scheme})
 	require.NoError(t, err)
 	return env, ns, a, cs, c
+}
+
+// podNow reads pod p as the API server has it now.
+func podNow(t *testing.T, env *testenv.Env, p *corev1.Pod) *corev1.Pod {
+	t.Helper()
+	got := &corev1.Pod{}
+	require.NoError(t, env.Client.Get(context.Background(), client.ObjectKeyFromObject(p), got))
+	return got
 }
 
 // post sends podToken to the exchange srv, with the Cache-Control header
