@@ -54,7 +54,7 @@ type Source struct {
 }
 
 // Action is what a command asks of a release.
-// +kubebuilder:validation:Enum=Promote;PromoteFull;Pause;Resume;Abort;Retry
+// +kubebuilder:validation:Enum=Promote;PromoteFull;Pause;Resume;Abort;Retry;Undo
 type Action string
 
 // The commands a user can give a release (kubectl hotreload).
@@ -71,6 +71,11 @@ const (
 	ActionAbort Action = "Abort"
 	// ActionRetry starts a halted candidate again from step 1.
 	ActionRetry Action = "Retry"
+	// ActionUndo records who wrote a kept revision back into the source, and
+	// why: the plugin writes the source itself, then gives this command for
+	// the revision it wrote, which the controller records once the source
+	// holds it.
+	ActionUndo Action = "Undo"
 )
 
 // Command is a one-shot command a user gave the release. The controller
@@ -105,7 +110,7 @@ type ConfigReleaseSpec struct {
 	// again. A failing pod still halts the release.
 	Paused bool `json:"paused,omitempty"`
 	// Command is the last one-shot command given (promote, abort, retry, or
-	// who paused or resumed, and why).
+	// who paused, resumed or undid, and why).
 	Command *Command `json:"command,omitempty"`
 }
 

@@ -94,35 +94,49 @@ func runReleaseCommand(ctx context.Context, a *app, inv *invocation, name string
 	if err != nil {
 		return err
 	}
-	body, err := commandPatch(v1alpha1.Command{ID: id, Action: action, Revision: rel.Status.Candidate, By: by, Reason: inv.opts.reason})
-	if err != nil {
+	res, err := give(ctx, sess, rel, s, v1alpha1.Command{ID: id, Action: action, Revision: rel.Status.Candidate, By: by, Reason: inv.opts.reason}, inv.opts.wait)
+	switch {
+	case err != nil:
 		return err
-	}
-	if err := sess.client.Patch(ctx, rel, client.RawPatch(types.MergePatchType, body), fieldOwner); err != nil {
-		return apiError(err, fmt.Sprintf("writing the %s command into the release of %s", action, s))
-	}
-	if inv.opts.wait == 0 {
+	case res == nil:
 		fmt.Fprintf(a.stdout, "%s: %s command %s recorded; kubectl hotreload status %s -n %s shows when the controller carried it out\n",
 			s, action, id, s, sess.namespace)
 		return nil
-	}
-	get := func(ctx context.Context) (*v1alpha1.ConfigRelease, error) {
-		return getRelease(ctx, sess.client, sess.namespace, s)
-	}
-	tick, timeout := time.NewTicker(pollEvery), time.NewTimer(inv.opts.wait)
-	defer tick.Stop()
-	defer timeout.Stop()
-	res, err := awaitCommand(ctx, id, get, tick.C, timeout.C)
-	switch {
-	case errors.Is(err, errNotCarriedOut):
-		return timeoutError(inv.opts.wait)
-	case ctx.Err() != nil:
-		return fmt.Errorf("interrupted: the %s command stays recorded in the release; kubectl hotreload status %s -n %s shows when it is carried out", action, s, sess.namespace)
-	case err != nil:
-		return err
 	case !res.Done:
 		return fmt.Errorf("%s: %s", s, res.Result)
 	}
 	fmt.Fprintf(a.stdout, "%s: %s\n", s, res.Result)
 	return nil
+}
+
+// give writes command cmd into release rel of source s and waits up to wait
+// for the controller's result, which it returns; with a wait of 0 it does
+// not wait, and returns none.
+func give(ctx context.Context, sess *session, rel *v1alpha1.ConfigRelease, s source, cmd v1alpha1.Command, wait time.Duration) (*v1alpha1.CommandResult, error) {
+	body, err := commandPatch(cmd)
+	if err != nil {
+		return nil, err
+	}
+	if err := sess.client.Patch(ctx, rel, client.RawPatch(types.MergePatchType, body), fieldOwner); err != nil {
+		return nil, apiError(err, fmt.Sprintf("writing the %s command into the release of %s", cmd.Action, s))
+	}
+	if wait == 0 {
+		return nil, nil
+	}
+	get := func(ctx context.Context) (*v1alpha1.ConfigRelease, error) {
+		return getRelease(ctx, sess.client, sess.namespace, s)
+	}
+	tick, timeout := time.NewTicker(pollEvery), time.NewTimer(wait)
+	defer tick.Stop()
+	defer timeout.Stop()
+	res, err := awaitCommand(ctx, cmd.ID, get, tick.C, timeout.C)
+	switch {
+	case errors.Is(err, errNotCarriedOut):
+		return nil, timeoutError(wait)
+	case ctx.Err() != nil:
+		return nil, fmt.Errorf("interrupted: the %s command stays recorded in the release; kubectl hotreload status %s -n %s shows when it is carried out", cmd.Action, s, sess.namespace)
+	case err != nil:
+		return nil, err
+	}
+	return res, nil
 }

@@ -5,6 +5,7 @@ import (
 	"context"
 	"fmt"
 	"strings"
+	"time"
 
 	"github.com/spf13/pflag"
 
@@ -104,12 +105,14 @@ func runDiff(ctx context.Context, a *app, inv *invocation) error {
 func undoCommand() command {
 	return command{
 		name: "undo", short: "write a kept revision back into the source",
-		synopsis: "undo SOURCE [--to-revision R] [--reason TEXT] [--yes]",
+		synopsis: "undo SOURCE [--to-revision R] [--reason TEXT] [--yes] [--wait DURATION]",
 		long: `Writes the content of a kept revision back into the source, which the controller then
 releases as it does any edit. The revision is R with --to-revision; else, while a
 candidate is in flight or halted, the stable revision; else the newest earlier revision
 that completed. Only the source's data changes (data and binaryData of a ConfigMap, data
-of a Secret).
+of a Secret). Then it records the undo in the release's spec (who wrote the revision
+back, and why), and waits for the controller to take the revision as its candidate and
+record the undo in the release and an Event (RolloutUndone).
 
 When a GitOps tool or another manager owns the source, it will write its own content
 back: change the source where it is defined instead.
@@ -117,8 +120,9 @@ back: change the source where it is defined instead.
 ` + sourceHelp,
 		flags: func(fs *pflag.FlagSet, o *options) {
 			fs.StringVar(&o.toRev, "to-revision", "", "the revision to write back (default: stable, or the one before it)")
-			fs.StringVar(&o.reason, "reason", "", "why, shown when asking to confirm")
+			fs.StringVar(&o.reason, "reason", "", "why, shown when asking to confirm and in the Event that records the undo")
 			fs.BoolVarP(&o.yes, "yes", "y", false, "do not ask to confirm")
+			fs.DurationVar(&o.wait, "wait", 30*time.Second, "how long to wait for the controller to record the undo; 0: do not wait")
 		},
 		run: runUndo,
 	}
@@ -131,6 +135,9 @@ func runUndo(ctx context.Context, a *app, inv *invocation) error {
 	}
 	if !inv.opts.yes && !a.stdinTerminal {
 		return usageErrorf("undo writes into %s: confirm with --yes", s)
+	}
+	if inv.opts.wait < 0 {
+		return usageErrorf("--wait %s: give a duration of 0 or more", inv.opts.wait)
 	}
 	sess, err := a.connect(inv.kube)
 	if err != nil {
@@ -174,9 +181,29 @@ func runUndo(ctx context.Context, a *app, inv *invocation) error {
 			return fmt.Errorf("not confirmed: %s is unchanged", s)
 		}
 	}
+	// Who asks, known before anything is written: the undo is recorded in
+	// their name.
+	by, err := sess.whoAmI(ctx)
+	if err != nil {
+		return err
+	}
+	id, err := newCommandID()
+	if err != nil {
+		return err
+	}
 	if err := writeBack(ctx, sess.client, ns, s, target, c); err != nil {
 		return err
 	}
-	fmt.Fprintf(a.stdout, "%s: revision %s written back; its release starts now (kubectl hotreload status %s -n %s -w)\n", s, target, s, ns)
+	res, err := give(ctx, sess, rel, s, v1alpha1.Command{ID: id, Action: v1alpha1.ActionUndo, Revision: target, By: by, Reason: inv.opts.reason}, inv.opts.wait)
+	switch {
+	case err != nil:
+		return fmt.Errorf("%s: revision %s is written back and its release starts, but the undo is not recorded: %w", s, target, err)
+	case res == nil:
+		fmt.Fprintf(a.stdout, "%s: revision %s written back; its release starts now (kubectl hotreload status %s -n %s -w)\n", s, target, s, ns)
+		return nil
+	case !res.Done:
+		return fmt.Errorf("%s: revision %s is written back, but the undo is not recorded: %s", s, target, res.Result)
+	}
+	fmt.Fprintf(a.stdout, "%s: %s (kubectl hotreload status %s -n %s -w)\n", s, res.Result, s, ns)
 	return nil
 }

@@ -81,6 +81,7 @@ func TestRunRefusesABadCommandLine(t *testing.T) {
 		{"rejects -A with a SOURCE", []string{"status", "-A", "cm/app"}, 2, "", "-A lists the releases of every namespace"},
 		{"rejects -w with -o", []string{"status", "cm/app", "-w", "-o", "json"}, 2, "", "-w redraws the status; it does not take -o"},
 		{"rejects a negative wait", []string{"promote", "cm/app", "--wait=-1s"}, 2, "", "--wait -1s: give a duration of 0 or more"},
+		{"rejects a negative wait for undo", []string{"undo", "cm/app", "--yes", "--wait=-1s"}, 2, "", "error: --wait -1s: give a duration of 0 or more\n"},
 		{"asks for --yes when it cannot ask to confirm", []string{"undo", "secret/tls"}, 2, "", "error: undo writes into secret/tls: confirm with --yes\n"},
 	}
 	for _, tt := range tests {

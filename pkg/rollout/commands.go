@@ -25,6 +25,7 @@ const (
 	ReasonResumed  = "RolloutResumed"
 	ReasonAborted  = "RolloutAborted"
 	ReasonRetried  = "RolloutRetried"
+	ReasonUndone   = "RolloutUndone"
 	// ReasonCommandRefused warns that a command did nothing: it was for
 	// another revision, or does not apply in the release's phase.
 	ReasonCommandRefused = "CommandRefused"
@@ -44,6 +45,10 @@ func refusal(cmd *v1alpha1.Command, st v1alpha1.ConfigReleaseStatus) string {
 	inProgress := (st.Phase == v1alpha1.PhaseProgressing || st.Phase == v1alpha1.PhasePaused) && st.Candidate != st.Stable
 	switch {
 	case cmd.Action == v1alpha1.ActionPause, cmd.Action == v1alpha1.ActionResume:
+		return ""
+	case cmd.Action == v1alpha1.ActionUndo && cmd.Revision != st.Candidate:
+		return fmt.Sprintf("the source holds revision %s, not %q", st.Candidate, cmd.Revision)
+	case cmd.Action == v1alpha1.ActionUndo:
 		return ""
 	case cmd.Revision != "" && cmd.Revision != st.Candidate:
 		return fmt.Sprintf("it was for revision %s, and the candidate is now %s", cmd.Revision, st.Candidate)
@@ -68,8 +73,9 @@ func carriedOutInStep(cmd *v1alpha1.Command, st v1alpha1.ConfigReleaseStatus) bo
 }
 
 // command carries out a command that needs no step: a pause or resume (the
-// step reads spec.paused; this records who and why), a retry, or any
-// command that does not apply, which is recorded as refused.
+// step reads spec.paused; this records who and why), a retry, an undo (the
+// plugin wrote the source; this records who and why), or any command that
+// does not apply, which is recorded as refused.
 func (r *Reconciler) command(ctx context.Context, rel *v1alpha1.ConfigRelease, s SourceRef, pods []consumer, cmd *v1alpha1.Command) error {
 	now := r.Now()
 	next := rel.Status
@@ -86,6 +92,8 @@ func (r *Reconciler) command(ctx context.Context, rel *v1alpha1.ConfigRelease, s
 			res.Result = "paused: nothing more is released until it is resumed"
 		case v1alpha1.ActionResume:
 			res.Result = "resumed"
+		case v1alpha1.ActionUndo:
+			res.Result = undone(next)
 		}
 	}
 	upd := rel.DeepCopy()
@@ -98,6 +106,30 @@ func (r *Reconciler) command(ctx context.Context, rel *v1alpha1.ConfigRelease, s
 	order, _ := workloadPods(pods)
 	r.announceCommand(r.announcer(ctx, upd, s), order, cmd, res)
 	return nil
+}
+
+// undone says what an undo did, once the release took the revision written
+// back as its candidate.
+func undone(st v1alpha1.ConfigReleaseStatus) string {
+	if st.Candidate == st.Stable {
+		return fmt.Sprintf("revision %s written back into the source; it is the stable revision, which every pod runs again", st.Candidate)
+	}
+	return fmt.Sprintf("revision %s written back into the source; its release started, stable revision %s", st.Candidate, st.Stable)
+}
+
+// undoNotSeen reports whether cmd is an undo whose revision the source holds
+// on the API server but not yet in the cache: the plugin writes the source
+// before the command, and the two informers may deliver them in either
+// order. The undo is recorded once the release took that revision.
+func (r *Reconciler) undoNotSeen(ctx context.Context, s SourceRef, cmd *v1alpha1.Command, st v1alpha1.ConfigReleaseStatus) (bool, error) {
+	if cmd == nil || cmd.Action != v1alpha1.ActionUndo || cmd.Revision == st.Candidate {
+		return false, nil
+	}
+	c, _, err := r.read(ctx, s.Kind, s.Namespace, s.Name)
+	if err != nil {
+		return false, fmt.Errorf("reading %s: %w", s, err)
+	}
+	return sourceRevision(c.keys(s.Kind)) == cmd.Revision, nil
 }
 
 // commandResult says what a promote or an abort the step carried out did.
@@ -137,6 +169,7 @@ func (r *Reconciler) announceCommand(ev *announcer, workloads []Workload, cmd *v
 		v1alpha1.ActionPromote: ReasonPromoted, v1alpha1.ActionPromoteFull: ReasonPromoted,
 		v1alpha1.ActionPause: ReasonPaused, v1alpha1.ActionResume: ReasonResumed,
 		v1alpha1.ActionAbort: ReasonAborted, v1alpha1.ActionRetry: ReasonRetried,
+		v1alpha1.ActionUndo: ReasonUndone,
 	}[cmd.Action]
 	typ := corev1.EventTypeNormal
 	if cmd.Action == v1alpha1.ActionAbort {

@@ -6,6 +6,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"slices"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -20,6 +21,7 @@ import (
 	v1alpha1 "github.com/hotreload/hotreload/api/v1alpha1"
 	"github.com/hotreload/hotreload/pkg/annotations"
 	"github.com/hotreload/hotreload/pkg/contract"
+	"github.com/hotreload/hotreload/pkg/revision"
 )
 
 // slow is a canary whose gate does not open within a test: only a command moves it.
@@ -286,6 +288,84 @@ func TestIntegrationACommandThatDoesNotApplyIsRefused(t *testing.T) {
 		assert.Equal(t, v1alpha1.CommandResult{ID: id, Action: tc.action, By: "jane", Result: tc.want}, result(rel))
 		assert.Equal(t, v1alpha1.PhaseComplete, rel.Status.Phase)
 	}
+}
+
+// An undo is recorded with who asked and why once the source holds the
+// revision written back (the plugin writes the source, then the command):
+// back to stable mid-step, then to the revision it had just undone. An undo
+// for a revision the source does not hold is refused.
+func TestIntegrationAnUndoIsRecordedWithWhoAndWhy(t *testing.T) {
+	c := newCluster(t, nil)
+	data0, data1 := map[string]string{"app.conf": "v=0"}, map[string]string{"app.conf": "v=1"}
+	stable, cand := sourceRev(data0), sourceRev(data1)
+	c.configMap("app", data0)
+	c.replicaSet("web", 4, slow, "app")
+	startController(t, c.env, c.ns)
+	c.waitRelease("app", "first seen", phase(v1alpha1.PhaseComplete, stable))
+	c.fakeReloaders(applyAll)
+	c.configMap("app", data1)
+	c.waitEvents("ConfigMap", "app", ReasonStepReleased)
+
+	id := c.command("app", v1alpha1.ActionUndo, stable, "", nil)
+	assert.Equal(t, v1alpha1.CommandResult{ID: id, Action: v1alpha1.ActionUndo, By: "jane",
+		Result: fmt.Sprintf("not carried out: the source holds revision %s, not %q", cand, stable)}, result(c.waitCommand("app", id)))
+
+	c.configMap("app", data0)
+	id = c.command("app", v1alpha1.ActionUndo, stable, "latency doubled on the canary", nil)
+	rel := c.waitCommand("app", id)
+	want := v1alpha1.CommandResult{ID: id, Action: v1alpha1.ActionUndo, By: "jane", Done: true,
+		Result: "revision " + stable + " written back into the source; it is the stable revision, which every pod runs again"}
+	assert.Equal(t, want, result(rel))
+	assert.Equal(t, v1alpha1.PhaseComplete, rel.Status.Phase)
+	undone := ReasonUndone + `: Undo by jane ("latency doubled on the canary"): ` + want.Result
+	c.waitEvent("ConfigMap", "app", undone)
+	c.waitEvent("ReplicaSet", "web", undone)
+
+	c.configMap("app", data1)
+	id = c.command("app", v1alpha1.ActionUndo, cand, "", nil)
+	rel = c.waitCommand("app", id)
+	assert.Equal(t, "revision "+cand+" written back into the source; its release started, stable revision "+stable, rel.Status.LastCommand.Result)
+	events := c.waitEvent("ConfigMap", "app", ReasonUndone+": Undo by jane: "+rel.Status.LastCommand.Result)
+	assert.Equal(t, startedEv(cand, stable), events[len(events)-2], "the release starts, then the undo is recorded")
+}
+
+// waitEvent waits until the Events of the object include event, and returns
+// them up to it.
+func (c *cluster) waitEvent(kind, name, event string) []string {
+	c.t.Helper()
+	var got []string
+	require.Eventually(c.t, func() bool {
+		got = c.events(kind, name)
+		return slices.Contains(got, event)
+	}, wait, 50*time.Millisecond, "events of %s %s include %q", kind, name, event)
+	return got[:slices.Index(got, event)+1]
+}
+
+// An undo's revision that the API server's source holds but the cache does
+// not show yet is not refused: its record waits for the release to take it.
+func TestIntegrationAnUndoAheadOfTheCacheWaits(t *testing.T) {
+	c := newCluster(t, nil)
+	data0, data1 := map[string]string{"app.conf": "v=0"}, map[string]string{"app.conf": "v=1"}
+	c.configMap("app", data1)
+	r := &Reconciler{API: c.api}
+	s := SourceRef{Namespace: c.ns, Kind: revision.KindConfigMap, Name: "app"}
+	st := v1alpha1.ConfigReleaseStatus{Stable: sourceRev(data0), Candidate: sourceRev(data0)}
+	for _, tc := range []struct {
+		cmd  *v1alpha1.Command
+		want bool
+	}{
+		{&v1alpha1.Command{Action: v1alpha1.ActionUndo, Revision: sourceRev(data1)}, true},
+		{&v1alpha1.Command{Action: v1alpha1.ActionUndo, Revision: "0123456789ab"}, false},
+		{&v1alpha1.Command{Action: v1alpha1.ActionUndo, Revision: sourceRev(data0)}, false},
+		{&v1alpha1.Command{Action: v1alpha1.ActionPromote, Revision: sourceRev(data1)}, false},
+		{nil, false},
+	} {
+		got, err := r.undoNotSeen(c.ctx, s, tc.cmd, st)
+		require.NoError(t, err)
+		assert.Equal(t, tc.want, got, "%+v", tc.cmd)
+	}
+	_, err := r.undoNotSeen(c.ctx, SourceRef{Namespace: c.ns, Kind: revision.KindConfigMap, Name: "gone"}, &v1alpha1.Command{Action: v1alpha1.ActionUndo, Revision: "x"}, st)
+	require.ErrorContains(t, err, "reading "+c.ns+"/ConfigMap/gone")
 }
 
 // The release keeps the content of its last revisions for history, undo and

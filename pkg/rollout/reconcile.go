@@ -124,6 +124,13 @@ func (r *Reconciler) reconcile(ctx context.Context, s SourceRef) (reconcile.Resu
 			break
 		}
 		cmd := pending(rel)
+		var notSeen bool
+		if notSeen, err = r.undoNotSeen(ctx, s, cmd, rel.Status); err != nil {
+			return reconcile.Result{}, err
+		}
+		if notSeen {
+			return reconcile.Result{RequeueAfter: again}, nil // the cache is behind the write-back
+		}
 		if cmd == nil || carriedOutInStep(cmd, rel.Status) {
 			return r.step(ctx, c, rel, s, pods, cmd)
 		}

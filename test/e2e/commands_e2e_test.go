@@ -184,8 +184,10 @@ func TestOperateAReleaseWithKubectlHotreload(t *testing.T) {
 		require.Contains(t, history, outcome)
 	}
 
-	// undo writes the first config back into the ConfigMap: a new release.
-	plugin(ctx, t, "undo", src, n, "--yes")
+	// undo writes the first config back into the ConfigMap: a new release,
+	// and an Event that says who undid and why.
+	undone := plugin(ctx, t, "undo", src, n, "--yes", "--reason=back to blue for the launch")
+	require.Contains(t, undone, "revision "+sourceRevision(first)+" written back into the source; its release started")
 	cm, err := cs.CoreV1().ConfigMaps(d.ns).Get(ctx, d.name, metav1.GetOptions{})
 	require.NoError(t, err)
 	require.Equal(t, map[string]string{"config": first}, cm.Data)
@@ -193,10 +195,11 @@ func TestOperateAReleaseWithKubectlHotreload(t *testing.T) {
 	waitRelease(ctx, t, cs, d.ns, d.name, "the undo completes", time.Minute, isPhase(v1alpha1.PhaseComplete, sourceRevision(first)))
 
 	events := objectEvents(ctx, t, cs, d.ns, "Deployment", d.name)
-	for _, reason := range []string{"RolloutPaused", "RolloutResumed", "RolloutPromoted", "RolloutAborted", "RolloutRetried", "RolloutHalted", "RolloutCompleted"} {
+	for _, reason := range []string{"RolloutPaused", "RolloutResumed", "RolloutPromoted", "RolloutAborted", "RolloutRetried", "RolloutHalted", "RolloutCompleted", "RolloutUndone"} {
 		require.Contains(t, events, reason, "kubectl describe deployment tells the story")
 	}
 	require.Contains(t, events, `"error rate up"`)
+	require.Contains(t, events, `"back to blue for the launch"`)
 }
 
 // setInterval sets the namespace's hotreload/rollout-interval.
