@@ -86,27 +86,37 @@ func runReleaseCommand(ctx context.Context, a *app, inv *invocation, name string
 	if err := refusal(action, rel); err != nil {
 		return err
 	}
-	by, err := sess.whoAmI(ctx)
+	cmd, err := newCommand(ctx, sess, action, rel.Status.Candidate, inv.opts.reason)
 	if err != nil {
 		return err
 	}
-	id, err := newCommandID()
-	if err != nil {
-		return err
-	}
-	res, err := give(ctx, sess, rel, s, v1alpha1.Command{ID: id, Action: action, Revision: rel.Status.Candidate, By: by, Reason: inv.opts.reason}, inv.opts.wait)
+	res, err := give(ctx, sess, rel, s, cmd, inv.opts.wait)
 	switch {
 	case err != nil:
 		return err
 	case res == nil:
 		fmt.Fprintf(a.stdout, "%s: %s command %s recorded; kubectl hotreload status %s -n %s shows when the controller carried it out\n",
-			s, action, id, s, sess.namespace)
+			s, action, cmd.ID, s, sess.namespace)
 		return nil
 	case !res.Done:
 		return fmt.Errorf("%s: %s", s, res.Result)
 	}
 	fmt.Fprintf(a.stdout, "%s: %s\n", s, res.Result)
 	return nil
+}
+
+// newCommand returns a command of action for revision rev, with a new ID,
+// in the name of the user the session acts as.
+func newCommand(ctx context.Context, sess *session, action v1alpha1.Action, rev, reason string) (v1alpha1.Command, error) {
+	by, err := sess.whoAmI(ctx)
+	if err != nil {
+		return v1alpha1.Command{}, err
+	}
+	id, err := newCommandID()
+	if err != nil {
+		return v1alpha1.Command{}, err
+	}
+	return v1alpha1.Command{ID: id, Action: action, Revision: rev, By: by, Reason: reason}, nil
 }
 
 // give writes command cmd into release rel of source s and waits up to wait

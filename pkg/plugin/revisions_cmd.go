@@ -181,20 +181,16 @@ func runUndo(ctx context.Context, a *app, inv *invocation) error {
 			return fmt.Errorf("not confirmed: %s is unchanged", s)
 		}
 	}
-	// Who asks, known before anything is written: the undo is recorded in
+	// Who asks is known before anything is written: the undo is recorded in
 	// their name.
-	by, err := sess.whoAmI(ctx)
-	if err != nil {
-		return err
-	}
-	id, err := newCommandID()
+	cmd, err := newCommand(ctx, sess, v1alpha1.ActionUndo, target, inv.opts.reason)
 	if err != nil {
 		return err
 	}
 	if err := writeBack(ctx, sess.client, ns, s, target, c); err != nil {
 		return err
 	}
-	res, err := give(ctx, sess, rel, s, v1alpha1.Command{ID: id, Action: v1alpha1.ActionUndo, Revision: target, By: by, Reason: inv.opts.reason}, inv.opts.wait)
+	res, err := give(ctx, sess, rel, s, cmd, inv.opts.wait)
 	switch {
 	case err != nil:
 		return fmt.Errorf("%s: revision %s is written back and its release starts, but the undo is not recorded: %w", s, target, err)
