@@ -193,12 +193,12 @@ func runUndo(ctx context.Context, a *app, inv *invocation) error {
 	res, err := give(ctx, sess, rel, s, cmd, inv.opts.wait)
 	switch {
 	case err != nil:
-		return fmt.Errorf("%s: revision %s is written back and its release starts, but the undo is not recorded: %w", s, target, err)
+		return fmt.Errorf("%s: revision %s is written back, which starts its release; recording who undid it: %w", s, target, err)
 	case res == nil:
 		fmt.Fprintf(a.stdout, "%s: revision %s written back; its release starts now (kubectl hotreload status %s -n %s -w)\n", s, target, s, ns)
 		return nil
 	case !res.Done:
-		return fmt.Errorf("%s: revision %s is written back, but the undo is not recorded: %s", s, target, res.Result)
+		return fmt.Errorf("%s: revision %s is written back, but the controller did not record the undo: %s", s, target, res.Result)
 	}
 	fmt.Fprintf(a.stdout, "%s: %s (kubectl hotreload status %s -n %s -w)\n", s, res.Result, s, ns)
 	return nil

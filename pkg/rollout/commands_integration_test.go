@@ -3,9 +3,11 @@
 package rollout
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
+	"path/filepath"
 	"slices"
 	"sync/atomic"
 	"testing"
@@ -13,14 +15,17 @@ import (
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+	authenticationv1 "k8s.io/api/authentication/v1"
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
+	"k8s.io/client-go/tools/clientcmd"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	v1alpha1 "github.com/hotreload/hotreload/api/v1alpha1"
 	"github.com/hotreload/hotreload/pkg/annotations"
 	"github.com/hotreload/hotreload/pkg/contract"
+	"github.com/hotreload/hotreload/pkg/plugin"
 	"github.com/hotreload/hotreload/pkg/revision"
 )
 
@@ -290,21 +295,28 @@ func TestIntegrationACommandThatDoesNotApplyIsRefused(t *testing.T) {
 	}
 }
 
+// canaryInFlight starts the controller on ConfigMap app, and edits it from
+// data0 to data1: step 1 of a slow rollout is released to ReplicaSet web.
+func canaryInFlight(t *testing.T) (c *cluster, run *controllerRun, data0, data1 map[string]string) {
+	c = newCluster(t, nil)
+	data0, data1 = map[string]string{"app.conf": "v=0"}, map[string]string{"app.conf": "v=1"}
+	c.configMap("app", data0)
+	c.replicaSet("web", 4, slow, "app")
+	run = startController(t, c.env, c.ns)
+	c.waitRelease("app", "first seen", phase(v1alpha1.PhaseComplete, sourceRev(data0)))
+	c.fakeReloaders(applyAll)
+	c.configMap("app", data1)
+	c.waitEvents("ConfigMap", "app", ReasonStepReleased)
+	return c, run, data0, data1
+}
+
 // An undo is recorded with who asked and why once the source holds the
 // revision written back (the plugin writes the source, then the command):
 // back to stable mid-step, then to the revision it had just undone. An undo
 // for a revision the source does not hold is refused.
 func TestIntegrationAnUndoIsRecordedWithWhoAndWhy(t *testing.T) {
-	c := newCluster(t, nil)
-	data0, data1 := map[string]string{"app.conf": "v=0"}, map[string]string{"app.conf": "v=1"}
+	c, _, data0, data1 := canaryInFlight(t)
 	stable, cand := sourceRev(data0), sourceRev(data1)
-	c.configMap("app", data0)
-	c.replicaSet("web", 4, slow, "app")
-	startController(t, c.env, c.ns)
-	c.waitRelease("app", "first seen", phase(v1alpha1.PhaseComplete, stable))
-	c.fakeReloaders(applyAll)
-	c.configMap("app", data1)
-	c.waitEvents("ConfigMap", "app", ReasonStepReleased)
 
 	id := c.command("app", v1alpha1.ActionUndo, stable, "", nil)
 	assert.Equal(t, v1alpha1.CommandResult{ID: id, Action: v1alpha1.ActionUndo, By: "jane",
@@ -339,6 +351,45 @@ func (c *cluster) waitEvent(kind, name, event string) []string {
 		return slices.Contains(got, event)
 	}, wait, 50*time.Millisecond, "events of %s %s include %q", kind, name, event)
 	return got[:slices.Index(got, event)+1]
+}
+
+// kubectl hotreload undo, run against the API server and this controller:
+// the source holds the stable revision again, and the Event names the user
+// and the reason. With the controller stopped, undo writes the revision
+// back all the same and says that the undo is not recorded yet.
+func TestIntegrationThePluginsUndoIsRecorded(t *testing.T) {
+	c, run, data0, data1 := canaryInFlight(t)
+	stable, cand := sourceRev(data0), sourceRev(data1)
+	kubeconfig := filepath.Join(t.TempDir(), "kubeconfig")
+	require.NoError(t, clientcmd.WriteToFile(kubeconfigOf(c.env.Config), kubeconfig))
+	review, err := c.env.Clientset.AuthenticationV1().SelfSubjectReviews().Create(c.ctx, &authenticationv1.SelfSubjectReview{}, metav1.CreateOptions{})
+	require.NoError(t, err)
+	user := review.Status.UserInfo.Username
+	data := func() map[string]string {
+		cm, err := c.env.Clientset.CoreV1().ConfigMaps(c.ns).Get(c.ctx, "app", metav1.GetOptions{})
+		require.NoError(t, err)
+		return cm.Data
+	}
+	undo := func(args ...string) (int, string, string) {
+		var stdout, stderr bytes.Buffer
+		code := plugin.Run(c.ctx, append([]string{"undo", "configmap/app", "-n", c.ns, "--kubeconfig", kubeconfig, "--yes"}, args...), &stdout, &stderr)
+		return code, stdout.String(), stderr.String()
+	}
+
+	code, stdout, stderr := undo("--reason=the canary is slow")
+	require.Equal(t, 0, code, stderr)
+	done := "revision " + stable + " written back into the source; it is the stable revision, which every pod runs again"
+	assert.Equal(t, "configmap/app: "+done+" (kubectl hotreload status configmap/app -n "+c.ns+" -w)\n", stdout)
+	assert.Equal(t, data0, data())
+	c.waitEvent("ConfigMap", "app", ReasonUndone+": Undo by "+user+` ("the canary is slow"): `+done)
+
+	run.stop()
+	code, _, stderr = undo("--to-revision="+cand, "--wait=1s")
+	assert.Equal(t, 1, code)
+	assert.Equal(t, "error: configmap/app: revision "+cand+" is written back, which starts its release; recording who undid it: the command is recorded in the release but the controller has not carried it out within 1s; is the hotreload controller running? (kubectl -n hotreload-system get pods)\n", stderr)
+	assert.Equal(t, data1, data())
+	rel := c.waitRelease("app", "the undo waits in the spec", func(*v1alpha1.ConfigRelease) bool { return true })
+	assert.Equal(t, &v1alpha1.Command{ID: rel.Spec.Command.ID, Action: v1alpha1.ActionUndo, Revision: cand, By: user}, rel.Spec.Command)
 }
 
 // An undo's revision that the API server's source holds but the cache does
