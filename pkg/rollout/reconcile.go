@@ -129,7 +129,9 @@ func (r *Reconciler) reconcile(ctx context.Context, s SourceRef) (reconcile.Resu
 			return reconcile.Result{}, err
 		}
 		if notSeen {
-			return reconcile.Result{RequeueAfter: again}, nil // the cache is behind the write-back
+			// The cache is behind the write-back: its event brings the source
+			// back; the requeue is in case it is lost.
+			return reconcile.Result{RequeueAfter: time.Second}, nil
 		}
 		if cmd == nil || carriedOutInStep(cmd, rel.Status) {
 			return r.step(ctx, c, rel, s, pods, cmd)
