@@ -7,7 +7,6 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"path/filepath"
 	"slices"
 	"sync/atomic"
 	"testing"
@@ -19,7 +18,6 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
-	"k8s.io/client-go/tools/clientcmd"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	v1alpha1 "github.com/hotreload/hotreload/api/v1alpha1"
@@ -360,8 +358,7 @@ func (c *cluster) waitEvent(kind, name, event string) []string {
 func TestIntegrationThePluginsUndoIsRecorded(t *testing.T) {
 	c, run, data0, data1 := canaryInFlight(t)
 	stable, cand := sourceRev(data0), sourceRev(data1)
-	kubeconfig := filepath.Join(t.TempDir(), "kubeconfig")
-	require.NoError(t, clientcmd.WriteToFile(kubeconfigOf(c.env.Config), kubeconfig))
+	kubeconfig := c.kubeconfig()
 	review, err := c.env.Clientset.AuthenticationV1().SelfSubjectReviews().Create(c.ctx, &authenticationv1.SelfSubjectReview{}, metav1.CreateOptions{})
 	require.NoError(t, err)
 	user := review.Status.UserInfo.Username

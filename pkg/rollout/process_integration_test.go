@@ -83,8 +83,7 @@ type controllerProcess struct {
 // c's namespace, until stop or the end of the test.
 func (c *cluster) startControllerProcess() *controllerProcess {
 	c.t.Helper()
-	kubeconfig := filepath.Join(c.t.TempDir(), "kubeconfig")
-	require.NoError(c.t, clientcmd.WriteToFile(kubeconfigOf(c.env.Config), kubeconfig))
+	kubeconfig := c.kubeconfig()
 	cmd := exec.Command(os.Args[0], "-test.run=^$")
 	cmd.Env = append(os.Environ(), controllerProcessEnv+"="+c.ns, "KUBECONFIG="+kubeconfig)
 	if limit := deployedEnv(c.t, "GOMEMLIMIT"); limit != "" && os.Getenv("HOTRELOAD_BENCH_NO_GOMEMLIMIT") == "" {
@@ -149,6 +148,15 @@ func memoryOf(t testing.TB, pid string) (rss, peak uint64) {
 	require.NoError(t, s.Err())
 	require.NotZero(t, rss, "VmRSS of process %s", pid)
 	return rss, peak
+}
+
+// kubeconfig writes a kubeconfig file holding the API server and the
+// admin's credentials, and returns its path.
+func (c *cluster) kubeconfig() string {
+	c.t.Helper()
+	path := filepath.Join(c.t.TempDir(), "kubeconfig")
+	require.NoError(c.t, clientcmd.WriteToFile(kubeconfigOf(c.env.Config), path))
+	return path
 }
 
 // kubeconfigOf is a kubeconfig holding cfg's server and credentials.
