@@ -59,6 +59,20 @@ func (c *Coalescer) Released(rev string) {
 	}
 }
 
+// Failed records that rev, released to this pod, failed here before this
+// Coalescer started: it is not applied until another revision is released
+// or mounted, as if this Coalescer had tried it.
+func (c *Coalescer) Failed(rev string) {
+	if rev == "" {
+		return
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.released, c.target = rev, rev
+	c.gen++
+	c.failed = c.gen
+}
+
 // Mounted records that the mounted sources are at revision rev.
 func (c *Coalescer) Mounted(rev string) {
 	if !c.WaitRelease {

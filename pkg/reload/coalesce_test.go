@@ -245,6 +245,29 @@ func TestCoalescerDoesNotApplyAFailedRevisionAgain(t *testing.T) {
 	assert.Equal(t, "r4", recv(t, applied))
 }
 
+// A revision that failed before the Coalescer started (a sidecar restart
+// after the failure) is not applied on the pod updates that still release
+// it, and not by a rollback to what runs. Released again after that (a
+// retry), it is applied.
+func TestCoalescerDoesNotApplyARevisionThatFailedBeforeItStarted(t *testing.T) {
+	co := NewCoalescer(true, "r1")
+	co.Debounce = time.Millisecond
+	co.Failed("r2")
+	applied := make(chan string, 10)
+	runCoalescer(t, co, func(_ context.Context, rev string) error {
+		applied <- rev
+		return nil
+	})
+	co.Released("r2")
+	co.Mounted("r2")
+	expectNoApply(t, applied)
+	co.Released("r1")
+	expectNoApply(t, applied)
+	co.Released("r2")
+	assert.Equal(t, "r2", recv(t, applied))
+	require.Eventually(t, func() bool { return co.Applied() == "r2" }, 10*time.Second, time.Millisecond)
+}
+
 // recv returns the next apply, failing the test if none comes.
 func recv(t *testing.T, applied <-chan string) string {
 	t.Helper()

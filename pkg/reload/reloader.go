@@ -113,6 +113,10 @@ func (r *Reloader) Run(ctx context.Context) error {
 
 	c := NewCoalescer(r.opts.WaitRelease, live)
 	c.Debounce = r.opts.Debounce
+	if rev := failedRelease(pod, live); rev != "" {
+		r.log.Info("the released revision failed on this pod: it is applied again only once released again", "revision", rev)
+		c.Failed(rev)
+	}
 	co.Store(c)
 	go r.reporter.Run(ctx)
 	r.reportStartup(ctx, pod, live)
@@ -147,6 +151,22 @@ func ExcludedPaths(pod *corev1.Pod, volumes []string) map[string][]string {
 		}
 	}
 	return out
+}
+
+// failedRelease returns the revision released to pod when pod reports it
+// failed and live is another (the previous copy was swapped back): this
+// sidecar restarted after the failure. Applied again now, it may pass (the
+// app that failed on it restarted too), and that report would clear the
+// failure before the controller halts its release. "" otherwise.
+func failedRelease(pod *corev1.Pod, live string) string {
+	if pod == nil {
+		return ""
+	}
+	released := annotations.ReleasedOf(pod.Annotations)
+	if rev, _, failed := annotations.FailedOf(pod.Annotations); failed && rev == released && rev != live {
+		return rev
+	}
+	return ""
 }
 
 // reportStartup records the live revision as applied: the app starts on it,

@@ -87,10 +87,17 @@ func appliedIs(rev string) func(*corev1.Pod) bool {
 }
 
 func startReloader(t *testing.T, r *Reloader) {
-	ctx, stop := context.WithCancel(context.Background())
+	t.Cleanup(runReloader(t, r))
+}
+
+// runReloader runs r until the returned function is called, which waits
+// for Run to return and checks its error; calling it again does nothing.
+func runReloader(t *testing.T, r *Reloader) func() {
+	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() { done <- r.Run(ctx) }()
-	t.Cleanup(func() { stop(); require.NoError(t, <-done) })
+	var once sync.Once
+	return func() { once.Do(func() { cancel(); require.NoError(t, <-done) }) }
 }
 
 // TestIntegrationRunReloadsAProjectedVolumeWithDownwardAPIItems: a projected
@@ -347,7 +354,12 @@ func (l *reloaderLog) logger() *slog.Logger { return slog.New(slog.NewTextHandle
 // message.
 func (l *reloaderLog) waitApplied(t *testing.T, rev, message string) {
 	t.Helper()
-	want := fmt.Sprintf("msg=%q revision=%s message=%q", "config applied", rev, message)
+	l.wait(t, fmt.Sprintf("msg=%q revision=%s message=%q", "config applied", rev, message))
+}
+
+// wait waits for a log line that contains want.
+func (l *reloaderLog) wait(t *testing.T, want string) {
+	t.Helper()
 	require.Eventually(t, func() bool {
 		l.mu.Lock()
 		defer l.mu.Unlock()
@@ -477,6 +489,59 @@ func TestIntegrationRunSwapsBackARevisionTheAppDiesOn(t *testing.T) {
 	assert.Equal(t, []string{"ready", "SIGHUP 14 a=2 and broken"}, app.lines(), "the app was told once")
 	assert.Equal(t, []string{"..data -> current", "app.conf -> ..data/app.conf", "current/"},
 		liveLayout(t, filepath.Join(l.LiveRoot, "config")), "the rejected copy is gone")
+}
+
+// TestIntegrationARestartedReloaderLeavesAFailedReleaseAlone: the app dies
+// on the reload of a released revision for a fault outside the config; the
+// reloader swaps the previous copy back and reports the failure. Then the
+// reloader restarts too, and the app the kubelet started again has lost its
+// fault: it would now take that revision. The restarted reloader does not
+// apply it: that success would clear hotreload/failed and date the apply
+// after the app's restart, so the controller would not halt the release.
+// It applies the revision once it is released again (a retry).
+func TestIntegrationARestartedReloaderLeavesAFailedReleaseAlone(t *testing.T) {
+	env := testenv.Get(t)
+	ns := env.Namespace(t, nil)
+	cs := env.Clientset
+	createRunningWeb(t, cs, ns)
+
+	l, write := newLive(t)
+	revA := write(files("app.conf", "a=1"), files("tls.crt", "A"))
+	config := filepath.Join(l.LiveRoot, "config", "app.conf")
+	options := func(id string, pid int, log *slog.Logger) Options {
+		return Options{Client: newAPI(t, env), Namespace: ns, PodName: "web", Live: l, Containers: []string{"app"}, Log: log,
+			Deliverer:   &Deliverer{Procs: fakeProc(t, id, pid), Method: Method{Signal: syscall.SIGHUP}, Grace: 50 * time.Millisecond},
+			WaitRelease: true, Resync: time.Hour, VerifyTimeout: 20 * time.Second}
+	}
+	faulty := startChild(t, config, "CHILD_EXIT_ON_SIGNAL=1")
+	stop := runReloader(t, New(options(cid, faulty.cmd.Process.Pid, nil)))
+	waitPod(t, cs, ns, "start-up revision", appliedIs(revA))
+	revB := write(files("app.conf", "a=2"), files("tls.crt", "A"))
+	release(t, cs, ns, revB)
+	failed := waitPod(t, cs, ns, "failed", func(p *corev1.Pod) bool { return p.Annotations[annotations.Failed] != "" })
+	stop()
+
+	// The kubelet starts both again: the app as a new container.
+	const restarted = "9e0f8d7c6b5a4f3e2d1c0b9a8f7e6d5c4b3a2f1e0d9c8b7a6f5e4d3c2b1a0f9e"
+	app := startChild(t, config)
+	setAppStatus(t, cs, ns, runningApp(restarted))
+	log := &reloaderLog{}
+	startReloader(t, New(options(restarted, app.cmd.Process.Pid, log.logger())))
+	log.wait(t, fmt.Sprintf("msg=%q revision=%s", "the released revision failed on this pod: it is applied again only once released again", revB))
+	got, err := cs.CoreV1().Pods(ns).Get(context.Background(), "web", metav1.GetOptions{})
+	require.NoError(t, err)
+	assert.Equal(t, failed.Annotations[annotations.Failed], got.Annotations[annotations.Failed], "the failure stands")
+	assert.Equal(t, revA, got.Labels[annotations.Applied])
+
+	// A retry: the controller rolls the pod back to A, then releases B again
+	// and clears the failure.
+	release(t, cs, ns, revA)
+	patch, _ := json.Marshal(map[string]any{"metadata": map[string]any{"annotations": map[string]any{annotations.Released: revB, annotations.Failed: nil}}})
+	_, err = cs.CoreV1().Pods(ns).Patch(context.Background(), "web", types.MergePatchType, patch, metav1.PatchOptions{})
+	require.NoError(t, err)
+	waitPod(t, cs, ns, "retried revision applied", appliedIs(revB))
+	assert.Equal(t, []string{"ready", "SIGHUP 3 a=2"}, app.lines(), "the restarted app was told once, on the retry")
+	assert.Equal(t, []string{"ready", "SIGHUP 3 a=2"}, faulty.lines())
 }
 
 // createRunningWeb creates the pod "web" of an opted-in app, its container

@@ -274,7 +274,7 @@ func uniqueConfig(label string) string {
 
 // explainPods says, for a failure message, what hotreload knows of each
 // named pod: its hotreload/ labels and annotations, its Ready condition,
-// and the last lines of its reloader's log.
+// its containers' restarts and the last lines of its reloader's log.
 func explainPods(t testing.TB, names []string) string {
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
@@ -305,7 +305,12 @@ func explainPods(t testing.TB, names []string) string {
 				fmt.Fprintf(&b, "  Ready=%s since %s\n", c.Status, c.LastTransitionTime.UTC().Format(time.RFC3339))
 			}
 		}
-		logs, err := cs.CoreV1().Pods(p.Namespace).GetLogs(p.Name, &corev1.PodLogOptions{Container: contract.ReloaderName, TailLines: ptr[int64](15)}).DoRaw(ctx)
+		for _, c := range p.Status.ContainerStatuses {
+			if t := c.LastTerminationState.Terminated; t != nil {
+				fmt.Fprintf(&b, "  container %s: %d restarts, last exit %d at %s\n", c.Name, c.RestartCount, t.ExitCode, t.FinishedAt.UTC().Format(time.RFC3339))
+			}
+		}
+		logs, err := cs.CoreV1().Pods(p.Namespace).GetLogs(p.Name, &corev1.PodLogOptions{Container: contract.ReloaderName, TailLines: ptr[int64](25)}).DoRaw(ctx)
 		fmt.Fprintf(&b, "  reloader log (%v):\n%s\n", err, logs)
 	}
 	return b.String()

@@ -66,10 +66,40 @@ func waitRelease(ctx context.Context, t testing.TB, cs kubernetes.Interface, ns,
 		}
 		if time.Now().After(deadline) || ctx.Err() != nil {
 			b, _ := json.MarshalIndent(last, "", "  ")
-			t.Fatalf("release of %s/%s: %s: not after %v:\n%s\nEvents: %v", ns, name, what, timeout, b, allEvents(ctx, cs, ns))
+			t.Fatalf("release of %s/%s: %s: not after %v:\n%s\nEvents: %v\n%s", ns, name, what, timeout, b, allEvents(ctx, cs, ns), explainNamespace(t, cs, ns))
 		}
 		time.Sleep(200 * time.Millisecond)
 	}
+}
+
+// explainNamespace is explainPods for every pod of namespace ns, then the
+// controller's log lines that name ns.
+func explainNamespace(t testing.TB, cs kubernetes.Interface, ns string) string {
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	list, err := cs.CoreV1().Pods(ns).List(ctx, metav1.ListOptions{})
+	if err != nil {
+		return fmt.Sprintf("pods of %s: %v", ns, err)
+	}
+	var names []string
+	for _, p := range list.Items {
+		names = append(names, p.Name)
+	}
+	out := explainPods(t, names)
+	ctl, err := cs.CoreV1().Pods(hotreloadNamespace).List(ctx, metav1.ListOptions{LabelSelector: "app.kubernetes.io/name=hotreload-webhook"})
+	if err != nil {
+		return out + fmt.Sprintf("controller pods: %v\n", err)
+	}
+	for _, p := range ctl.Items {
+		raw, err := cs.CoreV1().Pods(p.Namespace).GetLogs(p.Name, &corev1.PodLogOptions{TailLines: ptr[int64](5000)}).DoRaw(ctx)
+		out += fmt.Sprintf("controller %s log for %s (%v):\n", p.Name, ns, err)
+		for _, line := range strings.Split(string(raw), "\n") {
+			if strings.Contains(line, ns) {
+				out += line + "\n"
+			}
+		}
+	}
+	return out
 }
 
 // waitFirstSeen waits until the release of ConfigMap name is complete at
