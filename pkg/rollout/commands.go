@@ -96,15 +96,13 @@ func (r *Reconciler) command(ctx context.Context, rel *v1alpha1.ConfigRelease, s
 			res.Result = undone(next)
 		}
 	}
-	upd := rel.DeepCopy()
-	upd.Status = next
-	upd.Status.LastCommand = res
-	upd.Status.Summary = summary(upd.Status)
-	if err := r.Client.Status().Update(ctx, upd); err != nil {
-		return fmt.Errorf("writing the status of the release of %s: %w", s, err)
+	next.LastCommand = res
+	next.Summary = summary(next)
+	if err := r.writeStatus(ctx, rel, s, next); err != nil {
+		return err
 	}
 	order, _ := workloadPods(pods)
-	r.announceCommand(r.announcer(ctx, upd, s), order, cmd, res)
+	r.announceCommand(r.announcer(ctx, rel, s), order, cmd, res)
 	return nil
 }
 

@@ -470,14 +470,6 @@ func (r *Reconciler) step(ctx context.Context, c *contents, rel *v1alpha1.Config
 			Result: commandResult(cmd, advanced, next), Time: metav1.NewTime(now)}
 	}
 
-	written, err := r.writeTargets(ctx, c, s, pods, func(p consumer) bool { return give[p.pod.UID] })
-	if err != nil {
-		return reconcile.Result{}, err
-	}
-	if len(written) > 0 {
-		log.FromContext(ctx).Info("released", "pods", abbreviate(written), "candidate", cand, "phase", next.Phase)
-	}
-
 	// Counts as they stand once the writes land.
 	for i := range workloads {
 		for _, p := range byWorkload[order[i]] {
@@ -502,11 +494,27 @@ func (r *Reconciler) step(ctx context.Context, c *contents, rel *v1alpha1.Config
 	if next.Phase != v1alpha1.PhaseHalted {
 		next.Message = ""
 	}
-	if !equality.Semantic.DeepEqual(next, rel.Status) {
-		upd := rel.DeepCopy()
-		upd.Status = next
-		if err := r.Client.Status().Update(ctx, upd); err != nil {
-			return reconcile.Result{}, fmt.Errorf("writing the status of the release of %s: %w", s, err)
+	// A halt is recorded before the rollback it starts. Written after it, a
+	// status write the API server refuses would leave the pods on stable with
+	// nothing to say the candidate failed, and the next reconcile would
+	// release it again. Steps go the other way: pods first, then the step,
+	// which a later reconcile finds again from the pods (Plan).
+	halting := next.Phase == v1alpha1.PhaseHalted && st.Phase != v1alpha1.PhaseHalted
+	if halting {
+		if err := r.writeStatus(ctx, rel, s, next); err != nil {
+			return reconcile.Result{}, err
+		}
+	}
+	written, err := r.writeTargets(ctx, c, s, pods, func(p consumer) bool { return give[p.pod.UID] })
+	if err != nil {
+		return reconcile.Result{}, err
+	}
+	if len(written) > 0 {
+		log.FromContext(ctx).Info("released", "pods", abbreviate(written), "candidate", cand, "phase", next.Phase)
+	}
+	if !halting {
+		if err := r.writeStatus(ctx, rel, s, next); err != nil {
+			return reconcile.Result{}, err
 		}
 	}
 
@@ -572,6 +580,19 @@ func (r *Reconciler) step(ctx context.Context, c *contents, rel *v1alpha1.Config
 		return reconcile.Result{}, nil
 	}
 	return reconcile.Result{RequeueAfter: max(requeue.Sub(r.Now()), time.Millisecond)}, nil
+}
+
+// writeStatus writes next as the status of rel, unless it is rel's already.
+func (r *Reconciler) writeStatus(ctx context.Context, rel *v1alpha1.ConfigRelease, s SourceRef, next v1alpha1.ConfigReleaseStatus) error {
+	if equality.Semantic.DeepEqual(next, rel.Status) {
+		return nil
+	}
+	upd := rel.DeepCopy()
+	upd.Status = next
+	if err := r.Client.Status().Update(ctx, upd); err != nil {
+		return fmt.Errorf("writing the status of the release of %s: %w", s, err)
+	}
+	return nil
 }
 
 // stepped is a workload that reached a new step, and how to say so.

@@ -3,7 +3,10 @@
 package rollout
 
 import (
+	"context"
 	"fmt"
+	"net/http"
+	"strings"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -11,6 +14,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+	admissionregistrationv1 "k8s.io/api/admissionregistration/v1"
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -193,6 +197,114 @@ func TestIntegrationAHaltHoldsThroughChurnAndRollsBack(t *testing.T) {
 	assert.Equal(t, "pod "+o[0]+": the app exited", rel.Status.History[1].Cause)
 	rev2 := c.desired(pods[1])
 	assert.Equal(t, all(c.pods("web"), rev2+" "+rev2), podRevisions(c.pods("web")))
+}
+
+// A halt is recorded before its rollback starts. While the API server
+// refuses the release's Halted status, the canary that failed keeps the
+// candidate and its hotreload/failed: rolled back first, a lost status write
+// would leave no trace of the halt, and the next reconcile would release the
+// candidate again and clear the failure. Once the status can be written, the
+// release halts and rolls back as usual.
+func TestIntegrationAHaltIsRecordedBeforeItsRollback(t *testing.T) {
+	c := newCluster(t, nil)
+	steps := map[string]string{annotations.Rollout: "1,50%,100%", annotations.RolloutInterval: "1h"}
+	data0 := map[string]string{"app.conf": "v=0"}
+	c.configMap("app", data0)
+	pods := c.replicaSet("web", 3, steps, "app")
+	ctl := startController(t, c.env, c.ns)
+	stable := sourceRev(data0)
+	c.waitRelease("app", "first seen", phase(v1alpha1.PhaseComplete, stable))
+	rev0 := c.desired(pods[0])
+	c.startOn = func(p *corev1.Pod) string { return c.at(p, map[string]map[string]string{"ConfigMap/app": data0}) }
+	unrefuse := c.refuseHaltedStatus()
+
+	data1 := map[string]string{"app.conf": "broken"}
+	c.configMap("app", data1)
+	cand, rev1 := sourceRev(data1), c.desired(pods[0])
+	o := order(pods, cand)
+	c.fakeReloaders(func(_, rev string) reloaderAction {
+		if rev == rev1 {
+			return fail
+		}
+		return apply
+	})
+	const statusWrite = "update configreleases/status"
+	// Refused by the policy (422), not a Conflict (409).
+	require.Eventually(t, func() bool { return ctl.requests.refusals(statusWrite, http.StatusUnprocessableEntity) > 0 }, wait, 10*time.Millisecond,
+		"the controller tries to write the halt")
+	wantPods := all(c.pods("web"), " "+rev0)
+	wantPods[o[0]] = rev1 + " " + rev0
+	assert.Equal(t, wantPods, podRevisions(c.pods("web")), "the canary keeps the candidate while its halt is not recorded")
+	canaryPod, err := c.env.Clientset.CoreV1().Pods(c.ns).Get(c.ctx, o[0], metav1.GetOptions{})
+	require.NoError(t, err)
+	failed, _, ok := annotations.FailedOf(canaryPod.Annotations)
+	assert.True(t, ok)
+	assert.Equal(t, rev1, failed, "and its failure")
+
+	unrefuse()
+	rel := c.waitRelease("app", "rolled back", func(rel *v1alpha1.ConfigRelease) bool {
+		return rel.Status.Phase == v1alpha1.PhaseHalted && rel.Status.Halt != nil && rel.Status.Halt.RolledBack
+	})
+	halt := *rel.Status.Halt
+	halt.Time = metav1.Time{}
+	assert.Equal(t, v1alpha1.Halt{Pod: o[0], Workload: "ReplicaSet/web", Revision: cand, Cause: "the app exited", RolledBack: true}, halt)
+	want := []string{startedEv(cand, stable), stepEv(cand, "ReplicaSet/web", 1, 3, 1, 3, o[0]),
+		haltedEv(cand, o[0], "ReplicaSet/web", "the app exited", stable), rolledBackEv(stable, cand)}
+	assert.Equal(t, want, c.waitEvents("ConfigMap", "app", ReasonRolledBack))
+	wantPods[o[0]] = rev0 + " " + rev0
+	assert.Equal(t, wantPods, podRevisions(c.pods("web")), "the canary went back to stable; the others never left it")
+}
+
+// refuseHaltedStatus makes the API server refuse, in the test's namespace,
+// every write of a ConfigRelease status in phase Halted, as a failing API
+// server would. It returns once the refusal is in force, and a function
+// that ends it.
+func (c *cluster) refuseHaltedStatus() func() {
+	c.t.Helper()
+	name := "refuse-halted-" + c.ns
+	admission := c.env.Clientset.AdmissionregistrationV1()
+	_, err := admission.ValidatingAdmissionPolicies().Create(c.ctx, &admissionregistrationv1.ValidatingAdmissionPolicy{
+		ObjectMeta: metav1.ObjectMeta{Name: name},
+		Spec: admissionregistrationv1.ValidatingAdmissionPolicySpec{
+			FailurePolicy: ptrTo(admissionregistrationv1.Fail),
+			MatchConstraints: &admissionregistrationv1.MatchResources{ResourceRules: []admissionregistrationv1.NamedRuleWithOperations{{
+				RuleWithOperations: admissionregistrationv1.RuleWithOperations{
+					Operations: []admissionregistrationv1.OperationType{admissionregistrationv1.Update},
+					Rule:       admissionregistrationv1.Rule{APIGroups: []string{v1alpha1.GroupVersion.Group}, APIVersions: []string{"*"}, Resources: []string{"configreleases/status"}},
+				}}}},
+			Validations: []admissionregistrationv1.Validation{{
+				Expression: "!has(object.status.phase) || object.status.phase != 'Halted'",
+				Message:    "the test refuses Halted",
+			}},
+		},
+	}, metav1.CreateOptions{})
+	require.NoError(c.t, err)
+	_, err = admission.ValidatingAdmissionPolicyBindings().Create(c.ctx, &admissionregistrationv1.ValidatingAdmissionPolicyBinding{
+		ObjectMeta: metav1.ObjectMeta{Name: name},
+		Spec: admissionregistrationv1.ValidatingAdmissionPolicyBindingSpec{
+			PolicyName:        name,
+			ValidationActions: []admissionregistrationv1.ValidationAction{admissionregistrationv1.Deny},
+			MatchResources: &admissionregistrationv1.MatchResources{NamespaceSelector: &metav1.LabelSelector{
+				MatchLabels: map[string]string{corev1.LabelMetadataName: c.ns}}},
+		},
+	}, metav1.CreateOptions{})
+	require.NoError(c.t, err)
+	end := func() {
+		_ = admission.ValidatingAdmissionPolicyBindings().Delete(context.Background(), name, metav1.DeleteOptions{})
+		_ = admission.ValidatingAdmissionPolicies().Delete(context.Background(), name, metav1.DeleteOptions{})
+	}
+	c.t.Cleanup(end)
+	// In force once a dry-run write of a Halted status is refused.
+	require.Eventually(c.t, func() bool {
+		rel := &v1alpha1.ConfigRelease{}
+		if err := c.api.Get(c.ctx, client.ObjectKey{Namespace: c.ns, Name: "configmap-app"}, rel); err != nil {
+			return false
+		}
+		rel.Status.Phase = v1alpha1.PhaseHalted
+		err := c.api.Status().Update(c.ctx, rel, client.DryRunAll)
+		return err != nil && strings.Contains(err.Error(), "the test refuses Halted")
+	}, wait, 50*time.Millisecond, "the policy in force")
+	return end
 }
 
 // A controller restarted in the middle of a release resumes it from the step

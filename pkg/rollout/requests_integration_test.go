@@ -3,6 +3,7 @@
 package rollout
 
 import (
+	"fmt"
 	"maps"
 	"net/http"
 	"strings"
@@ -18,6 +19,9 @@ import (
 type requestCounts struct {
 	mu sync.Mutex
 	m  map[string]int
+	// refused counts the requests the API server answered with an error
+	// status (4xx or 5xx), by the same key and the status code.
+	refused map[string]int
 }
 
 type roundTripFunc func(*http.Request) (*http.Response, error)
@@ -27,11 +31,29 @@ func (f roundTripFunc) RoundTrip(r *http.Request) (*http.Response, error) { retu
 // wrap counts each request rt sends.
 func (c *requestCounts) wrap(rt http.RoundTripper) http.RoundTripper {
 	return roundTripFunc(func(r *http.Request) (*http.Response, error) {
+		kind := requestKind(r)
 		c.mu.Lock()
-		c.m[requestKind(r)]++
+		c.m[kind]++
 		c.mu.Unlock()
-		return rt.RoundTrip(r)
+		resp, err := rt.RoundTrip(r)
+		if err == nil && resp.StatusCode >= 400 {
+			c.mu.Lock()
+			if c.refused == nil {
+				c.refused = map[string]int{}
+			}
+			c.refused[fmt.Sprintf("%s %d", kind, resp.StatusCode)]++
+			c.mu.Unlock()
+		}
+		return resp, err
 	})
+}
+
+// refusals returns how many requests of kind the API server refused so
+// far with status code.
+func (c *requestCounts) refusals(kind string, code int) int {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.refused[fmt.Sprintf("%s %d", kind, code)]
 }
 
 // snapshot returns the counts so far.
