@@ -457,11 +457,7 @@ func TestIntegrationRunSwapsBackARevisionTheAppDiesOn(t *testing.T) {
 	env := testenv.Get(t)
 	ns := env.Namespace(t, nil)
 	cs := env.Clientset
-	createRunningWeb(t, cs, ns)
-
-	l, write := newLive(t)
-	revA := write(files("app.conf", "a=1"), files("tls.crt", "A"))
-	config := filepath.Join(l.LiveRoot, "config", "app.conf")
+	l, write, revA, config := liveWeb(t, cs, ns)
 	app := startChild(t, config, "CHILD_EXIT_ON_SIGNAL=1")
 	startReloader(t, New(Options{
 		Client: newAPI(t, env), Namespace: ns, PodName: "web", Live: l, Containers: []string{"app"},
@@ -503,11 +499,7 @@ func TestIntegrationARestartedReloaderLeavesAFailedReleaseAlone(t *testing.T) {
 	env := testenv.Get(t)
 	ns := env.Namespace(t, nil)
 	cs := env.Clientset
-	createRunningWeb(t, cs, ns)
-
-	l, write := newLive(t)
-	revA := write(files("app.conf", "a=1"), files("tls.crt", "A"))
-	config := filepath.Join(l.LiveRoot, "config", "app.conf")
+	l, write, revA, config := liveWeb(t, cs, ns)
 	options := func(id string, pid int, log *slog.Logger) Options {
 		return Options{Client: newAPI(t, env), Namespace: ns, PodName: "web", Live: l, Containers: []string{"app"}, Log: log,
 			Deliverer:   &Deliverer{Procs: fakeProc(t, id, pid), Method: Method{Signal: syscall.SIGHUP}, Grace: 50 * time.Millisecond},
@@ -542,6 +534,17 @@ func TestIntegrationARestartedReloaderLeavesAFailedReleaseAlone(t *testing.T) {
 	waitPod(t, cs, ns, "retried revision applied", appliedIs(revB))
 	assert.Equal(t, []string{"ready", "SIGHUP 3 a=2"}, app.lines(), "the restarted app was told once, on the retry")
 	assert.Equal(t, []string{"ready", "SIGHUP 3 a=2"}, faulty.lines())
+}
+
+// liveWeb creates the pod "web" (createRunningWeb) and a Live whose
+// sources are at revision A, app.conf "a=1". It returns the Live, the
+// writer of its sources, revision A and the app's config file.
+func liveWeb(t *testing.T, cs kubernetes.Interface, ns string) (*Live, func(a, b map[string]kubeletdir.File) string, string, string) {
+	t.Helper()
+	createRunningWeb(t, cs, ns)
+	l, write := newLive(t)
+	revA := write(files("app.conf", "a=1"), files("tls.crt", "A"))
+	return l, write, revA, filepath.Join(l.LiveRoot, "config", "app.conf")
 }
 
 // createRunningWeb creates the pod "web" of an opted-in app, its container

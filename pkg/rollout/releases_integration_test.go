@@ -128,36 +128,10 @@ func TestIntegrationACanaryCompletesInThreeSteps(t *testing.T) {
 // new pods (a scale-up), the halted pod's deletion, a controller restart.
 // The fix is then released in steps again.
 func TestIntegrationAHaltHoldsThroughChurnAndRollsBack(t *testing.T) {
-	c := newCluster(t, nil)
-	steps := map[string]string{annotations.Rollout: "1,50%,100%", annotations.RolloutInterval: "1s"}
-	data0 := map[string]string{"app.conf": "v=0"}
-	c.configMap("app", data0)
-	pods := c.replicaSet("web", 3, steps, "app")
-	first := startController(t, c.env, c.ns)
-	stable := sourceRev(data0)
-	c.waitRelease("app", "first seen", phase(v1alpha1.PhaseComplete, stable))
-	rev0 := c.desired(pods[0])
-	c.startOn = func(p *corev1.Pod) string { return c.at(p, map[string]map[string]string{"ConfigMap/app": data0}) }
-
-	data1 := map[string]string{"app.conf": "broken"}
-	c.configMap("app", data1)
-	cand, rev1 := sourceRev(data1), c.desired(pods[0])
-	o := order(pods, cand)
-	c.fakeReloaders(func(_, rev string) reloaderAction {
-		if rev == rev1 {
-			return fail
-		}
-		return apply
-	})
-	rel := c.waitRelease("app", "rolled back", func(rel *v1alpha1.ConfigRelease) bool {
-		return rel.Status.Phase == v1alpha1.PhaseHalted && rel.Status.Halt != nil && rel.Status.Halt.RolledBack
-	})
-	halt := *rel.Status.Halt
-	halt.Time = metav1.Time{}
-	assert.Equal(t, v1alpha1.Halt{Pod: o[0], Workload: "ReplicaSet/web", Revision: cand, Cause: "the app exited", RolledBack: true}, halt)
-	halted := haltedEv(cand, o[0], "ReplicaSet/web", "the app exited", stable)
-	want := []string{startedEv(cand, stable), stepEv(cand, "ReplicaSet/web", 1, 3, 1, 3, o[0]), halted, rolledBackEv(stable, cand)}
-	assert.Equal(t, want, c.waitEvents("ConfigMap", "app", ReasonRolledBack))
+	b := newBrokenCanary(t, "1s", nil)
+	c, pods, steps, first := b.c, b.pods, b.steps, b.ctl
+	stable, cand, rev0, o := b.stable, b.cand, b.rev0, b.order
+	halted, want := b.rolledBack()
 	assert.Equal(t, []string{halted}, c.events("Pod", o[0]))
 	assert.Equal(t, []string{stepEv(cand, "ReplicaSet/web", 1, 3, 1, 3, o[0]), halted, rolledBackEv(stable, cand)}, c.waitEvents("ReplicaSet", "web", ReasonRolledBack))
 	wantPods := all(c.pods("web"), " "+rev0)
@@ -192,7 +166,7 @@ func TestIntegrationAHaltHoldsThroughChurnAndRollsBack(t *testing.T) {
 	// The fix is a new release, from step 1.
 	data2 := map[string]string{"app.conf": "v=2"}
 	c.configMap("app", data2)
-	rel = c.waitRelease("app", "the fix completes", phase(v1alpha1.PhaseComplete, sourceRev(data2)))
+	rel := c.waitRelease("app", "the fix completes", phase(v1alpha1.PhaseComplete, sourceRev(data2)))
 	assert.Equal(t, []v1alpha1.Outcome{v1alpha1.OutcomeCompleted, v1alpha1.OutcomeHalted, v1alpha1.OutcomeStable}, outcomes(rel))
 	assert.Equal(t, "pod "+o[0]+": the app exited", rel.Status.History[1].Cause)
 	rev2 := c.desired(pods[1])
@@ -206,28 +180,9 @@ func TestIntegrationAHaltHoldsThroughChurnAndRollsBack(t *testing.T) {
 // candidate again and clear the failure. Once the status can be written, the
 // release halts and rolls back as usual.
 func TestIntegrationAHaltIsRecordedBeforeItsRollback(t *testing.T) {
-	c := newCluster(t, nil)
-	steps := map[string]string{annotations.Rollout: "1,50%,100%", annotations.RolloutInterval: "1h"}
-	data0 := map[string]string{"app.conf": "v=0"}
-	c.configMap("app", data0)
-	pods := c.replicaSet("web", 3, steps, "app")
-	ctl := startController(t, c.env, c.ns)
-	stable := sourceRev(data0)
-	c.waitRelease("app", "first seen", phase(v1alpha1.PhaseComplete, stable))
-	rev0 := c.desired(pods[0])
-	c.startOn = func(p *corev1.Pod) string { return c.at(p, map[string]map[string]string{"ConfigMap/app": data0}) }
-	unrefuse := c.refuseHaltedStatus()
-
-	data1 := map[string]string{"app.conf": "broken"}
-	c.configMap("app", data1)
-	cand, rev1 := sourceRev(data1), c.desired(pods[0])
-	o := order(pods, cand)
-	c.fakeReloaders(func(_, rev string) reloaderAction {
-		if rev == rev1 {
-			return fail
-		}
-		return apply
-	})
+	var unrefuse func()
+	b := newBrokenCanary(t, "1h", func(c *cluster) { unrefuse = c.refuseHaltedStatus() })
+	c, ctl, rev0, rev1, o := b.c, b.ctl, b.rev0, b.rev1, b.order
 	const statusWrite = "update configreleases/status"
 	// Refused by the policy (422), not a Conflict (409).
 	require.Eventually(t, func() bool { return ctl.requests.refusals(statusWrite, http.StatusUnprocessableEntity) > 0 }, wait, 10*time.Millisecond,
@@ -242,17 +197,71 @@ func TestIntegrationAHaltIsRecordedBeforeItsRollback(t *testing.T) {
 	assert.Equal(t, rev1, failed, "and its failure")
 
 	unrefuse()
-	rel := c.waitRelease("app", "rolled back", func(rel *v1alpha1.ConfigRelease) bool {
+	b.rolledBack()
+	wantPods[o[0]] = rev0 + " " + rev0
+	assert.Equal(t, wantPods, podRevisions(c.pods("web")), "the canary went back to stable; the others never left it")
+}
+
+// brokenCanary is a ReplicaSet "web" of 3 pods released in steps
+// 1,50%,100%, whose ConfigMap "app" went from v=0, stable, to a config every
+// reloader fails on.
+type brokenCanary struct {
+	c            *cluster
+	ctl          *controllerRun
+	pods         []*corev1.Pod
+	steps        map[string]string
+	stable, cand string // the ConfigMap's revisions
+	rev0, rev1   string // the pods' revisions
+	order        []string
+}
+
+// newBrokenCanary starts the controller on a brokenCanary with interval
+// between steps; before, when set, runs once v=0 is stable, before the edit.
+func newBrokenCanary(t *testing.T, interval string, before func(*cluster)) brokenCanary {
+	t.Helper()
+	c := newCluster(t, nil)
+	b := brokenCanary{c: c, steps: map[string]string{annotations.Rollout: "1,50%,100%", annotations.RolloutInterval: interval}}
+	data0 := map[string]string{"app.conf": "v=0"}
+	c.configMap("app", data0)
+	b.pods = c.replicaSet("web", 3, b.steps, "app")
+	b.ctl = startController(t, c.env, c.ns)
+	b.stable = sourceRev(data0)
+	c.waitRelease("app", "first seen", phase(v1alpha1.PhaseComplete, b.stable))
+	b.rev0 = c.desired(b.pods[0])
+	c.startOn = func(p *corev1.Pod) string { return c.at(p, map[string]map[string]string{"ConfigMap/app": data0}) }
+	if before != nil {
+		before(c)
+	}
+
+	data1 := map[string]string{"app.conf": "broken"}
+	c.configMap("app", data1)
+	b.cand, b.rev1 = sourceRev(data1), c.desired(b.pods[0])
+	b.order = order(b.pods, b.cand)
+	c.fakeReloaders(func(_, rev string) reloaderAction {
+		if rev == b.rev1 {
+			return fail
+		}
+		return apply
+	})
+	return b
+}
+
+// rolledBack waits until the release halted at the canary and rolled back,
+// checks the halt and the ConfigMap's Events, and returns the halt's Event
+// and all of them.
+func (b brokenCanary) rolledBack() (halted string, events []string) {
+	b.c.t.Helper()
+	t, o := b.c.t, b.order
+	rel := b.c.waitRelease("app", "rolled back", func(rel *v1alpha1.ConfigRelease) bool {
 		return rel.Status.Phase == v1alpha1.PhaseHalted && rel.Status.Halt != nil && rel.Status.Halt.RolledBack
 	})
 	halt := *rel.Status.Halt
 	halt.Time = metav1.Time{}
-	assert.Equal(t, v1alpha1.Halt{Pod: o[0], Workload: "ReplicaSet/web", Revision: cand, Cause: "the app exited", RolledBack: true}, halt)
-	want := []string{startedEv(cand, stable), stepEv(cand, "ReplicaSet/web", 1, 3, 1, 3, o[0]),
-		haltedEv(cand, o[0], "ReplicaSet/web", "the app exited", stable), rolledBackEv(stable, cand)}
-	assert.Equal(t, want, c.waitEvents("ConfigMap", "app", ReasonRolledBack))
-	wantPods[o[0]] = rev0 + " " + rev0
-	assert.Equal(t, wantPods, podRevisions(c.pods("web")), "the canary went back to stable; the others never left it")
+	assert.Equal(t, v1alpha1.Halt{Pod: o[0], Workload: "ReplicaSet/web", Revision: b.cand, Cause: "the app exited", RolledBack: true}, halt)
+	halted = haltedEv(b.cand, o[0], "ReplicaSet/web", "the app exited", b.stable)
+	events = []string{startedEv(b.cand, b.stable), stepEv(b.cand, "ReplicaSet/web", 1, 3, 1, 3, o[0]), halted, rolledBackEv(b.stable, b.cand)}
+	assert.Equal(t, events, b.c.waitEvents("ConfigMap", "app", ReasonRolledBack))
+	return halted, events
 }
 
 // refuseHaltedStatus makes the API server refuse, in the test's namespace,
