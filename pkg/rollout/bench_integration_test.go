@@ -289,7 +289,7 @@ func BenchmarkIntegrationIdle(b *testing.B) {
 		}
 		return first(rel) && pods == int32(n) && ready == int32(n)
 	})
-	exchange := &requestCounts{m: map[string]int{}}
+	exchange := newRequestCounts()
 	cfg := rest.CopyConfig(c.env.Config)
 	cfg.QPS = -1
 	cfg.Wrap(exchange.wrap)

@@ -32,7 +32,7 @@ type sidecarFleet struct {
 // once every one has seen its pod; they stop at the end of the test.
 func (c *cluster) startFleet(pods []string) *sidecarFleet {
 	c.t.Helper()
-	f := &sidecarFleet{requests: &requestCounts{m: map[string]int{}}}
+	f := &sidecarFleet{requests: newRequestCounts()}
 	cfg := rest.CopyConfig(c.env.Config)
 	cfg.QPS = -1 // each sidecar has its own client: none waits for another
 	cfg.Wrap(f.requests.wrap)

@@ -78,7 +78,7 @@ func startController(t testing.TB, env *testenv.Env, ns string) *controllerRun {
 	if tt, ok := t.(*testing.T); ok {
 		logger = testr.NewWithOptions(tt, testr.Options{Verbosity: 0})
 	}
-	requests := &requestCounts{m: map[string]int{}}
+	requests := newRequestCounts()
 	cfg := rest.CopyConfig(env.Config)
 	cfg.Wrap(requests.wrap)
 	mgr, err := manager.New(cfg, manager.Options{

@@ -24,6 +24,10 @@ type requestCounts struct {
 	refused map[string]int
 }
 
+func newRequestCounts() *requestCounts {
+	return &requestCounts{m: map[string]int{}, refused: map[string]int{}}
+}
+
 type roundTripFunc func(*http.Request) (*http.Response, error)
 
 func (f roundTripFunc) RoundTrip(r *http.Request) (*http.Response, error) { return f(r) }
@@ -38,9 +42,6 @@ func (c *requestCounts) wrap(rt http.RoundTripper) http.RoundTripper {
 		resp, err := rt.RoundTrip(r)
 		if err == nil && resp.StatusCode >= 400 {
 			c.mu.Lock()
-			if c.refused == nil {
-				c.refused = map[string]int{}
-			}
 			c.refused[fmt.Sprintf("%s %d", kind, resp.StatusCode)]++
 			c.mu.Unlock()
 		}

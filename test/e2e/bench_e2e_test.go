@@ -304,7 +304,7 @@ func admissionHistogram(ctx context.Context, t testing.TB, cs kubernetes.Interfa
 // spent handling admissions, read from each pod's metrics port.
 func handlerHistogram(ctx context.Context, t testing.TB, cs kubernetes.Interface) histogram {
 	t.Helper()
-	list, err := cs.CoreV1().Pods(hotreloadNamespace).List(ctx, metav1.ListOptions{LabelSelector: "app.kubernetes.io/name=hotreload-webhook"})
+	list, err := cs.CoreV1().Pods(hotreloadNamespace).List(ctx, metav1.ListOptions{LabelSelector: webhookSelector})
 	require.NoError(t, err)
 	sum := histogram{buckets: map[float64]float64{}}
 	for _, p := range list.Items {

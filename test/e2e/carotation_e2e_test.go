@@ -146,7 +146,7 @@ func waitServedBy(ctx context.Context, t testing.TB, cs kubernetes.Interface, ca
 	pool := x509.NewCertPool()
 	require.True(t, pool.AppendCertsFromPEM(ca))
 	require.Eventually(t, func() bool {
-		list, err := cs.CoreV1().Pods(hotreloadNamespace).List(ctx, metav1.ListOptions{LabelSelector: "app.kubernetes.io/name=hotreload-webhook"})
+		list, err := cs.CoreV1().Pods(hotreloadNamespace).List(ctx, metav1.ListOptions{LabelSelector: webhookSelector})
 		if err != nil || len(list.Items) == 0 {
 			return false
 		}

@@ -273,8 +273,7 @@ func uniqueConfig(label string) string {
 }
 
 // explainPods says, for a failure message, what hotreload knows of each
-// named pod: its hotreload/ labels and annotations, its Ready condition,
-// its containers' restarts and the last lines of its reloader's log.
+// named pod (explainPod).
 func explainPods(t testing.TB, names []string) string {
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
@@ -286,32 +285,38 @@ func explainPods(t testing.TB, names []string) string {
 			fmt.Fprintf(&b, "pod %s: not found (%v)\n", name, err)
 			continue
 		}
-		p := list.Items[0]
-		fmt.Fprintf(&b, "pod %s/%s:\n", p.Namespace, p.Name)
-		for _, m := range []map[string]string{p.Labels, p.Annotations} {
-			keys := make([]string, 0, len(m))
-			for k := range m {
-				if strings.HasPrefix(k, annotations.Prefix) && k != annotations.ReloaderCredential {
-					keys = append(keys, k)
-				}
-			}
-			sort.Strings(keys)
-			for _, k := range keys {
-				fmt.Fprintf(&b, "  %s=%s\n", k, m[k])
-			}
-		}
-		for _, c := range p.Status.Conditions {
-			if c.Type == corev1.PodReady {
-				fmt.Fprintf(&b, "  Ready=%s since %s\n", c.Status, c.LastTransitionTime.UTC().Format(time.RFC3339))
-			}
-		}
-		for _, c := range p.Status.ContainerStatuses {
-			if t := c.LastTerminationState.Terminated; t != nil {
-				fmt.Fprintf(&b, "  container %s: %d restarts, last exit %d at %s\n", c.Name, c.RestartCount, t.ExitCode, t.FinishedAt.UTC().Format(time.RFC3339))
-			}
-		}
-		logs, err := cs.CoreV1().Pods(p.Namespace).GetLogs(p.Name, &corev1.PodLogOptions{Container: contract.ReloaderName, TailLines: ptr[int64](25)}).DoRaw(ctx)
-		fmt.Fprintf(&b, "  reloader log (%v):\n%s\n", err, logs)
+		explainPod(ctx, cs, &b, &list.Items[0])
 	}
 	return b.String()
+}
+
+// explainPod writes what hotreload knows of pod p: its hotreload/ labels and
+// annotations, its Ready condition, its containers' restarts and the last
+// lines of its reloader's log.
+func explainPod(ctx context.Context, cs kubernetes.Interface, b *strings.Builder, p *corev1.Pod) {
+	fmt.Fprintf(b, "pod %s/%s:\n", p.Namespace, p.Name)
+	for _, m := range []map[string]string{p.Labels, p.Annotations} {
+		keys := make([]string, 0, len(m))
+		for k := range m {
+			if strings.HasPrefix(k, annotations.Prefix) && k != annotations.ReloaderCredential {
+				keys = append(keys, k)
+			}
+		}
+		sort.Strings(keys)
+		for _, k := range keys {
+			fmt.Fprintf(b, "  %s=%s\n", k, m[k])
+		}
+	}
+	for _, c := range p.Status.Conditions {
+		if c.Type == corev1.PodReady {
+			fmt.Fprintf(b, "  Ready=%s since %s\n", c.Status, c.LastTransitionTime.UTC().Format(time.RFC3339))
+		}
+	}
+	for _, c := range p.Status.ContainerStatuses {
+		if last := c.LastTerminationState.Terminated; last != nil {
+			fmt.Fprintf(b, "  container %s: %d restarts, last exit %d at %s\n", c.Name, c.RestartCount, last.ExitCode, last.FinishedAt.UTC().Format(time.RFC3339))
+		}
+	}
+	logs, err := cs.CoreV1().Pods(p.Namespace).GetLogs(p.Name, &corev1.PodLogOptions{Container: contract.ReloaderName, TailLines: ptr[int64](25)}).DoRaw(ctx)
+	fmt.Fprintf(b, "  reloader log (%v):\n%s\n", err, logs)
 }

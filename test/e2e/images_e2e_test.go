@@ -36,7 +36,7 @@ func TestHotreloadImagesComeFromTheRegistry(t *testing.T) {
 		require.Equal(t, r.digest, tagDigest(ctx, t, r), "%s: the install pins what the registry's tag names", r)
 	}
 
-	list, err := cs.CoreV1().Pods(hotreloadNamespace).List(ctx, metav1.ListOptions{LabelSelector: "app.kubernetes.io/name=hotreload-webhook"})
+	list, err := cs.CoreV1().Pods(hotreloadNamespace).List(ctx, metav1.ListOptions{LabelSelector: webhookSelector})
 	require.NoError(t, err)
 	require.NotEmpty(t, list.Items)
 	for _, p := range list.Items {

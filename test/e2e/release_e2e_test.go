@@ -66,40 +66,41 @@ func waitRelease(ctx context.Context, t testing.TB, cs kubernetes.Interface, ns,
 		}
 		if time.Now().After(deadline) || ctx.Err() != nil {
 			b, _ := json.MarshalIndent(last, "", "  ")
-			t.Fatalf("release of %s/%s: %s: not after %v:\n%s\nEvents: %v\n%s", ns, name, what, timeout, b, allEvents(ctx, cs, ns), explainNamespace(t, cs, ns))
+			t.Fatalf("release of %s/%s: %s: not after %v:\n%s\nEvents: %v\n%s", ns, name, what, timeout, b, allEvents(ctx, cs, ns), explainNamespace(cs, ns))
 		}
 		time.Sleep(200 * time.Millisecond)
 	}
 }
 
-// explainNamespace is explainPods for every pod of namespace ns, then the
+// explainNamespace is explainPod for every pod of namespace ns, then the
 // controller's log lines that name ns.
-func explainNamespace(t testing.TB, cs kubernetes.Interface, ns string) string {
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+func explainNamespace(cs kubernetes.Interface, ns string) string {
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
+	var b strings.Builder
 	list, err := cs.CoreV1().Pods(ns).List(ctx, metav1.ListOptions{})
 	if err != nil {
-		return fmt.Sprintf("pods of %s: %v", ns, err)
+		fmt.Fprintf(&b, "pods of %s: %v\n", ns, err)
+	} else {
+		for i := range list.Items {
+			explainPod(ctx, cs, &b, &list.Items[i])
+		}
 	}
-	var names []string
-	for _, p := range list.Items {
-		names = append(names, p.Name)
-	}
-	out := explainPods(t, names)
-	ctl, err := cs.CoreV1().Pods(hotreloadNamespace).List(ctx, metav1.ListOptions{LabelSelector: "app.kubernetes.io/name=hotreload-webhook"})
+	ctl, err := cs.CoreV1().Pods(hotreloadNamespace).List(ctx, metav1.ListOptions{LabelSelector: webhookSelector})
 	if err != nil {
-		return out + fmt.Sprintf("controller pods: %v\n", err)
+		fmt.Fprintf(&b, "controller pods: %v\n", err)
+		return b.String()
 	}
 	for _, p := range ctl.Items {
 		raw, err := cs.CoreV1().Pods(p.Namespace).GetLogs(p.Name, &corev1.PodLogOptions{TailLines: ptr[int64](5000)}).DoRaw(ctx)
-		out += fmt.Sprintf("controller %s log for %s (%v):\n", p.Name, ns, err)
+		fmt.Fprintf(&b, "controller %s log for %s (%v):\n", p.Name, ns, err)
 		for _, line := range strings.Split(string(raw), "\n") {
 			if strings.Contains(line, ns) {
-				out += line + "\n"
+				fmt.Fprintln(&b, line)
 			}
 		}
 	}
-	return out
+	return b.String()
 }
 
 // waitFirstSeen waits until the release of ConfigMap name is complete at

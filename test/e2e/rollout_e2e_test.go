@@ -56,6 +56,10 @@ func TestRolloutResumesAfterTheControllerIsKilled(t *testing.T) {
 
 const hotreloadNamespace = "hotreload-system"
 
+// webhookSelector selects the pods of hotreload's Deployment, the webhook
+// and the controller.
+const webhookSelector = "app.kubernetes.io/name=hotreload-webhook"
+
 // killController SIGKILLs the webhook container of the pod holding the
 // controller's lease, through containerd, and returns the pod's name and its
 // container's restart count before.

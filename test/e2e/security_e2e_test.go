@@ -167,7 +167,7 @@ func TestPodsStartWhileTheWebhookIsDown(t *testing.T) {
 	_, err = deployments.UpdateScale(ctx, "hotreload-webhook", scale, metav1.UpdateOptions{})
 	require.NoError(t, err)
 	require.Eventually(t, func() bool {
-		list, err := cs.CoreV1().Pods(hotreloadNamespace).List(ctx, metav1.ListOptions{LabelSelector: "app.kubernetes.io/name=hotreload-webhook"})
+		list, err := cs.CoreV1().Pods(hotreloadNamespace).List(ctx, metav1.ListOptions{LabelSelector: webhookSelector})
 		return err == nil && len(list.Items) == 0
 	}, time.Minute, 250*time.Millisecond, "the webhook's pods are gone")
 
