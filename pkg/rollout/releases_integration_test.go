@@ -563,7 +563,12 @@ func TestIntegrationSecretsAreReadOnlyInEnabledNamespaces(t *testing.T) {
 	assert.True(t, apierrors.IsNotFound(err), "no release of a Secret of a namespace not enabled: %v", err)
 
 	label(annotations.InjectionEnabled)
-	first := c.waitReleaseOf("secret-tls", "first seen once enabled", func(rel *v1alpha1.ConfigRelease) bool { return rel.Status.Phase == v1alpha1.PhaseComplete })
+	// Settled: the first status write of a release has no workloads yet; the
+	// next one counts them.
+	first := c.waitReleaseOf("secret-tls", "first seen once enabled, its workload counted", func(rel *v1alpha1.ConfigRelease) bool {
+		ws := rel.Status.Workloads
+		return rel.Status.Phase == v1alpha1.PhaseComplete && len(ws) == 1 && ws[0].Complete && ws[0].Applied == ws[0].Pods
+	})
 	require.Eventually(t, func() bool { return secretsListed(t, run.registry, c.ns)[c.ns] == 1 }, wait, 20*time.Millisecond,
 		"the namespace's Secrets are listed")
 
