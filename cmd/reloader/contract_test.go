@@ -175,6 +175,7 @@ func checkRun(t *testing.T, in goldenInput, pod *corev1.Pod) contract.Run {
 		delivery.Signal = sig
 	}
 	delivery.Process, _ = annotations.ProcessOf(pod.Annotations)
+	delivery.Confirm, _ = annotations.ConfirmOf(pod.Annotations, delivery.Signal, delivery.URL)
 	require.NotNil(t, c.StartupProbe)
 	require.NotNil(t, c.StartupProbe.HTTPGet)
 	assert.Equal(t, contract.ReadyPath, c.StartupProbe.HTTPGet.Path)

@@ -21,12 +21,14 @@ import (
 	"github.com/hotreload/hotreload/pkg/reload"
 )
 
-const runSynopsis = "--volume V ... --container C ... [--signal SIG | --url URL | --signal none] [--process REGEXP] [--wait-release] [flags]"
+const runSynopsis = "--volume V ... --container C ... [--signal SIG | --url URL | --signal none] [--process REGEXP] [--confirm HOW] [--wait-release] [flags]"
 
 const runDescription = `The sidecar. Keeps the live copy of each volume at the newest released revision
 (or, without --wait-release, the newest mounted one): waits until the mounted
 sources hash to it, swaps the live copy atomically, tells the app (signal to
-the container's main process, or a loopback HTTP POST), and reports
+the container's main process, or a loopback HTTP POST), confirms that the app
+runs it (--confirm: the process alive, new workers, a URL or a metric; a
+refusal puts the previous files back), and reports
 hotreload/applied or hotreload/failed on its own pod, named by POD_NAME and
 POD_NAMESPACE. Serves /healthz and /readyz (ready once the live copies exist).
 A volume whose source is not mounted fails the command at once. A signal, URL

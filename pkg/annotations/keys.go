@@ -30,6 +30,11 @@ const (
 	// picks the process to reload inside the container. Default: the container's
 	// main process.
 	Process = "hotreload/process"
+	// Confirm is the pod annotation saying how the reloader knows the app runs
+	// a revision after it was told: process, workers, a loopback URL that
+	// answers 2xx, or a loopback URL, a metric name and the value it must
+	// have. Default: process for a signal, the reload URL's answer for URL.
+	Confirm = "hotreload/confirm"
 	// Volumes is the pod annotation listing, comma-separated, the volumes to
 	// reload. Default: every reloadable configMap, secret and projected volume.
 	Volumes = "hotreload/volumes"

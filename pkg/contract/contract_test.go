@@ -41,7 +41,12 @@ func TestRunArgsParseBackToTheSameValue(t *testing.T) {
 			r.Parts = map[string][]PartKind{"config": {PartConfig, PartDownward, PartConfig}}
 		}},
 		{"timings other than the defaults", func(r *Run) {
-			r.Timing = Timing{VerifyTimeout: time.Second, Resync: 2 * time.Second, Grace: 50 * time.Millisecond, Retries: 7}
+			r.Timing = Timing{VerifyTimeout: time.Second, Resync: 2 * time.Second, Grace: 50 * time.Millisecond, Retries: 7, ConfirmTimeout: 3 * time.Second}
+		}},
+		{"workers confirm a signal", func(r *Run) { r.Delivery.Confirm = annotations.Confirmation{Mode: annotations.ConfirmWorkers} }},
+		{"a metric, with spaces, confirms a URL", func(r *Run) {
+			r.Delivery = Delivery{URL: "http://127.0.0.1:9090/-/reload", Confirm: annotations.Confirmation{
+				Mode: annotations.ConfirmMetric, URL: "http://127.0.0.1:9090/metrics", Metric: "prometheus_config_last_reload_successful", Value: "1"}}
 		}},
 		{"a process regexp with commas and dashes", func(r *Run) { r.Delivery.Process = "--signal a,b" }},
 		{"development settings", func(r *Run) { r.Kubeconfig, r.PodName, r.PodNamespace = "/k", "web", "shop" }},
@@ -68,6 +73,15 @@ func TestRunArgsOfTheWebhookReadAsBefore(t *testing.T) {
 		"--part", "tls=config", "--part", "tls=downward",
 		"--container", "app", "--container", "exporter", "--signal", "SIGUSR1", "--process", "nginx: master",
 		"--health-addr", ":9441", "--exchange-url", DefaultExchangeURL}, r.Args())
+	r.Delivery.Confirm = annotations.Confirmation{Mode: annotations.ConfirmHTTP, URL: "http://127.0.0.1:8080/ready"}
+	r.Timing.ConfirmTimeout = 20 * time.Second
+	assert.Equal(t, []string{"run", "--contract", "2",
+		"--src-dir", SrcDir, "--stable-dir", StableDir, "--live-dir", LiveDir, "--volume", "config", "--volume", "tls",
+		"--part", "tls=config", "--part", "tls=downward",
+		"--container", "app", "--container", "exporter", "--signal", "SIGUSR1", "--process", "nginx: master",
+		"--confirm", "http://127.0.0.1:8080/ready",
+		"--health-addr", ":9441", "--exchange-url", DefaultExchangeURL, "--confirm-timeout", "20s"}, r.Args(),
+		"a confirmation follows the delivery, its timeout the other timings, each only when not the default")
 }
 
 func TestParseRun(t *testing.T) {
@@ -91,6 +105,15 @@ func TestParseRun(t *testing.T) {
 			func(r *Run) { r.Delivery = Delivery{URL: "http://127.0.0.1/x"} }, nil, ""},
 		{"drops a process regexp that does not compile", []string{"--volume", "v", "--process", "[[["}, func(r *Run) {},
 			[]string{`--process "[[[": missing closing ]; using the container's main process`}, ""},
+		{"reads a confirmation", []string{"--volume", "v", "--confirm", "http://127.0.0.1:9090/metrics up 1"},
+			func(r *Run) {
+				r.Delivery.Confirm = annotations.Confirmation{Mode: annotations.ConfirmMetric, URL: "http://127.0.0.1:9090/metrics", Metric: "up", Value: "1"}
+			}, nil, ""},
+		{"replaces a confirmation it cannot read by the default", []string{"--volume", "v", "--confirm", "pid"}, func(r *Run) {},
+			[]string{`--confirm "pid": want process, workers, a loopback URL, or a URL, a metric name and a value; using the delivery's default`}, ""},
+		{"replaces workers without a signal by the default", []string{"--volume", "v", "--url", "http://127.0.0.1/x", "--confirm", "workers"},
+			func(r *Run) { r.Delivery = Delivery{URL: "http://127.0.0.1/x"} },
+			[]string{`--confirm "workers": workers need a signal, and hotreload/url is set; using the delivery's default`}, ""},
 		{"refuses a command line without a volume", []string{"--container", "app"}, nil, nil, "no --volume"},
 		{"always waits for a release from version 2", []string{"--contract", "2", "--volume", "v"}, func(r *Run) { r.Version, r.WaitRelease = 2, true }, nil, ""},
 		{"reads the parts of a volume, in order", []string{"--contract", "2", "--volume", "v", "--part", "v=config", "--part", "v=downward"},
@@ -197,10 +220,10 @@ func TestFromPod(t *testing.T) {
 // FuzzRunArgs: any command line the webhook can write reads back as the
 // value it was written from.
 func FuzzRunArgs(f *testing.F) {
-	f.Add("config", "app", "SIGHUP", "", "nginx", true, int64(time.Second))
-	f.Add("tls", "x", "none", "http://127.0.0.1/x", "", false, int64(0))
-	f.Add("v", "c", "iot", "http://LOCALHOST:1/-/r", "--a,b", true, int64(3))
-	f.Fuzz(func(t *testing.T, volume, container, signal, url, process string, _ bool, grace int64) {
+	f.Add("config", "app", "SIGHUP", "", "nginx", "workers", true, int64(time.Second))
+	f.Add("tls", "x", "none", "http://127.0.0.1/x", "", "http://[::1]:9/m up 1e3", false, int64(0))
+	f.Add("v", "c", "iot", "http://LOCALHOST:1/-/r", "--a,b", "", true, int64(3))
+	f.Fuzz(func(t *testing.T, volume, container, signal, url, process, confirm string, _ bool, grace int64) {
 		// Names are DNS labels; values are those the webhook admits.
 		name := regexp.MustCompile(`^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$`)
 		if !name.MatchString(volume) || !name.MatchString(container) || grace < 0 ||
@@ -211,8 +234,15 @@ func FuzzRunArgs(f *testing.F) {
 		if !ok {
 			return
 		}
+		var c annotations.Confirmation
+		if confirm != "" {
+			var err error
+			if c, err = annotations.ParseConfirm(confirm); err != nil || annotations.CheckConfirm(c, sig, url) != nil {
+				return
+			}
+		}
 		want := Run{Version: Version, Sources: Sources{SrcDir: SrcDir, StableDir: StableDir, LiveDir: LiveDir, Volumes: []string{volume}},
-			Containers: []string{container}, Delivery: Delivery{Signal: sig, URL: url, Process: process}, WaitRelease: true,
+			Containers: []string{container}, Delivery: Delivery{Signal: sig, URL: url, Process: process, Confirm: c}, WaitRelease: true,
 			HealthAddr: DefaultHealthAddr, Timing: DefaultTiming}
 		want.Timing.Grace = time.Duration(grace)
 		args := want.Args()

@@ -45,6 +45,9 @@ type Delivery struct {
 	// Process is a regexp on the command line picking the process to
 	// signal; empty for the container's main process.
 	Process string
+	// Confirm is how the reloader knows the app runs the revision after it
+	// was told; the zero value is the delivery's default.
+	Confirm annotations.Confirmation
 }
 
 // Timing bounds the sidecar's waits and retries.
@@ -57,10 +60,13 @@ type Timing struct {
 	Grace time.Duration
 	// Retries is how often a delivery that failed transiently is tried again.
 	Retries int
+	// ConfirmTimeout bounds a confirmation that waits for the app (workers,
+	// a URL, a metric), from the delivery.
+	ConfirmTimeout time.Duration
 }
 
 // DefaultTiming is what the sidecar uses when the command line says nothing.
-var DefaultTiming = Timing{VerifyTimeout: 2 * time.Minute, Resync: time.Minute, Grace: time.Second, Retries: 3}
+var DefaultTiming = Timing{VerifyTimeout: 2 * time.Minute, Resync: time.Minute, Grace: time.Second, Retries: 3, ConfirmTimeout: 10 * time.Second}
 
 // DefaultHealthAddr is the sidecar's health address when none is given.
 var DefaultHealthAddr = ":" + strconv.Itoa(int(DefaultHealthPort))
@@ -85,6 +91,9 @@ func (r Run) Args() []string {
 	if r.Delivery.Process != "" {
 		args = append(args, "--process", r.Delivery.Process)
 	}
+	if !r.Delivery.Confirm.IsZero() {
+		args = append(args, "--confirm", r.Delivery.Confirm.String())
+	}
 	if r.WaitRelease && r.Version == 1 {
 		args = append(args, "--wait-release")
 	}
@@ -96,7 +105,7 @@ func (r Run) Args() []string {
 	for _, d := range []struct {
 		name      string
 		got, want time.Duration
-	}{{"verify-timeout", t.VerifyTimeout, def.VerifyTimeout}, {"resync", t.Resync, def.Resync}, {"grace", t.Grace, def.Grace}} {
+	}{{"verify-timeout", t.VerifyTimeout, def.VerifyTimeout}, {"resync", t.Resync, def.Resync}, {"grace", t.Grace, def.Grace}, {"confirm-timeout", t.ConfirmTimeout, def.ConfirmTimeout}} {
 		if d.got != 0 && d.got != d.want {
 			args = append(args, "--"+d.name, d.got.String())
 		}
@@ -115,9 +124,9 @@ func (r Run) Args() []string {
 // RunFlags parses run's flags: register them with NewRunFlags, parse the flag
 // set, then read the result with Run.
 type RunFlags struct {
-	r                    Run
-	containers           listFlag
-	signal, url, process string
+	r                             Run
+	containers                    listFlag
+	signal, url, process, confirm string
 }
 
 // NewRunFlags defines run's flags on fs. getenv supplies the defaults of
@@ -134,6 +143,7 @@ func NewRunFlags(fs *flag.FlagSet, getenv func(string) string) *RunFlags {
 	fs.StringVar(&f.signal, "signal", string(annotations.DefaultSignal), "`SIGNAL` to send the app (SIGHUP, USR1, ...), or none")
 	fs.StringVar(&f.url, "url", "", "loopback `URL` to POST instead of a signal")
 	fs.StringVar(&f.process, "process", "", "`REGEXP` on the command line picking the process to signal (default: the container's main process)")
+	fs.StringVar(&f.confirm, "confirm", "", "how to know the app runs the new config: process (alive after --grace), workers (the signalled process forks new children), a loopback `URL` answering 2xx, or \"URL NAME VALUE\" (the Prometheus-text sample NAME there equals VALUE) (default: process for a signal, the answer of --url)")
 	fs.BoolVar(&r.WaitRelease, "wait-release", false, "apply only the revision the controller released in "+annotations.Released+" (always so from contract version 2)")
 	fs.StringVar(&r.HealthAddr, "health-addr", DefaultHealthAddr, "`ADDR` serving "+HealthPath+" and "+ReadyPath)
 	fs.StringVar(&r.ExchangeURL, "exchange-url", "", "`URL` where the pod token is traded for the reloader's (default: use the in-cluster token as it is)")
@@ -141,6 +151,7 @@ func NewRunFlags(fs *flag.FlagSet, getenv func(string) string) *RunFlags {
 	fs.DurationVar(&t.VerifyTimeout, "verify-timeout", def.VerifyTimeout, "how long to wait for the mounted sources to reach a released revision")
 	fs.DurationVar(&t.Resync, "resync", def.Resync, "period of the safety-net re-hash of the sources")
 	fs.DurationVar(&t.Grace, "grace", def.Grace, "how long the app must keep running after it is told")
+	fs.DurationVar(&t.ConfirmTimeout, "confirm-timeout", def.ConfirmTimeout, "how long, from the delivery, --confirm waits for new workers, a 2xx answer or the metric's value")
 	fs.IntVar(&t.Retries, "retries", def.Retries, "how often a delivery that failed transiently (app not listening, 502/503/504, 429) is tried again")
 	fs.StringVar(&r.Kubeconfig, "kubeconfig", "", "kubeconfig `FILE` (default: in-cluster)")
 	fs.StringVar(&r.PodName, "pod-name", getenv(PodNameEnv), "this pod's name (default $"+PodNameEnv+")")
@@ -163,13 +174,13 @@ func (f *RunFlags) Run() (Run, []string, error) {
 	}
 	r.Containers = f.containers
 	var ws []string
-	r.Delivery, ws = delivery(f.signal, f.url, f.process)
+	r.Delivery, ws = delivery(f.signal, f.url, f.process, f.confirm)
 	return r, ws, nil
 }
 
 // delivery checks the delivery flags with the webhook's own rules
 // (pkg/annotations), replacing what the reloader could not use.
-func delivery(signal, url, process string) (Delivery, []string) {
+func delivery(signal, url, process, confirm string) (Delivery, []string) {
 	var d Delivery
 	var ws []string
 	if url != "" {
@@ -192,6 +203,17 @@ func delivery(signal, url, process string) (Delivery, []string) {
 			ws = append(ws, fmt.Sprintf("--process %q: %v; using the container's main process", process, err))
 		} else {
 			d.Process = process
+		}
+	}
+	if confirm != "" {
+		c, err := annotations.ParseConfirm(confirm)
+		if err == nil {
+			err = annotations.CheckConfirm(c, d.Signal, d.URL)
+		}
+		if err != nil {
+			ws = append(ws, fmt.Sprintf("--confirm %q: %v; using the delivery's default", confirm, err))
+		} else {
+			d.Confirm = c
 		}
 	}
 	return d, ws

@@ -92,7 +92,7 @@ func reloaderContainer(p plan, opts Options) corev1.Container {
 		Version:     contract.Version,
 		Sources:     sources(p),
 		Containers:  p.containers,
-		Delivery:    contract.Delivery{Signal: p.signal, URL: p.url, Process: p.process},
+		Delivery:    contract.Delivery{Signal: p.signal, URL: p.url, Process: p.process, Confirm: p.confirm},
 		WaitRelease: true,
 		HealthAddr:  ":" + strconv.Itoa(int(p.healthPort)),
 		ExchangeURL: opts.ExchangeURL,

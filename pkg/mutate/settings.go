@@ -17,6 +17,7 @@ type settings struct {
 	signal     annotations.SignalName // "" when url is set
 	url        string
 	process    string
+	confirm    annotations.Confirmation
 	subPath    annotations.SubPathMode
 }
 
@@ -61,6 +62,8 @@ func readSettings(pod *corev1.Pod, opts Options) (settings, []string) {
 		s.signal = ""
 	}
 	s.process, w = annotations.ProcessOf(a)
+	collect(w)
+	s.confirm, w = annotations.ConfirmOf(a, s.signal, s.url)
 	collect(w)
 	s.subPath, w = annotations.SubPathOf(a)
 	collect(w)

@@ -7,6 +7,8 @@ import (
 	"log/slog"
 	"strings"
 	"time"
+
+	"github.com/hotreload/hotreload/pkg/annotations"
 )
 
 // ErrContainerStopped means an app container stopped running, or was
@@ -60,9 +62,10 @@ func (a *applier) apply(ctx context.Context, rev string) error {
 	log.Info("live copy swapped")
 	// From here on the live copy holds rev: the steps run to their end.
 	ctx = context.WithoutCancel(ctx)
+	toldAt := time.Now()
 	told, err := a.tell(ctx, log, running)
 	if err == nil {
-		err = a.confirm(running)
+		err = a.confirm(ctx, running, toldAt)
 	}
 	if err != nil {
 		// The rejected files never stay live: the app that restarts, or
@@ -70,6 +73,9 @@ func (a *applier) apply(ctx context.Context, rev string) error {
 		return a.fail(ctx, log, rev, a.swapBack(log, undo, err))
 	}
 	msg := fmt.Sprintf("%s delivered to %s", a.deliverer.Method, strings.Join(told, ","))
+	if c := a.deliverer.Confirm; !c.IsZero() && len(told) > 0 {
+		msg += ", confirmed by " + c.String()
+	}
 	if len(told) == 0 {
 		msg = "no running container to tell"
 	}
@@ -132,6 +138,9 @@ func (a *applier) tell(ctx context.Context, log *slog.Logger, running map[string
 			delete(running, name)
 			continue
 		}
+		if err != nil && isVerdict(err) {
+			return told, fmt.Errorf("%w (container %s)", err, name)
+		}
 		if err != nil {
 			return told, fmt.Errorf("container %s: %w", name, err)
 		}
@@ -147,7 +156,9 @@ func (a *applier) tell(ctx context.Context, log *slog.Logger, running map[string
 // confirm checks that every container that ran is still running, as the
 // same container, a grace period after it was told: whatever the method, a
 // container that stopped or was replaced since did not survive the new config.
-func (a *applier) confirm(running map[string]string) error {
+// Then, where hotreload/confirm names a URL, the app must answer it (with the
+// metric's value) within the confirm timeout from told.
+func (a *applier) confirm(ctx context.Context, running map[string]string, told time.Time) error {
 	if len(running) == 0 {
 		return nil
 	}
@@ -164,6 +175,10 @@ func (a *applier) confirm(running map[string]string) error {
 		if now, ok := a.view.Running(name); !ok || now != id {
 			return fmt.Errorf("container %s after %s: %w", name, d.Method, ErrContainerStopped)
 		}
+	}
+	switch d.Confirm.Mode {
+	case annotations.ConfirmHTTP, annotations.ConfirmMetric:
+		return d.confirmURL(ctx, told)
 	}
 	return nil
 }

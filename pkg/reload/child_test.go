@@ -25,6 +25,10 @@ func TestMain(m *testing.M) {
 	case "app":
 		runChildApp()
 		return
+	case "worker":
+		for { // until its master kills it, or dies (Pdeathsig)
+			time.Sleep(time.Hour)
+		}
 	case "read":
 		// Read the config once and record it: an app starting mid-update.
 		b, err := os.ReadFile(os.Getenv("CHILD_CONFIG"))
@@ -75,6 +79,10 @@ func runChildApp() {
 		os.WriteFile(addrFile+".tmp", []byte(ln.Addr().String()), 0o644)
 		os.Rename(addrFile+".tmp", addrFile)
 	}
+	var worker *exec.Cmd
+	if os.Getenv("CHILD_WORKERS") != "" {
+		worker = startWorker()
+	}
 	record("ready")
 	for s := range sigs {
 		b, err := os.ReadFile(os.Getenv("CHILD_CONFIG"))
@@ -82,7 +90,27 @@ func runChildApp() {
 		if os.Getenv("CHILD_EXIT_ON_SIGNAL") != "" {
 			os.Exit(1)
 		}
+		// A master and its workers, as nginx runs: a config it accepts gets
+		// a new worker and the old one leaves; one it refuses changes nothing.
+		if worker != nil && !strings.Contains(string(b), "broken") {
+			next := startWorker()
+			worker.Process.Kill()
+			worker.Wait()
+			worker = next
+		}
 	}
+}
+
+// startWorker starts a worker of the test app, which dies with it.
+func startWorker() *exec.Cmd {
+	w := exec.Command(os.Args[0], "-test.run=^$", "hotreload-test-worker")
+	w.Env = append(os.Environ(), "HOTRELOAD_TEST_CHILD=worker")
+	w.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
+	if err := w.Start(); err != nil {
+		os.Exit(5)
+	}
+	record(fmt.Sprintf("worker %d", w.Process.Pid))
+	return w
 }
 
 // child is a running test app.
@@ -162,7 +190,7 @@ func fakeProc(t testing.TB, id string, pids ...int) Procs {
 		require.NoError(t, os.Mkdir(dir, 0o755))
 		require.NoError(t, os.WriteFile(filepath.Join(dir, "cgroup"),
 			[]byte("0::/kubepods.slice/kubepods-burstable.slice/kubepods-burstable-podabc.slice/cri-containerd-"+id+".scope\n"), 0o644))
-		for _, f := range []string{"stat", "cmdline"} {
+		for _, f := range []string{"stat", "cmdline", "task"} {
 			require.NoError(t, os.Symlink(fmt.Sprintf("/proc/%d/%s", pid, f), filepath.Join(dir, f)))
 		}
 	}

@@ -8,7 +8,6 @@ import (
 	"net"
 	"net/http"
 	"regexp"
-	"strings"
 	"syscall"
 	"time"
 
@@ -21,8 +20,8 @@ import (
 
 var (
 	// ErrProcessDied means the target process was gone or a zombie after the
-	// grace period that followed the signal.
-	ErrProcessDied = errors.New("process died after the reload signal")
+	// grace period that followed the signal: the app's verdict on the config.
+	ErrProcessDied = errors.New("process died after")
 	// ErrHTTPStatus means the reload URL answered with a non-2xx status.
 	ErrHTTPStatus = errors.New("reload URL answered with an error status")
 	// ErrNotLoopback means the reload URL does not reach a loopback address.
@@ -102,6 +101,13 @@ type Deliverer struct {
 	// (none when zero), after RetryDelay, doubling each time (250ms when zero).
 	Retries    int
 	RetryDelay time.Duration
+	// Confirm is how the app's acceptance is known after it was told; the
+	// zero value is the method's default (the process alive after the grace,
+	// the POST's own answer).
+	Confirm annotations.Confirmation
+	// ConfirmTimeout bounds a confirmation that waits for the app, from the
+	// delivery; DefaultConfirmTimeout when zero.
+	ConfirmTimeout time.Duration
 }
 
 // NewDeliverer returns the Deliverer of a delivery and timing parsed by
@@ -111,7 +117,7 @@ func NewDeliverer(d contract.Delivery, t contract.Timing) (*Deliverer, error) {
 	if err != nil {
 		return nil, err
 	}
-	out := &Deliverer{Method: m, Grace: t.Grace, Retries: t.Retries}
+	out := &Deliverer{Method: m, Grace: t.Grace, Retries: t.Retries, Confirm: d.Confirm, ConfirmTimeout: t.ConfirmTimeout}
 	if d.Process != "" {
 		if out.Process, err = regexp.Compile(d.Process); err != nil {
 			return nil, fmt.Errorf("--process %q: %w", d.Process, err)
@@ -176,13 +182,28 @@ func (d *Deliverer) deliverOnce(ctx context.Context, containerID string) (int, e
 	if err != nil {
 		return 0, err
 	}
+	var workers []int
+	if d.Confirm.Mode == annotations.ConfirmWorkers {
+		if workers, err = d.Procs.Children(pid, containerID); err != nil {
+			return pid, err
+		}
+	}
+	told := time.Now()
 	if err := d.signal(containerID, pid); err != nil {
 		return pid, fmt.Errorf("send %s to pid %d: %w", d.Method, pid, err)
 	}
 	if err := d.watchGrace(ctx, pid); err != nil {
 		return pid, err
 	}
+	if d.Confirm.Mode == annotations.ConfirmWorkers {
+		return pid, d.awaitWorkers(ctx, containerID, pid, workers, told)
+	}
 	return pid, nil
+}
+
+// died is the error of a target process that died after it was told.
+func (d *Deliverer) died(pid int) error {
+	return fmt.Errorf("%w %s: pid %d", ErrProcessDied, d.Method, pid)
 }
 
 // signal sends the signal to pid through a pidfd, opened first and then
@@ -226,11 +247,11 @@ func (d *Deliverer) watchGrace(ctx context.Context, pid int) error {
 			return ctx.Err()
 		case <-poll.C:
 			if !d.Procs.Alive(pid) {
-				return fmt.Errorf("pid %d after %s: %w", pid, d.Method, ErrProcessDied)
+				return d.died(pid)
 			}
 		case <-grace.C:
 			if !d.Procs.Alive(pid) {
-				return fmt.Errorf("pid %d after %s: %w", pid, d.Method, ErrProcessDied)
+				return d.died(pid)
 			}
 			return nil
 		}
@@ -260,18 +281,11 @@ func (d *Deliverer) post(ctx context.Context) error {
 	}
 	ctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
-	dialer := &net.Dialer{Control: loopbackOnly}
-	client := &http.Client{
-		Transport: &http.Transport{Proxy: nil, DisableKeepAlives: true, DialContext: dialer.DialContext},
-		CheckRedirect: func(req *http.Request, _ []*http.Request) error {
-			return annotations.CheckLoopbackURL(req.URL.String())
-		},
-	}
 	req, err := http.NewRequestWithContext(ctx, http.MethodPost, d.Method.URL, nil)
 	if err != nil {
 		return fmt.Errorf("POST %s: %w", d.Method.URL, err)
 	}
-	resp, err := client.Do(req)
+	resp, err := loopbackClient().Do(req)
 	if errors.Is(err, ErrNotLoopback) {
 		return fmt.Errorf("POST %s: %w", d.Method.URL, err)
 	}
@@ -281,13 +295,14 @@ func (d *Deliverer) post(ctx context.Context) error {
 	}
 	defer resp.Body.Close()
 	body, _ := io.ReadAll(io.LimitReader(resp.Body, 512))
-	if resp.StatusCode < 200 || resp.StatusCode > 299 {
-		err := fmt.Errorf("POST %s: %s: %q: %w", d.Method.URL, resp.Status, strings.TrimSpace(string(body)), ErrHTTPStatus)
-		switch resp.StatusCode {
-		case http.StatusTooManyRequests, http.StatusBadGateway, http.StatusServiceUnavailable, http.StatusGatewayTimeout:
-			return transientError{err}
-		}
-		return err
+	if resp.StatusCode >= 200 && resp.StatusCode <= 299 {
+		return nil
 	}
-	return nil
+	switch resp.StatusCode {
+	case http.StatusTooManyRequests, http.StatusBadGateway, http.StatusServiceUnavailable, http.StatusGatewayTimeout:
+		// Busy or not ready: no verdict on the config yet.
+		return transientError{fmt.Errorf("POST %s: %s: %s: %w", d.Method.URL, resp.Status, firstLine(body), ErrHTTPStatus)}
+	}
+	// Any other error answer is the app's refusal; its first line says why.
+	return refused(ErrHTTPStatus, "POST %s: %s: %s", d.Method.URL, resp.Status, firstLine(body))
 }

@@ -2,6 +2,7 @@ package reload
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"net"
 	"net/http"
@@ -236,9 +237,9 @@ func TestDeliverHTTPRetriesTransientFailuresOnly(t *testing.T) {
 	}{
 		{"retries 503 until the app answers 200", []int{503, 503, 200}, 3, 3, ""},
 		{"retries 429, 502 and 504 too", []int{429, 502, 504, 204}, 3, 4, ""},
-		{"gives up after the retries", []int{503}, 2, 3, `after 3 attempts: POST URL: 503 Service Unavailable: "busy": reload URL answered with an error status`},
-		{"never retries a 500: the app refused the config", []int{500, 200}, 3, 1, `POST URL: 500 Internal Server Error: "busy": reload URL answered with an error status`},
-		{"does not retry without retries", []int{503, 200}, 0, 1, `POST URL: 503 Service Unavailable: "busy": reload URL answered with an error status`},
+		{"gives up after the retries", []int{503}, 2, 3, `after 3 attempts: POST URL: 503 Service Unavailable: busy: reload URL answered with an error status`},
+		{"never retries a 500: the app refused the config", []int{500, 200}, 3, 1, `refused by the app: POST URL: 500 Internal Server Error: busy`},
+		{"does not retry without retries", []int{503, 200}, 0, 1, `POST URL: 503 Service Unavailable: busy: reload URL answered with an error status`},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -263,6 +264,7 @@ func TestDeliverHTTPRetriesTransientFailuresOnly(t *testing.T) {
 			} else {
 				require.ErrorIs(t, err, ErrHTTPStatus)
 				assert.Equal(t, tc.wantErr, strings.ReplaceAll(err.Error(), url, "URL"))
+				assert.Equal(t, strings.HasPrefix(tc.wantErr, "refused"), errors.Is(err, ErrRefused), "only a final error answer is the app's verdict")
 			}
 			assert.Equal(t, tc.wantPOST, posts)
 		})

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -184,4 +185,52 @@ func (p Procs) Find(id string, process *regexp.Regexp) (int, error) {
 		return a.PID - b.PID
 	})
 	return best.PID, nil
+}
+
+// Children returns the PIDs of pid's children: from the kernel's list of
+// each of its threads' children (/proc/<pid>/task/<tid>/children), else,
+// where the kernel keeps no such list, from the parents of the processes of
+// container id.
+func (p Procs) Children(pid int, id string) ([]int, error) {
+	if out, err := p.childList(pid); err == nil {
+		return out, nil
+	}
+	procs, err := p.Container(id)
+	if err != nil {
+		return nil, fmt.Errorf("children of pid %d: %w", pid, err)
+	}
+	var out []int
+	for _, pr := range procs {
+		if pr.PPID == pid {
+			out = append(out, pr.PID)
+		}
+	}
+	return out, nil
+}
+
+func (p Procs) childList(pid int) ([]int, error) {
+	tasks := filepath.Join(p.root(), strconv.Itoa(pid), "task")
+	entries, err := os.ReadDir(tasks)
+	if err != nil {
+		return nil, err
+	}
+	var out []int
+	for _, e := range entries {
+		b, err := os.ReadFile(filepath.Join(tasks, e.Name(), "children"))
+		if errors.Is(err, fs.ErrNotExist) {
+			if _, serr := os.Stat(filepath.Join(tasks, e.Name())); serr == nil {
+				return nil, err // the kernel keeps no list of children
+			}
+			continue // the thread ended
+		}
+		if err != nil {
+			return nil, err
+		}
+		for _, f := range strings.Fields(string(b)) {
+			if child, err := strconv.Atoi(f); err == nil {
+				out = append(out, child)
+			}
+		}
+	}
+	return out, nil
 }

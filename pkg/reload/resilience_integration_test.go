@@ -473,7 +473,7 @@ func TestIntegrationRunSwapsBackARevisionTheAppDiesOn(t *testing.T) {
 	require.True(t, ok)
 	assert.Equal(t, revB, rev)
 	reason, _, _ = strings.Cut(reason, " (at ")
-	assert.Equal(t, fmt.Sprintf("container app: pid %d after SIGHUP: %s", app.cmd.Process.Pid, ErrProcessDied.Error()), reason)
+	assert.Equal(t, fmt.Sprintf("process died after SIGHUP: pid %d (container app)", app.cmd.Process.Pid), reason)
 	waitEvent(t, cs, ns, ReasonReloadFailed+": config revision "+revB+": "+reason)
 	assert.Equal(t, revA, got.Labels[annotations.Applied], "hotreload/applied names what is live")
 	live, err := l.LiveRevision()
@@ -485,6 +485,48 @@ func TestIntegrationRunSwapsBackARevisionTheAppDiesOn(t *testing.T) {
 	assert.Equal(t, []string{"ready", "SIGHUP 14 a=2 and broken"}, app.lines(), "the app was told once")
 	assert.Equal(t, []string{"..data -> current", "app.conf -> ..data/app.conf", "current/"},
 		liveLayout(t, filepath.Join(l.LiveRoot, "config")), "the rejected copy is gone")
+}
+
+// TestIntegrationRunSwapsBackARevisionTheAppRefuses: a master that keeps
+// its workers on a config it refuses, as nginx does, survives the reload. With
+// hotreload/confirm: workers the revision is refused all the same: the
+// previous live copy is back before the failure is reported, and the cause
+// says the app refused it.
+func TestIntegrationRunSwapsBackARevisionTheAppRefuses(t *testing.T) {
+	env := testenv.Get(t)
+	ns := env.Namespace(t, nil)
+	cs := env.Clientset
+	l, write, revA, config := liveWeb(t, cs, ns)
+	app := startChild(t, config, "CHILD_WORKERS=1")
+	startReloader(t, New(Options{
+		Client: newAPI(t, env), Namespace: ns, PodName: "web", Live: l, Containers: []string{"app"},
+		Deliverer: &Deliverer{Procs: fakeProc(t, cid, app.cmd.Process.Pid), Method: Method{Signal: syscall.SIGHUP}, Grace: 50 * time.Millisecond,
+			Confirm: annotations.Confirmation{Mode: annotations.ConfirmWorkers}, ConfirmTimeout: time.Second},
+		WaitRelease: true, Resync: time.Hour, VerifyTimeout: 20 * time.Second,
+	}))
+	waitPod(t, cs, ns, "start-up revision", appliedIs(revA))
+
+	revB := write(files("app.conf", "a=2"), files("tls.crt", "A"))
+	release(t, cs, ns, revB)
+	waitPod(t, cs, ns, "a new worker confirms", appliedIs(revB))
+
+	revC := write(files("app.conf", "a=3 broken"), files("tls.crt", "A"))
+	release(t, cs, ns, revC)
+	got := waitPod(t, cs, ns, "failed", func(p *corev1.Pod) bool { return p.Annotations[annotations.Failed] != "" })
+	rev, reason, ok := annotations.FailedOf(got.Annotations)
+	require.True(t, ok)
+	assert.Equal(t, revC, rev)
+	reason, _, _ = strings.Cut(reason, " (at ")
+	assert.Equal(t, fmt.Sprintf("refused by the app: no new worker of pid %d within 1s after SIGHUP: it kept its old config (container app)", app.cmd.Process.Pid), reason)
+	waitEvent(t, cs, ns, ReasonReloadFailed+": config revision "+revC+": "+reason)
+	assert.Equal(t, revB, got.Labels[annotations.Applied], "hotreload/applied names what is live")
+	live, err := l.LiveRevision()
+	require.NoError(t, err)
+	assert.Equal(t, revB, live, "the previous live copy is back")
+	b, err := os.ReadFile(config)
+	require.NoError(t, err)
+	assert.Equal(t, "a=2", string(b), "an app that starts again reads the config it ran")
+	assert.Len(t, workersOf(app), 2, "one worker at start, one for the accepted config, none for the refused one")
 }
 
 // TestIntegrationARestartedReloaderLeavesAFailedReleaseAlone: the app dies
