@@ -1,0 +1,140 @@
+package reload
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+)
+
+// checkCommand is the test binary run as an app's config check.
+func checkCommand(t *testing.T, env ...string) []string {
+	t.Helper()
+	record := filepath.Join(t.TempDir(), "record")
+	for _, e := range append([]string{"HOTRELOAD_TEST_CHILD=check", "CHILD_CONFIG=/etc/app/app.conf", "CHILD_RECORD=" + record}, env...) {
+		k, v, _ := strings.Cut(e, "=")
+		t.Setenv(k, v)
+	}
+	return []string{os.Args[0], "-test.run=^$", "hotreload-test-check"}
+}
+
+func TestValidatorCheck(t *testing.T) {
+	tail := func(from int) string {
+		var lines []string
+		for i := from; i < 30; i++ {
+			lines = append(lines, fmt.Sprintf("check line %d", i))
+		}
+		lines = append(lines, `config: [emerg] \x1b[31munknown directive\x1b[0m in /etc/app/app.conf`)
+		return strings.Join(lines, `\n`)
+	}
+	tests := []struct {
+		name string
+		env  []string
+		want Verdict
+	}{
+		{"accepts a config the check exits 0 on", []string{"CHECK_EXIT=0"}, Verdict{OK: true, Exit: 0, Output: tail(11)}},
+		{"refuses one it exits non-zero on, with the last lines of its output, escaped", []string{"CHECK_EXIT=1"},
+			Verdict{Exit: 1, Output: tail(11)}},
+		{"refuses one it never finishes on", []string{"CHECK_HANG=1"},
+			Verdict{Exit: -1, Output: tail(11), Problem: "no answer within 500ms (killed)"}},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			v := &Validator{Command: checkCommand(t, tc.env...), Timeout: 500 * time.Millisecond}
+			assert.Equal(t, tc.want, v.Check(context.Background()))
+		})
+	}
+}
+
+func TestValidatorKillsWhatTheCheckLeftBehind(t *testing.T) {
+	cmd := checkCommand(t, "CHECK_HANG=1", "CHECK_GRANDCHILD=1")
+	v := &Validator{Command: cmd, Timeout: 500 * time.Millisecond}
+	start := time.Now()
+	got := v.Check(context.Background())
+	assert.Less(t, time.Since(start), 3*time.Second, "the answer waits for no process the check left")
+	assert.Equal(t, "no answer within 500ms (killed)", got.Problem)
+	c := &child{record: os.Getenv("CHILD_RECORD")}
+	lines := c.lines()
+	require.Len(t, lines, 1)
+	pid, err := strconv.Atoi(strings.TrimPrefix(lines[0], "grandchild "))
+	require.NoError(t, err)
+	require.Eventually(t, func() bool { return !(Procs{}).Alive(pid) }, 5*time.Second, 10*time.Millisecond, "the grandchild died with the check's group")
+}
+
+func TestValidatorOfACommandThatCannotStart(t *testing.T) {
+	v := &Validator{Command: []string{"/nonexistent/nginx", "-t"}}
+	got := v.Check(context.Background())
+	assert.Equal(t, Verdict{Exit: -1, Problem: "fork/exec /nonexistent/nginx: no such file or directory"}, got)
+	assert.EqualError(t, got.Err(v.Command), "refused by the app: /nonexistent/nginx -t: fork/exec /nonexistent/nginx: no such file or directory")
+}
+
+func TestVerdictErr(t *testing.T) {
+	cmd := []string{"nginx", "-t"}
+	assert.NoError(t, Verdict{OK: true}.Err(cmd))
+	err := Verdict{Exit: 1, Output: `nginx: [emerg] unknown directive "x" in /etc/nginx/nginx.conf:14\nnginx: configuration file /etc/nginx/nginx.conf test failed`}.Err(cmd)
+	require.ErrorIs(t, err, ErrRefused)
+	assert.EqualError(t, err, `refused by the app: nginx -t: exit status 1: nginx: [emerg] unknown directive "x" in /etc/nginx/nginx.conf:14\nnginx: configuration file /etc/nginx/nginx.conf test failed`)
+}
+
+// TestAskValidator: the reloader asks over a real Unix socket, and a
+// validator that is gone, or answers nothing, is a fault, not a refusal.
+func TestAskValidator(t *testing.T) {
+	dir := t.TempDir()
+	socket := filepath.Join(dir, "nginx.sock")
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+
+	_, err := AskValidator(ctx, socket, "abc", time.Second)
+	require.ErrorIs(t, err, ErrValidatorUnavailable, "no validator yet")
+	assert.NotErrorIs(t, err, ErrRefused)
+
+	v := &Validator{Command: checkCommand(t, "CHECK_EXIT=2"), Timeout: 2 * time.Second}
+	os.WriteFile(socket, []byte("stale"), 0o600) // a socket the validator's previous run left
+	ln, err := Listen(socket)
+	require.NoError(t, err)
+	served := make(chan error, 1)
+	go func() { served <- v.Serve(ctx, ln) }()
+	got, err := AskValidator(ctx, socket, "abc", 2*time.Second)
+	require.NoError(t, err)
+	assert.Equal(t, Verdict{Exit: 2, Output: v.Check(ctx).Output}, got)
+
+	cancel()
+	require.NoError(t, <-served, "the validator stops with its context")
+	_, err = AskValidator(context.Background(), socket, "abc", time.Second)
+	require.ErrorIs(t, err, ErrValidatorUnavailable, "the validator stopped")
+}
+
+func TestAskValidatorThatNeverAnswers(t *testing.T) {
+	socket := filepath.Join(t.TempDir(), "app.sock")
+	ln, err := Listen(socket)
+	require.NoError(t, err)
+	defer ln.Close()
+	go func() {
+		c, err := ln.Accept()
+		if err == nil {
+			defer c.Close()
+			time.Sleep(time.Minute)
+		}
+	}()
+	ctx, cancel := context.WithTimeout(context.Background(), 200*time.Millisecond)
+	defer cancel()
+	_, err = AskValidator(ctx, socket, "abc", time.Second)
+	require.ErrorIs(t, err, ErrValidatorUnavailable)
+	assert.Contains(t, err.Error(), "no verdict")
+}
+
+func TestLastLines(t *testing.T) {
+	assert.Equal(t, "", lastLines(nil))
+	assert.Equal(t, `a\nb`, lastLines([]byte("\n\na\r\n  \nb\n\n")), "blank lines and carriage returns go")
+	long := lastLines([]byte(strings.Repeat("é", 1000)))
+	assert.LessOrEqual(t, len(long), verdictBytes)
+	assert.True(t, strings.HasPrefix(long, "…é"), "cut at the front, on a character")
+	assert.Equal(t, "bad \uFFFD byte", lastLines([]byte("bad \xff byte")), "invalid UTF-8 replaced")
+}
