@@ -22,6 +22,7 @@ func main() {
 		{Name: "run", Short: "the sidecar: apply released config revisions and signal the app", Run: runCommand},
 		{Name: "install", Short: "init step: copy this binary into a shared directory and write the first live copy", Run: installCommand},
 		{Name: "link", Short: "init step in the app's image: make subPath files symlinks into the live copy", Run: linkCommand},
+		{Name: "validator", Short: "sidecar in the app's image: run the app's own check of a staged revision when the reloader asks", Run: validatorCommand},
 	}
 	os.Exit(cli.Main(ctx, "reloader", "hotreload reloader: delivers config changes to a running process, in place.", cmds, os.Args[1:], os.Stderr))
 }
