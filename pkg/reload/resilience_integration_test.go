@@ -468,20 +468,7 @@ func TestIntegrationRunSwapsBackARevisionTheAppDiesOn(t *testing.T) {
 
 	revB := write(files("app.conf", "a=2 and broken"), files("tls.crt", "A"))
 	release(t, cs, ns, revB)
-	got := waitPod(t, cs, ns, "failed", func(p *corev1.Pod) bool { return p.Annotations[annotations.Failed] != "" })
-	rev, reason, ok := annotations.FailedOf(got.Annotations)
-	require.True(t, ok)
-	assert.Equal(t, revB, rev)
-	reason, _, _ = strings.Cut(reason, " (at ")
-	assert.Equal(t, fmt.Sprintf("process died after SIGHUP: pid %d (container app)", app.cmd.Process.Pid), reason)
-	waitEvent(t, cs, ns, ReasonReloadFailed+": config revision "+revB+": "+reason)
-	assert.Equal(t, revA, got.Labels[annotations.Applied], "hotreload/applied names what is live")
-	live, err := l.LiveRevision()
-	require.NoError(t, err)
-	assert.Equal(t, revA, live, "the previous live copy is back")
-	b, err := os.ReadFile(config)
-	require.NoError(t, err)
-	assert.Equal(t, "a=1", string(b), "an app that starts again reads the config it ran")
+	requireSwappedBack(t, cs, ns, l, config, revB, fmt.Sprintf("process died after SIGHUP: pid %d (container app)", app.cmd.Process.Pid), revA, "a=1")
 	assert.Equal(t, []string{"ready", "SIGHUP 14 a=2 and broken"}, app.lines(), "the app was told once")
 	assert.Equal(t, []string{"..data -> current", "app.conf -> ..data/app.conf", "current/"},
 		liveLayout(t, filepath.Join(l.LiveRoot, "config")), "the rejected copy is gone")
@@ -512,21 +499,30 @@ func TestIntegrationRunSwapsBackARevisionTheAppRefuses(t *testing.T) {
 
 	revC := write(files("app.conf", "a=3 broken"), files("tls.crt", "A"))
 	release(t, cs, ns, revC)
+	requireSwappedBack(t, cs, ns, l, config, revC,
+		fmt.Sprintf("refused by the app: no new worker of pid %d within 1s after SIGHUP: it kept its old config (container app)", app.cmd.Process.Pid), revB, "a=2")
+	assert.Len(t, workersOf(app), 2, "one worker at start, one for the accepted config, none for the refused one")
+}
+
+// requireSwappedBack waits until the pod reports revision failed for
+// reason (its Event too), and checks that the previous revision is live
+// again, named by hotreload/applied, with the config file as it was.
+func requireSwappedBack(t *testing.T, cs kubernetes.Interface, ns string, l *Live, config, failed, reason, previous, content string) {
+	t.Helper()
 	got := waitPod(t, cs, ns, "failed", func(p *corev1.Pod) bool { return p.Annotations[annotations.Failed] != "" })
-	rev, reason, ok := annotations.FailedOf(got.Annotations)
+	rev, gotReason, ok := annotations.FailedOf(got.Annotations)
 	require.True(t, ok)
-	assert.Equal(t, revC, rev)
-	reason, _, _ = strings.Cut(reason, " (at ")
-	assert.Equal(t, fmt.Sprintf("refused by the app: no new worker of pid %d within 1s after SIGHUP: it kept its old config (container app)", app.cmd.Process.Pid), reason)
-	waitEvent(t, cs, ns, ReasonReloadFailed+": config revision "+revC+": "+reason)
-	assert.Equal(t, revB, got.Labels[annotations.Applied], "hotreload/applied names what is live")
+	assert.Equal(t, failed, rev)
+	gotReason, _, _ = strings.Cut(gotReason, " (at ")
+	assert.Equal(t, reason, gotReason)
+	waitEvent(t, cs, ns, ReasonReloadFailed+": config revision "+failed+": "+reason)
+	assert.Equal(t, previous, got.Labels[annotations.Applied], "hotreload/applied names what is live")
 	live, err := l.LiveRevision()
 	require.NoError(t, err)
-	assert.Equal(t, revB, live, "the previous live copy is back")
+	assert.Equal(t, previous, live, "the previous live copy is back")
 	b, err := os.ReadFile(config)
 	require.NoError(t, err)
-	assert.Equal(t, "a=2", string(b), "an app that starts again reads the config it ran")
-	assert.Len(t, workersOf(app), 2, "one worker at start, one for the accepted config, none for the refused one")
+	assert.Equal(t, content, string(b), "an app that starts again reads the config it ran")
 }
 
 // TestIntegrationARestartedReloaderLeavesAFailedReleaseAlone: the app dies
