@@ -91,20 +91,23 @@ func ParseConfirm(v string) (Confirmation, error) {
 	return Confirmation{}, errors.New("want one word, or a URL, a metric name and a value")
 }
 
-// CheckConfirm returns nil when c can confirm a delivery by signal (signal
-// set, url empty), by URL, or of none, else what is wrong: workers need a
-// process that is signalled.
-func CheckConfirm(c Confirmation, signal SignalName, url string) error {
-	if c.Mode != ConfirmWorkers {
-		return nil
-	}
+// ParseConfirmFor parses a Confirm annotation's value (ParseConfirm) for a
+// delivery by signal (url empty), by url, or of none, and refuses what cannot
+// confirm that delivery: workers need a process that is signalled. The
+// webhook and the reloader read the value with it.
+func ParseConfirmFor(v string, signal SignalName, url string) (Confirmation, error) {
+	c, err := ParseConfirm(v)
 	switch {
+	case err != nil:
+		return Confirmation{}, err
+	case c.Mode != ConfirmWorkers:
+		return c, nil
 	case url != "":
-		return fmt.Errorf("workers need a signal, and %s is set", URL)
+		return Confirmation{}, fmt.Errorf("workers need a signal, and %s is set", URL)
 	case signal == SignalNone:
-		return fmt.Errorf("workers need a signal, and %s is none", Signal)
+		return Confirmation{}, fmt.Errorf("workers need a signal, and %s is none", Signal)
 	}
-	return nil
+	return c, nil
 }
 
 // ConfirmOf returns the pod's Confirm annotation for a delivery by signal
@@ -118,10 +121,7 @@ func ConfirmOf(pod map[string]string, signal SignalName, url string) (Confirmati
 	if url != "" {
 		used = "the reload URL's answer"
 	}
-	c, err := ParseConfirm(v)
-	if err == nil {
-		err = CheckConfirm(c, signal, url)
-	}
+	c, err := ParseConfirmFor(v, signal, url)
 	if err != nil {
 		return Confirmation{}, []Warning{{Key: Confirm, Value: v, Problem: "invalid confirmation", Detail: err.Error(), Used: used}}
 	}

@@ -237,7 +237,7 @@ func FuzzRunArgs(f *testing.F) {
 		var c annotations.Confirmation
 		if confirm != "" {
 			var err error
-			if c, err = annotations.ParseConfirm(confirm); err != nil || annotations.CheckConfirm(c, sig, url) != nil {
+			if c, err = annotations.ParseConfirmFor(confirm, sig, url); err != nil {
 				return
 			}
 		}

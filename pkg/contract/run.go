@@ -65,8 +65,11 @@ type Timing struct {
 	ConfirmTimeout time.Duration
 }
 
+// DefaultConfirmTimeout bounds a confirmation that waits for the app.
+const DefaultConfirmTimeout = 10 * time.Second
+
 // DefaultTiming is what the sidecar uses when the command line says nothing.
-var DefaultTiming = Timing{VerifyTimeout: 2 * time.Minute, Resync: time.Minute, Grace: time.Second, Retries: 3, ConfirmTimeout: 10 * time.Second}
+var DefaultTiming = Timing{VerifyTimeout: 2 * time.Minute, Resync: time.Minute, Grace: time.Second, Retries: 3, ConfirmTimeout: DefaultConfirmTimeout}
 
 // DefaultHealthAddr is the sidecar's health address when none is given.
 var DefaultHealthAddr = ":" + strconv.Itoa(int(DefaultHealthPort))
@@ -206,10 +209,7 @@ func delivery(signal, url, process, confirm string) (Delivery, []string) {
 		}
 	}
 	if confirm != "" {
-		c, err := annotations.ParseConfirm(confirm)
-		if err == nil {
-			err = annotations.CheckConfirm(c, d.Signal, d.URL)
-		}
+		c, err := annotations.ParseConfirmFor(confirm, d.Signal, d.URL)
 		if err != nil {
 			ws = append(ws, fmt.Sprintf("--confirm %q: %v; using the delivery's default", confirm, err))
 		} else {

@@ -14,6 +14,7 @@ import (
 	"unicode"
 
 	"github.com/hotreload/hotreload/pkg/annotations"
+	"github.com/hotreload/hotreload/pkg/contract"
 )
 
 // ErrRefused marks a revision the app refused: its reload URL answered with
@@ -48,13 +49,9 @@ func isVerdict(err error) bool {
 	return errors.Is(err, ErrRefused) || errors.Is(err, ErrProcessDied)
 }
 
-// DefaultConfirmTimeout bounds a confirmation that waits for the app when
-// Deliverer.ConfirmTimeout is zero.
-const DefaultConfirmTimeout = 10 * time.Second
-
 func (d *Deliverer) confirmTimeout() time.Duration {
 	if d.ConfirmTimeout == 0 {
-		return DefaultConfirmTimeout
+		return contract.DefaultConfirmTimeout
 	}
 	return d.ConfirmTimeout
 }

@@ -106,7 +106,7 @@ type Deliverer struct {
 	// the POST's own answer).
 	Confirm annotations.Confirmation
 	// ConfirmTimeout bounds a confirmation that waits for the app, from the
-	// delivery; DefaultConfirmTimeout when zero.
+	// delivery; contract.DefaultConfirmTimeout when zero.
 	ConfirmTimeout time.Duration
 }
 

@@ -17,11 +17,13 @@ import (
 	"syscall"
 	"time"
 	"unicode/utf8"
+
+	"github.com/hotreload/hotreload/pkg/contract"
 )
 
 // DefaultValidateTimeout bounds one run of the app's check when
-// Validator.Timeout is zero.
-const DefaultValidateTimeout = 10 * time.Second
+// Validator.Timeout is zero: the contract's default.
+const DefaultValidateTimeout = contract.DefaultValidateTimeout
 
 // Bounds of what a check's output may put into a pod annotation and an Event.
 const (
