@@ -19,7 +19,7 @@ COPY . .
 ARG VERSION=dev
 RUN CGO_ENABLED=0 go build -trimpath \
       -ldflags "-s -w -X github.com/hotreload/hotreload/internal/version.Version=${VERSION}" \
-      -o /out/ ./cmd/webhook ./cmd/reloader
+      -o /out/ ./cmd/webhook ./cmd/reloader ./cmd/validator
 
 FROM gcr.io/distroless/static-debian12:nonroot AS webhook
 COPY --from=build /out/webhook /webhook
@@ -31,5 +31,7 @@ CMD ["serve"]
 # default user is non-root.
 FROM gcr.io/distroless/static-debian12:nonroot AS reloader
 COPY --from=build /out/reloader /reloader
+# Copied into pods that ask for validation, beside the reloader.
+COPY --from=build /out/validator /validator
 USER 65532:65532
 ENTRYPOINT ["/reloader"]

@@ -35,8 +35,8 @@ VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
 LDFLAGS := -s -w -X github.com/hotreload/hotreload/internal/version.Version=$(VERSION)
 
 .PHONY: build
-build: ## Build static webhook, reloader and kubectl-hotreload binaries into bin/.
-	CGO_ENABLED=0 $(GO) build -trimpath -ldflags '$(LDFLAGS)' -o $(BIN)/ ./cmd/webhook ./cmd/reloader ./cmd/kubectl-hotreload
+build: ## Build static webhook, reloader, validator and kubectl-hotreload binaries into bin/.
+	CGO_ENABLED=0 $(GO) build -trimpath -ldflags '$(LDFLAGS)' -o $(BIN)/ ./cmd/webhook ./cmd/reloader ./cmd/validator ./cmd/kubectl-hotreload
 
 # Where `make install` puts the kubectl plugin; kubectl finds it on the PATH.
 PREFIX ?= /usr/local

@@ -28,7 +28,7 @@ IMAGEBUILD_RELEASE = --platforms $(subst $(space),$(comma),$(strip $(PLATFORMS))
   --label org.opencontainers.image.version=$(VERSION) \
   --label org.opencontainers.image.revision=$(GIT_REVISION) \
   --image '$(IMAGE_REPO)/webhook:$(IMAGE_TAG)=$(PLATFORM_BIN)/{os}_{arch}/webhook,cmd=serve,label=org.opencontainers.image.title=hotreload-webhook,label=org.opencontainers.image.description=hotreload admission webhook and config rollout controller' \
-  --image '$(IMAGE_REPO)/reloader:$(IMAGE_TAG)=$(PLATFORM_BIN)/{os}_{arch}/reloader,label=org.opencontainers.image.title=hotreload-reloader,label=org.opencontainers.image.description=hotreload sidecar that delivers config changes to running processes'
+  --image '$(IMAGE_REPO)/reloader:$(IMAGE_TAG)=$(PLATFORM_BIN)/{os}_{arch}/reloader,rootfs=$(PLATFORM_BIN)/{os}_{arch}/validator-rootfs,label=org.opencontainers.image.title=hotreload-reloader,label=org.opencontainers.image.description=hotreload sidecar that delivers config changes to running processes'
 
 # push and manifests name a registry: the default IMAGE_REPO is Docker Hub's.
 define need-image-repo
@@ -38,11 +38,16 @@ endef
 ##@ Images and release
 
 .PHONY: build-platforms
-build-platforms: ## Cross-compile static webhook and reloader binaries for each of PLATFORMS into bin/platforms/OS_ARCH.
+# The validator goes into the reloader's image beside the reloader, as a
+# layer of its own (bin/platforms/OS_ARCH/validator-rootfs/validator).
+build-platforms: ## Cross-compile static webhook, reloader and validator binaries for each of PLATFORMS into bin/platforms/OS_ARCH.
 	@for p in $(PLATFORMS); do \
-	  echo "go build ./cmd/webhook ./cmd/reloader for $$p"; \
+	  echo "go build ./cmd/webhook ./cmd/reloader ./cmd/validator for $$p"; \
+	  out=$(PLATFORM_BIN)/$${p%/*}_$${p#*/}; \
 	  CGO_ENABLED=0 GOOS=$${p%/*} GOARCH=$${p#*/} $(GO) build -trimpath -ldflags '$(LDFLAGS)' \
-	    -o $(PLATFORM_BIN)/$${p%/*}_$${p#*/}/ ./cmd/webhook ./cmd/reloader || exit 1; \
+	    -o $$out/ ./cmd/webhook ./cmd/reloader || exit 1; \
+	  CGO_ENABLED=0 GOOS=$${p%/*} GOARCH=$${p#*/} $(GO) build -trimpath -ldflags '$(LDFLAGS)' \
+	    -o $$out/validator-rootfs/validator ./cmd/validator || exit 1; \
 	done
 
 .PHONY: images

@@ -97,6 +97,30 @@ func TestInstallCopiesItselfAndWritesTheFirstLiveCopy(t *testing.T) {
 	assert.Equal(t, before, after)
 }
 
+// TestInstallWithValidatorNeedsOne: a pod that asks for validation gets the
+// validator binary from beside the reloader's, or its install step fails and
+// says why (a reloader image without one), before a validator could crash.
+func TestInstallWithValidatorNeedsOne(t *testing.T) {
+	self, err := os.Executable()
+	require.NoError(t, err)
+	beside := filepath.Join(filepath.Dir(self), "validator")
+	_, err = os.Stat(beside)
+	require.ErrorIs(t, err, fs.ErrNotExist, "the test binary has no validator beside it")
+
+	bin := t.TempDir()
+	code, stderr := runCmd("install", installCommand, "--to", bin, "--validator")
+	assert.Equal(t, 1, code)
+	assert.Contains(t, stderr, "the pod asks for validation (hotreload/validate), and the reloader image has no validator: install: open "+beside+": no such file or directory")
+
+	require.NoError(t, os.WriteFile(beside, []byte("#!validator"), 0o755))
+	t.Cleanup(func() { os.Remove(beside) })
+	code, stderr = runCmd("install", installCommand, "--to", bin, "--validator")
+	require.Equal(t, 0, code, stderr)
+	got, err := os.ReadFile(filepath.Join(bin, "validator"))
+	require.NoError(t, err)
+	assert.Equal(t, "#!validator", string(got))
+}
+
 func TestInstallNeedsTo(t *testing.T) {
 	code, stderr := runCmd("install", installCommand)
 	assert.Equal(t, 1, code)

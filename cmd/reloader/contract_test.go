@@ -12,6 +12,7 @@ import (
 	"path"
 	"path/filepath"
 	"slices"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -25,6 +26,7 @@ import (
 	"github.com/hotreload/hotreload/pkg/annotations"
 	"github.com/hotreload/hotreload/pkg/contract"
 	"github.com/hotreload/hotreload/pkg/revision"
+	"github.com/hotreload/hotreload/pkg/validate"
 )
 
 // mutateTestdata holds pkg/mutate's golden pods: what the webhook writes.
@@ -51,7 +53,8 @@ func TestGoldenPodsRunWithTheReloadersFlags(t *testing.T) {
 			}
 			injected++
 			run := checkRun(t, in, out.Pod)
-			checkInstall(t, out.Pod, run.Sources)
+			checkInstall(t, out.Pod, run.Sources, len(run.Validation.Containers) > 0)
+			checkValidators(t, out.Pod, run)
 			checkLinks(t, in.Pod, out.Pod, run.Volumes)
 		})
 	}
@@ -94,6 +97,55 @@ func container(t *testing.T, pod *corev1.Pod, name string) corev1.Container {
 	}
 	require.Failf(t, "container missing", "no container %s", name)
 	return corev1.Container{}
+}
+
+// mountsLive reports whether app container c reads a live copy.
+func mountsLive(c corev1.Container) bool {
+	return slices.ContainsFunc(c.VolumeMounts, func(m corev1.VolumeMount) bool { return m.Name == contract.LiveVolume })
+}
+
+// checkValidators checks each validator against the reloader that asks it:
+// it runs the validator binary install copied, with the pod's check, on the
+// socket the reloader dials, in the socket directory they share; where its
+// app container reads the live copy of V it reads the staged view of V, which
+// resolves through the live copy of V mounted at the candidate directory.
+func checkValidators(t *testing.T, pod *corev1.Pod, run contract.Run) {
+	reloader := container(t, pod, contract.ReloaderName)
+	if len(run.Validation.Containers) > 0 {
+		assert.Equal(t, contract.ValidateVolume, mountAt(reloader, run.Validation.SocketDir))
+		assert.Equal(t, contract.StagedVolume, mountAt(reloader, run.Validation.StagedDir))
+	}
+	check, _ := annotations.ValidateOf(pod.Annotations)
+	var seen []string
+	for k, app := range run.Validation.Containers {
+		name := contract.ValidatorName
+		if k > 0 {
+			name += "-" + strconv.Itoa(k)
+		}
+		v := container(t, pod, name)
+		seen = append(seen, name)
+		assert.Equal(t, []string{contract.ValidatorBinary}, v.Command)
+		assert.Equal(t, contract.BinVolume, mountAt(v, filepath.Dir(contract.ValidatorBinary)))
+		got, err := validate.Parse(v.Args)
+		require.NoError(t, err)
+		assert.Equal(t, validate.CommandLine{Version: contract.Version, Socket: run.Validation.Socket(app), Timeout: validate.DefaultTimeout, Command: check}, got)
+		assert.Equal(t, contract.ValidateVolume, mountAt(v, filepath.Dir(got.Socket)))
+		a := container(t, pod, app)
+		assert.Equal(t, a.Image, v.Image, "the check runs in the app's image")
+		for _, m := range a.VolumeMounts {
+			if m.Name != contract.LiveVolume {
+				continue
+			}
+			assert.Equal(t, contract.StagedVolume, mountAt(v, m.MountPath), "the validator reads the staged view at %s", m.MountPath)
+			c := mountAt(v, filepath.Join(run.Validation.CandidateDir, m.SubPath))
+			assert.Equal(t, contract.LiveVolume, c, "the staged view of %s resolves in the validator", m.SubPath)
+		}
+	}
+	for _, c := range append(pod.Spec.InitContainers, pod.Spec.Containers...) {
+		if strings.HasPrefix(c.Name, contract.ValidatorName) {
+			assert.Contains(t, seen, c.Name, "every validator has a container the reloader asks")
+		}
+	}
 }
 
 // mountAt returns the volume c mounts at mountPath, or "".
@@ -176,6 +228,15 @@ func checkRun(t *testing.T, in goldenInput, pod *corev1.Pod) contract.Run {
 	}
 	delivery.Process, _ = annotations.ProcessOf(pod.Annotations)
 	delivery.Confirm, _ = annotations.ConfirmOf(pod.Annotations, delivery.Signal, delivery.URL)
+	var validation contract.Validation
+	for _, ac := range pod.Spec.Containers {
+		if check, _ := annotations.ValidateOf(pod.Annotations); check != nil && slices.Contains(containers, ac.Name) && mountsLive(ac) {
+			validation.Containers = append(validation.Containers, ac.Name)
+		}
+	}
+	if validation.Containers != nil {
+		validation.SocketDir, validation.StagedDir, validation.CandidateDir = contract.ValidateDir, contract.StagedDir, contract.CandidateDir
+	}
 	require.NotNil(t, c.StartupProbe)
 	require.NotNil(t, c.StartupProbe.HTTPGet)
 	assert.Equal(t, contract.ReadyPath, c.StartupProbe.HTTPGet.Path)
@@ -185,6 +246,7 @@ func checkRun(t *testing.T, in goldenInput, pod *corev1.Pod) contract.Run {
 		Sources:     contract.Sources{SrcDir: contract.SrcDir, StableDir: contract.StableDir, LiveDir: contract.LiveDir, Volumes: sources, Parts: parts},
 		Containers:  containers,
 		Delivery:    delivery,
+		Validation:  validation,
 		WaitRelease: true,
 		HealthAddr:  fmt.Sprintf(":%d", c.StartupProbe.HTTPGet.Port.IntValue()),
 		ExchangeURL: contract.DefaultExchangeURL,
@@ -363,13 +425,13 @@ func podVolume(t *testing.T, pod *corev1.Pod, name string) corev1.Volume {
 	return corev1.Volume{}
 }
 
-func checkInstall(t *testing.T, pod *corev1.Pod, sources contract.Sources) {
+func checkInstall(t *testing.T, pod *corev1.Pod, sources contract.Sources, validator bool) {
 	c := container(t, pod, contract.InstallName)
 	assert.Empty(t, c.Command, "the image's entrypoint is the reloader")
 	require.NotEmpty(t, c.Args)
 	require.Equal(t, "install", c.Args[0])
 	got := parse(t, parseInstall, c.Args[1:])
-	assert.Equal(t, contract.Install{Version: contract.Version, To: contract.BinDir, Timeout: contract.DefaultInstallTimeout, Sources: sources}, got,
+	assert.Equal(t, contract.Install{Version: contract.Version, To: contract.BinDir, Validator: validator, Timeout: contract.DefaultInstallTimeout, Sources: sources}, got,
 		"install writes the live copies run keeps")
 	assert.Equal(t, contract.BinVolume, mountAt(c, got.To))
 	assert.Equal(t, contract.LiveVolume, mountAt(c, got.LiveDir))

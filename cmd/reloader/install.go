@@ -6,15 +6,17 @@ import (
 	"fmt"
 	"log/slog"
 	"os"
+	"path/filepath"
 
 	"github.com/hotreload/hotreload/internal/cli"
 	"github.com/hotreload/hotreload/pkg/contract"
 	"github.com/hotreload/hotreload/pkg/reload"
 )
 
-const installSynopsis = "--to DIR [--src-dir DIR --live-dir DIR --volume V ...]"
+const installSynopsis = "--to DIR [--validator] [--src-dir DIR --live-dir DIR --volume V ...]"
 
 const installDescription = `Copies this binary to DIR/reloader (atomically, mode 0755) for the link step,
+and with --validator the validator binary beside it to DIR/validator,
 then writes the first live copy of each volume from its mounted source, so the
 app starts on complete config even where the sidecar is a plain container. An
 existing live copy is repaired and kept. A volume whose source is not mounted
@@ -48,11 +50,19 @@ func install(ctx context.Context, in contract.Install) error {
 	if err != nil {
 		return fmt.Errorf("install: %w", err)
 	}
-	dst, err := reload.InstallBinary(self, in.To)
+	dst, err := reload.InstallBinary(self, in.To, contract.BinaryName)
 	if err != nil {
 		return err
 	}
 	slog.Info("installed the reloader binary", "path", dst)
+	if in.Validator {
+		// The image holds the validator beside the reloader.
+		src := filepath.Join(filepath.Dir(self), contract.ValidatorBinaryName)
+		if dst, err = reload.InstallBinary(src, in.To, contract.ValidatorBinaryName); err != nil {
+			return fmt.Errorf("the pod asks for validation (hotreload/validate), and the reloader image has no validator: %w", err)
+		}
+		slog.Info("installed the validator binary", "path", dst)
+	}
 	if len(in.Volumes) == 0 {
 		return nil
 	}

@@ -95,8 +95,22 @@ func newReloader(r contract.Run, exchangeCA string) (*reload.Reloader, error) {
 		Live:        liveOf(r.Sources, r.Version),
 		Containers:  r.Containers,
 		Deliverer:   d,
+		Validators:  validatorsOf(r.Validation),
 		WaitRelease: r.WaitRelease, VerifyTimeout: r.Timing.VerifyTimeout, Resync: r.Timing.Resync,
 	}), nil
+}
+
+// validatorsOf is the reloader's side of the validators a command line
+// names; nil for none.
+func validatorsOf(v contract.Validation) *reload.Validators {
+	if len(v.Containers) == 0 {
+		return nil
+	}
+	out := &reload.Validators{StagedRoot: v.StagedDir, CandidateRoot: v.CandidateDir}
+	for _, c := range v.Containers {
+		out.Sockets = append(out.Sockets, reload.ContainerSocket{Container: c, Socket: v.Socket(c)})
+	}
+	return out
 }
 
 // liveOf is the Live of the sources a command line names, laid out as its
@@ -122,7 +136,7 @@ func run(ctx context.Context, r contract.Run, exchangeCA string) error {
 	go srv.Serve(ln)
 	defer srv.Close()
 	slog.Info("reloader starting", "pod", r.PodNamespace+"/"+r.PodName, "contract", r.Version, "volumes", r.Volumes,
-		"containers", r.Containers, "delivery", fmt.Sprintf("%+v", r.Delivery), "waitRelease", r.WaitRelease, "healthAddr", ln.Addr().String())
+		"containers", r.Containers, "validate", r.Validation.Containers, "delivery", fmt.Sprintf("%+v", r.Delivery), "waitRelease", r.WaitRelease, "healthAddr", ln.Addr().String())
 	return rl.Run(ctx)
 }
 

@@ -53,7 +53,7 @@ func Main(ctx context.Context, prog, summary string, cmds []Command, args []stri
 			return 0
 		case errors.Is(err, flag.ErrHelp):
 			return 0
-		case errors.Is(err, errUsage):
+		case errors.Is(err, ErrUsage):
 			return 2
 		}
 		fmt.Fprintf(stderr, "%s %s: %v\n", prog, c.Name, err)
@@ -64,7 +64,8 @@ func Main(ctx context.Context, prog, summary string, cmds []Command, args []stri
 	return 2
 }
 
-var errUsage = errors.New("usage")
+// ErrUsage is a usage error that the flag package has already printed: exit 2.
+var ErrUsage = errors.New("usage")
 
 // Parse parses args into fs with a usage line and description, turning a parse
 // error into a usage error (exit 2) that the flag package has already printed.
@@ -83,7 +84,7 @@ func Parse(fs *flag.FlagSet, args []string, synopsis, description string) error 
 		if errors.Is(err, flag.ErrHelp) {
 			return err
 		}
-		return errUsage
+		return ErrUsage
 	}
 	return nil
 }

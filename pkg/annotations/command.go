@@ -47,3 +47,17 @@ func ParseCommand(v string) ([]string, error) {
 	}
 	return args, nil
 }
+
+// ValidateOf reads hotreload/validate: the app's check, or nil for none. A
+// malformed value is a warning, and no check.
+func ValidateOf(pod map[string]string) ([]string, []Warning) {
+	v, ok := value(pod, Validate)
+	if !ok {
+		return nil, nil
+	}
+	cmd, err := ParseCommand(v)
+	if err != nil {
+		return nil, []Warning{{Key: Validate, Value: v, Problem: "invalid command", Detail: err.Error(), Used: "no validation"}}
+	}
+	return cmd, nil
+}

@@ -40,3 +40,15 @@ func TestParseCommand(t *testing.T) {
 		})
 	}
 }
+
+func TestValidateOf(t *testing.T) {
+	got, ws := ValidateOf(map[string]string{Validate: `["nginx","-t"]`})
+	assert.Equal(t, []string{"nginx", "-t"}, got)
+	assert.Empty(t, ws)
+	got, ws = ValidateOf(map[string]string{Validate: "  "})
+	assert.Nil(t, got)
+	assert.Empty(t, ws, "a blank value is no value")
+	got, ws = ValidateOf(map[string]string{Validate: `["nginx"`})
+	assert.Nil(t, got)
+	assert.Equal(t, []string{`hotreload/validate: invalid command "[\"nginx\"": not a JSON array of strings, such as ["nginx","-t"]; using no validation`}, Strings(ws))
+}

@@ -35,6 +35,11 @@ const (
 	// answers 2xx, or a loopback URL, a metric name and the value it must
 	// have. Default: process for a signal, the reload URL's answer for URL.
 	Confirm = "hotreload/confirm"
+	// Validate is the pod annotation holding the app's own check of a staged
+	// revision, a command in exec form (a JSON array, or words separated by
+	// spaces) run in the app container's image, at the app's paths, before
+	// the swap. Default: none.
+	Validate = "hotreload/validate"
 	// Volumes is the pod annotation listing, comma-separated, the volumes to
 	// reload. Default: every reloadable configMap, secret and projected volume.
 	Volumes = "hotreload/volumes"

@@ -48,6 +48,12 @@ func TestRunArgsParseBackToTheSameValue(t *testing.T) {
 			r.Delivery = Delivery{URL: "http://127.0.0.1:9090/-/reload", Confirm: annotations.Confirmation{
 				Mode: annotations.ConfirmMetric, URL: "http://127.0.0.1:9090/metrics", Metric: "prometheus_config_last_reload_successful", Value: "1"}}
 		}},
+		{"validators", func(r *Run) {
+			r.Validation = Validation{Containers: []string{"app", "exporter"}, SocketDir: ValidateDir, StagedDir: StagedDir, CandidateDir: CandidateDir}
+		}},
+		{"validators, elsewhere", func(r *Run) {
+			r.Validation = Validation{Containers: []string{"app"}, SocketDir: "/v", StagedDir: "/s", CandidateDir: "/c"}
+		}},
 		{"a process regexp with commas and dashes", func(r *Run) { r.Delivery.Process = "--signal a,b" }},
 		{"development settings", func(r *Run) { r.Kubeconfig, r.PodName, r.PodNamespace = "/k", "web", "shop" }},
 	}
@@ -283,29 +289,4 @@ func TestObjectNamesFit(t *testing.T) {
 	}
 	assert.NotEqual(t, StableName(long), StableName(long[:249]+"b"), "names cut to fit stay apart")
 	assert.True(t, strings.HasSuffix(RevisionName(long, "3f2a9c1b7d4e"), "-3f2a9c1b7d4e"), "the revision ends the name")
-}
-
-func TestValidatorArgsParseBack(t *testing.T) {
-	v := Validator{Version: Version, Socket: ValidateDir + "/nginx.sock", Timeout: DefaultValidateTimeout,
-		Command: []string{"nginx", "-t", "--", "-c", "/etc/nginx/nginx.conf"}}
-	args := v.Args()
-	assert.Equal(t, []string{"--contract", "2", "--socket", "/var/run/hotreload/validate/nginx.sock", "--",
-		"nginx", "-t", "--", "-c", "/etc/nginx/nginx.conf"}, args, "the check follows --, whatever it holds")
-	got, err := ParseValidator(args)
-	require.NoError(t, err)
-	assert.Equal(t, v, got)
-
-	v.Timeout = 3 * time.Second
-	got, err = ParseValidator(v.Args())
-	require.NoError(t, err)
-	assert.Equal(t, v, got)
-
-	_, err = ParseValidator([]string{"--socket", "/s", "--"})
-	assert.ErrorIs(t, err, ErrNoCheck)
-	_, err = ParseValidator([]string{"--", "nginx", "-t"})
-	assert.EqualError(t, err, "--socket is required")
-	_, err = ParseValidator([]string{"--socket", "/s", "--timeout", "0s", "--", "true"})
-	assert.EqualError(t, err, "--timeout 0s: must be positive")
-	_, err = ParseValidator([]string{"--contract", "3", "--socket", "/s", "--", "true"})
-	assert.ErrorIs(t, err, ErrNewerContract)
 }

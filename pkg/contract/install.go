@@ -14,6 +14,8 @@ type Install struct {
 	Version int
 	// To is the directory to copy the reloader binary into.
 	To string
+	// Validator copies the validator binary too: the pod has validators.
+	Validator bool
 	// Timeout bounds the wait for readable sources; DefaultInstallTimeout when zero.
 	Timeout time.Duration
 	// Sources are the live copies to write before the app starts; none for a
@@ -31,6 +33,9 @@ var ErrNoTarget = errors.New("--to is required")
 func (in Install) Args() []string {
 	args := append([]string{"install"}, versionArgs(in.Version)...)
 	args = append(args, "--to", cmp.Or(in.To, BinDir))
+	if in.Validator {
+		args = append(args, "--validator")
+	}
 	if in.Timeout != 0 && in.Timeout != DefaultInstallTimeout {
 		args = append(args, "--timeout", in.Timeout.String())
 	}
@@ -48,6 +53,7 @@ func NewInstallFlags(fs *flag.FlagSet) *InstallFlags {
 	f := &InstallFlags{}
 	fs.IntVar(&f.in.Version, versionFlag, 1, "contract `VERSION` the webhook wrote this command line with")
 	fs.StringVar(&f.in.To, "to", "", "`DIR` to copy the reloader binary into (required)")
+	fs.BoolVar(&f.in.Validator, "validator", false, "copy the validator binary, found beside this one, into DIR too (the pod has validators)")
 	fs.DurationVar(&f.in.Timeout, "timeout", DefaultInstallTimeout, "how long to wait for readable sources")
 	f.in.Sources.register(fs)
 	return f

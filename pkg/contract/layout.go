@@ -17,6 +17,11 @@ const (
 	// files links into the live copy. The k-th further one is LinkName-k.
 	LinkName = "hotreload-link"
 
+	// ValidatorName is the native sidecar, in an app container's image, that
+	// runs the app's own check of a staged revision (hotreload/validate). The
+	// k-th further one is ValidatorName-k.
+	ValidatorName = "hotreload-validate"
+
 	// BinVolume is the emptyDir holding the reloader binary for the link step.
 	BinVolume = "hotreload-bin"
 	// LiveVolume is the in-memory emptyDir holding the live copies.
@@ -30,6 +35,16 @@ const (
 	// PartVolumePrefix names the candidates of the parts of a volume of
 	// several parts: PartVolumePrefix + N, N from 0 in pod order.
 	PartVolumePrefix = "hotreload-part-"
+	// StagedVolume is the emptyDir in which the reloader shows the validators
+	// a staged revision: StagedDir/V links to the staged copy of volume V.
+	StagedVolume = "hotreload-staged"
+	// ValidateVolume is the emptyDir holding the validators' sockets, mounted
+	// in the reloader and the validators only.
+	ValidateVolume = "hotreload-validate"
+	// ScratchVolume is the validators' own emptyDir, mounted (by subPath)
+	// where their app container mounts an emptyDir: a check may write there
+	// without touching the app's files.
+	ScratchVolume = "hotreload-scratch"
 	// TokenVolume is the sidecar's own projected token: the pod's service
 	// account, for TokenAudience only.
 	TokenVolume = "hotreload-token"
@@ -45,6 +60,19 @@ const (
 	ReloaderBinary = BinDir + "/" + BinaryName
 	// BinaryName is the file name install gives the reloader binary.
 	BinaryName = "reloader"
+	// ValidatorBinary is the validator as copied by the install step.
+	ValidatorBinary = BinDir + "/" + ValidatorBinaryName
+	// ValidatorBinaryName is the validator's file name, in the reloader's
+	// image beside the reloader and in BinDir.
+	ValidatorBinaryName = "validator"
+	// ValidateDir is where ValidateVolume is mounted.
+	ValidateDir = Root + "/validate"
+	// StagedDir is where the reloader mounts StagedVolume.
+	StagedDir = Root + "/staged"
+	// CandidateDir is where a validator mounts the live copy of each volume
+	// V its app container mounts: CandidateDir/V, which holds the staged copy
+	// that StagedDir/V links to.
+	CandidateDir = Root + "/candidate"
 	// LiveDir is where LiveVolume is mounted; the live copy of volume V is LiveDir/V.
 	LiveDir = Root + "/live"
 	// SrcDir is where the sidecar mounts the kubelet-managed candidates:

@@ -19,6 +19,9 @@ type Run struct {
 	// Containers are the app containers told about a new revision.
 	Containers []string
 	Delivery   Delivery
+	// Validation names the app containers whose own check runs on a staged
+	// revision before the swap (hotreload/validate).
+	Validation Validation
 	// WaitRelease makes the reloader apply only the revision released to its
 	// pod; without it (rollout 100% in contract version 1) it applies what is
 	// mounted. From version 2 it always waits.
@@ -48,6 +51,42 @@ type Delivery struct {
 	// Confirm is how the reloader knows the app runs the revision after it
 	// was told; the zero value is the delivery's default.
 	Confirm annotations.Confirmation
+}
+
+// Validation is where the reloader shows a staged revision to the
+// validators and asks them.
+type Validation struct {
+	// Containers are the app containers with a validator, in pod order.
+	Containers []string
+	// SocketDir holds each validator's socket, SocketDir/CONTAINER.sock.
+	SocketDir string
+	// StagedDir is where the reloader writes the staged view.
+	StagedDir string
+	// CandidateDir is where the validators mount the live copy of each volume.
+	CandidateDir string
+}
+
+// Socket is the validator socket of app container c.
+func (v Validation) Socket(c string) string {
+	return cmp.Or(v.SocketDir, ValidateDir) + "/" + c + ".sock"
+}
+
+func (v Validation) args() []string {
+	var args []string
+	for _, c := range v.Containers {
+		args = append(args, "--validate", c)
+	}
+	if len(v.Containers) == 0 {
+		return args
+	}
+	for _, d := range []struct{ name, got, want string }{
+		{"validate-dir", v.SocketDir, ValidateDir}, {"staged-dir", v.StagedDir, StagedDir}, {"candidate-dir", v.CandidateDir, CandidateDir},
+	} {
+		if d.got != "" && d.got != d.want {
+			args = append(args, "--"+d.name, d.got)
+		}
+	}
+	return args
 }
 
 // Timing bounds the sidecar's waits and retries.
@@ -97,6 +136,7 @@ func (r Run) Args() []string {
 	if !r.Delivery.Confirm.IsZero() {
 		args = append(args, "--confirm", r.Delivery.Confirm.String())
 	}
+	args = append(args, r.Validation.args()...)
 	if r.WaitRelease && r.Version == 1 {
 		args = append(args, "--wait-release")
 	}
@@ -128,7 +168,7 @@ func (r Run) Args() []string {
 // set, then read the result with Run.
 type RunFlags struct {
 	r                             Run
-	containers                    listFlag
+	containers, validate          listFlag
 	signal, url, process, confirm string
 }
 
@@ -147,6 +187,10 @@ func NewRunFlags(fs *flag.FlagSet, getenv func(string) string) *RunFlags {
 	fs.StringVar(&f.url, "url", "", "loopback `URL` to POST instead of a signal")
 	fs.StringVar(&f.process, "process", "", "`REGEXP` on the command line picking the process to signal (default: the container's main process)")
 	fs.StringVar(&f.confirm, "confirm", "", "how to know the app runs the new config: process (alive after --grace), workers (the signalled process forks new children), a loopback `URL` answering 2xx, or \"URL NAME VALUE\" (the Prometheus-text sample NAME there equals VALUE) (default: process for a signal, the answer of --url)")
+	fs.Var(&f.validate, "validate", "an app `CONTAINER` whose validator checks a staged revision before the swap, on its socket in --validate-dir (repeatable, or comma-separated)")
+	fs.StringVar(&r.Validation.SocketDir, "validate-dir", ValidateDir, "`DIR` holding the validators' sockets, CONTAINER.sock")
+	fs.StringVar(&r.Validation.StagedDir, "staged-dir", StagedDir, "`DIR` where the staged revision is shown to the validators")
+	fs.StringVar(&r.Validation.CandidateDir, "candidate-dir", CandidateDir, "`DIR` where the validators mount the live copy of each volume")
 	fs.BoolVar(&r.WaitRelease, "wait-release", false, "apply only the revision the controller released in "+annotations.Released+" (always so from contract version 2)")
 	fs.StringVar(&r.HealthAddr, "health-addr", DefaultHealthAddr, "`ADDR` serving "+HealthPath+" and "+ReadyPath)
 	fs.StringVar(&r.ExchangeURL, "exchange-url", "", "`URL` where the pod token is traded for the reloader's (default: use the in-cluster token as it is)")
@@ -176,6 +220,10 @@ func (f *RunFlags) Run() (Run, []string, error) {
 		r.WaitRelease = true // every release is verified, 100% too
 	}
 	r.Containers = f.containers
+	r.Validation.Containers = f.validate
+	if len(f.validate) == 0 {
+		r.Validation = Validation{} // its directories mean nothing without one
+	}
 	var ws []string
 	r.Delivery, ws = delivery(f.signal, f.url, f.process, f.confirm)
 	return r, ws, nil

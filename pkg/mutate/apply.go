@@ -20,6 +20,13 @@ func apply(pod *corev1.Pod, p plan, opts Options) {
 	for i, mounts := range p.mounts {
 		pod.Spec.Containers[i].VolumeMounts = mounts
 	}
+	var validated []int
+	for i, c := range pod.Spec.Containers {
+		if len(p.validate) > 0 && p.mounts[i] != nil {
+			p.validators = append(p.validators, c.Name)
+			validated = append(validated, i)
+		}
+	}
 	var inits []corev1.Container
 	inits = append(inits, installContainer(p, opts))
 	reloader := reloaderContainer(p, opts)
@@ -32,6 +39,19 @@ func apply(pod *corev1.Pod, p plan, opts Options) {
 	for k, l := range p.links {
 		inits = append(inits, linkContainer(k, l, pod.Spec.Containers[l.container], opts))
 	}
+	var validators []corev1.Container
+	scratch := 0
+	for k, i := range validated {
+		var v corev1.Container
+		v, scratch = validatorFor(k, pod.Spec.Containers[i], pod, p, opts, scratch)
+		if opts.NativeSidecar {
+			v.RestartPolicy = ptr.To(corev1.ContainerRestartPolicyAlways)
+			inits = append(inits, v)
+		} else {
+			validators = append(validators, v)
+		}
+	}
+	pod.Spec.Containers = append(pod.Spec.Containers, validators...)
 	pod.Spec.InitContainers = append(inits, pod.Spec.InitContainers...)
 
 	pod.Spec.Volumes = append(pod.Spec.Volumes, p.sources.volumes...)
@@ -41,6 +61,9 @@ func apply(pod *corev1.Pod, p plan, opts Options) {
 	pod.Spec.Volumes = append(pod.Spec.Volumes, emptyDir(contract.BinVolume))
 	for n := range p.linkVolumes {
 		pod.Spec.Volumes = append(pod.Spec.Volumes, emptyDir(contract.LinkVolumePrefix+strconv.Itoa(n)))
+	}
+	if len(validated) > 0 {
+		pod.Spec.Volumes = append(pod.Spec.Volumes, validatorVolumes(scratch)...)
 	}
 	pod.Spec.Volumes = append(pod.Spec.Volumes, newTokenVolume())
 	// A token projection needs a service account. The ServiceAccount admission
@@ -73,7 +96,7 @@ func sourceMounts(p plan) []corev1.VolumeMount {
 // installContainer copies the reloader binary for the link steps and writes
 // the first live copy.
 func installContainer(p plan, opts Options) corev1.Container {
-	install := contract.Install{Version: contract.Version, To: contract.BinDir, Sources: sources(p)}
+	install := contract.Install{Version: contract.Version, To: contract.BinDir, Validator: len(p.validators) > 0, Sources: sources(p)}
 	mounts := append(sourceMounts(p), corev1.VolumeMount{Name: contract.BinVolume, MountPath: contract.BinDir})
 	return corev1.Container{
 		Name:                     contract.InstallName,
@@ -98,6 +121,12 @@ func reloaderContainer(p plan, opts Options) corev1.Container {
 		ExchangeURL: opts.ExchangeURL,
 	}
 	mounts := append(sourceMounts(p), corev1.VolumeMount{Name: contract.TokenVolume, MountPath: contract.TokenDir, ReadOnly: true})
+	if len(p.validators) > 0 {
+		run.Validation = p.validation()
+		mounts = append(mounts,
+			corev1.VolumeMount{Name: contract.StagedVolume, MountPath: contract.StagedDir},
+			corev1.VolumeMount{Name: contract.ValidateVolume, MountPath: contract.ValidateDir})
+	}
 	return corev1.Container{
 		Name:         contract.ReloaderName,
 		Image:        opts.ReloaderImage,

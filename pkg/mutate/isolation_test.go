@@ -9,6 +9,7 @@ import (
 	"github.com/stretchr/testify/require"
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/utils/ptr"
 
 	"github.com/hotreload/hotreload/pkg/annotations"
 	"github.com/hotreload/hotreload/pkg/contract"
@@ -183,4 +184,76 @@ func TestEachContainerReachesOnlyTheLiveCopiesOfItsOwnVolumes(t *testing.T) {
 			assertOwnVolumesOnly(t, pod, got)
 		})
 	}
+}
+
+// TestValidatorsReachOnlyWhatTheirAppReaches: a validator runs the app's
+// check in the app's image; it reads no volume its app container does not
+// (the staged view and the live copy of a volume are that volume), runs as
+// its app container runs, and no app container gets the validators'
+// sockets or the staged view.
+func TestValidatorsReachOnlyWhatTheirAppReaches(t *testing.T) {
+	token := corev1.VolumeMount{Name: "creds", MountPath: "/etc/app/token", SubPath: "token"}
+	credsDir := corev1.VolumeMount{Name: "creds", MountPath: "/etc/creds"}
+	nginxConf := corev1.VolumeMount{Name: "conf", MountPath: "/etc/nginx/nginx.conf", SubPath: "nginx.conf"}
+	confDir := corev1.VolumeMount{Name: "conf", MountPath: "/etc/conf"}
+	for _, tc := range []struct {
+		name     string
+		subPath  string
+		app, web []corev1.VolumeMount
+	}{
+		{"link", "", []corev1.VolumeMount{token}, []corev1.VolumeMount{nginxConf}},
+		{"link and a directory", "", []corev1.VolumeMount{token, confDir}, []corev1.VolumeMount{confDir}},
+		{"dir", "dir", []corev1.VolumeMount{token}, []corev1.VolumeMount{nginxConf}},
+		{"directories", "", []corev1.VolumeMount{credsDir}, []corev1.VolumeMount{confDir}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			pod := twoContainerPod(tc.subPath, tc.app, tc.web)
+			pod.Annotations[annotations.Validate] = `["check", "--strict"]`
+			pod.Spec.Containers[1].SecurityContext = &corev1.SecurityContext{RunAsUser: ptr.To(int64(33))}
+			got, _, err := Mutate(pod, testOptions())
+			require.NoError(t, err)
+			for i, c := range pod.Spec.Containers {
+				name := contract.ValidatorName
+				if i > 0 {
+					name += "-1"
+				}
+				v := findContainer(got.Spec.InitContainers, name)
+				require.NotNil(t, v, "container %s has a validator", c.Name)
+				assert.Equal(t, c.Image, v.Image)
+				assert.Equal(t, c.SecurityContext, v.SecurityContext, "the validator runs as its app container")
+				var reached []string
+				for _, m := range v.VolumeMounts {
+					switch m.Name {
+					case contract.StagedVolume, contract.LiveVolume:
+						require.NotEmpty(t, m.SubPath, "a validator never mounts %s whole", m.Name)
+						reached = append(reached, m.SubPath)
+					case contract.ValidateVolume, contract.BinVolume, contract.ScratchVolume:
+					default:
+						if !strings.HasPrefix(m.Name, contract.LinkVolumePrefix) {
+							reached = append(reached, m.Name)
+						}
+					}
+					if m.Name != contract.ValidateVolume && m.Name != contract.ScratchVolume {
+						assert.True(t, m.ReadOnly, "%s is read-only in the validator", m.MountPath)
+					}
+				}
+				slices.Sort(reached)
+				assert.Subset(t, mountedVolumes(c), slices.Compact(reached), "validator of %q reaches volumes its app does not mount", c.Name)
+			}
+			for _, c := range got.Spec.Containers {
+				for _, m := range c.VolumeMounts {
+					assert.NotContains(t, []string{contract.ValidateVolume, contract.StagedVolume, contract.ScratchVolume}, m.Name, "app container %s", c.Name)
+				}
+			}
+		})
+	}
+}
+
+func findContainer(cs []corev1.Container, name string) *corev1.Container {
+	for i := range cs {
+		if cs[i].Name == name {
+			return &cs[i]
+		}
+	}
+	return nil
 }

@@ -26,6 +26,8 @@ type plan struct {
 	security    *corev1.SecurityContext
 	// sources are the parts of the reloaded volumes, as the sidecar mounts them.
 	sources sidecarSources
+	// validators are the app containers that get a validator, in pod order.
+	validators []string
 }
 
 // linkStep is the link init container of one app container.

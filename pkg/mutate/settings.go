@@ -18,6 +18,7 @@ type settings struct {
 	url        string
 	process    string
 	confirm    annotations.Confirmation
+	validate   []string // the app's check; nil for none
 	subPath    annotations.SubPathMode
 }
 
@@ -64,6 +65,8 @@ func readSettings(pod *corev1.Pod, opts Options) (settings, []string) {
 	s.process, w = annotations.ProcessOf(a)
 	collect(w)
 	s.confirm, w = annotations.ConfirmOf(a, s.signal, s.url)
+	collect(w)
+	s.validate, w = annotations.ValidateOf(a)
 	collect(w)
 	s.subPath, w = annotations.SubPathOf(a)
 	collect(w)

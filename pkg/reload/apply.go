@@ -20,7 +20,8 @@ var ErrContainerStopped = errors.New("container stopped after the reload")
 const statusLag = 3 * time.Second
 
 // applier makes one revision live and tells the app, in fixed steps: stage
-// (copy the mounted sources and verify they hash to the revision), swap the
+// (copy the mounted sources and verify they hash to the revision), have the
+// app's own check accept the staged copy where it has one, swap the
 // live copy, tell the app containers that run, confirm they survived the
 // grace period (else swap the previous copy back), and report the outcome.
 type applier struct {
@@ -31,7 +32,9 @@ type applier struct {
 	reporter   *Reporter
 	// verifyTimeout bounds the wait for the mounted sources to reach the revision.
 	verifyTimeout time.Duration
-	log           *slog.Logger
+	// validators, when set, check the staged revision before the swap.
+	validators *Validators
+	log        *slog.Logger
 }
 
 // apply makes rev live and tells the app. A failure is reported on the pod
@@ -50,6 +53,20 @@ func (a *applier) apply(ctx context.Context, rev string) error {
 	}
 	if err != nil {
 		return a.fail(ctx, log, rev, err)
+	}
+	if a.validators != nil {
+		err := a.validators.check(ctx, staged)
+		if err != nil {
+			staged.Discard()
+		}
+		if ctx.Err() != nil {
+			log.Info("revision superseded while it was checked")
+			return ctx.Err()
+		}
+		if err != nil {
+			return a.fail(ctx, log, rev, err)
+		}
+		log.Info("staged copy accepted by the app's check", "containers", a.validators.containers())
 	}
 	// Which containers run is decided before the swap: one that is not
 	// running then cannot have been stopped by the new config.

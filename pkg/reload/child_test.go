@@ -9,7 +9,6 @@ import (
 	"os/exec"
 	"os/signal"
 	"path/filepath"
-	"strconv"
 	"strings"
 	"syscall"
 	"testing"
@@ -25,9 +24,6 @@ func TestMain(m *testing.M) {
 	switch os.Getenv("HOTRELOAD_TEST_CHILD") {
 	case "app":
 		runChildApp()
-		return
-	case "check":
-		runCheck()
 		return
 	case "worker":
 		for { // until its master kills it, or dies (Pdeathsig)
@@ -103,32 +99,6 @@ func runChildApp() {
 			worker = next
 		}
 	}
-}
-
-// runCheck is an app's config check, as `nginx -t` is: it writes lines and
-// exits with CHECK_EXIT; with CHECK_HANG it never ends, and with
-// CHECK_GRANDCHILD it leaves a process behind that holds its output open.
-func runCheck() {
-	for i := range 30 {
-		fmt.Printf("check line %d\n", i)
-	}
-	fmt.Fprintf(os.Stderr, "config: [emerg] \x1b[31munknown directive\x1b[0m in %s\n", os.Getenv("CHILD_CONFIG"))
-	if os.Getenv("CHECK_GRANDCHILD") != "" {
-		g := exec.Command(os.Args[0], "-test.run=^$", "hotreload-test-worker")
-		g.Env = append(os.Environ(), "HOTRELOAD_TEST_CHILD=worker")
-		g.Stdout, g.Stderr = os.Stdout, os.Stderr
-		if err := g.Start(); err != nil {
-			os.Exit(5)
-		}
-		record(fmt.Sprintf("grandchild %d", g.Process.Pid))
-	}
-	if os.Getenv("CHECK_HANG") != "" {
-		for {
-			time.Sleep(time.Hour)
-		}
-	}
-	code, _ := strconv.Atoi(os.Getenv("CHECK_EXIT"))
-	os.Exit(code)
 }
 
 // startWorker starts a worker of the test app, which dies with it.

@@ -11,10 +11,10 @@ import (
 	"strconv"
 	"strings"
 	"time"
-	"unicode"
 
 	"github.com/hotreload/hotreload/pkg/annotations"
 	"github.com/hotreload/hotreload/pkg/contract"
+	"github.com/hotreload/hotreload/pkg/validate"
 )
 
 // ErrRefused marks a revision the app refused: its reload URL answered with
@@ -212,23 +212,7 @@ func sameValue(got, want string) bool {
 func firstLine(b []byte) string {
 	s := strings.TrimSpace(string(b))
 	s, _, _ = strings.Cut(s, "\n")
-	return printable(annotations.Shorten(strings.TrimSpace(s), 300))
-}
-
-// printable escapes control and format characters (bidirectional overrides
-// among them) as Go does in quoted strings, so a terminal that shows the text
-// runs no escape sequence and shows it in the order it was written.
-func printable(s string) string {
-	var b strings.Builder
-	for _, r := range s {
-		if unicode.IsControl(r) && r != '\t' || unicode.Is(unicode.Cf, r) {
-			q := strconv.QuoteRune(r)
-			b.WriteString(q[1 : len(q)-1])
-			continue
-		}
-		b.WriteRune(r)
-	}
-	return b.String()
+	return validate.Printable(annotations.Shorten(strings.TrimSpace(s), 300))
 }
 
 // loopbackClient is the HTTP client of the reload POST and the confirmation

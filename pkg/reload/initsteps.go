@@ -19,15 +19,15 @@ var (
 	ErrNotCopied = errors.New("file is not inside a copied directory")
 )
 
-// InstallBinary copies the executable at self into dir/reloader, atomically
-// (a temporary file renamed into place) with mode 0755, and returns its path.
-func InstallBinary(self, dir string) (string, error) {
-	in, err := os.Open(self)
+// InstallBinary copies the executable at src into dir/name, atomically (a
+// temporary file renamed into place) with mode 0755, and returns its path.
+func InstallBinary(src, dir, name string) (string, error) {
+	in, err := os.Open(src)
 	if err != nil {
 		return "", fmt.Errorf("install: %w", err)
 	}
 	defer in.Close()
-	tmp, err := os.CreateTemp(dir, "."+contract.BinaryName+"-*")
+	tmp, err := os.CreateTemp(dir, "."+name+"-*")
 	if err != nil {
 		return "", fmt.Errorf("install into %s: %w", dir, err)
 	}
@@ -43,7 +43,7 @@ func InstallBinary(self, dir string) (string, error) {
 	if err := tmp.Close(); err != nil {
 		return "", fmt.Errorf("install into %s: %w", dir, err)
 	}
-	dst := filepath.Join(dir, contract.BinaryName)
+	dst := filepath.Join(dir, name)
 	if err := os.Rename(tmp.Name(), dst); err != nil {
 		return "", fmt.Errorf("install into %s: %w", dir, err)
 	}

@@ -22,6 +22,8 @@ type Options struct {
 	// Containers are the app containers to tell about a new revision.
 	Containers []string
 	Deliverer  *Deliverer
+	// Validators, when set, check each staged revision before the swap.
+	Validators *Validators
 	// WaitRelease makes the reloader apply only released revisions; without
 	// it (rollout 100%) it applies what is mounted as soon as it changes.
 	WaitRelease bool
@@ -123,7 +125,7 @@ func (r *Reloader) Run(ctx context.Context) error {
 	c.Released(r.view.Released())
 
 	a := &applier{live: l, view: r.view, deliverer: r.opts.Deliverer, containers: r.opts.Containers,
-		reporter: r.reporter, verifyTimeout: r.opts.VerifyTimeout, log: r.log}
+		reporter: r.reporter, verifyTimeout: r.opts.VerifyTimeout, validators: r.opts.Validators, log: r.log}
 	errc := make(chan error, 2)
 	if !r.opts.WaitRelease {
 		// Contract version 1 at 100%: what is mounted is applied.

@@ -33,6 +33,7 @@ import (
 	"github.com/hotreload/hotreload/internal/testenv"
 	"github.com/hotreload/hotreload/pkg/annotations"
 	"github.com/hotreload/hotreload/pkg/revision"
+	"github.com/hotreload/hotreload/pkg/validate"
 )
 
 // podWithRunningApp creates pod "web" with container "app" running as
@@ -502,6 +503,62 @@ func TestIntegrationRunSwapsBackARevisionTheAppRefuses(t *testing.T) {
 	requireSwappedBack(t, cs, ns, l, config, revC,
 		fmt.Sprintf("refused by the app: no new worker of pid %d within 1s after SIGHUP: it kept its old config (container app)", app.cmd.Process.Pid), revB, "a=2")
 	assert.Len(t, workersOf(app), 2, "one worker at start, one for the accepted config, none for the refused one")
+}
+
+// TestIntegrationRunSwapsNothingTheAppsCheckRefuses: with a validator, the
+// app's own check runs on the staged copy, at the app's own path, before the
+// swap. A revision it accepts is applied as before; one it refuses is never
+// live, the app is never told of it, and the cause is the check's own words.
+// A validator that is gone is a fault, named so, and the sidecar goes on.
+func TestIntegrationRunSwapsNothingTheAppsCheckRefuses(t *testing.T) {
+	env := testenv.Get(t)
+	ns := env.Namespace(t, nil)
+	cs := env.Clientset
+	l, write, revA, config := liveWeb(t, cs, ns)
+	app := startChild(t, config)
+	// The validator sees the live copies at CandidateRoot, here where they are.
+	dir := t.TempDir()
+	v := &Validators{StagedRoot: filepath.Join(dir, "staged"), CandidateRoot: l.LiveRoot,
+		Sockets: []ContainerSocket{{Container: "app", Socket: filepath.Join(dir, "app.sock")}}}
+	appPath := filepath.Join(v.StagedRoot, "config", "app.conf") // where the app's image reads it
+	check := []string{"/bin/sh", "-c", `if grep -q broken "$0"; then echo "app: [emerg] broken value in $0"; exit 1; fi`, appPath}
+	ln, err := validate.Listen(v.Sockets[0].Socket)
+	require.NoError(t, err)
+	checkCtx, stopCheck := context.WithCancel(t.Context())
+	served := make(chan error, 1)
+	go func() { served <- (&validate.Checker{Command: check}).Serve(checkCtx, ln) }()
+	startReloader(t, New(Options{
+		Client: newAPI(t, env), Namespace: ns, PodName: "web", Live: l, Containers: []string{"app"},
+		Deliverer:   &Deliverer{Procs: fakeProc(t, cid, app.cmd.Process.Pid), Method: Method{Signal: syscall.SIGHUP}, Grace: 50 * time.Millisecond},
+		Validators:  v,
+		WaitRelease: true, Resync: time.Hour, VerifyTimeout: 20 * time.Second,
+	}))
+	waitPod(t, cs, ns, "start-up revision", appliedIs(revA))
+
+	revB := write(files("app.conf", "a=2"), files("tls.crt", "A"))
+	release(t, cs, ns, revB)
+	waitPod(t, cs, ns, "the check accepts B", appliedIs(revB))
+
+	revC := write(files("app.conf", "a=3 broken"), files("tls.crt", "A"))
+	release(t, cs, ns, revC)
+	requireSwappedBack(t, cs, ns, l, config, revC,
+		fmt.Sprintf("refused by the app: %s: exit status 1: app: [emerg] broken value in %s (container app)", strings.Join(check, " "), appPath), revB, "a=2")
+	assert.Equal(t, []string{"ready", "SIGHUP 3 a=2"}, app.lines(), "the app was told of B only")
+	assert.Equal(t, []string{"..data -> current", "app.conf -> ..data/app.conf", "current/"},
+		liveLayout(t, filepath.Join(l.LiveRoot, "config")), "the refused copy is gone")
+
+	stopCheck()
+	require.NoError(t, <-served)
+	revD := write(files("app.conf", "a=4"), files("tls.crt", "A"))
+	release(t, cs, ns, revD)
+	got := waitPod(t, cs, ns, "D failed", func(p *corev1.Pod) bool {
+		rev, _, ok := annotations.FailedOf(p.Annotations)
+		return ok && rev == revD
+	})
+	_, reason, _ := annotations.FailedOf(got.Annotations)
+	assert.True(t, strings.HasPrefix(reason, "container app: validator unavailable: dial unix "+v.Sockets[0].Socket), reason)
+	assert.Equal(t, revB, got.Labels[annotations.Applied], "nothing was swapped")
+	assert.Equal(t, []string{"ready", "SIGHUP 3 a=2"}, app.lines())
 }
 
 // requireSwappedBack waits until the pod reports revision failed for

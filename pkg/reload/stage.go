@@ -302,16 +302,10 @@ func repairVolume(dir string, keep ...string) error {
 			return err
 		}
 	}
-	want := map[string]bool{}
+	var entries []os.DirEntry
 	if current != "" {
-		entries, err := os.ReadDir(filepath.Join(dir, current))
-		if err != nil {
+		if entries, err = os.ReadDir(filepath.Join(dir, current)); err != nil {
 			return err
-		}
-		for _, e := range entries {
-			if !strings.HasPrefix(e.Name(), "..") {
-				want[e.Name()] = true
-			}
 		}
 	}
 	kept := map[string]bool{current: true}
@@ -320,33 +314,39 @@ func repairVolume(dir string, keep ...string) error {
 			kept[k] = true
 		}
 	}
-	entries, err := os.ReadDir(dir)
+	return linkEntries(dir, entries, kept)
+}
+
+// linkEntries makes dir's top-level entries the links ..data/NAME to the
+// entries of a copy, keeping ..data and the names in keep, and removing
+// every other entry (leftover copies among them).
+func linkEntries(dir string, entries []os.DirEntry, keep map[string]bool) error {
+	want := map[string]bool{}
+	for _, e := range entries {
+		if !strings.HasPrefix(e.Name(), "..") {
+			want[e.Name()] = true
+		}
+	}
+	have, err := os.ReadDir(dir)
 	if err != nil {
 		return err
 	}
-	have := map[string]bool{}
-	for _, e := range entries {
+	for _, e := range have {
 		name := e.Name()
-		switch {
-		case name == dataDirName || kept[name]:
-		case strings.HasPrefix(name, ".."), !want[name]:
-			if err := os.RemoveAll(filepath.Join(dir, name)); err != nil {
-				return err
-			}
-		default:
-			target, err := os.Readlink(filepath.Join(dir, name))
-			if err == nil && target == filepath.Join(dataDirName, name) {
-				have[name] = true
-			} else if err := os.RemoveAll(filepath.Join(dir, name)); err != nil {
-				return err
-			}
+		if name == dataDirName || keep[name] {
+			continue
+		}
+		if target, err := os.Readlink(filepath.Join(dir, name)); err == nil && want[name] && target == filepath.Join(dataDirName, name) {
+			delete(want, name)
+			continue
+		}
+		if err := os.RemoveAll(filepath.Join(dir, name)); err != nil {
+			return err
 		}
 	}
 	for name := range want {
-		if !have[name] {
-			if err := os.Symlink(filepath.Join(dataDirName, name), filepath.Join(dir, name)); err != nil {
-				return err
-			}
+		if err := os.Symlink(filepath.Join(dataDirName, name), filepath.Join(dir, name)); err != nil {
+			return err
 		}
 	}
 	return nil

@@ -1,18 +1,59 @@
-package reload
+package validate
 
 import (
 	"context"
 	"fmt"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strconv"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 )
+
+// The test binary doubles as an app's config check, as `nginx -t` is: run
+// with HOTRELOAD_TEST_CHILD=check it writes lines and exits with CHECK_EXIT;
+// with CHECK_HANG it never ends, and with CHECK_GRANDCHILD it leaves a
+// process behind that holds its output open, its PID written to CHILD_RECORD.
+func TestMain(m *testing.M) {
+	switch os.Getenv("HOTRELOAD_TEST_CHILD") {
+	case "check":
+		runCheck()
+	case "grandchild":
+		for {
+			time.Sleep(time.Hour)
+		}
+	}
+	os.Exit(m.Run())
+}
+
+func runCheck() {
+	for i := range 30 {
+		fmt.Printf("check line %d\n", i)
+	}
+	fmt.Fprintf(os.Stderr, "config: [emerg] \x1b[31munknown directive\x1b[0m in %s\n", os.Getenv("CHILD_CONFIG"))
+	if os.Getenv("CHECK_GRANDCHILD") != "" {
+		g := exec.Command(os.Args[0], "-test.run=^$")
+		g.Env = append(os.Environ(), "HOTRELOAD_TEST_CHILD=grandchild")
+		g.Stdout, g.Stderr = os.Stdout, os.Stderr
+		if err := g.Start(); err != nil {
+			os.Exit(5)
+		}
+		os.WriteFile(os.Getenv("CHILD_RECORD"), []byte(strconv.Itoa(g.Process.Pid)), 0o644)
+	}
+	if os.Getenv("CHECK_HANG") != "" {
+		for {
+			time.Sleep(time.Hour)
+		}
+	}
+	code, _ := strconv.Atoi(os.Getenv("CHECK_EXIT"))
+	os.Exit(code)
+}
 
 // checkCommand is the test binary run as an app's config check.
 func checkCommand(t *testing.T, env ...string) []string {
@@ -25,7 +66,7 @@ func checkCommand(t *testing.T, env ...string) []string {
 	return []string{os.Args[0], "-test.run=^$", "hotreload-test-check"}
 }
 
-func TestValidatorCheck(t *testing.T) {
+func TestCheckerCheck(t *testing.T) {
 	tail := func(from int) string {
 		var lines []string
 		for i := from; i < 30; i++ {
@@ -47,71 +88,60 @@ func TestValidatorCheck(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			v := &Validator{Command: checkCommand(t, tc.env...), Timeout: 500 * time.Millisecond}
+			v := &Checker{Command: checkCommand(t, tc.env...), Timeout: 500 * time.Millisecond}
 			assert.Equal(t, tc.want, v.Check(context.Background()))
 		})
 	}
 }
 
-func TestValidatorKillsWhatTheCheckLeftBehind(t *testing.T) {
+func TestCheckerKillsWhatTheCheckLeftBehind(t *testing.T) {
 	cmd := checkCommand(t, "CHECK_HANG=1", "CHECK_GRANDCHILD=1")
-	v := &Validator{Command: cmd, Timeout: 500 * time.Millisecond}
+	v := &Checker{Command: cmd, Timeout: 500 * time.Millisecond}
 	start := time.Now()
 	got := v.Check(context.Background())
 	assert.Less(t, time.Since(start), 3*time.Second, "the answer waits for no process the check left")
 	assert.Equal(t, "no answer within 500ms (killed)", got.Problem)
-	c := &child{record: os.Getenv("CHILD_RECORD")}
-	lines := c.lines()
-	require.Len(t, lines, 1)
-	pid, err := strconv.Atoi(strings.TrimPrefix(lines[0], "grandchild "))
+	b, err := os.ReadFile(os.Getenv("CHILD_RECORD"))
 	require.NoError(t, err)
-	require.Eventually(t, func() bool { return !(Procs{}).Alive(pid) }, 5*time.Second, 10*time.Millisecond, "the grandchild died with the check's group")
+	pid, err := strconv.Atoi(string(b))
+	require.NoError(t, err)
+	require.Eventually(t, func() bool { return syscall.Kill(pid, 0) != nil }, 5*time.Second, 10*time.Millisecond, "the grandchild died with the check's group")
 }
 
-func TestValidatorOfACommandThatCannotStart(t *testing.T) {
-	v := &Validator{Command: []string{"/nonexistent/nginx", "-t"}}
+func TestCheckerOfACommandThatCannotStart(t *testing.T) {
+	v := &Checker{Command: []string{"/nonexistent/nginx", "-t"}}
 	got := v.Check(context.Background())
 	assert.Equal(t, Verdict{Exit: -1, Problem: "fork/exec /nonexistent/nginx: no such file or directory"}, got)
-	assert.EqualError(t, got.Err(v.Command), "refused by the app: /nonexistent/nginx -t: fork/exec /nonexistent/nginx: no such file or directory")
 }
 
-func TestVerdictErr(t *testing.T) {
-	cmd := []string{"nginx", "-t"}
-	assert.NoError(t, Verdict{OK: true}.Err(cmd))
-	err := Verdict{Exit: 1, Output: `nginx: [emerg] unknown directive "x" in /etc/nginx/nginx.conf:14\nnginx: configuration file /etc/nginx/nginx.conf test failed`}.Err(cmd)
-	require.ErrorIs(t, err, ErrRefused)
-	assert.EqualError(t, err, `refused by the app: nginx -t: exit status 1: nginx: [emerg] unknown directive "x" in /etc/nginx/nginx.conf:14\nnginx: configuration file /etc/nginx/nginx.conf test failed`)
-}
-
-// TestAskValidator: the reloader asks over a real Unix socket, and a
+// TestAsk: the reloader asks over a real Unix socket, and a
 // validator that is gone, or answers nothing, is a fault, not a refusal.
-func TestAskValidator(t *testing.T) {
+func TestAsk(t *testing.T) {
 	dir := t.TempDir()
 	socket := filepath.Join(dir, "nginx.sock")
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 
-	_, err := AskValidator(ctx, socket, "abc", time.Second)
-	require.ErrorIs(t, err, ErrValidatorUnavailable, "no validator yet")
-	assert.NotErrorIs(t, err, ErrRefused)
+	_, err := Ask(ctx, socket, "abc", time.Second)
+	require.ErrorIs(t, err, ErrUnavailable, "no validator yet")
 
-	v := &Validator{Command: checkCommand(t, "CHECK_EXIT=2"), Timeout: 2 * time.Second}
+	v := &Checker{Command: checkCommand(t, "CHECK_EXIT=2"), Timeout: 2 * time.Second}
 	os.WriteFile(socket, []byte("stale"), 0o600) // a socket the validator's previous run left
 	ln, err := Listen(socket)
 	require.NoError(t, err)
 	served := make(chan error, 1)
 	go func() { served <- v.Serve(ctx, ln) }()
-	got, err := AskValidator(ctx, socket, "abc", 2*time.Second)
+	got, err := Ask(ctx, socket, "abc", 2*time.Second)
 	require.NoError(t, err)
-	assert.Equal(t, Verdict{Exit: 2, Output: v.Check(ctx).Output}, got)
+	assert.Equal(t, Verdict{Exit: 2, Output: v.Check(ctx).Output, Command: v.Command}, got)
 
 	cancel()
 	require.NoError(t, <-served, "the validator stops with its context")
-	_, err = AskValidator(context.Background(), socket, "abc", time.Second)
-	require.ErrorIs(t, err, ErrValidatorUnavailable, "the validator stopped")
+	_, err = Ask(context.Background(), socket, "abc", time.Second)
+	require.ErrorIs(t, err, ErrUnavailable, "the validator stopped")
 }
 
-func TestAskValidatorThatNeverAnswers(t *testing.T) {
+func TestAskThatNeverAnswers(t *testing.T) {
 	socket := filepath.Join(t.TempDir(), "app.sock")
 	ln, err := Listen(socket)
 	require.NoError(t, err)
@@ -125,8 +155,8 @@ func TestAskValidatorThatNeverAnswers(t *testing.T) {
 	}()
 	ctx, cancel := context.WithTimeout(context.Background(), 200*time.Millisecond)
 	defer cancel()
-	_, err = AskValidator(ctx, socket, "abc", time.Second)
-	require.ErrorIs(t, err, ErrValidatorUnavailable)
+	_, err = Ask(ctx, socket, "abc", time.Second)
+	require.ErrorIs(t, err, ErrUnavailable)
 	assert.Contains(t, err.Error(), "no verdict")
 }
 
@@ -137,4 +167,8 @@ func TestLastLines(t *testing.T) {
 	assert.LessOrEqual(t, len(long), verdictBytes)
 	assert.True(t, strings.HasPrefix(long, "…é"), "cut at the front, on a character")
 	assert.Equal(t, "bad \uFFFD byte", lastLines([]byte("bad \xff byte")), "invalid UTF-8 replaced")
+}
+
+func TestPrintable(t *testing.T) {
+	assert.Equal(t, "tab\tstays, \\x1b[2J, \\a, \\u202e, \\x00 escaped; é stays", Printable("tab\tstays, \x1b[2J, \a, \u202e, \x00 escaped; é stays"))
 }

@@ -1,4 +1,9 @@
-package reload
+// Package validate runs an app's own check of a staged config revision, in
+// the app's image, and carries its verdict to the reloader over a Unix
+// socket (docs/design/2026-12-07-verified-apply.md). It links the standard
+// library alone: the validator is a process in every pod that asks for a
+// check, and its idle memory is budgeted.
+package validate
 
 import (
 	"bufio"
@@ -12,18 +17,14 @@ import (
 	"net"
 	"os"
 	"os/exec"
+	"strconv"
 	"strings"
 	"sync"
 	"syscall"
 	"time"
+	"unicode"
 	"unicode/utf8"
-
-	"github.com/hotreload/hotreload/pkg/contract"
 )
-
-// DefaultValidateTimeout bounds one run of the app's check when
-// Validator.Timeout is zero: the contract's default.
-const DefaultValidateTimeout = contract.DefaultValidateTimeout
 
 // Bounds of what a check's output may put into a pod annotation and an Event.
 const (
@@ -46,29 +47,16 @@ type Verdict struct {
 	// Problem says why the command did not finish: it could not start, or
 	// it ran out of time and was killed.
 	Problem string `json:"problem,omitempty"`
+	// Command is the check that ran, as the validator was started with it.
+	Command []string `json:"command,omitempty"`
 }
 
-// Err returns nil for a revision the check accepts, else the app's refusal.
-func (v Verdict) Err(command []string) error {
-	if v.OK {
-		return nil
-	}
-	what := fmt.Sprintf("exit status %d", v.Exit)
-	if v.Problem != "" {
-		what = v.Problem
-	}
-	if v.Output == "" {
-		return refused(nil, "%s: %s", strings.Join(command, " "), what)
-	}
-	return refused(nil, "%s: %s: %s", strings.Join(command, " "), what, v.Output)
-}
-
-// Validator runs the app's own check of a staged revision: a command fixed
+// Checker runs the app's own check of a staged revision: a command fixed
 // when it starts (the pod's hotreload/validate), run anew for each check, in
 // the app's image. Nothing a caller sends can change what it runs.
-type Validator struct {
+type Checker struct {
 	Command []string
-	// Timeout bounds one run; DefaultValidateTimeout when zero. At the
+	// Timeout bounds one run; DefaultTimeout when zero. At the
 	// timeout the command's whole process group is killed.
 	Timeout time.Duration
 	Log     *slog.Logger
@@ -76,15 +64,15 @@ type Validator struct {
 	mu sync.Mutex // one check at a time
 }
 
-func (v *Validator) timeout() time.Duration {
+func (v *Checker) timeout() time.Duration {
 	if v.Timeout == 0 {
-		return DefaultValidateTimeout
+		return DefaultTimeout
 	}
 	return v.Timeout
 }
 
 // Check runs the command once and returns its verdict.
-func (v *Validator) Check(ctx context.Context) Verdict {
+func (v *Checker) Check(ctx context.Context) Verdict {
 	v.mu.Lock()
 	defer v.mu.Unlock()
 	ctx, cancel := context.WithTimeout(ctx, v.timeout())
@@ -110,7 +98,7 @@ func (v *Validator) Check(ctx context.Context) Verdict {
 	case errors.As(err, &exit):
 		verdict.Problem = exit.String() // "signal: segmentation fault"
 	default:
-		verdict.Problem = printable(err.Error()) // could not start
+		verdict.Problem = Printable(err.Error()) // could not start
 	}
 	return verdict
 }
@@ -122,7 +110,7 @@ type checkRequest struct {
 
 // Serve answers checks on ln, one request and one answer per connection,
 // until ctx ends.
-func (v *Validator) Serve(ctx context.Context, ln net.Listener) error {
+func (v *Checker) Serve(ctx context.Context, ln net.Listener) error {
 	go func() {
 		<-ctx.Done()
 		ln.Close()
@@ -139,7 +127,7 @@ func (v *Validator) Serve(ctx context.Context, ln net.Listener) error {
 	}
 }
 
-func (v *Validator) answer(ctx context.Context, conn net.Conn) {
+func (v *Checker) answer(ctx context.Context, conn net.Conn) {
 	defer conn.Close()
 	conn.SetReadDeadline(time.Now().Add(5 * time.Second))
 	var req checkRequest
@@ -149,45 +137,51 @@ func (v *Validator) answer(ctx context.Context, conn net.Conn) {
 	}
 	start := time.Now()
 	verdict := v.Check(ctx)
+	verdict.Command = v.Command
 	if v.Log != nil {
-		v.Log.Info("checked a staged revision", "revision", printable(req.Revision), "ok", verdict.OK, "exit", verdict.Exit,
+		v.Log.Info("checked a staged revision", "revision", Printable(req.Revision), "ok", verdict.OK, "exit", verdict.Exit,
 			"problem", verdict.Problem, "took", time.Since(start).Round(time.Millisecond))
 	}
 	conn.SetWriteDeadline(time.Now().Add(5 * time.Second))
 	json.NewEncoder(conn).Encode(verdict)
 }
 
-// ErrValidatorUnavailable means the validator gave no verdict: it is not
+// ErrUnavailable means the validator gave no verdict: it is not
 // running, it crashed, or it did not answer in time. A fault, not the app's
 // verdict on the config.
-var ErrValidatorUnavailable = errors.New("validator unavailable")
+var ErrUnavailable = errors.New("validator unavailable")
 
-// AskValidator asks the validator listening on socket to check the staged
+// Ask asks the validator listening on socket to check the staged
 // revision rev, and returns its verdict. It waits for the validator's own
 // timeout and a margin; a validator that gives no verdict by then is
-// ErrValidatorUnavailable.
-func AskValidator(ctx context.Context, socket, rev string, timeout time.Duration) (Verdict, error) {
+// ErrUnavailable.
+func Ask(ctx context.Context, socket, rev string, timeout time.Duration) (Verdict, error) {
 	if timeout == 0 {
-		timeout = DefaultValidateTimeout
+		timeout = DefaultTimeout
 	}
 	ctx, cancel := context.WithTimeout(ctx, timeout+5*time.Second)
 	defer cancel()
 	var d net.Dialer
 	conn, err := d.DialContext(ctx, "unix", socket)
 	if err != nil {
-		return Verdict{}, fmt.Errorf("%w: %v", ErrValidatorUnavailable, err)
+		return Verdict{}, fmt.Errorf("%w: %v", ErrUnavailable, err)
 	}
 	defer conn.Close()
 	deadline, _ := ctx.Deadline()
 	conn.SetDeadline(deadline)
 	if err := json.NewEncoder(conn).Encode(checkRequest{Revision: rev}); err != nil {
-		return Verdict{}, fmt.Errorf("%w: %v", ErrValidatorUnavailable, err)
+		return Verdict{}, fmt.Errorf("%w: %v", ErrUnavailable, err)
 	}
 	var verdict Verdict
 	if err := json.NewDecoder(io.LimitReader(conn, 16<<10)).Decode(&verdict); err != nil {
-		return Verdict{}, fmt.Errorf("%w: no verdict: %v", ErrValidatorUnavailable, err)
+		return Verdict{}, fmt.Errorf("%w: no verdict: %v", ErrUnavailable, err)
 	}
-	verdict.Output = printable(verdict.Output) // the validator runs the app's image: trust none of its text
+	// The validator runs in the app's image: trust none of its text.
+	verdict.Output = Printable(verdict.Output)
+	verdict.Problem = Printable(verdict.Problem)
+	for i, a := range verdict.Command {
+		verdict.Command[i] = Printable(a)
+	}
 	return verdict, nil
 }
 
@@ -245,7 +239,7 @@ func lastLines(out []byte) string {
 		}
 	}
 	lines = lines[max(0, len(lines)-verdictLines):]
-	s := printable(strings.Join(lines, "\n"))
+	s := Printable(strings.Join(lines, "\n"))
 	if len(s) <= verdictBytes {
 		return s
 	}
@@ -255,4 +249,20 @@ func lastLines(out []byte) string {
 		cut++
 	}
 	return ellipsis + s[cut:]
+}
+
+// Printable escapes control and format characters (ANSI escapes, bidi
+// overrides) in s, keeping tabs: text another program wrote, made safe for an
+// annotation, an Event, a log line and a terminal.
+func Printable(s string) string {
+	var b strings.Builder
+	for _, r := range s {
+		if unicode.IsControl(r) && r != '\t' || unicode.Is(unicode.Cf, r) {
+			q := strconv.QuoteRune(r)
+			b.WriteString(q[1 : len(q)-1])
+			continue
+		}
+		b.WriteRune(r)
+	}
+	return b.String()
 }
