@@ -31,7 +31,15 @@ the staged revision, which is mounted at the app's own paths in this
 container, and answers with its exit status and the last lines of its output.
 A check that runs longer than --timeout is killed with everything it started.`
 
+// defaultPath is the PATH a check's command is looked up in, and runs with,
+// when the container has none: an image may set no PATH, and the container
+// runtime adds none, while the check is written as for a shell ("nginx -t").
+const defaultPath = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
+
 func main() {
+	if os.Getenv("PATH") == "" {
+		os.Setenv("PATH", defaultPath)
+	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	fs := flag.NewFlagSet("validator", flag.ContinueOnError)

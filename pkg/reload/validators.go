@@ -2,6 +2,7 @@ package reload
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -66,12 +67,20 @@ func (v *Validators) check(ctx context.Context, s *Staged) error {
 // verdict on the config.
 var ErrValidatorUnavailable = validate.ErrUnavailable
 
+// ErrCheckNotRun means the app's check could not start in the validator
+// (its command is not in the app's image, say): a fault of the check's
+// setup, not the app's verdict on the config.
+var ErrCheckNotRun = errors.New("the app's check could not run")
+
 // verdictErr returns nil for a revision the check accepts, else the app's
 // refusal: the command, its exit status (or why it did not finish) and the
-// last lines of its output.
+// last lines of its output; or ErrCheckNotRun.
 func verdictErr(v validate.Verdict) error {
 	if v.OK {
 		return nil
+	}
+	if v.NotRun {
+		return fmt.Errorf("%w: %s: %s", ErrCheckNotRun, strings.Join(v.Command, " "), v.Problem)
 	}
 	what := fmt.Sprintf("exit status %d", v.Exit)
 	if v.Problem != "" {

@@ -20,6 +20,10 @@ func TestVerdictErr(t *testing.T) {
 	assert.EqualError(t, verdictErr(validate.Verdict{Exit: -1, Command: cmd, Problem: "no answer within 10s (killed)"}),
 		"refused by the app: nginx -t: no answer within 10s (killed)")
 	assert.EqualError(t, verdictErr(validate.Verdict{Exit: 2}), "refused by the app: the check: exit status 2")
+	err = verdictErr(validate.Verdict{Exit: -1, Command: cmd, NotRun: true, Problem: `exec: "nginx": executable file not found in $PATH`})
+	require.ErrorIs(t, err, ErrCheckNotRun)
+	assert.NotErrorIs(t, err, ErrRefused, "not the app's verdict")
+	assert.EqualError(t, err, `the app's check could not run: nginx -t: exec: "nginx": executable file not found in $PATH`)
 }
 
 // TestStagedViewFollowsEachStagedCopy: the validators' view of a staged

@@ -47,6 +47,9 @@ type Verdict struct {
 	// Problem says why the command did not finish: it could not start, or
 	// it ran out of time and was killed.
 	Problem string `json:"problem,omitempty"`
+	// NotRun is true when the command could not start (not found, not
+	// executable): no verdict of the app's, a fault of the check's setup.
+	NotRun bool `json:"notRun,omitempty"`
 	// Command is the check that ran, as the validator was started with it.
 	Command []string `json:"command,omitempty"`
 }
@@ -98,7 +101,7 @@ func (v *Checker) Check(ctx context.Context) Verdict {
 	case errors.As(err, &exit):
 		verdict.Problem = exit.String() // "signal: segmentation fault"
 	default:
-		verdict.Problem = Printable(err.Error()) // could not start
+		verdict.Problem, verdict.NotRun = Printable(err.Error()), true // could not start
 	}
 	return verdict
 }

@@ -111,7 +111,7 @@ func TestCheckerKillsWhatTheCheckLeftBehind(t *testing.T) {
 func TestCheckerOfACommandThatCannotStart(t *testing.T) {
 	v := &Checker{Command: []string{"/nonexistent/nginx", "-t"}}
 	got := v.Check(context.Background())
-	assert.Equal(t, Verdict{Exit: -1, Problem: "fork/exec /nonexistent/nginx: no such file or directory"}, got)
+	assert.Equal(t, Verdict{Exit: -1, Problem: "fork/exec /nonexistent/nginx: no such file or directory", NotRun: true}, got)
 }
 
 // TestAsk: the reloader asks over a real Unix socket, and a

@@ -121,9 +121,14 @@ func TestNginx(t *testing.T) {
 }
 
 // nginxManifest reads the ConfigMap and the Deployment of testdata/nginx.yaml.
-func nginxManifest(t *testing.T) (*corev1.ConfigMap, *appsv1.Deployment) {
+func nginxManifest(t testing.TB) (*corev1.ConfigMap, *appsv1.Deployment) {
+	return appManifest(t, "nginx.yaml")
+}
+
+// appManifest reads the ConfigMap and the Deployment of testdata/file.
+func appManifest(t testing.TB, file string) (*corev1.ConfigMap, *appsv1.Deployment) {
 	t.Helper()
-	data, err := os.ReadFile(filepath.Join(repoRoot(), "test", "e2e", "testdata", "nginx.yaml"))
+	data, err := os.ReadFile(filepath.Join(repoRoot(), "test", "e2e", "testdata", file))
 	require.NoError(t, err)
 	var cm *corev1.ConfigMap
 	var dep *appsv1.Deployment
@@ -138,11 +143,11 @@ func nginxManifest(t *testing.T) (*corev1.ConfigMap, *appsv1.Deployment) {
 			dep = &appsv1.Deployment{}
 			require.NoError(t, yaml.UnmarshalStrict([]byte(doc), dep))
 		default:
-			t.Fatalf("testdata/nginx.yaml: unexpected kind %q", meta.Kind)
+			t.Fatalf("testdata/%s: unexpected kind %q", file, meta.Kind)
 		}
 	}
-	require.NotNil(t, cm, "testdata/nginx.yaml has no ConfigMap")
-	require.NotNil(t, dep, "testdata/nginx.yaml has no Deployment")
+	require.NotNil(t, cm, "testdata/%s has no ConfigMap", file)
+	require.NotNil(t, dep, "testdata/%s has no Deployment", file)
 	return cm, dep
 }
 

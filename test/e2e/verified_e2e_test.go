@@ -30,15 +30,46 @@ import (
 // is given it; stable stays the good edit; every pod serves it; and a pod
 // deleted afterwards comes back Ready on it.
 func TestNginxRefusedConfigHaltsWithConfirmWorkers(t *testing.T) {
+	nginxRefusal(t, "nginx-confirm-", map[string]string{annotations.Confirm: "workers"}, func(t *testing.T, cause, nginxLog string) {
+		require.True(t, strings.HasPrefix(cause, "refused by the app: no new worker of pid "), "the halt's cause: %q", cause)
+		require.Contains(t, cause, "after SIGHUP: it kept its old config (container nginx)")
+		require.Regexp(t, `\[emerg\] \d+#\d+: unknown directive "no_such_directive"`, nginxLog, "nginx itself refused the edit")
+	})
+}
+
+// TestNginxValidateRefusesBeforeTheSwap: with hotreload/validate: nginx -t,
+// nginx's own check runs in a validator in nginx's image, on the staged
+// nginx.conf at nginx's own path, before the swap. The same scenario as
+// with confirm: workers, but the refused edit is never live on any pod and
+// nginx is never told of it: the cause is nginx -t's own words.
+func TestNginxValidateRefusesBeforeTheSwap(t *testing.T) {
+	nginxRefusal(t, "nginx-validate-", map[string]string{annotations.Validate: "nginx -t"}, func(t *testing.T, cause, nginxLog string) {
+		// nginx -t's last lines, its newlines escaped: the error on stderr (as
+		// nginx.conf's error_log says), then its verdict.
+		require.Regexp(t, `^refused by the app: nginx -t: exit status 1: .*\[emerg\] \d+#\d+: unknown directive "no_such_directive" in /etc/nginx/nginx.conf:\d+\\nnginx: configuration file /etc/nginx/nginx.conf test failed \(container nginx\)`, cause)
+		require.NotContains(t, nginxLog, "no_such_directive", "nginx never read the refused edit")
+	})
+}
+
+// nginxRefusal runs testdata/nginx.yaml, three replicas, "1,100%", with
+// annotate's annotations: a good edit reaches every pod in place (same
+// master); an edit nginx refuses halts at the first pod, whose reloader says
+// the app refused it (checkHalt reads the cause and the halted pod's nginx
+// log) and leaves the previous nginx.conf live; no other pod is given it;
+// stable stays the good edit; every pod serves it; and a pod deleted
+// afterwards comes back Ready on it.
+func nginxRefusal(t *testing.T, prefix string, annotate map[string]string, checkHalt func(t *testing.T, cause, nginxLog string)) {
 	ctx, cancel := context.WithTimeout(context.Background(), 6*time.Minute)
 	defer cancel()
 	cs := clusterClient(t)
 	installHotreload(ctx, t, cs)
-	ns := enabledNamespace(ctx, t, cs, "nginx-confirm-")
+	ns := enabledNamespace(ctx, t, cs, prefix)
 
 	cm, dep := nginxManifest(t)
 	dep.Spec.Replicas = ptr[int32](3)
-	dep.Spec.Template.Annotations[annotations.Confirm] = "workers"
+	for k, v := range annotate {
+		dep.Spec.Template.Annotations[k] = v
+	}
 	dep.Spec.Template.Annotations[annotations.Rollout] = "1,100%"
 	dep.Spec.Template.Annotations[annotations.RolloutInterval] = "5s"
 	const v1 = `return 200 "version 1\n";`
@@ -84,8 +115,6 @@ func TestNginxRefusedConfigHaltsWithConfirmWorkers(t *testing.T) {
 	halt := rel.Status.Halt
 	require.Equal(t, nginxRevision(good), rel.Status.Stable, "stable is still the good edit")
 	require.Contains(t, pods, halt.Pod, "the halt names one of the Deployment's pods")
-	require.True(t, strings.HasPrefix(halt.Cause, "refused by the app: no new worker of pid "), "the halt's cause: %q", halt.Cause)
-	require.Contains(t, halt.Cause, "after SIGHUP: it kept its old config (container nginx)")
 
 	requireNginxServing(ctx, t, pods, "version 2\n", "every pod after the refused edit")
 	refusedRev, _, ok := annotations.FailedOf(podNamed(ctx, t, cs, ns, halt.Pod).Annotations)
@@ -104,7 +133,7 @@ func TestNginxRefusedConfigHaltsWithConfirmWorkers(t *testing.T) {
 	}
 	raw, err := cs.CoreV1().Pods(ns).GetLogs(halt.Pod, &corev1.PodLogOptions{Container: "nginx"}).DoRaw(ctx)
 	require.NoError(t, err)
-	require.Regexp(t, `\[emerg\] \d+#\d+: unknown directive "no_such_directive"`, string(raw), "nginx itself refused the edit")
+	checkHalt(t, halt.Cause, string(raw))
 
 	// A pod deleted now comes back on stable, Ready.
 	require.NoError(t, cs.CoreV1().Pods(ns).Delete(ctx, halt.Pod, metav1.DeleteOptions{}))

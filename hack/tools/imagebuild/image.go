@@ -92,7 +92,9 @@ func (b *builder) image(s imageSpec, p v1.Platform) (v1.Image, error) {
 	cf.Config.Cmd = s.cmd
 	cf.Config.User = fmt.Sprintf("%d:%d", s.user, s.user)
 	cf.Config.WorkingDir = "/"
-	cf.Config.Env = []string{"PATH=/usr/local/bin:/usr/bin:/bin"}
+	// Docker's default PATH, which images built from Dockerfiles carry: a
+	// command written as for a shell ("nginx -t") finds /usr/sbin/nginx.
+	cf.Config.Env = []string{"PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"}
 	cf.Config.Labels = b.labelsOf(s)
 	return mutate.ConfigFile(img, cf)
 }

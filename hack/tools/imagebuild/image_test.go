@@ -142,7 +142,7 @@ func webhookConfig(arch string) platformConfig {
 		Cmd:        []string{"serve"},
 		User:       "65532:65532",
 		WorkingDir: "/",
-		Env:        []string{"PATH=/usr/local/bin:/usr/bin:/bin"},
+		Env:        []string{"PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"},
 		Labels:     wantLabels,
 	}}
 }
