@@ -8,6 +8,9 @@ CLUSTER_DIR   := $(BIN)/cluster
 NODE_BINS     := kubelet kube-proxy kube-scheduler kube-controller-manager
 IMAGES_DIR    := $(CLUSTER_DIR)/images
 NGINX_DIR     := $(CLUSTER_DIR)/nginx
+HAPROXY_DIR   := $(CLUSTER_DIR)/haproxy
+APACHE_DIR    := $(CLUSTER_DIR)/apache
+PROMETHEUS_DIR := $(CLUSTER_DIR)/prometheus
 KUBECONFIG_LOCAL := $(CLUSTER_DIR)/admin.kubeconfig
 
 # hotreload on the local cluster, installed as a user installs it: make push
@@ -64,18 +67,36 @@ $(BIN)/tools/pause: $(wildcard hack/tools/pause/*.go)
 $(BIN)/demoapp: $(wildcard test/e2e/demoapp/*.go)
 	CGO_ENABLED=0 $(GO) build -trimpath -ldflags '-s -w' -o $@ ./test/e2e/demoapp
 
-# Debian's nginx, its libraries and loader as a root filesystem: the packages
-# are downloaded once (apt-get download, into $(NGINX_DIR)/debs), never
-# installed on this machine.
-$(NGINX_DIR)/rootfs.ok: hack/cluster/nginx-rootfs.sh
+# Debian's nginx, haproxy, apache httpd and Prometheus, each with its libraries
+# and loader, as root filesystems: the packages are downloaded once (apt-get
+# download, into DIR/debs), never installed on this machine. What they share
+# is hack/cluster/deb-rootfs-lib.sh; each script says what its server needs.
+ROOTFS_LIB := hack/cluster/deb-rootfs-lib.sh
+
+$(NGINX_DIR)/rootfs.ok: hack/cluster/nginx-rootfs.sh $(ROOTFS_LIB)
 	hack/cluster/nginx-rootfs.sh $(NGINX_DIR)
 
+$(HAPROXY_DIR)/rootfs.ok: hack/cluster/haproxy-rootfs.sh $(ROOTFS_LIB)
+	hack/cluster/haproxy-rootfs.sh $(HAPROXY_DIR)
+
+$(APACHE_DIR)/rootfs.ok: hack/cluster/apache-rootfs.sh $(ROOTFS_LIB)
+	hack/cluster/apache-rootfs.sh $(APACHE_DIR)
+
+$(PROMETHEUS_DIR)/rootfs.ok: hack/cluster/prometheus-rootfs.sh $(ROOTFS_LIB)
+	hack/cluster/prometheus-rootfs.sh $(PROMETHEUS_DIR)
+
+# The servers' images run as their testdata manifests do (test/e2e/testdata/):
+# haproxy in master-worker mode as nonroot, apache2 in the foreground as
+# www-data, Prometheus with the lifecycle API and its TSDB under /tmp as nobody.
 .PHONY: images-local
-images-local: $(BIN)/tools/imagebuild $(BIN)/tools/pause $(BIN)/demoapp $(NGINX_DIR)/rootfs.ok ## Build the test images the cluster imports, pause, demo app and nginx, as tarballs (no Docker).
+images-local: $(BIN)/tools/imagebuild $(BIN)/tools/pause $(BIN)/demoapp $(NGINX_DIR)/rootfs.ok $(HAPROXY_DIR)/rootfs.ok $(APACHE_DIR)/rootfs.ok $(PROMETHEUS_DIR)/rootfs.ok ## Build the test images the cluster imports, pause, demo app, nginx, haproxy, apache and prometheus, as tarballs (no Docker).
 	$(BIN)/tools/imagebuild --out $(IMAGES_DIR) \
 	  --image 'hotreload/pause:dev=$(BIN)/tools/pause,user=65535' \
 	  --image 'hotreload/demoapp:dev=$(BIN)/demoapp' \
-	  --image 'hotreload/nginx:dev=rootfs=$(NGINX_DIR)/rootfs,path=/usr/sbin/nginx,user=33'
+	  --image 'hotreload/nginx:dev=rootfs=$(NGINX_DIR)/rootfs,path=/usr/sbin/nginx,user=33' \
+	  --image 'hotreload/haproxy:dev=rootfs=$(HAPROXY_DIR)/rootfs,path=/usr/sbin/haproxy,cmd=-W,cmd=-db,cmd=-f,cmd=/etc/haproxy/haproxy.cfg,user=65532' \
+	  --image 'hotreload/apache:dev=rootfs=$(APACHE_DIR)/rootfs,path=/usr/sbin/apache2,cmd=-DFOREGROUND,user=33' \
+	  --image 'hotreload/prometheus:dev=rootfs=$(PROMETHEUS_DIR)/rootfs,path=/usr/bin/prometheus,cmd=--config.file=/etc/prometheus/prometheus.yml,cmd=--storage.tsdb.path=/tmp/prometheus,cmd=--web.enable-lifecycle,cmd=--web.listen-address=:9090,user=65534'
 
 .PHONY: cluster
 cluster: cluster-check node-components images-local $(BIN)/tools/registry ## Start the local single-node cluster and its registry (state in bin/cluster; KUBECONFIG=bin/cluster/admin.kubeconfig), then make cluster-push.
@@ -113,5 +134,5 @@ e2e: cluster build ## The end-to-end tests on the local cluster (started if down
 	$(E2E_GO_TEST) -timeout 30m -run '$(E2E_RUN)' -v ./test/e2e/ 2>&1 | grep -v -E '^(=== (RUN|PAUSE|CONT)|\s*$$)'
 
 .PHONY: bench-e2e
-bench-e2e: cluster build ## The README's end-to-end figures: admission latency, edit -> serving with and without hotreload, bad config -> stable (about 11 min; E2E_EDITS=50, E2E_READY_EDITS=10, E2E_HALTS=10).
+bench-e2e: cluster build ## The README's end-to-end figures: admission latency, edit -> serving with and without hotreload, bad config -> stable, nginx with and without its verdict (about 13 min; E2E_EDITS=50, E2E_READY_EDITS=10, E2E_HALTS=10, E2E_NGINX_EDITS=20).
 	$(E2E_GO_TEST) -timeout 30m -run '^$$' -bench E2E -benchtime 1x ./test/e2e/

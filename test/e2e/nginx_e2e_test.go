@@ -133,6 +133,7 @@ func appManifest(t testing.TB, file string) (*corev1.ConfigMap, *appsv1.Deployme
 	var cm *corev1.ConfigMap
 	var dep *appsv1.Deployment
 	for _, doc := range strings.Split(string(data), "\n---\n") {
+		doc += "\n" // the line break before "---": a block scalar ending there keeps its last one
 		var meta metav1.TypeMeta
 		require.NoError(t, yaml.Unmarshal([]byte(doc), &meta))
 		switch meta.Kind {

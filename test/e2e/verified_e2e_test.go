@@ -6,6 +6,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -21,102 +22,170 @@ import (
 	"github.com/hotreload/hotreload/pkg/revision"
 )
 
+// server is a real server from Debian's packages as a testdata manifest runs
+// it: a ConfigMap holding its whole config file, a Deployment mounting it by
+// subPath. Its config names the version it serves.
+type server struct {
+	// file is the manifest in testdata; name the app label, the container
+	// and the Deployment; configMap and key the config file's source.
+	file, name, configMap, key string
+	// marker is the config text that sets the version served, a format of
+	// the version number; the manifest's config holds version 1.
+	marker string
+	// url is where a pod serves its version (%s: its IP); version reads the
+	// number in the answer.
+	url     string
+	version *regexp.Regexp
+	// bad makes a config the server refuses from one it runs.
+	bad func(conf string) string
+}
+
+var (
+	nginxServer = server{file: "nginx.yaml", name: "nginx", configMap: "nginx-config", key: "nginx.conf",
+		marker: `return 200 "version %d\n";`, url: "http://%s:8080/", version: regexp.MustCompile(`^version (\d+)\n$`),
+		bad: func(conf string) string {
+			return strings.Replace(conf, "default_type text/plain;", "default_type text/plain;\n    no_such_directive on;", 1)
+		}}
+	haproxyServer = server{file: "haproxy.yaml", name: "haproxy", configMap: "haproxy-config", key: "haproxy.cfg",
+		marker: `string "version %d\n"`, url: "http://%s:8080/", version: regexp.MustCompile(`^version (\d+)\n$`),
+		bad: func(conf string) string { return strings.TrimRight(conf, "\n") + "\n    no_such_keyword on\n" }} // in the last section, frontend
+	apacheServer = server{file: "apache.yaml", name: "apache", configMap: "apache-config", key: "apache2.conf",
+		marker: `ErrorDocument 200 "version %d"`, url: "http://%s:8080/", version: regexp.MustCompile(`^version (\d+)$`),
+		bad: func(conf string) string { return strings.TrimRight(conf, "\n") + "\nNoSuchDirective on\n" }}
+	prometheusServer = server{file: "prometheus.yaml", name: "prometheus", configMap: "prometheus-config", key: "prometheus.yml",
+		marker: `version: "%d"`, url: "http://%s:9090/api/v1/status/config",
+		// The loaded config, as YAML in JSON: its external label.
+		version: regexp.MustCompile(`version: \\"(\d+)\\"`),
+		bad: func(conf string) string {
+			return strings.Replace(conf, "scrape_interval: 5s", "scrape_interval: 5 seconds", 1)
+		}}
+)
+
 // TestNginxRefusedConfigHaltsWithConfirmWorkers: nginx keeps running on a
 // config it refuses, so surviving the signal says nothing. With
-// hotreload/confirm: workers, a reload counts only when the master forks new
-// workers. Three replicas, "1,100%": a good edit reaches every pod in place
-// (same master); an edit nginx refuses halts at the first pod, whose reloader
-// says the app refused it and puts the previous nginx.conf back; no other pod
-// is given it; stable stays the good edit; every pod serves it; and a pod
-// deleted afterwards comes back Ready on it.
+// hotreload/confirm: workers alone, a reload counts only when the master
+// forks new workers: the refused edit is swapped back on the first pod.
 func TestNginxRefusedConfigHaltsWithConfirmWorkers(t *testing.T) {
-	nginxRefusal(t, "nginx-confirm-", map[string]string{annotations.Confirm: "workers"}, func(t *testing.T, cause, nginxLog string) {
-		require.True(t, strings.HasPrefix(cause, "refused by the app: no new worker of pid "), "the halt's cause: %q", cause)
-		require.Contains(t, cause, "after SIGHUP: it kept its old config (container nginx)")
-		require.Regexp(t, `\[emerg\] \d+#\d+: unknown directive "no_such_directive"`, nginxLog, "nginx itself refused the edit")
+	refusal(t, nginxServer, map[string]string{annotations.Confirm: "workers"}, func(t *testing.T, cause, log string) {
+		require.Regexp(t, `^refused by the app: no new worker of pid \d+ within 10s after SIGHUP: it kept its old config \(container nginx\)`, cause)
+		require.Regexp(t, `\[emerg\] \d+#\d+: unknown directive "no_such_directive"`, log, "nginx itself refused the edit")
 	})
 }
 
-// TestNginxValidateRefusesBeforeTheSwap: with hotreload/validate: nginx -t,
-// nginx's own check runs in a validator in nginx's image, on the staged
-// nginx.conf at nginx's own path, before the swap. The same scenario as
-// with confirm: workers, but the refused edit is never live on any pod and
-// nginx is never told of it: the cause is nginx -t's own words.
+// TestNginxValidateRefusesBeforeTheSwap: with the README's nginx preset,
+// nginx -t runs in a validator in nginx's image, on the staged nginx.conf at
+// nginx's own path, before the swap: the refused edit is never live on any
+// pod, nginx never reads it, and the cause is nginx -t's own words.
 func TestNginxValidateRefusesBeforeTheSwap(t *testing.T) {
-	nginxRefusal(t, "nginx-validate-", map[string]string{annotations.Validate: "nginx -t"}, func(t *testing.T, cause, nginxLog string) {
+	refusal(t, nginxServer, map[string]string{annotations.Validate: "nginx -t", annotations.Confirm: "workers"}, func(t *testing.T, cause, log string) {
 		// nginx -t's last lines, its newlines escaped: the error on stderr (as
 		// nginx.conf's error_log says), then its verdict.
 		require.Regexp(t, `^refused by the app: nginx -t: exit status 1: .*\[emerg\] \d+#\d+: unknown directive "no_such_directive" in /etc/nginx/nginx.conf:\d+\\nnginx: configuration file /etc/nginx/nginx.conf test failed \(container nginx\)`, cause)
-		require.NotContains(t, nginxLog, "no_such_directive", "nginx never read the refused edit")
+		require.NotContains(t, log, "no_such_directive", "nginx never read the refused edit")
 	})
 }
 
-// nginxRefusal runs testdata/nginx.yaml, three replicas, "1,100%", with
-// annotate's annotations: a good edit reaches every pod in place (same
-// master); an edit nginx refuses halts at the first pod, whose reloader says
-// the app refused it (checkHalt reads the cause and the halted pod's nginx
-// log) and leaves the previous nginx.conf live; no other pod is given it;
-// stable stays the good edit; every pod serves it; and a pod deleted
-// afterwards comes back Ready on it.
-func nginxRefusal(t *testing.T, prefix string, annotate map[string]string, checkHalt func(t *testing.T, cause, nginxLog string)) {
+// TestHAProxyPreset: haproxy in master-worker mode with the README's preset:
+// haproxy -c checks the staged haproxy.cfg, SIGUSR2 reloads, new workers
+// confirm.
+func TestHAProxyPreset(t *testing.T) {
+	refusal(t, haproxyServer, map[string]string{
+		annotations.Validate: "haproxy -c -f /etc/haproxy/haproxy.cfg", annotations.Signal: "SIGUSR2", annotations.Confirm: "workers",
+	}, func(t *testing.T, cause, log string) {
+		require.Regexp(t, `^refused by the app: haproxy -c -f /etc/haproxy/haproxy.cfg: exit status 1: .*\[/etc/haproxy/haproxy.cfg:\d+\] : unknown keyword 'no_such_keyword' in 'frontend' section.*\(container haproxy\)`, cause)
+		require.NotContains(t, log, "no_such_keyword", "haproxy never read the refused edit")
+	})
+}
+
+// TestApachePreset: apache httpd with the README's preset: apache2 -t checks
+// the staged apache2.conf, SIGUSR1 is a graceful restart, new children
+// confirm. Apache is the server for which the check is not optional: its
+// parent exits on a graceful restart into a config it cannot load.
+func TestApachePreset(t *testing.T) {
+	refusal(t, apacheServer, map[string]string{
+		annotations.Validate: "apache2 -t", annotations.Signal: "SIGUSR1", annotations.Confirm: "workers",
+	}, func(t *testing.T, cause, log string) {
+		require.Regexp(t, `^refused by the app: apache2 -t: exit status 1: .*Invalid command 'NoSuchDirective'.*\(container apache\)`, cause)
+		require.NotContains(t, log, "NoSuchDirective", "apache never read the refused edit")
+	})
+}
+
+// TestPrometheusPreset: Prometheus with the README's preset: promtool checks
+// the staged prometheus.yml, a POST to /-/reload reloads, and the reload
+// metric confirms.
+func TestPrometheusPreset(t *testing.T) {
+	refusal(t, prometheusServer, map[string]string{
+		annotations.Validate: "promtool check config /etc/prometheus/prometheus.yml",
+		annotations.URL:      "http://127.0.0.1:9090/-/reload",
+		annotations.Confirm:  "http://127.0.0.1:9090/metrics prometheus_config_last_reload_successful 1",
+	}, func(t *testing.T, cause, log string) {
+		require.Regexp(t, `^refused by the app: promtool check config /etc/prometheus/prometheus.yml: exit status 1: .*FAILED: parsing YAML file /etc/prometheus/prometheus.yml: not a valid duration string: "5 seconds" \(container prometheus\)`, cause)
+		require.NotContains(t, log, "5 seconds", "Prometheus never read the refused edit")
+	})
+}
+
+// refusal runs s's manifest, three replicas, "1,100%", with annotate's
+// annotations: a good edit reaches every pod in place (the same container,
+// so the same main process: the master, never restarted); an edit s refuses
+// halts at the first pod, whose reloader says the app refused it (checkHalt
+// reads the cause and that pod's app log) and leaves the previous config
+// live; no other pod is given it; stable stays the good edit; every pod
+// serves it; and a pod deleted afterwards comes back Ready on it.
+func refusal(t *testing.T, s server, annotate map[string]string, checkHalt func(t *testing.T, cause, log string)) {
 	ctx, cancel := context.WithTimeout(context.Background(), 6*time.Minute)
 	defer cancel()
 	cs := clusterClient(t)
 	installHotreload(ctx, t, cs)
-	ns := enabledNamespace(ctx, t, cs, prefix)
+	ns := enabledNamespace(ctx, t, cs, s.name+"-verified-")
 
-	cm, dep := nginxManifest(t)
+	cm, dep := appManifest(t, s.file)
 	dep.Spec.Replicas = ptr[int32](3)
 	for k, v := range annotate {
 		dep.Spec.Template.Annotations[k] = v
 	}
 	dep.Spec.Template.Annotations[annotations.Rollout] = "1,100%"
 	dep.Spec.Template.Annotations[annotations.RolloutInterval] = "5s"
-	const v1 = `return 200 "version 1\n";`
-	conf := cm.Data["nginx.conf"]
-	require.Equal(t, 1, strings.Count(conf, v1), "testdata/nginx.yaml's nginx.conf returns version 1 at /")
+	conf := cm.Data[s.key]
+	require.Equal(t, 1, strings.Count(conf, fmt.Sprintf(s.marker, 1)), "testdata/%s serves version 1", s.file)
 	_, err := cs.CoreV1().ConfigMaps(ns).Create(ctx, cm, metav1.CreateOptions{})
 	require.NoError(t, err)
 	_, err = cs.AppsV1().Deployments(ns).Create(ctx, dep, metav1.CreateOptions{})
 	require.NoError(t, err)
-	pods := waitDeploymentPods(ctx, t, cs, ns, "app=nginx", 3)
-	waitNginxRelease(ctx, t, cs, ns, "first seen", time.Minute, func(rel *v1alpha1.ConfigRelease) bool {
-		return rel.Status.Phase == v1alpha1.PhaseComplete && rel.Status.Candidate == nginxRevision(conf) && workloadPods(rel) == 3
+	pods := waitDeploymentPods(ctx, t, cs, ns, "app="+s.name, 3)
+	waitConfigRelease(ctx, t, cs, ns, s, "first seen", time.Minute, func(rel *v1alpha1.ConfigRelease) bool {
+		return rel.Status.Phase == v1alpha1.PhaseComplete && rel.Status.Candidate == s.revision(conf) && workloadPods(rel) == 3
 	})
+	s.requireServing(ctx, t, pods, 1, "the first config")
 
 	// A good edit: every pod serves it, reloaded in place.
-	good := strings.Replace(conf, v1, `return 200 "version 2\n";`, 1)
-	before := map[string]nginxState{}
+	good := strings.Replace(conf, fmt.Sprintf(s.marker, 1), fmt.Sprintf(s.marker, 2), 1)
+	before := map[string]string{}
 	for name := range pods {
-		before[name] = getNginxState(ctx, t, podNamed(ctx, t, cs, ns, name))
+		before[name] = s.containerID(t, podNamed(ctx, t, cs, ns, name))
 	}
-	editNginx(ctx, t, cs, ns, good)
-	waitNginxRelease(ctx, t, cs, ns, "the good edit complete", 2*time.Minute, func(rel *v1alpha1.ConfigRelease) bool {
-		return rel.Status.Phase == v1alpha1.PhaseComplete && rel.Status.Stable == nginxRevision(good)
+	s.edit(ctx, t, cs, ns, good)
+	waitConfigRelease(ctx, t, cs, ns, s, "the good edit complete", 2*time.Minute, func(rel *v1alpha1.ConfigRelease) bool {
+		return rel.Status.Phase == v1alpha1.PhaseComplete && rel.Status.Stable == s.revision(good)
 	})
-	requireNginxServing(ctx, t, pods, "version 2\n", "the good edit")
-	// What a pod's sidecar reports is the revision of what the pod mounts.
+	s.requireServing(ctx, t, pods, 2, "the good edit")
 	applied := map[string]string{}
 	for name := range pods {
 		p := podNamed(ctx, t, cs, ns, name)
 		applied[name] = p.Labels[annotations.Applied]
-		now := getNginxState(ctx, t, p)
-		require.Equal(t, before[name].master, now.master, "pod %s: the good edit reloaded the same master", name)
-		require.Equal(t, before[name].containerID, now.containerID, "pod %s: the same nginx container", name)
+		require.Equal(t, before[name], s.containerID(t, p), "pod %s: the good edit reloaded the same %s", name, s.name)
 	}
 
-	// An edit nginx refuses: an unknown directive. It would serve version 3.
-	bad := strings.Replace(good, `return 200 "version 2\n";`, `return 200 "version 3\n";`, 1)
-	bad = strings.Replace(bad, "default_type text/plain;", "default_type text/plain;\n    no_such_directive on;", 1)
-	editNginx(ctx, t, cs, ns, bad)
-	rel := waitNginxRelease(ctx, t, cs, ns, "halted on the refused edit", 2*time.Minute, func(rel *v1alpha1.ConfigRelease) bool {
-		return rel.Status.Phase == v1alpha1.PhaseHalted && rel.Status.Candidate == nginxRevision(bad) && rel.Status.Halt != nil
+	// An edit the server refuses. It would serve version 3.
+	bad := s.bad(strings.Replace(good, fmt.Sprintf(s.marker, 2), fmt.Sprintf(s.marker, 3), 1))
+	s.edit(ctx, t, cs, ns, bad)
+	rel := waitConfigRelease(ctx, t, cs, ns, s, "halted on the refused edit", 2*time.Minute, func(rel *v1alpha1.ConfigRelease) bool {
+		return rel.Status.Phase == v1alpha1.PhaseHalted && rel.Status.Candidate == s.revision(bad) && rel.Status.Halt != nil
 	})
 	halt := rel.Status.Halt
-	require.Equal(t, nginxRevision(good), rel.Status.Stable, "stable is still the good edit")
+	require.Equal(t, s.revision(good), rel.Status.Stable, "stable is still the good edit")
 	require.Contains(t, pods, halt.Pod, "the halt names one of the Deployment's pods")
 
-	requireNginxServing(ctx, t, pods, "version 2\n", "every pod after the refused edit")
+	s.requireServing(ctx, t, pods, 2, "every pod after the refused edit")
 	refusedRev, _, ok := annotations.FailedOf(podNamed(ctx, t, cs, ns, halt.Pod).Annotations)
 	require.True(t, ok, "the halted pod says it failed")
 	require.NotEqual(t, applied[halt.Pod], refusedRev)
@@ -124,6 +193,7 @@ func nginxRefusal(t *testing.T, prefix string, annotate map[string]string, check
 		p := podNamed(ctx, t, cs, ns, name)
 		require.Equal(t, applied[name], p.Labels[annotations.Applied], "pod %s runs the good edit", name)
 		require.NotEqual(t, refusedRev, p.Annotations[annotations.Released], "pod %s holds the refused edit", name)
+		require.Equal(t, before[name], s.containerID(t, p), "pod %s: the same %s", name, s.name)
 		for _, c := range append(p.Status.InitContainerStatuses, p.Status.ContainerStatuses...) {
 			require.Zero(t, c.RestartCount, "pod %s: container %s restarted", name, c.Name)
 		}
@@ -131,28 +201,84 @@ func nginxRefusal(t *testing.T, prefix string, annotate map[string]string, check
 			require.Equal(t, halt.Pod, name, "pod %s was never given the refused edit, yet failed: %s", name, p.Annotations[annotations.Failed])
 		}
 	}
-	raw, err := cs.CoreV1().Pods(ns).GetLogs(halt.Pod, &corev1.PodLogOptions{Container: "nginx"}).DoRaw(ctx)
+	raw, err := cs.CoreV1().Pods(ns).GetLogs(halt.Pod, &corev1.PodLogOptions{Container: s.name}).DoRaw(ctx)
 	require.NoError(t, err)
 	checkHalt(t, halt.Cause, string(raw))
 
 	// A pod deleted now comes back on stable, Ready.
 	require.NoError(t, cs.CoreV1().Pods(ns).Delete(ctx, halt.Pod, metav1.DeleteOptions{}))
-	now := waitNewNginxPod(ctx, t, cs, ns, pods)
-	requireNginxServing(ctx, t, now, "version 2\n", "every pod after a deletion")
-	rel = waitNginxRelease(ctx, t, cs, ns, "still halted", time.Minute, func(rel *v1alpha1.ConfigRelease) bool {
+	now := waitNewPod(ctx, t, cs, ns, "app="+s.name, pods)
+	s.requireServing(ctx, t, now, 2, "every pod after a deletion")
+	rel = waitConfigRelease(ctx, t, cs, ns, s, "still halted", time.Minute, func(rel *v1alpha1.ConfigRelease) bool {
 		return rel.Status.Phase == v1alpha1.PhaseHalted && workloadPods(rel) == 3
 	})
-	require.Equal(t, nginxRevision(good), rel.Status.Stable)
+	require.Equal(t, s.revision(good), rel.Status.Stable)
 }
 
-// nginxRevision is the revision of testdata/nginx.yaml's ConfigMap holding conf.
-func nginxRevision(conf string) string {
-	return revision.Files(revision.ConfigMapKeys(&corev1.ConfigMap{Data: map[string]string{"nginx.conf": conf}})).Revision()
+// revision is the revision of s's ConfigMap holding conf.
+func (s server) revision(conf string) string {
+	return revision.Files(revision.ConfigMapKeys(&corev1.ConfigMap{Data: map[string]string{s.key: conf}})).Revision()
+}
+
+// edit writes conf into s's ConfigMap.
+func (s server) edit(ctx context.Context, t testing.TB, cs kubernetes.Interface, ns, conf string) {
+	t.Helper()
+	patch, err := json.Marshal(map[string]any{"data": map[string]string{s.key: conf}})
+	require.NoError(t, err)
+	_, err = cs.CoreV1().ConfigMaps(ns).Patch(ctx, s.configMap, types.MergePatchType, patch, metav1.PatchOptions{})
+	require.NoError(t, err)
+}
+
+// containerID is the ID of the server's container in p.
+func (s server) containerID(t testing.TB, p *corev1.Pod) string {
+	t.Helper()
+	for _, c := range p.Status.ContainerStatuses {
+		if c.Name == s.name {
+			return c.ContainerID
+		}
+	}
+	t.Fatalf("pod %s has no container %s", p.Name, s.name)
+	return ""
+}
+
+// serving is the version each pod serves now, "" for none.
+func (s server) serving(ctx context.Context, pods map[string]string) map[string]string {
+	got := map[string]string{}
+	for name, ip := range pods {
+		body, err := nginxGet(ctx, fmt.Sprintf(s.url, ip))
+		if m := s.version.FindStringSubmatch(body); err == nil && m != nil {
+			got[name] = m[1]
+		} else {
+			got[name] = ""
+		}
+	}
+	return got
+}
+
+// requireServing waits (up to 20 s, for old workers to finish) until every
+// pod serves version, on a new connection.
+func (s server) requireServing(ctx context.Context, t testing.TB, pods map[string]string, version int, why string) {
+	t.Helper()
+	want := each(pods, fmt.Sprint(version))
+	deadline := time.Now().Add(20 * time.Second)
+	for {
+		got := s.serving(ctx, pods)
+		if fmt.Sprint(got) == fmt.Sprint(want) {
+			return
+		}
+		require.True(t, time.Now().Before(deadline), "%s: pods serve versions %v, want %v", why, got, want)
+		time.Sleep(100 * time.Millisecond)
+	}
+}
+
+func waitConfigRelease(ctx context.Context, t testing.TB, cs kubernetes.Interface, ns string, s server, what string, timeout time.Duration, ok func(*v1alpha1.ConfigRelease) bool) *v1alpha1.ConfigRelease {
+	t.Helper()
+	return waitRelease(ctx, t, cs, ns, s.configMap, what, timeout, ok)
 }
 
 func waitNginxRelease(ctx context.Context, t testing.TB, cs kubernetes.Interface, ns, what string, timeout time.Duration, ok func(*v1alpha1.ConfigRelease) bool) *v1alpha1.ConfigRelease {
 	t.Helper()
-	return waitRelease(ctx, t, cs, ns, "nginx-config", what, timeout, ok)
+	return waitConfigRelease(ctx, t, cs, ns, nginxServer, what, timeout, ok)
 }
 
 func workloadPods(rel *v1alpha1.ConfigRelease) int32 {
@@ -163,14 +289,6 @@ func workloadPods(rel *v1alpha1.ConfigRelease) int32 {
 	return n
 }
 
-func editNginx(ctx context.Context, t testing.TB, cs kubernetes.Interface, ns, conf string) {
-	t.Helper()
-	patch, err := json.Marshal(map[string]any{"data": map[string]string{"nginx.conf": conf}})
-	require.NoError(t, err)
-	_, err = cs.CoreV1().ConfigMaps(ns).Patch(ctx, "nginx-config", types.MergePatchType, patch, metav1.PatchOptions{})
-	require.NoError(t, err)
-}
-
 func podNamed(ctx context.Context, t testing.TB, cs kubernetes.Interface, ns, name string) *corev1.Pod {
 	t.Helper()
 	p, err := cs.CoreV1().Pods(ns).Get(ctx, name, metav1.GetOptions{})
@@ -178,39 +296,19 @@ func podNamed(ctx context.Context, t testing.TB, cs kubernetes.Interface, ns, na
 	return p
 }
 
-// requireNginxServing waits (up to 20 s, for old workers to finish) until
-// every pod serves want at /, on a new connection.
-func requireNginxServing(ctx context.Context, t testing.TB, pods map[string]string, want, why string) {
-	t.Helper()
-	deadline := time.Now().Add(20 * time.Second)
-	for {
-		var wrong []string
-		for name, ip := range pods {
-			if body, err := nginxGet(ctx, "http://"+ip+":8080/"); err != nil || body != want {
-				wrong = append(wrong, fmt.Sprintf("%s: %q %v", name, body, err))
-			}
-		}
-		if len(wrong) == 0 {
-			return
-		}
-		require.True(t, time.Now().Before(deadline), "%s: pods not serving %q: %v", why, want, wrong)
-		time.Sleep(100 * time.Millisecond)
-	}
-}
-
-// waitNewNginxPod waits until the Deployment has as many Ready pods as old,
-// one of them new, and returns them.
-func waitNewNginxPod(ctx context.Context, t testing.TB, cs kubernetes.Interface, ns string, old map[string]string) map[string]string {
+// waitNewPod waits until the Deployment of selector has as many Ready pods
+// as old, one of them new, and returns them.
+func waitNewPod(ctx context.Context, t testing.TB, cs kubernetes.Interface, ns, selector string, old map[string]string) map[string]string {
 	t.Helper()
 	deadline := time.Now().Add(2 * time.Minute)
 	for {
-		pods := waitDeploymentPods(ctx, t, cs, ns, "app=nginx", len(old))
+		pods := waitDeploymentPods(ctx, t, cs, ns, selector, len(old))
 		for name := range pods {
 			if _, ok := old[name]; !ok {
 				return pods
 			}
 		}
-		require.True(t, time.Now().Before(deadline), "no new nginx pod after 2m")
+		require.True(t, time.Now().Before(deadline), "no new pod of %s after 2m", selector)
 		time.Sleep(250 * time.Millisecond)
 	}
 }
