@@ -124,7 +124,8 @@ func TestPrometheusPreset(t *testing.T) {
 	})
 }
 
-// refusal runs s's manifest, three replicas, "1,100%", with annotate's
+// refusal runs s's manifest, in a namespace enforcing the restricted Pod
+// Security level, three replicas, "1,100%", with annotate's
 // annotations: a good edit reaches every pod in place (the same container,
 // so the same main process: the master, never restarted); an edit s refuses
 // halts at the first pod, whose reloader says the app refused it (checkHalt
@@ -137,6 +138,9 @@ func refusal(t *testing.T, s server, annotate map[string]string, checkHalt func(
 	cs := clusterClient(t)
 	installHotreload(ctx, t, cs)
 	ns := enabledNamespace(ctx, t, cs, s.name+"-verified-")
+	// The injected pod, validator included, meets the restricted level, or
+	// no pod starts.
+	enforceRestricted(ctx, t, cs, ns)
 
 	cm, dep := appManifest(t, s.file)
 	dep.Spec.Replicas = ptr[int32](3)
@@ -311,4 +315,13 @@ func waitNewPod(ctx context.Context, t testing.TB, cs kubernetes.Interface, ns, 
 		require.True(t, time.Now().Before(deadline), "no new pod of %s after 2m", selector)
 		time.Sleep(250 * time.Millisecond)
 	}
+}
+
+// enforceRestricted makes the namespace enforce the restricted Pod Security
+// level: a pod that does not meet it is not created.
+func enforceRestricted(ctx context.Context, t testing.TB, cs kubernetes.Interface, ns string) {
+	t.Helper()
+	patch := []byte(`{"metadata":{"labels":{"pod-security.kubernetes.io/enforce":"restricted"}}}`)
+	_, err := cs.CoreV1().Namespaces().Patch(ctx, ns, types.MergePatchType, patch, metav1.PatchOptions{})
+	require.NoError(t, err)
 }
