@@ -8,52 +8,28 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"slices"
 	"time"
 
 	"k8s.io/utils/ptr"
 
 	v1alpha1 "github.com/hotreload/hotreload/api/v1alpha1"
+	"github.com/hotreload/hotreload/pkg/release"
 )
 
 // The one-shot commands go through the release's spec: the plugin writes
 // spec.command (and spec.paused for pause and resume) and waits for the
 // controller to record the same id in status.lastCommand.
 
-// allowedIn lists the phases in which a command applies; the controller
-// checks again, so this only spares the user a wait. Pause and resume apply
-// in any phase.
-var allowedIn = map[v1alpha1.Action][]v1alpha1.Phase{
-	v1alpha1.ActionPromote:     {v1alpha1.PhaseProgressing, v1alpha1.PhasePaused},
-	v1alpha1.ActionPromoteFull: {v1alpha1.PhaseProgressing, v1alpha1.PhasePaused},
-	v1alpha1.ActionAbort:       {v1alpha1.PhaseProgressing, v1alpha1.PhasePaused},
-	v1alpha1.ActionRetry:       {v1alpha1.PhaseHalted},
-}
-
-// refusal says why action does not apply to the release in its state, or
-// returns nil when it does.
+// refusal says why a command of action, for the release's candidate, does
+// not apply to the release in its state (release.CommandRefusal, the rule
+// the controller applies), or returns nil when it does: it spares the user
+// a wait for the controller's refusal.
 func refusal(action v1alpha1.Action, rel *v1alpha1.ConfigRelease) error {
-	phases, ok := allowedIn[action]
-	if !ok || slices.Contains(phases, rel.Status.Phase) {
+	why := release.CommandRefusal(v1alpha1.Command{Action: action, Revision: rel.Status.Candidate}, rel.Status)
+	if why == "" {
 		return nil
 	}
-	names := make([]string, len(phases))
-	for i, p := range phases {
-		names[i] = string(p)
-	}
-	return fmt.Errorf("the release of %s is %s: %s applies only to a release that is %s (kubectl hotreload status %s -n %s)",
-		sourceOf(rel), cmp.Or(string(rel.Status.Phase), "not started"), action, joinOr(names), sourceOf(rel), rel.Namespace)
-}
-
-func joinOr(s []string) string {
-	if len(s) == 1 {
-		return s[0]
-	}
-	out := s[0]
-	for _, x := range s[1 : len(s)-1] {
-		out += ", " + x
-	}
-	return out + " or " + s[len(s)-1]
+	return fmt.Errorf("%s of %s does not apply: %s (kubectl hotreload status %s -n %s)", action, sourceOf(rel), why, sourceOf(rel), rel.Namespace)
 }
 
 // commandSpec is the part of a release's spec that a command writes. Every

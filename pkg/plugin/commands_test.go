@@ -11,6 +11,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	v1alpha1 "github.com/hotreload/hotreload/api/v1alpha1"
+	"github.com/hotreload/hotreload/pkg/release"
 )
 
 func TestCommandPatch(t *testing.T) {
@@ -54,32 +55,47 @@ func TestNewCommandIDIsTwelveRandomHexDigits(t *testing.T) {
 	assert.NotEqual(t, a, b)
 }
 
+// TestRefusal: the plugin refuses what the controller would refuse, with
+// the controller's reason (release.CommandRefusal), and lets through what it
+// would carry out. A promote of a Progressing release with nothing in
+// progress (its candidate stable) is refused: the controller would refuse it.
 func TestRefusal(t *testing.T) {
+	inProgress := v1alpha1.ConfigReleaseStatus{Stable: stableRev, Candidate: candidateRev}
+	settled := v1alpha1.ConfigReleaseStatus{Stable: stableRev, Candidate: stableRev}
+	halted := inProgress
+	halted.Halt = &v1alpha1.Halt{Revision: candidateRev}
+	in := func(st v1alpha1.ConfigReleaseStatus, phase v1alpha1.Phase) v1alpha1.ConfigReleaseStatus {
+		st.Phase = phase
+		return st
+	}
 	tests := []struct {
 		action  v1alpha1.Action
-		phase   v1alpha1.Phase
+		st      v1alpha1.ConfigReleaseStatus
 		refused string
 	}{
-		{v1alpha1.ActionPromote, v1alpha1.PhaseProgressing, ""},
-		{v1alpha1.ActionPromote, v1alpha1.PhasePaused, ""},
-		{v1alpha1.ActionPromote, v1alpha1.PhaseComplete, "the release of configmap/app-config is Complete: Promote applies only to a release that is Progressing or Paused (kubectl hotreload status configmap/app-config -n shop)"},
-		{v1alpha1.ActionPromoteFull, v1alpha1.PhaseHalted, "is Halted: PromoteFull applies only to a release that is Progressing or Paused"},
-		{v1alpha1.ActionAbort, v1alpha1.PhasePaused, ""},
-		{v1alpha1.ActionAbort, v1alpha1.PhaseHalted, "is Halted: Abort applies only to a release that is Progressing or Paused"},
-		{v1alpha1.ActionRetry, v1alpha1.PhaseHalted, ""},
-		{v1alpha1.ActionRetry, v1alpha1.PhaseProgressing, "is Progressing: Retry applies only to a release that is Halted"},
-		{v1alpha1.ActionPause, v1alpha1.PhaseComplete, ""},
-		{v1alpha1.ActionResume, v1alpha1.PhaseHalted, ""},
+		{v1alpha1.ActionPromote, in(inProgress, v1alpha1.PhaseProgressing), ""},
+		{v1alpha1.ActionPromote, in(inProgress, v1alpha1.PhasePaused), ""},
+		{v1alpha1.ActionPromote, in(settled, v1alpha1.PhaseComplete), "Promote of configmap/app-config does not apply: the release is Complete: there is no candidate in progress (kubectl hotreload status configmap/app-config -n shop)"},
+		{v1alpha1.ActionPromote, in(settled, v1alpha1.PhaseProgressing), "Promote of configmap/app-config does not apply: the release is Progressing: there is no candidate in progress (kubectl hotreload status configmap/app-config -n shop)"},
+		{v1alpha1.ActionPromoteFull, in(halted, v1alpha1.PhaseHalted), "PromoteFull of configmap/app-config does not apply: the release is Halted: there is no candidate in progress (kubectl hotreload status configmap/app-config -n shop)"},
+		{v1alpha1.ActionAbort, in(inProgress, v1alpha1.PhasePaused), ""},
+		{v1alpha1.ActionAbort, in(halted, v1alpha1.PhaseHalted), "Abort of configmap/app-config does not apply: the release is Halted: there is no candidate in progress (kubectl hotreload status configmap/app-config -n shop)"},
+		{v1alpha1.ActionRetry, in(halted, v1alpha1.PhaseHalted), ""},
+		{v1alpha1.ActionRetry, in(inProgress, v1alpha1.PhaseProgressing), "Retry of configmap/app-config does not apply: the release is Progressing, not Halted (kubectl hotreload status configmap/app-config -n shop)"},
+		{v1alpha1.ActionPause, in(settled, v1alpha1.PhaseComplete), ""},
+		{v1alpha1.ActionResume, in(halted, v1alpha1.PhaseHalted), ""},
 	}
 	for _, tt := range tests {
-		t.Run(string(tt.action)+" in "+string(tt.phase), func(t *testing.T) {
-			err := refusal(tt.action, newRelease(appConfig, v1alpha1.ConfigReleaseStatus{Phase: tt.phase}))
+		t.Run(string(tt.action)+" in "+string(tt.st.Phase), func(t *testing.T) {
+			err := refusal(tt.action, newRelease(appConfig, tt.st))
+			controller := release.CommandRefusal(v1alpha1.Command{Action: tt.action, Revision: tt.st.Candidate}, tt.st)
 			if tt.refused == "" {
 				assert.NoError(t, err)
+				assert.Empty(t, controller, "the controller carries it out")
 				return
 			}
-			require.Error(t, err)
-			assert.Contains(t, err.Error(), tt.refused)
+			require.EqualError(t, err, tt.refused)
+			assert.Contains(t, err.Error(), ": "+controller+" (", "the controller's reason")
 		})
 	}
 }

@@ -18,6 +18,7 @@ import (
 
 	v1alpha1 "github.com/hotreload/hotreload/api/v1alpha1"
 	"github.com/hotreload/hotreload/pkg/annotations"
+	"github.com/hotreload/hotreload/pkg/contract"
 )
 
 var update = flag.Bool("update", false, "rewrite the golden files in testdata")
@@ -72,7 +73,11 @@ const (
 var appConfig = source{Kind: v1alpha1.SourceConfigMap, Name: "app-config"}
 
 // podBuilder builds a pod that opts in and mounts configmap/app-config.
-type podBuilder struct{ pod corev1.Pod }
+type podBuilder struct {
+	pod      corev1.Pod
+	plain    bool     // no reloader
+	reloaded []string // the volumes its reloader reloads; nil: every one
+}
 
 func newPod(name string) *podBuilder {
 	p := corev1.Pod{
@@ -144,7 +149,44 @@ func (b *podBuilder) optedOut() *podBuilder {
 	return b
 }
 
-func (b *podBuilder) build() corev1.Pod { return b.pod }
+// alsoMounting adds volume name of source v.
+func (b *podBuilder) alsoMounting(name string, v corev1.VolumeSource) *podBuilder {
+	b.pod.Spec.Volumes = append(b.pod.Spec.Volumes, corev1.Volume{Name: name, VolumeSource: v})
+	return b
+}
+
+// notInjected leaves the pod without a reloader, as the webhook's outage
+// leaves it: it opts in, yet consumes nothing through hotreload.
+func (b *podBuilder) notInjected() *podBuilder {
+	b.plain = true
+	return b
+}
+
+// reloading makes the pod's reloader reload only vols, as hotreload/volumes
+// asks.
+func (b *podBuilder) reloading(vols ...string) *podBuilder {
+	b.reloaded = vols
+	return b
+}
+
+// build returns the pod, injected: its reloader reloads every volume it
+// mounts (or those reloading names), as the webhook writes its command line.
+func (b *podBuilder) build() corev1.Pod {
+	p := *b.pod.DeepCopy()
+	if b.plain {
+		return p
+	}
+	run := contract.Run{Version: contract.Version, Containers: []string{"app"}, WaitRelease: true,
+		Sources: contract.Sources{SrcDir: contract.SrcDir, StableDir: contract.StableDir, LiveDir: contract.LiveDir}}
+	run.Volumes = b.reloaded
+	if run.Volumes == nil {
+		for _, v := range p.Spec.Volumes {
+			run.Volumes = append(run.Volumes, v.Name)
+		}
+	}
+	p.Spec.InitContainers = append(p.Spec.InitContainers, corev1.Container{Name: contract.ReloaderName, Args: run.Args()})
+	return p
+}
 
 func pods(bs ...*podBuilder) []corev1.Pod {
 	out := make([]corev1.Pod, len(bs))

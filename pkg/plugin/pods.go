@@ -4,79 +4,49 @@ import (
 	"slices"
 	"strings"
 
-	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/types"
 
 	v1alpha1 "github.com/hotreload/hotreload/api/v1alpha1"
 	"github.com/hotreload/hotreload/pkg/annotations"
+	"github.com/hotreload/hotreload/pkg/contract"
+	"github.com/hotreload/hotreload/pkg/release"
 )
 
 // The pods of a release, as status shows them. Pure: the shell lists the
 // namespace's pods and ReplicaSets; these functions pick and group them.
 
-// mounts reports whether a pod mounts source s: a configMap or secret
-// volume, or a projected volume with a source, naming it.
-func mounts(pod *corev1.Pod, s source) bool {
-	for _, v := range pod.Spec.Volumes {
-		switch {
-		case s.Kind == v1alpha1.SourceConfigMap && v.ConfigMap != nil && v.ConfigMap.Name == s.Name,
-			s.Kind == v1alpha1.SourceSecret && v.Secret != nil && v.Secret.SecretName == s.Name:
-			return true
-		case v.Projected != nil:
-			for _, p := range v.Projected.Sources {
-				if s.Kind == v1alpha1.SourceConfigMap && p.ConfigMap != nil && p.ConfigMap.Name == s.Name ||
-					s.Kind == v1alpha1.SourceSecret && p.Secret != nil && p.Secret.Name == s.Name {
-					return true
-				}
-			}
-		}
-	}
-	return false
-}
-
-// consumers returns the opted-in pods of pods that mount s, by name.
+// consumers returns the opted-in pods of pods that consume s through
+// hotreload (release.Consumes: a volume their reloader reloads projects it),
+// by name: the pods the controller releases s to.
 func consumers(pods []corev1.Pod, s source) []*corev1.Pod {
 	var out []*corev1.Pod
 	for i := range pods {
-		if annotations.Enabled(pods[i].Labels) && mounts(&pods[i], s) {
-			out = append(out, &pods[i])
+		p := &pods[i]
+		if !annotations.Enabled(p.Labels) {
+			continue
+		}
+		run, _, err := contract.FromPod(p)
+		if err == nil && release.Consumes(p, run.Volumes, release.Source{Kind: s.Kind, Name: s.Name}) {
+			out = append(out, p)
 		}
 	}
 	slices.SortFunc(out, func(a, b *corev1.Pod) int { return strings.Compare(a.Name, b.Name) })
 	return out
 }
 
-// workloadName is how a release names a workload: Kind/name, or "Pods" for
-// the bare pods of a namespace.
-func workloadName(kind, name string) string {
-	if name == "" {
-		return kind + "s"
-	}
-	return kind + "/" + name
-}
-
-// workloadOf returns the name of a pod's workload: the top of its
-// controller chain, through its ReplicaSet (of replicaSets) to a Deployment;
-// "Pods" for a pod without a controller. It follows the controller's rule
-// (pkg/rollout): a ReplicaSet it cannot find stands for itself.
+// workloadOf returns the name of a pod's workload (release.WorkloadOf), its
+// ReplicaSet's controller read from replicaSets.
 func workloadOf(pod *corev1.Pod, replicaSets []metav1.PartialObjectMetadata) string {
-	o := metav1.GetControllerOfNoCopy(pod)
-	if o == nil {
-		return workloadName("Pod", "")
-	}
-	if o.Kind == "ReplicaSet" && o.APIVersion == appsv1.SchemeGroupVersion.String() {
+	return release.WorkloadOf(pod, func(name string, uid types.UID) *metav1.OwnerReference {
 		for i := range replicaSets {
-			rs := &replicaSets[i]
-			if rs.Name != o.Name || rs.UID != o.UID {
-				continue
-			}
-			if top := metav1.GetControllerOfNoCopy(rs); top != nil {
-				return workloadName(top.Kind, top.Name)
+			if rs := &replicaSets[i]; rs.Name == name && rs.UID == uid {
+				return metav1.GetControllerOfNoCopy(rs)
 			}
 		}
-	}
-	return workloadName(o.Kind, o.Name)
+		return nil
+	}).String()
 }
 
 // The configs a pod can run, for one source.
@@ -95,7 +65,7 @@ const (
 func configOf(pod *corev1.Pod, s source, st v1alpha1.ConfigReleaseStatus) string {
 	released := annotations.ReleasedOf(pod.Annotations)
 	settled := released == "" || annotations.AppliedOf(pod.Labels) == released
-	holds := st.Candidate != st.Stable && annotations.CandidatesOf(pod.Annotations)[s.key()] == st.Candidate
+	holds := st.Candidate != st.Stable && annotations.CandidatesOf(pod.Annotations)[release.SourceKey(string(s.Kind), s.Name)] == st.Candidate
 	switch {
 	case holds && settled:
 		return configCandidate

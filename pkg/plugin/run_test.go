@@ -135,7 +135,7 @@ func TestRunRefusesACommandTheReleaseDoesNotAllow(t *testing.T) {
 	rel := newRelease(appConfig, v1alpha1.ConfigReleaseStatus{Phase: v1alpha1.PhaseComplete, Stable: stableRev, Candidate: stableRev})
 	code, _, stderr := runApp(t, cluster(t, rel), "retry", "configmap/app-config")
 	assert.Equal(t, 1, code)
-	assert.Equal(t, "error: the release of configmap/app-config is Complete: Retry applies only to a release that is Halted (kubectl hotreload status configmap/app-config -n shop)\n", stderr)
+	assert.Equal(t, "error: Retry of configmap/app-config does not apply: the release is Complete, not Halted (kubectl hotreload status configmap/app-config -n shop)\n", stderr)
 }
 
 func TestRunStatusOfAWorkloadShowsEveryReleaseItConsumes(t *testing.T) {
@@ -145,8 +145,8 @@ func TestRunStatusOfAWorkloadShowsEveryReleaseItConsumes(t *testing.T) {
 		Workloads: []v1alpha1.WorkloadStatus{{Kind: "Deployment", Name: "web", Step: 0, Steps: 2, Pods: 1}}})
 	other := newRelease(source{Kind: v1alpha1.SourceConfigMap, Name: "other"}, v1alpha1.ConfigReleaseStatus{Phase: v1alpha1.PhaseComplete,
 		Workloads: []v1alpha1.WorkloadStatus{{Kind: "Deployment", Name: "api"}}})
-	pod := newPod("web-7d9f8c6b5-a1").of("ReplicaSet", "web-7d9f8c6b5").runs("r").build()
-	pod.Spec.Volumes = append(pod.Spec.Volumes, corev1.Volume{Name: "tls", VolumeSource: corev1.VolumeSource{Secret: &corev1.SecretVolumeSource{SecretName: "tls"}}})
+	pod := newPod("web-7d9f8c6b5-a1").of("ReplicaSet", "web-7d9f8c6b5").runs("r").
+		alsoMounting("tls", corev1.VolumeSource{Secret: &corev1.SecretVolumeSource{SecretName: "tls"}}).build()
 	rs := &appsv1.ReplicaSet{ObjectMeta: replicaSet("web-7d9f8c6b5", "web").ObjectMeta}
 
 	code, stdout, stderr := runApp(t, cluster(t, app, tls, other, &pod, rs), "status", "deployment/web")

@@ -24,10 +24,6 @@ type source struct {
 // String is the source as the user names it: configmap/NAME or secret/NAME.
 func (s source) String() string { return strings.ToLower(string(s.Kind)) + "/" + s.Name }
 
-// key is the source as pods' hotreload/candidates annotation names it:
-// ConfigMap/NAME.
-func (s source) key() string { return string(s.Kind) + "/" + s.Name }
-
 // releaseName is the name of the source's ConfigRelease.
 func (s source) releaseName() string { return contract.ReleaseName(string(s.Kind), s.Name) }
 

@@ -14,6 +14,7 @@ import (
 
 	v1alpha1 "github.com/hotreload/hotreload/api/v1alpha1"
 	"github.com/hotreload/hotreload/pkg/annotations"
+	"github.com/hotreload/hotreload/pkg/release"
 )
 
 // statusView is what status shows of one release: the release, and the pods
@@ -66,7 +67,7 @@ func renderStatus(w io.Writer, v statusView, now time.Time, colour bool) {
 		groups[name] = append(groups[name], p)
 	}
 	for _, ws := range st.Workloads {
-		name := workloadName(ws.Kind, ws.Name)
+		name := release.WorkloadName(ws.Kind, ws.Name)
 		fmt.Fprintf(w, "\n%s  %s  %s: %d released, %d applied, %d ready\n", name, stepText(ws), count(int(ws.Pods), "pod"), ws.Released, ws.Applied, ws.Ready)
 		writePods(w, groups[name], s, st, now, colour)
 		delete(groups, name)

@@ -11,6 +11,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/log"
 
 	v1alpha1 "github.com/hotreload/hotreload/api/v1alpha1"
+	"github.com/hotreload/hotreload/pkg/release"
 )
 
 // The commands users give a release through its spec (kubectl hotreload):
@@ -40,34 +41,12 @@ func pending(rel *v1alpha1.ConfigRelease) *v1alpha1.Command {
 	return cmd
 }
 
-// refusal says why cmd does not apply to a release in state st, or "" when it does.
-func refusal(cmd *v1alpha1.Command, st v1alpha1.ConfigReleaseStatus) string {
-	inProgress := (st.Phase == v1alpha1.PhaseProgressing || st.Phase == v1alpha1.PhasePaused) && st.Candidate != st.Stable
-	switch {
-	case cmd.Action == v1alpha1.ActionPause, cmd.Action == v1alpha1.ActionResume:
-		return ""
-	case cmd.Action == v1alpha1.ActionUndo && cmd.Revision != st.Candidate:
-		return fmt.Sprintf("the source holds revision %s, not %q", st.Candidate, cmd.Revision)
-	case cmd.Action == v1alpha1.ActionUndo:
-		return ""
-	case cmd.Revision != "" && cmd.Revision != st.Candidate:
-		return fmt.Sprintf("it was for revision %s, and the candidate is now %s", cmd.Revision, st.Candidate)
-	case cmd.Action == v1alpha1.ActionRetry && st.Phase != v1alpha1.PhaseHalted:
-		return fmt.Sprintf("the release is %s, not Halted", st.Phase)
-	case cmd.Action == v1alpha1.ActionRetry && (st.Halt == nil || st.Halt.Revision != st.Candidate):
-		return "the halted revision is no longer the candidate"
-	case cmd.Action != v1alpha1.ActionRetry && !inProgress:
-		return fmt.Sprintf("the release is %s: there is no candidate in progress", st.Phase)
-	}
-	return ""
-}
-
 // carriedOutInStep reports whether cmd is one the step carries out (a
 // promote or an abort that applies): it needs the pods.
 func carriedOutInStep(cmd *v1alpha1.Command, st v1alpha1.ConfigReleaseStatus) bool {
 	switch cmd.Action {
 	case v1alpha1.ActionPromote, v1alpha1.ActionPromoteFull, v1alpha1.ActionAbort:
-		return refusal(cmd, st) == ""
+		return release.CommandRefusal(*cmd, st) == ""
 	}
 	return false
 }
@@ -80,7 +59,7 @@ func (r *Reconciler) command(ctx context.Context, rel *v1alpha1.ConfigRelease, s
 	now := r.Now()
 	next := rel.Status
 	res := &v1alpha1.CommandResult{ID: cmd.ID, Action: cmd.Action, By: cmd.By, Time: metav1.NewTime(now)}
-	if why := refusal(cmd, rel.Status); why != "" {
+	if why := release.CommandRefusal(*cmd, rel.Status); why != "" {
 		res.Result = "not carried out: " + why
 	} else {
 		res.Done = true

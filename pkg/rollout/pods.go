@@ -3,12 +3,12 @@ package rollout
 import (
 	"encoding/json"
 	"errors"
-	"slices"
 
 	corev1 "k8s.io/api/core/v1"
 
 	"github.com/hotreload/hotreload/pkg/annotations"
 	"github.com/hotreload/hotreload/pkg/contract"
+	"github.com/hotreload/hotreload/pkg/release"
 	"github.com/hotreload/hotreload/pkg/revision"
 )
 
@@ -21,40 +21,17 @@ type SourceRef struct {
 
 // Key is the source as the hotreload/candidates annotation names it:
 // "ConfigMap/app".
-func (s SourceRef) Key() string { return string(s.Kind) + "/" + s.Name }
+func (s SourceRef) Key() string { return release.SourceKey(string(s.Kind), s.Name) }
 
 // String returns namespace/Kind/name.
 func (s SourceRef) String() string { return s.Namespace + "/" + s.Key() }
 
 // sourcesOf returns the ConfigMaps and Secrets the pod's reloaded volumes
-// project, each once, in spec order.
+// project, each once, in spec order (release.SourcesOf).
 func sourcesOf(pod *corev1.Pod, reloaded []string) []SourceRef {
 	var out []SourceRef
-	add := func(kind revision.Kind, name string) {
-		s := SourceRef{Namespace: pod.Namespace, Kind: kind, Name: name}
-		if !slices.Contains(out, s) {
-			out = append(out, s)
-		}
-	}
-	for _, v := range pod.Spec.Volumes {
-		if !slices.Contains(reloaded, v.Name) {
-			continue
-		}
-		switch {
-		case v.ConfigMap != nil:
-			add(revision.KindConfigMap, v.ConfigMap.Name)
-		case v.Secret != nil:
-			add(revision.KindSecret, v.Secret.SecretName)
-		case v.Projected != nil:
-			for _, src := range v.Projected.Sources {
-				switch {
-				case src.ConfigMap != nil:
-					add(revision.KindConfigMap, src.ConfigMap.Name)
-				case src.Secret != nil:
-					add(revision.KindSecret, src.Secret.Name)
-				}
-			}
-		}
+	for _, s := range release.SourcesOf(pod, reloaded) {
+		out = append(out, SourceRef{Namespace: pod.Namespace, Kind: revision.Kind(s.Kind), Name: s.Name})
 	}
 	return out
 }

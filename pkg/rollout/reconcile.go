@@ -24,6 +24,7 @@ import (
 	v1alpha1 "github.com/hotreload/hotreload/api/v1alpha1"
 	"github.com/hotreload/hotreload/pkg/annotations"
 	"github.com/hotreload/hotreload/pkg/contract"
+	"github.com/hotreload/hotreload/pkg/release"
 )
 
 // Reconciler releases each config change of one source (a ConfigMap or a
@@ -372,7 +373,7 @@ func (r *Reconciler) step(ctx context.Context, c *contents, rel *v1alpha1.Config
 	order, byWorkload := workloadPods(pods)
 	prevSteps := map[string]v1alpha1.WorkloadStatus{}
 	for _, w := range st.Workloads {
-		prevSteps[workloadName(w.Kind, w.Name)] = w
+		prevSteps[release.WorkloadName(w.Kind, w.Name)] = w
 	}
 
 	var since time.Time

@@ -9,6 +9,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	v1alpha1 "github.com/hotreload/hotreload/api/v1alpha1"
+	"github.com/hotreload/hotreload/pkg/release"
 )
 
 // maxHistory bounds the revisions a release records.
@@ -117,7 +118,7 @@ func record(h []v1alpha1.RevisionRecord, r v1alpha1.RevisionRecord) []v1alpha1.R
 func reached(ws []v1alpha1.WorkloadStatus) []string {
 	var out []string
 	for _, w := range ws {
-		out = append(out, fmt.Sprintf("%s %d of %d", workloadName(w.Kind, w.Name), w.Step, w.Steps))
+		out = append(out, fmt.Sprintf("%s %d of %d", release.WorkloadName(w.Kind, w.Name), w.Step, w.Steps))
 	}
 	return out
 }
@@ -134,14 +135,7 @@ func summary(st v1alpha1.ConfigReleaseStatus) string {
 	}
 	var parts []string
 	for _, w := range st.Workloads {
-		parts = append(parts, fmt.Sprintf("%s %d/%d (%d/%d pods)", workloadName(w.Kind, w.Name), w.Step, w.Steps, w.Applied, w.Pods))
+		parts = append(parts, fmt.Sprintf("%s %d/%d (%d/%d pods)", release.WorkloadName(w.Kind, w.Name), w.Step, w.Steps, w.Applied, w.Pods))
 	}
 	return strings.Join(parts, ", ")
-}
-
-func workloadName(kind, name string) string {
-	if name == "" {
-		return kind + "s"
-	}
-	return kind + "/" + name
 }
