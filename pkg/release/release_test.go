@@ -21,7 +21,9 @@ func TestCommandRefusal(t *testing.T) {
 		}
 		return st
 	}
-	cmd := func(a v1alpha1.Action, rev string) v1alpha1.Command { return v1alpha1.Command{Action: a, Revision: rev} }
+	cmd := func(a v1alpha1.Action, rev string) v1alpha1.Command {
+		return v1alpha1.Command{Action: a, Revision: rev}
+	}
 	tests := []struct {
 		name string
 		cmd  v1alpha1.Command
