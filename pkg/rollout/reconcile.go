@@ -1,7 +1,6 @@
 package rollout
 
 import (
-	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -24,7 +23,6 @@ import (
 	v1alpha1 "github.com/hotreload/hotreload/api/v1alpha1"
 	"github.com/hotreload/hotreload/pkg/annotations"
 	"github.com/hotreload/hotreload/pkg/contract"
-	"github.com/hotreload/hotreload/pkg/release"
 )
 
 // Reconciler releases each config change of one source (a ConfigMap or a
@@ -352,200 +350,89 @@ func workloadPods(pods []consumer) ([]Workload, map[Workload][]consumer) {
 }
 
 // step plans and acts on a release whose candidate is known, carrying out
-// cmd, a promote or an abort that applies now, if not nil.
+// cmd, a promote or an abort that applies now, if not nil: it gathers the
+// step's world, decides (decideStep), then acts.
 func (r *Reconciler) step(ctx context.Context, c *contents, rel *v1alpha1.ConfigRelease, s SourceRef, pods []consumer, cmd *v1alpha1.Command) (reconcile.Result, error) {
-	now := r.Now()
-	st := rel.Status
-	cand := st.Candidate
-	active := (st.Phase == v1alpha1.PhaseProgressing || st.Phase == v1alpha1.PhasePaused) && cand != st.Stable
-	promote := PromoteNone
-	switch {
-	case cmd == nil:
-	case cmd.Action == v1alpha1.ActionPromote:
-		promote = PromoteNext
-	case cmd.Action == v1alpha1.ActionPromoteFull:
-		promote = PromoteFull
-	}
 	var ns corev1.Namespace
 	if err := r.Cache.Get(ctx, client.ObjectKey{Name: s.Namespace}, &ns); err != nil && !apierrors.IsNotFound(err) {
 		return reconcile.Result{}, fmt.Errorf("reading namespace %s: %w", s.Namespace, err)
 	}
-	order, byWorkload := workloadPods(pods)
-	prevSteps := map[string]v1alpha1.WorkloadStatus{}
-	for _, w := range st.Workloads {
-		prevSteps[release.WorkloadName(w.Kind, w.Name)] = w
-	}
-
-	var since time.Time
-	if st.CandidateSince != nil {
-		since = st.CandidateSince.Time
-	}
-	give := map[types.UID]bool{}
+	st := rel.Status
+	cand := st.Candidate
+	world := stepWorld{Status: st, Paused: rel.Spec.Paused, Generation: rel.Generation, Namespace: ns.Annotations,
+		Command: cmd, Now: r.Now()}
 	for _, p := range pods {
-		give[p.pod.UID] = c.holds(p, s, cand)
+		world.Pods = append(world.Pods, stepPod{Workload: p.workload, Name: p.pod.Name, UID: p.pod.UID,
+			Annotations: p.pod.Annotations, Created: p.pod.CreationTimestamp.Time, State: p.state,
+			Holds: c.holds(p, s, cand), HoldsEntry: p.holds[s.Key()] == cand, Legacy: p.info.Version < 2})
 	}
-	var (
-		workloads []v1alpha1.WorkloadStatus
-		advanced  []stepped
-		requeue   time.Time
-		complete  = true
-		halt      *Halt
-		haltedAt  Workload
-		warnings  []string
-	)
-	for _, w := range order {
-		wpods := byWorkload[w]
-		settings := newest(wpods)
-		steps, ws := annotations.RolloutOf(settings.Annotations, ns.Annotations)
-		interval, iws := annotations.RolloutIntervalOf(settings.Annotations, ns.Annotations)
-		warnings = append(warnings, annotations.Strings(append(ws, iws...))...)
-		prev := prevSteps[w.String()]
-		ws2 := v1alpha1.WorkloadStatus{Kind: w.Kind, Name: w.Name, Steps: int32(len(steps)), Rollout: steps.String(),
-			Interval: interval.String(), Step: prev.Step, StepSince: prev.StepSince, Pods: int32(len(wpods))}
-		if active {
-			in := Input{Candidate: cand, Step: int(prev.Step), Steps: steps, Interval: interval, Now: now, Since: since,
-				Hold: rel.Spec.Paused, Promote: promote}
-			for _, p := range wpods {
-				in.Pods = append(in.Pods, planned(p, give[p.pod.UID]))
-			}
-			d := Plan(in)
-			if len(d.Halts) > 0 && halt == nil {
-				halt, haltedAt = &d.Halts[0], w
-			}
-			for _, name := range d.Release {
-				for _, p := range wpods {
-					if p.pod.Name == name {
-						give[p.pod.UID] = true
-					}
-				}
-			}
-			if d.Advanced && int32(d.Step) != prev.Step {
-				ws2.StepSince = &metav1.Time{Time: now}
-				released := slices.Clone(d.Release)
-				slices.Sort(released)
-				what := fmt.Sprintf("%s, step %d of %d: %d of %d pods (%s)", w, d.Step, d.Steps, d.Target, d.Total, abbreviate(released))
-				if promote != PromoteNone {
-					what += ", promoted by " + cmp.Or(cmd.By, "an unknown user")
-				}
-				advanced = append(advanced, stepped{w, what})
-			}
-			ws2.Step, ws2.Complete = int32(d.Step), d.Complete
-			complete = complete && d.Complete
-			if !d.RequeueAt.IsZero() && (requeue.IsZero() || d.RequeueAt.Before(requeue)) {
-				requeue = d.RequeueAt
-			}
-		} else {
-			ws2.Complete = st.Phase == v1alpha1.PhaseComplete
-		}
-		workloads = append(workloads, ws2)
-	}
+	d := decideStep(world)
+	return r.act(ctx, c, rel, s, pods, cmd, ns, d)
+}
 
-	next := *st.DeepCopy()
-	ev := r.announcer(ctx, rel, s)
-	abort := cmd != nil && cmd.Action == v1alpha1.ActionAbort
-	switch {
-	case halt != nil:
-		next = halted(next, haltedAt.String(), *halt, now)
-	case abort:
-		next = aborted(next, *cmd, now)
-	case active && complete:
-		// Every consumer ran the candidate, healthy, for its interval: it
-		// becomes stable. Pods already run it; only the stable copy changes.
+// act writes what a step decided, in the order it must land: the stable
+// copy before the status that completes the release, the status before the
+// pods when it halts the release, after them otherwise; then its Events,
+// metrics and prunes.
+func (r *Reconciler) act(ctx context.Context, c *contents, rel *v1alpha1.ConfigRelease, s SourceRef, pods []consumer, cmd *v1alpha1.Command, ns corev1.Namespace, d stepDecision) (reconcile.Result, error) {
+	st, next, cand := rel.Status, d.Next, rel.Status.Candidate
+	active := (st.Phase == v1alpha1.PhaseProgressing || st.Phase == v1alpha1.PhasePaused) && cand != st.Stable
+	if d.Completes {
 		if err := r.stableFrom(ctx, rel, s, cand); err != nil {
 			return reconcile.Result{}, err
 		}
-		next = completed(next, now)
-	}
-	switch {
-	case next.Phase == v1alpha1.PhaseHalted:
-		for uid := range give {
-			give[uid] = false
-		}
-	case next.Phase == v1alpha1.PhaseProgressing && rel.Spec.Paused:
-		next.Phase = v1alpha1.PhasePaused
-	case next.Phase == v1alpha1.PhasePaused && !rel.Spec.Paused:
-		next.Phase = v1alpha1.PhaseProgressing
-	}
-	if cmd != nil {
-		next.LastCommand = &v1alpha1.CommandResult{ID: cmd.ID, Action: cmd.Action, By: cmd.By, Done: true,
-			Result: commandResult(cmd, advanced, next), Time: metav1.NewTime(now)}
-	}
-
-	// Counts as they stand once the writes land.
-	for i := range workloads {
-		for _, p := range byWorkload[order[i]] {
-			if give[p.pod.UID] {
-				workloads[i].Released++
-				if st := planned(p, true); st.Applied == st.Released && c.holds(p, s, cand) {
-					workloads[i].Applied++
-				}
-			}
-			if p.state.Ready {
-				workloads[i].Ready++
-			}
-		}
-	}
-	next.Workloads = workloads
-	rolledBack := next.Phase == v1alpha1.PhaseHalted && next.Halt != nil && !next.Halt.RolledBack && rolledBackAll(pods, s, cand)
-	if rolledBack {
-		next.Halt.RolledBack = true
-	}
-	next.Summary = summary(next)
-	next.ObservedGeneration = rel.Generation
-	if next.Phase != v1alpha1.PhaseHalted {
-		next.Message = ""
 	}
 	// A halt is recorded before the rollback it starts. Written after it, a
 	// status write the API server refuses would leave the pods on stable with
 	// nothing to say the candidate failed, and the next reconcile would
 	// release it again. Steps go the other way: pods first, then the step,
 	// which a later reconcile finds again from the pods (Plan).
-	halting := next.Phase == v1alpha1.PhaseHalted && st.Phase != v1alpha1.PhaseHalted
-	if halting {
+	if d.Halting {
 		if err := r.writeStatus(ctx, rel, s, next); err != nil {
 			return reconcile.Result{}, err
 		}
 	}
-	written, err := r.writeTargets(ctx, c, s, pods, func(p consumer) bool { return give[p.pod.UID] })
+	written, err := r.writeTargets(ctx, c, s, pods, func(p consumer) bool { return d.Give[p.pod.UID] })
 	if err != nil {
 		return reconcile.Result{}, err
 	}
 	if len(written) > 0 {
 		log.FromContext(ctx).Info("released", "pods", abbreviate(written), "candidate", cand, "phase", next.Phase)
 	}
-	if !halting {
+	if !d.Halting {
 		if err := r.writeStatus(ctx, rel, s, next); err != nil {
 			return reconcile.Result{}, err
 		}
 	}
 
 	// Events, once the status that makes them true is written.
-	for _, a := range advanced {
+	ev := r.announcer(ctx, rel, s)
+	for _, a := range d.Advanced {
 		r.Metrics.stepReleased(s.Namespace)
 		msg := fmt.Sprintf("config revision %s released to %s", cand, a.what)
 		ev.normal(ReasonStepReleased, actionRelease, "%s", msg)
 		ev.onWorkload(a.workload, corev1.EventTypeNormal, ReasonStepReleased, actionRelease, msg)
 	}
-	if len(advanced) > 0 && prevStepsAllZero(st.Workloads) {
-		for _, w := range warnings {
+	if len(d.Advanced) > 0 && prevStepsAllZero(st.Workloads) {
+		for _, w := range d.Warnings {
 			ev.warning(ReasonInvalidSettings, actionRelease, "%s", w)
 		}
 	}
 	if cmd != nil {
-		r.announceCommand(ev, order, cmd, next.LastCommand)
+		r.announceCommand(ev, d.Order, cmd, next.LastCommand)
 	}
 	switch {
 	case st.Phase != v1alpha1.PhaseHalted && next.Phase == v1alpha1.PhaseHalted:
 		r.Metrics.rolloutHalted(s.Namespace)
 		var msg string
-		if halt != nil { // a pod halted it; an abort was announced with its command
+		if d.Halt != nil { // a pod halted it; an abort was announced with its command
 			msg = fmt.Sprintf("release of config revision %s halted at pod %s of %s: %s; every pod goes back to stable revision %s",
-				cand, halt.Pod, haltedAt, halt.Cause, next.Stable)
+				cand, d.Halt.Pod, d.HaltedAt, d.Halt.Cause, next.Stable)
 			ev.warning(ReasonRolloutHalted, actionHalt, "%s", msg)
-			ev.onWorkload(haltedAt, corev1.EventTypeWarning, ReasonRolloutHalted, actionHalt, msg)
+			ev.onWorkload(d.HaltedAt, corev1.EventTypeWarning, ReasonRolloutHalted, actionHalt, msg)
 		}
 		for _, p := range pods {
-			if halt != nil && p.pod.Name == halt.Pod {
+			if d.Halt != nil && p.pod.Name == d.Halt.Pod {
 				r.Recorder.Eventf(p.pod, nil, corev1.EventTypeWarning, ReasonRolloutHalted, actionHalt, "%s", msg)
 			}
 			if p.info.Version < 2 && p.holds[s.Key()] == cand {
@@ -554,11 +441,11 @@ func (r *Reconciler) step(ctx context.Context, c *contents, rel *v1alpha1.Config
 		}
 	case active && next.Phase == v1alpha1.PhaseComplete:
 		if st.CandidateSince != nil {
-			r.Metrics.rolloutCompleted(s.Namespace, now.Sub(st.CandidateSince.Time))
+			r.Metrics.rolloutCompleted(s.Namespace, d.Now.Sub(st.CandidateSince.Time))
 		}
-		msg := fmt.Sprintf("config revision %s runs on every pod of %d workloads; it is the stable revision", cand, len(workloads))
+		msg := fmt.Sprintf("config revision %s runs on every pod of %d workloads; it is the stable revision", cand, len(next.Workloads))
 		ev.normal(ReasonRolloutCompleted, actionComplete, "%s", msg)
-		for _, w := range order {
+		for _, w := range d.Order {
 			ev.onWorkload(w, corev1.EventTypeNormal, ReasonRolloutCompleted, actionComplete, msg)
 		}
 		keep, _ := annotations.RevisionHistoryOf(ns.Annotations)
@@ -566,21 +453,21 @@ func (r *Reconciler) step(ctx context.Context, c *contents, rel *v1alpha1.Config
 			log.FromContext(ctx).Error(err, "removing revisions no longer kept")
 		}
 	}
-	if rolledBack {
+	if d.RolledBack {
 		r.Metrics.rolledBack(s.Namespace)
 		msg := fmt.Sprintf("every pod that can go back runs stable revision %s again, instead of %s", next.Stable, cand)
 		ev.normal(ReasonRolledBack, actionHalt, "%s", msg)
-		for _, w := range order {
+		for _, w := range d.Order {
 			ev.onWorkload(w, corev1.EventTypeNormal, ReasonRolledBack, actionHalt, msg)
 		}
 	}
 	if next.Phase == v1alpha1.PhaseComplete && st.Phase == v1alpha1.PhaseComplete {
 		return reconcile.Result{}, nil
 	}
-	if requeue.IsZero() {
+	if d.RequeueAt.IsZero() {
 		return reconcile.Result{}, nil
 	}
-	return reconcile.Result{RequeueAfter: max(requeue.Sub(r.Now()), time.Millisecond)}, nil
+	return reconcile.Result{RequeueAfter: max(d.RequeueAt.Sub(r.Now()), time.Millisecond)}, nil
 }
 
 // writeStatus writes next as the status of rel, unless it is rel's already.
@@ -602,31 +489,6 @@ type stepped struct {
 	what     string
 }
 
-// planned is the pod's state for planning. A pod never released runs what it
-// started on: that is its release.
-func planned(p consumer, holds bool) Pod {
-	st := p.state
-	st.Holds = holds
-	if st.Released == "" {
-		st.Released = st.Applied
-	}
-	return st
-}
-
-// rolledBackAll reports whether no consumer of contract version 2 holds or
-// runs the candidate any more: each runs what it was released.
-func rolledBackAll(pods []consumer, s SourceRef, cand string) bool {
-	for _, p := range pods {
-		if p.info.Version < 2 {
-			continue // cannot go back in place; said so
-		}
-		if st := planned(p, false); p.holds[s.Key()] == cand || st.Applied != st.Released {
-			return false
-		}
-	}
-	return true
-}
-
 func prevStepsAllZero(ws []v1alpha1.WorkloadStatus) bool {
 	for _, w := range ws {
 		if w.Step > 0 {
@@ -634,19 +496,6 @@ func prevStepsAllZero(ws []v1alpha1.WorkloadStatus) bool {
 		}
 	}
 	return true
-}
-
-// newest returns the newest pod of a workload: its annotations give the
-// workload's rollout settings (a Deployment's new template, mid-update).
-func newest(pods []consumer) *corev1.Pod {
-	best := pods[0].pod
-	for _, p := range pods[1:] {
-		if p.pod.CreationTimestamp.After(best.CreationTimestamp.Time) ||
-			p.pod.CreationTimestamp.Equal(&best.CreationTimestamp) && p.pod.Name > best.Name {
-			best = p.pod
-		}
-	}
-	return best
 }
 
 // maxRemembered bounds the memory of pods this process said something about

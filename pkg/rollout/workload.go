@@ -15,9 +15,6 @@ import (
 // Workload is the unit a release steps through (release.Workload).
 type Workload = release.Workload
 
-// bare is the workload of the pods without a controller.
-var bare = release.Bare
-
 // workloadOf returns the pod's workload (release.WorkloadOf). A ReplicaSet's
 // controller is read from the cache of ReplicaSet metadata; a ReplicaSet not
 // in it yet stands for itself.

@@ -1,0 +1,262 @@
+package rollout
+
+import (
+	"cmp"
+	"fmt"
+	"slices"
+	"strings"
+	"time"
+
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/types"
+
+	v1alpha1 "github.com/hotreload/hotreload/api/v1alpha1"
+	"github.com/hotreload/hotreload/pkg/annotations"
+	"github.com/hotreload/hotreload/pkg/release"
+)
+
+// A step of a release, read as observe → decide → act
+// (docs/design/2026-12-07-controller-shape.md): Reconciler.step gathers a
+// stepWorld from its caches, decideStep computes what the step does from it
+// alone, and the step writes that, in the order the decision says.
+
+// stepWorld is everything a step's decision reads, gathered once.
+type stepWorld struct {
+	// Status, Paused and Generation are the release's.
+	Status     v1alpha1.ConfigReleaseStatus
+	Paused     bool
+	Generation int64
+	// Namespace holds the namespace's annotations (rollout defaults).
+	Namespace map[string]string
+	// Pods are the consumers, each with what the step needs of it.
+	Pods []stepPod
+	// Command is the pending command the step carries out, or nil.
+	Command *v1alpha1.Command
+	Now     time.Time
+}
+
+// stepPod is what a step's decision knows of one consumer.
+type stepPod struct {
+	Workload Workload
+	Name     string
+	UID      types.UID
+	// Annotations and Created give the workload's rollout settings: those of
+	// its newest pod.
+	Annotations map[string]string
+	Created     time.Time
+	State       Pod
+	// Holds is true when the pod holds the candidate (contents.holds).
+	Holds bool
+	// HoldsEntry is true when its hotreload/candidates names the candidate.
+	HoldsEntry bool
+	// Legacy is true for a pod of contract version 1, which cannot go back
+	// to stable in place.
+	Legacy bool
+}
+
+// stepDecision is what a step does.
+type stepDecision struct {
+	// Next is the release's status once the step's writes land.
+	Next v1alpha1.ConfigReleaseStatus
+	// Give says, by pod UID, which pods hold the candidate after the step.
+	Give map[types.UID]bool
+	// Order is the workloads, in the order of their statuses.
+	Order []Workload
+	// Advanced are the workloads that reached a new step.
+	Advanced []stepped
+	// Warnings are the malformed rollout settings, said when a release's
+	// first step is released.
+	Warnings []string
+	// Halt, at HaltedAt, is the pod failure that halts the release.
+	Halt     *Halt
+	HaltedAt Workload
+	// Completes is true when the candidate becomes stable: its stable copy
+	// is written before the status.
+	Completes bool
+	// Halting is true when this step halts the release: the status, which
+	// records the halt, is written before the pods go back.
+	Halting bool
+	// RolledBack is true when every pod that can has just gone back to stable.
+	RolledBack bool
+	// RequeueAt is when to look again; zero for no time.
+	RequeueAt time.Time
+	// Now is the time the step was decided at.
+	Now time.Time
+}
+
+// decideStep is the pure decision of a step: each workload's step (Plan),
+// the halt, abort or completion, the phase, the command's result and the
+// counts as they stand once the writes land.
+func decideStep(w stepWorld) stepDecision {
+	st := w.Status
+	cand := st.Candidate
+	active := (st.Phase == v1alpha1.PhaseProgressing || st.Phase == v1alpha1.PhasePaused) && cand != st.Stable
+	cmd := w.Command
+	promote := PromoteNone
+	switch {
+	case cmd == nil:
+	case cmd.Action == v1alpha1.ActionPromote:
+		promote = PromoteNext
+	case cmd.Action == v1alpha1.ActionPromoteFull:
+		promote = PromoteFull
+	}
+	d := stepDecision{Give: map[types.UID]bool{}, Now: w.Now}
+	byWorkload := map[Workload][]stepPod{}
+	for _, p := range w.Pods {
+		if _, ok := byWorkload[p.Workload]; !ok {
+			d.Order = append(d.Order, p.Workload)
+		}
+		byWorkload[p.Workload] = append(byWorkload[p.Workload], p)
+		d.Give[p.UID] = p.Holds
+	}
+	slices.SortFunc(d.Order, func(a, b Workload) int { return strings.Compare(a.String(), b.String()) })
+	prevSteps := map[string]v1alpha1.WorkloadStatus{}
+	for _, ws := range st.Workloads {
+		prevSteps[release.WorkloadName(ws.Kind, ws.Name)] = ws
+	}
+	var since time.Time
+	if st.CandidateSince != nil {
+		since = st.CandidateSince.Time
+	}
+
+	var workloads []v1alpha1.WorkloadStatus
+	complete := true
+	for _, wl := range d.Order {
+		wpods := byWorkload[wl]
+		settings := newestOf(wpods)
+		steps, ws := annotations.RolloutOf(settings.Annotations, w.Namespace)
+		interval, iws := annotations.RolloutIntervalOf(settings.Annotations, w.Namespace)
+		d.Warnings = append(d.Warnings, annotations.Strings(append(ws, iws...))...)
+		prev := prevSteps[wl.String()]
+		status := v1alpha1.WorkloadStatus{Kind: wl.Kind, Name: wl.Name, Steps: int32(len(steps)), Rollout: steps.String(),
+			Interval: interval.String(), Step: prev.Step, StepSince: prev.StepSince, Pods: int32(len(wpods))}
+		if !active {
+			status.Complete = st.Phase == v1alpha1.PhaseComplete
+			workloads = append(workloads, status)
+			continue
+		}
+		in := Input{Candidate: cand, Step: int(prev.Step), Steps: steps, Interval: interval, Now: w.Now, Since: since,
+			Hold: w.Paused, Promote: promote}
+		for _, p := range wpods {
+			in.Pods = append(in.Pods, plannedState(p.State, d.Give[p.UID]))
+		}
+		plan := Plan(in)
+		if len(plan.Halts) > 0 && d.Halt == nil {
+			d.Halt, d.HaltedAt = &plan.Halts[0], wl
+		}
+		for _, name := range plan.Release {
+			for _, p := range wpods {
+				if p.Name == name {
+					d.Give[p.UID] = true
+				}
+			}
+		}
+		if plan.Advanced && int32(plan.Step) != prev.Step {
+			status.StepSince = &metav1.Time{Time: w.Now}
+			released := slices.Clone(plan.Release)
+			slices.Sort(released)
+			what := fmt.Sprintf("%s, step %d of %d: %d of %d pods (%s)", wl, plan.Step, plan.Steps, plan.Target, plan.Total, abbreviate(released))
+			if promote != PromoteNone {
+				what += ", promoted by " + cmp.Or(cmd.By, "an unknown user")
+			}
+			d.Advanced = append(d.Advanced, stepped{wl, what})
+		}
+		status.Step, status.Complete = int32(plan.Step), plan.Complete
+		complete = complete && plan.Complete
+		if !plan.RequeueAt.IsZero() && (d.RequeueAt.IsZero() || plan.RequeueAt.Before(d.RequeueAt)) {
+			d.RequeueAt = plan.RequeueAt
+		}
+		workloads = append(workloads, status)
+	}
+
+	next := *st.DeepCopy()
+	switch {
+	case d.Halt != nil:
+		next = halted(next, d.HaltedAt.String(), *d.Halt, w.Now)
+	case cmd != nil && cmd.Action == v1alpha1.ActionAbort:
+		next = aborted(next, *cmd, w.Now)
+	case active && complete:
+		// Every consumer ran the candidate, healthy, for its interval: it
+		// becomes stable. Pods already run it; only the stable copy changes.
+		d.Completes = true
+		next = completed(next, w.Now)
+	}
+	switch {
+	case next.Phase == v1alpha1.PhaseHalted:
+		for uid := range d.Give {
+			d.Give[uid] = false
+		}
+	case next.Phase == v1alpha1.PhaseProgressing && w.Paused:
+		next.Phase = v1alpha1.PhasePaused
+	case next.Phase == v1alpha1.PhasePaused && !w.Paused:
+		next.Phase = v1alpha1.PhaseProgressing
+	}
+	if cmd != nil {
+		next.LastCommand = &v1alpha1.CommandResult{ID: cmd.ID, Action: cmd.Action, By: cmd.By, Done: true,
+			Result: commandResult(cmd, d.Advanced, next), Time: metav1.NewTime(w.Now)}
+	}
+
+	// Counts as they stand once the writes land.
+	for i, wl := range d.Order {
+		for _, p := range byWorkload[wl] {
+			if d.Give[p.UID] {
+				workloads[i].Released++
+				if s := plannedState(p.State, true); s.Applied == s.Released && p.Holds {
+					workloads[i].Applied++
+				}
+			}
+			if p.State.Ready {
+				workloads[i].Ready++
+			}
+		}
+	}
+	next.Workloads = workloads
+	if next.Phase == v1alpha1.PhaseHalted && next.Halt != nil && !next.Halt.RolledBack && rolledBackEvery(w.Pods) {
+		next.Halt.RolledBack = true
+		d.RolledBack = true
+	}
+	next.Summary = summary(next)
+	next.ObservedGeneration = w.Generation
+	if next.Phase != v1alpha1.PhaseHalted {
+		next.Message = ""
+	}
+	d.Halting = next.Phase == v1alpha1.PhaseHalted && st.Phase != v1alpha1.PhaseHalted
+	d.Next = next
+	return d
+}
+
+// plannedState is a pod's state for planning. A pod never released runs
+// what it started on: that is its release.
+func plannedState(st Pod, holds bool) Pod {
+	st.Holds = holds
+	if st.Released == "" {
+		st.Released = st.Applied
+	}
+	return st
+}
+
+// rolledBackEvery reports whether no consumer of contract version 2 holds or
+// runs the candidate any more: each runs what it was released.
+func rolledBackEvery(pods []stepPod) bool {
+	for _, p := range pods {
+		if p.Legacy {
+			continue // cannot go back in place; said so
+		}
+		if s := plannedState(p.State, false); p.HoldsEntry || s.Applied != s.Released {
+			return false
+		}
+	}
+	return true
+}
+
+// newestOf returns the newest pod of a workload: its annotations give the
+// workload's rollout settings (a Deployment's new template, mid-update).
+func newestOf(pods []stepPod) stepPod {
+	best := pods[0]
+	for _, p := range pods[1:] {
+		if p.Created.After(best.Created) || p.Created.Equal(best.Created) && p.Name > best.Name {
+			best = p
+		}
+	}
+	return best
+}
