@@ -17,9 +17,11 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/manager"
 	"sigs.k8s.io/controller-runtime/pkg/metrics"
 	"sigs.k8s.io/controller-runtime/pkg/predicate"
+	"sigs.k8s.io/controller-runtime/pkg/reconcile"
 	"sigs.k8s.io/controller-runtime/pkg/source"
 
 	v1alpha1 "github.com/hotreload/hotreload/api/v1alpha1"
+	"github.com/hotreload/hotreload/pkg/annotations"
 	"github.com/hotreload/hotreload/pkg/revision"
 )
 
@@ -132,8 +134,7 @@ func Setup(mgr manager.Manager, opts Options) error {
 		return fmt.Errorf("creating the rollout controller: %w", err)
 	}
 	watches := []source.TypedSource[SourceRef]{
-		source.TypedKind(c, &corev1.Pod{}, handler.TypedEnqueueRequestsFromMapFunc(func(ctx context.Context, pod *corev1.Pod) []SourceRef {
-			r.checkInjected(ctx, pod)
+		source.TypedKind(c, &corev1.Pod{}, handler.TypedEnqueueRequestsFromMapFunc(func(_ context.Context, pod *corev1.Pod) []SourceRef {
 			return podSources(pod)
 		}), predicate.TypedFuncs[*corev1.Pod]{UpdateFunc: func(e event.TypedUpdateEvent[*corev1.Pod]) bool {
 			return podChanged(e.ObjectOld, e.ObjectNew)
@@ -163,6 +164,38 @@ func Setup(mgr manager.Manager, opts Options) error {
 		if err := ctrl.Watch(w); err != nil {
 			return fmt.Errorf("watching for the rollout controller: %w", err)
 		}
+	}
+	return setupNotInjected(mgr, c, r)
+}
+
+// NotInjectedName is the controller that says so of opted-in pods admitted
+// without the sidecar: a reconcile of its own, so that the pod watch of the
+// release controller only maps.
+const NotInjectedName = "hotreload-not-injected"
+
+// setupNotInjected adds the not-injected check: it reconciles the opted-in
+// pods of the cache c that carry no hotreload/injected, with r's Recorder
+// and Metrics.
+func setupNotInjected(mgr manager.Manager, c crcache.Cache, r *Reconciler) error {
+	ctrl, err := controller.New(NotInjectedName, mgr, controller.Options{
+		Reconciler: reconcile.Func(func(ctx context.Context, req reconcile.Request) (reconcile.Result, error) {
+			var pod corev1.Pod
+			if err := c.Get(ctx, req.NamespacedName, &pod); err != nil {
+				return reconcile.Result{}, client.IgnoreNotFound(err)
+			}
+			r.checkInjected(ctx, &pod)
+			return reconcile.Result{}, nil
+		}),
+	})
+	if err != nil {
+		return fmt.Errorf("creating the not-injected check: %w", err)
+	}
+	uninjected := predicate.NewTypedPredicateFuncs(func(pod *corev1.Pod) bool {
+		_, injected := annotations.InjectedOf(pod.Annotations)
+		return !injected && annotations.Enabled(pod.Labels)
+	})
+	if err := ctrl.Watch(source.Kind(c, &corev1.Pod{}, &handler.TypedEnqueueRequestForObject[*corev1.Pod]{}, uninjected)); err != nil {
+		return fmt.Errorf("watching for the not-injected check: %w", err)
 	}
 	return nil
 }

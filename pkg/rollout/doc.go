@@ -13,14 +13,24 @@
 //
 // # Shape
 //
-// Plan is the pure core of a step: from one workload's pods, the step it
-// reached and its settings, it decides what to release, what halts and when
-// to look again. The release's transitions (firstSeen, newCandidate, halted,
-// completed) are pure too. The Reconciler reads its caches, computes each
-// pod's target (the pod revision of its volumes, each source at its stable
-// or, where the pod holds it, its candidate revision) with pkg/revision, and
-// writes hotreload/released and hotreload/candidates on pods, then the
-// release's status, then Events and metrics.
+// A step of a release reads as observe → decide → act
+// (docs/design/2026-12-07-controller-shape.md): the Reconciler gathers a
+// stepWorld from its caches (the release, the namespace's defaults, each
+// consumer's workload and state, whether it holds the candidate, the pending
+// command); decideStep, pure, returns the stepDecision (next status, which
+// pods hold the candidate, the halt, the order of the writes, when to look
+// again); act writes it. Plan is decideStep's core for one workload: from its
+// pods, the step it reached and its settings, it decides what to release,
+// what halts and when to look again. The release's transitions (firstSeen,
+// newCandidate, halted, completed) are pure too. Each pod's target (the pod
+// revision of its volumes, each source at its stable or, where the pod holds
+// it, its candidate revision) comes from pkg/revision; act writes
+// hotreload/released and hotreload/candidates on pods, then the release's
+// status, then Events and metrics. The rules kubectl hotreload applies too
+// (commands, workloads, which pods consume a source) are pkg/release's.
+//
+// The watches only map events to sources. Opted-in pods admitted without the
+// sidecar are said so by a reconcile of their own (NotInjectedName).
 //
 // # What is on the pods
 //
