@@ -157,7 +157,7 @@ func (x *Exchanger) now() time.Time {
 }
 
 func (x *Exchanger) init() {
-	x.state = newLimits(x.Limits)
+	x.state = newLimits(x.Limits, x.now)
 	x.policy = &policyCheck{reader: x.Reader, ttl: policyCheckTTL}
 }
 
@@ -169,7 +169,7 @@ func (x *Exchanger) limited(r *http.Request, podToken string) (*authenticationv1
 	x.once.Do(x.init)
 	now := x.now()
 	if !noCache(r.Header) {
-		if st, ok := x.state.reused(podToken, now); ok {
+		if st, ok := x.state.reused(podToken); ok {
 			return st, nil
 		}
 	}

@@ -2,12 +2,13 @@ package identity
 
 import (
 	"crypto/sha256"
-	"maps"
 	"sync"
 	"time"
 
 	"golang.org/x/time/rate"
 	authenticationv1 "k8s.io/api/authentication/v1"
+	"k8s.io/apimachinery/pkg/util/cache"
+	"k8s.io/utils/lru"
 )
 
 // Limits bound what the exchange spends for its callers. Each fresh
@@ -36,78 +37,69 @@ type Limits struct {
 var DefaultLimits = Limits{CallerEvery: 200 * time.Millisecond, CallerBurst: 20, PodEvery: 10 * time.Second, PodBurst: 3}
 
 // maxTracked bounds the callers, pods and tokens the limits remember; past
-// it they start again.
+// it the least recently used go first.
 const maxTracked = 10000
 
-// limits is the state of Limits.
+// limits is the state of Limits: a rate limiter per caller and per pod, and
+// the reloader token issued for each pod token while it may be given again,
+// each in a bounded LRU cache.
 type limits struct {
 	Limits
-	mu      sync.Mutex
-	callers map[string]*rate.Limiter
-	pods    map[string]*rate.Limiter
-	issued  map[[sha256.Size]byte]issued
+	mu      sync.Mutex // a limiter is looked up and added at once
+	callers *lru.Cache // caller address -> *rate.Limiter
+	pods    *lru.Cache // pod UID -> *rate.Limiter
+	// issued holds, by the SHA-256 of a pod token, the reloader token issued
+	// for it, until it has half its lifetime left.
+	issued *cache.LRUExpireCache
 }
 
-type issued struct {
-	status *authenticationv1.TokenRequestStatus
-	reuse  time.Time // until when it is given again
-}
-
-func newLimits(l Limits) *limits {
+func newLimits(l Limits, now func() time.Time) *limits {
 	if l == (Limits{}) {
 		l = DefaultLimits
 	}
-	return &limits{Limits: l}
+	return &limits{Limits: l, callers: lru.New(maxTracked), pods: lru.New(maxTracked),
+		issued: cache.NewLRUExpireCacheWithClock(maxTracked, clockFunc(now))}
 }
 
+// clockFunc is a func as the clock of an LRUExpireCache.
+type clockFunc func() time.Time
+
+func (f clockFunc) Now() time.Time { return f() }
+
 // allow reports whether key may spend one more of its tokens in m.
-func (l *limits) allow(m *map[string]*rate.Limiter, key string, every time.Duration, burst int) bool {
+func (l *limits) allow(m *lru.Cache, key string, every time.Duration, burst int) bool {
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	if *m == nil || len(*m) >= maxTracked {
-		*m = map[string]*rate.Limiter{}
-	}
-	lim := (*m)[key]
-	if lim == nil {
+	lim, ok := m.Get(key)
+	if !ok {
 		lim = rate.NewLimiter(rate.Every(every), burst)
-		(*m)[key] = lim
+		m.Add(key, lim)
 	}
-	return lim.Allow()
+	return lim.(*rate.Limiter).Allow()
 }
 
 func (l *limits) allowCaller(addr string) bool {
-	return l.allow(&l.callers, addr, l.CallerEvery, l.CallerBurst)
+	return l.allow(l.callers, addr, l.CallerEvery, l.CallerBurst)
 }
 
 func (l *limits) allowPod(uid string) bool {
-	return l.allow(&l.pods, uid, l.PodEvery, l.PodBurst)
+	return l.allow(l.pods, uid, l.PodEvery, l.PodBurst)
 }
 
 // reused returns the reloader token issued for podToken, while it has more
 // than half its lifetime left.
-func (l *limits) reused(podToken string, now time.Time) (*authenticationv1.TokenRequestStatus, bool) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	e, ok := l.issued[sha256.Sum256([]byte(podToken))]
-	if !ok || !now.Before(e.reuse) {
+func (l *limits) reused(podToken string) (*authenticationv1.TokenRequestStatus, bool) {
+	st, ok := l.issued.Get(sha256.Sum256([]byte(podToken)))
+	if !ok {
 		return nil, false
 	}
-	return e.status, true
+	return st.(*authenticationv1.TokenRequestStatus), true
 }
 
-// remember keeps the reloader token issued for podToken at now.
+// remember keeps the reloader token issued for podToken at now, to be given
+// again until half its lifetime is left.
 func (l *limits) remember(podToken string, st *authenticationv1.TokenRequestStatus, now time.Time) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	if len(l.issued) >= maxTracked {
-		maps.DeleteFunc(l.issued, func(_ [sha256.Size]byte, e issued) bool { return !now.Before(e.reuse) })
-		if len(l.issued) >= maxTracked {
-			clear(l.issued)
-		}
+	if half := st.ExpirationTimestamp.Sub(now) / 2; half > 0 {
+		l.issued.Add(sha256.Sum256([]byte(podToken)), st, half)
 	}
-	if l.issued == nil {
-		l.issued = map[[sha256.Size]byte]issued{}
-	}
-	half := st.ExpirationTimestamp.Sub(now) / 2
-	l.issued[sha256.Sum256([]byte(podToken))] = issued{status: st, reuse: now.Add(half)}
 }

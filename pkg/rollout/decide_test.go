@@ -1,6 +1,7 @@
 package rollout
 
 import (
+	"fmt"
 	"testing"
 	"time"
 
@@ -189,4 +190,20 @@ func countTrue(m map[types.UID]bool) int {
 		}
 	}
 	return n
+}
+
+// TestAnnouncedRemembersABoundedSet: each object is announced once; past
+// maxRemembered the least recently announced is forgotten, and would be
+// announced again, while memory stays bounded.
+func TestAnnouncedRemembersABoundedSet(t *testing.T) {
+	var a announced
+	assert.True(t, a.first("uid-0"))
+	assert.False(t, a.first("uid-0"), "once")
+	for i := 1; i < maxRemembered; i++ {
+		a.first(types.UID(fmt.Sprint("uid-", i)))
+	}
+	assert.False(t, a.first("uid-0"), "still remembered at the bound")
+	assert.True(t, a.first("uid-new"), "one more")
+	assert.True(t, a.first("uid-1"), "the least recently announced was forgotten")
+	assert.Equal(t, maxRemembered, a.seen.Len())
 }

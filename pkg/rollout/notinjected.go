@@ -27,7 +27,7 @@ func (r *Reconciler) checkInjected(ctx context.Context, pod *corev1.Pod) {
 	if err := r.Cache.Get(ctx, client.ObjectKey{Name: pod.Namespace}, &ns); err != nil || !annotations.NamespaceServed(&ns) {
 		return
 	}
-	if !r.once(&r.notInjected, pod.UID) {
+	if !r.notInjected.first(pod.UID) {
 		return
 	}
 	r.Metrics.podNotInjected(pod.Namespace)

@@ -14,6 +14,7 @@ import (
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
+	"k8s.io/utils/lru"
 	"k8s.io/client-go/tools/events"
 	crcache "sigs.k8s.io/controller-runtime/pkg/cache"
 	"sigs.k8s.io/controller-runtime/pkg/client"
@@ -42,13 +43,11 @@ type Reconciler struct {
 
 	writes *writes
 	reads  servedReads
-	mu     sync.Mutex
-	// unreadables and legacy hold the pods this process said something
-	// about once: a reloader it cannot read, a version 1 pod's limits.
-	unreadables map[types.UID]bool
-	legacy      map[types.UID]bool
-	notInjected map[types.UID]bool
-	overLimit   map[types.UID]bool
+	// unreadables, legacy and notInjected are the pods this process said
+	// something about once: a reloader it cannot read, a version 1 pod's
+	// limits, a pod admitted without the sidecar; overLimit the sources too
+	// large to release.
+	unreadables, legacy, notInjected, overLimit announced
 }
 
 var _ reconcile.TypedReconciler[SourceRef] = (*Reconciler)(nil)
@@ -283,7 +282,7 @@ func (r *Reconciler) tooManyKeys(ctx context.Context, rel *v1alpha1.ConfigReleas
 		r.blocked(ctx, rel, s, err)
 		return
 	}
-	if !r.once(&r.overLimit, src.GetUID()) {
+	if !r.overLimit.first(src.GetUID()) {
 		return
 	}
 	r.Recorder.Eventf(sourceObject(s, src.GetUID()), nil, corev1.EventTypeWarning, ReasonReleaseBlocked, actionRelease, "%s", err.Error())
@@ -499,21 +498,28 @@ func prevStepsAllZero(ws []v1alpha1.WorkloadStatus) bool {
 }
 
 // maxRemembered bounds the memory of pods this process said something about
-// once; past it, the memory starts again (and each such pod is announced once
-// more).
+// once; past it, the least recently announced are forgotten (and each such
+// pod is announced once more).
 const maxRemembered = 10000
 
-// once reports whether uid is new to m, remembering it.
-func (r *Reconciler) once(m *map[types.UID]bool, uid types.UID) bool {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	if (*m)[uid] {
+// announced is a bounded set of the objects (pods, sources) this process
+// said something about.
+type announced struct {
+	mu   sync.Mutex
+	seen *lru.Cache
+}
+
+// first reports whether uid is new to the set, remembering it.
+func (a *announced) first(uid types.UID) bool {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	if a.seen == nil {
+		a.seen = lru.New(maxRemembered)
+	}
+	if _, ok := a.seen.Get(uid); ok {
 		return false
 	}
-	if *m == nil || len(*m) >= maxRemembered {
-		*m = map[types.UID]bool{}
-	}
-	(*m)[uid] = true
+	a.seen.Add(uid, struct{}{})
 	return true
 }
 
@@ -521,7 +527,7 @@ func (r *Reconciler) once(m *map[types.UID]bool, uid types.UID) bool {
 // read by this controller (a newer contract version): the pod is left out of
 // releases and keeps the config it runs.
 func (r *Reconciler) unreadable(pod *corev1.Pod, why string) {
-	if !r.once(&r.unreadables, pod.UID) {
+	if !r.unreadables.first(pod.UID) {
 		return
 	}
 	log.Log.WithName(Name).Info("pod left out of config releases: its reloader's command line cannot be read", "pod", pod.Namespace+"/"+pod.Name, "reason", why)
@@ -532,7 +538,7 @@ func (r *Reconciler) unreadable(pod *corev1.Pod, why string) {
 // legacyCannotRollBack announces, once, that a pod injected with contract
 // version 1 keeps a halted candidate: it has no stable copy to go back to.
 func (r *Reconciler) legacyCannotRollBack(pod *corev1.Pod, cand string) {
-	if !r.once(&r.legacy, pod.UID) {
+	if !r.legacy.first(pod.UID) {
 		return
 	}
 	r.Recorder.Eventf(pod, nil, corev1.EventTypeWarning, ReasonCannotRollBack, actionHalt,
