@@ -5,6 +5,8 @@ import (
 	"crypto/tls"
 	"net/http"
 	"time"
+
+	"golang.org/x/sync/semaphore"
 )
 
 // Limits bound what one caller of the webhook port can make it do: the port
@@ -36,7 +38,7 @@ var ExchangeLimits = Limits{MaxBody: 4 << 10, ReadTimeout: 5 * time.Second, MaxI
 
 // guard serves h within l.
 func guard(l Limits, h http.Handler) http.Handler {
-	slots := make(chan struct{}, max(l.MaxInFlight, 1))
+	slots := semaphore.NewWeighted(int64(max(l.MaxInFlight, 1)))
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if r.Method != http.MethodPost {
 			w.Header().Set("Allow", http.MethodPost)
@@ -48,16 +50,14 @@ func guard(l Limits, h http.Handler) http.Handler {
 			return
 		}
 		ctx, cancel := context.WithTimeout(r.Context(), l.QueueWait)
-		select {
-		case slots <- struct{}{}:
-			cancel()
-		case <-ctx.Done():
-			cancel()
+		err := slots.Acquire(ctx, 1)
+		cancel()
+		if err != nil {
 			w.Header().Set("Retry-After", "1")
 			http.Error(w, "too many requests in flight", http.StatusTooManyRequests)
 			return
 		}
-		defer func() { <-slots }()
+		defer slots.Release(1)
 		if l.ReadTimeout > 0 {
 			_ = http.NewResponseController(w).SetReadDeadline(time.Now().Add(l.ReadTimeout))
 		}
