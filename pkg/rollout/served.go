@@ -81,7 +81,9 @@ func unserved(o client.Object) bool { return o.GetAnnotations()[unservedAnnotati
 // servedReads remembers the objects a reconcile read from the API server for
 // being unserved in the cache, by UID and resourceVersion, so that it reads
 // each version once. It holds at most maxServedKeys key digests in all,
-// forgetting the oldest first.
+// forgetting the oldest first. Written here rather than with k8s.io/utils/lru:
+// its bound is the digests held, which vary per object from 1 to the key
+// limit, and the LRU caches at hand bound the number of entries only.
 type servedReads struct {
 	mu    sync.Mutex
 	m     map[types.UID]servedRead
