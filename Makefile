@@ -83,6 +83,10 @@ vulncheck: $(GOVULNCHECK) $(VULNREPORT) $(VULNDB)/index/db.json ## govulncheck a
 fmt: ## gofmt every Go file.
 	gofmt -w $$(git ls-files '*.go')
 
+.PHONY: bench-smoke
+bench-smoke: ## The unit benchmarks once each, as CI runs them: a benchmark that breaks fails CI; no figure is asserted.
+	$(GO) test -run '^$$' -bench . -benchtime 1x ./...
+
 .PHONY: bench
 bench: envtest-assets ## Benchmarks behind the README's figures (several minutes; run on a quiet machine).
 	$(GO) test -run '^$$' -bench . -benchmem ./...
