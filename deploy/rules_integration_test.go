@@ -68,7 +68,7 @@ func TestIntegrationRightsMatchTheDocumentedOnes(t *testing.T) {
 		"get,list,watch,patch  pods ",
 		"get,list,watch  configmaps ",
 		"create,update,delete  configmaps ",
-		"get,list,watch,create hotreload.dev configreleases ",
+		"get,list,watch,create,patch,delete hotreload.dev configreleases ",
 		"update hotreload.dev configreleases/status ",
 		"list,watch apps replicasets ",
 		"create ,events.k8s.io events ",

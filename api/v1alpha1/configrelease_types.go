@@ -208,6 +208,12 @@ type ConfigReleaseStatus struct {
 	History []RevisionRecord `json:"history,omitempty"`
 	// LastCommand is the last command of spec.command the controller handled.
 	LastCommand *CommandResult `json:"lastCommand,omitempty"`
+	// SourceGoneSince is when the controller found the source deleted. A
+	// release outlives its source object: a source created again within
+	// the grace period (replace --force, helm --force) goes on with this
+	// release, its content an ordinary candidate; after the grace the
+	// release ends, and its kept copies with it.
+	SourceGoneSince *metav1.Time `json:"sourceGoneSince,omitempty"`
 }
 
 // ConfigRelease is the release of one ConfigMap or Secret to the pods that

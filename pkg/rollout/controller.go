@@ -44,6 +44,9 @@ type Options struct {
 	// on a client of its own (default DefaultQPS and DefaultBurst).
 	QPS   float32
 	Burst int
+	// SourceGrace is how long a release outlives its deleted source.
+	// Default DefaultSourceGrace.
+	SourceGrace time.Duration
 }
 
 // DefaultQPS and DefaultBurst bound the controller's own client. A release
@@ -124,7 +127,7 @@ func Setup(mgr manager.Manager, opts Options) error {
 	}
 	r := &Reconciler{
 		Cache: secretsRouted{c, secrets}, Client: writer, API: writer, Recorder: opts.Recorder, Metrics: m,
-		Patchers: opts.Patchers, Now: time.Now, writes: newWrites(),
+		Patchers: opts.Patchers, Now: time.Now, writes: newWrites(), SourceGrace: opts.SourceGrace,
 	}
 	ctrl, err := controller.NewTyped(Name, mgr, controller.TypedOptions[SourceRef]{
 		Reconciler:              r,

@@ -56,12 +56,8 @@ type announcer struct {
 	ns      string
 }
 
-func (r *Reconciler) announcer(_ context.Context, rel *v1alpha1.ConfigRelease, s SourceRef) *announcer {
-	var uid types.UID
-	if len(rel.OwnerReferences) > 0 {
-		uid = rel.OwnerReferences[0].UID
-	}
-	src := sourceObject(s, uid)
+func (r *Reconciler) announcer(ctx context.Context, rel *v1alpha1.ConfigRelease, s SourceRef) *announcer {
+	src := sourceObject(s, r.sourceUID(ctx, s))
 	self := &metav1.PartialObjectMetadata{TypeMeta: metav1.TypeMeta{APIVersion: v1alpha1.GroupVersion.String(), Kind: "ConfigRelease"},
 		ObjectMeta: metav1.ObjectMeta{Namespace: rel.Namespace, Name: rel.Name, UID: rel.UID}}
 	return &announcer{r: r, regards: []*metav1.PartialObjectMetadata{src, self}, ns: s.Namespace}

@@ -71,8 +71,8 @@ type controllerRun struct {
 }
 
 // startController runs the rollout controller under leader election in ns,
-// until stop or the end of the test.
-func startController(t testing.TB, env *testenv.Env, ns string) *controllerRun {
+// until stop or the end of the test, with its options as with sets them.
+func startController(t testing.TB, env *testenv.Env, ns string, with ...func(*Options)) *controllerRun {
 	t.Helper()
 	logger := logr.Discard()
 	if tt, ok := t.(*testing.T); ok {
@@ -94,7 +94,11 @@ func startController(t testing.TB, env *testenv.Env, ns string) *controllerRun {
 	})
 	require.NoError(t, err)
 	reg := prometheus.NewRegistry()
-	require.NoError(t, Setup(mgr, Options{Registry: reg, QPS: benchQPS(t)}))
+	opts := Options{Registry: reg, QPS: benchQPS(t)}
+	for _, f := range with {
+		f(&opts)
+	}
+	require.NoError(t, Setup(mgr, opts))
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() { done <- mgr.Start(ctx) }()

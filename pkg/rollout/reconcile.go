@@ -40,6 +40,9 @@ type Reconciler struct {
 	Metrics  *Metrics
 	Patchers int
 	Now      func() time.Time
+	// SourceGrace is how long a release outlives its deleted source;
+	// DefaultSourceGrace when zero.
+	SourceGrace time.Duration
 
 	writes *writes
 	reads  servedReads
@@ -84,12 +87,15 @@ func (r *Reconciler) reconcile(ctx context.Context, s SourceRef) (reconcile.Resu
 	if err := c.failed(); err != nil {
 		return reconcile.Result{}, err
 	}
-	if src == nil || owned(src) {
-		// Gone (its release goes with it), or one of hotreload's own copies.
-		if src == nil {
-			r.Metrics.releasePhase(s.Namespace, contract.ReleaseName(string(s.Kind), s.Name), "")
+	if src != nil && owned(src) {
+		return reconcile.Result{}, nil // one of hotreload's own copies
+	}
+	if src == nil {
+		if rel := c.release(s); rel != nil && c.failed() == nil {
+			return r.sourceDeleted(ctx, rel, s)
 		}
-		return reconcile.Result{}, nil
+		r.Metrics.releasePhase(s.Namespace, contract.ReleaseName(string(s.Kind), s.Name), "")
+		return reconcile.Result{}, c.failed()
 	}
 	keys, _ := c.keys(s.Kind, s.Name)
 	srcRev := sourceRevision(keys)
@@ -100,6 +106,16 @@ func (r *Reconciler) reconcile(ctx context.Context, s SourceRef) (reconcile.Resu
 	rel := c.release(s)
 	if err := c.failed(); err != nil {
 		return reconcile.Result{}, err
+	}
+	if rel != nil {
+		if err := r.disown(ctx, rel, s); err != nil {
+			return reconcile.Result{}, err
+		}
+		if rel.Status.SourceGoneSince != nil {
+			if rel, err = r.sourceBack(ctx, rel, s); err != nil {
+				return reconcile.Result{}, err
+			}
+		}
 	}
 	if rel != nil && rel.Status.Phase != "" {
 		r.Metrics.releasePhase(s.Namespace, rel.Name, rel.Status.Phase)
@@ -112,7 +128,7 @@ func (r *Reconciler) reconcile(ctx context.Context, s SourceRef) (reconcile.Resu
 	case rel == nil && len(pods) == 0:
 		return reconcile.Result{}, nil // no pod reloads it
 	case rel == nil:
-		return reconcile.Result{RequeueAfter: again}, r.start(ctx, s, src)
+		return reconcile.Result{RequeueAfter: again}, r.start(ctx, s)
 	case rel.Status.Candidate == "":
 		err = r.first(ctx, rel, s)
 	case srcRev != rel.Status.Candidate:
@@ -168,13 +184,12 @@ func (r *Reconciler) unconsumed(ctx context.Context, s SourceRef) bool {
 // to act on that state.
 const again = 10 * time.Millisecond
 
-// start creates the release of a source seen for the first time, owned by
-// the source so that it goes with it.
-func (r *Reconciler) start(ctx context.Context, s SourceRef, src client.Object) error {
+// start creates the release of a source seen for the first time. It is not
+// owned by the source object: it outlives it (lifetime.go).
+func (r *Reconciler) start(ctx context.Context, s SourceRef) error {
 	rel := &v1alpha1.ConfigRelease{
 		ObjectMeta: metav1.ObjectMeta{Name: contract.ReleaseName(string(s.Kind), s.Name), Namespace: s.Namespace,
-			Labels:          map[string]string{contract.ManagedByLabel: contract.ManagedBy, contract.SourceLabel: contract.SourceDigest(string(s.Kind), s.Name)},
-			OwnerReferences: []metav1.OwnerReference{{APIVersion: "v1", Kind: string(s.Kind), Name: s.Name, UID: src.GetUID()}}},
+			Labels: map[string]string{contract.ManagedByLabel: contract.ManagedBy, contract.SourceLabel: contract.SourceDigest(string(s.Kind), s.Name)}},
 		Spec: v1alpha1.ConfigReleaseSpec{Source: v1alpha1.Source{Kind: v1alpha1.SourceKind(s.Kind), Name: s.Name}},
 	}
 	if err := r.Client.Create(ctx, rel); err != nil {
