@@ -17,7 +17,6 @@ import (
 //   - promote, promote-full and abort apply to a candidate in progress: a
 //     Progressing or Paused release whose candidate is not stable.
 func CommandRefusal(cmd v1alpha1.Command, st v1alpha1.ConfigReleaseStatus) string {
-	inProgress := (st.Phase == v1alpha1.PhaseProgressing || st.Phase == v1alpha1.PhasePaused) && st.Candidate != st.Stable
 	switch {
 	case cmd.Action == v1alpha1.ActionPause, cmd.Action == v1alpha1.ActionResume:
 		return ""
@@ -31,10 +30,16 @@ func CommandRefusal(cmd v1alpha1.Command, st v1alpha1.ConfigReleaseStatus) strin
 		return fmt.Sprintf("the release is %s, not Halted", phaseOf(st))
 	case cmd.Action == v1alpha1.ActionRetry && (st.Halt == nil || st.Halt.Revision != st.Candidate):
 		return "the halted revision is no longer the candidate"
-	case cmd.Action != v1alpha1.ActionRetry && !inProgress:
+	case cmd.Action != v1alpha1.ActionRetry && !InProgress(st):
 		return fmt.Sprintf("the release is %s: there is no candidate in progress", phaseOf(st))
 	}
 	return ""
+}
+
+// InProgress reports whether a release in state st is giving its candidate
+// to pods: it is Progressing or Paused, and its candidate is not stable.
+func InProgress(st v1alpha1.ConfigReleaseStatus) bool {
+	return (st.Phase == v1alpha1.PhaseProgressing || st.Phase == v1alpha1.PhasePaused) && st.Candidate != st.Stable
 }
 
 // phaseOf names a release's phase, "not started" before its first status.

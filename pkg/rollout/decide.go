@@ -4,7 +4,6 @@ import (
 	"cmp"
 	"fmt"
 	"slices"
-	"strings"
 	"time"
 
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -90,7 +89,7 @@ type stepDecision struct {
 func decideStep(w stepWorld) stepDecision {
 	st := w.Status
 	cand := st.Candidate
-	active := (st.Phase == v1alpha1.PhaseProgressing || st.Phase == v1alpha1.PhasePaused) && cand != st.Stable
+	active := release.InProgress(st)
 	cmd := w.Command
 	promote := PromoteNone
 	switch {
@@ -101,15 +100,11 @@ func decideStep(w stepWorld) stepDecision {
 		promote = PromoteFull
 	}
 	d := stepDecision{Give: map[types.UID]bool{}, Now: w.Now}
-	byWorkload := map[Workload][]stepPod{}
+	var pods map[Workload][]stepPod
+	d.Order, pods = byWorkload(w.Pods, func(p stepPod) Workload { return p.Workload })
 	for _, p := range w.Pods {
-		if _, ok := byWorkload[p.Workload]; !ok {
-			d.Order = append(d.Order, p.Workload)
-		}
-		byWorkload[p.Workload] = append(byWorkload[p.Workload], p)
 		d.Give[p.UID] = p.Holds
 	}
-	slices.SortFunc(d.Order, func(a, b Workload) int { return strings.Compare(a.String(), b.String()) })
 	prevSteps := map[string]v1alpha1.WorkloadStatus{}
 	for _, ws := range st.Workloads {
 		prevSteps[release.WorkloadName(ws.Kind, ws.Name)] = ws
@@ -122,7 +117,7 @@ func decideStep(w stepWorld) stepDecision {
 	var workloads []v1alpha1.WorkloadStatus
 	complete := true
 	for _, wl := range d.Order {
-		wpods := byWorkload[wl]
+		wpods := pods[wl]
 		settings := newestOf(wpods)
 		steps, ws := annotations.RolloutOf(settings.Annotations, w.Namespace)
 		interval, iws := annotations.RolloutIntervalOf(settings.Annotations, w.Namespace)
@@ -198,7 +193,7 @@ func decideStep(w stepWorld) stepDecision {
 
 	// Counts as they stand once the writes land.
 	for i, wl := range d.Order {
-		for _, p := range byWorkload[wl] {
+		for _, p := range pods[wl] {
 			if d.Give[p.UID] {
 				workloads[i].Released++
 				if s := plannedState(p.State, true); s.Applied == s.Released && p.Holds {

@@ -24,6 +24,7 @@ import (
 	v1alpha1 "github.com/hotreload/hotreload/api/v1alpha1"
 	"github.com/hotreload/hotreload/pkg/annotations"
 	"github.com/hotreload/hotreload/pkg/contract"
+	"github.com/hotreload/hotreload/pkg/release"
 )
 
 // Reconciler releases each config change of one source (a ConfigMap or a
@@ -351,13 +352,20 @@ func (r *Reconciler) consumers(ctx context.Context, c *contents, s SourceRef) ([
 
 // workloadPods groups consumers by workload, in workload order.
 func workloadPods(pods []consumer) ([]Workload, map[Workload][]consumer) {
-	by := map[Workload][]consumer{}
+	return byWorkload(pods, func(p consumer) Workload { return p.workload })
+}
+
+// byWorkload groups pods by their workload (of), keeping their order within
+// each, and returns the workloads in workload order (by name).
+func byWorkload[P any](pods []P, of func(P) Workload) ([]Workload, map[Workload][]P) {
+	by := map[Workload][]P{}
 	var order []Workload
 	for _, p := range pods {
-		if _, ok := by[p.workload]; !ok {
-			order = append(order, p.workload)
+		w := of(p)
+		if _, ok := by[w]; !ok {
+			order = append(order, w)
 		}
-		by[p.workload] = append(by[p.workload], p)
+		by[w] = append(by[w], p)
 	}
 	slices.SortFunc(order, func(a, b Workload) int { return strings.Compare(a.String(), b.String()) })
 	return order, by
@@ -390,7 +398,7 @@ func (r *Reconciler) step(ctx context.Context, c *contents, rel *v1alpha1.Config
 // metrics and prunes.
 func (r *Reconciler) act(ctx context.Context, c *contents, rel *v1alpha1.ConfigRelease, s SourceRef, pods []consumer, cmd *v1alpha1.Command, ns corev1.Namespace, d stepDecision) (reconcile.Result, error) {
 	st, next, cand := rel.Status, d.Next, rel.Status.Candidate
-	active := (st.Phase == v1alpha1.PhaseProgressing || st.Phase == v1alpha1.PhasePaused) && cand != st.Stable
+	active := release.InProgress(st)
 	if d.Completes {
 		if err := r.stableFrom(ctx, rel, s, cand); err != nil {
 			return reconcile.Result{}, err

@@ -12,6 +12,7 @@ import (
 
 	v1alpha1 "github.com/hotreload/hotreload/api/v1alpha1"
 	"github.com/hotreload/hotreload/pkg/annotations"
+	"github.com/hotreload/hotreload/pkg/release"
 	"github.com/hotreload/hotreload/pkg/revision"
 )
 
@@ -31,10 +32,7 @@ type consumer struct {
 
 // progressing reports whether a release is giving its candidate to pods.
 func progressing(rel *v1alpha1.ConfigRelease) bool {
-	if rel == nil || rel.Status.Candidate == rel.Status.Stable {
-		return false
-	}
-	return rel.Status.Phase == v1alpha1.PhaseProgressing || rel.Status.Phase == v1alpha1.PhasePaused
+	return rel != nil && release.InProgress(rel.Status)
 }
 
 // choose returns the revision of each of the pod's sources it should run:
