@@ -219,24 +219,34 @@ func (s *Staged) SwapUndoable() (*Undo, error) {
 // point makes dir's ..data point to copy, atomically, and its top-level links
 // match that copy, keeping the copy named keep.
 func (l *Live) point(dir, copy, keep string) error {
-	if err := l.step("symlink"); err != nil {
-		return err
-	}
-	tmp := filepath.Join(dir, newDataDirName)
-	os.Remove(tmp)
-	if err := os.Symlink(copy, tmp); err != nil {
-		return err
-	}
-	if err := l.step("rename"); err != nil {
-		return err
-	}
-	if err := os.Rename(tmp, filepath.Join(dir, dataDirName)); err != nil {
+	if err := relinkData(dir, copy, l.step); err != nil {
 		return err
 	}
 	if err := l.step("repair"); err != nil {
 		return err
 	}
 	return repairVolume(dir, keep)
+}
+
+// relinkData makes dir's ..data link to target, atomically: a new link
+// renamed over the old. step, when not nil, runs before each of the two (as
+// Live.hook does).
+func relinkData(dir, target string, step func(string) error) error {
+	if step == nil {
+		step = func(string) error { return nil }
+	}
+	if err := step("symlink"); err != nil {
+		return err
+	}
+	tmp := filepath.Join(dir, newDataDirName)
+	os.Remove(tmp)
+	if err := os.Symlink(target, tmp); err != nil {
+		return err
+	}
+	if err := step("rename"); err != nil {
+		return err
+	}
+	return os.Rename(tmp, filepath.Join(dir, dataDirName))
 }
 
 // Back makes the copies the swap replaced live again, and removes the

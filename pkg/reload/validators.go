@@ -79,16 +79,16 @@ func verdictErr(v validate.Verdict) error {
 	if v.OK {
 		return nil
 	}
+	cmd := strings.Join(v.Command, " ")
+	if cmd == "" {
+		cmd = "the check"
+	}
 	if v.NotRun {
-		return fmt.Errorf("%w: %s: %s", ErrCheckNotRun, strings.Join(v.Command, " "), v.Problem)
+		return fmt.Errorf("%w: %s: %s", ErrCheckNotRun, cmd, v.Problem)
 	}
 	what := fmt.Sprintf("exit status %d", v.Exit)
 	if v.Problem != "" {
 		what = v.Problem
-	}
-	cmd := strings.Join(v.Command, " ")
-	if cmd == "" {
-		cmd = "the check"
 	}
 	if v.Output == "" {
 		return refused(nil, "%s: %s", cmd, what)
@@ -112,12 +112,7 @@ func (v *Validators) show(s *Staged) error {
 		if err := os.MkdirAll(dir, 0o755); err != nil {
 			return err
 		}
-		tmp := filepath.Join(dir, newDataDirName)
-		os.Remove(tmp)
-		if err := os.Symlink(filepath.Join(v.CandidateRoot, vol.Name, copyDir), tmp); err != nil {
-			return err
-		}
-		if err := os.Rename(tmp, filepath.Join(dir, dataDirName)); err != nil {
+		if err := relinkData(dir, filepath.Join(v.CandidateRoot, vol.Name, copyDir), nil); err != nil {
 			return err
 		}
 		if err := linkEntries(dir, entries, nil); err != nil {
