@@ -6,6 +6,8 @@ import (
 	"flag"
 	"fmt"
 	"time"
+
+	"github.com/hotreload/hotreload/pkg/contract/version"
 )
 
 // Install is the first init step's command line: `reloader install`.
@@ -51,7 +53,7 @@ type InstallFlags struct{ in Install }
 // NewInstallFlags defines install's flags on fs.
 func NewInstallFlags(fs *flag.FlagSet) *InstallFlags {
 	f := &InstallFlags{}
-	fs.IntVar(&f.in.Version, versionFlag, 1, "contract `VERSION` the webhook wrote this command line with")
+	fs.IntVar(&f.in.Version, versionFlag, 1, version.Usage)
 	fs.StringVar(&f.in.To, "to", "", "`DIR` to copy the reloader binary into (required)")
 	fs.BoolVar(&f.in.Validator, "validator", false, "copy the validator binary, found beside this one, into DIR too (the pod has validators)")
 	fs.DurationVar(&f.in.Timeout, "timeout", DefaultInstallTimeout, "how long to wait for readable sources")

@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"strconv"
 	"strings"
+
+	"github.com/hotreload/hotreload/pkg/contract/version"
 )
 
 // Link is the link step's command line: `reloader link`, run in the app's
@@ -62,7 +64,7 @@ type LinkFlags struct {
 // NewLinkFlags defines link's flags on fs.
 func NewLinkFlags(fs *flag.FlagSet) *LinkFlags {
 	f := &LinkFlags{}
-	fs.IntVar(&f.l.Version, versionFlag, 1, "contract `VERSION` the webhook wrote this command line with")
+	fs.IntVar(&f.l.Version, versionFlag, 1, version.Usage)
 	fs.Var(&f.copies, "copy", "`D=DIR`: copy image directory D into DIR (repeatable)")
 	fs.Var(&f.links, "link", "`FILE=TARGET`: make FILE, under a copied D, a symlink to TARGET (repeatable)")
 	fs.Int64Var(&f.l.MaxCopyBytes, "max-copy-bytes", DefaultMaxCopyBytes, "fail when a directory to copy holds more than `N` bytes")

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/hotreload/hotreload/pkg/annotations"
+	"github.com/hotreload/hotreload/pkg/contract/version"
 )
 
 // Run is the sidecar's command line: `reloader run`.
@@ -180,7 +181,7 @@ func NewRunFlags(fs *flag.FlagSet, getenv func(string) string) *RunFlags {
 	}
 	f := &RunFlags{}
 	r := &f.r
-	fs.IntVar(&r.Version, versionFlag, 1, "contract `VERSION` the webhook wrote this command line with")
+	fs.IntVar(&r.Version, versionFlag, 1, version.Usage)
 	r.Sources.register(fs)
 	fs.Var(&f.containers, "container", "an app `CONTAINER` to tell about new config (repeatable, or comma-separated)")
 	fs.StringVar(&f.signal, "signal", string(annotations.DefaultSignal), "`SIGNAL` to send the app (SIGHUP, USR1, ...), or none")
