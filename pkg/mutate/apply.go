@@ -41,9 +41,13 @@ func apply(pod *corev1.Pod, p plan, opts Options) {
 	}
 	var validators []corev1.Container
 	scratch := 0
+	var kinds map[string]volumeKind
+	if len(validated) > 0 {
+		kinds = volumeKinds(pod)
+	}
 	for k, i := range validated {
 		var v corev1.Container
-		v, scratch = validatorFor(k, pod.Spec.Containers[i], pod, p, opts, scratch)
+		v, scratch = validatorFor(k, pod.Spec.Containers[i], kinds, p, opts, scratch)
 		if opts.NativeSidecar {
 			v.RestartPolicy = ptr.To(corev1.ContainerRestartPolicyAlways)
 			inits = append(inits, v)

@@ -34,14 +34,14 @@ import (
 // Its socket directory (ValidateVolume) is mounted in the reloader and the
 // validators, never in an app container.
 
-// validatorFor returns the k-th validator, for app container app as redirected,
-// and how many scratch directories it uses from scratch on.
-func validatorFor(k int, app corev1.Container, pod *corev1.Pod, p plan, opts Options, scratch int) (corev1.Container, int) {
+// validatorFor returns the k-th validator, for app container app as redirected
+// (kinds sorts the pod's volumes: volumeKinds), and how many scratch
+// directories it uses from scratch on.
+func validatorFor(k int, app corev1.Container, kinds map[string]volumeKind, p plan, opts Options, scratch int) (corev1.Container, int) {
 	name := contract.ValidatorName
 	if k > 0 {
 		name += "-" + strconv.Itoa(k)
 	}
-	kinds := volumeKinds(pod)
 	var mounts, candidates []corev1.VolumeMount
 	for _, m := range app.VolumeMounts {
 		switch {
@@ -64,6 +64,7 @@ func validatorFor(k int, app corev1.Container, pod *corev1.Pod, p plan, opts Opt
 		corev1.VolumeMount{Name: contract.ValidateVolume, MountPath: contract.ValidateDir},
 		corev1.VolumeMount{Name: contract.BinVolume, MountPath: contract.BinDir, ReadOnly: true})
 	cmd := validate.CommandLine{Version: contract.Version, Socket: p.validation().Socket(app.Name), Command: p.validate}
+	own := app.DeepCopy() // env, envFrom and security context as the app's
 	return corev1.Container{
 		Name:                     name,
 		Image:                    app.Image,
@@ -71,12 +72,12 @@ func validatorFor(k int, app corev1.Container, pod *corev1.Pod, p plan, opts Opt
 		Command:                  []string{contract.ValidatorBinary},
 		Args:                     cmd.Args(),
 		WorkingDir:               app.WorkingDir,
-		Env:                      app.DeepCopy().Env,
-		EnvFrom:                  app.DeepCopy().EnvFrom,
+		Env:                      own.Env,
+		EnvFrom:                  own.EnvFrom,
 		Resources:                validatorResources(app, opts),
 		VolumeMounts:             mounts,
 		TerminationMessagePolicy: corev1.TerminationMessageFallbackToLogsOnError,
-		SecurityContext:          app.SecurityContext.DeepCopy(),
+		SecurityContext:          own.SecurityContext,
 	}, scratch
 }
 
