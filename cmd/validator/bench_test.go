@@ -1,18 +1,16 @@
 package main
 
 import (
-	"bufio"
 	"os"
 	"os/exec"
 	"path/filepath"
-	"strconv"
-	"strings"
 	"syscall"
 	"testing"
 	"time"
 
 	"github.com/stretchr/testify/require"
 
+	"github.com/hotreload/hotreload/internal/procmem"
 	"github.com/hotreload/hotreload/pkg/validate"
 )
 
@@ -41,7 +39,7 @@ func BenchmarkValidatorIdleRSS(b *testing.B) {
 	var rss, anon, file float64
 	for b.Loop() {
 		time.Sleep(2 * time.Second) // idle
-		st, err := procStatus(cmd.Process.Pid, "VmRSS", "RssAnon", "RssFile")
+		st, err := procmem.StatusMiB(cmd.Process.Pid, "VmRSS", "RssAnon", "RssFile")
 		require.NoError(b, err)
 		rss, anon, file = st[0], st[1], st[2]
 	}
@@ -49,27 +47,4 @@ func BenchmarkValidatorIdleRSS(b *testing.B) {
 	b.ReportMetric(anon, "MiB-anon")
 	b.ReportMetric(file, "MiB-file")
 	b.ReportMetric(0, "ns/op")
-}
-
-// procStatus reads fields of /proc/PID/status in MiB.
-func procStatus(pid int, fields ...string) ([]float64, error) {
-	f, err := os.Open("/proc/" + strconv.Itoa(pid) + "/status")
-	if err != nil {
-		return nil, err
-	}
-	defer f.Close()
-	out := make([]float64, len(fields))
-	for s := bufio.NewScanner(f); s.Scan(); {
-		name, rest, _ := strings.Cut(s.Text(), ":")
-		for i, want := range fields {
-			if name == want {
-				kb, err := strconv.ParseFloat(strings.Fields(rest)[0], 64)
-				if err != nil {
-					return nil, err
-				}
-				out[i] = kb / 1024
-			}
-		}
-	}
-	return out, nil
 }

@@ -3,13 +3,9 @@
 package reload
 
 import (
-	"bufio"
-	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
-	"strconv"
-	"strings"
 	"syscall"
 	"testing"
 	"time"
@@ -20,6 +16,7 @@ import (
 	clientcmdapi "k8s.io/client-go/tools/clientcmd/api"
 
 	"github.com/hotreload/hotreload/internal/kubeletdir"
+	"github.com/hotreload/hotreload/internal/procmem"
 	"github.com/hotreload/hotreload/internal/testenv"
 )
 
@@ -67,7 +64,7 @@ func BenchmarkIntegrationReloaderIdleRSS(b *testing.B) {
 	var rss, anon, file float64
 	for b.Loop() {
 		time.Sleep(idleFor)
-		st, err := procStatus(cmd.Process.Pid, "VmRSS", "RssAnon", "RssFile")
+		st, err := procmem.StatusMiB(cmd.Process.Pid, "VmRSS", "RssAnon", "RssFile")
 		require.NoError(b, err)
 		rss, anon, file = st[0], st[1], st[2]
 	}
@@ -90,34 +87,6 @@ func writeSources(l *Live) error {
 		}
 	}
 	return nil
-}
-
-// procStatus returns the named memory fields of /proc/<pid>/status, in MiB.
-func procStatus(pid int, names ...string) ([]float64, error) {
-	f, err := os.Open(fmt.Sprintf("/proc/%d/status", pid))
-	if err != nil {
-		return nil, err
-	}
-	defer f.Close()
-	kib := map[string]int64{}
-	for s := bufio.NewScanner(f); s.Scan(); {
-		name, v, ok := strings.Cut(s.Text(), ":")
-		if !ok {
-			continue
-		}
-		if n, err := strconv.ParseInt(strings.TrimSuffix(strings.TrimSpace(v), " kB"), 10, 64); err == nil {
-			kib[name] = n
-		}
-	}
-	out := make([]float64, len(names))
-	for i, name := range names {
-		n, ok := kib[name]
-		if !ok {
-			return nil, fmt.Errorf("no %s in /proc/%d/status", name, pid)
-		}
-		out[i] = float64(n) / 1024
-	}
-	return out, nil
 }
 
 // writeKubeconfig writes a kubeconfig reaching the API server as cfg does.
