@@ -211,7 +211,7 @@ func refusal(t *testing.T, s server, annotate map[string]string, checkHalt func(
 
 	// A pod deleted now comes back on stable, Ready.
 	require.NoError(t, cs.CoreV1().Pods(ns).Delete(ctx, halt.Pod, metav1.DeleteOptions{}))
-	now := waitNewPod(ctx, t, cs, ns, "app="+s.name, pods)
+	now := waitNewPods(ctx, t, cs, demo{ns: ns, name: s.name}, len(pods), map[string]string{halt.Pod: ""})
 	s.requireServing(ctx, t, now, 2, "every pod after a deletion")
 	rel = waitConfigRelease(ctx, t, cs, ns, s, "still halted", time.Minute, func(rel *v1alpha1.ConfigRelease) bool {
 		return rel.Status.Phase == v1alpha1.PhaseHalted && workloadPods(rel) == 3
@@ -298,23 +298,6 @@ func podNamed(ctx context.Context, t testing.TB, cs kubernetes.Interface, ns, na
 	p, err := cs.CoreV1().Pods(ns).Get(ctx, name, metav1.GetOptions{})
 	require.NoError(t, err)
 	return p
-}
-
-// waitNewPod waits until the Deployment of selector has as many Ready pods
-// as old, one of them new, and returns them.
-func waitNewPod(ctx context.Context, t testing.TB, cs kubernetes.Interface, ns, selector string, old map[string]string) map[string]string {
-	t.Helper()
-	deadline := time.Now().Add(2 * time.Minute)
-	for {
-		pods := waitDeploymentPods(ctx, t, cs, ns, selector, len(old))
-		for name := range pods {
-			if _, ok := old[name]; !ok {
-				return pods
-			}
-		}
-		require.True(t, time.Now().Before(deadline), "no new pod of %s after 2m", selector)
-		time.Sleep(250 * time.Millisecond)
-	}
 }
 
 // enforceRestricted makes the namespace enforce the restricted Pod Security
