@@ -264,29 +264,35 @@ func (r *Reconciler) revisionHistory(ctx context.Context, ns string) int {
 }
 
 // keep makes sure the objects that keep the stable and the candidate
-// revisions exist, and that the stable copy holds the stable revision: a user
-// may have deleted or edited them.
+// revisions hold them, and that the stable copy holds the stable revision: a
+// user may have deleted or changed them. Each is checked against the
+// revision the release names, from the cache; one that fails is restored
+// from verified content (restoreRevision, restoreStable) or blocks the
+// release.
 func (r *Reconciler) keep(ctx context.Context, c *contents, rel *v1alpha1.ConfigRelease, s SourceRef) error {
-	for _, rev := range []string{rel.Status.Stable, rel.Status.Candidate} {
-		if _, ok := c.keysAt(s, rev); !ok && c.failed() == nil {
-			if rev != rel.Status.Candidate {
-				return fmt.Errorf("revision %s of %s %w: edit the source to release a new one", rev, s, errNotKept)
-			}
-			if got, _, err := r.capture(ctx, rel, s); err != nil {
-				return err
-			} else if got != rev {
-				return nil // the source changed: the next reconcile takes it
-			}
+	st := rel.Status
+	for _, rev := range []string{st.Stable, st.Candidate} {
+		if _, ok := c.keysAt(s, rev); ok || c.failed() != nil {
+			continue
+		}
+		err := r.restoreRevision(ctx, rel, s, rev)
+		if rev == st.Candidate && errors.Is(err, errNotKept) {
+			return nil // the source no longer holds it: the next reconcile takes what it holds
+		}
+		if err != nil {
+			return err
 		}
 	}
 	stable := c.object(s.Kind, contract.StableName(s.Name))
 	if stable != nil && !owned(stable) {
 		return fmt.Errorf("the stable copy of %s: %s %s/%s %w; rename it", s, s.Kind, s.Namespace, contract.StableName(s.Name), errTaken)
 	}
-	if stable == nil || stable.GetLabels()[contract.RevisionLabel] != rel.Status.Stable {
-		return r.stableFrom(ctx, rel, s, rel.Status.Stable)
+	if stable != nil && stable.GetLabels()[contract.RevisionLabel] == st.Stable {
+		if _, ok := c.holding(stable, st.Stable); ok || c.failed() != nil {
+			return c.failed()
+		}
 	}
-	return c.failed()
+	return r.restoreStable(ctx, rel, s, st.Stable)
 }
 
 // tooManyKeys says, once per source object (or once per message on its
