@@ -11,6 +11,7 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"strings"
 	"testing"
 	"time"
 
@@ -30,13 +31,14 @@ import (
 	"github.com/hotreload/hotreload/pkg/mutate/mutatetest"
 )
 
-// The webhook's port, which anyone the NetworkPolicy admits can reach before
-// any authentication, speaks HTTP/1.1 only over TLS 1.2 or later with
-// forward-secret AEAD suites, and refuses a large body unread.
+// The webhook's ports, which anyone the NetworkPolicy admits can reach before
+// any authentication, speak HTTP/1.1 only over TLS 1.2 or later with
+// forward-secret AEAD suites, and refuse a large body unread.
 func TestIntegrationTheWebhookPortRefusesWhatItDoesNotNeed(t *testing.T) {
 	env := testenv.Get(t)
 	o := serverOptions(mutatetest.Case{})
 	serving := serveOnLoopback(t, &o)
+	o.ExchangePort = freePort(t)
 	runManager(t, env, o, logr.Discard())
 	pool := x509.NewCertPool()
 	require.True(t, pool.AppendCertsFromPEM(serving.LocalServingCAData))
@@ -78,61 +80,77 @@ func TestIntegrationTheWebhookPortRefusesWhatItDoesNotNeed(t *testing.T) {
 	})
 	client := &http.Client{Timeout: 10 * time.Second, Transport: &http.Transport{TLSClientConfig: base()}}
 	for _, tc := range []struct {
+		port int
 		path string
 		size int
-	}{{webhook.Path, 7 << 20}, {identity.Path, 64 << 10}} {
+	}{{o.Port, webhook.Path, 7 << 20}, {o.ExchangePort, identity.Path, 64 << 10}} {
 		t.Run(fmt.Sprintf("a body of %d bytes to %s is refused unread", tc.size, tc.path), func(t *testing.T) {
-			resp, err := client.Post("https://"+addr+tc.path, "application/json", bytes.NewReader(make([]byte, tc.size)))
-			require.NoError(t, err)
-			defer resp.Body.Close()
-			b, _ := io.ReadAll(resp.Body)
-			assert.Equal(t, []any{http.StatusRequestEntityTooLarge, "request body too large\n"}, []any{resp.StatusCode, string(b)})
+			url := fmt.Sprintf("https://%s:%d%s", serving.LocalServingHost, tc.port, tc.path)
+			var code int
+			var body string
+			require.Eventually(t, func() bool { // the exchange's server may not listen yet
+				resp, err := client.Post(url, "application/json", bytes.NewReader(make([]byte, tc.size)))
+				if err != nil {
+					return false
+				}
+				defer resp.Body.Close()
+				b, _ := io.ReadAll(resp.Body)
+				code, body = resp.StatusCode, string(b)
+				return true
+			}, 30*time.Second, 50*time.Millisecond)
+			assert.Equal(t, []any{http.StatusRequestEntityTooLarge, "request body too large\n"}, []any{code, body})
 		})
 	}
 }
 
-// The token exchange has a port of its own, which a NetworkPolicy can open to
-// enabled namespaces only; the admission port serves it too only for
-// sidecars injected before that port existed, when told to.
-func TestIntegrationTheExchangeHasItsOwnPort(t *testing.T) {
+// The token exchange is served on its own port only, which a NetworkPolicy
+// can open to enabled namespaces only. On the admission port, where sidecars
+// injected before it had a port look for it, its path answers 410 with what
+// to do, and no token sent there is reviewed.
+func TestIntegrationTheExchangeHasItsOwnPortOnly(t *testing.T) {
 	env := testenv.Get(t)
-	for _, legacy := range []bool{false, true} {
-		t.Run(fmt.Sprintf("also on the admission port: %v", legacy), func(t *testing.T) {
-			exchangePort := freePort(t)
-			o := serverOptions(mutatetest.Case{})
-			serving := serveOnLoopback(t, &o)
-			o.ExchangePort, o.ExchangeOnAdmissionPort = exchangePort, legacy
-			runManager(t, env, o, logr.Discard())
-			pool := x509.NewCertPool()
-			require.True(t, pool.AppendCertsFromPEM(serving.LocalServingCAData))
-			tlsConfig := &tls.Config{RootCAs: pool, ServerName: serving.LocalServingHost, NextProtos: []string{"h2", "http/1.1"}}
-			client := &http.Client{Timeout: 10 * time.Second, Transport: &http.Transport{TLSClientConfig: tlsConfig, ForceAttemptHTTP2: true}}
-			post := func(port int, path string) (int, string) {
-				var code int
-				var proto string
-				require.Eventually(t, func() bool {
-					resp, err := client.Post(fmt.Sprintf("https://127.0.0.1:%d%s", port, path), "application/json", nil)
-					if err != nil {
-						return false // the exchange's server may not listen yet
-					}
-					resp.Body.Close()
-					code, proto = resp.StatusCode, resp.Proto
-					return true
-				}, 30*time.Second, 50*time.Millisecond)
-				return code, proto
-			}
-			code, proto := post(exchangePort, identity.Path)
-			assert.Equal(t, []any{http.StatusUnauthorized, "HTTP/1.1"}, []any{code, proto}, "the exchange port asks for a token, over HTTP/1.1 only")
-			code, _ = post(exchangePort, webhook.Path)
-			assert.Equal(t, http.StatusNotFound, code, "the exchange port serves no admission")
-			want := http.StatusNotFound
-			if legacy {
-				want = http.StatusUnauthorized
-			}
-			code, _ = post(serving.LocalServingPort, identity.Path)
-			assert.Equal(t, want, code, "the admission port's exchange")
-		})
+	exchangePort := freePort(t)
+	o := serverOptions(mutatetest.Case{})
+	serving := serveOnLoopback(t, &o)
+	o.ExchangePort = exchangePort
+	var reviews testenv.TokenReviews
+	runManagerWith(t, reviews.Wrap(env.Config), o, logr.Discard())
+	pool := x509.NewCertPool()
+	require.True(t, pool.AppendCertsFromPEM(serving.LocalServingCAData))
+	tlsConfig := &tls.Config{RootCAs: pool, ServerName: serving.LocalServingHost, NextProtos: []string{"h2", "http/1.1"}}
+	client := &http.Client{Timeout: 10 * time.Second, Transport: &http.Transport{TLSClientConfig: tlsConfig, ForceAttemptHTTP2: true}}
+	type answer struct {
+		Code        int
+		Proto, Body string
 	}
+	post := func(port int, path, token string) answer {
+		var a answer
+		require.Eventually(t, func() bool {
+			req, err := http.NewRequest(http.MethodPost, fmt.Sprintf("https://127.0.0.1:%d%s", port, path), nil)
+			require.NoError(t, err)
+			if token != "" {
+				req.Header.Set("Authorization", "Bearer "+token)
+			}
+			resp, err := client.Do(req)
+			if err != nil {
+				return false // the exchange's server may not listen yet
+			}
+			defer resp.Body.Close()
+			b, err := io.ReadAll(resp.Body)
+			require.NoError(t, err)
+			a = answer{resp.StatusCode, resp.Proto, strings.TrimSpace(string(b))}
+			return true
+		}, 30*time.Second, 50*time.Millisecond)
+		return a
+	}
+
+	assert.Equal(t, answer{http.StatusGone, "HTTP/1.1", fmt.Sprintf("the token exchange is served on its own port only (%d, the Service's port named exchange), not on the admission port: "+
+		"this pod's sidecar was injected by an older hotreload; recreate the pod (e.g. kubectl rollout restart) to inject a current one", exchangePort)},
+		post(serving.LocalServingPort, identity.Path, "junk"), "the admission port's exchange")
+	assert.Equal(t, 0, reviews.Count(), "no token sent to the admission port is reviewed")
+	assert.Equal(t, http.StatusNotFound, post(exchangePort, webhook.Path, "").Code, "the exchange port serves no admission")
+	assert.Equal(t, answer{http.StatusUnauthorized, "HTTP/1.1", "a bearer token with audience hotreload is required"},
+		post(exchangePort, identity.Path, ""), "the exchange port serves the exchange, over HTTP/1.1 only")
 }
 
 // Metrics are served over TLS, and only to callers the API server

@@ -47,15 +47,11 @@ type ServerOptions struct {
 	// Host and Port the admission server listens on over TLS.
 	Host string
 	Port int
-	// ExchangePort serves the reloaders' token exchange over TLS, on its own
-	// so that a NetworkPolicy can admit only enabled namespaces to it (the
-	// admission port takes the API server's requests, from any address).
-	// 0 serves it on Port only.
+	// ExchangePort serves the reloaders' token exchange over TLS, and is the
+	// only port that does, so that a NetworkPolicy can admit only enabled
+	// namespaces to it (the admission port takes the API server's requests,
+	// from any address). Default DefaultExchangePort.
 	ExchangePort int
-	// ExchangeOnAdmissionPort also serves the exchange on Port, for sidecars
-	// injected before ExchangePort existed: their exchange URL names the
-	// Service's port 443.
-	ExchangeOnAdmissionPort bool
 	// CertDir holds tls.crt and tls.key; rotated files are picked up without a restart.
 	CertDir string
 	// MetricsAddr serves Prometheus metrics ("0" disables).
@@ -96,11 +92,18 @@ type ServerOptions struct {
 	Admission, Exchange Limits
 }
 
+// DefaultExchangePort is the token exchange's port: the container port the
+// Service's port exchange leads to (contract.DefaultExchangeURL).
+const DefaultExchangePort = 9444
+
 // NewManager builds the manager that serves admission (and, with leader
 // election, runs the controllers added to it).
 func NewManager(cfg *rest.Config, o ServerOptions, log logr.Logger) (manager.Manager, error) {
-	if o.ExchangePort != 0 && o.ExchangePort == o.Port {
-		return nil, fmt.Errorf("--exchange-port=%d is the admission port: give the token exchange a port of its own, or 0 to serve it on the admission port", o.ExchangePort)
+	if o.ExchangePort == 0 {
+		o.ExchangePort = DefaultExchangePort
+	}
+	if o.ExchangePort == o.Port {
+		return nil, fmt.Errorf("--exchange-port=%d is the admission port: give the token exchange a port of its own", o.ExchangePort)
 	}
 	native, err := nativeSidecar(cfg, o.NativeSidecar)
 	if err != nil {
@@ -155,19 +158,15 @@ func NewManager(cfg *rest.Config, o ServerOptions, log logr.Logger) (manager.Man
 	if err := mgr.AddReadyzCheck("reloader-policy", func(r *http.Request) error { return exchanger.PolicyInForce(r.Context()) }); err != nil {
 		return nil, err
 	}
-	if o.ExchangePort == 0 || o.ExchangeOnAdmissionPort {
-		mgr.GetWebhookServer().Register(identity.Path, exchange)
+	srv := tlsServer(o, o.ExchangePort)
+	srv.Register(identity.Path, exchange)
+	if err := mgr.Add(srv); err != nil {
+		return nil, fmt.Errorf("serving reloader tokens on port %d: %w", o.ExchangePort, err)
 	}
-	if o.ExchangePort != 0 {
-		srv := tlsServer(o, o.ExchangePort)
-		srv.Register(identity.Path, exchange)
-		if err := mgr.Add(srv); err != nil {
-			return nil, fmt.Errorf("serving reloader tokens on port %d: %w", o.ExchangePort, err)
-		}
-		if err := mgr.AddReadyzCheck("exchange", srv.StartedChecker()); err != nil {
-			return nil, err
-		}
+	if err := mgr.AddReadyzCheck("exchange", srv.StartedChecker()); err != nil {
+		return nil, err
 	}
+	mgr.GetWebhookServer().Register(identity.Path, exchangeMoved(o.ExchangePort))
 	// The sidecars trust the CA that signed this server's certificate
 	// (cert-manager and certs/ both write ca.crt), as it rotates.
 	if err := access.Setup(mgr, access.Options{CAFile: filepath.Join(o.CertDir, "ca.crt"), InstallNamespace: o.InstallNamespace}); err != nil {
@@ -189,6 +188,15 @@ func NewManager(cfg *rest.Config, o ServerOptions, log logr.Logger) (manager.Man
 		return nil, err
 	}
 	return mgr, nil
+}
+
+// exchangeMoved answers the token exchange's path on the admission port,
+// where sidecars injected before the exchange had a port of its own look for
+// it: 410 Gone, saying what to do, without reading the request.
+func exchangeMoved(port int) http.Handler {
+	msg := fmt.Sprintf("the token exchange is served on its own port only (%d, the Service's port named exchange), not on the admission port: "+
+		"this pod's sidecar was injected by an older hotreload; recreate the pod (e.g. kubectl rollout restart) to inject a current one", port)
+	return http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) { http.Error(w, msg, http.StatusGone) })
 }
 
 // tlsServer is an HTTPS server on o.Host and port with o.CertDir's
