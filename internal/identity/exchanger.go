@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"net"
 	"net/http"
 	"slices"
 	"strings"
@@ -22,6 +21,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/manager"
 
 	"github.com/hotreload/hotreload/internal/access"
+	"github.com/hotreload/hotreload/internal/ratelimit"
 	"github.com/hotreload/hotreload/pkg/annotations"
 )
 
@@ -173,14 +173,10 @@ func (x *Exchanger) limited(r *http.Request, podToken string) (*authenticationv1
 			return st, nil
 		}
 	}
-	caller, _, err := net.SplitHostPort(r.RemoteAddr)
-	if err != nil {
-		caller = r.RemoteAddr
-	}
-	if !x.state.allowCaller(caller) {
+	if caller := ratelimit.Caller(r); !x.state.callers.Allow(caller) {
 		return nil, deny(http.StatusTooManyRequests, "too many token exchanges from %s; try again later", caller)
 	}
-	st, err := x.exchange(r.Context(), podToken, x.state.allowPod)
+	st, err := x.exchange(r.Context(), podToken, x.state.pods.Allow)
 	if err != nil {
 		return nil, err
 	}
