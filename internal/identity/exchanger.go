@@ -34,6 +34,15 @@ import (
 // namespace's pods and new Events.
 const DefaultTTL = 8 * time.Hour
 
+// MaxTokenSize is the largest bearer token hotreload sends to a TokenReview
+// (the exchange's, and the metrics port's). A service account token is 1–2
+// KiB; a larger one is refused with TokenTooLarge before any review, so that
+// no caller makes the API server parse a header of up to 1 MiB.
+const MaxTokenSize = 8 << 10
+
+// TokenTooLarge is the answer, 431, to a token over MaxTokenSize.
+const TokenTooLarge = "the bearer token is larger than 8 KiB, as no service account token is: refused without review"
+
 // Options configures New.
 type Options struct {
 	// TTL of issued tokens (default DefaultTTL; the API server's minimum is 10 minutes).
@@ -205,6 +214,9 @@ func (x *Exchanger) Exchange(ctx context.Context, podToken string) (*authenticat
 // exchange is Exchange, asking allowPod, once the pod token is reviewed,
 // whether its pod may have another reloader token now.
 func (x *Exchanger) exchange(ctx context.Context, podToken string, allowPod func(uid string) bool) (*authenticationv1.TokenRequestStatus, error) {
+	if len(podToken) > MaxTokenSize {
+		return nil, &exchangeError{status: http.StatusRequestHeaderFieldsTooLarge, msg: TokenTooLarge}
+	}
 	review, err := x.Kube.AuthenticationV1().TokenReviews().Create(ctx, &authenticationv1.TokenReview{
 		Spec: authenticationv1.TokenReviewSpec{Token: podToken, Audiences: []string{Audience}},
 	}, metav1.CreateOptions{})
