@@ -19,6 +19,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 	authenticationv1 "k8s.io/api/authentication/v1"
+	authorizationv1 "k8s.io/api/authorization/v1"
 	corev1 "k8s.io/api/core/v1"
 	rbacv1 "k8s.io/api/rbac/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -154,16 +155,14 @@ func TestIntegrationTheExchangeHasItsOwnPortOnly(t *testing.T) {
 }
 
 // Metrics are served over TLS, and only to callers the API server
-// authenticates and allows GET on /metrics: not to every pod over HTTP.
+// authenticates and allows GET on /metrics: not to every pod over HTTP. What a
+// caller makes the webhook ask the API server is bounded: an address gets
+// Burst answers, then 429 with Retry-After, unreviewed; a token over 8 KiB
+// gets 431, unreviewed; and a burst of junk from one address takes nothing
+// from a scraper at another.
 func TestIntegrationMetricsAreServedOnlyToAllowedCallers(t *testing.T) {
 	env := testenv.Get(t)
 	ctx := context.Background()
-	metricsPort := freePort(t)
-	o := serverOptions(mutatetest.Case{})
-	serving := serveOnLoopback(t, &o)
-	o.MetricsAddr, o.MetricsSecure = fmt.Sprintf("127.0.0.1:%d", metricsPort), true
-	runManager(t, env, o, logr.Discard())
-
 	ns := env.Namespace(t, nil)
 	reader := "metrics-reader-" + ns
 	for _, obj := range []client.Object{
@@ -181,37 +180,77 @@ func TestIntegrationMetricsAreServedOnlyToAllowedCallers(t *testing.T) {
 		_ = env.Client.Delete(ctx, &rbacv1.ClusterRoleBinding{ObjectMeta: metav1.ObjectMeta{Name: reader}})
 		_ = env.Client.Delete(ctx, &rbacv1.ClusterRole{ObjectMeta: metav1.ObjectMeta{Name: reader}})
 	})
+	// The webhook's authoriser keeps a denial 30 s: scrape once the API
+	// server allows the scraper.
+	require.Eventually(t, func() bool {
+		sar, err := env.Clientset.AuthorizationV1().SubjectAccessReviews().Create(ctx, &authorizationv1.SubjectAccessReview{Spec: authorizationv1.SubjectAccessReviewSpec{
+			User: "system:serviceaccount:" + ns + ":scraper", NonResourceAttributes: &authorizationv1.NonResourceAttributes{Path: "/metrics", Verb: "get"},
+		}}, metav1.CreateOptions{})
+		return err == nil && sar.Status.Allowed
+	}, 30*time.Second, 100*time.Millisecond, "RBAC allows the scraper")
 	token := func(sa string) string {
 		tr, err := env.Clientset.CoreV1().ServiceAccounts(ns).CreateToken(ctx, sa, &authenticationv1.TokenRequest{}, metav1.CreateOptions{})
 		require.NoError(t, err)
 		return tr.Status.Token
 	}
+	scraper, app := token("scraper"), token("app")
+
+	metricsAddr := fmt.Sprintf("127.0.0.1:%d", freePort(t))
+	o := serverOptions(mutatetest.Case{})
+	serving := serveOnLoopback(t, &o)
+	o.MetricsAddr, o.MetricsSecure = metricsAddr, true
+	o.Scrapes = webhook.ScrapeLimits{Every: time.Hour, Burst: 4}
+	var reviews testenv.TokenReviews
+	runManagerWith(t, reviews.Wrap(env.Config), o, logr.Discard())
+	require.Eventually(t, func() bool {
+		conn, err := net.Dial("tcp", metricsAddr)
+		if err == nil {
+			conn.Close()
+		}
+		return err == nil
+	}, 30*time.Second, 50*time.Millisecond, "the metrics server listens")
+
 	pool := x509.NewCertPool()
 	require.True(t, pool.AppendCertsFromPEM(serving.LocalServingCAData))
-	c := &http.Client{Timeout: 10 * time.Second, Transport: &http.Transport{TLSClientConfig: &tls.Config{RootCAs: pool, ServerName: "127.0.0.1"}}}
-	get := func(scheme, tok string) int {
-		req, err := http.NewRequest(http.MethodGet, fmt.Sprintf("%s://127.0.0.1:%d/metrics", scheme, metricsPort), nil)
-		require.NoError(t, err)
-		if tok != "" {
-			req.Header.Set("Authorization", "Bearer "+tok)
-		}
-		resp, err := c.Do(req)
-		if err != nil {
-			return 0
-		}
-		defer resp.Body.Close()
-		_, _ = io.Copy(io.Discard, resp.Body)
-		return resp.StatusCode
+	type answer struct {
+		Code       int
+		RetryAfter string
 	}
-	require.Eventually(t, func() bool { return get("https", "") != 0 }, 30*time.Second, 50*time.Millisecond, "the metrics server listens")
-	scraper, app := token("scraper"), token("app")
-	// RBAC takes effect at once in the authoriser; allow for its cache.
-	require.Eventually(t, func() bool { return get("https", scraper) == http.StatusOK }, 30*time.Second, 200*time.Millisecond)
+	// from scrapes from the loopback address source.
+	from := func(source string) func(scheme, tok string) answer {
+		dialer := &net.Dialer{LocalAddr: &net.TCPAddr{IP: net.ParseIP(source)}}
+		c := &http.Client{Timeout: 10 * time.Second, Transport: &http.Transport{DialContext: dialer.DialContext,
+			TLSClientConfig: &tls.Config{RootCAs: pool, ServerName: "127.0.0.1"}}}
+		return func(scheme, tok string) answer {
+			req, err := http.NewRequest(http.MethodGet, scheme+"://"+metricsAddr+"/metrics", nil)
+			require.NoError(t, err)
+			if tok != "" {
+				req.Header.Set("Authorization", "Bearer "+tok)
+			}
+			resp, err := c.Do(req)
+			require.NoError(t, err)
+			defer resp.Body.Close()
+			_, _ = io.Copy(io.Discard, resp.Body)
+			return answer{resp.StatusCode, resp.Header.Get("Retry-After")}
+		}
+	}
+
+	junk := from("127.0.0.1")
 	// controller-runtime's filter answers a token the API server cannot review
 	// with 500 (the review's error), not 401: either way, no metrics.
-	assert.Equal(t, []int{http.StatusUnauthorized, http.StatusInternalServerError, http.StatusForbidden, http.StatusOK, http.StatusBadRequest},
-		[]int{get("https", ""), get("https", "junk"), get("https", app), get("https", scraper), get("http", scraper)},
-		"no token, a junk token, an app's token, the scraper's token, plain HTTP")
+	assert.Equal(t, []answer{{Code: http.StatusUnauthorized}, {Code: http.StatusInternalServerError}, {Code: http.StatusForbidden}, {Code: http.StatusInternalServerError},
+		{http.StatusTooManyRequests, "3600"}, {http.StatusTooManyRequests, "3600"}, {http.StatusTooManyRequests, "3600"}},
+		[]answer{junk("https", ""), junk("https", "junk-1"), junk("https", app), junk("https", "junk-2"), junk("https", "junk-3"), junk("https", scraper), junk("https", "")},
+		"no token, junk, an app's token, junk: then the address is over its rate, whatever it sends")
+	assert.Equal(t, 3, reviews.Count(), "one TokenReview for each token answered, none past the rate")
+	assert.Equal(t, answer{Code: http.StatusRequestHeaderFieldsTooLarge},
+		from("127.0.0.3")("https", strings.Repeat("x", identity.MaxTokenSize+1)), "a token over 8 KiB, from an address within its rate")
+	assert.Equal(t, 3, reviews.Count(), "is not reviewed")
+
+	s := from("127.0.0.2")
+	assert.Equal(t, []answer{{Code: http.StatusOK}, {Code: http.StatusOK}, {Code: http.StatusBadRequest}},
+		[]answer{s("https", scraper), s("https", scraper), s("http", scraper)}, "the scraper, at another address; plain HTTP")
+	assert.Equal(t, 4, reviews.Count(), "the scraper's token is reviewed once")
 }
 
 // freePort returns a loopback port nothing listens on.

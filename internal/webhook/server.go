@@ -58,8 +58,12 @@ type ServerOptions struct {
 	MetricsAddr string
 	// MetricsSecure serves them over TLS (CertDir's certificate), to callers
 	// the API server authenticates and allows GET on /metrics (a TokenReview
-	// and a SubjectAccessReview per new token); else over plain HTTP to anyone.
+	// and a SubjectAccessReview per new token), within Scrapes; else over
+	// plain HTTP to anyone.
 	MetricsSecure bool
+	// Scrapes bound the reviews a caller of the metrics port costs (default
+	// DefaultScrapeLimits).
+	Scrapes ScrapeLimits
 	// HealthAddr serves /healthz and /readyz.
 	HealthAddr string
 	// LeaderElection elects one replica to run the rollout controller;
@@ -208,12 +212,17 @@ func tlsServer(o ServerOptions, port int) webhook.Server {
 
 // metricsOptions serves metrics where o says: over TLS with the webhook's
 // certificate, behind the API server's authentication and authorisation
-// (controller-runtime's filter), unless o.MetricsSecure is false.
+// (controller-runtime's filter) within o.Scrapes, unless o.MetricsSecure is
+// false.
 func metricsOptions(o ServerOptions) metricsserver.Options {
 	m := metricsserver.Options{BindAddress: o.MetricsAddr}
 	if o.MetricsSecure {
+		scrapes := o.Scrapes
+		if scrapes == (ScrapeLimits{}) {
+			scrapes = DefaultScrapeLimits
+		}
 		m.SecureServing, m.CertDir, m.TLSOpts = true, o.CertDir, []func(*tls.Config){hardenTLS}
-		m.FilterProvider = filters.WithAuthenticationAndAuthorization
+		m.FilterProvider = limitScrapes(scrapes, filters.WithAuthenticationAndAuthorization)
 	}
 	return m
 }
