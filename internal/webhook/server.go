@@ -91,8 +91,8 @@ type ServerOptions struct {
 	// Registry receives hotreload's metrics. Default: controller-runtime's
 	// registry, served on MetricsAddr.
 	Registry prometheus.Registerer
-	// Admission and Exchange bound each request of the two paths of the
-	// port (default AdmissionLimits, ExchangeLimits).
+	// Admission and Exchange bound each request of the admission port and
+	// of the exchange's (default AdmissionLimits, ExchangeLimits).
 	Admission, Exchange Limits
 }
 
