@@ -24,7 +24,6 @@ type contents struct {
 	mu       sync.Mutex // the pods' releases are computed in parallel
 	ctx      context.Context
 	c        client.Reader
-	served   func(context.Context, client.Object) (client.Object, error)
 	ns       string
 	releases map[SourceRef]*v1alpha1.ConfigRelease
 	objects  map[objectKey]client.Object
@@ -49,10 +48,9 @@ type objectKey struct {
 	name string
 }
 
-// newContents reads namespace ns through c; served gives an object the cache
-// keeps no digests of its digests (Reconciler.served).
-func newContents(ctx context.Context, c client.Reader, ns string, served func(context.Context, client.Object) (client.Object, error)) *contents {
-	return &contents{ctx: ctx, c: c, served: served, ns: ns, releases: map[SourceRef]*v1alpha1.ConfigRelease{}, objects: map[objectKey]client.Object{},
+// newContents reads namespace ns through c.
+func newContents(ctx context.Context, c client.Reader, ns string) *contents {
+	return &contents{ctx: ctx, c: c, ns: ns, releases: map[SourceRef]*v1alpha1.ConfigRelease{}, objects: map[objectKey]client.Object{},
 		held: map[heldKey]held{}}
 }
 
@@ -89,9 +87,6 @@ func (c *contents) object(kind revision.Kind, name string) client.Object {
 	}
 	o := emptyObject(kind)
 	err := c.c.Get(c.ctx, client.ObjectKey{Namespace: c.ns, Name: name}, o)
-	if err == nil {
-		o, err = c.served(c.ctx, o)
-	}
 	switch {
 	case apierrors.IsNotFound(err):
 		o = nil

@@ -46,7 +46,6 @@ type Reconciler struct {
 	SourceGrace time.Duration
 
 	writes *writes
-	reads  servedReads
 	// unreadables, legacy and notInjected are the pods this process said
 	// something about once: a reloader it cannot read, a version 1 pod's
 	// limits, a pod admitted without the sidecar; overLimit the sources too
@@ -61,29 +60,26 @@ var _ reconcile.TypedReconciler[SourceRef] = (*Reconciler)(nil)
 // each consuming workload's step, halts, rolls back or completes, writes the
 // pods' releases and then the status.
 //
-// A source that is, or shares its pods with, a Secret the controller does not
-// read (its namespace is not enabled) is left as it is: the label brings it
-// back (its namespace's Secret informer sends every Secret, and the namespace
-// event every release).
+// A source of a namespace that is not enabled, or that shares its pods with
+// one, is left as it is: the controller reads nothing there. The label brings
+// it back (its namespace's cache sends every object, and the namespace event
+// every release).
 func (r *Reconciler) Reconcile(ctx context.Context, s SourceRef) (reconcile.Result, error) {
 	logger := log.FromContext(ctx).WithValues("source", s.String())
 	ctx = log.IntoContext(ctx, logger)
 	res, err := r.reconcile(ctx, s)
 	switch {
-	case errors.Is(err, errSecretsNotWatched):
+	case errors.Is(err, errNotWatched):
 		logger.V(1).Info("not released", "reason", err.Error())
 		return reconcile.Result{}, nil
-	case errors.Is(err, errSecretsNotSynced):
+	case errors.Is(err, errNotSynced):
 		return reconcile.Result{RequeueAfter: time.Second}, nil
 	}
 	return res, err
 }
 
 func (r *Reconciler) reconcile(ctx context.Context, s SourceRef) (reconcile.Result, error) {
-	if r.unconsumed(ctx, s) {
-		return reconcile.Result{}, nil // of a namespace not enabled, and nothing reloads it
-	}
-	c := newContents(ctx, r.Cache, s.Namespace, r.served)
+	c := newContents(ctx, r.Cache, s.Namespace)
 	src := c.object(s.Kind, s.Name)
 	if err := c.failed(); err != nil {
 		return reconcile.Result{}, err
@@ -160,25 +156,6 @@ func (r *Reconciler) reconcile(ctx context.Context, s SourceRef) (reconcile.Resu
 		return reconcile.Result{}, err
 	}
 	return reconcile.Result{RequeueAfter: again}, nil
-}
-
-// unconsumed reports whether source s is cached without its key digests (its
-// namespace is not enabled) and has no release and no pod that reloads it:
-// then there is nothing to do, and nothing is read from the API server.
-func (r *Reconciler) unconsumed(ctx context.Context, s SourceRef) bool {
-	o := emptyObject(s.Kind)
-	if err := r.Cache.Get(ctx, client.ObjectKey{Namespace: s.Namespace, Name: s.Name}, o); err != nil || !unserved(o) {
-		return false
-	}
-	rel := &v1alpha1.ConfigRelease{}
-	if err := r.Cache.Get(ctx, client.ObjectKey{Namespace: s.Namespace, Name: contract.ReleaseName(string(s.Kind), s.Name)}, rel); !apierrors.IsNotFound(err) {
-		return false
-	}
-	var pods corev1.PodList
-	if err := r.Cache.List(ctx, &pods, client.InNamespace(s.Namespace), client.MatchingFields{indexSources: s.Key()}); err != nil {
-		return false
-	}
-	return len(pods.Items) == 0
 }
 
 // again is how soon a reconcile that moved the release's state runs again,
@@ -342,6 +319,9 @@ func (r *Reconciler) consumers(ctx context.Context, c *contents, s SourceRef) ([
 			continue
 		case info.Error != "":
 			r.unreadable(pod, info.Error)
+			continue
+		case info.Oversized != "":
+			r.oversized(pod, info.Oversized)
 			continue
 		case annotations.AppliedOf(pod.Labels) == "":
 			continue // its reloader has not started: it joins once it reports
@@ -562,6 +542,17 @@ func (r *Reconciler) unreadable(pod *corev1.Pod, why string) {
 	log.Log.WithName(Name).Info("pod left out of config releases: its reloader's command line cannot be read", "pod", pod.Namespace+"/"+pod.Name, "reason", why)
 	r.Recorder.Eventf(pod, nil, corev1.EventTypeWarning, ReasonUnknownContract, actionRelease,
 		"left out of config rollouts, keeping the config it runs: this hotreload controller cannot read its reloader's command line (%s); upgrade hotreload, or recreate the pod", why)
+}
+
+// oversized announces, once, a pod left out of releases for an annotation
+// over maxPodAnnotation.
+func (r *Reconciler) oversized(pod *corev1.Pod, why string) {
+	if !r.unreadables.first(pod.UID) {
+		return
+	}
+	log.Log.WithName(Name).Info("pod left out of config releases: an annotation is too large", "pod", pod.Namespace+"/"+pod.Name, "reason", why)
+	r.Recorder.Eventf(pod, nil, corev1.EventTypeWarning, ReasonOversized, actionRelease,
+		"left out of config rollouts, keeping the config it runs: %s; remove it", why)
 }
 
 // legacyCannotRollBack announces, once, that a pod injected with contract
