@@ -18,6 +18,7 @@ import (
 	"k8s.io/client-go/discovery"
 	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
 	"k8s.io/client-go/rest"
+	"k8s.io/utils/ptr"
 	"sigs.k8s.io/controller-runtime/pkg/cache"
 	"sigs.k8s.io/controller-runtime/pkg/config"
 	"sigs.k8s.io/controller-runtime/pkg/healthz"
@@ -85,9 +86,6 @@ type ServerOptions struct {
 	NativeSidecar string
 	// Mutate are the options every admission uses.
 	Mutate mutate.Options
-	// SkipControllerNameValidation lets one process run several managers (tests
-	// do); controller names must otherwise be unique per process.
-	SkipControllerNameValidation bool
 	// Registry receives hotreload's metrics. Default: controller-runtime's
 	// registry, served on MetricsAddr.
 	Registry prometheus.Registerer
@@ -100,8 +98,10 @@ type ServerOptions struct {
 // Service's port exchange leads to (contract.DefaultExchangeURL).
 const DefaultExchangePort = 9444
 
-// NewManager builds the manager that serves admission (and, with leader
-// election, runs the controllers added to it).
+// NewManager builds the manager that serves admission, the token exchange,
+// metrics and health on every replica, and runs the controllers in a manager
+// of their own (controllers): losing the lease stops them only
+// (docs/design/2026-12-07-admission-without-leadership.md).
 func NewManager(cfg *rest.Config, o ServerOptions, log logr.Logger) (manager.Manager, error) {
 	if o.ExchangePort == 0 {
 		o.ExchangePort = DefaultExchangePort
@@ -127,20 +127,12 @@ func NewManager(cfg *rest.Config, o ServerOptions, log logr.Logger) (manager.Man
 		return nil, err
 	}
 	mgr, err := manager.New(cfg, manager.Options{
-		Scheme:                  scheme,
-		Logger:                  log,
-		Metrics:                 metricsOptions(o),
-		HealthProbeBindAddress:  o.HealthAddr,
-		LeaderElection:          o.LeaderElection,
-		LeaderElectionID:        "hotreload-controller",
-		LeaderElectionNamespace: o.LeaderElectionNamespace,
-		// A leader that is stopped (a rollout, an upgrade, a drain) hands the
-		// lease over at once rather than after its 15 s term (webhook serve
-		// returns when the manager stops, and the process ends).
-		LeaderElectionReleaseOnCancel: true,
-		Cache:                         cache.Options{DefaultTransform: cache.TransformStripManagedFields()},
-		Controller:                    config.Controller{SkipNameValidation: &o.SkipControllerNameValidation},
-		WebhookServer:                 tlsServer(o, o.Port),
+		Scheme:                 scheme,
+		Logger:                 log,
+		Metrics:                metricsOptions(o),
+		HealthProbeBindAddress: o.HealthAddr,
+		Cache:                  cache.Options{DefaultTransform: cache.TransformStripManagedFields()},
+		WebhookServer:          tlsServer(o, o.Port),
 	})
 	if err != nil {
 		return nil, fmt.Errorf("creating the manager: %w", err)
@@ -171,13 +163,12 @@ func NewManager(cfg *rest.Config, o ServerOptions, log logr.Logger) (manager.Man
 		return nil, err
 	}
 	mgr.GetWebhookServer().Register(identity.Path, exchangeMoved(o.ExchangePort))
-	// The sidecars trust the CA that signed this server's certificate
-	// (cert-manager and certs/ both write ca.crt), as it rotates.
-	if err := access.Setup(mgr, access.Options{CAFile: filepath.Join(o.CertDir, "ca.crt"), InstallNamespace: o.InstallNamespace}); err != nil {
-		return nil, fmt.Errorf("setting up the reloader's access per namespace: %w", err)
+	ctrl := &controllers{cfg: cfg, o: o, scheme: scheme, log: log.WithName("controllers")}
+	if _, err := ctrl.newManager(); err != nil { // fail now, not in the loop, on a bad option
+		return nil, err
 	}
-	if err := rollout.Setup(mgr, rollout.Options{Registry: o.Registry, QPS: o.ControllerQPS, Burst: o.ControllerBurst}); err != nil {
-		return nil, fmt.Errorf("adding the rollout controller: %w", err)
+	if err := mgr.Add(ctrl); err != nil {
+		return nil, err
 	}
 
 	// Start the namespace informer with the manager rather than on the first
@@ -190,6 +181,74 @@ func NewManager(cfg *rest.Config, o ServerOptions, log logr.Logger) (manager.Man
 	}
 	if err := mgr.AddReadyzCheck("webhook", mgr.GetWebhookServer().StartedChecker()); err != nil {
 		return nil, err
+	}
+	return mgr, nil
+}
+
+// controllers runs the controllers (the access reconciler, the rollout
+// controller) in a manager of their own, leader-elected: when it stops for a
+// lost lease, another is made, which campaigns again. The serving manager
+// runs it on every replica.
+type controllers struct {
+	cfg    *rest.Config
+	o      ServerOptions
+	scheme *runtime.Scheme
+	log    logr.Logger
+}
+
+// campaignAgain is how long a replica whose controllers stopped waits before
+// it campaigns for the lease again.
+const campaignAgain = time.Second
+
+// Start runs the controllers until ctx ends.
+func (c *controllers) Start(ctx context.Context) error {
+	for {
+		mgr, err := c.newManager()
+		if err != nil {
+			return err
+		}
+		err = mgr.Start(ctx)
+		if ctx.Err() != nil {
+			return nil
+		}
+		c.log.Info("the controllers stopped; campaigning for the lease again", "reason", fmt.Sprint(err))
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-time.After(campaignAgain):
+		}
+	}
+}
+
+// newManager builds the controllers' manager: no listener, leader election
+// as o says, the access reconciler and the rollout controller. Their metrics
+// are registered once per process; a later manager finds them in place.
+func (c *controllers) newManager() (manager.Manager, error) {
+	o := c.o
+	mgr, err := manager.New(c.cfg, manager.Options{
+		Scheme:                  c.scheme,
+		Logger:                  c.log,
+		Metrics:                 metricsserver.Options{BindAddress: "0"},
+		LeaderElection:          o.LeaderElection,
+		LeaderElectionID:        "hotreload-controller",
+		LeaderElectionNamespace: o.LeaderElectionNamespace,
+		// A leader that is stopped (a rollout, an upgrade, a drain) hands the
+		// lease over at once rather than after its 15 s term.
+		LeaderElectionReleaseOnCancel: true,
+		Cache:                         cache.Options{DefaultTransform: cache.TransformStripManagedFields()},
+		// The same controllers are made again after a lost lease.
+		Controller: config.Controller{SkipNameValidation: ptr.To(true)},
+	})
+	if err != nil {
+		return nil, fmt.Errorf("creating the controllers' manager: %w", err)
+	}
+	// The sidecars trust the CA that signed this server's certificate
+	// (cert-manager and certs/ both write ca.crt), as it rotates.
+	if err := access.Setup(mgr, access.Options{CAFile: filepath.Join(o.CertDir, "ca.crt"), InstallNamespace: o.InstallNamespace}); err != nil {
+		return nil, fmt.Errorf("setting up the reloader's access per namespace: %w", err)
+	}
+	if err := rollout.Setup(mgr, rollout.Options{Registry: o.Registry, QPS: o.ControllerQPS, Burst: o.ControllerBurst}); err != nil {
+		return nil, fmt.Errorf("adding the rollout controller: %w", err)
 	}
 	return mgr, nil
 }

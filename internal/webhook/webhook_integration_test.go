@@ -194,7 +194,6 @@ func runManagerWith(t testing.TB, cfg *rest.Config, o webhook.ServerOptions, log
 	}
 	o.HealthAddr = "0"
 	o.Registry = prometheus.NewRegistry()
-	o.SkipControllerNameValidation = true
 	mgr, err := webhook.NewManager(cfg, o, log)
 	require.NoError(t, err)
 	ctx, cancel := context.WithCancel(context.Background())
