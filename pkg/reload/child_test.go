@@ -54,13 +54,20 @@ func TestMain(m *testing.M) {
 	runTests(m)
 }
 
-// peek says whether the environment and the files (its root) of process
-// pid can be read through /proc.
+// peek says whether the environment, the memory and the files (its root) of
+// process pid can be read through /proc.
 func peek(pid string) string {
 	var out []string
 	for what, read := range map[string]func() error{
 		"environ": func() error { _, err := os.ReadFile("/proc/" + pid + "/environ"); return err },
-		"root":    func() error { _, err := os.ReadDir("/proc/" + pid + "/root/"); return err },
+		"mem": func() error {
+			f, err := os.Open("/proc/" + pid + "/mem")
+			if err == nil {
+				f.Close()
+			}
+			return err
+		},
+		"root": func() error { _, err := os.ReadDir("/proc/" + pid + "/root/"); return err },
 	} {
 		switch err := read(); {
 		case err == nil:

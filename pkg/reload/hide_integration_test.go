@@ -17,8 +17,8 @@ import (
 )
 
 // The real `reloader run`, running as its app's user against the API server,
-// hides from the app: the app reads neither its environment nor its files
-// (the pod token's mount) through /proc.
+// hides from the app: the app reads neither its environment, nor its memory
+// (the reloader token), nor its files (the pod token's mount) through /proc.
 func TestIntegrationTheReloaderHidesFromItsApp(t *testing.T) {
 	env := testenv.Get(t)
 	ns := env.Namespace(t, nil)
@@ -58,5 +58,5 @@ func TestIntegrationTheReloaderHidesFromItsApp(t *testing.T) {
 	app.Env = append(os.Environ(), "HOTRELOAD_TEST_CHILD=peek", "CHILD_PEEK="+strconv.Itoa(reloader.Process.Pid))
 	out, err := app.Output()
 	require.NoError(t, err)
-	assert.Equal(t, "environ: permission denied, root: permission denied\n", string(out))
+	assert.Equal(t, "environ: permission denied, mem: permission denied, root: permission denied\n", string(out))
 }

@@ -6,6 +6,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strconv"
+	"strings"
 	"syscall"
 	"testing"
 
@@ -13,18 +14,22 @@ import (
 	"github.com/stretchr/testify/require"
 )
 
-// An app that runs as its reloader's user reads the reloader's environment
-// and files (its root: the pod token is mounted in the sidecar alone) through
-// /proc, unless the reloader hid from it.
+// An app that runs as its reloader's user reads the reloader's environment,
+// memory (the reloader token) and files (its root: the pod token is mounted
+// in the sidecar alone) through /proc, unless the reloader hid from it.
 func TestHideFromAppKeepsOutAProcessOfTheSameUser(t *testing.T) {
 	bin := appUserBinary(t)
+	mem := "mem: ok"
+	if b, err := os.ReadFile("/proc/sys/kernel/yama/ptrace_scope"); err == nil && strings.TrimSpace(string(b)) != "0" {
+		mem = "mem: permission denied" // Yama lets a process trace its descendants only
+	}
 	for _, tc := range []struct {
 		name string
 		hide bool
 		want string
 	}{
-		{"reads nothing of a reloader that hid", true, "environ: permission denied, root: permission denied"},
-		{"reads a reloader that did not hide", false, "environ: ok, root: ok"},
+		{"reads nothing of a reloader that hid", true, "environ: permission denied, mem: permission denied, root: permission denied"},
+		{"reads a reloader that did not hide", false, "environ: ok, " + mem + ", root: ok"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			reloader := asAppUser(exec.Command(bin, "-test.run=^$", "hotreload-test-reloader"))
