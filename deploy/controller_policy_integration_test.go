@@ -39,7 +39,8 @@ func TestIntegrationControllerWritesOnlyTheCopiesItKeeps(t *testing.T) {
 	disabled := env.Namespace(t, nil)
 	// As the controller binds itself in each enabled namespace (internal/access).
 	require.NoError(t, env.Client.Create(ctx, access.ControllerRoleBinding(enabled, webhookAccount)))
-	ctrl, _ := as(t, env, token(t, env, "hotreload-system", "hotreload-webhook", nil))
+	ctrl := leader(t, env)
+	labelEnabled(t, env, "kube-system")
 	managed := map[string]string{"app.kubernetes.io/managed-by": "hotreload"}
 	cm := func(ns, name string, labels map[string]string) *corev1.ConfigMap {
 		return &corev1.ConfigMap{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: name, Labels: labels}, Data: map[string]string{"k": "v"}}
@@ -71,6 +72,8 @@ func TestIntegrationControllerWritesOnlyTheCopiesItKeeps(t *testing.T) {
 			controllerDenied("configmaps", "app2", "the hotreload controller may write only ConfigMaps and Secrets named hotreload-*")},
 		{"it creates nothing without its label", func() error { return ctrl.Create(ctx, cm(enabled, "hotreload-x", nil)) },
 			controllerDenied("configmaps", "hotreload-x", "the hotreload controller may write only ConfigMaps and Secrets labelled app.kubernetes.io/managed-by=hotreload")},
+		{"it writes nothing in kube-system, whatever its labels", func() error { return ctrl.Create(ctx, cm("kube-system", "hotreload-stable-app", managed)) },
+			controllerDenied("configmaps", "hotreload-stable-app", "the hotreload controller never writes ConfigMaps or Secrets in kube-system or hotreload-system, whatever their labels")},
 		{"it writes nothing in a namespace that is not enabled", func() error { return ctrl.Create(ctx, cm(disabled, "hotreload-stable-app", managed)) },
 			controllerDenied("configmaps", "hotreload-stable-app", "the hotreload controller writes ConfigMaps and Secrets only in namespaces labelled hotreload/injection=enabled")},
 		{"it does not edit a user's ConfigMap", func() error {
@@ -122,7 +125,8 @@ func TestIntegrationControllerTouchesOnlyWhatIsHotreloads(t *testing.T) {
 	ctx := ctxFor(t)
 	enabled := env.Namespace(t, map[string]string{"hotreload/injection": "enabled"})
 	disabled := env.Namespace(t, nil)
-	ctrl, _ := as(t, env, token(t, env, "hotreload-system", "hotreload-webhook", nil))
+	ctrl := leader(t, env)
+	labelEnabled(t, env, "kube-system")
 	pod := newPod("web", "", map[string]string{"app": "web", "hotreload/enable": "true"}, map[string]string{"owner": "team-a"})
 	pod.Namespace = enabled
 	require.NoError(t, env.Client.Create(ctx, pod))
@@ -193,6 +197,8 @@ func TestIntegrationControllerTouchesOnlyWhatIsHotreloads(t *testing.T) {
 			denied("hotreload-controller-access", "rolebindings.rbac.authorization.k8s.io", "extra", onlyName)},
 		{"it grants itself nothing in a namespace that is not enabled", binding(disabled, "hotreload-controller", "hotreload-controller-namespace", itself),
 			denied("hotreload-controller-access", "rolebindings.rbac.authorization.k8s.io", "hotreload-controller", onlyNS)},
+		{"it grants itself nothing in kube-system, whatever its labels", binding("kube-system", "hotreload-controller", "hotreload-controller-namespace", itself),
+			denied("hotreload-controller-access", "rolebindings.rbac.authorization.k8s.io", "hotreload-controller", "the hotreload controller never gives access in kube-system or hotreload-system, whatever their labels")},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			err := tc.do()

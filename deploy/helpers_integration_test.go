@@ -15,6 +15,7 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	rbacv1 "k8s.io/api/rbac/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/apimachinery/pkg/util/strategicpatch"
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/kubernetes/scheme"
@@ -46,6 +47,17 @@ func token(t *testing.T, env *testenv.Env, namespace, sa string, pod *corev1.Pod
 	tr, err := env.Clientset.CoreV1().ServiceAccounts(namespace).CreateToken(ctxFor(t), sa, req, metav1.CreateOptions{})
 	require.NoError(t, err, "requesting a token for %s/%s", namespace, sa)
 	return tr.Status.Token
+}
+
+// labelEnabled labels namespace ns for injection until the test ends.
+func labelEnabled(t *testing.T, env *testenv.Env, ns string) {
+	t.Helper()
+	set := func(value string) error {
+		patch := `{"metadata":{"labels":{"hotreload/injection":` + value + `}}}`
+		return env.Client.Patch(ctxFor(t), &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: ns}}, client.RawPatch(types.MergePatchType, []byte(patch)))
+	}
+	require.NoError(t, set(`"enabled"`))
+	t.Cleanup(func() { require.NoError(t, set("null")) })
 }
 
 // webhookAccount is the webhook's (and controller's) ServiceAccount, as an RBAC subject.

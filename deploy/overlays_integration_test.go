@@ -20,11 +20,13 @@ import (
 	networkingv1 "k8s.io/api/networking/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/util/intstr"
 	"k8s.io/utils/ptr"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	"github.com/hotreload/hotreload/internal/testenv"
+	"github.com/hotreload/hotreload/pkg/annotations"
 	"github.com/hotreload/hotreload/pkg/contract"
 )
 
@@ -54,13 +56,17 @@ var baseObjects = []string{
 	"ServiceAccount hotreload-system/hotreload-webhook",
 	"ValidatingAdmissionPolicy /hotreload-controller",
 	"ValidatingAdmissionPolicy /hotreload-controller-access",
+	"ValidatingAdmissionPolicy /hotreload-controller-leader",
 	"ValidatingAdmissionPolicy /hotreload-controller-pods",
+	"ValidatingAdmissionPolicy /hotreload-kept-copies",
 	"ValidatingAdmissionPolicy /hotreload-release-commands",
 	"ValidatingAdmissionPolicy /hotreload-reloader",
 	"ValidatingAdmissionPolicy /hotreload-reloader-account",
 	"ValidatingAdmissionPolicyBinding /hotreload-controller",
 	"ValidatingAdmissionPolicyBinding /hotreload-controller-access",
+	"ValidatingAdmissionPolicyBinding /hotreload-controller-leader",
 	"ValidatingAdmissionPolicyBinding /hotreload-controller-pods",
+	"ValidatingAdmissionPolicyBinding /hotreload-kept-copies",
 	"ValidatingAdmissionPolicyBinding /hotreload-release-commands",
 	"ValidatingAdmissionPolicyBinding /hotreload-reloader",
 	"ValidatingAdmissionPolicyBinding /hotreload-reloader-account",
@@ -78,7 +84,9 @@ func TestIntegrationEveryOverlayAppliesToAFreshAPIServer(t *testing.T) {
 	tree := copyTree(t, ".")
 
 	t.Run("base", func(t *testing.T) {
-		require.Equal(t, baseObjects, env.Apply(t, env.Kustomize(t, filepath.Join(tree, "base"))))
+		objs := env.Kustomize(t, filepath.Join(tree, "base"))
+		require.Equal(t, baseObjects, env.Apply(t, objs))
+		require.Equal(t, webhookNetworkPolicy(), networkPolicyOf(t, objs))
 		w := mwc(t, env).Webhooks
 		require.Len(t, w, 1)
 		require.Equal(t, "/mutate-pods", *w[0].ClientConfig.Service.Path, "a service path starts with a slash")
@@ -90,8 +98,9 @@ func TestIntegrationEveryOverlayAppliesToAFreshAPIServer(t *testing.T) {
 		cmd := exec.Command("go", "run", "../certs", "--out", out)
 		cmd.Stderr = os.Stderr
 		require.NoError(t, cmd.Run())
-		require.Equal(t, sorted(append([]string{"Secret hotreload-system/hotreload-webhook-tls"}, baseObjects...)),
-			env.Apply(t, env.Kustomize(t, filepath.Join(tree, "selfsigned"))))
+		objs := env.Kustomize(t, filepath.Join(tree, "selfsigned"))
+		require.Equal(t, sorted(append([]string{"Secret hotreload-system/hotreload-webhook-tls"}, baseObjects...)), env.Apply(t, objs))
+		require.Equal(t, webhookNetworkPolicy(), networkPolicyOf(t, objs))
 
 		ca, err := os.ReadFile(filepath.Join(out, "ca.crt"))
 		require.NoError(t, err)
@@ -118,12 +127,14 @@ func TestIntegrationEveryOverlayAppliesToAFreshAPIServer(t *testing.T) {
 			"CustomResourceDefinition /issuers.cert-manager.io",
 		}, env.Apply(t, crds))
 
+		objs := env.Kustomize(t, filepath.Join(tree, "default"))
 		require.Equal(t, sorted(append([]string{
 			"Certificate hotreload-system/hotreload-ca",
 			"Certificate hotreload-system/hotreload-webhook",
 			"Issuer hotreload-system/hotreload-ca",
 			"Issuer hotreload-system/hotreload-selfsigned",
-		}, baseObjects...)), env.Apply(t, env.Kustomize(t, filepath.Join(tree, "default"))))
+		}, baseObjects...)), env.Apply(t, objs))
+		require.Equal(t, webhookNetworkPolicy(), networkPolicyOf(t, objs))
 		require.Equal(t, "hotreload-system/hotreload-webhook", mwc(t, env).Annotations["cert-manager.io/inject-ca-from"])
 
 		cert := &unstructured.Unstructured{}
@@ -180,10 +191,9 @@ func sorted(s []string) []string {
 }
 
 // assertExchangeReachesOnlyEnabledNamespaces checks that the sidecars' default
-// exchange URL is the Service's exchange port, that port leads to the
-// container's --exchange-port, and the NetworkPolicy admits only pods of
-// enabled namespaces to it (the admission port stays open: the API server's
-// address cannot be named).
+// exchange URL is the Service's exchange port, and that port leads to the
+// container's --exchange-port, the one webhookNetworkPolicy opens to enabled
+// namespaces only.
 func assertExchangeReachesOnlyEnabledNamespaces(t *testing.T, env *testenv.Env) {
 	t.Helper()
 	ctx := ctxFor(t)
@@ -207,17 +217,50 @@ func assertExchangeReachesOnlyEnabledNamespaces(t *testing.T, env *testenv.Env) 
 			port = p.ContainerPort
 		}
 	}
+	require.Equal(t, int32(exchangePort), port)
 	require.Contains(t, c.Args, fmt.Sprintf("--exchange-port=%d", port))
-	np := &networkingv1.NetworkPolicy{}
-	require.NoError(t, env.Client.Get(ctx, client.ObjectKey{Namespace: "hotreload-system", Name: "hotreload-webhook"}, np))
+}
+
+// exchangePort is the container port of the token exchange.
+const exchangePort = 9444
+
+// webhookNetworkPolicy is the NetworkPolicy every overlay renders: the
+// admission port open to any address (the API server's, which no selector can
+// name), the token exchange's port to pods of enabled namespaces only, the
+// metrics port (authenticated by the API server) to any; nothing else.
+func webhookNetworkPolicy() *networkingv1.NetworkPolicy {
 	tcp := corev1.ProtocolTCP
 	at := func(p int) []networkingv1.NetworkPolicyPort {
 		return []networkingv1.NetworkPolicyPort{{Protocol: &tcp, Port: ptr.To(intstr.FromInt(p))}}
 	}
-	require.Equal(t, []networkingv1.NetworkPolicyIngressRule{
-		{Ports: at(9443)},
-		{Ports: at(int(port)), From: []networkingv1.NetworkPolicyPeer{{NamespaceSelector: &metav1.LabelSelector{
-			MatchLabels: map[string]string{"hotreload/injection": "enabled"}}}}},
-		{Ports: at(8443)},
-	}, np.Spec.Ingress)
+	return &networkingv1.NetworkPolicy{
+		TypeMeta: metav1.TypeMeta{APIVersion: "networking.k8s.io/v1", Kind: "NetworkPolicy"},
+		ObjectMeta: metav1.ObjectMeta{Name: "hotreload-webhook", Namespace: "hotreload-system",
+			Labels: map[string]string{"app.kubernetes.io/part-of": "hotreload"}},
+		Spec: networkingv1.NetworkPolicySpec{
+			PodSelector: metav1.LabelSelector{MatchLabels: map[string]string{"app.kubernetes.io/name": "hotreload-webhook"}},
+			PolicyTypes: []networkingv1.PolicyType{networkingv1.PolicyTypeIngress},
+			Ingress: []networkingv1.NetworkPolicyIngressRule{
+				{Ports: at(9443)},
+				{Ports: at(exchangePort), From: []networkingv1.NetworkPolicyPeer{{NamespaceSelector: &metav1.LabelSelector{
+					MatchLabels: map[string]string{annotations.InjectionLabel: annotations.InjectionEnabled}}}}},
+				{Ports: at(8443)},
+			},
+		},
+	}
+}
+
+// networkPolicyOf returns the one NetworkPolicy of objs.
+func networkPolicyOf(t *testing.T, objs []*unstructured.Unstructured) *networkingv1.NetworkPolicy {
+	t.Helper()
+	var found []*networkingv1.NetworkPolicy
+	for _, o := range objs {
+		if o.GetKind() == "NetworkPolicy" {
+			np := &networkingv1.NetworkPolicy{}
+			require.NoError(t, runtime.DefaultUnstructuredConverter.FromUnstructured(o.Object, np))
+			found = append(found, np)
+		}
+	}
+	require.Len(t, found, 1)
+	return found[0]
 }

@@ -15,6 +15,7 @@ import (
 	rbacv1 "k8s.io/api/rbac/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/client-go/kubernetes/scheme"
 	"k8s.io/client-go/rest"
 	"sigs.k8s.io/controller-runtime/pkg/client"
@@ -124,11 +125,14 @@ func TestIntegrationReloaderRightsFollowTheNamespaceLabel(t *testing.T) {
 	startAsWebhook(t, env, access.Options{})
 	ctx := context.Background()
 
+	// kube-system labelled first: the reconciler sees it before the others.
+	labelKubeSystem(t, env)
 	enabled := env.Namespace(t, map[string]string{"hotreload/injection": "enabled"})
 	plain := env.Namespace(t, map[string]string{"hotreload/injection": "disabled"})
 	want := objects{sa: access.ServiceAccount(enabled), rb: access.RoleBinding(enabled), controller: access.ControllerRoleBinding(enabled, webhook)}
 	eventually(t, env, enabled, want, "an enabled namespace gets the reloader's account and binding, and the controller's binding")
 	require.Equal(t, objects{}, observed(t, env, plain), "a namespace that is not enabled gets nothing")
+	require.Equal(t, objects{}, observed(t, env, "kube-system"), "kube-system gets nothing, whatever its labels")
 
 	// A binding of that name granting something else is replaced.
 	require.NoError(t, env.Client.Delete(ctx, access.RoleBinding(enabled)))
@@ -150,6 +154,18 @@ func TestIntegrationReloaderRightsFollowTheNamespaceLabel(t *testing.T) {
 	ns.Labels["hotreload/injection"] = "enabled"
 	require.NoError(t, env.Client.Update(ctx, ns))
 	eventually(t, env, enabled, want, "labelling again restores them")
+}
+
+// labelKubeSystem labels kube-system for injection until the test ends.
+func labelKubeSystem(t *testing.T, env *testenv.Env) {
+	t.Helper()
+	ctx := context.Background()
+	set := func(value string) error {
+		patch := `{"metadata":{"labels":{"hotreload/injection":` + value + `}}}`
+		return env.Client.Patch(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: "kube-system"}}, client.RawPatch(types.MergePatchType, []byte(patch)))
+	}
+	require.NoError(t, set(`"enabled"`))
+	t.Cleanup(func() { require.NoError(t, set("null")) })
 }
 
 // touch changes an annotation of the namespace so that the reconciler runs again.

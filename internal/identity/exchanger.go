@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"net"
 	"net/http"
 	"slices"
 	"strings"
@@ -22,6 +21,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/manager"
 
 	"github.com/hotreload/hotreload/internal/access"
+	"github.com/hotreload/hotreload/internal/ratelimit"
 	"github.com/hotreload/hotreload/pkg/annotations"
 )
 
@@ -33,6 +33,15 @@ import (
 // pinned there, among the newest two), and its other rights are reads of the
 // namespace's pods and new Events.
 const DefaultTTL = 8 * time.Hour
+
+// MaxTokenSize is the largest bearer token hotreload sends to a TokenReview
+// (the exchange's, and the metrics port's). A service account token is 1–2
+// KiB; a larger one is refused with TokenTooLarge before any review, so that
+// no caller makes the API server parse a header of up to 1 MiB.
+const MaxTokenSize = 8 << 10
+
+// TokenTooLarge is the answer, 431, to a token over MaxTokenSize.
+const TokenTooLarge = "the bearer token is larger than 8 KiB, as no service account token is: refused without review"
 
 // Options configures New.
 type Options struct {
@@ -173,14 +182,10 @@ func (x *Exchanger) limited(r *http.Request, podToken string) (*authenticationv1
 			return st, nil
 		}
 	}
-	caller, _, err := net.SplitHostPort(r.RemoteAddr)
-	if err != nil {
-		caller = r.RemoteAddr
-	}
-	if !x.state.allowCaller(caller) {
+	if caller := ratelimit.Caller(r); !x.state.callers.Allow(caller) {
 		return nil, deny(http.StatusTooManyRequests, "too many token exchanges from %s; try again later", caller)
 	}
-	st, err := x.exchange(r.Context(), podToken, x.state.allowPod)
+	st, err := x.exchange(r.Context(), podToken, x.state.pods.Allow)
 	if err != nil {
 		return nil, err
 	}
@@ -209,6 +214,9 @@ func (x *Exchanger) Exchange(ctx context.Context, podToken string) (*authenticat
 // exchange is Exchange, asking allowPod, once the pod token is reviewed,
 // whether its pod may have another reloader token now.
 func (x *Exchanger) exchange(ctx context.Context, podToken string, allowPod func(uid string) bool) (*authenticationv1.TokenRequestStatus, error) {
+	if len(podToken) > MaxTokenSize {
+		return nil, &exchangeError{status: http.StatusRequestHeaderFieldsTooLarge, msg: TokenTooLarge}
+	}
 	review, err := x.Kube.AuthenticationV1().TokenReviews().Create(ctx, &authenticationv1.TokenReview{
 		Spec: authenticationv1.TokenReviewSpec{Token: podToken, Audiences: []string{Audience}},
 	}, metav1.CreateOptions{})

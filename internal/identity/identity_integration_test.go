@@ -217,6 +217,31 @@ func TestIntegrationExchangeLimitsWhatACallerCosts(t *testing.T) {
 	assert.Equal(t, http.StatusOK, code, "a token seen before still costs nothing")
 }
 
+// A bearer token larger than MaxTokenSize is refused before any TokenReview:
+// no service account token is that large, and the API server would parse
+// whatever it is sent. One of exactly MaxTokenSize is reviewed.
+func TestIntegrationTheExchangeRefusesAnOversizedTokenUnreviewed(t *testing.T) {
+	env, _, _, _, c := enabledWithPod(t)
+	var reviews testenv.TokenReviews
+	cs, err := kubernetes.NewForConfig(reviews.Wrap(configFor(env, mint(t, env, "hotreload-system", "hotreload-webhook", nil))))
+	require.NoError(t, err)
+	srv := httptest.NewTLSServer(&identity.Exchanger{Kube: cs, Pods: c, Reader: c, ReloaderImage: testImage})
+	t.Cleanup(srv.Close)
+	type answer struct {
+		Code         int
+		Body         string
+		ReviewsSoFar int
+	}
+	exchange := func(size int) answer {
+		code, body := post(t, srv, strings.Repeat("x", size))
+		return answer{code, body, reviews.Count()}
+	}
+	assert.Equal(t, []answer{
+		{http.StatusUnauthorized, "the token is not a valid token with audience hotreload", 1},
+		{http.StatusRequestHeaderFieldsTooLarge, "the bearer token is larger than 8 KiB, as no service account token is: refused without review", 1},
+	}, []answer{exchange(identity.MaxTokenSize), exchange(identity.MaxTokenSize + 1)})
+}
+
 // A sidecar whose reloader token the API server refuses gets a new one at
 // its next request, although its pod token is the one the exchange has seen:
 // the account the token belonged to was replaced, and handing the refused

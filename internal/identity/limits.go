@@ -2,13 +2,12 @@ package identity
 
 import (
 	"crypto/sha256"
-	"sync"
 	"time"
 
-	"golang.org/x/time/rate"
 	authenticationv1 "k8s.io/api/authentication/v1"
 	"k8s.io/apimachinery/pkg/util/cache"
-	"k8s.io/utils/lru"
+
+	"github.com/hotreload/hotreload/internal/ratelimit"
 )
 
 // Limits bound what the exchange spends for its callers. Each fresh
@@ -36,18 +35,11 @@ type Limits struct {
 // DefaultLimits: a sidecar exchanges once every 48 minutes, and once at start.
 var DefaultLimits = Limits{CallerEvery: 200 * time.Millisecond, CallerBurst: 20, PodEvery: 10 * time.Second, PodBurst: 3}
 
-// maxTracked bounds the callers, pods and tokens the limits remember; past
-// it the least recently used go first.
-const maxTracked = 10000
-
-// limits is the state of Limits: a rate limiter per caller and per pod, and
-// the reloader token issued for each pod token while it may be given again,
-// each in a bounded LRU cache.
+// limits is the state of Limits: a rate limiter per caller address and per
+// pod UID, and the reloader token issued for each pod token while it may be
+// given again, each bounded to ratelimit.MaxKeys entries.
 type limits struct {
-	Limits
-	mu      sync.Mutex // a limiter is looked up and added at once
-	callers *lru.Cache // caller address -> *rate.Limiter
-	pods    *lru.Cache // pod UID -> *rate.Limiter
+	callers, pods *ratelimit.PerKey
 	// issued holds, by the SHA-256 of a pod token, the reloader token issued
 	// for it, until it has half its lifetime left.
 	issued *cache.LRUExpireCache
@@ -57,34 +49,14 @@ func newLimits(l Limits, now func() time.Time) *limits {
 	if l == (Limits{}) {
 		l = DefaultLimits
 	}
-	return &limits{Limits: l, callers: lru.New(maxTracked), pods: lru.New(maxTracked),
-		issued: cache.NewLRUExpireCacheWithClock(maxTracked, clockFunc(now))}
+	return &limits{callers: ratelimit.NewPerKey(l.CallerEvery, l.CallerBurst), pods: ratelimit.NewPerKey(l.PodEvery, l.PodBurst),
+		issued: cache.NewLRUExpireCacheWithClock(ratelimit.MaxKeys, clockFunc(now))}
 }
 
 // clockFunc is a func as the clock of an LRUExpireCache.
 type clockFunc func() time.Time
 
 func (f clockFunc) Now() time.Time { return f() }
-
-// allow reports whether key may spend one more of its tokens in m.
-func (l *limits) allow(m *lru.Cache, key string, every time.Duration, burst int) bool {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	lim, ok := m.Get(key)
-	if !ok {
-		lim = rate.NewLimiter(rate.Every(every), burst)
-		m.Add(key, lim)
-	}
-	return lim.(*rate.Limiter).Allow()
-}
-
-func (l *limits) allowCaller(addr string) bool {
-	return l.allow(l.callers, addr, l.CallerEvery, l.CallerBurst)
-}
-
-func (l *limits) allowPod(uid string) bool {
-	return l.allow(l.pods, uid, l.PodEvery, l.PodBurst)
-}
 
 // reused returns the reloader token issued for podToken, while it has more
 // than half its lifetime left.

@@ -9,7 +9,7 @@ import (
 	"golang.org/x/sync/semaphore"
 )
 
-// Limits bound what one caller of the webhook port can make it do: the port
+// Limits bound what one caller of a webhook port can make it do: the port
 // is reachable by whoever the NetworkPolicy admits, before any
 // authentication, so each request's body, read time and share of the
 // server are capped before its body is read.

@@ -26,7 +26,7 @@ func TestIntegrationAStoppedLeaderReleasesItsLease(t *testing.T) {
 	wh := env.InstallWebhooks(t)
 	ns := env.Namespace(t, nil)
 	mgr, err := webhook.NewManager(env.Config, webhook.ServerOptions{
-		Host: wh.Host, Port: wh.Port, CertDir: wh.CertDir,
+		Host: wh.Host, Port: wh.Port, ExchangePort: freePort(t), CertDir: wh.CertDir,
 		MetricsAddr: "0", HealthAddr: "0", Registry: prometheus.NewRegistry(), SkipControllerNameValidation: true,
 		LeaderElection: true, LeaderElectionNamespace: ns,
 		NativeSidecar: webhook.NativeSidecarAuto,

@@ -11,6 +11,7 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"strings"
 	"testing"
 	"time"
 
@@ -18,6 +19,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 	authenticationv1 "k8s.io/api/authentication/v1"
+	authorizationv1 "k8s.io/api/authorization/v1"
 	corev1 "k8s.io/api/core/v1"
 	rbacv1 "k8s.io/api/rbac/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -30,13 +32,14 @@ import (
 	"github.com/hotreload/hotreload/pkg/mutate/mutatetest"
 )
 
-// The webhook's port, which anyone the NetworkPolicy admits can reach before
-// any authentication, speaks HTTP/1.1 only over TLS 1.2 or later with
-// forward-secret AEAD suites, and refuses a large body unread.
+// The webhook's ports, which anyone the NetworkPolicy admits can reach before
+// any authentication, speak HTTP/1.1 only over TLS 1.2 or later with
+// forward-secret AEAD suites, and refuse a large body unread.
 func TestIntegrationTheWebhookPortRefusesWhatItDoesNotNeed(t *testing.T) {
 	env := testenv.Get(t)
 	o := serverOptions(mutatetest.Case{})
 	serving := serveOnLoopback(t, &o)
+	o.ExchangePort = freePort(t)
 	runManager(t, env, o, logr.Discard())
 	pool := x509.NewCertPool()
 	require.True(t, pool.AppendCertsFromPEM(serving.LocalServingCAData))
@@ -78,74 +81,88 @@ func TestIntegrationTheWebhookPortRefusesWhatItDoesNotNeed(t *testing.T) {
 	})
 	client := &http.Client{Timeout: 10 * time.Second, Transport: &http.Transport{TLSClientConfig: base()}}
 	for _, tc := range []struct {
+		port int
 		path string
 		size int
-	}{{webhook.Path, 7 << 20}, {identity.Path, 64 << 10}} {
+	}{{o.Port, webhook.Path, 7 << 20}, {o.ExchangePort, identity.Path, 64 << 10}} {
 		t.Run(fmt.Sprintf("a body of %d bytes to %s is refused unread", tc.size, tc.path), func(t *testing.T) {
-			resp, err := client.Post("https://"+addr+tc.path, "application/json", bytes.NewReader(make([]byte, tc.size)))
-			require.NoError(t, err)
-			defer resp.Body.Close()
-			b, _ := io.ReadAll(resp.Body)
-			assert.Equal(t, []any{http.StatusRequestEntityTooLarge, "request body too large\n"}, []any{resp.StatusCode, string(b)})
+			url := fmt.Sprintf("https://%s:%d%s", serving.LocalServingHost, tc.port, tc.path)
+			var code int
+			var body string
+			require.Eventually(t, func() bool { // the exchange's server may not listen yet
+				resp, err := client.Post(url, "application/json", bytes.NewReader(make([]byte, tc.size)))
+				if err != nil {
+					return false
+				}
+				defer resp.Body.Close()
+				b, _ := io.ReadAll(resp.Body)
+				code, body = resp.StatusCode, string(b)
+				return true
+			}, 30*time.Second, 50*time.Millisecond)
+			assert.Equal(t, []any{http.StatusRequestEntityTooLarge, "request body too large\n"}, []any{code, body})
 		})
 	}
 }
 
-// The token exchange has a port of its own, which a NetworkPolicy can open to
-// enabled namespaces only; the admission port serves it too only for
-// sidecars injected before that port existed, when told to.
-func TestIntegrationTheExchangeHasItsOwnPort(t *testing.T) {
+// The token exchange is served on its own port only, which a NetworkPolicy
+// can open to enabled namespaces only. On the admission port, where sidecars
+// injected before it had a port look for it, its path answers 410 with what
+// to do, and no token sent there is reviewed.
+func TestIntegrationTheExchangeHasItsOwnPortOnly(t *testing.T) {
 	env := testenv.Get(t)
-	for _, legacy := range []bool{false, true} {
-		t.Run(fmt.Sprintf("also on the admission port: %v", legacy), func(t *testing.T) {
-			exchangePort := freePort(t)
-			o := serverOptions(mutatetest.Case{})
-			serving := serveOnLoopback(t, &o)
-			o.ExchangePort, o.ExchangeOnAdmissionPort = exchangePort, legacy
-			runManager(t, env, o, logr.Discard())
-			pool := x509.NewCertPool()
-			require.True(t, pool.AppendCertsFromPEM(serving.LocalServingCAData))
-			tlsConfig := &tls.Config{RootCAs: pool, ServerName: serving.LocalServingHost, NextProtos: []string{"h2", "http/1.1"}}
-			client := &http.Client{Timeout: 10 * time.Second, Transport: &http.Transport{TLSClientConfig: tlsConfig, ForceAttemptHTTP2: true}}
-			post := func(port int, path string) (int, string) {
-				var code int
-				var proto string
-				require.Eventually(t, func() bool {
-					resp, err := client.Post(fmt.Sprintf("https://127.0.0.1:%d%s", port, path), "application/json", nil)
-					if err != nil {
-						return false // the exchange's server may not listen yet
-					}
-					resp.Body.Close()
-					code, proto = resp.StatusCode, resp.Proto
-					return true
-				}, 30*time.Second, 50*time.Millisecond)
-				return code, proto
-			}
-			code, proto := post(exchangePort, identity.Path)
-			assert.Equal(t, []any{http.StatusUnauthorized, "HTTP/1.1"}, []any{code, proto}, "the exchange port asks for a token, over HTTP/1.1 only")
-			code, _ = post(exchangePort, webhook.Path)
-			assert.Equal(t, http.StatusNotFound, code, "the exchange port serves no admission")
-			want := http.StatusNotFound
-			if legacy {
-				want = http.StatusUnauthorized
-			}
-			code, _ = post(serving.LocalServingPort, identity.Path)
-			assert.Equal(t, want, code, "the admission port's exchange")
-		})
+	exchangePort := freePort(t)
+	o := serverOptions(mutatetest.Case{})
+	serving := serveOnLoopback(t, &o)
+	o.ExchangePort = exchangePort
+	var reviews testenv.TokenReviews
+	runManagerWith(t, reviews.Wrap(env.Config), o, logr.Discard())
+	pool := x509.NewCertPool()
+	require.True(t, pool.AppendCertsFromPEM(serving.LocalServingCAData))
+	tlsConfig := &tls.Config{RootCAs: pool, ServerName: serving.LocalServingHost, NextProtos: []string{"h2", "http/1.1"}}
+	client := &http.Client{Timeout: 10 * time.Second, Transport: &http.Transport{TLSClientConfig: tlsConfig, ForceAttemptHTTP2: true}}
+	type answer struct {
+		Code        int
+		Proto, Body string
 	}
+	post := func(port int, path, token string) answer {
+		var a answer
+		require.Eventually(t, func() bool {
+			req, err := http.NewRequest(http.MethodPost, fmt.Sprintf("https://127.0.0.1:%d%s", port, path), nil)
+			require.NoError(t, err)
+			if token != "" {
+				req.Header.Set("Authorization", "Bearer "+token)
+			}
+			resp, err := client.Do(req)
+			if err != nil {
+				return false // the exchange's server may not listen yet
+			}
+			defer resp.Body.Close()
+			b, err := io.ReadAll(resp.Body)
+			require.NoError(t, err)
+			a = answer{resp.StatusCode, resp.Proto, strings.TrimSpace(string(b))}
+			return true
+		}, 30*time.Second, 50*time.Millisecond)
+		return a
+	}
+
+	assert.Equal(t, answer{http.StatusGone, "HTTP/1.1", fmt.Sprintf("the token exchange is served on its own port only (%d, the Service's port named exchange), not on the admission port: "+
+		"this pod's sidecar was injected by an older hotreload; recreate the pod (e.g. kubectl rollout restart) to inject a current one", exchangePort)},
+		post(serving.LocalServingPort, identity.Path, "junk"), "the admission port's exchange")
+	assert.Equal(t, 0, reviews.Count(), "no token sent to the admission port is reviewed")
+	assert.Equal(t, http.StatusNotFound, post(exchangePort, webhook.Path, "").Code, "the exchange port serves no admission")
+	assert.Equal(t, answer{http.StatusUnauthorized, "HTTP/1.1", "a bearer token with audience hotreload is required"},
+		post(exchangePort, identity.Path, ""), "the exchange port serves the exchange, over HTTP/1.1 only")
 }
 
 // Metrics are served over TLS, and only to callers the API server
-// authenticates and allows GET on /metrics: not to every pod over HTTP.
+// authenticates and allows GET on /metrics: not to every pod over HTTP. What a
+// caller makes the webhook ask the API server is bounded: an address gets
+// Burst answers, then 429 with Retry-After, unreviewed; a token over 8 KiB
+// gets 431, unreviewed; and a burst of junk from one address takes nothing
+// from a scraper at another.
 func TestIntegrationMetricsAreServedOnlyToAllowedCallers(t *testing.T) {
 	env := testenv.Get(t)
 	ctx := context.Background()
-	metricsPort := freePort(t)
-	o := serverOptions(mutatetest.Case{})
-	serving := serveOnLoopback(t, &o)
-	o.MetricsAddr, o.MetricsSecure = fmt.Sprintf("127.0.0.1:%d", metricsPort), true
-	runManager(t, env, o, logr.Discard())
-
 	ns := env.Namespace(t, nil)
 	reader := "metrics-reader-" + ns
 	for _, obj := range []client.Object{
@@ -163,37 +180,77 @@ func TestIntegrationMetricsAreServedOnlyToAllowedCallers(t *testing.T) {
 		_ = env.Client.Delete(ctx, &rbacv1.ClusterRoleBinding{ObjectMeta: metav1.ObjectMeta{Name: reader}})
 		_ = env.Client.Delete(ctx, &rbacv1.ClusterRole{ObjectMeta: metav1.ObjectMeta{Name: reader}})
 	})
+	// The webhook's authoriser keeps a denial 30 s: scrape once the API
+	// server allows the scraper.
+	require.Eventually(t, func() bool {
+		sar, err := env.Clientset.AuthorizationV1().SubjectAccessReviews().Create(ctx, &authorizationv1.SubjectAccessReview{Spec: authorizationv1.SubjectAccessReviewSpec{
+			User: "system:serviceaccount:" + ns + ":scraper", NonResourceAttributes: &authorizationv1.NonResourceAttributes{Path: "/metrics", Verb: "get"},
+		}}, metav1.CreateOptions{})
+		return err == nil && sar.Status.Allowed
+	}, 30*time.Second, 100*time.Millisecond, "RBAC allows the scraper")
 	token := func(sa string) string {
 		tr, err := env.Clientset.CoreV1().ServiceAccounts(ns).CreateToken(ctx, sa, &authenticationv1.TokenRequest{}, metav1.CreateOptions{})
 		require.NoError(t, err)
 		return tr.Status.Token
 	}
+	scraper, app := token("scraper"), token("app")
+
+	metricsAddr := fmt.Sprintf("127.0.0.1:%d", freePort(t))
+	o := serverOptions(mutatetest.Case{})
+	serving := serveOnLoopback(t, &o)
+	o.MetricsAddr, o.MetricsSecure = metricsAddr, true
+	o.Scrapes = webhook.ScrapeLimits{Every: time.Hour, Burst: 4}
+	var reviews testenv.TokenReviews
+	runManagerWith(t, reviews.Wrap(env.Config), o, logr.Discard())
+	require.Eventually(t, func() bool {
+		conn, err := net.Dial("tcp", metricsAddr)
+		if err == nil {
+			conn.Close()
+		}
+		return err == nil
+	}, 30*time.Second, 50*time.Millisecond, "the metrics server listens")
+
 	pool := x509.NewCertPool()
 	require.True(t, pool.AppendCertsFromPEM(serving.LocalServingCAData))
-	c := &http.Client{Timeout: 10 * time.Second, Transport: &http.Transport{TLSClientConfig: &tls.Config{RootCAs: pool, ServerName: "127.0.0.1"}}}
-	get := func(scheme, tok string) int {
-		req, err := http.NewRequest(http.MethodGet, fmt.Sprintf("%s://127.0.0.1:%d/metrics", scheme, metricsPort), nil)
-		require.NoError(t, err)
-		if tok != "" {
-			req.Header.Set("Authorization", "Bearer "+tok)
-		}
-		resp, err := c.Do(req)
-		if err != nil {
-			return 0
-		}
-		defer resp.Body.Close()
-		_, _ = io.Copy(io.Discard, resp.Body)
-		return resp.StatusCode
+	type answer struct {
+		Code       int
+		RetryAfter string
 	}
-	require.Eventually(t, func() bool { return get("https", "") != 0 }, 30*time.Second, 50*time.Millisecond, "the metrics server listens")
-	scraper, app := token("scraper"), token("app")
-	// RBAC takes effect at once in the authoriser; allow for its cache.
-	require.Eventually(t, func() bool { return get("https", scraper) == http.StatusOK }, 30*time.Second, 200*time.Millisecond)
+	// from scrapes from the loopback address source.
+	from := func(source string) func(scheme, tok string) answer {
+		dialer := &net.Dialer{LocalAddr: &net.TCPAddr{IP: net.ParseIP(source)}}
+		c := &http.Client{Timeout: 10 * time.Second, Transport: &http.Transport{DialContext: dialer.DialContext,
+			TLSClientConfig: &tls.Config{RootCAs: pool, ServerName: "127.0.0.1"}}}
+		return func(scheme, tok string) answer {
+			req, err := http.NewRequest(http.MethodGet, scheme+"://"+metricsAddr+"/metrics", nil)
+			require.NoError(t, err)
+			if tok != "" {
+				req.Header.Set("Authorization", "Bearer "+tok)
+			}
+			resp, err := c.Do(req)
+			require.NoError(t, err)
+			defer resp.Body.Close()
+			_, _ = io.Copy(io.Discard, resp.Body)
+			return answer{resp.StatusCode, resp.Header.Get("Retry-After")}
+		}
+	}
+
+	junk := from("127.0.0.1")
 	// controller-runtime's filter answers a token the API server cannot review
 	// with 500 (the review's error), not 401: either way, no metrics.
-	assert.Equal(t, []int{http.StatusUnauthorized, http.StatusInternalServerError, http.StatusForbidden, http.StatusOK, http.StatusBadRequest},
-		[]int{get("https", ""), get("https", "junk"), get("https", app), get("https", scraper), get("http", scraper)},
-		"no token, a junk token, an app's token, the scraper's token, plain HTTP")
+	assert.Equal(t, []answer{{Code: http.StatusUnauthorized}, {Code: http.StatusInternalServerError}, {Code: http.StatusForbidden}, {Code: http.StatusInternalServerError},
+		{http.StatusTooManyRequests, "3600"}, {http.StatusTooManyRequests, "3600"}, {http.StatusTooManyRequests, "3600"}},
+		[]answer{junk("https", ""), junk("https", "junk-1"), junk("https", app), junk("https", "junk-2"), junk("https", "junk-3"), junk("https", scraper), junk("https", "")},
+		"no token, junk, an app's token, junk: then the address is over its rate, whatever it sends")
+	assert.Equal(t, 3, reviews.Count(), "one TokenReview for each token answered, none past the rate")
+	assert.Equal(t, answer{Code: http.StatusRequestHeaderFieldsTooLarge},
+		from("127.0.0.3")("https", strings.Repeat("x", identity.MaxTokenSize+1)), "a token over 8 KiB, from an address within its rate")
+	assert.Equal(t, 3, reviews.Count(), "is not reviewed")
+
+	s := from("127.0.0.2")
+	assert.Equal(t, []answer{{Code: http.StatusOK}, {Code: http.StatusOK}, {Code: http.StatusBadRequest}},
+		[]answer{s("https", scraper), s("https", scraper), s("http", scraper)}, "the scraper, at another address; plain HTTP")
+	assert.Equal(t, 4, reviews.Count(), "the scraper's token is reviewed once")
 }
 
 // freePort returns a loopback port nothing listens on.

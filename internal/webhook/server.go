@@ -47,23 +47,23 @@ type ServerOptions struct {
 	// Host and Port the admission server listens on over TLS.
 	Host string
 	Port int
-	// ExchangePort serves the reloaders' token exchange over TLS, on its own
-	// so that a NetworkPolicy can admit only enabled namespaces to it (the
-	// admission port takes the API server's requests, from any address).
-	// 0 serves it on Port only.
+	// ExchangePort serves the reloaders' token exchange over TLS, and is the
+	// only port that does, so that a NetworkPolicy can admit only enabled
+	// namespaces to it (the admission port takes the API server's requests,
+	// from any address). Default DefaultExchangePort.
 	ExchangePort int
-	// ExchangeOnAdmissionPort also serves the exchange on Port, for sidecars
-	// injected before ExchangePort existed: their exchange URL names the
-	// Service's port 443.
-	ExchangeOnAdmissionPort bool
 	// CertDir holds tls.crt and tls.key; rotated files are picked up without a restart.
 	CertDir string
 	// MetricsAddr serves Prometheus metrics ("0" disables).
 	MetricsAddr string
 	// MetricsSecure serves them over TLS (CertDir's certificate), to callers
 	// the API server authenticates and allows GET on /metrics (a TokenReview
-	// and a SubjectAccessReview per new token); else over plain HTTP to anyone.
+	// and a SubjectAccessReview per new token), within Scrapes; else over
+	// plain HTTP to anyone.
 	MetricsSecure bool
+	// Scrapes bound the reviews a caller of the metrics port costs (default
+	// DefaultScrapeLimits).
+	Scrapes ScrapeLimits
 	// HealthAddr serves /healthz and /readyz.
 	HealthAddr string
 	// LeaderElection elects one replica to run the rollout controller;
@@ -91,16 +91,23 @@ type ServerOptions struct {
 	// Registry receives hotreload's metrics. Default: controller-runtime's
 	// registry, served on MetricsAddr.
 	Registry prometheus.Registerer
-	// Admission and Exchange bound each request of the two paths of the
-	// port (default AdmissionLimits, ExchangeLimits).
+	// Admission and Exchange bound each request of the admission port and
+	// of the exchange's (default AdmissionLimits, ExchangeLimits).
 	Admission, Exchange Limits
 }
+
+// DefaultExchangePort is the token exchange's port: the container port the
+// Service's port exchange leads to (contract.DefaultExchangeURL).
+const DefaultExchangePort = 9444
 
 // NewManager builds the manager that serves admission (and, with leader
 // election, runs the controllers added to it).
 func NewManager(cfg *rest.Config, o ServerOptions, log logr.Logger) (manager.Manager, error) {
-	if o.ExchangePort != 0 && o.ExchangePort == o.Port {
-		return nil, fmt.Errorf("--exchange-port=%d is the admission port: give the token exchange a port of its own, or 0 to serve it on the admission port", o.ExchangePort)
+	if o.ExchangePort == 0 {
+		o.ExchangePort = DefaultExchangePort
+	}
+	if o.ExchangePort == o.Port {
+		return nil, fmt.Errorf("--exchange-port=%d is the admission port: give the token exchange a port of its own", o.ExchangePort)
 	}
 	native, err := nativeSidecar(cfg, o.NativeSidecar)
 	if err != nil {
@@ -155,19 +162,15 @@ func NewManager(cfg *rest.Config, o ServerOptions, log logr.Logger) (manager.Man
 	if err := mgr.AddReadyzCheck("reloader-policy", func(r *http.Request) error { return exchanger.PolicyInForce(r.Context()) }); err != nil {
 		return nil, err
 	}
-	if o.ExchangePort == 0 || o.ExchangeOnAdmissionPort {
-		mgr.GetWebhookServer().Register(identity.Path, exchange)
+	srv := tlsServer(o, o.ExchangePort)
+	srv.Register(identity.Path, exchange)
+	if err := mgr.Add(srv); err != nil {
+		return nil, fmt.Errorf("serving reloader tokens on port %d: %w", o.ExchangePort, err)
 	}
-	if o.ExchangePort != 0 {
-		srv := tlsServer(o, o.ExchangePort)
-		srv.Register(identity.Path, exchange)
-		if err := mgr.Add(srv); err != nil {
-			return nil, fmt.Errorf("serving reloader tokens on port %d: %w", o.ExchangePort, err)
-		}
-		if err := mgr.AddReadyzCheck("exchange", srv.StartedChecker()); err != nil {
-			return nil, err
-		}
+	if err := mgr.AddReadyzCheck("exchange", srv.StartedChecker()); err != nil {
+		return nil, err
 	}
+	mgr.GetWebhookServer().Register(identity.Path, exchangeMoved(o.ExchangePort))
 	// The sidecars trust the CA that signed this server's certificate
 	// (cert-manager and certs/ both write ca.crt), as it rotates.
 	if err := access.Setup(mgr, access.Options{CAFile: filepath.Join(o.CertDir, "ca.crt"), InstallNamespace: o.InstallNamespace}); err != nil {
@@ -191,6 +194,15 @@ func NewManager(cfg *rest.Config, o ServerOptions, log logr.Logger) (manager.Man
 	return mgr, nil
 }
 
+// exchangeMoved answers the token exchange's path on the admission port,
+// where sidecars injected before the exchange had a port of its own look for
+// it: 410 Gone, saying what to do, without reading the request.
+func exchangeMoved(port int) http.Handler {
+	msg := fmt.Sprintf("the token exchange is served on its own port only (%d, the Service's port named exchange), not on the admission port: "+
+		"this pod's sidecar was injected by an older hotreload; recreate the pod (e.g. kubectl rollout restart) to inject a current one", port)
+	return http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) { http.Error(w, msg, http.StatusGone) })
+}
+
 // tlsServer is an HTTPS server on o.Host and port with o.CertDir's
 // certificate (reloaded as it rotates), TLS hardened (hardenTLS): the
 // admission port and the exchange's.
@@ -200,12 +212,17 @@ func tlsServer(o ServerOptions, port int) webhook.Server {
 
 // metricsOptions serves metrics where o says: over TLS with the webhook's
 // certificate, behind the API server's authentication and authorisation
-// (controller-runtime's filter), unless o.MetricsSecure is false.
+// (controller-runtime's filter) within o.Scrapes, unless o.MetricsSecure is
+// false.
 func metricsOptions(o ServerOptions) metricsserver.Options {
 	m := metricsserver.Options{BindAddress: o.MetricsAddr}
 	if o.MetricsSecure {
+		scrapes := o.Scrapes
+		if scrapes == (ScrapeLimits{}) {
+			scrapes = DefaultScrapeLimits
+		}
 		m.SecureServing, m.CertDir, m.TLSOpts = true, o.CertDir, []func(*tls.Config){hardenTLS}
-		m.FilterProvider = filters.WithAuthenticationAndAuthorization
+		m.FilterProvider = limitScrapes(scrapes, filters.WithAuthenticationAndAuthorization)
 	}
 	return m
 }

@@ -175,17 +175,27 @@ func startServer(t *testing.T, env *testenv.Env, o webhook.ServerOptions) client
 	return runManager(t, env, o, testr.New(t)).GetCache()
 }
 
-// runManager starts `webhook serve`'s manager, serving where o says, until the
-// test ends, and waits until it serves admission with a synced cache.
+// runManager starts `webhook serve`'s manager, serving where o says (the
+// exchange on a free port unless o says), until the test ends, and waits
+// until it serves admission with a synced cache.
 func runManager(t testing.TB, env *testenv.Env, o webhook.ServerOptions, log logr.Logger) manager.Manager {
+	t.Helper()
+	return runManagerWith(t, env.Config, o, log)
+}
+
+// runManagerWith is runManager with the client configuration cfg.
+func runManagerWith(t testing.TB, cfg *rest.Config, o webhook.ServerOptions, log logr.Logger) manager.Manager {
 	t.Helper()
 	if o.MetricsAddr == "" {
 		o.MetricsAddr = "0"
 	}
+	if o.ExchangePort == 0 {
+		o.ExchangePort = freePort(t)
+	}
 	o.HealthAddr = "0"
 	o.Registry = prometheus.NewRegistry()
 	o.SkipControllerNameValidation = true
-	mgr, err := webhook.NewManager(env.Config, o, log)
+	mgr, err := webhook.NewManager(cfg, o, log)
 	require.NoError(t, err)
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)

@@ -290,6 +290,8 @@ func TestNamespaceServed(t *testing.T) {
 		{"not labelled", metav1.ObjectMeta{}, false},
 		{"labelled otherwise", metav1.ObjectMeta{Labels: map[string]string{InjectionLabel: "disabled"}}, false},
 		{"enabled but being deleted", metav1.ObjectMeta{Labels: enabled, DeletionTimestamp: &now}, false},
+		{"kube-system, enabled", metav1.ObjectMeta{Name: "kube-system", Labels: enabled}, false},
+		{"hotreload's own, enabled", metav1.ObjectMeta{Name: "hotreload-system", Labels: enabled}, false},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			assert.Equal(t, tc.want, NamespaceServed(&metav1.PartialObjectMetadata{ObjectMeta: tc.ns}))

@@ -21,10 +21,16 @@ func InjectionEnabledFor(namespaceLabels map[string]string) bool {
 	return namespaceLabels[InjectionLabel] == InjectionEnabled
 }
 
+// NeverServed are the namespaces hotreload never serves, whatever their
+// labels: the control plane's and hotreload's own. The webhook's namespace
+// selector (deploy/base/mutatingwebhook.yaml) and the controller's policies
+// name them too.
+var NeverServed = []string{"kube-system", "hotreload-system"}
+
 // NamespaceServed reports whether hotreload serves a namespace: its labels
-// enable injection and it is not being deleted.
+// enable injection, it is not being deleted, and it is not NeverServed.
 func NamespaceServed(ns metav1.Object) bool {
-	return ns.GetDeletionTimestamp() == nil && InjectionEnabledFor(ns.GetLabels())
+	return ns.GetDeletionTimestamp() == nil && InjectionEnabledFor(ns.GetLabels()) && !slices.Contains(NeverServed, ns.GetName())
 }
 
 // InjectedOf returns the version that mutated the pod, and whether it was.

@@ -18,6 +18,7 @@ import (
 	v1alpha1 "github.com/hotreload/hotreload/api/v1alpha1"
 	"github.com/hotreload/hotreload/pkg/annotations"
 	"github.com/hotreload/hotreload/pkg/contract"
+	"github.com/hotreload/hotreload/pkg/revision"
 )
 
 // content is what a kept revision holds: a ConfigMap's data and
@@ -154,7 +155,8 @@ func notKeptError(s source, rev string) error {
 
 // readKept reads the content of revision rev of source s from the object
 // that keeps it. An object of that name that hotreload did not make, or
-// that holds another revision, does not count.
+// labelled with another revision, does not count; one whose content does not
+// hash to rev (changed by someone else) is an error.
 func readKept(ctx context.Context, c client.Reader, ns string, s source, rev string) (content, error) {
 	key := client.ObjectKey{Namespace: ns, Name: contract.RevisionName(s.Name, rev)}
 	var obj client.Object = &corev1.ConfigMap{}
@@ -171,11 +173,18 @@ func readKept(ctx context.Context, c client.Reader, ns string, s source, rev str
 	if l := obj.GetLabels(); l[contract.ManagedByLabel] != contract.ManagedBy || l[contract.RevisionLabel] != rev {
 		return content{}, notKeptError(s, rev)
 	}
-	if sec, ok := obj.(*corev1.Secret); ok {
-		return content{Binary: sec.Data}, nil
+	var kept content
+	var held string
+	switch o := obj.(type) {
+	case *corev1.Secret:
+		kept, held = content{Binary: o.Data}, revision.Files(revision.SecretKeys(o)).Revision()
+	case *corev1.ConfigMap:
+		kept, held = content{Data: o.Data, Binary: o.BinaryData}, revision.Files(revision.ConfigMapKeys(o)).Revision()
 	}
-	cm := obj.(*corev1.ConfigMap)
-	return content{Data: cm.Data, Binary: cm.BinaryData}, nil
+	if held != rev {
+		return content{}, fmt.Errorf("%s %s/%s does not hold revision %s (it was changed outside hotreload): it is not used; hotreload's controller restores it from verified content", s.Kind, ns, key.Name, rev)
+	}
+	return kept, nil
 }
 
 // diffSides picks the revisions diff compares: old (stable, or rev) and

@@ -20,6 +20,7 @@ import (
 
 	v1alpha1 "github.com/hotreload/hotreload/api/v1alpha1"
 	"github.com/hotreload/hotreload/pkg/contract"
+	"github.com/hotreload/hotreload/pkg/revision"
 )
 
 // runApp runs the plugin with a connection made by connect, and returns its
@@ -174,18 +175,53 @@ func TestRunHistoryReadsWhichRevisionsAreKept(t *testing.T) {
 }
 
 func TestRunDiffReadsTheKeptRevisions(t *testing.T) {
-	rel := newRelease(appConfig, v1alpha1.ConfigReleaseStatus{Phase: v1alpha1.PhaseProgressing, Stable: stableRev, Candidate: candidateRev})
-	objs := []client.Object{rel, keptConfigMap(stableRev, map[string]string{"app.yaml": "level: info\nport: 80\n"}),
-		keptConfigMap(candidateRev, map[string]string{"app.yaml": "level: debug\nport: 80\n"})}
+	info, debug := map[string]string{"app.yaml": "level: info\nport: 80\n"}, map[string]string{"app.yaml": "level: debug\nport: 80\n"}
+	stable, cand := dataRevision(info), dataRevision(debug)
+	rel := newRelease(appConfig, v1alpha1.ConfigReleaseStatus{Phase: v1alpha1.PhaseProgressing, Stable: stable, Candidate: cand})
+	objs := []client.Object{rel, keptConfigMap(stable, info), keptConfigMap(cand, debug)}
 
 	code, stdout, stderr := runApp(t, cluster(t, objs...), "diff", "configmap/app-config")
 	require.Equal(t, 0, code, stderr)
-	assert.Equal(t, "configmap/app-config: revision 5d41402abc4b (stable) → 9e107d9d372b (candidate)\n\nchanged key app.yaml:\n"+
-		"--- a/app.yaml@5d41402abc4b\n+++ b/app.yaml@9e107d9d372b\n@@ -1,2 +1,2 @@\n-level: info\n+level: debug\n port: 80\n", stdout)
+	assert.Equal(t, "configmap/app-config: revision "+stable+" (stable) → "+cand+" (candidate)\n\nchanged key app.yaml:\n"+
+		"--- a/app.yaml@"+stable+"\n+++ b/app.yaml@"+cand+"\n@@ -1,2 +1,2 @@\n-level: info\n+level: debug\n port: 80\n", stdout)
 
 	code, _, stderr = runApp(t, cluster(t, objs...), "diff", "configmap/app-config", "--revision", olderRev)
 	assert.Equal(t, 1, code)
 	assert.Equal(t, "error: revision c4ca4238a0b9 of configmap/app-config is not kept (hotreload keeps the last 5 revisions, and none over 256 KiB but stable and candidate); see kubectl hotreload history configmap/app-config\n", stderr)
+
+	// A kept object whose content is not its revision's (someone changed
+	// it, labels and all) is not shown.
+	forged := keptConfigMap(cand, map[string]string{"app.yaml": "level: forged\n"})
+	code, stdout, stderr = runApp(t, cluster(t, rel, keptConfigMap(stable, info), forged), "diff", "configmap/app-config")
+	assert.Equal(t, 1, code)
+	assert.Empty(t, stdout)
+	assert.Equal(t, "error: ConfigMap shop/"+forged.Name+" does not hold revision "+cand+" (it was changed outside hotreload): it is not used; hotreload's controller restores it from verified content\n", stderr)
+}
+
+// TestRunUndoWritesNothingFromAForgedRevision: undo to a revision whose
+// kept object holds something else writes nothing into the source.
+func TestRunUndoWritesNothingFromAForgedRevision(t *testing.T) {
+	good, bad := map[string]string{"app.yaml": "v: 1\n"}, map[string]string{"app.yaml": "v: 2\n"}
+	stable, cand := dataRevision(good), dataRevision(bad)
+	rel := newRelease(appConfig, v1alpha1.ConfigReleaseStatus{Phase: v1alpha1.PhaseHalted, Stable: stable, Candidate: cand})
+	src := &corev1.ConfigMap{ObjectMeta: metav1.ObjectMeta{Name: "app-config", Namespace: "shop"}, Data: bad}
+	forged := keptConfigMap(stable, map[string]string{"app.yaml": "v: forged\n"})
+	connect := cluster(t, rel, src, forged)
+
+	code, stdout, stderr := runApp(t, connect, "undo", "cm/app-config", "--yes")
+	assert.Equal(t, 1, code)
+	assert.Empty(t, stdout)
+	assert.Equal(t, "error: ConfigMap shop/"+forged.Name+" does not hold revision "+stable+" (it was changed outside hotreload): it is not used; hotreload's controller restores it from verified content\n", stderr)
+	sess, err := connect(&kubeFlags{})
+	require.NoError(t, err)
+	var after corev1.ConfigMap
+	require.NoError(t, sess.client.Get(context.Background(), client.ObjectKey{Namespace: "shop", Name: "app-config"}, &after))
+	assert.Equal(t, bad, after.Data, "the source is untouched")
+}
+
+// dataRevision is the revision of a ConfigMap holding data.
+func dataRevision(data map[string]string) string {
+	return revision.Files(revision.ConfigMapKeys(&corev1.ConfigMap{Data: data})).Revision()
 }
 
 // keptConfigMap is the object that keeps revision rev of configmap/app-config.

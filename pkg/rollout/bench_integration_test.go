@@ -113,11 +113,12 @@ func BenchmarkIntegrationControllerMemory(b *testing.B) {
 }
 
 // BenchmarkIntegrationControllerMemoryWithJunk measures what
-// HOTRELOAD_BENCH_JUNK ConfigMaps (default 50), in a namespace hotreload does
+// HOTRELOAD_BENCH_JUNK objects (default 50), in a namespace hotreload does
 // not serve, cost the controller: its heap once its caches synced and it
-// released a sentinel change, without them and then with them. Each holds
-// 100,000 empty keys (1.4 MB, under Kubernetes' 1 MiB data limit), or 2,000
-// keys of 250-byte names. Anyone who may create ConfigMaps anywhere can make
+// released a sentinel change, without them and then with them. ConfigMaps
+// hold 100,000 empty keys (1.4 MB, under Kubernetes' 1 MiB data limit), or
+// 2,000 keys of 250-byte names; pods opt in and carry a 200 KB hotreload/
+// annotation. Anyone who may create ConfigMaps or pods anywhere can make
 // such objects.
 func BenchmarkIntegrationControllerMemoryWithJunk(b *testing.B) {
 	nJunk := benchSize(b, "HOTRELOAD_BENCH_JUNK", 50)
@@ -128,23 +129,39 @@ func BenchmarkIntegrationControllerMemoryWithJunk(b *testing.B) {
 		}
 		return keys
 	}
+	configMaps := func(data map[string]string) func(b *testing.B, c *cluster, ns string, i int) {
+		return func(b *testing.B, c *cluster, ns string, i int) {
+			_, err := c.env.Clientset.CoreV1().ConfigMaps(ns).Create(c.ctx, &corev1.ConfigMap{
+				ObjectMeta: metav1.ObjectMeta{Name: fmt.Sprintf("junk-%d", i)}, Data: data}, metav1.CreateOptions{})
+			require.NoError(b, err)
+		}
+	}
+	big := strings.Repeat("x", 200<<10)
+	pods := func(b *testing.B, c *cluster, ns string, i int) {
+		pod := injectedPod(b, fmt.Sprintf("junk-%d", i), "junk", "sentinel", "")
+		pod.Annotations = map[string]string{annotations.Rollout: big}
+		_, err := c.env.Clientset.CoreV1().Pods(ns).Create(c.ctx, pod, metav1.CreateOptions{})
+		require.NoError(b, err)
+	}
 	for _, tc := range []struct {
 		name string
-		data map[string]string
+		add  func(b *testing.B, c *cluster, ns string, i int)
 	}{
 		// Over MaxSourceKeys: 1.4 MB each in etcd.
-		{"100000 empty keys", junk(100000, 6)},
+		{"100000 empty keys", configMaps(junk(100000, 6))},
 		// At MaxSourceKeys, with long names: 0.5 MB each, every digest kept
 		// were the namespace enabled.
-		{"2000 keys of 250 bytes", junk(MaxSourceKeys, 250)},
+		{"2000 keys of 250 bytes", configMaps(junk(MaxSourceKeys, 250))},
+		// Opted-in pods that look injected, each with a 200 KB annotation.
+		{"opted-in pods of 200 KB", pods},
 	} {
-		b.Run(tc.name, func(b *testing.B) { benchmarkJunk(b, nJunk, tc.data) })
+		b.Run(tc.name, func(b *testing.B) { benchmarkJunk(b, nJunk, tc.add) })
 	}
 }
 
 // benchmarkJunk reports the controller's heap before and after nJunk
-// ConfigMaps holding data are made in a namespace that is not enabled.
-func benchmarkJunk(b *testing.B, nJunk int, data map[string]string) {
+// objects are made (by add) in a namespace that is not enabled.
+func benchmarkJunk(b *testing.B, nJunk int, add func(b *testing.B, c *cluster, ns string, i int)) {
 	c := newCluster(b, nil)
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Minute) // making the junk takes minutes
 	defer cancel()
@@ -167,9 +184,7 @@ func benchmarkJunk(b *testing.B, nJunk int, data map[string]string) {
 		baseline := controllerHeap()
 		junk := c.env.Namespace(b, nil)
 		for i := range nJunk { // one at a time: each takes the API server seconds
-			_, err := c.env.Clientset.CoreV1().ConfigMaps(junk).Create(c.ctx, &corev1.ConfigMap{
-				ObjectMeta: metav1.ObjectMeta{Name: fmt.Sprintf("junk-%d", i)}, Data: data}, metav1.CreateOptions{})
-			require.NoError(b, err)
+			add(b, c, junk, i)
 		}
 		with := controllerHeap()
 		b.ReportMetric(baseline, "controller-heap-MiB")

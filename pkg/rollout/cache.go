@@ -42,22 +42,33 @@ const MaxSourceKeys = 2000
 // errTooManyKeys means a source has more than MaxSourceKeys keys.
 var errTooManyKeys = errors.New("keys: over hotreload's limit")
 
-// cacheOptions are the controller's cluster-wide informers: injected pods
-// only, and ConfigMaps and Namespaces reduced to what rollouts need (of the
-// ConfigMaps of namespaces not enabled, their identity only). Secrets are
-// watched per enabled namespace (namespaceSecrets).
+// cacheOptions are the controller's cluster-wide informers: namespaces and
+// releases. Everything else is cached per enabled namespace
+// (namespaceCacheOptions, namespaceCaches).
 func cacheOptions() crcache.Options {
-	enabled := &enabledNamespaces{}
 	return crcache.Options{
+		ByObject: map[client.Object]crcache.ByObject{
+			&corev1.Namespace{}:       {Transform: transformNamespace},
+			&v1alpha1.ConfigRelease{}: {},
+		},
+		DefaultTransform: crcache.TransformStripManagedFields(),
+	}
+}
+
+// namespaceCacheOptions are the informers of one enabled namespace, ns: its
+// injected pods, its ConfigMaps and Secrets reduced to what rollouts need,
+// and its ReplicaSets' owners.
+func namespaceCacheOptions(ns string) crcache.Options {
+	return crcache.Options{
+		DefaultNamespaces: map[string]crcache.Config{ns: {}},
 		ByObject: map[client.Object]crcache.ByObject{
 			&corev1.Pod{}: {
 				Label:     labels.SelectorFromSet(labels.Set{annotations.EnableLabel: annotations.EnableValue}),
 				Transform: transformPod,
 			},
-			&corev1.ConfigMap{}:       {Transform: enabled.servedOnly(transformConfigMap)},
-			&corev1.Namespace{}:       {Transform: enabled.watching(transformNamespace)},
-			replicaSetMeta():          {Transform: transformOwners},
-			&v1alpha1.ConfigRelease{}: {},
+			&corev1.ConfigMap{}: {Transform: transformConfigMap},
+			&corev1.Secret{}:    {Transform: transformSecret},
+			replicaSetMeta():    {Transform: transformOwners},
 		},
 		DefaultTransform: crcache.TransformStripManagedFields(),
 	}
@@ -106,8 +117,40 @@ func hotreloadOnly(m map[string]string) map[string]string {
 	return out
 }
 
-// transformPod keeps what rollouts read: identity, owners, hotreload/ labels
-// and annotations, reloadable volumes, what it reads of the reloader's command
+// podAnnotationsRead are the pod annotations rollouts read. (Not the token
+// exchange's record, rewritten at every exchange: without it an exchange
+// leaves the cached pod as it was, podChanged.)
+var podAnnotationsRead = []string{annotations.Injected, annotations.Released, annotations.Candidates, annotations.Failed,
+	annotations.AppliedAt, annotations.Rollout, annotations.RolloutInterval}
+
+// maxPodAnnotation bounds each annotation the cache keeps of a pod: hotreload
+// writes none over 1 KiB, and a rollout setting is a few bytes.
+const maxPodAnnotation = 4 << 10
+
+// podAnnotationsOf returns the annotations of a pod that rollouts read, and,
+// when one is over maxPodAnnotation (left out), why the pod cannot take
+// part in rollouts.
+func podAnnotationsOf(m map[string]string) (map[string]string, string) {
+	out := map[string]string{}
+	var over []string
+	for _, k := range podAnnotationsRead {
+		v, ok := m[k]
+		switch {
+		case !ok:
+		case len(v) > maxPodAnnotation:
+			over = append(over, fmt.Sprintf("%s (%d bytes)", k, len(v)))
+		default:
+			out[k] = v
+		}
+	}
+	if len(over) > 0 {
+		return out, fmt.Sprintf("annotation %s over hotreload's limit of %d bytes", strings.Join(over, ", "), maxPodAnnotation)
+	}
+	return out, ""
+}
+
+// transformPod keeps what rollouts read: identity, owners, hotreload/ labels,
+// the annotations rollouts read (each bounded), reloadable volumes, what it reads of the reloader's command
 // line (parsed once, here, into reloaderAnnotation), the Ready condition and
 // the app containers' last terminations.
 func transformPod(obj any) (any, error) {
@@ -115,14 +158,7 @@ func transformPod(obj any) (any, error) {
 	if !ok {
 		return obj, nil
 	}
-	ann := hotreloadOnly(pod.Annotations)
-	if ann == nil {
-		ann = map[string]string{}
-	}
-	// The token exchange's record, rewritten at every exchange: rollouts never
-	// read it, and without it an exchange leaves the cached pod as it was
-	// (podChanged).
-	delete(ann, annotations.ReloaderCredential)
+	ann, oversized := podAnnotationsOf(pod.Annotations)
 	out := &corev1.Pod{ObjectMeta: meta(pod.ObjectMeta, ann)}
 	out.Labels = hotreloadOnly(pod.Labels)
 	for _, v := range pod.Spec.Volumes {
@@ -133,6 +169,7 @@ func transformPod(obj any) (any, error) {
 	if raw, ok := pod.Annotations[reloaderAnnotation]; ok {
 		out.Annotations[reloaderAnnotation] = raw // transformed already
 	} else if info, ok := readReloader(pod); ok {
+		info.Oversized = oversized
 		raw, err := json.Marshal(info)
 		if err != nil {
 			return nil, fmt.Errorf("encoding the reloader of pod %s/%s: %w", pod.Namespace, pod.Name, err)
@@ -234,7 +271,7 @@ func keptLabelsOf(l map[string]string) map[string]string {
 // transformed reports whether an object's annotations are those the
 // transform leaves.
 func transformed(ann map[string]string) bool {
-	return ann[keysAnnotation] != "" || ann[overLimitAnnotation] != "" || ann[unservedAnnotation] != ""
+	return ann[keysAnnotation] != "" || ann[overLimitAnnotation] != ""
 }
 
 // overLimit returns errTooManyKeys, with the count, for a cached object over

@@ -3,6 +3,7 @@ package rollout
 import (
 	"encoding/hex"
 	"fmt"
+	"strings"
 	"testing"
 	"time"
 
@@ -140,6 +141,26 @@ func TestTransformPodKeepsWhatRolloutsRead(t *testing.T) {
 	assert.Equal(t, got, again, "transforming a cached pod again keeps it")
 }
 
+// Of a pod's annotations the cache keeps those rollouts read, each at most
+// maxPodAnnotation bytes: a pod with a larger one (junk, or a value no
+// hotreload writes) is kept without it, and said unreadable.
+func TestTransformPodBoundsWhatItKeeps(t *testing.T) {
+	pod := &corev1.Pod{
+		ObjectMeta: metav1.ObjectMeta{Name: "web-1-a", Namespace: "shop", UID: "p1",
+			Annotations: map[string]string{annotations.Released: "aaaaaaaaaaaa", annotations.Rollout: strings.Repeat("1,", 3<<10),
+				"hotreload/anything": strings.Repeat("x", 200<<10), annotations.Candidates: "{}"}},
+		Spec: corev1.PodSpec{InitContainers: []corev1.Container{{Name: contract.ReloaderName, Image: "reloader", Args: []string{"run", "--volume", "config"}}}},
+	}
+	got, err := transformPod(pod)
+	require.NoError(t, err)
+	assert.Equal(t, map[string]string{annotations.Released: "aaaaaaaaaaaa", annotations.Candidates: "{}",
+		reloaderAnnotation: `{"version":1,"volumes":["config"],"oversized":"annotation hotreload/rollout (6144 bytes) over hotreload's limit of 4096 bytes"}`},
+		got.(*corev1.Pod).Annotations)
+	info, ok := reloaderOf(got.(*corev1.Pod))
+	assert.True(t, ok)
+	assert.Equal(t, reloaderInfo{Version: 1, Volumes: []string{"config"}, Oversized: "annotation hotreload/rollout (6144 bytes) over hotreload's limit of 4096 bytes"}, info)
+}
+
 // An update of what transformPod drops (a token exchange's record, the app's
 // labels, the pod's IP) leaves the cached copies equal but for their
 // resourceVersion: nothing to reconcile. One of what rollouts read is a change.
@@ -224,45 +245,3 @@ func hexDigest(s string) string {
 }
 
 func ptrTo[T any](v T) *T { return &v }
-
-// The cache keeps the key digests of ConfigMaps of enabled namespaces, and of
-// hotreload's own copies anywhere; of every other one, its identity only,
-// whatever it holds.
-func TestTheCacheKeepsTheIdentityOnlyOfObjectsOfNamespacesNotEnabled(t *testing.T) {
-	enabled := &enabledNamespaces{}
-	nsTransform := enabled.watching(transformNamespace)
-	for _, ns := range []*corev1.Namespace{
-		{ObjectMeta: metav1.ObjectMeta{Name: "shop", Labels: map[string]string{annotations.InjectionLabel: annotations.InjectionEnabled}}},
-		{ObjectMeta: metav1.ObjectMeta{Name: "elsewhere"}},
-		{ObjectMeta: metav1.ObjectMeta{Name: "was-enabled", Labels: map[string]string{annotations.InjectionLabel: annotations.InjectionEnabled}}},
-		{ObjectMeta: metav1.ObjectMeta{Name: "was-enabled"}},
-	} {
-		_, err := nsTransform(ns)
-		require.NoError(t, err)
-	}
-	assert.Equal(t, map[string]bool{"shop": true}, enabled.m)
-
-	cm := func(ns string, labels map[string]string) *corev1.ConfigMap {
-		return &corev1.ConfigMap{ObjectMeta: metav1.ObjectMeta{Name: "app", Namespace: ns, UID: "u1", ResourceVersion: "7", Labels: labels,
-			OwnerReferences: []metav1.OwnerReference{{Kind: "ConfigRelease", Name: "configmap-app"}}},
-			Data: map[string]string{"app.conf": "v=1"}}
-	}
-	transform := enabled.servedOnly(transformConfigMap)
-	for _, ns := range []string{"elsewhere", "was-enabled"} {
-		got, err := transform(cm(ns, map[string]string{"team": "a"}))
-		require.NoError(t, err)
-		want := &corev1.ConfigMap{ObjectMeta: metav1.ObjectMeta{Name: "app", Namespace: ns, UID: "u1", ResourceVersion: "7",
-			Annotations: map[string]string{unservedAnnotation: "true"}}}
-		assert.Equal(t, want, got, ns)
-		again, err := transformConfigMap(got)
-		require.NoError(t, err)
-		assert.Equal(t, want, again, "an unserved copy is not hashed as an empty object")
-	}
-	for _, o := range []*corev1.ConfigMap{cm("shop", nil), cm("elsewhere", map[string]string{contract.ManagedByLabel: contract.ManagedBy})} {
-		got, err := transform(o)
-		require.NoError(t, err)
-		want, err := transformConfigMap(o)
-		require.NoError(t, err)
-		assert.Equal(t, want, got, o.Namespace)
-	}
-}

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"strings"
 
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
@@ -160,16 +161,102 @@ func (r *Reconciler) writeStable(ctx context.Context, rel *v1alpha1.ConfigReleas
 	return nil
 }
 
-// stableFrom writes the stable copy from the object that keeps revision rev.
+// stableFrom writes the stable copy from verified content of revision rev.
 func (r *Reconciler) stableFrom(ctx context.Context, rel *v1alpha1.ConfigRelease, s SourceRef, rev string) error {
-	c, obj, err := r.read(ctx, s.Kind, s.Namespace, contract.RevisionName(s.Name, rev))
+	c, _, err := r.verifiedContent(ctx, s, rev, contract.StableName(s.Name))
 	if err != nil {
-		return fmt.Errorf("reading revision %s of %s: %w", rev, s, err)
-	}
-	if !owned(obj) || sourceRevision(c.keys(s.Kind)) != rev {
-		return fmt.Errorf("revision %s of %s: the object that keeps it does not hold it", rev, s)
+		return err
 	}
 	return r.writeStable(ctx, rel, s, rev, c)
+}
+
+// ReasonKeptCopyRestored: an object hotreload keeps did not hold the
+// revision it keeps (someone changed or deleted it), and was restored.
+const ReasonKeptCopyRestored = "KeptCopyRestored"
+
+// verifiedContent returns content of source s that hashes to revision rev,
+// and where it was read: the object that keeps rev, the source itself, or
+// the stable copy, whichever holds it first (but the object named skip, the
+// one to restore). errNotKept, naming the objects, when none does.
+func (r *Reconciler) verifiedContent(ctx context.Context, s SourceRef, rev, skip string) (content, string, error) {
+	names := []string{contract.RevisionName(s.Name, rev), s.Name, contract.StableName(s.Name)}
+	for _, name := range names {
+		if name == skip {
+			continue
+		}
+		c, _, err := r.read(ctx, s.Kind, s.Namespace, name)
+		switch {
+		case err == nil && sourceRevision(c.keys(s.Kind)) == rev:
+			return c, fmt.Sprintf("%s %s/%s", s.Kind, s.Namespace, name), nil
+		case err != nil && !apierrors.IsNotFound(err):
+			return content{}, "", fmt.Errorf("reading %s %s/%s: %w", s.Kind, s.Namespace, name, err)
+		}
+	}
+	return content{}, "", fmt.Errorf("revision %s of %s %w: none of %s holds it; pods keep what they run, and an edit of the source releases a new revision",
+		rev, s, errNotKept, strings.Join(names, ", "))
+}
+
+// restoreRevision makes the object that keeps revision rev of source s hold
+// it again, from verified content: a deleted one is created again, one that
+// holds something else (its content changed by someone who could delete
+// and create it) is deleted and created again. The cache may only be
+// behind: an object the API server has holding rev is left as it is.
+func (r *Reconciler) restoreRevision(ctx context.Context, rel *v1alpha1.ConfigRelease, s SourceRef, rev string) error {
+	name := contract.RevisionName(s.Name, rev)
+	have, obj, err := r.read(ctx, s.Kind, s.Namespace, name)
+	switch {
+	case err == nil && !owned(obj):
+		return fmt.Errorf("%s %s/%s %w", s.Kind, s.Namespace, name, errTaken)
+	case err == nil && sourceRevision(have.keys(s.Kind)) == rev:
+		return nil
+	case err != nil && !apierrors.IsNotFound(err):
+		return fmt.Errorf("reading %s %s/%s: %w", s.Kind, s.Namespace, name, err)
+	}
+	c, from, err := r.verifiedContent(ctx, s, rev, name)
+	if err != nil {
+		return err
+	}
+	what := "was deleted"
+	if obj != nil {
+		what = "did not hold revision " + rev
+		if err := r.Client.Delete(ctx, obj, client.Preconditions{UID: ptr.To(obj.GetUID())}); err != nil && !apierrors.IsNotFound(err) {
+			return fmt.Errorf("deleting %s %s/%s, which does not hold revision %s: %w", s.Kind, s.Namespace, name, rev, err)
+		}
+	}
+	if err := r.Client.Create(ctx, newObject(s.Kind, keptMeta(rel, s, name, contract.RoleRevision, rev), c, true)); err != nil {
+		return fmt.Errorf("keeping revision %s of %s again: %w", rev, s, err)
+	}
+	r.announcer(ctx, rel, s).warning(ReasonKeptCopyRestored, actionRelease, "%s %s/%s %s: restored from %s", s.Kind, s.Namespace, name, what, from)
+	return nil
+}
+
+// restoreStable makes the stable copy of source s hold its stable revision
+// rev again, from verified content, and says so when the copy held
+// something its own label does not name (someone changed it). A copy the
+// API server has holding rev is left as it is: the cache is only behind.
+func (r *Reconciler) restoreStable(ctx context.Context, rel *v1alpha1.ConfigRelease, s SourceRef, rev string) error {
+	name := contract.StableName(s.Name)
+	have, obj, err := r.read(ctx, s.Kind, s.Namespace, name)
+	switch {
+	case err == nil && !owned(obj):
+		return fmt.Errorf("the stable copy of %s: %s %s/%s %w; rename it", s, s.Kind, s.Namespace, name, errTaken)
+	case err == nil && obj.GetLabels()[contract.RevisionLabel] == rev && sourceRevision(have.keys(s.Kind)) == rev:
+		return nil
+	case err != nil && !apierrors.IsNotFound(err):
+		return fmt.Errorf("reading the stable copy of %s: %w", s, err)
+	}
+	c, from, err := r.verifiedContent(ctx, s, rev, name)
+	if err != nil {
+		return err
+	}
+	if err := r.writeStable(ctx, rel, s, rev, c); err != nil {
+		return err
+	}
+	if obj != nil && sourceRevision(have.keys(s.Kind)) != obj.GetLabels()[contract.RevisionLabel] {
+		r.announcer(ctx, rel, s).warning(ReasonKeptCopyRestored, actionRelease, "%s %s/%s did not hold revision %s: restored from %s",
+			s.Kind, s.Namespace, name, obj.GetLabels()[contract.RevisionLabel], from)
+	}
+	return nil
 }
 
 // maxKeptSize bounds the content of a revision kept for history, undo and

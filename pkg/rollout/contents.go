@@ -8,6 +8,7 @@ import (
 
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"k8s.io/apimachinery/pkg/types"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	v1alpha1 "github.com/hotreload/hotreload/api/v1alpha1"
@@ -23,11 +24,23 @@ type contents struct {
 	mu       sync.Mutex // the pods' releases are computed in parallel
 	ctx      context.Context
 	c        client.Reader
-	served   func(context.Context, client.Object) (client.Object, error)
 	ns       string
 	releases map[SourceRef]*v1alpha1.ConfigRelease
 	objects  map[objectKey]client.Object
+	held     map[heldKey]held
 	err      error
+}
+
+// heldKey names one version of a cached object; held is what it holds.
+type heldKey struct {
+	uid             types.UID
+	resourceVersion string
+}
+
+type held struct {
+	keys revision.Keys
+	rev  string
+	ok   bool
 }
 
 type objectKey struct {
@@ -35,10 +48,10 @@ type objectKey struct {
 	name string
 }
 
-// newContents reads namespace ns through c; served gives an object the cache
-// keeps no digests of its digests (Reconciler.served).
-func newContents(ctx context.Context, c client.Reader, ns string, served func(context.Context, client.Object) (client.Object, error)) *contents {
-	return &contents{ctx: ctx, c: c, served: served, ns: ns, releases: map[SourceRef]*v1alpha1.ConfigRelease{}, objects: map[objectKey]client.Object{}}
+// newContents reads namespace ns through c.
+func newContents(ctx context.Context, c client.Reader, ns string) *contents {
+	return &contents{ctx: ctx, c: c, ns: ns, releases: map[SourceRef]*v1alpha1.ConfigRelease{}, objects: map[objectKey]client.Object{},
+		held: map[heldKey]held{}}
 }
 
 // release returns the source's release, nil when it has none.
@@ -74,9 +87,6 @@ func (c *contents) object(kind revision.Kind, name string) client.Object {
 	}
 	o := emptyObject(kind)
 	err := c.c.Get(c.ctx, client.ObjectKey{Namespace: c.ns, Name: name}, o)
-	if err == nil {
-		o, err = c.served(c.ctx, o)
-	}
 	switch {
 	case apierrors.IsNotFound(err):
 		o = nil
@@ -135,13 +145,37 @@ func (c *contents) failed() error {
 }
 
 // keysAt returns the key digests of source s at revision rev, from the
-// object that keeps that revision, false when there is none.
+// object that keeps that revision, false when there is none that holds it.
 func (c *contents) keysAt(s SourceRef, rev string) (revision.Keys, bool) {
 	o := c.object(s.Kind, contract.RevisionName(s.Name, rev))
-	if o == nil || !owned(o) || o.GetLabels()[contract.RevisionLabel] != rev {
+	if o == nil || !owned(o) {
 		return nil, false
 	}
-	return c.digests(o)
+	return c.holding(o, rev)
+}
+
+// holding returns the key digests of a cached object when they hash to
+// revision rev, false otherwise: a kept object is believed by its content,
+// never by its labels, which whoever writes the object writes too. Each
+// object is decoded and hashed once per reconcile.
+func (c *contents) holding(o client.Object, rev string) (revision.Keys, bool) {
+	key := heldKey{o.GetUID(), o.GetResourceVersion()}
+	c.mu.Lock()
+	h, seen := c.held[key]
+	c.mu.Unlock()
+	if !seen {
+		h.keys, h.ok = c.digests(o)
+		if h.ok {
+			h.rev = sourceRevision(h.keys)
+		}
+		c.mu.Lock()
+		c.held[key] = h
+		c.mu.Unlock()
+	}
+	if !h.ok || h.rev != rev {
+		return nil, false
+	}
+	return h.keys, true
 }
 
 // owned reports whether hotreload made an object.

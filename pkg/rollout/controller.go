@@ -16,12 +16,10 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/handler"
 	"sigs.k8s.io/controller-runtime/pkg/manager"
 	"sigs.k8s.io/controller-runtime/pkg/metrics"
-	"sigs.k8s.io/controller-runtime/pkg/predicate"
 	"sigs.k8s.io/controller-runtime/pkg/reconcile"
 	"sigs.k8s.io/controller-runtime/pkg/source"
 
 	v1alpha1 "github.com/hotreload/hotreload/api/v1alpha1"
-	"github.com/hotreload/hotreload/pkg/annotations"
 	"github.com/hotreload/hotreload/pkg/revision"
 )
 
@@ -101,32 +99,35 @@ func Setup(mgr manager.Manager, opts Options) error {
 	if err != nil {
 		return fmt.Errorf("creating the rollout cache: %w", err)
 	}
-	if err := c.IndexField(context.Background(), &corev1.Pod{}, indexSources, func(o client.Object) []string {
-		var keys []string
-		for _, s := range podSources(o.(*corev1.Pod)) {
-			keys = append(keys, s.Key())
-		}
-		return keys
-	}); err != nil {
-		return fmt.Errorf("indexing pods by source: %w", err)
-	}
 	if err := mgr.Add(leaderCache{c}); err != nil {
 		return fmt.Errorf("adding the rollout cache: %w", err)
 	}
 	log := mgr.GetLogger().WithName(Name)
-	secrets := newNamespaceSecrets(c, func(ns string) (crcache.Cache, error) {
-		return crcache.New(mgr.GetConfig(), crcache.Options{
-			Scheme: mgr.GetScheme(), Mapper: mgr.GetRESTMapper(), HTTPClient: mgr.GetHTTPClient(),
-			DefaultNamespaces:        map[string]crcache.Config{ns: {}},
-			ByObject:                 map[client.Object]crcache.ByObject{&corev1.Secret{}: {Transform: transformSecret}},
-			DefaultWatchErrorHandler: watchErrors(log, ns),
+	namespaces := newNamespaceCaches(c, func(ns string) (crcache.Cache, error) {
+		o := namespaceCacheOptions(ns)
+		o.Scheme, o.Mapper, o.HTTPClient = mgr.GetScheme(), mgr.GetRESTMapper(), mgr.GetHTTPClient()
+		o.DefaultWatchErrorHandler = watchErrors(log, ns)
+		nc, err := crcache.New(mgr.GetConfig(), o)
+		if err != nil {
+			return nil, err
+		}
+		err = nc.IndexField(context.Background(), &corev1.Pod{}, indexSources, func(o client.Object) []string {
+			var keys []string
+			for _, s := range podSources(o.(*corev1.Pod)) {
+				keys = append(keys, s.Key())
+			}
+			return keys
 		})
+		if err != nil {
+			return nil, fmt.Errorf("indexing pods by source: %w", err)
+		}
+		return nc, nil
 	}, m, log)
-	if err := mgr.Add(secrets); err != nil {
-		return fmt.Errorf("adding the rollout's Secret informers: %w", err)
+	if err := mgr.Add(namespaces); err != nil {
+		return fmt.Errorf("adding the rollout's namespace caches: %w", err)
 	}
 	r := &Reconciler{
-		Cache: secretsRouted{c, secrets}, Client: writer, API: writer, Recorder: opts.Recorder, Metrics: m,
+		Cache: routed{c, namespaces}, Client: writer, API: writer, Recorder: opts.Recorder, Metrics: m,
 		Patchers: opts.Patchers, Now: time.Now, writes: newWrites(), SourceGrace: opts.SourceGrace,
 	}
 	ctrl, err := controller.NewTyped(Name, mgr, controller.TypedOptions[SourceRef]{
@@ -136,16 +137,15 @@ func Setup(mgr manager.Manager, opts Options) error {
 	if err != nil {
 		return fmt.Errorf("creating the rollout controller: %w", err)
 	}
+	ev := namespaces.events
 	watches := []source.TypedSource[SourceRef]{
-		source.TypedKind(c, &corev1.Pod{}, handler.TypedEnqueueRequestsFromMapFunc(func(_ context.Context, pod *corev1.Pod) []SourceRef {
+		source.TypedChannel(ev.pods, handler.TypedEnqueueRequestsFromMapFunc(func(_ context.Context, pod *corev1.Pod) []SourceRef {
 			return podSources(pod)
-		}), predicate.TypedFuncs[*corev1.Pod]{UpdateFunc: func(e event.TypedUpdateEvent[*corev1.Pod]) bool {
-			return podChanged(e.ObjectOld, e.ObjectNew)
-		}}),
-		source.TypedKind(c, &corev1.ConfigMap{}, handler.TypedEnqueueRequestsFromMapFunc(func(_ context.Context, o *corev1.ConfigMap) []SourceRef {
+		})),
+		source.TypedChannel(ev.configMaps, handler.TypedEnqueueRequestsFromMapFunc(func(_ context.Context, o *corev1.ConfigMap) []SourceRef {
 			return []SourceRef{sourceOfObject(o, revision.KindConfigMap)}
 		})),
-		source.TypedChannel(secrets.events, handler.TypedEnqueueRequestsFromMapFunc(func(_ context.Context, o *corev1.Secret) []SourceRef {
+		source.TypedChannel(ev.secrets, handler.TypedEnqueueRequestsFromMapFunc(func(_ context.Context, o *corev1.Secret) []SourceRef {
 			return []SourceRef{sourceOfObject(o, revision.KindSecret)}
 		})),
 		source.TypedKind(c, &v1alpha1.ConfigRelease{}, handler.TypedEnqueueRequestsFromMapFunc(func(_ context.Context, rel *v1alpha1.ConfigRelease) []SourceRef {
@@ -168,7 +168,7 @@ func Setup(mgr manager.Manager, opts Options) error {
 			return fmt.Errorf("watching for the rollout controller: %w", err)
 		}
 	}
-	return setupNotInjected(mgr, c, r)
+	return setupNotInjected(mgr, ev.uninjected, r)
 }
 
 // NotInjectedName is the controller that says so of opted-in pods admitted
@@ -177,13 +177,13 @@ func Setup(mgr manager.Manager, opts Options) error {
 const NotInjectedName = "hotreload-not-injected"
 
 // setupNotInjected adds the not-injected check: it reconciles the opted-in
-// pods of the cache c that carry no hotreload/injected, with r's Recorder
-// and Metrics.
-func setupNotInjected(mgr manager.Manager, c crcache.Cache, r *Reconciler) error {
+// pods without hotreload/injected that the namespace caches send, with r's
+// Recorder and Metrics.
+func setupNotInjected(mgr manager.Manager, uninjected <-chan event.TypedGenericEvent[*corev1.Pod], r *Reconciler) error {
 	ctrl, err := controller.New(NotInjectedName, mgr, controller.Options{
 		Reconciler: reconcile.Func(func(ctx context.Context, req reconcile.Request) (reconcile.Result, error) {
 			var pod corev1.Pod
-			if err := c.Get(ctx, req.NamespacedName, &pod); err != nil {
+			if err := r.Cache.Get(ctx, req.NamespacedName, &pod); err != nil {
 				return reconcile.Result{}, client.IgnoreNotFound(err)
 			}
 			r.checkInjected(ctx, &pod)
@@ -193,11 +193,7 @@ func setupNotInjected(mgr manager.Manager, c crcache.Cache, r *Reconciler) error
 	if err != nil {
 		return fmt.Errorf("creating the not-injected check: %w", err)
 	}
-	uninjected := predicate.NewTypedPredicateFuncs(func(pod *corev1.Pod) bool {
-		_, injected := annotations.InjectedOf(pod.Annotations)
-		return !injected && annotations.Enabled(pod.Labels)
-	})
-	if err := ctrl.Watch(source.Kind(c, &corev1.Pod{}, &handler.TypedEnqueueRequestForObject[*corev1.Pod]{}, uninjected)); err != nil {
+	if err := ctrl.Watch(source.Channel(uninjected, &handler.TypedEnqueueRequestForObject[*corev1.Pod]{})); err != nil {
 		return fmt.Errorf("watching for the not-injected check: %w", err)
 	}
 	return nil

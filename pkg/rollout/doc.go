@@ -54,15 +54,17 @@
 //
 // # Memory
 //
-// The controller's own cache starts only on the elected leader. It holds the
-// pods labelled hotreload/enable=true, reduced to identity, owners, hotreload/
-// keys, reloadable volumes, what it reads of the reloader's command line and
-// the status fields the gate reads; every ConfigMap of the cluster, reduced to
-// identity, hotreload's labels and one annotation holding the SHA-256 of each
-// key (of a namespace not enabled, identity only); the Secrets of each enabled
-// namespace likewise, through one informer per namespace (the controller may
-// read no other Secret); the ReplicaSets' owners; the releases; and namespaces,
-// reduced to their hotreload/ annotations. Data is hashed on arrival and
-// dropped: the controller reads a source's data only to keep a revision, and
+// The controller's own caches start only on the elected leader. Cluster-wide
+// it keeps the releases and the namespaces, reduced to their hotreload/
+// labels and annotations. Each enabled namespace gets a cache of its own,
+// started with the label and stopped without it (namespaces.go): its pods
+// labelled hotreload/enable=true, reduced to identity, owners, hotreload/
+// labels, the annotations rollouts read (each at most 4 KiB), reloadable
+// volumes, what it reads of the reloader's command line and the status
+// fields the gate reads; its ConfigMaps and Secrets, reduced to identity,
+// hotreload's labels and one annotation holding the SHA-256 of each key; and
+// its ReplicaSets' owners. Nothing of any other namespace is listed, watched
+// or read. Data is hashed on arrival and dropped: the controller reads a
+// source's data only to keep a revision, and
 // never logs it.
 package rollout

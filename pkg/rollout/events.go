@@ -33,6 +33,9 @@ const (
 	// ReasonCannotRollBack warns, on a pod of contract version 1, that it
 	// keeps a halted candidate.
 	ReasonCannotRollBack = "CannotRollBack"
+	// ReasonOversized: a pod carries a hotreload/ annotation larger than
+	// any hotreload writes, and is left out of releases.
+	ReasonOversized = "AnnotationTooLarge"
 )
 
 // Actions of the controller's events.k8s.io Events.

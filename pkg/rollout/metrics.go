@@ -20,7 +20,7 @@ type Metrics struct {
 	commands    *prometheus.CounterVec
 	notInjected *prometheus.CounterVec
 	phase       *prometheus.GaugeVec
-	secrets     *prometheus.GaugeVec
+	listed      *prometheus.GaugeVec
 }
 
 // NewMetrics registers the rollout metrics with reg. Collectors reg already
@@ -47,8 +47,8 @@ func NewMetrics(reg prometheus.Registerer) (*Metrics, error) {
 		"Pods labelled hotreload/enable=true in an enabled namespace that were admitted without the sidecar (the webhook was down): they do not reload their config.")
 	m.phase = prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: "hotreload_release_phase",
 		Help: "The phase of each ConfigRelease: 1 for the phase it is in, 0 for the others."}, []string{"namespace", "release", "phase"})
-	m.secrets = prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: "hotreload_namespace_secrets_listed",
-		Help: "Per enabled namespace, whether the controller has listed its Secrets (1) or not yet (0: it is not allowed yet, or the API server does not answer). Absent for a namespace not enabled."}, []string{"namespace"})
+	m.listed = prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: "hotreload_namespace_listed",
+		Help: "Per enabled namespace, whether the controller has listed its pods, ConfigMaps, Secrets and ReplicaSets (1) or not yet (0: it is not allowed yet, or the API server does not answer). Absent for a namespace not enabled: the controller reads nothing there."}, []string{"namespace"})
 	for _, c := range []**prometheus.CounterVec{&m.started, &m.completed, &m.halted, &m.rollbacks, &m.steps, &m.commands, &m.notInjected} {
 		if err := register(reg, c); err != nil {
 			return nil, err
@@ -57,7 +57,7 @@ func NewMetrics(reg prometheus.Registerer) (*Metrics, error) {
 	if err := register(reg, &m.duration); err != nil {
 		return nil, err
 	}
-	for _, g := range []**prometheus.GaugeVec{&m.phase, &m.secrets} {
+	for _, g := range []**prometheus.GaugeVec{&m.phase, &m.listed} {
 		if err := register(reg, g); err != nil {
 			return nil, err
 		}
@@ -118,15 +118,15 @@ func (m *Metrics) releasePhase(ns, name string, phase v1alpha1.Phase) {
 
 func (m *Metrics) podNotInjected(ns string) { m.notInjected.WithLabelValues(ns).Inc() }
 
-// secretsListed sets whether the Secrets of namespace ns are listed; with
-// watched false, it removes the namespace's series.
-func (m *Metrics) secretsListed(ns string, watched, listed bool) {
+// namespaceListed sets whether the cache of namespace ns has listed its
+// objects; with watched false, it removes the namespace's series.
+func (m *Metrics) namespaceListed(ns string, watched, listed bool) {
 	switch {
 	case !watched:
-		m.secrets.DeleteLabelValues(ns)
+		m.listed.DeleteLabelValues(ns)
 	case listed:
-		m.secrets.WithLabelValues(ns).Set(1)
+		m.listed.WithLabelValues(ns).Set(1)
 	default:
-		m.secrets.WithLabelValues(ns).Set(0)
+		m.listed.WithLabelValues(ns).Set(0)
 	}
 }

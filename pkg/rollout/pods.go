@@ -80,6 +80,9 @@ type reloaderInfo struct {
 	Version int      `json:"version,omitempty"`
 	Volumes []string `json:"volumes"`
 	Error   string   `json:"error,omitempty"`
+	// Oversized says which of the pod's annotations are over
+	// maxPodAnnotation: it takes no part in rollouts.
+	Oversized string `json:"oversized,omitempty"`
 }
 
 // readReloader parses the pod's reloader command line with pkg/contract, as

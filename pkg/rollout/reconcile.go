@@ -46,7 +46,6 @@ type Reconciler struct {
 	SourceGrace time.Duration
 
 	writes *writes
-	reads  servedReads
 	// unreadables, legacy and notInjected are the pods this process said
 	// something about once: a reloader it cannot read, a version 1 pod's
 	// limits, a pod admitted without the sidecar; overLimit the sources too
@@ -61,29 +60,26 @@ var _ reconcile.TypedReconciler[SourceRef] = (*Reconciler)(nil)
 // each consuming workload's step, halts, rolls back or completes, writes the
 // pods' releases and then the status.
 //
-// A source that is, or shares its pods with, a Secret the controller does not
-// read (its namespace is not enabled) is left as it is: the label brings it
-// back (its namespace's Secret informer sends every Secret, and the namespace
-// event every release).
+// A source of a namespace that is not enabled, or that shares its pods with
+// one, is left as it is: the controller reads nothing there. The label brings
+// it back (its namespace's cache sends every object, and the namespace event
+// every release).
 func (r *Reconciler) Reconcile(ctx context.Context, s SourceRef) (reconcile.Result, error) {
 	logger := log.FromContext(ctx).WithValues("source", s.String())
 	ctx = log.IntoContext(ctx, logger)
 	res, err := r.reconcile(ctx, s)
 	switch {
-	case errors.Is(err, errSecretsNotWatched):
+	case errors.Is(err, errNotWatched):
 		logger.V(1).Info("not released", "reason", err.Error())
 		return reconcile.Result{}, nil
-	case errors.Is(err, errSecretsNotSynced):
+	case errors.Is(err, errNotSynced):
 		return reconcile.Result{RequeueAfter: time.Second}, nil
 	}
 	return res, err
 }
 
 func (r *Reconciler) reconcile(ctx context.Context, s SourceRef) (reconcile.Result, error) {
-	if r.unconsumed(ctx, s) {
-		return reconcile.Result{}, nil // of a namespace not enabled, and nothing reloads it
-	}
-	c := newContents(ctx, r.Cache, s.Namespace, r.served)
+	c := newContents(ctx, r.Cache, s.Namespace)
 	src := c.object(s.Kind, s.Name)
 	if err := c.failed(); err != nil {
 		return reconcile.Result{}, err
@@ -160,25 +156,6 @@ func (r *Reconciler) reconcile(ctx context.Context, s SourceRef) (reconcile.Resu
 		return reconcile.Result{}, err
 	}
 	return reconcile.Result{RequeueAfter: again}, nil
-}
-
-// unconsumed reports whether source s is cached without its key digests (its
-// namespace is not enabled) and has no release and no pod that reloads it:
-// then there is nothing to do, and nothing is read from the API server.
-func (r *Reconciler) unconsumed(ctx context.Context, s SourceRef) bool {
-	o := emptyObject(s.Kind)
-	if err := r.Cache.Get(ctx, client.ObjectKey{Namespace: s.Namespace, Name: s.Name}, o); err != nil || !unserved(o) {
-		return false
-	}
-	rel := &v1alpha1.ConfigRelease{}
-	if err := r.Cache.Get(ctx, client.ObjectKey{Namespace: s.Namespace, Name: contract.ReleaseName(string(s.Kind), s.Name)}, rel); !apierrors.IsNotFound(err) {
-		return false
-	}
-	var pods corev1.PodList
-	if err := r.Cache.List(ctx, &pods, client.InNamespace(s.Namespace), client.MatchingFields{indexSources: s.Key()}); err != nil {
-		return false
-	}
-	return len(pods.Items) == 0
 }
 
 // again is how soon a reconcile that moved the release's state runs again,
@@ -264,29 +241,35 @@ func (r *Reconciler) revisionHistory(ctx context.Context, ns string) int {
 }
 
 // keep makes sure the objects that keep the stable and the candidate
-// revisions exist, and that the stable copy holds the stable revision: a user
-// may have deleted or edited them.
+// revisions hold them, and that the stable copy holds the stable revision: a
+// user may have deleted or changed them. Each is checked against the
+// revision the release names, from the cache; one that fails is restored
+// from verified content (restoreRevision, restoreStable) or blocks the
+// release.
 func (r *Reconciler) keep(ctx context.Context, c *contents, rel *v1alpha1.ConfigRelease, s SourceRef) error {
-	for _, rev := range []string{rel.Status.Stable, rel.Status.Candidate} {
-		if _, ok := c.keysAt(s, rev); !ok && c.failed() == nil {
-			if rev != rel.Status.Candidate {
-				return fmt.Errorf("revision %s of %s %w: edit the source to release a new one", rev, s, errNotKept)
-			}
-			if got, _, err := r.capture(ctx, rel, s); err != nil {
-				return err
-			} else if got != rev {
-				return nil // the source changed: the next reconcile takes it
-			}
+	st := rel.Status
+	for _, rev := range []string{st.Stable, st.Candidate} {
+		if _, ok := c.keysAt(s, rev); ok || c.failed() != nil {
+			continue
+		}
+		err := r.restoreRevision(ctx, rel, s, rev)
+		if rev == st.Candidate && errors.Is(err, errNotKept) {
+			return nil // the source no longer holds it: the next reconcile takes what it holds
+		}
+		if err != nil {
+			return err
 		}
 	}
 	stable := c.object(s.Kind, contract.StableName(s.Name))
 	if stable != nil && !owned(stable) {
 		return fmt.Errorf("the stable copy of %s: %s %s/%s %w; rename it", s, s.Kind, s.Namespace, contract.StableName(s.Name), errTaken)
 	}
-	if stable == nil || stable.GetLabels()[contract.RevisionLabel] != rel.Status.Stable {
-		return r.stableFrom(ctx, rel, s, rel.Status.Stable)
+	if stable != nil && stable.GetLabels()[contract.RevisionLabel] == st.Stable {
+		if _, ok := c.holding(stable, st.Stable); ok || c.failed() != nil {
+			return c.failed()
+		}
 	}
-	return c.failed()
+	return r.restoreStable(ctx, rel, s, st.Stable)
 }
 
 // tooManyKeys says, once per source object (or once per message on its
@@ -336,6 +319,9 @@ func (r *Reconciler) consumers(ctx context.Context, c *contents, s SourceRef) ([
 			continue
 		case info.Error != "":
 			r.unreadable(pod, info.Error)
+			continue
+		case info.Oversized != "":
+			r.oversized(pod, info.Oversized)
 			continue
 		case annotations.AppliedOf(pod.Labels) == "":
 			continue // its reloader has not started: it joins once it reports
@@ -556,6 +542,17 @@ func (r *Reconciler) unreadable(pod *corev1.Pod, why string) {
 	log.Log.WithName(Name).Info("pod left out of config releases: its reloader's command line cannot be read", "pod", pod.Namespace+"/"+pod.Name, "reason", why)
 	r.Recorder.Eventf(pod, nil, corev1.EventTypeWarning, ReasonUnknownContract, actionRelease,
 		"left out of config rollouts, keeping the config it runs: this hotreload controller cannot read its reloader's command line (%s); upgrade hotreload, or recreate the pod", why)
+}
+
+// oversized announces, once, a pod left out of releases for an annotation
+// over maxPodAnnotation.
+func (r *Reconciler) oversized(pod *corev1.Pod, why string) {
+	if !r.unreadables.first(pod.UID) {
+		return
+	}
+	log.Log.WithName(Name).Info("pod left out of config releases: an annotation is too large", "pod", pod.Namespace+"/"+pod.Name, "reason", why)
+	r.Recorder.Eventf(pod, nil, corev1.EventTypeWarning, ReasonOversized, actionRelease,
+		"left out of config rollouts, keeping the config it runs: %s; remove it", why)
 }
 
 // legacyCannotRollBack announces, once, that a pod injected with contract

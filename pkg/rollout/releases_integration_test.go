@@ -16,7 +16,6 @@ import (
 	"github.com/stretchr/testify/require"
 	admissionregistrationv1 "k8s.io/api/admissionregistration/v1"
 	corev1 "k8s.io/api/core/v1"
-	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
@@ -478,28 +477,6 @@ func TestIntegrationASkewedNodeClockNeitherStallsNorSkipsAStep(t *testing.T) {
 	}
 }
 
-// The cache keeps no digests of a namespace's ConfigMaps once it is no
-// longer enabled, but the pods injected while it was still reload them: an
-// edit there is read from the API server and released as anywhere else.
-func TestIntegrationPodsOfANamespaceNoLongerEnabledStillFollowReleases(t *testing.T) {
-	c := newCluster(t, nil)
-	data0 := map[string]string{"app.conf": "v=0"}
-	c.configMap("app", data0)
-	pods := c.replicaSet("web", 3, map[string]string{annotations.Rollout: "100%", annotations.RolloutInterval: "1s"}, "app")
-	startController(t, c.env, c.ns)
-	c.waitRelease("app", "first seen", phase(v1alpha1.PhaseComplete, sourceRev(data0)))
-	c.fakeReloaders(applyAll)
-	c.patch(&corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: c.ns}},
-		map[string]any{"metadata": map[string]any{"labels": map[string]any{annotations.InjectionLabel: nil}}})
-
-	data1 := map[string]string{"app.conf": "v=1"}
-	c.configMap("app", data1)
-	rev1 := c.desired(pods[0])
-	rel := c.waitRelease("app", "complete", phase(v1alpha1.PhaseComplete, sourceRev(data1)))
-	assert.Equal(t, sourceRev(data1), rel.Status.Stable)
-	assert.Equal(t, all(c.pods("web"), rev1+" "+rev1), podRevisions(c.pods("web")))
-}
-
 // Pods without rollout annotations use their namespace's; a malformed pod
 // value falls back to it with a Warning Event.
 func TestIntegrationNamespaceDefaultsApply(t *testing.T) {
@@ -567,12 +544,11 @@ func TestIntegrationASourceOverTheKeyLimitIsNotReleased(t *testing.T) {
 	assert.Equal(t, all(c.pods("web"), rev1+" "+rev1), podRevisions(c.pods("web")))
 }
 
-// The controller reads Secrets only in enabled namespaces, through an
-// informer of that namespace: a Secret of a namespace not enabled gets no
-// release, the label starts its informer and its release, and once the label
-// goes its changes are no longer released (a ConfigMap, cached cluster-wide,
-// still is).
-func TestIntegrationSecretsAreReadOnlyInEnabledNamespaces(t *testing.T) {
+// The controller reads a namespace only while it is enabled, through a
+// cache of that namespace: a ConfigMap or Secret of a namespace not enabled
+// gets no release; the label starts its cache and their releases; once the
+// label goes, their changes wait for it, and are released when it is back.
+func TestIntegrationANamespaceIsReadOnlyWhileEnabled(t *testing.T) {
 	c := newCluster(t, nil)
 	label := func(v any) {
 		c.patch(&corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: c.ns}},
@@ -588,44 +564,109 @@ func TestIntegrationSecretsAreReadOnlyInEnabledNamespaces(t *testing.T) {
 	for i := range 2 {
 		c.addPodWith(fmt.Sprintf("web-%d", i), rs, steps, corev1.VolumeSource{Secret: &corev1.SecretVolumeSource{SecretName: "tls"}})
 	}
-	run := startController(t, c.env, c.ns)
+	// The controller's Lease is in an enabled namespace of its own, where a
+	// release completes: the controller has run.
+	other := newCluster(t, nil)
+	other.configMap("app", app0)
+	other.replicaSet("api", 1, steps, "app")
+	run := startController(t, c.env, other.ns)
+	other.waitRelease("app", "first seen", phase(v1alpha1.PhaseComplete, sourceRev(app0)))
 	c.fakeReloaders(applyAll)
-	c.waitRelease("app", "first seen", phase(v1alpha1.PhaseComplete, sourceRev(app0)))
-	assert.Equal(t, map[string]float64{}, secretsListed(t, run.registry, c.ns), "no Secret informer for a namespace not enabled")
-	err := c.api.Get(c.ctx, client.ObjectKey{Namespace: c.ns, Name: "secret-tls"}, &v1alpha1.ConfigRelease{})
-	assert.True(t, apierrors.IsNotFound(err), "no release of a Secret of a namespace not enabled: %v", err)
+	other.fakeReloaders(applyAll)
+	assert.Equal(t, map[string]float64{}, namespaceListed(t, run.registry, c.ns), "no cache for a namespace not enabled")
+	var list v1alpha1.ConfigReleaseList
+	require.NoError(t, c.api.List(c.ctx, &list, client.InNamespace(c.ns)))
+	assert.Empty(t, list.Items, "no release in a namespace not enabled")
 
 	label(annotations.InjectionEnabled)
 	// Settled: the first status write of a release has no workloads yet; the
 	// next one counts them.
-	first := c.waitReleaseOf("secret-tls", "first seen once enabled, its workload counted", func(rel *v1alpha1.ConfigRelease) bool {
+	settled := func(rel *v1alpha1.ConfigRelease) bool {
 		ws := rel.Status.Workloads
 		return rel.Status.Phase == v1alpha1.PhaseComplete && len(ws) == 1 && ws[0].Complete && ws[0].Applied == ws[0].Pods
-	})
-	require.Eventually(t, func() bool { return secretsListed(t, run.registry, c.ns)[c.ns] == 1 }, wait, 20*time.Millisecond,
-		"the namespace's Secrets are listed")
+	}
+	firstTLS := c.waitReleaseOf("secret-tls", "first seen once enabled, its workload counted", settled)
+	firstApp := c.waitReleaseOf("configmap-app", "first seen once enabled, its workload counted", settled)
+	require.Eventually(t, func() bool { return namespaceListed(t, run.registry, c.ns)[c.ns] == 1 }, wait, 20*time.Millisecond,
+		"the namespace is listed")
 
 	label(nil)
-	require.Eventually(t, func() bool { return len(secretsListed(t, run.registry, c.ns)) == 0 }, wait, 20*time.Millisecond,
-		"the namespace's Secret informer stops with its label")
-	c.secret("tls", map[string]string{"tls.key": "key-1"})
-	app1 := map[string]string{"app.conf": "v=1"}
+	require.Eventually(t, func() bool { return len(namespaceListed(t, run.registry, c.ns)) == 0 }, wait, 20*time.Millisecond,
+		"the namespace's cache stops with its label")
+	tls1, app1 := map[string]string{"tls.key": "key-1"}, map[string]string{"app.conf": "v=1"}
+	c.secret("tls", tls1)
 	c.configMap("app", app1)
-	c.waitRelease("app", "a ConfigMap is still released", phase(v1alpha1.PhaseComplete, sourceRev(app1)))
-	rel := &v1alpha1.ConfigRelease{}
-	require.NoError(t, c.api.Get(c.ctx, client.ObjectKey{Namespace: c.ns, Name: "secret-tls"}, rel))
-	assert.Equal(t, first.Status, rel.Status, "the Secret's change is not released")
+	// A change of the other namespace, released: the controller ran past the edits.
+	other.configMap("app", app1)
+	other.waitRelease("app", "released", phase(v1alpha1.PhaseComplete, sourceRev(app1)))
+	for name, first := range map[string]*v1alpha1.ConfigRelease{"secret-tls": firstTLS, "configmap-app": firstApp} {
+		rel := &v1alpha1.ConfigRelease{}
+		require.NoError(t, c.api.Get(c.ctx, client.ObjectKey{Namespace: c.ns, Name: name}, rel))
+		assert.Equal(t, first.Status, rel.Status, "%s: a change is not released while the namespace is not enabled", name)
+	}
+
+	label(annotations.InjectionEnabled)
+	c.waitReleaseOf("secret-tls", "released once enabled again", phase(v1alpha1.PhaseComplete, sourceRev(tls1)))
+	c.waitReleaseOf("configmap-app", "released once enabled again", phase(v1alpha1.PhaseComplete, sourceRev(app1)))
 }
 
-// secretsListed returns hotreload_namespace_secrets_listed of namespace ns:
-// empty while its Secrets are not watched.
-func secretsListed(t *testing.T, reg *prometheus.Registry, ns string) map[string]float64 {
+// Junk in a namespace hotreload does not serve costs the controller no
+// request and gets no release: opted-in pods with large annotations, pods
+// that look injected, ConfigMaps that look like hotreload's own copies with
+// the most keys allowed. Nothing of them is listed, watched or read.
+func TestIntegrationJunkOfANamespaceNotEnabledIsNeverRead(t *testing.T) {
+	junk := newCluster(t, nil)
+	junk.patch(&corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: junk.ns}},
+		map[string]any{"metadata": map[string]any{"labels": map[string]any{annotations.InjectionLabel: nil}}})
+	junk.configMap("app", map[string]string{"app.conf": "v=0"})
+	big := map[string]string{annotations.Rollout: strings.Repeat("x", 200<<10)}
+	rs := junk.owner("web")
+	for i := range 3 {
+		junk.addPod(fmt.Sprintf("web-%d", i), rs, big, "app")
+	}
+	keys := map[string]string{}
+	for i := range MaxSourceKeys {
+		keys[fmt.Sprintf("k%d", i)] = strings.Repeat("v", 250)
+	}
+	for i := range 3 {
+		_, err := junk.env.Clientset.CoreV1().ConfigMaps(junk.ns).Create(junk.ctx, &corev1.ConfigMap{
+			ObjectMeta: metav1.ObjectMeta{Name: fmt.Sprintf("hotreload-stable-x%d", i), Labels: map[string]string{contract.ManagedByLabel: contract.ManagedBy}},
+			Data:       keys}, metav1.CreateOptions{})
+		require.NoError(t, err)
+	}
+
+	c := newCluster(t, nil)
+	data0 := map[string]string{"app.conf": "v=0"}
+	c.configMap("app", data0)
+	c.replicaSet("web", 2, map[string]string{annotations.Rollout: "100%", annotations.RolloutInterval: "1s"}, "app")
+	run := startController(t, c.env, c.ns)
+	c.waitRelease("app", "first seen", phase(v1alpha1.PhaseComplete, sourceRev(data0)))
+	c.fakeReloaders(applyAll)
+	data1 := map[string]string{"app.conf": "v=1"}
+	c.configMap("app", data1)
+	c.waitRelease("app", "released", phase(v1alpha1.PhaseComplete, sourceRev(data1)))
+
+	inJunk, clusterWide := run.requests.in(junk.ns)
+	assert.Zero(t, inJunk, "no request in the junk's namespace")
+	for kind, n := range clusterWide {
+		for _, r := range []string{" pods", " configmaps", " secrets", " replicasets"} {
+			assert.False(t, strings.HasSuffix(kind, r), "no cluster-wide %s (%d)", kind, n)
+		}
+	}
+	var list v1alpha1.ConfigReleaseList
+	require.NoError(t, c.api.List(c.ctx, &list, client.InNamespace(junk.ns)))
+	assert.Empty(t, list.Items, "no release in the junk's namespace")
+}
+
+// namespaceListed returns hotreload_namespace_listed of namespace ns: empty
+// while the namespace is not watched.
+func namespaceListed(t *testing.T, reg *prometheus.Registry, ns string) map[string]float64 {
 	t.Helper()
 	mfs, err := reg.Gather()
 	require.NoError(t, err)
 	out := map[string]float64{}
 	for _, mf := range mfs {
-		if mf.GetName() != "hotreload_namespace_secrets_listed" {
+		if mf.GetName() != "hotreload_namespace_listed" {
 			continue
 		}
 		for _, m := range mf.GetMetric() {

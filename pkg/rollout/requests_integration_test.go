@@ -22,10 +22,14 @@ type requestCounts struct {
 	// refused counts the requests the API server answered with an error
 	// status (4xx or 5xx), by the same key and the status code.
 	refused map[string]int
+	// namespaces counts the requests by the namespace they name, "" for a
+	// cluster-wide one; clusterWide counts those by kind.
+	namespaces  map[string]int
+	clusterWide map[string]int
 }
 
 func newRequestCounts() *requestCounts {
-	return &requestCounts{m: map[string]int{}, refused: map[string]int{}}
+	return &requestCounts{m: map[string]int{}, refused: map[string]int{}, namespaces: map[string]int{}, clusterWide: map[string]int{}}
 }
 
 type roundTripFunc func(*http.Request) (*http.Response, error)
@@ -35,9 +39,13 @@ func (f roundTripFunc) RoundTrip(r *http.Request) (*http.Response, error) { retu
 // wrap counts each request rt sends.
 func (c *requestCounts) wrap(rt http.RoundTripper) http.RoundTripper {
 	return roundTripFunc(func(r *http.Request) (*http.Response, error) {
-		kind := requestKind(r)
+		kind, ns := requestKind(r), requestNamespace(r)
 		c.mu.Lock()
 		c.m[kind]++
+		c.namespaces[ns]++
+		if ns == "" {
+			c.clusterWide[kind]++
+		}
 		c.mu.Unlock()
 		resp, err := rt.RoundTrip(r)
 		if err == nil && resp.StatusCode >= 400 {
@@ -62,6 +70,25 @@ func (c *requestCounts) snapshot() map[string]int {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	return maps.Clone(c.m)
+}
+
+// in returns how many requests named namespace ns so far, and the
+// cluster-wide ones by kind.
+func (c *requestCounts) in(ns string) (int, map[string]int) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.namespaces[ns], maps.Clone(c.clusterWide)
+}
+
+// requestNamespace is the namespace a request's path names, "" for none.
+func requestNamespace(r *http.Request) string {
+	parts := strings.Split(strings.Trim(r.URL.Path, "/"), "/")
+	for i := 0; i+2 < len(parts); i++ {
+		if parts[i] == "namespaces" {
+			return parts[i+1]
+		}
+	}
+	return ""
 }
 
 // requestKind is "verb resource[/subresource]" of a request to the API

@@ -11,6 +11,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -205,8 +206,8 @@ func kubeletToken(t testing.TB, pod *corev1.Pod, volume string) string {
 }
 
 // exchange trades a pod token at the controller's /reloader-token, through the
-// webhook's Service and trusting its CA, as the sidecar does. Errors are
-// "<status>: <body>".
+// webhook's Service's exchange port and trusting its CA, as the sidecar does.
+// Errors are "<status>: <body>".
 func exchange(ctx context.Context, cs kubernetes.Interface, podToken string) (string, error) {
 	svc, err := cs.CoreV1().Services(hotreloadNamespace).Get(ctx, "hotreload-webhook", metav1.GetOptions{})
 	if err != nil {
@@ -221,7 +222,13 @@ func exchange(ctx context.Context, cs kubernetes.Interface, podToken string) (st
 	client := &http.Client{Timeout: 10 * time.Second, Transport: &http.Transport{TLSClientConfig: &tls.Config{
 		RootCAs: pool, ServerName: "hotreload-webhook.hotreload-system.svc", MinVersion: tls.VersionTLS12,
 	}}}
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, "https://"+net.JoinHostPort(svc.Spec.ClusterIP, "443")+"/reloader-token", nil)
+	var port int32
+	for _, p := range svc.Spec.Ports {
+		if p.Name == "exchange" {
+			port = p.Port
+		}
+	}
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, "https://"+net.JoinHostPort(svc.Spec.ClusterIP, strconv.Itoa(int(port)))+"/reloader-token", nil)
 	if err != nil {
 		return "", err
 	}
