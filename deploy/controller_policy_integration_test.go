@@ -39,7 +39,7 @@ func TestIntegrationControllerWritesOnlyTheCopiesItKeeps(t *testing.T) {
 	disabled := env.Namespace(t, nil)
 	// As the controller binds itself in each enabled namespace (internal/access).
 	require.NoError(t, env.Client.Create(ctx, access.ControllerRoleBinding(enabled, webhookAccount)))
-	ctrl := leader(t, env)
+	ctrl, _ := as(t, env, token(t, env, "hotreload-system", "hotreload-webhook", nil))
 	labelEnabled(t, env, "kube-system")
 	managed := map[string]string{"app.kubernetes.io/managed-by": "hotreload"}
 	cm := func(ns, name string, labels map[string]string) *corev1.ConfigMap {
@@ -125,7 +125,7 @@ func TestIntegrationControllerTouchesOnlyWhatIsHotreloads(t *testing.T) {
 	ctx := ctxFor(t)
 	enabled := env.Namespace(t, map[string]string{"hotreload/injection": "enabled"})
 	disabled := env.Namespace(t, nil)
-	ctrl := leader(t, env)
+	ctrl, _ := as(t, env, token(t, env, "hotreload-system", "hotreload-webhook", nil))
 	labelEnabled(t, env, "kube-system")
 	pod := newPod("web", "", map[string]string{"app": "web", "hotreload/enable": "true"}, map[string]string{"owner": "team-a"})
 	pod.Namespace = enabled

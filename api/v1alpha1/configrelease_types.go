@@ -214,7 +214,23 @@ type ConfigReleaseStatus struct {
 	// release, its content an ordinary candidate; after the grace the
 	// release ends, and its kept copies with it.
 	SourceGoneSince *metav1.Time `json:"sourceGoneSince,omitempty"`
+	// Conditions follow the kstatus conventions, for kubectl wait, Argo CD
+	// and Flux: Ready (the candidate is stable on every consumer),
+	// Reconciling (a candidate is being released, or paused), Stalled (the
+	// release cannot go on without someone: halted, blocked or its source
+	// deleted).
+	// +listType=map
+	// +listMapKey=type
+	// +optional
+	Conditions []metav1.Condition `json:"conditions,omitempty"`
 }
+
+// Condition types of a ConfigRelease (kstatus).
+const (
+	ConditionReady       = "Ready"
+	ConditionReconciling = "Reconciling"
+	ConditionStalled     = "Stalled"
+)
 
 // ConfigRelease is the release of one ConfigMap or Secret to the pods that
 // reload it: its stable and candidate revisions, its phase, and each

@@ -5,6 +5,7 @@
 package v1alpha1
 
 import (
+	"k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
 )
 
@@ -153,6 +154,13 @@ func (in *ConfigReleaseStatus) DeepCopyInto(out *ConfigReleaseStatus) {
 	if in.SourceGoneSince != nil {
 		in, out := &in.SourceGoneSince, &out.SourceGoneSince
 		*out = (*in).DeepCopy()
+	}
+	if in.Conditions != nil {
+		in, out := &in.Conditions, &out.Conditions
+		*out = make([]v1.Condition, len(*in))
+		for i := range *in {
+			(*in)[i].DeepCopyInto(&(*out)[i])
+		}
 	}
 }
 

@@ -53,7 +53,7 @@ func serveCommand(ctx context.Context, fs *flag.FlagSet, args []string) error {
 	fs.StringVar(&o.MetricsAddr, "metrics-bind-address", ":8443", `address for Prometheus metrics ("0" disables)`)
 	fs.BoolVar(&o.MetricsSecure, "metrics-secure", true, "serve metrics over HTTPS (the --cert-dir certificate) to callers allowed GET on /metrics (nonResourceURLs), not over HTTP to anyone")
 	fs.StringVar(&o.HealthAddr, "health-probe-bind-address", ":8081", "address for /healthz and /readyz")
-	fs.BoolVar(&o.LeaderElection, "leader-elect", true, "elect one replica to run the rollout controller (deploy/'s hotreload-controller-leader policy lets only the holder of its Lease write releases)")
+	fs.BoolVar(&o.LeaderElection, "leader-elect", true, "elect one replica to run the rollout controller")
 	fs.StringVar(&o.LeaderElectionNamespace, "leader-election-namespace", "", "namespace of the leader election Lease (default: the pod's own)")
 	fs.DurationVar(&o.ReloaderTokenTTL, "reloader-token-ttl", identity.DefaultTTL, "lifetime of the reloader tokens the exchange issues; each costs its pod one patch, at 80% of it (at least 10m)")
 	fs.StringVar(&o.InstallNamespace, "install-namespace", os.Getenv("POD_NAMESPACE"), "namespace hotreload is installed in: it owns the ServiceAccounts, RoleBindings and CA bundles made in enabled namespaces, so deleting it (uninstalling) deletes them (default $POD_NAMESPACE; empty: no owner)")

@@ -192,6 +192,7 @@ func (r *Reconciler) first(ctx context.Context, rel *v1alpha1.ConfigRelease, s S
 	rel = rel.DeepCopy()
 	rel.Status = firstSeen(rev, content.size(), r.Now())
 	rel.Status.ObservedGeneration = rel.Generation
+	rel.Status = withConditions(rel.Status, r.Now())
 	if err := r.Client.Status().Update(ctx, rel); err != nil {
 		return fmt.Errorf("writing the status of the release of %s: %w", s, err)
 	}
@@ -212,6 +213,7 @@ func (r *Reconciler) advance(ctx context.Context, rel *v1alpha1.ConfigRelease, s
 	rel = rel.DeepCopy()
 	rel.Status = newCandidate(rel.Status, rev, content.size(), r.Now())
 	rel.Status.ObservedGeneration = rel.Generation
+	rel.Status = withConditions(rel.Status, r.Now())
 	if err := r.Client.Status().Update(ctx, rel); err != nil {
 		return fmt.Errorf("writing the status of the release of %s: %w", s, err)
 	}
@@ -294,6 +296,7 @@ func (r *Reconciler) blocked(ctx context.Context, rel *v1alpha1.ConfigRelease, s
 	}
 	rel = rel.DeepCopy()
 	rel.Status.Message = err.Error()
+	rel.Status = withConditions(rel.Status, r.Now())
 	if uerr := r.Client.Status().Update(ctx, rel); uerr != nil {
 		log.FromContext(ctx).Error(uerr, "writing the status of the release")
 		return
@@ -480,6 +483,7 @@ func (r *Reconciler) act(ctx context.Context, c *contents, rel *v1alpha1.ConfigR
 
 // writeStatus writes next as the status of rel, unless it is rel's already.
 func (r *Reconciler) writeStatus(ctx context.Context, rel *v1alpha1.ConfigRelease, s SourceRef, next v1alpha1.ConfigReleaseStatus) error {
+	next = withConditions(next, r.Now())
 	if equality.Semantic.DeepEqual(next, rel.Status) {
 		return nil
 	}

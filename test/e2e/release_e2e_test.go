@@ -202,6 +202,8 @@ func TestReleaseHaltHoldsThroughChurn(t *testing.T) {
 	took := waitServing(ctx, t, pods, good, edited, 90*time.Second)
 	logTook(t, took)
 	waitRelease(ctx, t, cs, d.ns, d.name, "the good edit completes", time.Minute, isPhase(v1alpha1.PhaseComplete, sourceRevision(good)))
+	// What a pipeline gates on: kubectl wait on the release's conditions.
+	kubectl(ctx, t, "wait", "-n", d.ns, "--for=condition=Ready", "configrelease/configmap-"+d.name, "--timeout=30s")
 	require.Equal(t, []string{
 		"Deployment/churn, step 1 of 3: 1 of 3 pods",
 		"Deployment/churn, step 2 of 3: 2 of 3 pods",
@@ -216,6 +218,8 @@ func TestReleaseHaltHoldsThroughChurn(t *testing.T) {
 	rel := waitRelease(ctx, t, cs, d.ns, d.name, "halted and rolled back", 2*time.Minute, rolledBack(sourceRevision(bad)))
 	canary := rel.Status.Halt.Pod
 	t.Logf("halted at %s: %s", canary, rel.Status.Halt.Cause)
+	kubectl(ctx, t, "wait", "-n", d.ns, "--for=condition=Stalled", "configrelease/configmap-"+d.name, "--timeout=30s")
+	kubectl(ctx, t, "wait", "-n", d.ns, "--for=condition=Ready=false", "configrelease/configmap-"+d.name, "--timeout=30s")
 	require.Contains(t, rel.Status.Halt.Cause, "after SIGHUP")
 	waitServing(ctx, t, pods, good, time.Now(), 90*time.Second) // the canary once the kubelet started it again
 	requireServing(ctx, t, pods, good, "no pod serves the bad config")
