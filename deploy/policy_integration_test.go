@@ -16,11 +16,13 @@ import (
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
+	"k8s.io/client-go/rest"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	"github.com/hotreload/hotreload/internal/access"
 	"github.com/hotreload/hotreload/internal/identity"
 	"github.com/hotreload/hotreload/internal/testenv"
+	"github.com/hotreload/hotreload/pkg/reload"
 )
 
 func TestMain(m *testing.M) { testenv.Main(m) }
@@ -118,6 +120,7 @@ const (
 	badApplied    = "hotreload/applied must be a config revision: 12 lowercase hexadecimal digits"
 	badAppliedAt  = "hotreload/applied-at must be a UTC time in RFC 3339, such as 2026-12-01T12:00:00Z"
 	badFailed     = "hotreload/failed must be a config revision, a colon and a reason, 1024 bytes at most"
+	badFailedText = "hotreload/failed must be printable text: no control or format character"
 )
 
 // With a token pinned to pod A, the reloader's identity may write A's hotreload/
@@ -152,6 +155,20 @@ func TestIntegrationReloaderIdentityIsConfinedToItsPod(t *testing.T) {
 			`{"metadata":{"annotations":{"hotreload/failed":"exit 1; rollout halted"}}}`, denied("a", badFailed)},
 		{"the reloader may not write a failure over 1 KiB", reloader, w.a,
 			`{"metadata":{"annotations":{"hotreload/failed":"0123456789ab: ` + strings.Repeat("x", 1024) + `"}}}`, denied("a", badFailed)},
+		{"the reloader writes a failure that quotes escapes as printable text", reloader, w.a,
+			`{"metadata":{"annotations":{"hotreload/failed":"0123456789ab: \\x1b[31mnginx: [emerg]\\x1b[0m\\n\\té ✓"}}}`, ""},
+		{"the reloader may not write a failure with an escape character", reloader, w.a,
+			`{"metadata":{"annotations":{"hotreload/failed":"0123456789ab: \u001b[2J\u001b[Hall good"}}}`, denied("a", badFailedText)},
+		{"the reloader may not write a failure with a newline", reloader, w.a,
+			`{"metadata":{"annotations":{"hotreload/failed":"0123456789ab: exit 1\nPhase: Complete"}}}`, denied("a", badFailedText)},
+		{"the reloader may not write a failure with a tab", reloader, w.a,
+			`{"metadata":{"annotations":{"hotreload/failed":"0123456789ab: a\tb"}}}`, denied("a", badFailedText)},
+		{"the reloader may not write a failure with DEL", reloader, w.a,
+			`{"metadata":{"annotations":{"hotreload/failed":"0123456789ab: a\u007fb"}}}`, denied("a", badFailedText)},
+		{"the reloader may not write a failure with a C1 control", reloader, w.a,
+			`{"metadata":{"annotations":{"hotreload/failed":"0123456789ab: \u009b2J"}}}`, denied("a", badFailedText)},
+		{"the reloader may not write a failure with a bidi override", reloader, w.a,
+			`{"metadata":{"annotations":{"hotreload/failed":"0123456789ab: \u202elive"}}}`, denied("a", badFailedText)},
 		{"the reloader may not label another pod", reloader, w.b,
 			`{"metadata":{"labels":{"hotreload/applied":"0123456789ab"}}}`, denied("b", notItsPod)},
 		{"the reloader may not change another label of its pod", reloader, w.a,
@@ -196,6 +213,42 @@ func TestIntegrationReloaderIdentityIsConfinedToItsPod(t *testing.T) {
 	}
 }
 
+// The reloader reports an app's refusal that quotes its output in colours (as
+// nginx -t and friends write it), through its own identity: as printable text,
+// which the policy admits, on the pod and in the Event.
+func TestIntegrationTheReloaderReportsARefusalInColoursAsPrintableText(t *testing.T) {
+	env := testenv.Get(t)
+	w := newWorld(t, env)
+	ctx := ctxFor(t)
+	tok := token(t, env, w.ns, access.ReloaderName, nil)
+	id, err := identity.CredentialID(tok)
+	require.NoError(t, err)
+	require.NoError(t, identity.Pin(ctx, env.Client, w.a, id))
+	cfg := rest.AnonymousClientConfig(env.Config)
+	cfg.BearerToken = tok
+	api, err := reload.NewAPI(cfg)
+	require.NoError(t, err)
+	at := time.Date(2026, 12, 7, 12, 0, 0, 0, time.UTC)
+	r := &reload.Reporter{Client: api, Namespace: w.ns, PodName: w.a.Name, Now: func() time.Time { return at }}
+
+	require.NoError(t, r.Report(ctx, reload.Outcome{Revision: "0123456789ab", Failed: true,
+		Message: "refused by the app: nginx -t: exit status 1: \x1b[1;31mnginx: [emerg]\x1b[0m unknown directive \"sever\"\n\tin /etc/nginx/nginx.conf:12"}))
+
+	const reason = `refused by the app: nginx -t: exit status 1: \x1b[1;31mnginx: [emerg]\x1b[0m unknown directive "sever"\n\tin /etc/nginx/nginx.conf:12`
+	pod := &corev1.Pod{}
+	require.NoError(t, env.Client.Get(ctx, client.ObjectKeyFromObject(w.a), pod))
+	require.Equal(t, "0123456789ab: "+reason+" (at 2026-12-07T12:00:00Z)", pod.Annotations["hotreload/failed"])
+	events := &corev1.EventList{}
+	require.NoError(t, env.Client.List(ctx, events, client.InNamespace(w.ns)))
+	var messages []string
+	for _, e := range events.Items {
+		if e.Reason == reload.ReasonReloadFailed {
+			messages = append(messages, e.Message)
+		}
+	}
+	require.Equal(t, []string{"config revision 0123456789ab: " + reason}, messages)
+}
+
 // Each forged rollout signal is denied however it is written: as a JSON
 // patch and as a server-side apply, as well as the merge patches above.
 func TestIntegrationForgedRolloutSignalsAreDeniedInEveryPatchForm(t *testing.T) {
@@ -213,6 +266,7 @@ func TestIntegrationForgedRolloutSignalsAreDeniedInEveryPatchForm(t *testing.T) 
 		{"a time that is not RFC 3339 UTC", nil, map[string]string{"hotreload/applied-at": "2999-01-01 00:00"}, badAppliedAt},
 		{"a failure without a revision", nil, map[string]string{"hotreload/failed": "exit 1; rollout halted"}, badFailed},
 		{"a failure over 1 KiB", nil, map[string]string{"hotreload/failed": "0123456789ab: " + strings.Repeat("x", 1024)}, badFailed},
+		{"a failure with an escape character", nil, map[string]string{"hotreload/failed": "0123456789ab: \x1b[2J"}, badFailedText},
 	} {
 		var ops []map[string]any
 		for k, v := range tc.labels {

@@ -60,6 +60,9 @@ func parseRun(fs *flag.FlagSet, args []string, getenv func(string) string) (cont
 }
 
 func runCommand(ctx context.Context, fs *flag.FlagSet, args []string) error {
+	if err := reload.HideFromApp(); err != nil {
+		return err
+	}
 	r, warnings, err := parseRun(fs, args, os.Getenv)
 	if err != nil {
 		return err

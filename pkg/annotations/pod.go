@@ -2,8 +2,10 @@ package annotations
 
 import (
 	"slices"
+	"strconv"
 	"strings"
 	"time"
+	"unicode"
 	"unicode/utf8"
 
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -80,6 +82,29 @@ func Shorten(s string, n int) string {
 	}
 	return s[:cut] + ellipsis
 }
+
+// Printable escapes every control and format character of s (C0, DEL, C1,
+// bidi overrides; newlines and tabs too) as Go quotes them: "\x1b", "\n",
+// "\u202e". It is what hotreload/failed may hold (the reloader policy in
+// deploy/ refuses any other value there), and what a terminal shows as
+// written: text another program chose, made safe to print.
+func Printable(s string) string {
+	if !strings.ContainsFunc(s, unprintable) {
+		return s
+	}
+	var b strings.Builder
+	for _, r := range s {
+		if unprintable(r) {
+			q := strconv.QuoteRune(r)
+			b.WriteString(q[1 : len(q)-1])
+			continue
+		}
+		b.WriteRune(r)
+	}
+	return b.String()
+}
+
+func unprintable(r rune) bool { return unicode.IsControl(r) || unicode.Is(unicode.Cf, r) }
 
 // FailedOf returns the revision and reason of a failed reload, and false when
 // the pod has none.

@@ -15,3 +15,9 @@ func TestShortenCutsOnARuneBoundary(t *testing.T) {
 	assert.Len(t, long, MaxFailedReason)
 	assert.LessOrEqual(t, len(FormatFailed("0123456789ab", long+" (at 2026-12-02T01:00:00Z)")), MaxFailed)
 }
+
+func TestPrintableEscapesControlAndFormatCharacters(t *testing.T) {
+	assert.Equal(t, `nginx: \x1b[31m[emerg]\x1b[0m\n\tat \u202eline 12\r\x7f\u0085\x00; é, 🙂 and a \ stay`,
+		Printable("nginx: \x1b[31m[emerg]\x1b[0m\n\tat \u202eline 12\r\x7f\u0085\x00; é, 🙂 and a \\ stay"))
+	assert.Equal(t, "plain text", Printable("plain text"))
+}

@@ -16,6 +16,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	v1alpha1 "github.com/hotreload/hotreload/api/v1alpha1"
+	"github.com/hotreload/hotreload/pkg/annotations"
 	"github.com/hotreload/hotreload/pkg/contract"
 	"github.com/hotreload/hotreload/pkg/revision"
 )
@@ -59,7 +60,7 @@ const diffContext = 3
 // keys and every key of a Secret get their sizes only: a Secret's values,
 // and digests of them, are never printed.
 func renderDiff(w io.Writer, s source, a, b revisionSide, colour bool) {
-	fmt.Fprintf(w, "%s: revision %s → %s\n", s, a, b)
+	printf(w, "%s: revision %s → %s\n", s, a, b)
 	keys := map[string]bool{}
 	for _, c := range []content{a.Content, b.Content} {
 		for k := range c.Data {
@@ -78,17 +79,17 @@ func renderDiff(w io.Writer, s source, a, b revisionSide, colour bool) {
 		case aok && bok && bytes.Equal(av, bv) && abin == bbin:
 			unchanged = append(unchanged, k)
 		case sizesOnly && !aok:
-			fmt.Fprintf(w, "\nadded key %s: %d bytes\n", k, len(bv))
+			printf(w, "\nadded key %s: %d bytes\n", k, len(bv))
 		case sizesOnly && !bok:
-			fmt.Fprintf(w, "\nremoved key %s: %d bytes\n", k, len(av))
+			printf(w, "\nremoved key %s: %d bytes\n", k, len(av))
 		case sizesOnly:
-			fmt.Fprintf(w, "\nchanged key %s: %d → %d bytes\n", k, len(av), len(bv))
+			printf(w, "\nchanged key %s: %d → %d bytes\n", k, len(av), len(bv))
 		default:
 			writeKeyDiff(w, k, a, b, colour)
 		}
 	}
 	if len(unchanged) > 0 {
-		fmt.Fprintf(w, "\nunchanged keys: %s\n", strings.Join(unchanged, ", "))
+		printf(w, "\nunchanged keys: %s\n", strings.Join(unchanged, ", "))
 	}
 }
 
@@ -106,23 +107,31 @@ func writeKeyDiff(w io.Writer, key string, a, b revisionSide, colour bool) {
 	}
 	text, _ := difflib.GetUnifiedDiffString(d) // writes to memory: cannot fail
 	if text == "" {
-		fmt.Fprintf(w, "\n%s key %s: only its final newline (%d → %d bytes)\n", verb, key, len(av), len(bv))
+		printf(w, "\n%s key %s: only its final newline (%d → %d bytes)\n", verb, key, len(av), len(bv))
 		return
 	}
-	fmt.Fprintf(w, "\n%s key %s:\n", verb, key)
-	for _, l := range strings.SplitAfter(text, "\n") {
+	printf(w, "\n%s key %s:\n", verb, key)
+	for _, l := range strings.Split(strings.TrimSuffix(text, "\n"), "\n") {
+		l = contentLine(l)
 		switch {
-		case l == "":
 		case strings.HasPrefix(l, "+++"), strings.HasPrefix(l, "---"):
-			fmt.Fprint(w, l)
 		case strings.HasPrefix(l, "+"):
-			fmt.Fprint(w, paint(strings.TrimSuffix(l, "\n"), green, colour)+"\n")
+			l = paint(l, green, colour)
 		case strings.HasPrefix(l, "-"):
-			fmt.Fprint(w, paint(strings.TrimSuffix(l, "\n"), red, colour)+"\n")
-		default:
-			fmt.Fprint(w, l)
+			l = paint(l, red, colour)
 		}
+		fmt.Fprintln(w, l)
 	}
+}
+
+// contentLine makes a line of a diff printable but for its tabs, which are
+// the config's own text and move a terminal's cursor forward only.
+func contentLine(l string) string {
+	parts := strings.Split(l, "\t")
+	for i, p := range parts {
+		parts[i] = annotations.Printable(p)
+	}
+	return strings.Join(parts, "\t")
 }
 
 // lines splits s into lines that each end in a newline, for difflib.

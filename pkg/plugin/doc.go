@@ -13,5 +13,6 @@
 // spec.command, and, for undo, the source.
 //
 // It never prints a Secret's values nor a digest of one: diff shows a
-// Secret's key names and sizes only.
+// Secret's key names and sizes only. It never prints a control character it
+// read from the cluster: every value is escaped on its way out (table.go).
 package plugin

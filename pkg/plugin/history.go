@@ -23,7 +23,7 @@ import (
 func renderHistory(w io.Writer, rel *v1alpha1.ConfigRelease, kept map[string]bool, now time.Time) {
 	st := rel.Status
 	if len(st.History) == 0 {
-		fmt.Fprintf(w, "%s: no revision recorded yet\n", sourceOf(rel))
+		printf(w, "%s: no revision recorded yet\n", sourceOf(rel))
 		return
 	}
 	t := &table{}

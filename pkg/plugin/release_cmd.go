@@ -95,13 +95,13 @@ func runReleaseCommand(ctx context.Context, a *app, inv *invocation, name string
 	case err != nil:
 		return err
 	case res == nil:
-		fmt.Fprintf(a.stdout, "%s: %s command %s recorded; kubectl hotreload status %s -n %s shows when the controller carried it out\n",
+		printf(a.stdout, "%s: %s command %s recorded; kubectl hotreload status %s -n %s shows when the controller carried it out\n",
 			s, action, cmd.ID, s, sess.namespace)
 		return nil
 	case !res.Done:
 		return fmt.Errorf("%s: %s", s, res.Result)
 	}
-	fmt.Fprintf(a.stdout, "%s: %s\n", s, res.Result)
+	printf(a.stdout, "%s: %s\n", s, res.Result)
 	return nil
 }
 

@@ -49,7 +49,7 @@ func runHistory(ctx context.Context, a *app, inv *invocation) error {
 		return err
 	}
 	if kept == nil {
-		fmt.Fprintf(a.stderr, "warning: you may not list the kept revisions of %s: KEPT shows ?\n", s)
+		printf(a.stderr, "warning: you may not list the kept revisions of %s: KEPT shows ?\n", s)
 	}
 	renderHistory(a.stdout, rel, kept, a.now())
 	return nil
@@ -87,7 +87,7 @@ func runDiff(ctx context.Context, a *app, inv *invocation) error {
 	}
 	oldRev, newRev, msg := diffSides(rel.Status, inv.opts.revision, inv.opts.against)
 	if msg != "" {
-		fmt.Fprintf(a.stdout, "%s: %s\n", s, msg)
+		printf(a.stdout, "%s: %s\n", s, msg)
 		return nil
 	}
 	sides := make([]revisionSide, 2)
@@ -164,16 +164,16 @@ func runUndo(ctx context.Context, a *app, inv *invocation) error {
 		return holdsError(s, target)
 	}
 	if m := managedBy(obj); m != "" {
-		fmt.Fprintf(a.stderr, "warning: %s is managed by %s; it will write its own content back, which starts another release\n", s, m)
+		printf(a.stderr, "warning: %s is managed by %s; it will write its own content back, which starts another release\n", s, m)
 	}
 	if !inv.opts.yes {
 		what := target
 		if r := roleOf(rel.Status, target); r != "" {
 			what += " (" + r + ")"
 		}
-		fmt.Fprintf(a.stderr, "Write revision %s back into %s in namespace %s", what, s, ns)
+		printf(a.stderr, "Write revision %s back into %s in namespace %s", what, s, ns)
 		if inv.opts.reason != "" {
-			fmt.Fprintf(a.stderr, " (%s)", inv.opts.reason)
+			printf(a.stderr, " (%s)", inv.opts.reason)
 		}
 		fmt.Fprint(a.stderr, "? [y/N] ")
 		answer, _ := bufio.NewReader(a.stdin).ReadString('\n')
@@ -195,11 +195,11 @@ func runUndo(ctx context.Context, a *app, inv *invocation) error {
 	case err != nil:
 		return fmt.Errorf("%s: revision %s is written back, which starts its release; recording who undid it: %w", s, target, err)
 	case res == nil:
-		fmt.Fprintf(a.stdout, "%s: revision %s written back; its release starts now (kubectl hotreload status %s -n %s -w)\n", s, target, s, ns)
+		printf(a.stdout, "%s: revision %s written back; its release starts now (kubectl hotreload status %s -n %s -w)\n", s, target, s, ns)
 		return nil
 	case !res.Done:
 		return fmt.Errorf("%s: revision %s is written back, but the controller did not record the undo: %s", s, target, res.Result)
 	}
-	fmt.Fprintf(a.stdout, "%s: %s (kubectl hotreload status %s -n %s -w)\n", s, res.Result, s, ns)
+	printf(a.stdout, "%s: %s (kubectl hotreload status %s -n %s -w)\n", s, res.Result, s, ns)
 	return nil
 }

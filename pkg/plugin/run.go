@@ -133,14 +133,14 @@ func (a *app) run(ctx context.Context, args []string) int {
 		fmt.Fprintln(a.stdout, "\nConnection flags (-n, --context, --kubeconfig, ...): kubectl hotreload options")
 		return 0
 	case err != nil:
-		fmt.Fprintf(a.stderr, "error: %v (see 'kubectl hotreload %s --help')\n", err, cmd.name)
+		printf(a.stderr, "error: %v (see 'kubectl hotreload %s --help')\n", err, cmd.name)
 		return 2
 	}
 	err := cmd.run(ctx, a, &invocation{args: fs.Args(), opts: &o, kube: kube})
 	if err == nil {
 		return 0
 	}
-	fmt.Fprintf(a.stderr, "error: %v\n", err)
+	printf(a.stderr, "error: %v\n", err)
 	var u *usageError
 	if errors.As(err, &u) {
 		return 2

@@ -68,12 +68,12 @@ func renderStatus(w io.Writer, v statusView, now time.Time, colour bool) {
 	}
 	for _, ws := range st.Workloads {
 		name := release.WorkloadName(ws.Kind, ws.Name)
-		fmt.Fprintf(w, "\n%s  %s  %s: %d released, %d applied, %d ready\n", name, stepText(ws), count(int(ws.Pods), "pod"), ws.Released, ws.Applied, ws.Ready)
+		printf(w, "\n%s  %s  %s: %d released, %d applied, %d ready\n", name, stepText(ws), count(int(ws.Pods), "pod"), ws.Released, ws.Applied, ws.Ready)
 		writePods(w, groups[name], s, st, now, colour)
 		delete(groups, name)
 	}
 	for _, name := range slices.Sorted(maps.Keys(groups)) {
-		fmt.Fprintf(w, "\n%s  not in the release yet  %s\n", name, count(len(groups[name]), "pod"))
+		printf(w, "\n%s  not in the release yet  %s\n", name, count(len(groups[name]), "pod"))
 		writePods(w, groups[name], s, st, now, colour)
 	}
 	fmt.Fprintln(w)
@@ -169,11 +169,11 @@ func writeNext(w io.Writer, rel *v1alpha1.ConfigRelease) {
 		t.add(cmd("promote"), "or release each workload's next step now")
 		t.add(cmd("abort"), "or halt it and put every pod back on stable")
 	case v1alpha1.PhaseHalted:
-		fmt.Fprintf(w, "Next: fix %s and edit it (its new content starts a new release); or\n", s)
+		printf(w, "Next: fix %s and edit it (its new content starts a new release); or\n", s)
 		t.add(cmd("retry"), fmt.Sprintf("release revision %s again from step 1, if the cause was not the config", st.Candidate))
 		t.add(cmd("undo"), fmt.Sprintf("write stable revision %s back into the source", st.Stable))
 	case v1alpha1.PhaseComplete:
-		fmt.Fprintf(w, "Next: nothing to do: every pod runs stable revision %s, the source's content.\n", st.Stable)
+		printf(w, "Next: nothing to do: every pod runs stable revision %s, the source's content.\n", st.Stable)
 	default:
 		fmt.Fprintln(w, "Next: wait for the controller to write the release's status; is it running? (kubectl -n hotreload-system get pods)")
 	}

@@ -196,7 +196,7 @@ func (s statusSnapshot) render(w io.Writer, q statusQuery, now time.Time, colour
 			if q.all {
 				where = "in any namespace"
 			}
-			fmt.Fprintf(w, "No releases %s: no injected pod reloads a ConfigMap or Secret yet.\n", where)
+			printf(w, "No releases %s: no injected pod reloads a ConfigMap or Secret yet.\n", where)
 			return
 		}
 		renderList(w, s.releases, q.all, now, colour)

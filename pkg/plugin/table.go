@@ -11,7 +11,33 @@ import (
 	"k8s.io/apimachinery/pkg/util/duration"
 
 	v1alpha1 "github.com/hotreload/hotreload/api/v1alpha1"
+	"github.com/hotreload/hotreload/pkg/annotations"
 )
+
+// What the plugin prints from the cluster (names, causes, messages,
+// annotations, who ran a command, a key's content) is text that whoever may
+// write those objects chose, an app through its sidecar's identity among
+// them. It reaches the terminal only as a table's cell or a printf argument,
+// made printable (annotations.Printable), or as a diff's content line
+// (contentLine): never a control character of its own. The plugin's own
+// newlines, padding and colours are written as they are.
+
+// printf is fmt.Fprintf with each string, error and Stringer argument made
+// printable: the format is the plugin's own text, the arguments the
+// cluster's.
+func printf(w io.Writer, format string, args ...any) {
+	for i, a := range args {
+		switch v := a.(type) {
+		case string:
+			args[i] = annotations.Printable(v)
+		case error:
+			args[i] = annotations.Printable(v.Error())
+		case fmt.Stringer:
+			args[i] = annotations.Printable(v.String())
+		}
+	}
+	fmt.Fprintf(w, format, args...)
+}
 
 // colour is an ANSI colour, or "" for none.
 type colour string
@@ -72,15 +98,17 @@ func (t *table) add(texts ...string) {
 // addCells appends a row.
 func (t *table) addCells(row ...cell) { t.rows = append(t.rows, row) }
 
-// write prints the table; the last column is not padded.
+// write prints the table, each cell made printable; the last column is not
+// padded.
 func (t *table) write(w io.Writer) {
 	var widths []int
 	for _, row := range t.rows {
-		for i, c := range row {
+		for i := range row {
+			row[i].text = annotations.Printable(row[i].text)
 			if i >= len(widths) {
 				widths = append(widths, 0)
 			}
-			widths[i] = max(widths[i], utf8.RuneCountInString(c.text))
+			widths[i] = max(widths[i], utf8.RuneCountInString(row[i].text))
 		}
 	}
 	for _, row := range t.rows {

@@ -30,7 +30,7 @@ func watchLoop(ctx context.Context, w io.Writer, terminal bool, changed <-chan s
 			return nil
 		}
 		if err != nil {
-			text = fmt.Sprintf("error: %v (watching on)\n", err)
+			text = fmt.Sprintf("error: %s (watching on)\n", annotations.Printable(err.Error()))
 		}
 		last = redraw(w, terminal, last, text)
 		select {

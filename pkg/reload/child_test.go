@@ -2,13 +2,17 @@ package reload
 
 import (
 	"bufio"
+	"errors"
 	"fmt"
+	"io"
+	"io/fs"
 	"net"
 	"net/http"
 	"os"
 	"os/exec"
 	"os/signal"
 	"path/filepath"
+	"slices"
 	"strings"
 	"syscall"
 	"testing"
@@ -34,8 +38,48 @@ func TestMain(m *testing.M) {
 		b, err := os.ReadFile(os.Getenv("CHILD_CONFIG"))
 		record(fmt.Sprintf("read %s", describe(b, err)))
 		return
+	case "hide":
+		// A reloader: it hides from the app, or not, then waits for stdin to close.
+		if os.Getenv("CHILD_HIDE") == "true" && HideFromApp() != nil {
+			os.Exit(6)
+		}
+		fmt.Println("ready")
+		io.Copy(io.Discard, os.Stdin)
+		return
+	case "peek":
+		// An app: what it reads of the reloader through /proc.
+		fmt.Println(peek(os.Getenv("CHILD_PEEK")))
+		return
 	}
 	runTests(m)
+}
+
+// peek says whether the environment, the memory and the files (its root) of
+// process pid can be read through /proc.
+func peek(pid string) string {
+	var out []string
+	for what, read := range map[string]func() error{
+		"environ": func() error { _, err := os.ReadFile("/proc/" + pid + "/environ"); return err },
+		"mem": func() error {
+			f, err := os.Open("/proc/" + pid + "/mem")
+			if err == nil {
+				f.Close()
+			}
+			return err
+		},
+		"root": func() error { _, err := os.ReadDir("/proc/" + pid + "/root/"); return err },
+	} {
+		switch err := read(); {
+		case err == nil:
+			out = append(out, what+": ok")
+		case errors.Is(err, fs.ErrPermission):
+			out = append(out, what+": permission denied")
+		default:
+			out = append(out, what+": "+err.Error())
+		}
+	}
+	slices.Sort(out)
+	return strings.Join(out, ", ")
 }
 
 func record(line string) {

@@ -175,17 +175,25 @@ func (r *Reporter) Applied(ctx context.Context, rev, message string) error {
 }
 
 // Failed annotates the pod hotreload/failed with the revision, the reason and
-// the time, and records a Warning Event.
+// the time, and records a Warning Event. The reason quotes what the app said,
+// which may be in colours: both say it as printable text.
 func (r *Reporter) Failed(ctx context.Context, rev, reason string) error {
 	at := r.now().UTC().Format(time.RFC3339)
 	patch := map[string]any{"metadata": map[string]any{
-		"annotations": map[string]any{annotations.Failed: annotations.FormatFailed(rev, annotations.Shorten(reason, annotations.MaxFailedReason)+" (at "+at+")")},
+		"annotations": map[string]any{annotations.Failed: failedValue(rev, reason, at)},
 	}}
 	pod, err := r.patch(ctx, patch)
 	if err != nil {
 		return err
 	}
-	return r.event(ctx, pod, corev1.EventTypeWarning, ReasonReloadFailed, fmt.Sprintf("config revision %s: %s", rev, reason))
+	return r.event(ctx, pod, corev1.EventTypeWarning, ReasonReloadFailed, fmt.Sprintf("config revision %s: %s", rev, annotations.Printable(reason)))
+}
+
+// failedValue is the hotreload/failed annotation of revision rev that failed
+// at a time for reason: printable text, which the reloader policy admits (the
+// reason's control characters escaped), cut to annotations.MaxFailedReason.
+func failedValue(rev, reason, at string) string {
+	return annotations.FormatFailed(rev, annotations.Shorten(annotations.Printable(reason), annotations.MaxFailedReason)+" (at "+at+")")
 }
 
 // patch merge-patches the pod and returns it as patched.

@@ -132,6 +132,9 @@ func decideStep(w stepWorld) stepDecision {
 		}
 		in := Input{Candidate: cand, Step: int(prev.Step), Steps: steps, Interval: interval, Now: w.Now, Since: since,
 			Hold: w.Paused, Promote: promote}
+		if prev.StepSince != nil {
+			in.StepSince = prev.StepSince.Time
+		}
 		for _, p := range wpods {
 			in.Pods = append(in.Pods, plannedState(p.State, d.Give[p.UID]))
 		}

@@ -127,6 +127,17 @@ func TestDecideStep(t *testing.T) {
 			},
 		},
 		{
+			name: "a step waits out its interval from its release, by the controller's clock, whatever time its pod reports applying it",
+			world: stepWorld{Status: inProgress(1, decideNow.Add(-5*time.Second)), Now: decideNow,
+				Pods: []stepPod{holdingCand(a, decideNow.Add(-time.Hour)), b}},
+			check: func(t *testing.T, d stepDecision) {
+				assert.Empty(t, d.Advanced)
+				assert.Equal(t, decideNow.Add(25*time.Second), d.RequeueAt, "30 s after the release")
+				assert.Equal(t, map[types.UID]bool{"uid-web-a": true, "uid-web-b": false}, d.Give)
+				assert.Nil(t, d.Halt)
+			},
+		},
+		{
 			name:  "a paused release holds its step",
 			world: stepWorld{Status: inProgress(1, decideNow.Add(-time.Hour)), Paused: true, Now: decideNow, Pods: []stepPod{holdingCand(a, decideNow.Add(-time.Hour)), b}},
 			check: func(t *testing.T, d stepDecision) {

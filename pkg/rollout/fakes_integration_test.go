@@ -24,6 +24,8 @@ const (
 	applyReady                  // apply, and the pod becomes Ready at that moment
 	applyRestart                // apply, and the app container restarts at that moment
 	applyForged                 // apply, say so an hour ahead, and the pod stops being Ready now
+	applyAhead                  // apply, and say so 60 s ahead: a node clock ahead of the controller's
+	applyBehind                 // apply, and say so an hour behind: a node clock behind the controller's
 )
 
 // fakeReloaders play every pod's reloader: when a pod is released a revision
@@ -65,6 +67,10 @@ func (c *cluster) fakeReloaders(decide func(pod, rev string) reloaderAction) {
 					at = at.Add(time.Hour)
 				case applyRestart:
 					err = c.status(p.Name, true, at.Add(-time.Hour), at)
+				case applyAhead:
+					at = at.Add(time.Minute)
+				case applyBehind:
+					at = at.Add(-time.Hour)
 				}
 				if err != nil {
 					continue

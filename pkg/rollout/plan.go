@@ -2,6 +2,7 @@ package rollout
 
 import (
 	"crypto/sha256"
+	"fmt"
 	"slices"
 	"strings"
 	"time"
@@ -52,6 +53,10 @@ type Input struct {
 	// says it applied its release at no time, or after now (give or take
 	// maxClockSkew), is watched for failures from Since on (see halt).
 	Since time.Time
+	// StepSince is when the controller released the step reached, by its
+	// own clock (the workload status's stepSince); Since stands for it when
+	// zero. The gate opens no earlier than the interval after it.
+	StepSince time.Time
 	// Hold keeps the workload at the step it reached (a paused release):
 	// pods that went away are replaced within it, nothing more is released
 	// and it does not complete.
@@ -109,7 +114,9 @@ type Decision struct {
 //   - Step k's target is ceil(p_k × N) of the N pods now. Below it, pods that
 //     went away are replaced at once (a top-up, within the step).
 //   - The next step starts when every pod holding the candidate has applied
-//     its release, is Ready, and has been both for the interval; at once on a
+//     its release and is Ready, and the interval has passed since the step
+//     was released, by the controller's clock, and since each holder applied
+//     it and became Ready, where its node's times are believable; at once on a
 //     promote (never two steps for one promote: where the pods hold more
 //     than the step reached says, that is the step the promote reaches); not
 //     while held.
@@ -210,25 +217,35 @@ func releaseUpTo(d Decision, pods []Pod, k int, targets []int, c int) Decision {
 	return d
 }
 
-// maxClockSkew is how far a node's clock may run ahead of the controller's:
-// an applied-at that far ahead of now is still believed.
+// maxClockSkew is how far a node's clock may be from the controller's: a
+// node's time that far ahead of now, or before the step's release, is still
+// believed.
 const maxClockSkew = 10 * time.Second
 
-// believed reports whether a holder's applied-at can be true: the reloader
-// writes it, so an app that has its sidecar's identity can write any time
-// there. No pod applied anything after now. (One long before the candidate
-// was seen is true of a pod the change does not reach: it holds the
-// candidate with the revision it ran.)
-func believed(p Pod, in Input) bool {
-	return !p.AppliedAt.IsZero() && !p.AppliedAt.After(in.Now.Add(maxClockSkew))
+// released is when the step reached was released, by the controller's clock.
+func (in Input) released() time.Time {
+	if in.StepSince.IsZero() {
+		return in.Since
+	}
+	return in.StepSince
+}
+
+// believable reports whether a node's time t of a holder (its applied-at, its
+// Ready transition) can be of the step reached: from its release to now,
+// give or take maxClockSkew. The reloader writes applied-at, so an app that
+// has its sidecar's identity can write any time there, and a node's clock
+// may be off.
+func believable(t time.Time, in Input) bool {
+	return !t.IsZero() && !t.Before(in.released().Add(-maxClockSkew)) && !t.After(in.Now.Add(maxClockSkew))
 }
 
 // halt reports whether a pod holding the candidate halts the release: it
-// failed to apply its release, or within the interval after applying it, it
-// stopped being Ready or restarted. A pod that says it applied the release
-// at a time that cannot be true (or at no time) is watched from when the
-// candidate was seen until now: a forged applied-at cannot move its own
-// failure out of the window.
+// failed to apply its release, or it stopped being Ready or restarted within
+// the interval after the step was released (the controller's clock) or after
+// it applied the release (its node's, the clock of its Ready and restart
+// times): a backdated applied-at hides no failure after the release. A pod
+// that says it applied the release at a time that cannot be true (after now)
+// or at no time is watched from when the candidate was seen on.
 func halt(p Pod, in Input) (Halt, bool) {
 	if p.Failed != "" && p.Failed == p.Released {
 		return Halt{Pod: p.Name, Cause: p.FailedReason}, true
@@ -236,39 +253,52 @@ func halt(p Pod, in Input) (Halt, bool) {
 	if p.Applied != p.Released {
 		return Halt{}, false
 	}
-	start, end := p.AppliedAt, p.AppliedAt.Add(in.Interval)
-	after := func(t time.Time) string { return " " + t.Sub(start).String() + " after applying the revision" }
-	if !believed(p, in) {
-		start, end = in.Since, in.Now.Add(time.Nanosecond)
-		after = func(time.Time) string {
-			return " after the revision was released, and its hotreload/applied-at cannot be true"
+	if at := p.AppliedAt; at.IsZero() || at.After(in.Now.Add(maxClockSkew)) {
+		if what, _, ok := failure(p, in.Since, time.Time{}); ok {
+			return Halt{Pod: p.Name, Cause: what + " after the revision was released, and its hotreload/applied-at cannot be true"}, true
 		}
+		return Halt{}, false
 	}
-	within := func(t time.Time) bool { return !t.IsZero() && !t.Before(start) && t.Before(end) }
-	switch {
-	case !p.Ready && within(p.ReadySince):
-		return Halt{Pod: p.Name, Cause: "stopped being Ready" + after(p.ReadySince)}, true
-	case within(p.LastRestart):
-		return Halt{Pod: p.Name, Cause: "a container restarted" + after(p.LastRestart)}, true
+	if what, t, ok := failure(p, p.AppliedAt, p.AppliedAt.Add(in.Interval)); ok {
+		return Halt{Pod: p.Name, Cause: fmt.Sprintf("%s %s after applying the revision", what, t.Sub(p.AppliedAt))}, true
+	}
+	released := in.released()
+	if what, t, ok := failure(p, released, released.Add(in.Interval)); ok {
+		return Halt{Pod: p.Name, Cause: fmt.Sprintf("%s %s after the step was released", what, t.Sub(released))}, true
 	}
 	return Halt{}, false
 }
 
+// failure returns what failed on p from start until end (no end when zero),
+// and when: it stopped being Ready, or a container restarted.
+func failure(p Pod, start, end time.Time) (what string, at time.Time, ok bool) {
+	within := func(t time.Time) bool { return !t.IsZero() && !t.Before(start) && (end.IsZero() || t.Before(end)) }
+	switch {
+	case !p.Ready && within(p.ReadySince):
+		return "stopped being Ready", p.ReadySince, true
+	case within(p.LastRestart):
+		return "a container restarted", p.LastRestart, true
+	}
+	return "", time.Time{}, false
+}
+
 // gate reports whether every holder has run its release, Ready, for the
-// interval (settled), and when the last of them does (at). When some holder
-// has not applied its release, says so with an applied-at that cannot be
-// true, or is not Ready, known is false: only a pod update can open the gate.
+// interval (settled), and when the gate opens (at): the interval after the
+// step's release, or after a holder's believable applied-at or Ready
+// transition, whichever is latest. A time that is not believable is left
+// out: it neither stalls nor skips the step. When some holder has not
+// applied its release or is not Ready, known is false: only a pod update
+// can open the gate.
 func gate(holders []Pod, in Input) (settled bool, at time.Time, known bool) {
+	at = in.released().Add(in.Interval)
 	for _, p := range holders {
-		if p.Applied != p.Released || !believed(p, in) || !p.Ready {
+		if p.Applied != p.Released || !p.Ready {
 			return false, time.Time{}, false
 		}
-		since := p.AppliedAt
-		if p.ReadySince.After(since) {
-			since = p.ReadySince
-		}
-		if t := since.Add(in.Interval); t.After(at) {
-			at = t
+		for _, t := range []time.Time{p.AppliedAt, p.ReadySince} {
+			if believable(t, in) && t.Add(in.Interval).After(at) {
+				at = t.Add(in.Interval)
+			}
 		}
 	}
 	return !at.After(in.Now), at, true

@@ -271,15 +271,106 @@ func TestPlan(t *testing.T) {
 		pods: with(with(fleet(8), appliedAt(t0.Add(3*time.Second)), 7), func(p *Pod) { p.ReadySince = t0.Add(-time.Hour) }, 7),
 		want: Decision{Step: 1, Steps: 3, Target: 1, Total: 8, RequeueAt: t0.Add(13 * time.Second)},
 	}, {
-		name:  "neither halts nor times the gate at a Ready holder whose applied-at lies in the future",
+		name:  "neither halts at nor waits for a Ready holder whose applied-at lies in the future",
 		steps: canary, step: 1,
 		pods: with(with(fleet(8), appliedAt(t0.Add(time.Hour)), 7), func(p *Pod) { p.ReadySince = t0.Add(-30 * time.Second) }, 7),
-		want: Decision{Step: 1, Steps: 3, Target: 1, Total: 8},
+		want: Decision{Release: []string{"p6"}, Step: 2, Advanced: true, Steps: 3, Target: 2, Total: 8},
 	}}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
 			got := Plan(Input{Candidate: cand, Pods: tc.pods, Step: tc.step, Steps: tc.steps, Interval: interval, Now: t0,
-				Since: t0.Add(-time.Hour), Hold: tc.hold, Promote: tc.promote})
+				Since: t0.Add(-time.Hour), StepSince: t0.Add(-time.Hour), Hold: tc.hold, Promote: tc.promote})
+			assert.Equal(t, tc.want, got)
+		})
+	}
+}
+
+// The gate on the controller's clock: the step released at stepSince, by the
+// controller's clock, opens no earlier than the interval after it, whatever
+// time a holder's node (or its app, through the sidecar's identity) writes in
+// hotreload/applied-at.
+func TestPlanGateRunsOnTheControllersClock(t *testing.T) {
+	canary := mustSteps(t, "1,25%,100%")
+	const interval = 30 * time.Second
+	cases := []struct {
+		name      string
+		step      int // 1 when zero
+		stepSince time.Time
+		pods      []Pod
+		want      Decision
+	}{{
+		name:      "opens the interval after the later of the release and a believable applied-at",
+		stepSince: t0.Add(-5 * time.Second),
+		pods:      with(fleet(8), appliedAt(t0.Add(-3*time.Second)), 7),
+		want:      Decision{Step: 1, Steps: 3, Target: 1, Total: 8, RequeueAt: t0.Add(27 * time.Second)},
+	}, {
+		name:      "with an applied-at 60 s ahead, requeues at the interval after the release instead of stalling",
+		stepSince: t0.Add(-5 * time.Second),
+		pods:      with(fleet(8), appliedAt(t0.Add(60*time.Second)), 7),
+		want:      Decision{Step: 1, Steps: 3, Target: 1, Total: 8, RequeueAt: t0.Add(25 * time.Second)},
+	}, {
+		name:      "with an applied-at 60 s ahead, releases the next step once the interval after the release has passed",
+		stepSince: t0.Add(-interval),
+		pods:      with(fleet(8), appliedAt(t0.Add(60*time.Second)), 7),
+		want:      Decision{Release: []string{"p6"}, Step: 2, Advanced: true, Steps: 3, Target: 2, Total: 8},
+	}, {
+		name:      "with an applied-at an hour behind, does not skip the bake: waits for the interval after the release",
+		stepSince: t0.Add(-5 * time.Second),
+		pods:      with(fleet(8), appliedAt(t0.Add(-5*time.Second-time.Hour)), 7),
+		want:      Decision{Step: 1, Steps: 3, Target: 1, Total: 8, RequeueAt: t0.Add(25 * time.Second)},
+	}, {
+		name:      "with an applied-at an hour behind, releases the next step once the interval after the release has passed",
+		stepSince: t0.Add(-interval),
+		pods:      with(fleet(8), appliedAt(t0.Add(-interval-time.Hour)), 7),
+		want:      Decision{Release: []string{"p6"}, Step: 2, Advanced: true, Steps: 3, Target: 2, Total: 8},
+	}, {
+		name:      "counts a believable Ready transition after the release",
+		stepSince: t0.Add(-5 * time.Second),
+		pods: with(with(fleet(8), appliedAt(t0.Add(-4*time.Second)), 7),
+			func(p *Pod) { p.ReadySince = t0.Add(-time.Second) }, 7),
+		want: Decision{Step: 1, Steps: 3, Target: 1, Total: 8, RequeueAt: t0.Add(29 * time.Second)},
+	}, {
+		name:      "leaves out a Ready transition 60 s ahead",
+		stepSince: t0.Add(-5 * time.Second),
+		pods: with(with(fleet(8), appliedAt(t0.Add(-4*time.Second)), 7),
+			func(p *Pod) { p.ReadySince = t0.Add(time.Minute) }, 7),
+		want: Decision{Step: 1, Steps: 3, Target: 1, Total: 8, RequeueAt: t0.Add(26 * time.Second)},
+	}, {
+		name:      "halts on a restart after the release that an applied-at an hour behind would have hidden",
+		stepSince: t0.Add(-5 * time.Second),
+		pods: with(with(fleet(8), appliedAt(t0.Add(-5*time.Second-time.Hour)), 7),
+			func(p *Pod) { p.LastRestart = t0.Add(-2 * time.Second) }, 7),
+		want: Decision{Step: 1, Steps: 3, Total: 8, Halts: []Halt{{Pod: "p7", Cause: "a container restarted 3s after the step was released"}}},
+	}, {
+		name:      "halts on a holder that stopped being Ready between its release and an applied-at written later than it applied",
+		stepSince: t0.Add(-10 * time.Second),
+		pods: with(with(fleet(8), appliedAt(t0.Add(5*time.Second)), 7),
+			func(p *Pod) { p.Ready, p.ReadySince = false, t0.Add(-4*time.Second) }, 7),
+		want: Decision{Step: 1, Steps: 3, Total: 8, Halts: []Halt{{Pod: "p7", Cause: "stopped being Ready 6s after the step was released"}}},
+	}, {
+		name:      "halts on a holder whose node clock is an hour behind, on its own times",
+		stepSince: t0.Add(-5 * time.Second),
+		pods: with(with(fleet(8), appliedAt(t0.Add(-4*time.Second-time.Hour)), 7),
+			func(p *Pod) { p.LastRestart = t0.Add(-3*time.Second - time.Hour) }, 7),
+		want: Decision{Step: 1, Steps: 3, Total: 8, Halts: []Halt{{Pod: "p7", Cause: "a container restarted 1s after applying the revision"}}},
+	}, {
+		name:      "halts on a holder of an earlier step that restarts within this step's interval",
+		step:      2,
+		stepSince: t0.Add(-5 * time.Second),
+		pods: with(with(with(fleet(8), appliedAt(t0.Add(-time.Minute)), 7), appliedAt(t0.Add(-4*time.Second)), 6),
+			func(p *Pod) { p.LastRestart = t0.Add(-time.Second) }, 7),
+		want: Decision{Step: 2, Steps: 3, Total: 8, Halts: []Halt{{Pod: "p7", Cause: "a container restarted 4s after the step was released"}}},
+	}, {
+		name:      "does not halt on a restart before the release of a holder that runs the revision it ran before",
+		stepSince: t0.Add(-5 * time.Second),
+		pods: with(with(fleet(8), appliedAt(t0.Add(-2*time.Hour)), 7),
+			func(p *Pod) { p.LastRestart = t0.Add(-10 * time.Second) }, 7),
+		want: Decision{Step: 1, Steps: 3, Target: 1, Total: 8, RequeueAt: t0.Add(25 * time.Second)},
+	}}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			got := Plan(Input{Candidate: cand, Pods: tc.pods, Step: max(tc.step, 1), Steps: canary, Interval: interval, Now: t0,
+				Since: t0.Add(-time.Hour), StepSince: tc.stepSince})
 			assert.Equal(t, tc.want, got)
 		})
 	}

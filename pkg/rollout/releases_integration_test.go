@@ -444,6 +444,39 @@ func TestIntegrationAForgedAppliedAtDoesNotHideAFailure(t *testing.T) {
 	assert.Equal(t, "stopped being Ready after the revision was released, and its hotreload/applied-at cannot be true", rel.Status.Halt.Cause)
 }
 
+// A node clock 60 s ahead of the controller's, or an hour behind, neither
+// stalls a step nor skips its bake: the gate counts the interval from the
+// controller's own release of the step.
+func TestIntegrationASkewedNodeClockNeitherStallsNorSkipsAStep(t *testing.T) {
+	const interval = 4 * time.Second
+	for _, tc := range []struct {
+		name string
+		skew reloaderAction
+	}{{"60 s ahead", applyAhead}, {"an hour behind", applyBehind}} {
+		t.Run(tc.name, func(t *testing.T) {
+			c := newCluster(t, nil)
+			data0 := map[string]string{"app.conf": "v=0"}
+			c.configMap("app", data0)
+			c.replicaSet("web", 3, map[string]string{annotations.Rollout: "1,100%", annotations.RolloutInterval: interval.String()}, "app")
+			startController(t, c.env, c.ns)
+			c.waitRelease("app", "first seen", phase(v1alpha1.PhaseComplete, sourceRev(data0)))
+			c.fakeReloaders(func(string, string) reloaderAction { return tc.skew })
+			data1 := map[string]string{"app.conf": "v=1"}
+			c.configMap("app", data1)
+			cand := sourceRev(data1)
+			rel := c.waitRelease("app", "at step 1", func(rel *v1alpha1.ConfigRelease) bool {
+				return rel.Status.Candidate == cand && len(rel.Status.Workloads) == 1 && rel.Status.Workloads[0].Step == 1
+			})
+			step1 := rel.Status.Workloads[0].StepSince.Time
+			rel = c.waitRelease("app", "complete, without any other event", phase(v1alpha1.PhaseComplete, cand))
+			step2 := rel.Status.Workloads[0].StepSince.Time
+			assert.Equal(t, int32(2), rel.Status.Workloads[0].Step)
+			// stepSince has whole seconds.
+			assert.GreaterOrEqual(t, step2.Sub(step1), interval-time.Second, "step 2 released %s after step 1", step2.Sub(step1))
+		})
+	}
+}
+
 // Pods without rollout annotations use their namespace's; a malformed pod
 // value falls back to it with a Warning Event.
 func TestIntegrationNamespaceDefaultsApply(t *testing.T) {
