@@ -13,6 +13,8 @@ KUBE_LDFLAGS := -s -w \
 
 STATICCHECK := $(BIN)/tools/staticcheck
 CONTROLLER_GEN := $(BIN)/tools/controller-gen
+HELM := $(BIN)/tools/helm
+HELM_VERSION = $(shell cd $(CURDIR)/hack/tools/helm && $(GO) list -m -f '{{.Version}}' helm.sh/helm/v4)
 
 ##@ Tools
 
@@ -58,6 +60,19 @@ $(VULNDB)/index/db.json: hack/tools/govulncheck/go.mod
 # its dependencies never move the Kubernetes components' versions.
 $(CONTROLLER_GEN): hack/tools/controller-gen/go.mod
 	cd $(CURDIR)/hack/tools/controller-gen && CGO_ENABLED=0 $(GO) build -trimpath -o $@ sigs.k8s.io/controller-tools/cmd/controller-gen
+
+# helm in a module of its own (hack/tools/helm/go.mod), so its dependencies
+# never move the Kubernetes components' versions; the version stamped is the
+# module's (helm version prints it).
+$(HELM): hack/tools/helm/go.mod
+	@echo "building helm $(HELM_VERSION) from helm.sh/helm/v4 (a few minutes on a cold cache)"
+	@start=$$(date +%s); \
+	cd $(CURDIR)/hack/tools/helm && CGO_ENABLED=0 nice -n 10 $(GO) build -trimpath \
+	  -ldflags '-s -w -X helm.sh/helm/v4/internal/version.version=$(HELM_VERSION)' -o $@ helm.sh/helm/v4/cmd/helm; \
+	echo "built helm in $$(( $$(date +%s) - start ))s"
+
+.PHONY: helm
+helm: $(HELM) ## Build helm into bin/tools (once): make lint, the chart's test and the e2e tests run it.
 
 ##@ Generate
 
