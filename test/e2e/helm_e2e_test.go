@@ -191,12 +191,13 @@ type helmListed struct {
 	AppVersion string `json:"app_version"`
 }
 
-// list is helm list --all of the release namespace: every release in any
-// state (a pending or failed one too).
+// list is helm list of the release namespace, of releases in any state
+// but gone (a pending or failed one too).
 func (h helm) list(ctx context.Context, t testing.TB) []helmListed {
 	t.Helper()
 	var listed []helmListed
-	require.NoError(t, json.Unmarshal(h.run(ctx, t, "list", "--all", "--namespace", helmReleaseNamespace, "-o", "json"), &listed))
+	out := h.run(ctx, t, "list", "--deployed", "--failed", "--pending", "--uninstalling", "--namespace", helmReleaseNamespace, "-o", "json")
+	require.NoError(t, json.Unmarshal(out, &listed))
 	return listed
 }
 
