@@ -67,7 +67,7 @@ unit: $(HELM) $(K8S_BIN)/kubectl ## Unit tests: pure code, real files and real c
 	cd hack/tools/govulncheck && $(GO) test -count=1 ./report/
 
 .PHONY: integration
-integration: envtest-assets ## Integration tests against a real kube-apiserver and etcd (built by envtest-assets).
+integration: envtest-assets $(HELM) ## Integration tests against a real kube-apiserver and etcd (built by envtest-assets); helm installs the chart there.
 	@echo "control plane: $$($(K8S_BIN)/kube-apiserver --version), $$($(K8S_BIN)/etcd --version | head -1)"
 	$(GO) test -count=1 -tags integration -run Integration -v ./... 2>&1 | grep -v -E '^(=== (RUN|PAUSE|CONT)|\s*$$)'
 
