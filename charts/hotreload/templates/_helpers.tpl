@@ -1,7 +1,7 @@
 {{/*
-The labels of an object: its own (the first argument's second element), the chart's
-(app.kubernetes.io/part-of as deploy/ sets it, and Helm's), then commonLabels, none
-overriding an earlier one. Argument: (list $ ownLabels).
+The labels of an object: its own, the chart's (app.kubernetes.io/part-of as deploy/
+sets it, and Helm's), then commonLabels, none overriding an earlier one.
+Argument: (list $ ownLabels).
 */}}
 {{- define "hotreload.labels" -}}
 {{- $root := index . 0 -}}
