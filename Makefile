@@ -21,6 +21,9 @@ include make/certs.mk
 include make/images.mk
 include make/cluster.mk
 
+# The helm binary the chart's tests (charts/) and the end-to-end tests run.
+export HOTRELOAD_HELM = $(HELM)
+
 ##@ General
 
 .PHONY: help
@@ -58,20 +61,22 @@ vet: ## go vet, with and without the integration build tag.
 	$(GO) vet -tags integration,e2e ./...
 
 .PHONY: unit
-unit: ## Unit tests: pure code, real files and real child processes; no control plane.
+unit: $(HELM) $(K8S_BIN)/kubectl ## Unit tests: pure code, real files and real child processes (helm and kubectl kustomize for the chart); no control plane.
 	$(GO) test -count=1 ./...
 	cd hack/tools && $(GO) test -count=1 ./imagebuild/ ./registry/
 	cd hack/tools/govulncheck && $(GO) test -count=1 ./report/
 
 .PHONY: integration
-integration: envtest-assets ## Integration tests against a real kube-apiserver and etcd (built by envtest-assets).
+integration: envtest-assets $(HELM) ## Integration tests against a real kube-apiserver and etcd (built by envtest-assets); helm installs the chart there.
 	@echo "control plane: $$($(K8S_BIN)/kube-apiserver --version), $$($(K8S_BIN)/etcd --version | head -1)"
 	$(GO) test -count=1 -tags integration -run Integration -v ./... 2>&1 | grep -v -E '^(=== (RUN|PAUSE|CONT)|\s*$$)'
 
 .PHONY: lint
-lint: vet $(STATICCHECK) verify-generated vulncheck ## go vet, staticcheck (pinned in hack/tools), gofmt, the generated CRD up to date, and govulncheck.
+lint: vet $(STATICCHECK) $(HELM) verify-generated vulncheck ## go vet, staticcheck (pinned in hack/tools), gofmt, the generated CRD and the chart's copies up to date, helm lint --strict, and govulncheck.
 	$(STATICCHECK) ./...
 	$(STATICCHECK) -tags integration,e2e ./...
+	$(HELM) lint --strict $(CHART_DIR)
+	$(HELM) lint --strict $(CHART_DIR) --set certManager.enabled=true,serviceMonitor.enabled=true,prometheusRule.enabled=true
 	@test -z "$$(gofmt -l $$(git ls-files '*.go'))" || { gofmt -l $$(git ls-files '*.go'); echo "gofmt: run make fmt"; exit 1; }
 
 .PHONY: vulncheck

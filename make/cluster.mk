@@ -126,11 +126,12 @@ cluster-clean: cluster-down ## Stop the local cluster and delete its state (bin/
 ##@ End to end
 
 E2E_RUN ?= .
-# The tests install hotreload from HOTRELOAD_INSTALL, the file make cluster wrote.
+# The tests install hotreload from HOTRELOAD_INSTALL, the file make cluster
+# wrote, and the chart with $(HELM) (HOTRELOAD_HELM, which the Makefile exports).
 E2E_GO_TEST := KUBECONFIG=$(KUBECONFIG_LOCAL) HOTRELOAD_INSTALL=$(CLUSTER_INSTALL) $(GO) test -count=1 -tags e2e
 
 .PHONY: e2e
-e2e: cluster build ## The end-to-end tests on the local cluster (started if down; root): make e2e [E2E_RUN=regexp].
+e2e: cluster build $(HELM) ## The end-to-end tests on the local cluster (started if down; root): make e2e [E2E_RUN=regexp].
 	$(E2E_GO_TEST) -timeout 30m -run '$(E2E_RUN)' -v ./test/e2e/ 2>&1 | grep -v -E '^(=== (RUN|PAUSE|CONT)|\s*$$)'
 
 # Every end-to-end benchmark once, at its smallest size: a benchmark that

@@ -64,6 +64,16 @@ manifests: $(K8S_BIN)/kubectl ## Write dist/hotreload-IMAGE_TAG.yaml (and -selfs
 	$(need-image-repo)
 	hack/release-manifests.sh $(DIGESTS) $(IMAGE_REPO) $(IMAGE_TAG) $(DIST) $(K8S_BIN)/kubectl
 
+# The chart of a release: its version the release's without the v (v0.3.0 ->
+# 0.3.0), its appVersion, which its images default to, the images' tag.
+CHART_VERSION ?= $(patsubst v%,%,$(VERSION))
+
+.PHONY: chart
+chart: $(HELM) ## Package charts/hotreload as dist/hotreload-CHART_VERSION.tgz naming the images of IMAGE_TAG; CHART_REPO=oci://… pushes it (INSECURE=1: plain HTTP).
+	@$(HELM) package $(CHART_DIR) --version '$(CHART_VERSION)' --app-version '$(IMAGE_TAG)' --destination $(DIST) || { \
+	  echo "make chart: CHART_VERSION=$(CHART_VERSION) must be a semantic version (VERSION without its v), e.g. make chart CHART_VERSION=0.3.0"; exit 1; }
+	$(if $(CHART_REPO),$(HELM) push $(DIST)/hotreload-$(CHART_VERSION).tgz $(CHART_REPO) $(if $(INSECURE),--plain-http))
+
 .PHONY: docker-images
 docker-images: ## Alternative to make images: build the images with docker (Dockerfile, one platform), where a Docker daemon runs.
 	@if command -v docker >/dev/null 2>&1 && docker info >/dev/null 2>&1; then \

@@ -13,6 +13,8 @@ KUBE_LDFLAGS := -s -w \
 
 STATICCHECK := $(BIN)/tools/staticcheck
 CONTROLLER_GEN := $(BIN)/tools/controller-gen
+HELM := $(BIN)/tools/helm
+HELM_VERSION = $(shell cd $(CURDIR)/hack/tools/helm && $(GO) list -m -f '{{.Version}}' helm.sh/helm/v4)
 
 ##@ Tools
 
@@ -59,17 +61,44 @@ $(VULNDB)/index/db.json: hack/tools/govulncheck/go.mod
 $(CONTROLLER_GEN): hack/tools/controller-gen/go.mod
 	cd $(CURDIR)/hack/tools/controller-gen && CGO_ENABLED=0 $(GO) build -trimpath -o $@ sigs.k8s.io/controller-tools/cmd/controller-gen
 
+# helm in a module of its own (hack/tools/helm/go.mod), so its dependencies
+# never move the Kubernetes components' versions; the version stamped is the
+# module's (helm version prints it).
+$(HELM): hack/tools/helm/go.mod
+	@echo "building helm $(HELM_VERSION) from helm.sh/helm/v4 (a few minutes on a cold cache)"
+	@start=$$(date +%s); \
+	cd $(CURDIR)/hack/tools/helm && CGO_ENABLED=0 nice -n 10 $(GO) build -trimpath \
+	  -ldflags '-s -w -X helm.sh/helm/v4/internal/version.version=$(HELM_VERSION)' -o $@ helm.sh/helm/v4/cmd/helm; \
+	echo "built helm in $$(( $$(date +%s) - start ))s"
+
+.PHONY: helm
+helm: $(HELM) ## Build helm into bin/tools (once): make lint, the chart's test and the e2e tests run it.
+
 ##@ Generate
 
 CRD_DIR := deploy/base/crd
 
+# The objects of deploy/ that no value of the Helm chart changes, copied into
+# the chart, whose templates read them: files/ for every install,
+# files/cert-manager/ for certManager.enabled. A test keeps the chart's other
+# objects equal to deploy/'s (charts/chart_test.go).
+CHART_DIR := charts/hotreload
+CHART_FILES := $(CRD_DIR)/hotreload.dev_configreleases.yaml $(addprefix deploy/base/,namespace.yaml \
+  rbac-webhook.yaml rbac-reloader.yaml rbac-people.yaml service.yaml networkpolicy.yaml \
+  policy.yaml policy-controller.yaml policy-commands.yaml policy-kept.yaml)
+CHART_CERT_MANAGER_FILES := deploy/default/certificate.yaml
+
 .PHONY: generate
-generate: $(CONTROLLER_GEN) ## Write the ConfigRelease CRD (deploy/base/crd) and deep-copy functions from api/.
+generate: $(CONTROLLER_GEN) ## Write the ConfigRelease CRD (deploy/base/crd) and deep-copy functions from api/, and the chart's copies of deploy/.
 	$(CONTROLLER_GEN) object paths=./api/...
 	$(CONTROLLER_GEN) crd paths=./api/... output:crd:artifacts:config=$(CRD_DIR)
+	cp $(CHART_FILES) $(CHART_DIR)/files/
+	cp $(CHART_CERT_MANAGER_FILES) $(CHART_DIR)/files/cert-manager/
 
 .PHONY: verify-generated
-verify-generated: $(CONTROLLER_GEN) ## Fail when the generated CRD or deep-copy functions are not those api/ gives.
+verify-generated: $(CONTROLLER_GEN) ## Fail when the generated CRD or deep-copy functions are not those api/ gives, or the chart's copies of deploy/ are stale.
+	@for f in $(CHART_FILES); do cmp -s $$f $(CHART_DIR)/files/$${f##*/} || { echo "$(CHART_DIR)/files/$${f##*/} is not $$f: run make generate"; exit 1; }; done; \
+	for f in $(CHART_CERT_MANAGER_FILES); do cmp -s $$f $(CHART_DIR)/files/cert-manager/$${f##*/} || { echo "$(CHART_DIR)/files/cert-manager/$${f##*/} is not $$f: run make generate"; exit 1; }; done
 	@tmp=$$(mktemp -d); trap 'rm -rf $$tmp' EXIT; \
 	$(CONTROLLER_GEN) crd paths=./api/... output:crd:artifacts:config=$$tmp; \
 	diff -r $(CRD_DIR) $$tmp || { echo "the CRD is stale: run make generate"; exit 1; }; \

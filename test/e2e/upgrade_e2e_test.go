@@ -126,7 +126,17 @@ func pushRelease(ctx context.Context, t testing.TB, from images, tag, version st
 	t.Helper()
 	r := parseRef(t, from.webhook)
 	repo := r.host + "/" + path.Dir(r.repo)
-	args := []string{"--no-print-directory", "push", "manifests", "IMAGE_REPO=" + repo, "IMAGE_TAG=" + tag, "VERSION=" + version}
+	start := time.Now()
+	runMake(ctx, t, "push", "manifests", "IMAGE_REPO="+repo, "IMAGE_TAG="+tag, "VERSION="+version)
+	t.Logf("make push manifests IMAGE_TAG=%s VERSION=%s: %v", tag, version, time.Since(start).Round(time.Second))
+	return filepath.Join(repoRoot(), "dist", "hotreload-"+tag+"-selfsigned.yaml")
+}
+
+// runMake runs make with args in the repository, as a user does, and fails
+// the test with its output when it fails.
+func runMake(ctx context.Context, t testing.TB, args ...string) {
+	t.Helper()
+	args = append([]string{"--no-print-directory"}, args...)
 	cmd := exec.CommandContext(ctx, "make", args...)
 	cmd.Dir = repoRoot()
 	// Not the settings of the make that runs these tests.
@@ -135,11 +145,8 @@ func pushRelease(ctx context.Context, t testing.TB, from images, tag, version st
 			cmd.Env = append(cmd.Env, e)
 		}
 	}
-	start := time.Now()
 	out, err := cmd.CombinedOutput()
 	require.NoError(t, err, "make %s:\n%s", strings.Join(args, " "), out)
-	t.Logf("make push manifests IMAGE_TAG=%s VERSION=%s: %v", tag, version, time.Since(start).Round(time.Second))
-	return filepath.Join(repoRoot(), "dist", "hotreload-"+tag+"-selfsigned.yaml")
 }
 
 // injectedVersion is the version that injects pods in the enabled namespace
