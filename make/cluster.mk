@@ -115,6 +115,10 @@ cluster-push: ## Push hotreload's images to the running cluster's registry and w
 cluster-check:
 	@hack/cluster/deps.sh --check
 
+.PHONY: cluster-component
+cluster-component: ## Stop, start or restart one component of the running cluster with its own flags (root; for fault tests): make cluster-component DO=stop|start|restart C=kube-apiserver|etcd|kubelet|containerd|...
+	hack/cluster/component.sh $(DO) $(C)
+
 .PHONY: cluster-down
 cluster-down: ## Stop the local cluster: every process it started, its mounts, bridge and iptables rules.
 	CLUSTER_DIR=$(CLUSTER_DIR) hack/cluster/down.sh
