@@ -142,7 +142,7 @@ func NewManager(cfg *rest.Config, o ServerOptions, log logr.Logger) (manager.Man
 		Namespaces: mgr.GetClient(),
 		Options:    o.Mutate,
 		Decoder:    admission.NewDecoder(scheme),
-		Metrics:    NewMetrics(o.Registry),
+		Metrics:    NewMetrics(o.Registry, o.CertDir),
 	}
 	mgr.GetWebhookServer().Register(Path, guard(o.Admission.orDefault(AdmissionLimits), &webhook.Admission{Handler: injector}))
 	exchanger, err := identity.New(mgr, identity.Options{ReloaderImage: o.Mutate.ReloaderImage, TTL: o.ReloaderTokenTTL})
