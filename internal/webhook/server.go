@@ -200,14 +200,15 @@ type controllers struct {
 // it campaigns for the lease again.
 const campaignAgain = time.Second
 
-// Start runs the controllers until ctx ends.
+// Start runs the controllers until ctx ends. A manager that cannot be made
+// (the API server away: the access reconciler asks who it is) is tried again
+// as one that stopped: nothing here ends the process.
 func (c *controllers) Start(ctx context.Context) error {
 	for {
 		mgr, err := c.newManager()
-		if err != nil {
-			return err
+		if err == nil {
+			err = mgr.Start(ctx)
 		}
-		err = mgr.Start(ctx)
 		if ctx.Err() != nil {
 			return nil
 		}
