@@ -1,6 +1,7 @@
 package rollout
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -49,8 +50,8 @@ type Reconciler struct {
 	// unreadables, legacy and notInjected are the pods this process said
 	// something about once: a reloader it cannot read, a version 1 pod's
 	// limits, a pod admitted without the sidecar; overLimit the sources too
-	// large to release.
-	unreadables, legacy, notInjected, overLimit announced
+	// large to release, ignored those annotated hotreload/ignore.
+	unreadables, legacy, notInjected, overLimit, ignored announced
 }
 
 var _ reconcile.TypedReconciler[SourceRef] = (*Reconciler)(nil)
@@ -117,6 +118,11 @@ func (r *Reconciler) reconcile(ctx context.Context, s SourceRef) (reconcile.Resu
 	if rel != nil && rel.Status.Phase != "" {
 		r.Metrics.releasePhase(s.Namespace, rel.Name, rel.Status.Phase)
 	}
+	if ignored, _ := annotations.IgnoredOf(src.GetAnnotations()); ignored {
+		r.leftAlone(s, src, rel, len(pods))
+		return reconcile.Result{}, nil // until the annotation goes
+	}
+	r.ignored.forget(src.GetUID())
 	if err := overLimit(src); err != nil && (rel != nil || len(pods) > 0) {
 		r.tooManyKeys(ctx, rel, s, src, err)
 		return reconcile.Result{}, nil // until it changes
@@ -287,6 +293,26 @@ func (r *Reconciler) tooManyKeys(ctx context.Context, rel *v1alpha1.ConfigReleas
 		return
 	}
 	r.Recorder.Eventf(sourceObject(s, src.GetUID()), nil, corev1.EventTypeWarning, ReasonReleaseBlocked, actionRelease, "%s", err.Error())
+}
+
+// leftAlone says, once while the annotation holds, that a source annotated
+// hotreload/ignore, which pods injected before still reload or which has a
+// release, gets no release: its release stays as it is, and those pods keep
+// the config they run.
+func (r *Reconciler) leftAlone(s SourceRef, src client.Object, rel *v1alpha1.ConfigRelease, pods int) {
+	if rel == nil && pods == 0 || !r.ignored.first(src.GetUID()) {
+		return
+	}
+	msg := fmt.Sprintf("annotated %s: \"true\": nothing of it is released", annotations.Ignore)
+	if rel != nil {
+		msg += fmt.Sprintf("; its release %s stays as it is (%s, stable revision %s, candidate %s) until the annotation goes",
+			rel.Name, cmp.Or(string(rel.Status.Phase), "not started"), rel.Status.Stable, rel.Status.Candidate)
+	}
+	if pods > 0 {
+		msg += fmt.Sprintf("; %d pods injected before keep the config they run until they are recreated", pods)
+	}
+	log.Log.WithName(Name).Info("source left alone", "source", s.String(), "reason", msg)
+	r.Recorder.Eventf(sourceObject(s, src.GetUID()), nil, corev1.EventTypeNormal, ReasonSourceIgnored, actionRelease, "%s", msg)
 }
 
 // blocked says, once per message, what keeps the release from going on.
@@ -520,6 +546,15 @@ const maxRemembered = 10000
 type announced struct {
 	mu   sync.Mutex
 	seen *lru.Cache
+}
+
+// forget takes uid out of the set: it is announced again.
+func (a *announced) forget(uid types.UID) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	if a.seen != nil {
+		a.seen.Remove(uid)
+	}
 }
 
 // first reports whether uid is new to the set, remembering it.
