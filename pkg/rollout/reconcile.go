@@ -45,6 +45,9 @@ type Reconciler struct {
 	// SourceGrace is how long a release outlives its deleted source;
 	// DefaultSourceGrace when zero.
 	SourceGrace time.Duration
+	// RetryBackoff is the wait before a halted candidate's first automatic
+	// retry (hotreload/on-halt: retry); DefaultRetryBackoff when zero.
+	RetryBackoff time.Duration
 
 	writes *writes
 	// unreadables, legacy and notInjected are the pods this process said
@@ -397,7 +400,10 @@ func (r *Reconciler) step(ctx context.Context, c *contents, rel *v1alpha1.Config
 	st := rel.Status
 	cand := st.Candidate
 	world := stepWorld{Status: st, Paused: rel.Spec.Paused, Generation: rel.Generation, Namespace: ns.Annotations,
-		Command: cmd, Now: r.Now()}
+		Command: cmd, Now: r.Now(), RetryBackoff: cmp.Or(r.RetryBackoff, DefaultRetryBackoff)}
+	if src := c.object(s.Kind, s.Name); src != nil {
+		world.Source = src.GetAnnotations()
+	}
 	for _, p := range pods {
 		world.Pods = append(world.Pods, stepPod{Workload: p.workload, Name: p.pod.Name, UID: p.pod.UID,
 			Annotations: p.pod.Annotations, Created: p.pod.CreationTimestamp.Time, State: p.state,
@@ -444,6 +450,13 @@ func (r *Reconciler) act(ctx context.Context, c *contents, rel *v1alpha1.ConfigR
 
 	// Events, once the status that makes them true is written.
 	ev := r.announcer(ctx, rel, s)
+	if d.Retried != "" {
+		log.FromContext(ctx).Info("retried", "candidate", cand, "retries", next.Retries)
+		ev.normal(ReasonRetried, actionRelease, "%s", d.Retried)
+		for _, w := range d.Order {
+			ev.onWorkload(w, corev1.EventTypeNormal, ReasonRetried, actionRelease, d.Retried)
+		}
+	}
 	for _, a := range d.Advanced {
 		r.Metrics.stepReleased(s.Namespace)
 		msg := fmt.Sprintf("config revision %s released to %s", cand, a.what)
@@ -459,12 +472,18 @@ func (r *Reconciler) act(ctx context.Context, c *contents, rel *v1alpha1.ConfigR
 		r.announceCommand(ev, d.Order, cmd, next.LastCommand)
 	}
 	switch {
-	case st.Phase != v1alpha1.PhaseHalted && next.Phase == v1alpha1.PhaseHalted:
+	case d.Halting:
 		r.Metrics.rolloutHalted(s.Namespace)
+		for _, w := range d.HaltWarnings {
+			ev.warning(ReasonInvalidSettings, actionHalt, "%s", w)
+		}
 		var msg string
 		if d.Halt != nil { // a pod halted it; an abort was announced with its command
 			msg = fmt.Sprintf("release of config revision %s halted at pod %s of %s: %s; every pod goes back to stable revision %s",
 				cand, d.Halt.Pod, d.HaltedAt, d.Halt.Cause, next.Stable)
+			if d.RetryNote != "" {
+				msg += "; " + d.RetryNote
+			}
 			ev.warning(ReasonRolloutHalted, actionHalt, "%s", msg)
 			ev.onWorkload(d.HaltedAt, corev1.EventTypeWarning, ReasonRolloutHalted, actionHalt, msg)
 		}
