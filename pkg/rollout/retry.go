@@ -6,6 +6,7 @@ import (
 
 	v1alpha1 "github.com/hotreload/hotreload/api/v1alpha1"
 	"github.com/hotreload/hotreload/pkg/annotations"
+	"github.com/hotreload/hotreload/pkg/release"
 )
 
 // The halt policy (hotreload/on-halt, docs/design/2026-12-07-ignore-and-on-halt.md):
@@ -19,7 +20,7 @@ const (
 	DefaultRetryBackoff = time.Minute
 	// RetryLimit is how many automatic retries a candidate gets: waits of 1,
 	// 2, 4, 8, 16, 30, 30 and 30 minutes, about two hours in all.
-	RetryLimit = 8
+	RetryLimit = release.RetryLimit
 	// retryBackoffCap bounds each wait, as a multiple of the first.
 	retryBackoffCap = 30
 )
