@@ -100,7 +100,7 @@ func decideStep(w stepWorld) stepDecision {
 	d := stepDecision{Give: map[types.UID]bool{}, Now: w.Now}
 	st := w.Status
 	policy, policyWarnings := annotations.OnHaltOf(w.Source, w.Namespace)
-	if at, ok := retryAt(st, policy, w.RetryBackoff); ok && !w.Now.Before(at) && st.Halt.RolledBack {
+	if at, ok := retryAt(st, policy, w.RetryBackoff); ok && !w.Now.Before(at) && st.Halt.RolledBack && !w.Paused {
 		st = retried(st, w.Now)
 		st.Retries++
 		d.Retried = retriedText(st.Candidate, st.Retries, w.RetryBackoff)
@@ -233,10 +233,14 @@ func decideStep(w stepWorld) stepDecision {
 		next.Halt.NextRetry = nil
 		if at, ok := retryAt(next, policy, w.RetryBackoff); ok {
 			next.Halt.NextRetry = &metav1.Time{Time: at}
-			if !at.After(w.Now) && next.Halt.RolledBack {
+			switch {
+			case at.After(w.Now):
+			case next.Halt.RolledBack && !w.Paused:
 				at = w.Now // due, and every pod just went back
+			default:
+				at = time.Time{} // due: the pods going back, or a resume, bring it
 			}
-			if !at.Before(w.Now) && (d.RequeueAt.IsZero() || at.Before(d.RequeueAt)) {
+			if !at.IsZero() && (d.RequeueAt.IsZero() || at.Before(d.RequeueAt)) {
 				d.RequeueAt = at
 			}
 		}

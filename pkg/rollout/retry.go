@@ -12,7 +12,8 @@ import (
 // The halt policy (hotreload/on-halt, docs/design/2026-12-07-ignore-and-on-halt.md):
 // with retry, a candidate a pod halted is retried from step 1, as the retry
 // command does, once the backoff has passed since the halt and every pod
-// went back to stable, up to RetryLimit times.
+// went back to stable, up to RetryLimit times; a paused release waits until
+// it is resumed.
 
 const (
 	// DefaultRetryBackoff is how long after a candidate's first halt it is

@@ -115,6 +115,11 @@ func TestDecideStepRetriesAHaltedCandidate(t *testing.T) {
 			},
 		},
 		{
+			name:  "a paused release is retried once it is resumed",
+			world: stepWorld{Status: haltedFor(time.Hour, 0), Paused: true, Source: retryPolicy, Pods: []stepPod{a, b}},
+			want:  func() stepDecision { return heldAt(haltedFor(time.Hour, 0), at(-time.Hour+time.Minute)) },
+		},
+		{
 			name:  "each wait doubles: the fourth retry comes 8 minutes after the halt",
 			world: stepWorld{Status: haltedFor(time.Minute, 3), Source: retryPolicy, Pods: []stepPod{a, b}},
 			want: func() stepDecision {
