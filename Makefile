@@ -23,6 +23,10 @@ include make/cluster.mk
 
 # The helm binary the chart's tests (charts/) and the end-to-end tests run.
 export HOTRELOAD_HELM = $(HELM)
+# Debian's promtool and prometheus, which the alert rules' tests (deploy/) and
+# the monitoring end-to-end test run.
+export HOTRELOAD_PROMTOOL = $(PROMTOOL)
+export HOTRELOAD_PROMETHEUS = $(PROMETHEUS)
 
 ##@ General
 
@@ -61,7 +65,7 @@ vet: ## go vet, with and without the integration build tag.
 	$(GO) vet -tags integration,e2e ./...
 
 .PHONY: unit
-unit: $(HELM) $(K8S_BIN)/kubectl ## Unit tests: pure code, real files and real child processes (helm and kubectl kustomize for the chart); no control plane.
+unit: $(HELM) $(K8S_BIN)/kubectl $(PROMETHEUS_DIR)/rootfs.ok ## Unit tests: pure code, real files and real child processes (helm and kubectl kustomize for the chart, promtool for the alert rules); no control plane.
 	$(GO) test -count=1 ./...
 	cd hack/tools && $(GO) test -count=1 ./imagebuild/ ./registry/
 	cd hack/tools/govulncheck && $(GO) test -count=1 ./report/
@@ -72,11 +76,12 @@ integration: envtest-assets $(HELM) ## Integration tests against a real kube-api
 	$(GO) test -count=1 -tags integration -run Integration -v ./... 2>&1 | grep -v -E '^(=== (RUN|PAUSE|CONT)|\s*$$)'
 
 .PHONY: lint
-lint: vet $(STATICCHECK) $(HELM) verify-generated vulncheck ## go vet, staticcheck (pinned in hack/tools), gofmt, the generated CRD and the chart's copies up to date, helm lint --strict, and govulncheck.
+lint: vet $(STATICCHECK) $(HELM) $(PROMETHEUS_DIR)/rootfs.ok verify-generated vulncheck ## go vet, staticcheck (pinned in hack/tools), gofmt, the generated CRD and the chart's copies up to date, helm lint --strict, promtool check rules, and govulncheck.
 	$(STATICCHECK) ./...
 	$(STATICCHECK) -tags integration,e2e ./...
 	$(HELM) lint --strict $(CHART_DIR)
-	$(HELM) lint --strict $(CHART_DIR) --set certManager.enabled=true,serviceMonitor.enabled=true,prometheusRule.enabled=true
+	$(HELM) lint --strict $(CHART_DIR) --set certManager.enabled=true,serviceMonitor.enabled=true,prometheusRule.enabled=true,dashboard.enabled=true
+	$(PROMTOOL) check rules $(MONITORING_DIR)/rules.yaml
 	@test -z "$$(gofmt -l $$(git ls-files '*.go'))" || { gofmt -l $$(git ls-files '*.go'); echo "gofmt: run make fmt"; exit 1; }
 
 .PHONY: vulncheck

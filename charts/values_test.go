@@ -11,6 +11,7 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime"
+	"sigs.k8s.io/yaml"
 )
 
 // valuesFile writes values (YAML) to a file for helm's --values, in a
@@ -227,7 +228,7 @@ commonAnnotations: {example.com/owner: platform}
 			},
 		},
 		{
-			name: "serviceMonitor.enabled and prometheusRule.enabled add their objects, with their labels",
+			name: "serviceMonitor.enabled and prometheusRule.enabled add their objects, with their labels; the rules are deploy/monitoring's",
 			values: `
 serviceMonitor: {enabled: true, interval: 15s, labels: {release: prometheus}}
 prometheusRule: {enabled: true, labels: {release: prometheus}}
@@ -254,16 +255,30 @@ prometheusRule: {enabled: true, labels: {release: prometheus}}
 				}, sm.Object["spec"])
 				rule := object(t, objs, "PrometheusRule hotreload-system/hotreload")
 				require.Equal(t, "prometheus", rule.GetLabels()["release"])
-				groups, _, err := unstructured.NestedSlice(rule.Object, "spec", "groups")
+				require.Equal(t, monitoringFile(t, "rules.yaml"), rule.Object["spec"], "deploy/monitoring/rules.yaml's groups, {{ $labels }} left to Prometheus")
+			},
+		},
+		{
+			name: "dashboard.enabled adds the dashboard's ConfigMap, labelled for Grafana's sidecar, where dashboard.namespace says",
+			values: `
+dashboard: {enabled: true}
+`,
+			check: func(t *testing.T, objs []*unstructured.Unstructured) {
+				want := append(keys(byKey(t, defaults)), "ConfigMap hotreload-system/hotreload-dashboard")
+				slices.Sort(want)
+				require.Equal(t, want, keys(byKey(t, objs)))
+				cm := into(t, object(t, objs, "ConfigMap hotreload-system/hotreload-dashboard"), &corev1.ConfigMap{})
+				require.Equal(t, "1", cm.Labels["grafana_dashboard"])
+				raw, err := os.ReadFile(filepath.Join("..", "deploy", "monitoring", "dashboard.json"))
 				require.NoError(t, err)
-				require.Len(t, groups, 1)
-				rules := groups[0].(map[string]any)["rules"].([]any)
-				require.Len(t, rules, 1)
-				r := rules[0].(map[string]any)
-				require.Equal(t, "HotreloadReleaseHalted", r["alert"])
-				require.Equal(t, `max by (namespace, release) (hotreload_release_phase{phase="Halted"}) == 1`, r["expr"])
-				require.Equal(t, "The config release {{ $labels.namespace }}/{{ $labels.release }} is halted.",
-					r["annotations"].(map[string]any)["summary"], "Prometheus's template, not Helm's")
+				require.Equal(t, map[string]string{"hotreload.json": string(raw)}, cm.Data, "deploy/monitoring/dashboard.json")
+
+				objs = helmTemplate(t, chartDir, "--values", valuesFile(t, `
+dashboard: {enabled: true, namespace: monitoring, labels: {dashboards: grafana, grafana_dashboard: null}}
+`))
+				cm = into(t, object(t, objs, "ConfigMap monitoring/hotreload-dashboard"), &corev1.ConfigMap{})
+				require.Equal(t, "grafana", cm.Labels["dashboards"])
+				require.NotContains(t, cm.Labels, "grafana_dashboard", "null removes the default label")
 			},
 		},
 	} {
@@ -271,6 +286,16 @@ prometheusRule: {enabled: true, labels: {release: prometheus}}
 			tc.check(t, helmTemplate(t, chartDir, "--values", valuesFile(t, tc.values)))
 		})
 	}
+}
+
+// monitoringFile is the file of deploy/monitoring, a YAML map.
+func monitoringFile(t *testing.T, name string) map[string]any {
+	t.Helper()
+	raw, err := os.ReadFile(filepath.Join("..", "deploy", "monitoring", name))
+	require.NoError(t, err)
+	var out map[string]any
+	require.NoError(t, yaml.Unmarshal(raw, &out))
+	return out
 }
 
 // quantities are resource quantities as strings.
@@ -337,6 +362,11 @@ func TestTheChartRefusesWrongValues(t *testing.T) {
 			name:   "a tag with a digest in it",
 			values: `image: {webhook: {tag: "v1@sha256:abc"}}`,
 			want:   "- at '/image/webhook/tag': 'v1@sha256:abc' does not match pattern",
+		},
+		{
+			name:   "a dashboard namespace that is no namespace's name",
+			values: `dashboard: {namespace: Monitoring}`,
+			want:   "- at '/dashboard/namespace': 'Monitoring' does not match pattern",
 		},
 		{
 			name:   "a selector operator Kubernetes does not have",

@@ -85,6 +85,14 @@ $(APACHE_DIR)/rootfs.ok: hack/cluster/apache-rootfs.sh $(ROOTFS_LIB)
 $(PROMETHEUS_DIR)/rootfs.ok: hack/cluster/prometheus-rootfs.sh $(ROOTFS_LIB)
 	hack/cluster/prometheus-rootfs.sh $(PROMETHEUS_DIR)
 
+# Its promtool and prometheus run on this machine too (the loader and libc
+# are the system's): the alert rules' tests and the monitoring e2e test.
+PROMTOOL := $(PROMETHEUS_DIR)/rootfs/usr/bin/promtool
+PROMETHEUS := $(PROMETHEUS_DIR)/rootfs/usr/bin/prometheus
+
+.PHONY: prometheus
+prometheus: $(PROMETHEUS_DIR)/rootfs.ok ## Unpack Debian's prometheus package into bin/cluster/prometheus (once): make unit and make lint run its promtool, the monitoring e2e test its prometheus.
+
 # The servers' images run as their testdata manifests do (test/e2e/testdata/):
 # haproxy in master-worker mode as nonroot, apache2 in the foreground as
 # www-data, Prometheus with the lifecycle API and its TSDB under /tmp as nobody.
@@ -114,6 +122,10 @@ cluster-push: ## Push hotreload's images to the running cluster's registry and w
 .PHONY: cluster-check
 cluster-check:
 	@hack/cluster/deps.sh --check
+
+.PHONY: cluster-component
+cluster-component: ## Stop, start or restart one component of the running cluster with its own flags (root; for fault tests): make cluster-component DO=stop|start|restart C=kube-apiserver|etcd|kubelet|containerd|...
+	hack/cluster/component.sh $(DO) $(C)
 
 .PHONY: cluster-down
 cluster-down: ## Stop the local cluster: every process it started, its mounts, bridge and iptables rules.

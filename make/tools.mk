@@ -87,6 +87,10 @@ CHART_FILES := $(CRD_DIR)/hotreload.dev_configreleases.yaml $(addprefix deploy/b
   rbac-webhook.yaml rbac-reloader.yaml rbac-people.yaml service.yaml networkpolicy.yaml \
   policy.yaml policy-controller.yaml policy-commands.yaml policy-kept.yaml)
 CHART_CERT_MANAGER_FILES := deploy/default/certificate.yaml
+# The alert rules and the dashboard: files/monitoring/ for prometheusRule.enabled
+# and dashboard.enabled.
+MONITORING_DIR := deploy/monitoring
+CHART_MONITORING_FILES := $(MONITORING_DIR)/rules.yaml $(MONITORING_DIR)/dashboard.json
 
 .PHONY: generate
 generate: $(CONTROLLER_GEN) ## Write the ConfigRelease CRD (deploy/base/crd) and deep-copy functions from api/, and the chart's copies of deploy/.
@@ -94,11 +98,13 @@ generate: $(CONTROLLER_GEN) ## Write the ConfigRelease CRD (deploy/base/crd) and
 	$(CONTROLLER_GEN) crd paths=./api/... output:crd:artifacts:config=$(CRD_DIR)
 	cp $(CHART_FILES) $(CHART_DIR)/files/
 	cp $(CHART_CERT_MANAGER_FILES) $(CHART_DIR)/files/cert-manager/
+	cp $(CHART_MONITORING_FILES) $(CHART_DIR)/files/monitoring/
 
 .PHONY: verify-generated
 verify-generated: $(CONTROLLER_GEN) ## Fail when the generated CRD or deep-copy functions are not those api/ gives, or the chart's copies of deploy/ are stale.
 	@for f in $(CHART_FILES); do cmp -s $$f $(CHART_DIR)/files/$${f##*/} || { echo "$(CHART_DIR)/files/$${f##*/} is not $$f: run make generate"; exit 1; }; done; \
-	for f in $(CHART_CERT_MANAGER_FILES); do cmp -s $$f $(CHART_DIR)/files/cert-manager/$${f##*/} || { echo "$(CHART_DIR)/files/cert-manager/$${f##*/} is not $$f: run make generate"; exit 1; }; done
+	for f in $(CHART_CERT_MANAGER_FILES); do cmp -s $$f $(CHART_DIR)/files/cert-manager/$${f##*/} || { echo "$(CHART_DIR)/files/cert-manager/$${f##*/} is not $$f: run make generate"; exit 1; }; done; \
+	for f in $(CHART_MONITORING_FILES); do cmp -s $$f $(CHART_DIR)/files/monitoring/$${f##*/} || { echo "$(CHART_DIR)/files/monitoring/$${f##*/} is not $$f: run make generate"; exit 1; }; done
 	@tmp=$$(mktemp -d); trap 'rm -rf $$tmp' EXIT; \
 	$(CONTROLLER_GEN) crd paths=./api/... output:crd:artifacts:config=$$tmp; \
 	diff -r $(CRD_DIR) $$tmp || { echo "the CRD is stale: run make generate"; exit 1; }; \

@@ -13,28 +13,6 @@ source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 [[ $(id -u) -eq 0 ]] || die "stopping the cluster needs root (it unmounts and removes network devices)"
 [[ -d $CLUSTER_DIR ]] || { log "nothing to stop: $CLUSTER_DIR does not exist"; exit 0; }
 
-# stop NAME: TERM the recorded process, wait up to 10 s, then KILL.
-stop() {
-  local name=$1 pid i
-  if ! pid_alive "$name"; then
-    rm -f "$PIDS/$name.pid"
-    return 0
-  fi
-  pid=$(<"$PIDS/$name.pid")
-  log "stopping $name (pid $pid)"
-  kill -TERM "$pid" 2>/dev/null || true
-  for ((i = 0; i < 40; i++)); do
-    [[ -d /proc/$pid ]] || break
-    sleep 0.25
-  done
-  if [[ -d /proc/$pid ]]; then
-    log "  $name did not stop after 10s; killing it"
-    kill -KILL "$pid" 2>/dev/null || true
-    sleep 0.5
-  fi
-  rm -f "$PIDS/$name.pid"
-}
-
 # The kubelet first, so it does not restart containers while they are removed.
 stop kubelet
 

@@ -70,4 +70,45 @@ pid_alive() {
   [[ $cmdline == *"$1"* ]]
 }
 
+# start NAME CMD...: runs CMD in its own session, logs to logs/NAME.log, PID in
+# pids/NAME.pid, its command line in pids/NAME.cmd (component.sh starts NAME
+# again from it).
+start() {
+  local name=$1; shift
+  log "starting $name (log: $LOGS/$name.log)"
+  printf '%s\0' "$@" >"$PIDS/$name.cmd"
+  setsid "$@" >>"$LOGS/$name.log" 2>&1 </dev/null &
+  echo $! >"$PIDS/$name.pid"
+  # Until the forked shell has exec'd the program, /proc/PID/cmdline still
+  # names this script, and pid_alive would take NAME for exited.
+  local i
+  for ((i = 0; i < 100; i++)); do
+    pid_alive "$name" && return 0
+    [[ -d /proc/$! ]] || return 0 # exited at once: wait_for shows its log
+    sleep 0.05
+  done
+}
+
+# stop NAME: TERM the recorded process, wait up to 10 s, then KILL.
+stop() {
+  local name=$1 pid i
+  if ! pid_alive "$name"; then
+    rm -f "$PIDS/$name.pid"
+    return 0
+  fi
+  pid=$(<"$PIDS/$name.pid")
+  log "stopping $name (pid $pid)"
+  kill -TERM "$pid" 2>/dev/null || true
+  for ((i = 0; i < 40; i++)); do
+    [[ -d /proc/$pid ]] || break
+    sleep 0.25
+  done
+  if [[ -d /proc/$pid ]]; then
+    log "  $name did not stop after 10s; killing it"
+    kill -KILL "$pid" 2>/dev/null || true
+    sleep 0.5
+  fi
+  rm -f "$PIDS/$name.pid"
+}
+
 kubectl_admin() { "$K8S_BIN/kubectl" --kubeconfig "$ADMIN_KUBECONFIG" "$@"; }

@@ -30,22 +30,6 @@ for b in containerd ctr runc iptables conntrack "$CNI_BIN_DIR/bridge"; do
   command -v "$b" >/dev/null 2>&1 || die "$b is missing; run 'make cluster-deps' (installs Debian's packages)"
 done
 
-# start NAME CMD...: runs CMD in its own session, logs to logs/NAME.log, PID in pids/NAME.pid.
-start() {
-  local name=$1; shift
-  log "starting $name (log: $LOGS/$name.log)"
-  setsid "$@" >>"$LOGS/$name.log" 2>&1 </dev/null &
-  echo $! >"$PIDS/$name.pid"
-  # Until the forked shell has exec'd the program, /proc/PID/cmdline still
-  # names this script, and pid_alive would take NAME for exited.
-  local i
-  for ((i = 0; i < 100; i++)); do
-    pid_alive "$name" && return 0
-    [[ -d /proc/$! ]] || return 0 # exited at once: wait_for shows its log
-    sleep 0.05
-  done
-}
-
 # fail_with_log NAME MESSAGE: print the end of NAME's log and stop.
 fail_with_log() {
   echo "---- last 40 lines of $LOGS/$1.log ----" >&2

@@ -2,12 +2,14 @@ package identity
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"slices"
 	"sync"
 	"time"
 
 	admissionregistrationv1 "k8s.io/api/admissionregistration/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 )
@@ -32,15 +34,36 @@ type policyCheck struct {
 }
 
 // inForce returns nil when the policy ReloaderPolicy exists, fails closed, and
-// is bound with the Deny action to every namespace; else why not.
+// is bound with the Deny action to every namespace; else why not. An API
+// server that does not answer changes nothing of the policy: what was seen
+// last holds until it answers (a replica stays ready through an API server
+// restart, and issues no token meanwhile anyway: each needs a TokenReview).
 func (p *policyCheck) inForce(ctx context.Context, now time.Time) error {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	if !p.at.IsZero() && now.Sub(p.at) < p.ttl {
 		return p.last
 	}
-	p.at, p.last = now, p.look(ctx)
+	err := p.look(ctx)
+	if unanswered(err) && !p.at.IsZero() {
+		return p.last // look again at the next call
+	}
+	p.at, p.last = now, err
 	return p.last
+}
+
+// unanswered reports whether err says nothing of the policy: the API server
+// did not answer, or answered that it could not.
+func unanswered(err error) bool {
+	var status apierrors.APIStatus
+	switch {
+	case err == nil:
+		return false
+	case errors.As(err, &status):
+		code := status.Status().Code
+		return code >= 500 || code == 429
+	}
+	return true // no answer: a transport error, a timeout
 }
 
 func (p *policyCheck) look(ctx context.Context) error {

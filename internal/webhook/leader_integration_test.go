@@ -34,6 +34,18 @@ func leaderOptions(t *testing.T, wh testenv.Webhook, ns string) webhook.ServerOp
 	}
 }
 
+// startReplica runs webhook serve's manager with o until cancel; done
+// receives what its Start returns.
+func startReplica(t *testing.T, env *testenv.Env, o webhook.ServerOptions) (cancel func(), done <-chan error) {
+	t.Helper()
+	mgr, err := webhook.NewManager(env.Config, o, testr.New(t))
+	require.NoError(t, err)
+	ctx, cancel := context.WithCancel(context.Background())
+	ch := make(chan error, 1)
+	go func() { ch <- mgr.Start(ctx) }()
+	return cancel, ch
+}
+
 // holder is who holds the controller's lease in ns, "" when nobody does.
 func holder(t *testing.T, env *testenv.Env, ns string) string {
 	t.Helper()
@@ -51,11 +63,7 @@ func TestIntegrationAStoppedLeaderReleasesItsLease(t *testing.T) {
 	env := testenv.Get(t)
 	wh := env.InstallWebhooks(t)
 	ns := env.Namespace(t, nil)
-	mgr, err := webhook.NewManager(env.Config, leaderOptions(t, wh, ns), testr.New(t))
-	require.NoError(t, err)
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- mgr.Start(ctx) }()
+	cancel, done := startReplica(t, env, leaderOptions(t, wh, ns))
 	defer cancel()
 	require.Eventually(t, func() bool { return holder(t, env, ns) != "" }, time.Minute, 50*time.Millisecond, "the leader holds the lease")
 	cancel()
@@ -71,11 +79,8 @@ func TestIntegrationLosingTheLeaseStopsTheControllersOnly(t *testing.T) {
 	env := testenv.Get(t)
 	wh := env.InstallWebhooks(t, webhookConfiguration())
 	ns := env.Namespace(t, nil)
-	mgr, err := webhook.NewManager(env.Config, leaderOptions(t, wh, ns), testr.New(t))
-	require.NoError(t, err)
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- mgr.Start(ctx) }()
+	ctx := context.Background()
+	cancel, done := startReplica(t, env, leaderOptions(t, wh, ns))
 	t.Cleanup(func() {
 		cancel()
 		require.NoError(t, <-done)

@@ -12,8 +12,9 @@ type Metrics struct {
 	duration *prometheus.HistogramVec
 }
 
-// NewMetrics registers the admission metrics with reg.
-func NewMetrics(reg prometheus.Registerer) *Metrics {
+// NewMetrics registers the admission metrics with reg, and the expiry of
+// the serving certificate in certDir.
+func NewMetrics(reg prometheus.Registerer, certDir string) *Metrics {
 	m := &Metrics{
 		total: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "hotreload_admission_total",
@@ -25,7 +26,7 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 			Buckets: []float64{.0001, .00025, .0005, .001, .0025, .005, .01, .025, .05, .1, .25, 1},
 		}, []string{"outcome"}),
 	}
-	reg.MustRegister(m.total, m.duration)
+	reg.MustRegister(m.total, m.duration, newCertExpiry(certDir))
 	return m
 }
 

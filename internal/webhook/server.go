@@ -143,7 +143,7 @@ func NewManager(cfg *rest.Config, o ServerOptions, log logr.Logger) (manager.Man
 		Sources:    NewSourceReader(mgr.GetAPIReader()),
 		Options:    o.Mutate,
 		Decoder:    admission.NewDecoder(scheme),
-		Metrics:    NewMetrics(o.Registry),
+		Metrics:    NewMetrics(o.Registry, o.CertDir),
 	}
 	mgr.GetWebhookServer().Register(Path, guard(o.Admission.orDefault(AdmissionLimits), &webhook.Admission{Handler: injector}))
 	exchanger, err := identity.New(mgr, identity.Options{ReloaderImage: o.Mutate.ReloaderImage, TTL: o.ReloaderTokenTTL})
@@ -201,14 +201,15 @@ type controllers struct {
 // it campaigns for the lease again.
 const campaignAgain = time.Second
 
-// Start runs the controllers until ctx ends.
+// Start runs the controllers until ctx ends. A manager that cannot be made
+// (the API server away: the access reconciler asks who it is) is tried again
+// as one that stopped: nothing here ends the process.
 func (c *controllers) Start(ctx context.Context) error {
 	for {
 		mgr, err := c.newManager()
-		if err != nil {
-			return err
+		if err == nil {
+			err = mgr.Start(ctx)
 		}
-		err = mgr.Start(ctx)
 		if ctx.Err() != nil {
 			return nil
 		}

@@ -195,7 +195,9 @@ func runManagerWith(t testing.TB, cfg *rest.Config, o webhook.ServerOptions, log
 		o.ExchangePort = freePort(t)
 	}
 	o.HealthAddr = "0"
-	o.Registry = prometheus.NewRegistry()
+	if o.Registry == nil {
+		o.Registry = prometheus.NewRegistry()
+	}
 	mgr, err := webhook.NewManager(cfg, o, log)
 	require.NoError(t, err)
 	ctx, cancel := context.WithCancel(context.Background())

@@ -1,6 +1,7 @@
 package reload
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
@@ -52,6 +53,8 @@ type Reporter struct {
 	// RetryAfter is the first wait before an unwritten outcome is sent again;
 	// it doubles up to a minute. 1s when zero.
 	RetryAfter time.Duration
+	// Timeout bounds each attempt; reportTimeout when zero.
+	Timeout time.Duration
 
 	// writing serialises writes, so an older outcome sent again never lands
 	// after a newer one; it guards pending too.
@@ -137,9 +140,15 @@ func (r *Reporter) Run(ctx context.Context) {
 	}
 }
 
+// reportTimeout bounds one attempt of a report: a request to an API server
+// that went away and came back must not hold the report forever.
+const reportTimeout = 15 * time.Second
+
 // write patches the pod, then records a failure's Event. Only the patch is retried:
 // an Event is worth a log line when it cannot be recorded, not a second patch.
 func (r *Reporter) write(ctx context.Context, o Outcome) error {
+	ctx, cancel := context.WithTimeout(ctx, cmp.Or(r.Timeout, reportTimeout))
+	defer cancel()
 	var err error
 	if o.Failed {
 		err = r.Failed(ctx, o.Revision, o.Message)

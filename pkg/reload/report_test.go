@@ -1,10 +1,18 @@
 package reload
 
 import (
+	"context"
+	"errors"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/types"
+	"k8s.io/apimachinery/pkg/watch"
 
 	"github.com/hotreload/hotreload/pkg/annotations"
 )
@@ -20,4 +28,53 @@ func TestFailedValueIsPrintableText(t *testing.T) {
 		assert.Equal(t, "0123456789ab: "+strings.Repeat(`\x1b[2J`, 128)+`\…`+" (at 2026-12-07T12:00:00Z)", v)
 		assert.LessOrEqual(t, len(v), annotations.MaxFailed)
 	})
+}
+
+// hangingAPI answers no patch until answer is closed: an API server that
+// went away and came back, with a request that never returns.
+type hangingAPI struct {
+	answer  chan struct{}
+	patched chan []byte
+}
+
+func (a *hangingAPI) ListPods(context.Context, string, metav1.ListOptions) (*corev1.PodList, error) {
+	return nil, errors.New("not used")
+}
+
+func (a *hangingAPI) WatchPods(context.Context, string, metav1.ListOptions) (watch.Interface, error) {
+	return nil, errors.New("not used")
+}
+
+func (a *hangingAPI) CreateEvent(_ context.Context, _ string, ev *corev1.Event) (*corev1.Event, error) {
+	return ev, nil
+}
+
+func (a *hangingAPI) PatchPod(ctx context.Context, _, _ string, _ types.PatchType, data []byte, _ metav1.PatchOptions) (*corev1.Pod, error) {
+	select {
+	case <-a.answer:
+		a.patched <- data
+		return &corev1.Pod{}, nil
+	case <-ctx.Done():
+		return nil, ctx.Err()
+	}
+}
+
+// A report whose request hangs gives up after its timeout and is sent
+// again: it lands once the API server answers, instead of holding every
+// later report.
+func TestAReportThatHangsIsSentAgain(t *testing.T) {
+	api := &hangingAPI{answer: make(chan struct{}), patched: make(chan []byte, 1)}
+	r := &Reporter{Client: api, Namespace: "shop", PodName: "web-1", RetryAfter: 10 * time.Millisecond, Timeout: 50 * time.Millisecond}
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	go r.Run(ctx)
+	err := r.Report(ctx, Outcome{Revision: "0123456789ab", Message: "applied"})
+	require.ErrorIs(t, err, context.DeadlineExceeded)
+	close(api.answer)
+	select {
+	case data := <-api.patched:
+		assert.Contains(t, string(data), `"hotreload/applied":"0123456789ab"`)
+	case <-time.After(10 * time.Second):
+		t.Fatal("the report was not sent again")
+	}
 }

@@ -168,7 +168,7 @@ func TestIntegrationAnAbortDuringAStepRollsBack(t *testing.T) {
 	data0 := map[string]string{"app.conf": "v=0"}
 	c.configMap("app", data0)
 	pods := c.replicaSet("web", 8, slow, "app")
-	startController(t, c.env, c.ns)
+	run := startController(t, c.env, c.ns)
 	stable := sourceRev(data0)
 	c.waitRelease("app", "first seen", phase(v1alpha1.PhaseComplete, stable))
 	rev0 := c.desired(pods[0])
@@ -201,6 +201,9 @@ func TestIntegrationAnAbortDuringAStepRollsBack(t *testing.T) {
 		ReasonAborted + `: Abort by jane ("error rate up"): aborted: every pod goes back to stable revision ` + stable,
 		rolledBackEv(stable, cand),
 	}, events[len(events)-2:])
+	counted := metricValues(t, run.registry)
+	assert.Equal(t, 1.0, counted["hotreload_rollbacks_total{"+c.ns+"}"], "the rollback is counted")
+	assert.NotContains(t, counted, "hotreload_rollouts_halted_total{"+c.ns+"}", "an abort is a command, not a reload failure")
 
 	// It holds: a new pod starts on stable, and a promote is refused.
 	c.addPod("web-new", c.replicaSetObject("web"), slow, "app")

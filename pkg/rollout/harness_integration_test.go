@@ -561,8 +561,9 @@ func assertEqual(a, b map[string]string) bool {
 	return true
 }
 
-// metricValues returns the rollout counters and the number of durations
-// observed, as "name{namespace}".
+// metricValues returns the rollout counters that counted and the number of
+// durations observed, as "name{namespace}" (a watched namespace's counters
+// start at 0: those still at 0 are left out).
 func metricValues(t testing.TB, reg *prometheus.Registry) map[string]float64 {
 	t.Helper()
 	mfs, err := reg.Gather()
@@ -572,7 +573,7 @@ func metricValues(t testing.TB, reg *prometheus.Registry) map[string]float64 {
 		for _, m := range mf.GetMetric() {
 			key := mf.GetName() + "{" + m.GetLabel()[0].GetValue() + "}"
 			switch {
-			case m.GetCounter() != nil:
+			case m.GetCounter() != nil && m.GetCounter().GetValue() != 0:
 				out[key] = m.GetCounter().GetValue()
 			case m.GetHistogram() != nil:
 				out[key+" count"] = float64(m.GetHistogram().GetSampleCount())

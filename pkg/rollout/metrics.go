@@ -32,7 +32,7 @@ func NewMetrics(reg prometheus.Registerer) (*Metrics, error) {
 	m := &Metrics{
 		started:   counter("hotreload_rollouts_started_total", "Config rollouts started (first release of a revision to a group of pods)."),
 		completed: counter("hotreload_rollouts_completed_total", "Config rollouts completed: every pod of the group runs the revision and stayed healthy for the interval."),
-		halted:    counter("hotreload_rollouts_halted_total", "Config rollouts halted by a pod that failed, stopped being Ready or restarted."),
+		halted:    counter("hotreload_rollouts_halted_total", "Config rollouts halted by a pod that failed, stopped being Ready or restarted (an abort is counted in hotreload_release_commands_total)."),
 		rollbacks: counter("hotreload_rollbacks_total", "Halted config rollouts whose every pod runs the stable revision again."),
 		steps:     counter("hotreload_rollout_steps_released_total", "Rollout steps released."),
 		duration: prometheus.NewHistogramVec(prometheus.HistogramOpts{
@@ -119,14 +119,21 @@ func (m *Metrics) releasePhase(ns, name string, phase v1alpha1.Phase) {
 func (m *Metrics) podNotInjected(ns string) { m.notInjected.WithLabelValues(ns).Inc() }
 
 // namespaceListed sets whether the cache of namespace ns has listed its
-// objects; with watched false, it removes the namespace's series.
+// objects; with watched false, it removes the namespace's listed series.
+// A watched namespace's counters are there from the start, at 0: increase()
+// does not count a series' first sample, so a counter that appeared at 1
+// would hide the first pod admitted without its sidecar, or the first halt.
 func (m *Metrics) namespaceListed(ns string, watched, listed bool) {
-	switch {
-	case !watched:
+	if !watched {
 		m.listed.DeleteLabelValues(ns)
-	case listed:
-		m.listed.WithLabelValues(ns).Set(1)
-	default:
-		m.listed.WithLabelValues(ns).Set(0)
+		return
 	}
+	for _, c := range []*prometheus.CounterVec{m.started, m.completed, m.halted, m.rollbacks, m.steps, m.notInjected} {
+		c.WithLabelValues(ns)
+	}
+	v := 0.0
+	if listed {
+		v = 1
+	}
+	m.listed.WithLabelValues(ns).Set(v)
 }

@@ -121,6 +121,25 @@ type Decision struct {
 //     than the step reached says, that is the step the promote reaches); not
 //     while held.
 func Plan(in Input) Decision {
+	d := plan(in)
+	if len(d.Halts) > 0 || d.Advanced || d.Complete {
+		return d
+	}
+	var holders []Pod
+	for _, p := range in.Pods {
+		if p.Holds {
+			holders = append(holders, p)
+		}
+	}
+	if w := notReadyWake(holders, in.Now); !w.IsZero() && (d.RequeueAt.IsZero() || w.Before(d.RequeueAt)) {
+		d.RequeueAt = w
+	}
+	return d
+}
+
+// plan is Plan but for the wake of a holder not Ready for less than
+// notReadyGrace.
+func plan(in Input) Decision {
 	steps := in.Steps
 	if len(steps) == 0 {
 		steps = annotations.DefaultRollout
@@ -239,6 +258,26 @@ func believable(t time.Time, in Input) bool {
 	return !t.IsZero() && !t.Before(in.released().Add(-maxClockSkew)) && !t.After(in.Now.Add(maxClockSkew))
 }
 
+// notReadyGrace is how long a pod holding the candidate may be not Ready,
+// without a container restart, before that halts the release: a restart of
+// the node's agents (the kubelet, containerd) turns every pod of the node not
+// Ready for a moment, which says nothing of the config. A restart halts at
+// once.
+const notReadyGrace = 5 * time.Second
+
+// notReadyWake is when a holder not Ready now will have been so for
+// notReadyGrace (its halt is decided then, if it still is), zero for none.
+func notReadyWake(holders []Pod, now time.Time) time.Time {
+	var wake time.Time
+	for _, p := range holders {
+		t := p.ReadySince.Add(notReadyGrace)
+		if !p.Ready && !p.ReadySince.IsZero() && t.After(now) && (wake.IsZero() || t.Before(wake)) {
+			wake = t
+		}
+	}
+	return wake
+}
+
 // halt reports whether a pod holding the candidate halts the release: it
 // failed to apply its release, or it stopped being Ready or restarted within
 // the interval after the step was released (the controller's clock) or after
@@ -254,27 +293,28 @@ func halt(p Pod, in Input) (Halt, bool) {
 		return Halt{}, false
 	}
 	if at := p.AppliedAt; at.IsZero() || at.After(in.Now.Add(maxClockSkew)) {
-		if what, _, ok := failure(p, in.Since, time.Time{}); ok {
+		if what, _, ok := failure(p, in.Since, time.Time{}, in.Now); ok {
 			return Halt{Pod: p.Name, Cause: what + " after the revision was released, and its hotreload/applied-at cannot be true"}, true
 		}
 		return Halt{}, false
 	}
-	if what, t, ok := failure(p, p.AppliedAt, p.AppliedAt.Add(in.Interval)); ok {
+	if what, t, ok := failure(p, p.AppliedAt, p.AppliedAt.Add(in.Interval), in.Now); ok {
 		return Halt{Pod: p.Name, Cause: fmt.Sprintf("%s %s after applying the revision", what, t.Sub(p.AppliedAt))}, true
 	}
 	released := in.released()
-	if what, t, ok := failure(p, released, released.Add(in.Interval)); ok {
+	if what, t, ok := failure(p, released, released.Add(in.Interval), in.Now); ok {
 		return Halt{Pod: p.Name, Cause: fmt.Sprintf("%s %s after the step was released", what, t.Sub(released))}, true
 	}
 	return Halt{}, false
 }
 
 // failure returns what failed on p from start until end (no end when zero),
-// and when: it stopped being Ready, or a container restarted.
-func failure(p Pod, start, end time.Time) (what string, at time.Time, ok bool) {
+// and when: it stopped being Ready (and stayed so for notReadyGrace by now),
+// or a container restarted.
+func failure(p Pod, start, end, now time.Time) (what string, at time.Time, ok bool) {
 	within := func(t time.Time) bool { return !t.IsZero() && !t.Before(start) && (end.IsZero() || t.Before(end)) }
 	switch {
-	case !p.Ready && within(p.ReadySince):
+	case !p.Ready && within(p.ReadySince) && !now.Before(p.ReadySince.Add(notReadyGrace)):
 		return "stopped being Ready", p.ReadySince, true
 	case within(p.LastRestart):
 		return "a container restarted", p.LastRestart, true

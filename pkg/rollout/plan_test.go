@@ -143,10 +143,17 @@ func TestPlan(t *testing.T) {
 		pods: with(with(fleet(8), holding, 7), func(p *Pod) { p.Failed, p.FailedReason = revA, "process died (at 12:00)" }, 7),
 		want: Decision{Step: 1, Steps: 3, Total: 8, Halts: []Halt{{Pod: "p7", Cause: "process died (at 12:00)"}}},
 	}, {
-		name:  "halts on a pod that stopped being Ready within its interval",
+		name:  "halts on a pod that stopped being Ready within its interval, and stayed so",
+		steps: canary, step: 1,
+		pods: with(with(fleet(8), appliedAt(t0.Add(-9*time.Second)), 7), func(p *Pod) { p.Ready, p.ReadySince = false, t0.Add(-6*time.Second) }, 7),
+		want: Decision{Step: 1, Steps: 3, Total: 8, Halts: []Halt{{Pod: "p7", Cause: "stopped being Ready 3s after applying the revision"}}},
+	}, {
+		// A restart of the kubelet or containerd turns every pod not Ready
+		// for a moment: not the config's doing.
+		name:  "waits a pod not Ready for less than notReadyGrace, without a restart, out",
 		steps: canary, step: 1,
 		pods: with(with(fleet(8), appliedAt(t0.Add(-5*time.Second)), 7), func(p *Pod) { p.Ready, p.ReadySince = false, t0.Add(-2*time.Second) }, 7),
-		want: Decision{Step: 1, Steps: 3, Total: 8, Halts: []Halt{{Pod: "p7", Cause: "stopped being Ready 3s after applying the revision"}}},
+		want: Decision{Step: 1, Steps: 3, Target: 1, Total: 8, RequeueAt: t0.Add(3 * time.Second)},
 	}, {
 		name:  "halts on a pod whose container restarted within its interval",
 		steps: canary, step: 1,
@@ -161,7 +168,7 @@ func TestPlan(t *testing.T) {
 		name:  "does not halt on a pod that stopped being Ready after its interval",
 		steps: canary, step: 1,
 		pods: with(with(fleet(8), appliedAt(t0.Add(-time.Minute)), 7), func(p *Pod) { p.Ready, p.ReadySince = false, t0.Add(-time.Second) }, 7),
-		want: Decision{Step: 1, Steps: 3, Target: 1, Total: 8},
+		want: Decision{Step: 1, Steps: 3, Target: 1, Total: 8, RequeueAt: t0.Add(4 * time.Second)},
 	}, {
 		name:  "does not halt on a pod that does not hold the candidate",
 		steps: canary, step: 1,
@@ -343,9 +350,9 @@ func TestPlanGateRunsOnTheControllersClock(t *testing.T) {
 		want: Decision{Step: 1, Steps: 3, Total: 8, Halts: []Halt{{Pod: "p7", Cause: "a container restarted 3s after the step was released"}}},
 	}, {
 		name:      "halts on a holder that stopped being Ready between its release and an applied-at written later than it applied",
-		stepSince: t0.Add(-10 * time.Second),
+		stepSince: t0.Add(-12 * time.Second),
 		pods: with(with(fleet(8), appliedAt(t0.Add(5*time.Second)), 7),
-			func(p *Pod) { p.Ready, p.ReadySince = false, t0.Add(-4*time.Second) }, 7),
+			func(p *Pod) { p.Ready, p.ReadySince = false, t0.Add(-6*time.Second) }, 7),
 		want: Decision{Step: 1, Steps: 3, Total: 8, Halts: []Halt{{Pod: "p7", Cause: "stopped being Ready 6s after the step was released"}}},
 	}, {
 		name:      "halts on a holder whose node clock is an hour behind, on its own times",

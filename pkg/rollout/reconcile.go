@@ -473,12 +473,12 @@ func (r *Reconciler) act(ctx context.Context, c *contents, rel *v1alpha1.ConfigR
 	}
 	switch {
 	case d.Halting:
-		r.Metrics.rolloutHalted(s.Namespace)
 		for _, w := range d.HaltWarnings {
 			ev.warning(ReasonInvalidSettings, actionHalt, "%s", w)
 		}
 		var msg string
-		if d.Halt != nil { // a pod halted it; an abort was announced with its command
+		if d.Halt != nil { // a pod halted it; an abort was announced, and counted, with its command
+			r.Metrics.rolloutHalted(s.Namespace)
 			msg = fmt.Sprintf("release of config revision %s halted at pod %s of %s: %s; every pod goes back to stable revision %s",
 				cand, d.Halt.Pod, d.HaltedAt, d.Halt.Cause, next.Stable)
 			if d.RetryNote != "" {

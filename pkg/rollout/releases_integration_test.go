@@ -132,6 +132,9 @@ func TestIntegrationAHaltHoldsThroughChurnAndRollsBack(t *testing.T) {
 	stable, cand, rev0, o := b.stable, b.cand, b.rev0, b.order
 	halted, want := b.rolledBack()
 	assert.Equal(t, []string{halted}, c.events("Pod", o[0]))
+	counted := metricValues(t, first.registry)
+	assert.Equal(t, 1.0, counted["hotreload_rollouts_halted_total{"+c.ns+"}"], "the failing pod's halt is counted")
+	assert.Equal(t, 1.0, counted["hotreload_rollbacks_total{"+c.ns+"}"])
 	assert.Equal(t, []string{stepEv(cand, "ReplicaSet/web", 1, 3, 1, 3, o[0]), halted, rolledBackEv(stable, cand)}, c.waitEvents("ReplicaSet", "web", ReasonRolledBack))
 	wantPods := all(c.pods("web"), " "+rev0)
 	wantPods[o[0]] = rev0 + " " + rev0

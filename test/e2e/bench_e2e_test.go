@@ -333,6 +333,7 @@ func handlerHistogram(ctx context.Context, t testing.TB, cs kubernetes.Interface
 type scraper struct {
 	client *http.Client
 	token  string
+	ca     []byte // PEM
 }
 
 // newScraper makes a ServiceAccount in namespace ns that may read the
@@ -361,7 +362,7 @@ func newScraper(ctx context.Context, t testing.TB, cs kubernetes.Interface, ns s
 	roots := x509.NewCertPool()
 	require.True(t, roots.AppendCertsFromPEM(mwc.Webhooks[0].ClientConfig.CABundle), "hotreload's CA bundle")
 	tlsConfig := &tls.Config{RootCAs: roots, ServerName: "hotreload-webhook." + hotreloadNamespace + ".svc", MinVersion: tls.VersionTLS12}
-	return scraper{token: tr.Status.Token, client: &http.Client{Timeout: 10 * time.Second,
+	return scraper{token: tr.Status.Token, ca: mwc.Webhooks[0].ClientConfig.CABundle, client: &http.Client{Timeout: 10 * time.Second,
 		Transport: &http.Transport{TLSClientConfig: tlsConfig, DisableKeepAlives: true}}}
 }
 

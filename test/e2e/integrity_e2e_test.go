@@ -14,6 +14,7 @@ import (
 	rbacv1 "k8s.io/api/rbac/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/client-go/kubernetes"
 	typedcorev1 "k8s.io/client-go/kubernetes/typed/core/v1"
 
 	v1alpha1 "github.com/hotreload/hotreload/api/v1alpha1"
@@ -30,18 +31,8 @@ func TestReleaseSurvivesReplaceForce(t *testing.T) {
 	defer cancel()
 	cs := clusterClient(t)
 	installHotreload(ctx, t, cs)
-	d := demo{
-		name: "replaced", replicas: 3, subPath: true, inject: true,
-		annotations: map[string]string{"hotreload/rollout": "1,100%", "hotreload/rollout-interval": "3s"},
-		args:        []string{"--fail-on=broken"},
-	}
-	good := uniqueConfig("color=blue")
-	pods := d.start(ctx, t, cs, good)
-	bad := uniqueConfig("color=red broken")
-	d.edit(ctx, t, cs, bad)
-	halted := waitRelease(ctx, t, cs, d.ns, d.name, "halted and rolled back", 2*time.Minute, rolledBack(sourceRevision(bad)))
+	d, _, good, halted := haltedDemo(ctx, t, cs, "replaced")
 	require.Empty(t, halted.OwnerReferences, "the release is not owned by its source object")
-	waitServing(ctx, t, pods, good, time.Now(), 90*time.Second) // the canary once the kubelet started it again
 
 	// kubectl get cm -o yaml | kubectl replace --force -f -
 	cms := cs.CoreV1().ConfigMaps(d.ns)
@@ -59,7 +50,7 @@ func TestReleaseSurvivesReplaceForce(t *testing.T) {
 
 	// Scale up: the new pods start on stable, none is given the bad config.
 	patchDeployment(ctx, t, cs, d.ns, d.name, `{"spec":{"replicas":5}}`)
-	pods = waitDeploymentPods(ctx, t, cs, d.ns, "app="+d.name, 5)
+	pods := waitDeploymentPods(ctx, t, cs, d.ns, "app="+d.name, 5)
 	requireServing(ctx, t, pods, good, "no pod serves the bad config after replace --force and a scale-up")
 	rel := waitRelease(ctx, t, cs, d.ns, d.name, "still halted with five pods", time.Minute, func(rel *v1alpha1.ConfigRelease) bool {
 		return rel.Status.Phase == v1alpha1.PhaseHalted && rel.Status.SourceGoneSince == nil &&
@@ -69,6 +60,25 @@ func TestReleaseSurvivesReplaceForce(t *testing.T) {
 	require.Equal(t, halted.Status.Stable, rel.Status.Stable)
 	require.Equal(t, halted.Status.Candidate, rel.Status.Candidate)
 	require.Equal(t, halted.Status.Halt.Pod, rel.Status.Halt.Pod, "the same halt")
+}
+
+// haltedDemo starts a demo of three pods at 1,100% that serves a good
+// config, edits in one its first pod refuses, and waits until the release
+// halted, rolled back and every pod serves the good config again.
+func haltedDemo(ctx context.Context, t *testing.T, cs *kubernetes.Clientset, name string) (demo, map[string]string, string, *v1alpha1.ConfigRelease) {
+	t.Helper()
+	d := demo{
+		name: name, replicas: 3, subPath: true, inject: true,
+		annotations: map[string]string{"hotreload/rollout": "1,100%", "hotreload/rollout-interval": "3s"},
+		args:        []string{"--fail-on=broken"},
+	}
+	good := uniqueConfig("color=blue")
+	pods := d.start(ctx, t, cs, good)
+	bad := uniqueConfig("color=red broken")
+	d.edit(ctx, t, cs, bad)
+	halted := waitRelease(ctx, t, cs, d.ns, d.name, "halted and rolled back", 2*time.Minute, rolledBack(sourceRevision(bad)))
+	waitServing(ctx, t, pods, good, time.Now(), 90*time.Second) // the canary once the kubelet started it again
+	return d, pods, good, halted
 }
 
 // TestForgedStableCopyIsNeverServed: a release halted on a bad config, so
@@ -82,17 +92,7 @@ func TestForgedStableCopyIsNeverServed(t *testing.T) {
 	defer cancel()
 	cs := clusterClient(t)
 	installHotreload(ctx, t, cs)
-	d := demo{
-		name: "forged", replicas: 3, subPath: true, inject: true,
-		annotations: map[string]string{"hotreload/rollout": "1,100%", "hotreload/rollout-interval": "3s"},
-		args:        []string{"--fail-on=broken"},
-	}
-	good := uniqueConfig("color=blue")
-	pods := d.start(ctx, t, cs, good)
-	bad := uniqueConfig("color=red broken")
-	d.edit(ctx, t, cs, bad)
-	waitRelease(ctx, t, cs, d.ns, d.name, "halted and rolled back", 2*time.Minute, rolledBack(sourceRevision(bad)))
-	waitServing(ctx, t, pods, good, time.Now(), 90*time.Second)
+	d, pods, good, _ := haltedDemo(ctx, t, cs, "forged")
 
 	// An editor of the namespace (Kubernetes' edit role).
 	_, err := cs.CoreV1().ServiceAccounts(d.ns).Create(ctx, &corev1.ServiceAccount{ObjectMeta: metav1.ObjectMeta{Name: "eve"}}, metav1.CreateOptions{})

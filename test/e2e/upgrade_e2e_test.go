@@ -76,6 +76,8 @@ func TestUpgradeKeepsInjectedPodsWorking(t *testing.T) {
 		require.Equal(t, imagesN, podImages(ctx, t, cs, d.ns, pods), "the pods run N's sidecar still")
 	})
 
+	// Once version 2 is stable, a new pod starts on it.
+	waitRelease(ctx, t, cs, d.ns, d.name, "version 2 complete", time.Minute, isPhase(v1alpha1.PhaseComplete, sourceRevision(uniqueConfigOf(t, ctx, cs, d.ns, d.name))))
 	d.replicas = 3
 	patchDeployment(ctx, t, cs, d.ns, d.name, `{"spec":{"replicas":3}}`)
 	all := waitDeploymentPods(ctx, t, cs, d.ns, "app="+d.name, 3)
