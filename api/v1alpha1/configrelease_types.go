@@ -142,6 +142,11 @@ type Halt struct {
 	Time  metav1.Time `json:"time"`
 	// RolledBack is true once no consumer runs the candidate any more.
 	RolledBack bool `json:"rolledBack,omitempty"`
+	// NextRetry is when the candidate is retried from step 1
+	// (hotreload/on-halt: retry), once every pod went back to stable; absent
+	// when the halt holds: the policy is hold, a user aborted the release,
+	// or its retries are spent.
+	NextRetry *metav1.Time `json:"nextRetry,omitempty"`
 }
 
 // WorkloadStatus is one consuming workload's progress through the candidate.
@@ -198,6 +203,9 @@ type ConfigReleaseStatus struct {
 	// CandidateSince is when the controller first saw the candidate.
 	CandidateSince *metav1.Time `json:"candidateSince,omitempty"`
 	Halt           *Halt        `json:"halt,omitempty"`
+	// Retries counts the automatic retries of the candidate after a halt
+	// (hotreload/on-halt: retry); a new candidate starts again from 0.
+	Retries int32 `json:"retries,omitempty"`
 	// Workloads are the consumers of the source.
 	Workloads []WorkloadStatus `json:"workloads,omitempty"`
 	// Summary is one line for kubectl get: per workload its step.

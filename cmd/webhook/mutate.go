@@ -6,13 +6,17 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"slices"
 	"strconv"
 	"strings"
 
+	v1alpha1 "github.com/hotreload/hotreload/api/v1alpha1"
 	"github.com/hotreload/hotreload/internal/cli"
 	"github.com/hotreload/hotreload/internal/manifest"
 	"github.com/hotreload/hotreload/internal/version"
+	"github.com/hotreload/hotreload/pkg/annotations"
 	"github.com/hotreload/hotreload/pkg/mutate"
+	"github.com/hotreload/hotreload/pkg/release"
 )
 
 // nativeSidecarMinor is the first Kubernetes 1.x release with native sidecars.
@@ -26,8 +30,11 @@ func mutateCommand(stdin io.Reader, stdout, stderr io.Writer) func(context.Conte
 		kube := fs.String("kube-version", "1.37", "Kubernetes version of the API server; before 1.29 the reloader is a plain container")
 		nsAnnotations := keyValues{}
 		fs.Var(nsAnnotations, "namespace-annotation", "annotation of the pods' namespace, KEY=VALUE (repeatable), e.g. hotreload/rollout=1,100%")
+		ignored := ignoredSources{}
+		fs.Var(ignored, "ignore", "a source annotated hotreload/ignore: \"true\" that is not in FILE, configmap/NAME or secret/NAME (repeatable)")
 		if err := cli.Parse(fs, args, "-f FILE [flags]",
-			"Reads Pods and workloads from FILE (- for stdin), prints them mutated on stdout and the warnings on stderr."); err != nil {
+			"Reads Pods and workloads from FILE (- for stdin), prints them mutated on stdout and the warnings on stderr.\n"+
+				"The ConfigMaps and Secrets in FILE give their annotations (hotreload/ignore), as the webhook reads them in the cluster."); err != nil {
 			return err
 		}
 		if *file == "" {
@@ -52,6 +59,7 @@ func mutateCommand(stdin io.Reader, stdout, stderr io.Writer) func(context.Conte
 			Version:              version.Version,
 			NativeSidecar:        native,
 			NamespaceAnnotations: nsAnnotations,
+			SourceAnnotations:    ignored,
 		})
 		if err != nil {
 			return fmt.Errorf("%s: %w", name, err)
@@ -95,5 +103,34 @@ func (kv keyValues) Set(s string) error {
 		return fmt.Errorf("want KEY=VALUE, got %q", s)
 	}
 	kv[k] = v
+	return nil
+}
+
+// ignoredSources is the repeatable --ignore KIND/NAME flag: each source as
+// annotated hotreload/ignore: "true".
+type ignoredSources map[release.Source]map[string]string
+
+func (ig ignoredSources) String() string {
+	var s []string
+	for src := range ig {
+		s = append(s, src.Key())
+	}
+	slices.Sort(s)
+	return strings.Join(s, ",")
+}
+
+func (ig ignoredSources) Set(v string) error {
+	kind, name, _ := strings.Cut(v, "/")
+	var k v1alpha1.SourceKind
+	switch strings.ToLower(kind) {
+	case "configmap", "configmaps", "cm":
+		k = v1alpha1.SourceConfigMap
+	case "secret", "secrets":
+		k = v1alpha1.SourceSecret
+	}
+	if k == "" || name == "" {
+		return fmt.Errorf("want configmap/NAME or secret/NAME, got %q", v)
+	}
+	ig[release.Source{Kind: k, Name: name}] = map[string]string{annotations.Ignore: "true"}
 	return nil
 }

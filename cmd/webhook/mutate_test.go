@@ -63,3 +63,24 @@ func TestNativeSidecar(t *testing.T) {
 		assert.Equal(t, want, got, v)
 	}
 }
+
+// The preview cannot read the cluster: --ignore names a source annotated
+// hotreload/ignore: "true" that the manifest does not hold; one the manifest
+// holds says so itself.
+func TestMutateCommandIgnoredSources(t *testing.T) {
+	out, errOut, err := runMutate(t, podYAML, "-f", "-", "--ignore", "configmap/app-config")
+	require.NoError(t, err)
+	assert.NotContains(t, out, "hotreload-", "its only volume is left as written: the pod as read")
+	assert.Equal(t, `document 1 (Pod "app"): volume "config" is left as written: ConfigMap "app-config" is annotated hotreload/ignore: "true"`+"\n"+
+		`document 1 (Pod "app"): no config volume of the reloaded containers can be reloaded: pod left unchanged`+"\n", errOut)
+
+	withSource := podYAML + "---\napiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: app-config\n  annotations: {hotreload/ignore: \"true\"}\n"
+	out, errOut, err = runMutate(t, withSource, "-f", "-")
+	require.NoError(t, err)
+	assert.NotContains(t, out, "hotreload-reloader")
+	assert.Contains(t, errOut, `volume "config" is left as written: ConfigMap "app-config" is annotated hotreload/ignore: "true"`)
+
+	_, errOut, err = runMutate(t, podYAML, "-f", "-", "--ignore", "deployment/web")
+	assert.Error(t, err)
+	assert.Contains(t, errOut, `invalid value "deployment/web" for flag -ignore: want configmap/NAME or secret/NAME, got "deployment/web"`)
+}

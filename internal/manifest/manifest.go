@@ -18,7 +18,9 @@ import (
 	utilyaml "k8s.io/apimachinery/pkg/util/yaml"
 	"sigs.k8s.io/yaml"
 
+	v1alpha1 "github.com/hotreload/hotreload/api/v1alpha1"
 	"github.com/hotreload/hotreload/pkg/mutate"
+	"github.com/hotreload/hotreload/pkg/release"
 )
 
 // Result is one document of a manifest after mutation.
@@ -40,14 +42,20 @@ var ErrInvalid = errors.New("invalid manifest")
 // Deployments, StatefulSets, DaemonSets, ReplicaSets, Jobs and CronJobs. Other
 // objects are returned as read. Empty documents are skipped and not counted
 // in document numbers. An error names the document it is about.
+//
+// The annotations of the ConfigMaps and Secrets of the manifest, wherever
+// they are in it, are those the webhook would read of them
+// (hotreload/ignore), for the pods of their namespace (any, for an object
+// without one, or a pod without one); opts.SourceAnnotations, when set, are
+// laid over them.
 func Mutate(r io.Reader, opts mutate.Options) ([]Result, error) {
 	dec := utilyaml.NewYAMLOrJSONDecoder(r, 4096)
-	var results []Result
+	var docs []json.RawMessage
 	for doc := 1; ; doc++ {
 		var raw json.RawMessage
 		err := dec.Decode(&raw)
 		if errors.Is(err, io.EOF) {
-			return results, nil
+			break
 		}
 		if err != nil {
 			return nil, fmt.Errorf("document %d: %w: %w", doc, ErrInvalid, err)
@@ -56,13 +64,67 @@ func Mutate(r io.Reader, opts mutate.Options) ([]Result, error) {
 			doc--
 			continue
 		}
-		res, err := mutateDoc(raw, opts)
+		docs = append(docs, raw)
+	}
+	sources := sourcesOf(docs)
+	var results []Result
+	for i, raw := range docs {
+		res, err := mutateDoc(raw, opts, sources)
 		if err != nil {
-			return nil, fmt.Errorf("document %d%s: %w", doc, res.describe(), err)
+			return nil, fmt.Errorf("document %d%s: %w", i+1, res.describe(), err)
 		}
-		res.Doc = doc
+		res.Doc = i + 1
 		results = append(results, res)
 	}
+	return results, nil
+}
+
+// docMeta is what every document says of itself.
+type docMeta struct {
+	metav1.TypeMeta
+	Metadata metav1.ObjectMeta `json:"metadata"`
+}
+
+// source is a ConfigMap or Secret of the manifest, and its annotations.
+type source struct {
+	namespace   string
+	src         release.Source
+	annotations map[string]string
+}
+
+// sourcesOf returns the ConfigMaps and Secrets of docs; documents that do
+// not read as objects are left to mutateDoc to refuse.
+func sourcesOf(docs []json.RawMessage) []source {
+	var out []source
+	for _, raw := range docs {
+		var m docMeta
+		if json.Unmarshal(raw, &m) != nil || m.APIVersion != "v1" {
+			continue
+		}
+		if k := v1alpha1.SourceKind(m.Kind); k == v1alpha1.SourceConfigMap || k == v1alpha1.SourceSecret {
+			out = append(out, source{m.Metadata.Namespace, release.Source{Kind: k, Name: m.Metadata.Name}, m.Metadata.Annotations})
+		}
+	}
+	return out
+}
+
+// withSources returns opts with the annotations of the sources a pod of
+// namespace ns mounts, those of opts laid over them.
+func withSources(opts mutate.Options, sources []source, ns string) mutate.Options {
+	if len(sources) == 0 {
+		return opts
+	}
+	all := map[release.Source]map[string]string{}
+	for _, s := range sources {
+		if s.namespace == "" || ns == "" || s.namespace == ns {
+			all[s.src] = s.annotations
+		}
+	}
+	for s, ann := range opts.SourceAnnotations {
+		all[s] = ann
+	}
+	opts.SourceAnnotations = all
+	return opts
 }
 
 func (r Result) describe() string {
@@ -76,11 +138,8 @@ func (r Result) describe() string {
 }
 
 // mutateDoc decodes one document and mutates the pod it holds.
-func mutateDoc(raw []byte, opts mutate.Options) (Result, error) {
-	var meta struct {
-		metav1.TypeMeta
-		Metadata metav1.ObjectMeta `json:"metadata"`
-	}
+func mutateDoc(raw []byte, opts mutate.Options, sources []source) (Result, error) {
+	var meta docMeta
 	if err := json.Unmarshal(raw, &meta); err != nil {
 		return Result{}, fmt.Errorf("%w: %w", ErrInvalid, err)
 	}
@@ -88,6 +147,7 @@ func mutateDoc(raw []byte, opts mutate.Options) (Result, error) {
 	if meta.Kind == "" || meta.APIVersion == "" {
 		return res, fmt.Errorf("%w: apiVersion and kind are required", ErrInvalid)
 	}
+	opts = withSources(opts, sources, meta.Metadata.Namespace)
 	var err error
 	switch meta.APIVersion + "/" + meta.Kind {
 	case "v1/Pod":

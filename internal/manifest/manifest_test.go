@@ -8,10 +8,14 @@ import (
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
 	"sigs.k8s.io/yaml"
 
+	v1alpha1 "github.com/hotreload/hotreload/api/v1alpha1"
+	"github.com/hotreload/hotreload/pkg/annotations"
 	"github.com/hotreload/hotreload/pkg/mutate"
+	"github.com/hotreload/hotreload/pkg/release"
 )
 
 func options() mutate.Options {
@@ -112,4 +116,42 @@ func TestMutateBadInput(t *testing.T) {
 			assert.Equal(t, tt.err, err.Error())
 		})
 	}
+}
+
+// The ConfigMaps and Secrets of the manifest say, as the webhook would read
+// them, which sources hotreload leaves alone, for the pods of their
+// namespace, wherever they are in the manifest; the options' sources (the
+// preview's --ignore) are laid over them.
+func TestMutateTakesSourceAnnotationsFromTheManifest(t *testing.T) {
+	results, err := mutateFile(t, "ignored.yaml")
+	require.NoError(t, err)
+	require.Len(t, results, 3)
+	pod := templateOf(t, results[0])
+	assert.Equal(t, []corev1.VolumeMount{
+		{Name: "hotreload-live", MountPath: "/etc/web", SubPath: "config", ReadOnly: true},
+		{Name: "flags", MountPath: "/etc/flags/flags.yaml", SubPath: "flags.yaml"},
+	}, pod.Spec.Containers[0].VolumeMounts, "flags left as written; web-config of another namespace is not this one")
+	assert.Equal(t, []string{`volume "flags" is left as written: ConfigMap "flags" is annotated hotreload/ignore: "true"`}, results[0].Warnings)
+
+	f, err := os.Open("testdata/ignored.yaml")
+	require.NoError(t, err)
+	defer f.Close()
+	opts := options()
+	opts.SourceAnnotations = map[release.Source]map[string]string{{Kind: v1alpha1.SourceConfigMap, Name: "web-config"}: {annotations.Ignore: "true"}}
+	results, err = Mutate(f, opts)
+	require.NoError(t, err)
+	assert.NotContains(t, templateOf(t, results[0]).Annotations, annotations.Injected, "nothing left to reload")
+	assert.Equal(t, []string{
+		`volume "config" is left as written: ConfigMap "web-config" is annotated hotreload/ignore: "true"`,
+		`volume "flags" is left as written: ConfigMap "flags" is annotated hotreload/ignore: "true"`,
+		"no config volume of the reloaded containers can be reloaded: pod left unchanged",
+	}, results[0].Warnings)
+}
+
+// templateOf returns the pod template of a Deployment result.
+func templateOf(t *testing.T, r Result) corev1.PodTemplateSpec {
+	t.Helper()
+	d, ok := r.Object.(*appsv1.Deployment)
+	require.True(t, ok, "a Deployment: %T", r.Object)
+	return d.Spec.Template
 }

@@ -30,7 +30,11 @@ type Injector struct {
 	// Namespaces reads namespace annotations (rollout defaults); the manager's
 	// cache, so a request costs no API call.
 	Namespaces client.Reader
-	// Options for pkg/mutate; NamespaceAnnotations is filled in per request.
+	// Sources reads the annotations of the ConfigMaps and Secrets a pod
+	// mounts (hotreload/ignore); nil reads none.
+	Sources *SourceReader
+	// Options for pkg/mutate; NamespaceAnnotations and SourceAnnotations
+	// are filled in per request.
 	Options mutate.Options
 	// Decoder decodes the pod from the request.
 	Decoder admission.Decoder
@@ -73,6 +77,11 @@ func (i *Injector) Handle(ctx context.Context, req admission.Request) (resp admi
 		warnings = append(warnings, fmt.Sprintf("hotreload: could not read namespace %q for its rollout defaults (%v); using the built-in defaults", req.Namespace, err))
 	} else {
 		opts.NamespaceAnnotations = ns.Annotations
+	}
+	if i.Sources != nil {
+		var sw []string
+		opts.SourceAnnotations, sw = i.Sources.Annotations(ctx, req.Namespace, mutate.Sources(pod))
+		warnings = append(warnings, sw...) // logged with the outcome
 	}
 
 	// At create the pod's own namespace field may be empty: the request's is

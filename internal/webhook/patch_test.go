@@ -259,6 +259,7 @@ func goldenOptions(s mutatetest.Settings) mutate.Options {
 	opts.NamespaceAnnotations = s.NamespaceAnnotations
 	opts.HealthPort = s.HealthPort
 	opts.ExchangeCA = []byte(s.ExchangeCA)
+	opts.SourceAnnotations, _ = s.Sources() // checked by ReadCase
 	if s.LiveSizeLimit != "" {
 		q := resource.MustParse(s.LiveSizeLimit)
 		opts.LiveSizeLimit = &q

@@ -140,6 +140,7 @@ func NewManager(cfg *rest.Config, o ServerOptions, log logr.Logger) (manager.Man
 
 	injector := &Injector{
 		Namespaces: mgr.GetClient(),
+		Sources:    NewSourceReader(mgr.GetAPIReader()),
 		Options:    o.Mutate,
 		Decoder:    admission.NewDecoder(scheme),
 		Metrics:    NewMetrics(o.Registry, o.CertDir),

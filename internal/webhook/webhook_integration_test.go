@@ -28,6 +28,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/manager"
 
+	v1alpha1 "github.com/hotreload/hotreload/api/v1alpha1"
 	"github.com/hotreload/hotreload/internal/testenv"
 	"github.com/hotreload/hotreload/internal/webhook"
 	"github.com/hotreload/hotreload/pkg/annotations"
@@ -75,6 +76,7 @@ func TestIntegrationWebhookStoresGoldenPods(t *testing.T) {
 					want := readResult(t, mutatetest.GoldenPath(in))
 					ns := enabledNamespace(t, env, cache, c.Options.NamespaceAnnotations)
 					ctx := context.Background()
+					createSources(t, env, ns, c.Options)
 
 					pod := c.Pod.DeepCopy()
 					pod.Namespace = "" // the request's namespace is the one that counts
@@ -255,6 +257,24 @@ func enabledNamespace(t testing.TB, env *testenv.Env, cache client.Reader, ann m
 		return cache.Get(context.Background(), client.ObjectKey{Name: name}, &ns) == nil && maps.Equal(ns.Annotations, ann)
 	}, 30*time.Second, 20*time.Millisecond, "the webhook's cache sees namespace %s", name)
 	return name
+}
+
+// createSources creates, in namespace ns, the ConfigMaps and Secrets of a
+// case's settings, empty, with their annotations, for the webhook to read.
+func createSources(t testing.TB, env *testenv.Env, ns string, s mutatetest.Settings) {
+	t.Helper()
+	sources, err := s.Sources()
+	require.NoError(t, err)
+	ctx := context.Background()
+	for src, ann := range sources {
+		meta := metav1.ObjectMeta{Name: src.Name, Annotations: ann}
+		if src.Kind == v1alpha1.SourceSecret {
+			_, err = env.Clientset.CoreV1().Secrets(ns).Create(ctx, &corev1.Secret{ObjectMeta: meta}, metav1.CreateOptions{})
+		} else {
+			_, err = env.Clientset.CoreV1().ConfigMaps(ns).Create(ctx, &corev1.ConfigMap{ObjectMeta: meta}, metav1.CreateOptions{})
+		}
+		require.NoError(t, err)
+	}
 }
 
 func readCase(t testing.TB, path string) mutatetest.Case {

@@ -58,6 +58,17 @@ const (
 	// history, undo and diff, besides the stable and the candidate: 0 to
 	// MaxRevisionHistory. Default: DefaultRevisionHistory.
 	RevisionHistory = "hotreload/revision-history"
+
+	// Ignore is the ConfigMap or Secret annotation that, set to "true", makes
+	// hotreload leave that source alone: pods admitted after it mount it as
+	// written, and it gets no release. Default: false.
+	Ignore = "hotreload/ignore"
+	// OnHalt is the ConfigMap, Secret or namespace annotation saying what
+	// becomes of a candidate a pod halted: HaltHold (it waits for a new
+	// revision or a command) or HaltRetry (it is retried from step 1 with
+	// backoff, a bounded number of times). On a source, it overrides the
+	// namespace's. Default: HaltHold.
+	OnHalt = "hotreload/on-halt"
 )
 
 // Keys hotreload writes. Users read them and never write them.

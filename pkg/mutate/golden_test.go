@@ -71,6 +71,7 @@ func caseOptions(s mutatetest.Settings) Options {
 	opts.NamespaceAnnotations = s.NamespaceAnnotations
 	opts.HealthPort = s.HealthPort
 	opts.ExchangeCA = []byte(s.ExchangeCA)
+	opts.SourceAnnotations, _ = s.Sources() // checked by ReadCase
 	if s.LiveSizeLimit != "" {
 		q := resource.MustParse(s.LiveSizeLimit)
 		opts.LiveSizeLimit = &q

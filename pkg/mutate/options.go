@@ -5,6 +5,7 @@ import (
 	"k8s.io/apimachinery/pkg/api/resource"
 
 	"github.com/hotreload/hotreload/pkg/contract"
+	"github.com/hotreload/hotreload/pkg/release"
 )
 
 // Defaults of Options.
@@ -41,6 +42,11 @@ type Options struct {
 	// ExchangeCA is the PEM bundle the sidecar trusts for ExchangeURL (the
 	// webhook's CA); empty leaves the system roots.
 	ExchangeCA []byte
+	// SourceAnnotations are the annotations of the ConfigMaps and Secrets
+	// the pod's volumes project (Sources lists them), which say whether
+	// hotreload leaves a source alone (hotreload/ignore). A source not in
+	// the map has none.
+	SourceAnnotations map[release.Source]map[string]string
 }
 
 // DefaultResources returns small requests and limits. The memory limit leaves

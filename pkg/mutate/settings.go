@@ -51,6 +51,7 @@ func readSettings(pod *corev1.Pod, opts Options) (settings, []string) {
 	for _, v := range vols {
 		s.selected[v] = true
 	}
+	notes := leaveIgnored(pod, s.selected, opts.SourceAnnotations)
 
 	s.signal, w = annotations.SignalOf(a)
 	collect(w)
@@ -76,7 +77,7 @@ func readSettings(pod *corev1.Pod, opts Options) (settings, []string) {
 	collect(w)
 	_, w = annotations.RolloutIntervalOf(a, opts.NamespaceAnnotations)
 	collect(w)
-	return s, annotations.Strings(ws)
+	return s, append(annotations.Strings(ws), notes...)
 }
 
 // signals reports whether the reloader delivers a signal, which needs a shared

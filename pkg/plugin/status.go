@@ -11,6 +11,7 @@ import (
 
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/util/duration"
 
 	v1alpha1 "github.com/hotreload/hotreload/api/v1alpha1"
 	"github.com/hotreload/hotreload/pkg/annotations"
@@ -39,6 +40,9 @@ func renderStatus(w io.Writer, v statusView, now time.Time, colour bool) {
 	head.addCells(cell{text: "Phase:"}, cell{text: phaseText(rel), c: phaseColour(st.Phase)})
 	if h := st.Halt; h != nil && st.Phase == v1alpha1.PhaseHalted {
 		head.add("Halt:", haltText(h, now))
+		if h.NextRetry != nil {
+			head.add("Retry:", retryText(*h.NextRetry, st.Retries, now))
+		}
 	}
 	head.add("Stable:", cmp.Or(st.Stable, "-"))
 	if st.Candidate == "" || st.Candidate == st.Stable {
@@ -109,6 +113,17 @@ func haltText(h *v1alpha1.Halt, now time.Time) string {
 	return fmt.Sprintf("%s, %s; %s", what, ago(h.Time, now), back)
 }
 
+// retryText says when the automatic retry of a halted candidate comes
+// (hotreload/on-halt: retry), the retries before it counted.
+func retryText(at metav1.Time, retries int32, now time.Time) string {
+	when := "now"
+	if at.After(now) {
+		when = "in " + duration.HumanDuration(at.Sub(now))
+	}
+	return fmt.Sprintf("from step 1 %s, once every pod is back on stable (retry %d of %d, %s: %s)",
+		when, retries+1, release.RetryLimit, annotations.OnHalt, annotations.HaltRetry)
+}
+
 // stepText is a workload's step and its settings: "step 1 of 3 (1,50%,100%;
 // interval 30s)".
 func stepText(ws v1alpha1.WorkloadStatus) string {
@@ -169,7 +184,11 @@ func writeNext(w io.Writer, rel *v1alpha1.ConfigRelease) {
 		t.add(cmd("promote"), "or release each workload's next step now")
 		t.add(cmd("abort"), "or halt it and put every pod back on stable")
 	case v1alpha1.PhaseHalted:
-		printf(w, "Next: fix %s and edit it (its new content starts a new release); or\n", s)
+		wait := ""
+		if st.Halt != nil && st.Halt.NextRetry != nil {
+			wait = "wait for the retry above; or "
+		}
+		printf(w, "Next: %sfix %s and edit it (its new content starts a new release); or\n", wait, s)
 		t.add(cmd("retry"), fmt.Sprintf("release revision %s again from step 1, if the cause was not the config", st.Candidate))
 		t.add(cmd("undo"), fmt.Sprintf("write stable revision %s back into the source", st.Stable))
 	case v1alpha1.PhaseComplete:

@@ -73,6 +73,22 @@ func TestRenderStatus(t *testing.T) {
 			),
 		},
 		{
+			name: "status_retry_scheduled",
+			release: newRelease(appConfig, v1alpha1.ConfigReleaseStatus{
+				Phase: v1alpha1.PhaseHalted, Stable: stableRev, Candidate: candidateRev, CandidateSince: beforePtr(10 * time.Minute),
+				Halt: &v1alpha1.Halt{Pod: "web-7d9f8c6b5-b2", Workload: "Deployment/web", Revision: candidateRev,
+					Cause: "stopped being Ready 3s after applying the revision", Time: before(time.Minute), RolledBack: true, NextRetry: beforePtr(-3 * time.Minute)},
+				Retries:   2,
+				Workloads: []v1alpha1.WorkloadStatus{webWorkload(1, 0, 0, 3)},
+				Summary:   "Deployment/web 1/3 (0/3 pods)",
+			}),
+			pods: pods(
+				newPod("web-7d9f8c6b5-a1").of("ReplicaSet", "web-7d9f8c6b5").runs("r-web-stable"),
+				newPod("web-7d9f8c6b5-b2").of("ReplicaSet", "web-7d9f8c6b5").runs("r-web-stable"),
+				newPod("web-7d9f8c6b5-c3").of("ReplicaSet", "web-7d9f8c6b5").runs("r-web-stable"),
+			),
+		},
+		{
 			name: "status_aborted",
 			release: func() *v1alpha1.ConfigRelease {
 				rel := newRelease(appConfig, v1alpha1.ConfigReleaseStatus{

@@ -49,3 +49,7 @@ func phaseOf(st v1alpha1.ConfigReleaseStatus) string {
 	}
 	return string(st.Phase)
 }
+
+// RetryLimit is how many automatic retries a halted candidate gets under
+// hotreload/on-halt: retry (the controller's schedule: pkg/rollout).
+const RetryLimit = 8

@@ -229,8 +229,16 @@ func transformSecret(obj any) (any, error) {
 	return &corev1.Secret{ObjectMeta: m}, nil
 }
 
+// sourceAnnotationsRead are the annotations of a ConfigMap or Secret that
+// rollouts read: whether hotreload leaves it alone, and its halt policy.
+var sourceAnnotationsRead = []string{annotations.Ignore, annotations.OnHalt}
+
+// maxSourceAnnotation bounds each of them in the cache: their values are a
+// word; a longer one is taken as absent.
+const maxSourceAnnotation = 256
+
 // keyedMeta returns the identity of an object with its key digests in
-// keysAnnotation.
+// keysAnnotation, and the annotations rollouts read of it.
 func keyedMeta(m metav1.ObjectMeta, keys revision.Keys) (metav1.ObjectMeta, error) {
 	ann := map[string]string{overLimitAnnotation: strconv.Itoa(len(keys))}
 	if len(keys) <= MaxSourceKeys {
@@ -246,6 +254,11 @@ func keyedMeta(m metav1.ObjectMeta, keys revision.Keys) (metav1.ObjectMeta, erro
 	}
 	if out := keptLabelsOf(m.Labels); out != nil && m.Annotations[keptForAnnotation] != "" {
 		ann[keptForAnnotation] = m.Annotations[keptForAnnotation]
+	}
+	for _, k := range sourceAnnotationsRead {
+		if v, ok := m.Annotations[k]; ok && len(v) <= maxSourceAnnotation {
+			ann[k] = v
+		}
 	}
 	out := meta(m, ann)
 	out.OwnerReferences = nil

@@ -20,7 +20,8 @@ import (
 func TestTransformConfigMapKeepsDigestsNotData(t *testing.T) {
 	cm := &corev1.ConfigMap{
 		ObjectMeta: metav1.ObjectMeta{Name: "app", Namespace: "shop", UID: "u1", ResourceVersion: "7",
-			Labels: map[string]string{"team": "a"}, Annotations: map[string]string{"kubectl.kubernetes.io/last-applied-configuration": "{...}"},
+			Labels: map[string]string{"team": "a"}, Annotations: map[string]string{"kubectl.kubernetes.io/last-applied-configuration": "{...}",
+				annotations.Ignore: "true"},
 			ManagedFields: []metav1.ManagedFieldsEntry{{Manager: "kubectl"}}},
 		Data:       map[string]string{"app.conf": "v=1"},
 		BinaryData: map[string][]byte{"logo.png": {0x89, 'P'}},
@@ -28,7 +29,8 @@ func TestTransformConfigMapKeepsDigestsNotData(t *testing.T) {
 	got, err := transformConfigMap(cm)
 	require.NoError(t, err)
 	want := &corev1.ConfigMap{ObjectMeta: metav1.ObjectMeta{Name: "app", Namespace: "shop", UID: "u1", ResourceVersion: "7",
-		Annotations: map[string]string{keysAnnotation: `{"app.conf":"` + hexDigest("v=1") + `","logo.png":"` + hexDigest("\x89P") + `"}`}}}
+		Annotations: map[string]string{keysAnnotation: `{"app.conf":"` + hexDigest("v=1") + `","logo.png":"` + hexDigest("\x89P") + `"}`,
+			annotations.Ignore: "true"}}}
 	assert.Equal(t, want, got)
 
 	again, err := transformConfigMap(got)
@@ -72,14 +74,16 @@ func TestTransformKeepsOnlyTheIdentityOfAnObjectOverTheKeyLimit(t *testing.T) {
 
 func TestTransformSecretKeepsDigestsNotData(t *testing.T) {
 	s := &corev1.Secret{
-		ObjectMeta: metav1.ObjectMeta{Name: "tls", Namespace: "shop", UID: "u2", ResourceVersion: "8"},
-		Type:       corev1.SecretTypeTLS,
-		Data:       map[string][]byte{"tls.key": []byte("secret bytes")},
+		ObjectMeta: metav1.ObjectMeta{Name: "tls", Namespace: "shop", UID: "u2", ResourceVersion: "8",
+			Annotations: map[string]string{annotations.OnHalt: "retry", annotations.Ignore: strings.Repeat("x", 257), "cert-manager.io/issuer-name": "ca"}},
+		Type: corev1.SecretTypeTLS,
+		Data: map[string][]byte{"tls.key": []byte("secret bytes")},
 	}
 	got, err := transformSecret(s)
 	require.NoError(t, err)
 	assert.Equal(t, &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Name: "tls", Namespace: "shop", UID: "u2", ResourceVersion: "8",
-		Annotations: map[string]string{keysAnnotation: `{"tls.key":"` + hexDigest("secret bytes") + `"}`}}}, got)
+		Annotations: map[string]string{keysAnnotation: `{"tls.key":"` + hexDigest("secret bytes") + `"}`, annotations.OnHalt: "retry"}}}, got,
+		"the halt policy is kept, an annotation over 256 bytes is not")
 	keys, err := keysOf(got.(*corev1.Secret))
 	require.NoError(t, err)
 	assert.Equal(t, revision.SecretKeys(s), keys)

@@ -18,14 +18,16 @@ const (
 	conditionBlocked       = "Blocked"
 	conditionSourceDeleted = "SourceDeleted"
 	conditionStarting      = "Starting"
+	conditionRetry         = "RetryScheduled"
 )
 
 // withConditions returns st with its conditions by the kstatus conventions
 // (sigs.k8s.io/cli-utils/pkg/kstatus), from what st says:
 //   - Ready: the candidate is stable, every consumer runs it, nothing blocks;
-//   - Reconciling: a candidate is on its way (Progressing, or Paused by a user);
-//   - Stalled: the release cannot go on without someone: halted, blocked
-//     (status.message), or its source deleted.
+//   - Reconciling: a candidate is on its way (Progressing, or Paused by a
+//     user, or Halted with an automatic retry to come: hotreload/on-halt);
+//   - Stalled: the release cannot go on without someone: halted (and no
+//     retry to come), blocked (status.message), or its source deleted.
 //
 // A condition that keeps its status keeps its lastTransitionTime (now is
 // only that of a change), so writing a status that did not change writes
@@ -38,7 +40,7 @@ func withConditions(st v1alpha1.ConfigReleaseStatus, now time.Time) v1alpha1.Con
 		stalled, stalledWhy, stalledMsg = true, conditionSourceDeleted, "the source was deleted; its release ends unless it is created again"
 	case st.Message != "":
 		stalled, stalledWhy, stalledMsg = true, conditionBlocked, st.Message
-	case st.Phase == v1alpha1.PhaseHalted && st.Halt != nil:
+	case st.Phase == v1alpha1.PhaseHalted && st.Halt != nil && st.Halt.NextRetry == nil:
 		stalled, stalledWhy, stalledMsg = true, conditionHalted, haltMessage(*st.Halt)
 	}
 	reconciling, reconcilingWhy, reconcilingMsg := false, conditionComplete, ""
@@ -49,6 +51,11 @@ func withConditions(st v1alpha1.ConfigReleaseStatus, now time.Time) v1alpha1.Con
 		reconciling, reconcilingWhy, reconcilingMsg = true, conditionPaused, "paused at revision "+st.Candidate+": "+st.Summary
 	case "":
 		reconciling, reconcilingWhy, reconcilingMsg = true, conditionStarting, "the first revision is being kept"
+	case v1alpha1.PhaseHalted:
+		if h := st.Halt; h != nil && h.NextRetry != nil {
+			reconciling, reconcilingWhy = true, conditionRetry
+			reconcilingMsg = haltMessage(*h) + "; retried from step 1 at " + h.NextRetry.UTC().Format(time.RFC3339)
+		}
 	}
 	if stalled {
 		reconciling, reconcilingWhy, reconcilingMsg = false, stalledWhy, ""

@@ -36,6 +36,9 @@ func TestConditionsReadByKstatus(t *testing.T) {
 			status.InProgressStatus, metav1.ConditionFalse, conditionPaused},
 		{"halted", v1alpha1.ConfigReleaseStatus{Phase: v1alpha1.PhaseHalted, Stable: "aaaaaaaaaaaa", Candidate: "bbbbbbbbbbbb", Halt: halt},
 			status.FailedStatus, metav1.ConditionFalse, conditionHalted},
+		{"halted, its retry to come", v1alpha1.ConfigReleaseStatus{Phase: v1alpha1.PhaseHalted, Stable: "aaaaaaaaaaaa", Candidate: "bbbbbbbbbbbb",
+			Halt: withRetry(*halt, now.Add(time.Minute))},
+			status.InProgressStatus, metav1.ConditionFalse, conditionRetry},
 		{"blocked", v1alpha1.ConfigReleaseStatus{Phase: v1alpha1.PhaseComplete, Stable: "aaaaaaaaaaaa", Candidate: "aaaaaaaaaaaa", Message: "over the key limit"},
 			status.FailedStatus, metav1.ConditionFalse, conditionBlocked},
 		{"source deleted", v1alpha1.ConfigReleaseStatus{Phase: v1alpha1.PhaseComplete, Stable: "aaaaaaaaaaaa", Candidate: "aaaaaaaaaaaa", SourceGoneSince: &metav1.Time{Time: now}},
@@ -78,4 +81,9 @@ func TestConditionsKeepTheirTimeUntilTheyChange(t *testing.T) {
 	assert.Equal(t, metav1.NewTime(t0.Add(time.Hour)), byType[v1alpha1.ConditionReady].LastTransitionTime, "Ready went False")
 	assert.Equal(t, metav1.NewTime(t0.Add(time.Hour)), byType[v1alpha1.ConditionReconciling].LastTransitionTime, "Reconciling went True")
 	assert.Equal(t, metav1.NewTime(t0), byType[v1alpha1.ConditionStalled].LastTransitionTime, "Stalled stayed False")
+}
+
+func withRetry(h v1alpha1.Halt, at time.Time) *v1alpha1.Halt {
+	h.NextRetry = &metav1.Time{Time: at}
+	return &h
 }

@@ -45,6 +45,10 @@ type Options struct {
 	// SourceGrace is how long a release outlives its deleted source.
 	// Default DefaultSourceGrace.
 	SourceGrace time.Duration
+	// RetryBackoff is the wait before a halted candidate's first automatic
+	// retry (hotreload/on-halt: retry); the later waits are the same
+	// multiples of it. Default DefaultRetryBackoff; tests shorten it.
+	RetryBackoff time.Duration
 }
 
 // DefaultQPS and DefaultBurst bound the controller's own client. A release
@@ -129,6 +133,7 @@ func Setup(mgr manager.Manager, opts Options) error {
 	r := &Reconciler{
 		Cache: routed{c, namespaces}, Client: writer, API: writer, Recorder: opts.Recorder, Metrics: m,
 		Patchers: opts.Patchers, Now: time.Now, writes: newWrites(), SourceGrace: opts.SourceGrace,
+		RetryBackoff: opts.RetryBackoff,
 	}
 	ctrl, err := controller.NewTyped(Name, mgr, controller.TypedOptions[SourceRef]{
 		Reconciler:              r,

@@ -29,9 +29,14 @@ type stepWorld struct {
 	Namespace map[string]string
 	// Pods are the consumers, each with what the step needs of it.
 	Pods []stepPod
+	// Source holds the source's annotations (its halt policy).
+	Source map[string]string
 	// Command is the pending command the step carries out, or nil.
 	Command *v1alpha1.Command
 	Now     time.Time
+	// RetryBackoff is the wait before a halted candidate's first automatic
+	// retry (hotreload/on-halt: retry).
+	RetryBackoff time.Duration
 }
 
 // stepPod is what a step's decision knows of one consumer.
@@ -64,8 +69,13 @@ type stepDecision struct {
 	// Advanced are the workloads that reached a new step.
 	Advanced []stepped
 	// Warnings are the malformed rollout settings, said when a release's
-	// first step is released.
-	Warnings []string
+	// first step is released; HaltWarnings the malformed halt policy, said
+	// when it halts.
+	Warnings, HaltWarnings []string
+	// Retried, when not empty, says that the halted candidate starts again
+	// from step 1 (hotreload/on-halt: retry); RetryNote, for a halt, when it
+	// will, or that it will not.
+	Retried, RetryNote string
 	// Halt, at HaltedAt, is the pod failure that halts the release.
 	Halt     *Halt
 	HaltedAt Workload
@@ -87,7 +97,14 @@ type stepDecision struct {
 // the halt, abort or completion, the phase, the command's result and the
 // counts as they stand once the writes land.
 func decideStep(w stepWorld) stepDecision {
+	d := stepDecision{Give: map[types.UID]bool{}, Now: w.Now}
 	st := w.Status
+	policy, policyWarnings := annotations.OnHaltOf(w.Source, w.Namespace)
+	if at, ok := retryAt(st, policy, w.RetryBackoff); ok && !w.Now.Before(at) && st.Halt.RolledBack && !w.Paused {
+		st = retried(st, w.Now)
+		st.Retries++
+		d.Retried = retriedText(st.Candidate, st.Retries, w.RetryBackoff)
+	}
 	cand := st.Candidate
 	active := release.InProgress(st)
 	cmd := w.Command
@@ -99,7 +116,6 @@ func decideStep(w stepWorld) stepDecision {
 	case cmd.Action == v1alpha1.ActionPromoteFull:
 		promote = PromoteFull
 	}
-	d := stepDecision{Give: map[types.UID]bool{}, Now: w.Now}
 	var pods map[Workload][]stepPod
 	d.Order, pods = byWorkload(w.Pods, func(p stepPod) Workload { return p.Workload })
 	for _, p := range w.Pods {
@@ -213,12 +229,32 @@ func decideStep(w stepWorld) stepDecision {
 		next.Halt.RolledBack = true
 		d.RolledBack = true
 	}
+	if next.Phase == v1alpha1.PhaseHalted && next.Halt != nil {
+		next.Halt.NextRetry = nil
+		if at, ok := retryAt(next, policy, w.RetryBackoff); ok {
+			next.Halt.NextRetry = &metav1.Time{Time: at}
+			switch {
+			case at.After(w.Now):
+			case next.Halt.RolledBack && !w.Paused:
+				at = w.Now // due, and every pod just went back
+			default:
+				at = time.Time{} // due: the pods going back, or a resume, bring it
+			}
+			if !at.IsZero() && (d.RequeueAt.IsZero() || at.Before(d.RequeueAt)) {
+				d.RequeueAt = at
+			}
+		}
+	}
 	next.Summary = summary(next)
 	next.ObservedGeneration = w.Generation
 	if next.Phase != v1alpha1.PhaseHalted {
 		next.Message = ""
 	}
 	d.Halting = next.Phase == v1alpha1.PhaseHalted && st.Phase != v1alpha1.PhaseHalted
+	if d.Halting {
+		d.HaltWarnings = annotations.Strings(policyWarnings)
+		d.RetryNote = haltRetryText(next, policy)
+	}
 	d.Next = next
 	return d
 }

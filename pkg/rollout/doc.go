@@ -32,6 +32,14 @@
 // The watches only map events to sources. Opted-in pods admitted without the
 // sidecar are said so by a reconcile of their own (NotInjectedName).
 //
+// # The source's own say
+//
+// A source annotated hotreload/ignore: "true" gets no release; a release
+// that exists stays as it is until the annotation goes (SourceIgnored). With
+// hotreload/on-halt: retry on the source or its namespace, decideStep
+// retries a candidate a pod halted from step 1, with backoff, at most
+// RetryLimit times (retry.go; docs/design/2026-12-07-ignore-and-on-halt.md).
+//
 // # What is on the pods
 //
 //   - hotreload/released: the pod revision the pod may apply; the reloader
@@ -62,7 +70,8 @@
 // labels, the annotations rollouts read (each at most 4 KiB), reloadable
 // volumes, what it reads of the reloader's command line and the status
 // fields the gate reads; its ConfigMaps and Secrets, reduced to identity,
-// hotreload's labels and one annotation holding the SHA-256 of each key; and
+// hotreload's labels, hotreload/ignore and hotreload/on-halt (each at most
+// 256 bytes) and one annotation holding the SHA-256 of each key; and
 // its ReplicaSets' owners. Nothing of any other namespace is listed, watched
 // or read. Data is hashed on arrival and dropped: the controller reads a
 // source's data only to keep a revision, and

@@ -36,6 +36,9 @@ const (
 	// ReasonOversized: a pod carries a hotreload/ annotation larger than
 	// any hotreload writes, and is left out of releases.
 	ReasonOversized = "AnnotationTooLarge"
+	// ReasonSourceIgnored: a source annotated hotreload/ignore gets no
+	// release; its release, if any, stays as it is.
+	ReasonSourceIgnored = "SourceIgnored"
 )
 
 // Actions of the controller's events.k8s.io Events.

@@ -1,6 +1,7 @@
 package rollout
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -44,13 +45,16 @@ type Reconciler struct {
 	// SourceGrace is how long a release outlives its deleted source;
 	// DefaultSourceGrace when zero.
 	SourceGrace time.Duration
+	// RetryBackoff is the wait before a halted candidate's first automatic
+	// retry (hotreload/on-halt: retry); DefaultRetryBackoff when zero.
+	RetryBackoff time.Duration
 
 	writes *writes
 	// unreadables, legacy and notInjected are the pods this process said
 	// something about once: a reloader it cannot read, a version 1 pod's
 	// limits, a pod admitted without the sidecar; overLimit the sources too
-	// large to release.
-	unreadables, legacy, notInjected, overLimit announced
+	// large to release, ignored those annotated hotreload/ignore.
+	unreadables, legacy, notInjected, overLimit, ignored announced
 }
 
 var _ reconcile.TypedReconciler[SourceRef] = (*Reconciler)(nil)
@@ -117,6 +121,11 @@ func (r *Reconciler) reconcile(ctx context.Context, s SourceRef) (reconcile.Resu
 	if rel != nil && rel.Status.Phase != "" {
 		r.Metrics.releasePhase(s.Namespace, rel.Name, rel.Status.Phase)
 	}
+	if ignored, _ := annotations.IgnoredOf(src.GetAnnotations()); ignored {
+		r.leftAlone(s, src, rel, len(pods))
+		return reconcile.Result{}, nil // until the annotation goes
+	}
+	r.ignored.forget(src.GetUID())
 	if err := overLimit(src); err != nil && (rel != nil || len(pods) > 0) {
 		r.tooManyKeys(ctx, rel, s, src, err)
 		return reconcile.Result{}, nil // until it changes
@@ -289,6 +298,26 @@ func (r *Reconciler) tooManyKeys(ctx context.Context, rel *v1alpha1.ConfigReleas
 	r.Recorder.Eventf(sourceObject(s, src.GetUID()), nil, corev1.EventTypeWarning, ReasonReleaseBlocked, actionRelease, "%s", err.Error())
 }
 
+// leftAlone says, once while the annotation holds, that a source annotated
+// hotreload/ignore, which pods injected before still reload or which has a
+// release, gets no release: its release stays as it is, and those pods keep
+// the config they run.
+func (r *Reconciler) leftAlone(s SourceRef, src client.Object, rel *v1alpha1.ConfigRelease, pods int) {
+	if rel == nil && pods == 0 || !r.ignored.first(src.GetUID()) {
+		return
+	}
+	msg := fmt.Sprintf("annotated %s: \"true\": nothing of it is released", annotations.Ignore)
+	if rel != nil {
+		msg += fmt.Sprintf("; its release %s stays as it is (%s, stable revision %s, candidate %s) until the annotation goes",
+			rel.Name, cmp.Or(string(rel.Status.Phase), "not started"), rel.Status.Stable, rel.Status.Candidate)
+	}
+	if pods > 0 {
+		msg += fmt.Sprintf("; %d pods injected before keep the config they run until they are recreated", pods)
+	}
+	log.Log.WithName(Name).Info("source left alone", "source", s.String(), "reason", msg)
+	r.Recorder.Eventf(sourceObject(s, src.GetUID()), nil, corev1.EventTypeNormal, ReasonSourceIgnored, actionRelease, "%s", msg)
+}
+
 // blocked says, once per message, what keeps the release from going on.
 func (r *Reconciler) blocked(ctx context.Context, rel *v1alpha1.ConfigRelease, s SourceRef, err error) {
 	if rel.Status.Message == err.Error() {
@@ -371,7 +400,10 @@ func (r *Reconciler) step(ctx context.Context, c *contents, rel *v1alpha1.Config
 	st := rel.Status
 	cand := st.Candidate
 	world := stepWorld{Status: st, Paused: rel.Spec.Paused, Generation: rel.Generation, Namespace: ns.Annotations,
-		Command: cmd, Now: r.Now()}
+		Command: cmd, Now: r.Now(), RetryBackoff: cmp.Or(r.RetryBackoff, DefaultRetryBackoff)}
+	if src := c.object(s.Kind, s.Name); src != nil {
+		world.Source = src.GetAnnotations()
+	}
 	for _, p := range pods {
 		world.Pods = append(world.Pods, stepPod{Workload: p.workload, Name: p.pod.Name, UID: p.pod.UID,
 			Annotations: p.pod.Annotations, Created: p.pod.CreationTimestamp.Time, State: p.state,
@@ -418,6 +450,13 @@ func (r *Reconciler) act(ctx context.Context, c *contents, rel *v1alpha1.ConfigR
 
 	// Events, once the status that makes them true is written.
 	ev := r.announcer(ctx, rel, s)
+	if d.Retried != "" {
+		log.FromContext(ctx).Info("retried", "candidate", cand, "retries", next.Retries)
+		ev.normal(ReasonRetried, actionRelease, "%s", d.Retried)
+		for _, w := range d.Order {
+			ev.onWorkload(w, corev1.EventTypeNormal, ReasonRetried, actionRelease, d.Retried)
+		}
+	}
 	for _, a := range d.Advanced {
 		r.Metrics.stepReleased(s.Namespace)
 		msg := fmt.Sprintf("config revision %s released to %s", cand, a.what)
@@ -433,12 +472,18 @@ func (r *Reconciler) act(ctx context.Context, c *contents, rel *v1alpha1.ConfigR
 		r.announceCommand(ev, d.Order, cmd, next.LastCommand)
 	}
 	switch {
-	case st.Phase != v1alpha1.PhaseHalted && next.Phase == v1alpha1.PhaseHalted:
+	case d.Halting:
+		for _, w := range d.HaltWarnings {
+			ev.warning(ReasonInvalidSettings, actionHalt, "%s", w)
+		}
 		var msg string
 		if d.Halt != nil { // a pod halted it; an abort was announced, and counted, with its command
 			r.Metrics.rolloutHalted(s.Namespace)
 			msg = fmt.Sprintf("release of config revision %s halted at pod %s of %s: %s; every pod goes back to stable revision %s",
 				cand, d.Halt.Pod, d.HaltedAt, d.Halt.Cause, next.Stable)
+			if d.RetryNote != "" {
+				msg += "; " + d.RetryNote
+			}
 			ev.warning(ReasonRolloutHalted, actionHalt, "%s", msg)
 			ev.onWorkload(d.HaltedAt, corev1.EventTypeWarning, ReasonRolloutHalted, actionHalt, msg)
 		}
@@ -520,6 +565,15 @@ const maxRemembered = 10000
 type announced struct {
 	mu   sync.Mutex
 	seen *lru.Cache
+}
+
+// forget takes uid out of the set: it is announced again.
+func (a *announced) forget(uid types.UID) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	if a.seen != nil {
+		a.seen.Remove(uid)
+	}
 }
 
 // first reports whether uid is new to the set, remembering it.

@@ -29,9 +29,10 @@ func firstSeen(rev string, size int64, now time.Time) v1alpha1.ConfigReleaseStat
 }
 
 // newCandidate moves the release to candidate rev, seen at now: every
-// workload starts again from step 0, the halt goes, the previous candidate
-// (unless it is stable) is recorded as superseded. A candidate equal to the
-// stable revision (a revert) completes at once.
+// workload starts again from step 0, the halt and the count of automatic
+// retries go, the previous candidate (unless it is stable) is recorded as
+// superseded. A candidate equal to the stable revision (a revert) completes
+// at once.
 func newCandidate(st v1alpha1.ConfigReleaseStatus, rev string, size int64, now time.Time) v1alpha1.ConfigReleaseStatus {
 	out := *st.DeepCopy()
 	t := metav1.NewTime(now)
@@ -39,7 +40,7 @@ func newCandidate(st v1alpha1.ConfigReleaseStatus, rev string, size int64, now t
 		out.History[0].Outcome, out.History[0].Ended = v1alpha1.OutcomeSuperseded, &t
 		out.History[0].Reached = reached(out.Workloads)
 	}
-	out.Candidate, out.CandidateSince, out.Halt, out.Message = rev, &t, nil, ""
+	out.Candidate, out.CandidateSince, out.Halt, out.Message, out.Retries = rev, &t, nil, "", 0
 	out.Workloads = nil
 	if rev == out.Stable {
 		out.Phase = v1alpha1.PhaseComplete

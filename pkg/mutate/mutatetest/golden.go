@@ -15,6 +15,9 @@ import (
 
 	corev1 "k8s.io/api/core/v1"
 	"sigs.k8s.io/yaml"
+
+	v1alpha1 "github.com/hotreload/hotreload/api/v1alpha1"
+	"github.com/hotreload/hotreload/pkg/release"
 )
 
 // Settings are the options of a case that differ from the tests' defaults.
@@ -24,6 +27,27 @@ type Settings struct {
 	HealthPort           int32             `json:"healthPort,omitempty"`
 	LiveSizeLimit        string            `json:"liveSizeLimit,omitempty"`
 	ExchangeCA           string            `json:"exchangeCA,omitempty"`
+	// SourceAnnotations are the annotations of the ConfigMaps and Secrets
+	// the pod mounts, by "ConfigMap/name" or "Secret/name": the webhook
+	// reads them from the API server, where the integration tests create
+	// those sources.
+	SourceAnnotations map[string]map[string]string `json:"sourceAnnotations,omitempty"`
+}
+
+// Sources returns SourceAnnotations by source, as mutate.Options takes them.
+func (s Settings) Sources() (map[release.Source]map[string]string, error) {
+	if s.SourceAnnotations == nil {
+		return nil, nil
+	}
+	out := map[release.Source]map[string]string{}
+	for key, ann := range s.SourceAnnotations {
+		kind, name, _ := strings.Cut(key, "/")
+		if k := v1alpha1.SourceKind(kind); (k != v1alpha1.SourceConfigMap && k != v1alpha1.SourceSecret) || name == "" {
+			return nil, fmt.Errorf("sourceAnnotations: %q is not ConfigMap/NAME or Secret/NAME", key)
+		}
+		out[release.Source{Kind: v1alpha1.SourceKind(kind), Name: name}] = ann
+	}
+	return out, nil
 }
 
 // Case is a testdata/<case>.yaml file: the pod and its settings.
@@ -73,6 +97,9 @@ func ReadCase(path string) (Case, error) {
 	}
 	if c.Pod == nil {
 		return c, fmt.Errorf("%s has no pod", path)
+	}
+	if _, err := c.Options.Sources(); err != nil {
+		return c, fmt.Errorf("%s: %w", path, err)
 	}
 	return c, nil
 }
