@@ -2,6 +2,7 @@ package reload
 
 import (
 	"cmp"
+	"math"
 	"context"
 	"encoding/json"
 	"errors"
@@ -55,6 +56,8 @@ type Reporter struct {
 	RetryAfter time.Duration
 	// Timeout bounds each attempt; reportTimeout when zero.
 	Timeout time.Duration
+	// maxRetryAfter caps the wait between attempts; a minute when zero.
+	maxRetryAfter time.Duration
 
 	// writing serialises writes, so an older outcome sent again never lands
 	// after a newer one; it guards pending too.
@@ -122,22 +125,34 @@ func (r *Reporter) Run(ctx context.Context) {
 			return
 		case <-wake:
 		}
-		backoff := wait.Backoff{Duration: first, Factor: 2, Steps: 1 << 30, Cap: time.Minute}
-		_ = wait.ExponentialBackoffWithContext(ctx, backoff, func(ctx context.Context) (bool, error) {
-			r.writing.Lock()
-			defer r.writing.Unlock()
-			o := r.pending
-			if o == nil {
-				return true, nil
+		// Past its cap a wait.Backoff has no steps left, and
+		// ExponentialBackoff gives up: the delays alone never do.
+		delay := wait.Backoff{Duration: first, Factor: 2, Steps: math.MaxInt32, Cap: cmp.Or(r.maxRetryAfter, time.Minute)}.DelayFunc()
+		for !r.sendPending(ctx) {
+			select {
+			case <-ctx.Done():
+				return
+			case <-time.After(delay()):
 			}
-			if err := r.write(ctx, *o); err != nil {
-				r.log().Error("report on the pod failed again", "revision", o.Revision, "err", err)
-				return false, nil
-			}
-			r.pending = nil
-			return true, nil
-		})
+		}
 	}
+}
+
+// sendPending writes the outcome left unwritten, if any; false when it is
+// still unwritten.
+func (r *Reporter) sendPending(ctx context.Context) bool {
+	r.writing.Lock()
+	defer r.writing.Unlock()
+	o := r.pending
+	if o == nil {
+		return true
+	}
+	if err := r.write(ctx, *o); err != nil {
+		r.log().Error("report on the pod failed again", "revision", o.Revision, "err", err)
+		return false
+	}
+	r.pending = nil
+	return true
 }
 
 // reportTimeout bounds one attempt of a report: a request to an API server

@@ -78,3 +78,35 @@ func TestAReportThatHangsIsSentAgain(t *testing.T) {
 		t.Fatal("the report was not sent again")
 	}
 }
+
+// failingAPI refuses the first n patches, as an API server away does.
+type failingAPI struct {
+	hangingAPI
+	n int
+}
+
+func (a *failingAPI) PatchPod(_ context.Context, _, _ string, _ types.PatchType, data []byte, _ metav1.PatchOptions) (*corev1.Pod, error) {
+	if a.n > 0 {
+		a.n--
+		return nil, errors.New("dial tcp 10.96.0.1:443: connect: connection refused")
+	}
+	a.patched <- data
+	return &corev1.Pod{}, nil
+}
+
+// A report is sent again for as long as it takes: past the longest wait
+// between attempts, it goes on at that wait.
+func TestAReportIsSentAgainPastTheLongestWait(t *testing.T) {
+	api := &failingAPI{hangingAPI: hangingAPI{patched: make(chan []byte, 1)}, n: 20}
+	r := &Reporter{Client: api, Namespace: "shop", PodName: "web-1", RetryAfter: time.Millisecond, maxRetryAfter: 4 * time.Millisecond}
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	go r.Run(ctx)
+	require.Error(t, r.Report(ctx, Outcome{Revision: "0123456789ab", Message: "applied"}))
+	select {
+	case data := <-api.patched:
+		assert.Contains(t, string(data), `"hotreload/applied":"0123456789ab"`)
+	case <-time.After(10 * time.Second):
+		t.Fatal("the report was given up")
+	}
+}
