@@ -28,6 +28,8 @@ type PodView struct {
 	pod *corev1.Pod
 	// onReleased is told each released revision the pod carries.
 	onReleased func(rev string)
+	// onSeen is told each time the API server sends the pod.
+	onSeen func()
 }
 
 // NewPodView returns the view of pod namespace/name; Start fills it.
@@ -42,6 +44,15 @@ func (v *PodView) OnReleased(f func(rev string)) {
 	v.mu.Lock()
 	defer v.mu.Unlock()
 	v.onReleased = f
+}
+
+// OnSeen sets the function told each time the API server sends the pod (an
+// update, or the list after a watch broke): it answers again. Set it before
+// Start.
+func (v *PodView) OnSeen(f func()) {
+	v.mu.Lock()
+	defer v.mu.Unlock()
+	v.onSeen = f
 }
 
 // Start runs the informer until ctx ends and returns once it has synced
@@ -66,8 +77,11 @@ func (v *PodView) Start(ctx context.Context) bool {
 		}
 		v.mu.Lock()
 		v.pod = pod
-		f := v.onReleased
+		f, seen := v.onReleased, v.onSeen
 		v.mu.Unlock()
+		if seen != nil {
+			seen()
+		}
 		if rel := annotations.ReleasedOf(pod.Annotations); rel != "" && f != nil {
 			f(rel)
 		}

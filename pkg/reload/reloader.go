@@ -88,6 +88,9 @@ func (r *Reloader) Run(ctx context.Context) error {
 
 	// Releases seen before the Coalescer exists are read from the pod below.
 	var co atomic.Pointer[Coalescer]
+	// The pod's watch hearing from the API server again sends at once a
+	// report it could not take.
+	r.view.OnSeen(r.reporter.Nudge)
 	r.view.OnReleased(func(rev string) {
 		if c := co.Load(); c != nil {
 			c.Released(rev)

@@ -65,6 +65,7 @@ type Reporter struct {
 	pending *Outcome
 	once    sync.Once
 	wake    chan struct{}
+	nudge   chan struct{}
 }
 
 func (r *Reporter) now() time.Time {
@@ -82,8 +83,12 @@ func (r *Reporter) log() *slog.Logger {
 }
 
 func (r *Reporter) wakeup() chan struct{} {
-	r.once.Do(func() { r.wake = make(chan struct{}, 1) })
+	r.once.Do(r.init)
 	return r.wake
+}
+
+func (r *Reporter) init() {
+	r.wake, r.nudge = make(chan struct{}, 1), make(chan struct{}, 1)
 }
 
 // Report writes o on the pod, after o.After's second has passed. When the
@@ -133,9 +138,24 @@ func (r *Reporter) Run(ctx context.Context) {
 			case <-ctx.Done():
 				return
 			case <-time.After(delay()):
+			case <-r.nudged():
 			}
 		}
 	}
+}
+
+// Nudge sends the outcome left unwritten at once rather than after its
+// wait: the API server answers again (the pod's watch heard from it).
+func (r *Reporter) Nudge() {
+	select {
+	case r.nudged() <- struct{}{}:
+	default:
+	}
+}
+
+func (r *Reporter) nudged() chan struct{} {
+	r.once.Do(r.init)
+	return r.nudge
 }
 
 // sendPending writes the outcome left unwritten, if any; false when it is

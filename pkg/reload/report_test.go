@@ -110,3 +110,22 @@ func TestAReportIsSentAgainPastTheLongestWait(t *testing.T) {
 		t.Fatal("the report was given up")
 	}
 }
+
+// A nudge (the pod's watch heard from the API server again) sends the
+// outcome left unwritten at once, not after its wait.
+func TestANudgeSendsAPendingReportAtOnce(t *testing.T) {
+	// Refused by Report and by Run's first attempt; Run then waits an hour.
+	api := &failingAPI{hangingAPI: hangingAPI{patched: make(chan []byte, 1)}, n: 2}
+	r := &Reporter{Client: api, Namespace: "shop", PodName: "web-1", RetryAfter: time.Hour}
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	go r.Run(ctx)
+	require.Error(t, r.Report(ctx, Outcome{Revision: "0123456789ab", Message: "applied"}))
+	r.Nudge()
+	select {
+	case data := <-api.patched:
+		assert.Contains(t, string(data), `"hotreload/applied":"0123456789ab"`)
+	case <-time.After(10 * time.Second):
+		t.Fatal("the nudge sent nothing")
+	}
+}
