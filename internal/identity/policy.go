@@ -44,49 +44,49 @@ func (p *policyCheck) inForce(ctx context.Context, now time.Time) error {
 	if !p.at.IsZero() && now.Sub(p.at) < p.ttl {
 		return p.last
 	}
-	err := p.look(ctx)
-	if unanswered(err) && !p.at.IsZero() {
+	noAnswer, err := p.look(ctx)
+	if noAnswer && !p.at.IsZero() {
 		return p.last // look again at the next call
 	}
 	p.at, p.last = now, err
 	return p.last
 }
 
-// unanswered reports whether err says nothing of the policy: the API server
-// did not answer, or answered that it could not.
+// unanswered reports whether a read's error says nothing of the object: the
+// API server did not answer, or answered that it could not.
 func unanswered(err error) bool {
 	var status apierrors.APIStatus
-	switch {
-	case err == nil:
-		return false
-	case errors.As(err, &status):
+	if errors.As(err, &status) {
 		code := status.Status().Code
 		return code >= 500 || code == 429
 	}
 	return true // no answer: a transport error, a timeout
 }
 
-func (p *policyCheck) look(ctx context.Context) error {
+// look returns why the policy is not in force, nil when it is; noAnswer is
+// true when the API server did not answer (err then says nothing of the
+// policy).
+func (p *policyCheck) look(ctx context.Context) (noAnswer bool, err error) {
 	var vap admissionregistrationv1.ValidatingAdmissionPolicy
 	if err := p.reader.Get(ctx, client.ObjectKey{Name: ReloaderPolicy}, &vap); err != nil {
-		return fmt.Errorf("reading ValidatingAdmissionPolicy %s: %w", ReloaderPolicy, err)
+		return unanswered(err), fmt.Errorf("reading ValidatingAdmissionPolicy %s: %w", ReloaderPolicy, err)
 	}
 	if fp := vap.Spec.FailurePolicy; fp != nil && *fp != admissionregistrationv1.Fail {
-		return fmt.Errorf("ValidatingAdmissionPolicy %s has failurePolicy %s, not Fail", ReloaderPolicy, *fp)
+		return false, fmt.Errorf("ValidatingAdmissionPolicy %s has failurePolicy %s, not Fail", ReloaderPolicy, *fp)
 	}
 	var b admissionregistrationv1.ValidatingAdmissionPolicyBinding
 	if err := p.reader.Get(ctx, client.ObjectKey{Name: ReloaderPolicy}, &b); err != nil {
-		return fmt.Errorf("reading ValidatingAdmissionPolicyBinding %s: %w", ReloaderPolicy, err)
+		return unanswered(err), fmt.Errorf("reading ValidatingAdmissionPolicyBinding %s: %w", ReloaderPolicy, err)
 	}
 	switch {
 	case b.Spec.PolicyName != ReloaderPolicy:
-		return fmt.Errorf("ValidatingAdmissionPolicyBinding %s binds policy %q, not %s", ReloaderPolicy, b.Spec.PolicyName, ReloaderPolicy)
+		return false, fmt.Errorf("ValidatingAdmissionPolicyBinding %s binds policy %q, not %s", ReloaderPolicy, b.Spec.PolicyName, ReloaderPolicy)
 	case !slices.Contains(b.Spec.ValidationActions, admissionregistrationv1.Deny):
-		return fmt.Errorf("ValidatingAdmissionPolicyBinding %s has actions %v, without Deny", ReloaderPolicy, b.Spec.ValidationActions)
+		return false, fmt.Errorf("ValidatingAdmissionPolicyBinding %s has actions %v, without Deny", ReloaderPolicy, b.Spec.ValidationActions)
 	case narrowed(b.Spec.MatchResources):
-		return fmt.Errorf("ValidatingAdmissionPolicyBinding %s narrows what it matches: it must apply to every pod", ReloaderPolicy)
+		return false, fmt.Errorf("ValidatingAdmissionPolicyBinding %s narrows what it matches: it must apply to every pod", ReloaderPolicy)
 	}
-	return nil
+	return false, nil
 }
 
 // narrowed reports whether a binding's matchResources leaves out some of what

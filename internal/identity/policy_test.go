@@ -31,9 +31,12 @@ func TestNarrowed(t *testing.T) {
 	}
 }
 
-// reader answers every Get with err, or with the policy and its binding in
-// force when err is nil.
-type reader struct{ err error }
+// reader answers every Get with err, or with the policy and its binding,
+// its actions warn only when warn is set, else in force.
+type reader struct {
+	err  error
+	warn bool
+}
 
 func (r *reader) Get(_ context.Context, _ client.ObjectKey, obj client.Object, _ ...client.GetOption) error {
 	if r.err != nil {
@@ -45,6 +48,9 @@ func (r *reader) Get(_ context.Context, _ client.ObjectKey, obj client.Object, _
 		o.Spec.FailurePolicy = &fail
 	case *admissionregistrationv1.ValidatingAdmissionPolicyBinding:
 		o.Spec.PolicyName, o.Spec.ValidationActions = ReloaderPolicy, []admissionregistrationv1.ValidationAction{admissionregistrationv1.Deny}
+		if r.warn {
+			o.Spec.ValidationActions = []admissionregistrationv1.ValidationAction{admissionregistrationv1.Warn}
+		}
 	}
 	return nil
 }
@@ -74,6 +80,10 @@ func TestPolicyCheckKeepsItsVerdictWhileTheAPIServerIsAway(t *testing.T) {
 	look(gone)
 	look(errors.New("connection refused"))
 	look(nil)
+	r.warn = true
+	look(nil)
+	look(errors.New("connection refused"))
 	notFound := "reading ValidatingAdmissionPolicy hotreload-reloader: " + gone.Error()
-	assert.Equal(t, []string{"in force", "in force", "in force", notFound, notFound, "in force"}, got)
+	warns := "ValidatingAdmissionPolicyBinding hotreload-reloader has actions [Warn], without Deny"
+	assert.Equal(t, []string{"in force", "in force", "in force", notFound, notFound, "in force", warns, warns}, got)
 }
