@@ -2,12 +2,12 @@ package reload
 
 import (
 	"cmp"
-	"math"
 	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
+	"math"
 	"sync"
 	"time"
 
