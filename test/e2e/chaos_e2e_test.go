@@ -37,10 +37,11 @@ type platformFault struct {
 }
 
 // TestPlatformFaults: each fault of the platform during a release of four
-// pods in steps 1,50%,100%: the pods serve throughout (the old config or the
-// new, never an error), the release completes once the fault ends, and a pod
-// created each second while it lasts (when the API server answers) is
-// admitted with hotreload's sidecar.
+// pods in steps 1,50%,100%, and during a halt: the pods serve throughout (the
+// old config or the new, never an error; never the refused one), the release
+// completes once the fault ends (the halt holds), and a pod created each
+// second while it lasts (when the API server answers) is admitted with
+// hotreload's sidecar.
 func TestPlatformFaults(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Minute)
 	defer cancel()
@@ -53,32 +54,52 @@ func TestPlatformFaults(t *testing.T) {
 		{name: "containerd", component: "containerd"},
 		{name: "frozen-leader", freeze: true, lasts: 20 * time.Second},
 	} {
-		t.Run(f.name, func(t *testing.T) { f.run(ctx, t, cs) })
+		t.Run(f.name, func(t *testing.T) {
+			t.Run("during a release", func(t *testing.T) { f.run(ctx, t, cs, false) })
+			t.Run("during a halt", func(t *testing.T) { f.run(ctx, t, cs, true) })
+		})
 	}
 }
 
-func (f platformFault) run(ctx context.Context, t *testing.T, cs kubernetes.Interface) {
+// run runs the fault during a stepped release, or, halted, during the halt
+// of a candidate the canary refused: then no pod may serve the candidate,
+// before, during or after the fault, and the halt holds through it.
+func (f platformFault) run(ctx context.Context, t *testing.T, cs kubernetes.Interface, halted bool) {
 	d := demo{name: "chaos-" + f.name, replicas: 4, inject: true,
 		annotations: map[string]string{"hotreload/rollout": "1,50%,100%", "hotreload/rollout-interval": "3s"}}
+	if halted {
+		d.name += "-halt"
+		d.args = []string{"--fail-on=broken"}
+	}
 	good := uniqueConfig("color=blue")
 	pods := d.start(ctx, t, cs, good)
 	probes := enabledNamespace(ctx, t, cs, "hotreload-chaos-probes-")
 	restarts := webhookRestarts(ctx, t, cs)
 
 	next := uniqueConfig("color=green")
-	d.edit(ctx, t, cs, next)
-	waitRelease(ctx, t, cs, d.ns, d.name, "its first step released", time.Minute, func(rel *v1alpha1.ConfigRelease) bool {
-		return rel.Status.Candidate == sourceRevision(next) && len(rel.Status.Workloads) == 1 && rel.Status.Workloads[0].Step >= 1
-	})
+	serves := []string{good, next}
+	if halted {
+		next = uniqueConfig("color=red broken")
+		serves = []string{good}
+		d.edit(ctx, t, cs, next)
+		waitRelease(ctx, t, cs, d.ns, d.name, "halted and rolled back", 2*time.Minute, rolledBack(sourceRevision(next)))
+		waitServing(ctx, t, pods, good, time.Now(), 90*time.Second) // the canary once the kubelet started it again
+	} else {
+		d.edit(ctx, t, cs, next)
+		waitRelease(ctx, t, cs, d.ns, d.name, "its first step released", time.Minute, func(rel *v1alpha1.ConfigRelease) bool {
+			return rel.Status.Candidate == sourceRevision(next) && len(rel.Status.Workloads) == 1 && rel.Status.Workloads[0].Step >= 1
+		})
+	}
 
 	end := f.start(ctx, t, cs)
 	started := time.Now()
 	var created, injected []string
 	for i := 0; ; i++ {
-		// Every pod serves a config, the old or the new, all along.
+		// Every pod serves a config, the old or the new (the old alone
+		// during a halt), all along.
 		for name, ip := range pods {
 			got := httpGet(ctx, t, "http://"+ip+":8080/")
-			require.Contains(t, []string{good, next}, got, "pod %s during the fault", name)
+			require.Contains(t, serves, got, "pod %s during the fault", name)
 		}
 		if name, ok := createProbe(ctx, cs, probes, i); ok {
 			created = append(created, name)
@@ -90,10 +111,28 @@ func (f platformFault) run(ctx context.Context, t *testing.T, cs kubernetes.Inte
 	}
 	end()
 	ended := time.Now()
+	// The API server answers again (it takes some seconds to start) before
+	// the test asks it anything that must not fail.
+	require.Eventually(t, func() bool {
+		return cs.Discovery().RESTClient().Get().AbsPath("/readyz").Do(ctx).Error() == nil
+	}, 2*time.Minute, 200*time.Millisecond, "the API server answers again")
 
-	waitRelease(ctx, t, cs, d.ns, d.name, "complete once the fault ended", 5*time.Minute, isPhase(v1alpha1.PhaseComplete, sourceRevision(next)))
-	recovered := time.Since(ended)
-	requireServing(ctx, t, pods, next, "every pod serves the new config")
+	var recovered time.Duration
+	if halted {
+		// A scale-up once the fault ended: the controller counts the new
+		// pod, still halted, and it starts on the good config.
+		patchDeployment(ctx, t, cs, d.ns, d.name, `{"spec":{"replicas":5}}`)
+		waitRelease(ctx, t, cs, d.ns, d.name, "still halted, five pods counted", 5*time.Minute, func(rel *v1alpha1.ConfigRelease) bool {
+			return rolledBack(sourceRevision(next))(rel) && len(rel.Status.Workloads) == 1 && rel.Status.Workloads[0].Pods == 5
+		})
+		recovered = time.Since(ended)
+		pods = waitDeploymentPods(ctx, t, cs, d.ns, "app="+d.name, 5)
+		requireServing(ctx, t, pods, good, "every pod serves the good config, none the refused one")
+	} else {
+		waitRelease(ctx, t, cs, d.ns, d.name, "complete once the fault ended", 5*time.Minute, isPhase(v1alpha1.PhaseComplete, sourceRevision(next)))
+		recovered = time.Since(ended)
+		requireServing(ctx, t, pods, next, "every pod serves the new config")
+	}
 	for _, name := range created {
 		p, err := cs.CoreV1().Pods(probes).Get(ctx, name, metav1.GetOptions{})
 		require.NoError(t, err)
@@ -102,8 +141,12 @@ func (f platformFault) run(ctx context.Context, t *testing.T, cs kubernetes.Inte
 		}
 	}
 	after := webhookRestarts(ctx, t, cs)
-	t.Logf("%s: the release completed %v after the fault ended; %d of %d pods created during it injected; webhook restarts %d -> %d",
-		f.name, recovered.Round(100*time.Millisecond), len(injected), len(created), restarts, after)
+	what := "the release completed"
+	if halted {
+		what = "the halt held, and a new pod was counted,"
+	}
+	t.Logf("%s: %s %v after the fault ended; %d of %d pods created during it injected; webhook restarts %d -> %d",
+		f.name, what, recovered.Round(100*time.Millisecond), len(injected), len(created), restarts, after)
 	if f.noRestarts {
 		require.Equal(t, restarts, after, "no webhook container restarted")
 	}
