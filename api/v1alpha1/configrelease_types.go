@@ -175,6 +175,12 @@ type WorkloadStatus struct {
 	Complete bool `json:"complete,omitempty"`
 }
 
+// PodOwner is a pod's controller, as its ownerReferences name it.
+type PodOwner struct {
+	Kind string `json:"kind"`
+	Name string `json:"name"`
+}
+
 // RevisionRecord is what happened to one revision of the source.
 type RevisionRecord struct {
 	Revision string  `json:"revision"`
@@ -208,6 +214,12 @@ type ConfigReleaseStatus struct {
 	Retries int32 `json:"retries,omitempty"`
 	// Workloads are the consumers of the source.
 	Workloads []WorkloadStatus `json:"workloads,omitempty"`
+	// Admit are the controllers (a Deployment's ReplicaSet, a StatefulSet,
+	// ...) whose new pods start on the candidate: the release is replacing
+	// their pods onto it in the current step. Every other new pod starts on
+	// the stable revision (docs/design/2026-12-07-every-consumer.md).
+	// +optional
+	Admit []PodOwner `json:"admit,omitempty"`
 	// Summary is one line for kubectl get: per workload its step.
 	Summary string `json:"summary,omitempty"`
 	// Message says what blocks the release, if anything does.

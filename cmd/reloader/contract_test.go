@@ -51,6 +51,11 @@ func TestGoldenPodsRunWithTheReloadersFlags(t *testing.T) {
 				assert.Equal(t, in.Pod.Spec, out.Pod.Spec, "a pod the webhook does not inject is left alone")
 				return
 			}
+			if _, pinned := out.Pod.Annotations[annotations.Pinned]; pinned && !hasReloader(out.Pod) {
+				assert.Len(t, out.Pod.Spec.InitContainers, len(in.Pod.Spec.InitContainers), "a pod with nothing to reload gets its pins only")
+				assert.Len(t, out.Pod.Spec.Containers, len(in.Pod.Spec.Containers), "a pod with nothing to reload gets its pins only")
+				return
+			}
 			injected++
 			run := checkRun(t, in, out.Pod)
 			checkInstall(t, out.Pod, run.Sources, len(run.Validation.Containers) > 0)
@@ -59,6 +64,15 @@ func TestGoldenPodsRunWithTheReloadersFlags(t *testing.T) {
 		})
 	}
 	assert.Greater(t, injected, 20, "most golden pods are injected")
+}
+
+func hasReloader(pod *corev1.Pod) bool {
+	for _, c := range append(slices.Clone(pod.Spec.InitContainers), pod.Spec.Containers...) {
+		if c.Name == contract.ReloaderName {
+			return true
+		}
+	}
+	return false
 }
 
 type goldenInput struct {

@@ -31,7 +31,7 @@ type Injector struct {
 	// cache, so a request costs no API call.
 	Namespaces client.Reader
 	// Sources reads the annotations of the ConfigMaps and Secrets a pod
-	// mounts (hotreload/ignore); nil reads none.
+	// reads (hotreload/ignore) and their releases; nil reads none.
 	Sources *SourceReader
 	// Options for pkg/mutate; NamespaceAnnotations and SourceAnnotations
 	// are filled in per request.
@@ -80,8 +80,11 @@ func (i *Injector) Handle(ctx context.Context, req admission.Request) (resp admi
 	}
 	if i.Sources != nil {
 		var sw []string
-		opts.SourceAnnotations, sw = i.Sources.Annotations(ctx, req.Namespace, mutate.Sources(pod))
+		sources := mutate.ReferencedSources(pod)
+		opts.SourceAnnotations, sw = i.Sources.Annotations(ctx, req.Namespace, sources)
 		warnings = append(warnings, sw...) // logged with the outcome
+		opts.Releases, sw = i.Sources.Releases(ctx, req.Namespace, sources)
+		warnings = append(warnings, sw...)
 	}
 
 	// At create the pod's own namespace field may be empty: the request's is

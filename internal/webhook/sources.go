@@ -12,7 +12,9 @@ import (
 	"k8s.io/apimachinery/pkg/util/cache"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
+	v1alpha1 "github.com/hotreload/hotreload/api/v1alpha1"
 	"github.com/hotreload/hotreload/pkg/annotations"
+	"github.com/hotreload/hotreload/pkg/contract"
 	"github.com/hotreload/hotreload/pkg/release"
 )
 
@@ -85,4 +87,30 @@ func hotreloadOnly(m map[string]string) map[string]string {
 		}
 	}
 	return out
+}
+
+// Releases returns the status of the release of each source of namespace ns
+// that has one (docs/design/2026-12-07-every-consumer.md), read now, never
+// remembered: a halt must reach the next pod admitted. A source it could not
+// read gets a warning and no entry: its references stay as written.
+func (r *SourceReader) Releases(ctx context.Context, ns string, sources []release.Source) (map[release.Source]v1alpha1.ConfigReleaseStatus, []string) {
+	if len(sources) == 0 {
+		return nil, nil
+	}
+	ctx, cancel := context.WithTimeout(ctx, sourceTimeout)
+	defer cancel()
+	out := map[release.Source]v1alpha1.ConfigReleaseStatus{}
+	var warnings []string
+	for _, s := range sources {
+		var rel v1alpha1.ConfigRelease
+		err := r.api.Get(ctx, client.ObjectKey{Namespace: ns, Name: contract.ReleaseName(string(s.Kind), s.Name)}, &rel)
+		switch {
+		case apierrors.IsNotFound(err):
+		case err != nil:
+			warnings = append(warnings, fmt.Sprintf("hotreload: could not read the release of %s %q (%v); its references are read as written", s.Kind, s.Name, err))
+		case rel.Spec.Source.Kind == s.Kind && rel.Spec.Source.Name == s.Name:
+			out[s] = rel.Status
+		}
+	}
+	return out, warnings
 }

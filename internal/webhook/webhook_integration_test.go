@@ -22,8 +22,10 @@ import (
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/api/resource"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/rest"
+	"k8s.io/client-go/util/retry"
 	"k8s.io/utils/ptr"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/manager"
@@ -32,6 +34,7 @@ import (
 	"github.com/hotreload/hotreload/internal/testenv"
 	"github.com/hotreload/hotreload/internal/webhook"
 	"github.com/hotreload/hotreload/pkg/annotations"
+	"github.com/hotreload/hotreload/pkg/contract"
 	"github.com/hotreload/hotreload/pkg/mutate"
 	"github.com/hotreload/hotreload/pkg/mutate/mutatetest"
 )
@@ -260,7 +263,8 @@ func enabledNamespace(t testing.TB, env *testenv.Env, cache client.Reader, ann m
 }
 
 // createSources creates, in namespace ns, the ConfigMaps and Secrets of a
-// case's settings, empty, with their annotations, for the webhook to read.
+// case's settings, empty, with their annotations, and the releases of its
+// settings, with their statuses, for the webhook to read.
 func createSources(t testing.TB, env *testenv.Env, ns string, s mutatetest.Settings) {
 	t.Helper()
 	sources, err := s.Sources()
@@ -274,6 +278,28 @@ func createSources(t testing.TB, env *testenv.Env, ns string, s mutatetest.Setti
 			_, err = env.Clientset.CoreV1().ConfigMaps(ns).Create(ctx, &corev1.ConfigMap{ObjectMeta: meta}, metav1.CreateOptions{})
 		}
 		require.NoError(t, err)
+	}
+	releases, err := s.ReleaseStatuses()
+	require.NoError(t, err)
+	scheme := runtime.NewScheme()
+	require.NoError(t, v1alpha1.AddToScheme(scheme))
+	c, err := client.New(env.Config, client.Options{Scheme: scheme})
+	require.NoError(t, err)
+	for src, st := range releases {
+		rel := &v1alpha1.ConfigRelease{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: contract.ReleaseName(string(src.Kind), src.Name)},
+			Spec: v1alpha1.ConfigReleaseSpec{Source: v1alpha1.Source{Kind: src.Kind, Name: src.Name}}}
+		require.NoError(t, c.Create(ctx, rel))
+		// The controller marks the release of a source that does not exist
+		// (and keeps what the case sets).
+		require.NoError(t, retry.RetryOnConflict(retry.DefaultRetry, func() error {
+			if err := c.Get(ctx, client.ObjectKeyFromObject(rel), rel); err != nil {
+				return err
+			}
+			gone := rel.Status.SourceGoneSince
+			rel.Status = st
+			rel.Status.SourceGoneSince = gone
+			return c.Status().Update(ctx, rel)
+		}))
 	}
 }
 

@@ -93,6 +93,12 @@ const (
 	// released to it: "ConfigMap/app=3f2a9c1b7d4e,Secret/tls=...". A source
 	// not listed is at its stable revision.
 	Candidates = "hotreload/candidates"
+	// Pinned is the pod annotation the webhook sets to the revision each
+	// source's env references (and mounts hotreload leaves alone) were
+	// pointed at, the source's kept object of that revision:
+	// "ConfigMap/app=3f2a9c1b7d4e". Such references read the same bytes at
+	// every container start. Same form as Candidates.
+	Pinned = "hotreload/pinned"
 	// ReloaderCredential is the pod annotation the controller sets to the
 	// credential IDs of the reloader tokens it issued for the pod, newest first,
 	// comma-separated. The admission policy lets a reloader token patch only the

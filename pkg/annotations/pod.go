@@ -120,7 +120,18 @@ func FailedOf(pod map[string]string) (revision, reason string, ok bool) {
 // CandidatesOf returns the candidates a pod holds, by source ("ConfigMap/app"),
 // from its Candidates annotation. Malformed entries are left out.
 func CandidatesOf(pod map[string]string) map[string]string {
-	v := pod[Candidates]
+	return revisionsOf(pod[Candidates])
+}
+
+// PinnedOf returns the revisions a pod's references were pinned to, by
+// source ("ConfigMap/app"), from its Pinned annotation. Malformed entries
+// are left out.
+func PinnedOf(pod map[string]string) map[string]string {
+	return revisionsOf(pod[Pinned])
+}
+
+// revisionsOf reads "Kind/name=rev,..." (Candidates, Pinned).
+func revisionsOf(v string) map[string]string {
 	if v == "" {
 		return nil
 	}
@@ -134,8 +145,8 @@ func CandidatesOf(pod map[string]string) map[string]string {
 	return out
 }
 
-// FormatCandidates formats the Candidates annotation's value, sources in
-// order; "" for none.
+// FormatCandidates formats the Candidates (or Pinned) annotation's value,
+// sources in order; "" for none.
 func FormatCandidates(candidates map[string]string) string {
 	srcs := make([]string, 0, len(candidates))
 	for s := range candidates {

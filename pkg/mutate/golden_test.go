@@ -72,6 +72,7 @@ func caseOptions(s mutatetest.Settings) Options {
 	opts.HealthPort = s.HealthPort
 	opts.ExchangeCA = []byte(s.ExchangeCA)
 	opts.SourceAnnotations, _ = s.Sources() // checked by ReadCase
+	opts.Releases, _ = s.ReleaseStatuses()
 	if s.LiveSizeLimit != "" {
 		q := resource.MustParse(s.LiveSizeLimit)
 		opts.LiveSizeLimit = &q

@@ -19,7 +19,7 @@ var ErrNoReloaderImage = errors.New("no reloader image: set Options.ReloaderImag
 // user. It never modifies pod. When it leaves the pod unchanged (not opted in,
 // already injected, nothing to reload, a name it would add is taken) it returns
 // pod itself, with warnings saying why. The steps are fixed: should we act, read
-// the annotations, plan, apply, stamp.
+// the annotations, plan, pin, apply, stamp.
 func Mutate(pod *corev1.Pod, opts Options) (*corev1.Pod, []string, error) {
 	if pod == nil {
 		return nil, nil, errors.New("no pod to mutate")
@@ -34,11 +34,17 @@ func Mutate(pod *corev1.Pod, opts Options) (*corev1.Pod, []string, error) {
 	s, warnings := readSettings(pod, opts)
 	p, planWarnings := makePlan(pod, s, opts)
 	warnings = append(warnings, planWarnings...)
+	out := pod.DeepCopy()
+	pinned, notes := pin(out, p.volumes, opts)
+	warnings = append(warnings, notes...)
 	if len(p.volumes) == 0 {
-		return pod, append(warnings, "no config volume of the reloaded containers can be reloaded: pod left unchanged"), nil
+		if !pinned {
+			return pod, append(warnings, "no config volume of the reloaded containers can be reloaded: pod left unchanged"), nil
+		}
+		stamp(out, opts.Version)
+		return out, append(warnings, "no config volume of the reloaded containers can be reloaded: no sidecar added"), nil
 	}
 	warnings = append(warnings, p.planReloader(pod, opts)...)
-	out := pod.DeepCopy()
 	apply(out, p, opts)
 	stamp(out, opts.Version)
 	return out, warnings, nil

@@ -4,6 +4,7 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/api/resource"
 
+	v1alpha1 "github.com/hotreload/hotreload/api/v1alpha1"
 	"github.com/hotreload/hotreload/pkg/contract"
 	"github.com/hotreload/hotreload/pkg/release"
 )
@@ -47,6 +48,11 @@ type Options struct {
 	// hotreload leaves a source alone (hotreload/ignore). A source not in
 	// the map has none.
 	SourceAnnotations map[release.Source]map[string]string
+	// Releases are the statuses of the releases of the sources the pod
+	// reads (ReferencedSources lists them). The references of a source
+	// without one stay as written; the others are pinned to the revision
+	// the release gives a new pod (release.AdmitRevision).
+	Releases map[release.Source]v1alpha1.ConfigReleaseStatus
 }
 
 // DefaultResources returns small requests and limits. The memory limit leaves

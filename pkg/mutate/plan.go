@@ -48,7 +48,6 @@ func makePlan(pod *corev1.Pod, s settings, opts Options) (plan, []string) {
 		if !p.reloads(c.Name) {
 			continue
 		}
-		ws = append(ws, envWarnings(c)...)
 		mounts, link, mws := p.redirect(c, used)
 		ws = append(ws, mws...)
 		if mounts != nil {

@@ -121,7 +121,7 @@ func hotreloadOnly(m map[string]string) map[string]string {
 // exchange's record, rewritten at every exchange: without it an exchange
 // leaves the cached pod as it was, podChanged.)
 var podAnnotationsRead = []string{annotations.Injected, annotations.Released, annotations.Candidates, annotations.Failed,
-	annotations.AppliedAt, annotations.Rollout, annotations.RolloutInterval}
+	annotations.AppliedAt, annotations.Rollout, annotations.RolloutInterval, annotations.Pinned}
 
 // maxPodAnnotation bounds each annotation the cache keeps of a pod: hotreload
 // writes none over 1 KiB, and a rollout setting is a few bytes.

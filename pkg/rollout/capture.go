@@ -14,6 +14,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	v1alpha1 "github.com/hotreload/hotreload/api/v1alpha1"
+	"github.com/hotreload/hotreload/pkg/annotations"
 	"github.com/hotreload/hotreload/pkg/contract"
 	"github.com/hotreload/hotreload/pkg/revision"
 )
@@ -285,8 +286,14 @@ func keptRevisions(st v1alpha1.ConfigReleaseStatus, n int) []string {
 }
 
 // pruneRevisions deletes the revision objects of the release but those it
-// still needs.
+// still needs, and those a live pod's references are pinned to: the
+// kubelet reads them at each of its containers' starts.
 func (r *Reconciler) pruneRevisions(ctx context.Context, s SourceRef, keep ...string) error {
+	pinned, err := r.pinnedRevisions(ctx, s)
+	if err != nil {
+		return err
+	}
+	keep = append(keep, pinned...)
 	var list client.ObjectList = &corev1.ConfigMapList{}
 	if s.Kind == revision.KindSecret {
 		list = &corev1.SecretList{}
@@ -305,6 +312,23 @@ func (r *Reconciler) pruneRevisions(ctx context.Context, s SourceRef, keep ...st
 		}
 	})
 	return errors.Join(errs...)
+}
+
+// pinnedRevisions returns the revisions of source s that the references of
+// the namespace's live opted-in pods are pinned to (hotreload/pinned).
+func (r *Reconciler) pinnedRevisions(ctx context.Context, s SourceRef) ([]string, error) {
+	var pods corev1.PodList
+	if err := r.Cache.List(ctx, &pods, client.InNamespace(s.Namespace)); err != nil {
+		return nil, fmt.Errorf("listing the pods of namespace %s: %w", s.Namespace, err)
+	}
+	var out []string
+	for i := range pods.Items {
+		p := &pods.Items[i]
+		if rev := annotations.PinnedOf(p.Annotations)[s.Key()]; rev != "" && active(p) && !slices.Contains(out, rev) {
+			out = append(out, rev)
+		}
+	}
+	return out, nil
 }
 
 func eachObject(list client.ObjectList, f func(client.Object)) {

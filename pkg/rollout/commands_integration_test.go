@@ -481,3 +481,50 @@ func TestIntegrationAnOptedInPodAdmittedWithoutTheSidecarIsAnnounced(t *testing.
 	assert.Equal(t, want, c.events("Pod", "plain"), "said once")
 	assert.Empty(t, c.events("Pod", "web-0"), "an injected pod is not announced")
 }
+
+// A revision the env references of a live pod are pinned to
+// (hotreload/pinned) is kept however old: the kubelet reads it at each of the
+// pod's container starts. Once no live pod reads it, the next prune removes it.
+func TestIntegrationARevisionALivePodIsPinnedToIsKept(t *testing.T) {
+	c := newCluster(t, map[string]string{annotations.RevisionHistory: "0", annotations.RolloutInterval: "1s"})
+	datas := []map[string]string{{"app.conf": "v=0"}, {"app.conf": "v=1"}, {"app.conf": "v=2"}, {"app.conf": "v=3"}}
+	revs := make([]string, len(datas))
+	for i, d := range datas {
+		revs[i] = sourceRev(d)
+	}
+	c.configMap("app", datas[0])
+	c.replicaSet("web", 1, nil, "app")
+	pinned := &corev1.Pod{
+		ObjectMeta: metav1.ObjectMeta{Name: "pinned", Labels: map[string]string{annotations.EnableLabel: annotations.EnableValue},
+			Annotations: map[string]string{annotations.Injected: "v1.0.0", annotations.Pinned: "ConfigMap/app=" + revs[0]}},
+		Spec: corev1.PodSpec{Containers: []corev1.Container{{Name: "app", Image: "app", EnvFrom: []corev1.EnvFromSource{
+			{ConfigMapRef: &corev1.ConfigMapEnvSource{LocalObjectReference: corev1.LocalObjectReference{Name: contract.RevisionName("app", revs[0])}}}}}}},
+	}
+	_, err := c.env.Clientset.CoreV1().Pods(c.ns).Create(c.ctx, pinned, metav1.CreateOptions{})
+	require.NoError(t, err)
+	startController(t, c.env, c.ns)
+	c.waitRelease("app", "first seen", phase(v1alpha1.PhaseComplete, revs[0]))
+	c.fakeReloaders(applyAll)
+	kept := func() []string {
+		var list corev1.ConfigMapList
+		require.NoError(t, c.api.List(c.ctx, &list, client.InNamespace(c.ns), client.MatchingLabels{contract.RoleLabel: contract.RoleRevision}))
+		var out []string
+		for _, cm := range list.Items {
+			out = append(out, cm.Labels[contract.RevisionLabel])
+		}
+		slices.Sort(out)
+		return out
+	}
+	for i, d := range datas[1:3] {
+		c.configMap("app", d)
+		c.waitRelease("app", fmt.Sprintf("revision %d complete", i+1), phase(v1alpha1.PhaseComplete, revs[i+1]))
+	}
+	want := []string{revs[0], revs[2]}
+	slices.Sort(want)
+	require.Eventually(t, func() bool { return slices.Equal(kept(), want) }, wait, 50*time.Millisecond, "kept: %v, want stable and the pinned one %v", kept(), want)
+
+	require.NoError(t, c.env.Clientset.CoreV1().Pods(c.ns).Delete(c.ctx, "pinned", metav1.DeleteOptions{GracePeriodSeconds: ptrTo(int64(0))}))
+	c.configMap("app", datas[3])
+	c.waitRelease("app", "revision 3 complete", phase(v1alpha1.PhaseComplete, revs[3]))
+	require.Eventually(t, func() bool { return slices.Equal(kept(), []string{revs[3]}) }, wait, 50*time.Millisecond, "kept: %v, want stable only", kept())
+}

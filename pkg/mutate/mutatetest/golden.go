@@ -32,20 +32,33 @@ type Settings struct {
 	// reads them from the API server, where the integration tests create
 	// those sources.
 	SourceAnnotations map[string]map[string]string `json:"sourceAnnotations,omitempty"`
+	// Releases are the statuses of the releases of sources, by
+	// "ConfigMap/name" or "Secret/name": the webhook reads them from the API
+	// server, where the integration tests create them.
+	Releases map[string]v1alpha1.ConfigReleaseStatus `json:"releases,omitempty"`
 }
 
 // Sources returns SourceAnnotations by source, as mutate.Options takes them.
 func (s Settings) Sources() (map[release.Source]map[string]string, error) {
-	if s.SourceAnnotations == nil {
+	return bySource(s.SourceAnnotations, "sourceAnnotations")
+}
+
+// ReleaseStatuses returns Releases by source, as mutate.Options takes them.
+func (s Settings) ReleaseStatuses() (map[release.Source]v1alpha1.ConfigReleaseStatus, error) {
+	return bySource(s.Releases, "releases")
+}
+
+func bySource[V any](m map[string]V, field string) (map[release.Source]V, error) {
+	if m == nil {
 		return nil, nil
 	}
-	out := map[release.Source]map[string]string{}
-	for key, ann := range s.SourceAnnotations {
+	out := map[release.Source]V{}
+	for key, v := range m {
 		kind, name, _ := strings.Cut(key, "/")
 		if k := v1alpha1.SourceKind(kind); (k != v1alpha1.SourceConfigMap && k != v1alpha1.SourceSecret) || name == "" {
-			return nil, fmt.Errorf("sourceAnnotations: %q is not ConfigMap/NAME or Secret/NAME", key)
+			return nil, fmt.Errorf("%s: %q is not ConfigMap/NAME or Secret/NAME", field, key)
 		}
-		out[release.Source{Kind: v1alpha1.SourceKind(kind), Name: name}] = ann
+		out[release.Source{Kind: v1alpha1.SourceKind(kind), Name: name}] = v
 	}
 	return out, nil
 }
@@ -97,6 +110,9 @@ func ReadCase(path string) (Case, error) {
 	}
 	if c.Pod == nil {
 		return c, fmt.Errorf("%s has no pod", path)
+	}
+	if _, err := c.Options.ReleaseStatuses(); err != nil {
+		return Case{}, fmt.Errorf("%s: %w", path, err)
 	}
 	if _, err := c.Options.Sources(); err != nil {
 		return c, fmt.Errorf("%s: %w", path, err)
