@@ -83,15 +83,20 @@ var oddValues = func() map[string][]string {
 		bare := strings.TrimPrefix(string(s), "SIG")
 		signals = append(signals, string(s), bare, strings.ToLower(string(s)), " Sig"+strings.ToLower(bare)+" ")
 	}
-	signals = append(signals, "IOT", "sigpoll", "CLD", "none", "NONE", "KILL", "SIGSTOP", "SIGFOO", "1", "-9", "SIGHUP,SIGUSR1", "", "--url")
+	signals = append(signals, "IOT", "sigpoll", "CLD", "none", "NONE", "KILL", "SIGSTOP", "SIGFOO", "1", "-9", "SIGHUP,SIGUSR1", "", "--url",
+		"app=SIGUSR1,exporter=SIGUSR2", "app=KILL,exporter=", "exporter=none", "app=HUP,app=USR1,ghost=USR2")
 	return map[string][]string{
 		annotations.Signal: signals,
 		annotations.URL: {"http://LOCALHOST:9090/x", "HTTP://127.0.0.1/x", "http://[::1]:1/-/reload", "http://127.0.0.1:99999/",
 			"http://127.0.0.1:0/", "http://example.com/", "ftp://127.0.0.1/", "http:///x", "http://127.0.0.1:port/",
-			"http://127.0.0.1/a,b", "http://127.0.0.1/a b", "http://user:pw@localhost/", "http://127.1/x?y=--signal", "--signal=SIGKILL", ""},
-		annotations.Process:   {"[[[", "(nginx", "nginx: master", ".*", "a,b", "--signal SIGKILL", "-x", `\`, "", "(?i)NGINX"},
+			"http://127.0.0.1/a,b", "http://127.0.0.1/a b", "http://user:pw@localhost/", "http://127.1/x?y=--signal", "--signal=SIGKILL", "",
+			"exporter=http://127.0.0.1:9090/x?a=b,c", "app=http://10.0.0.1/,exporter=http://[::1]:1/r"},
+		annotations.Process: {"[[[", "(nginx", "nginx: master", ".*", "a,b", "--signal SIGKILL", "-x", `\`, "", "(?i)NGINX",
+			"app=[[[,exporter=nginx: master", "exporter=a=b,c"},
+		annotations.Confirm:   {"workers", "pid", "app=workers,exporter=http://127.0.0.1:1/m up 1", "exporter=pid"},
+		annotations.Validate:  {"nginx -t", `["nginx"`, `app=["nginx","-t"],exporter=check --all`},
 		annotations.SubPath:   {"link", "dir", "keep", "LINK", " Dir ", "copy", ""},
-		annotations.Container: {"app,nope", "exporter", ",,,", "nope", "app, exporter", "--volume"},
+		annotations.Container: {"app,nope", "exporter", ",,,", "nope", "app, exporter", "--volume", "app=exporter"},
 		annotations.Volumes:   {"config,ghost", "tls", "--volume", "config,config", ""},
 		annotations.Rollout:   {"1,25%,100%", "garbage", "100%", "0,100%"},
 	}
@@ -113,6 +118,12 @@ func TestEveryAdmittedAnnotationValueStartsTheReloader(t *testing.T) {
 		for _, url := range oddValues[annotations.URL][:4] {
 			requireReloaderStarts(t, annotatedPod(map[string]string{annotations.Signal: sig, annotations.URL: url, annotations.Process: "[[["}))
 		}
+	}
+	// Both containers reloaded, each told its own way.
+	for _, url := range []string{"", "exporter=http://127.0.0.1:9090/x?a=b,c", "http://LOCALHOST:9090/x"} {
+		requireReloaderStarts(t, annotatedPod(map[string]string{annotations.Container: "app,exporter", annotations.URL: url,
+			annotations.Signal: "app=SIGUSR1,exporter=SIGUSR2", annotations.Process: "exporter=exporter --a,b=c",
+			annotations.Confirm: "app=workers,exporter=http://127.0.0.1:1/m up 1", annotations.Validate: `app=["nginx","-t"]`}))
 	}
 }
 

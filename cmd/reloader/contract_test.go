@@ -129,7 +129,7 @@ func checkValidators(t *testing.T, pod *corev1.Pod, run contract.Run) {
 		assert.Equal(t, contract.ValidateVolume, mountAt(reloader, run.Validation.SocketDir))
 		assert.Equal(t, contract.StagedVolume, mountAt(reloader, run.Validation.StagedDir))
 	}
-	check, _ := annotations.ValidateOf(pod.Annotations)
+	checks, _ := annotations.ValidatesOf(pod.Annotations, targetsOf(pod, run.Containers))
 	var seen []string
 	for k, app := range run.Validation.Containers {
 		name := contract.ValidatorName
@@ -142,7 +142,7 @@ func checkValidators(t *testing.T, pod *corev1.Pod, run contract.Run) {
 		assert.Equal(t, contract.BinVolume, mountAt(v, filepath.Dir(contract.ValidatorBinary)))
 		got, err := validate.Parse(v.Args)
 		require.NoError(t, err)
-		assert.Equal(t, validate.CommandLine{Version: contract.Version, Socket: run.Validation.Socket(app), Timeout: validate.DefaultTimeout, Command: check}, got)
+		assert.Equal(t, validate.CommandLine{Version: contract.Version, Socket: run.Validation.Socket(app), Timeout: validate.DefaultTimeout, Command: checks[app]}, got)
 		assert.Equal(t, contract.ValidateVolume, mountAt(v, filepath.Dir(got.Socket)))
 		a := container(t, pod, app)
 		assert.Equal(t, a.Image, v.Image, "the check runs in the app's image")
@@ -160,6 +160,18 @@ func checkValidators(t *testing.T, pod *corev1.Pod, run contract.Run) {
 			assert.Contains(t, seen, c.Name, "every validator has a container the reloader asks")
 		}
 	}
+}
+
+// targetsOf are the names a per-container annotation of pod is read
+// against: the reloaded containers, among the pod's own (hotreload's aside).
+func targetsOf(pod *corev1.Pod, reloaded []string) annotations.Targets {
+	t := annotations.Targets{Reloaded: reloaded}
+	for _, c := range append(pod.Spec.InitContainers, pod.Spec.Containers...) {
+		if !owned(c.Name) {
+			t.All = append(t.All, c.Name)
+		}
+	}
+	return t
 }
 
 // mountAt returns the volume c mounts at mountPath, or "".
@@ -227,25 +239,31 @@ func checkRun(t *testing.T, in goldenInput, pod *corev1.Pod) contract.Run {
 	// a config part with its stable twin.
 	sources, parts := checkParts(t, pod, c)
 	assert.Equal(t, contract.LiveVolume, mountAt(c, contract.LiveDir))
+	// The app containers the reloader may tell: the containers, then the
+	// native sidecars, hotreload's own aside.
 	var app []string
 	for _, ac := range pod.Spec.Containers {
 		if !owned(ac.Name) {
 			app = append(app, ac.Name)
 		}
 	}
-	containers, _ := annotations.ContainersOf(pod.Annotations, app)
-	url, _ := annotations.URLOf(pod.Annotations)
-	sig, _ := annotations.SignalOf(pod.Annotations)
-	delivery := contract.Delivery{URL: url}
-	if url == "" {
-		delivery.Signal = sig
+	for _, ac := range pod.Spec.InitContainers {
+		if !owned(ac.Name) && ac.RestartPolicy != nil && *ac.RestartPolicy == corev1.ContainerRestartPolicyAlways {
+			app = append(app, ac.Name)
+		}
 	}
-	delivery.Process, _ = annotations.ProcessOf(pod.Annotations)
-	delivery.Confirm, _ = annotations.ConfirmOf(pod.Annotations, delivery.Signal, delivery.URL)
+	containers, _ := annotations.ContainersOf(pod.Annotations, app)
+	targets := targetsOf(pod, containers)
+	deliveries, _ := annotations.DeliveriesOf(pod.Annotations, targets)
+	each := map[string]contract.Delivery{}
+	for c, d := range deliveries {
+		each[c] = contract.Delivery(d)
+	}
+	checks, _ := annotations.ValidatesOf(pod.Annotations, targets)
 	var validation contract.Validation
-	for _, ac := range pod.Spec.Containers {
-		if check, _ := annotations.ValidateOf(pod.Annotations); check != nil && slices.Contains(containers, ac.Name) && mountsLive(ac) {
-			validation.Containers = append(validation.Containers, ac.Name)
+	for _, c := range containers {
+		if checks[c] != nil && mountsLive(container(t, pod, c)) {
+			validation.Containers = append(validation.Containers, c)
 		}
 	}
 	if validation.Containers != nil {
@@ -259,7 +277,6 @@ func checkRun(t *testing.T, in goldenInput, pod *corev1.Pod) contract.Run {
 		Version:     contract.Version,
 		Sources:     contract.Sources{SrcDir: contract.SrcDir, StableDir: contract.StableDir, LiveDir: contract.LiveDir, Volumes: sources, Parts: parts},
 		Containers:  containers,
-		Delivery:    delivery,
 		Validation:  validation,
 		WaitRelease: true,
 		HealthAddr:  fmt.Sprintf(":%d", c.StartupProbe.HTTPGet.Port.IntValue()),
@@ -267,7 +284,11 @@ func checkRun(t *testing.T, in goldenInput, pod *corev1.Pod) contract.Run {
 		Timing:      contract.DefaultTiming,
 		PodName:     pod.Name, PodNamespace: namespaceOf(pod),
 	}
+	want.SetDeliveries(each)
 	assert.Equal(t, want, got)
+	for _, c := range containers {
+		assert.Equal(t, each[c], got.DeliveryOf(c), "container %s is told as its annotations say", c)
+	}
 
 	// The probe's path answers once the live copy exists.
 	h := healthHandler(readyFunc(func() bool { return true }))
@@ -482,11 +503,15 @@ func checkLinks(t *testing.T, before, pod *corev1.Pod, volumes []string) {
 				continue
 			}
 			assert.Equal(t, path.Join(contract.LinkDir, strings.TrimPrefix(m.Name, contract.LinkVolumePrefix)), m.MountPath)
-			for i, ac := range pod.Spec.Containers {
+			apps := slices.Concat(pod.Spec.Containers, pod.Spec.InitContainers) // a native sidecar's too
+			for i, ac := range apps {
+				if owned(ac.Name) {
+					continue
+				}
 				for _, am := range ac.VolumeMounts {
 					if am.Name == m.Name {
 						if app == nil {
-							app = &pod.Spec.Containers[i]
+							app = &apps[i]
 						}
 						assert.Equal(t, app.Name, ac.Name, "%s serves one app container", lc.Name)
 						wantCopies = append(wantCopies, contract.DirCopy{From: am.MountPath, To: m.MountPath})
@@ -502,7 +527,7 @@ func checkLinks(t *testing.T, before, pod *corev1.Pod, volumes []string) {
 		// The links replace the app's subPath mounts of reloaded volumes that
 		// the mutation removed.
 		var orig corev1.Container
-		for _, c := range before.Spec.Containers {
+		for _, c := range slices.Concat(before.Spec.Containers, before.Spec.InitContainers) {
 			if c.Name == app.Name {
 				orig = c
 			}

@@ -60,7 +60,7 @@ func TestTheReloaderAssemblesEveryRevisionTheControllerComputes(t *testing.T) {
 	require.NoError(t, err)
 	c := container(t, pod, contract.ReloaderName)
 	run := parseRunArgs(t, c.Args[1:], downwardEnv(t, pod, c))
-	require.Equal(t, 2, run.Version)
+	require.Equal(t, contract.Version, run.Version)
 
 	at := map[string]map[string][]byte{ // the content of each source, stable and candidate
 		"stable/app":    {"app.conf": []byte("a=1"), "shared": []byte("from app")},

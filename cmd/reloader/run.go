@@ -21,14 +21,15 @@ import (
 	"github.com/hotreload/hotreload/pkg/reload"
 )
 
-const runSynopsis = "--volume V ... --container C ... [--signal SIG | --url URL | --signal none] [--process REGEXP] [--confirm HOW] [--wait-release] [flags]"
+const runSynopsis = "--volume V ... --container C ... [--signal SIG | --url URL | --signal none] [--process REGEXP] [--confirm HOW] [--signal-for C=SIG | --url-for C=URL] [--process-for C=REGEXP] [--confirm-for C=HOW] ... [--wait-release] [flags]"
 
 const runDescription = `The sidecar. Keeps the live copy of each volume at the newest released revision
 (or, without --wait-release, the newest mounted one): waits until the mounted
 sources hash to it, swaps the live copy atomically, tells the app (signal to
-the container's main process, or a loopback HTTP POST), confirms that the app
-runs it (--confirm: the process alive, new workers, a URL or a metric; a
-refusal puts the previous files back), and reports
+the container's main process, or a loopback HTTP POST; a container named by
+--signal-for, --url-for, --process-for or --confirm-for in its own way),
+confirms that the app runs it (--confirm: the process alive, new workers, a
+URL or a metric; a refusal puts the previous files back), and reports
 hotreload/applied or hotreload/failed on its own pod, named by POD_NAME and
 POD_NAMESPACE. Serves /healthz and /readyz (ready once the live copies exist).
 A volume whose source is not mounted fails the command at once. A signal, URL
@@ -93,11 +94,21 @@ func newReloader(r contract.Run, exchangeCA string) (*reload.Reloader, error) {
 	if err != nil {
 		return nil, err
 	}
+	var each map[string]*reload.Deliverer
+	for c, cd := range r.Deliveries {
+		if each == nil {
+			each = map[string]*reload.Deliverer{}
+		}
+		if each[c], err = reload.NewDeliverer(cd, r.Timing); err != nil {
+			return nil, fmt.Errorf("container %s: %w", c, err)
+		}
+	}
 	return reload.New(reload.Options{
 		Client: client, Namespace: r.PodNamespace, PodName: r.PodName,
 		Live:        liveOf(r.Sources, r.Version),
 		Containers:  r.Containers,
 		Deliverer:   d,
+		Deliverers:  each,
 		Validators:  validatorsOf(r.Validation),
 		WaitRelease: r.WaitRelease, VerifyTimeout: r.Timing.VerifyTimeout, Resync: r.Timing.Resync,
 	}), nil
@@ -139,7 +150,7 @@ func run(ctx context.Context, r contract.Run, exchangeCA string) error {
 	go srv.Serve(ln)
 	defer srv.Close()
 	slog.Info("reloader starting", "pod", r.PodNamespace+"/"+r.PodName, "contract", r.Version, "volumes", r.Volumes,
-		"containers", r.Containers, "validate", r.Validation.Containers, "delivery", fmt.Sprintf("%+v", r.Delivery), "waitRelease", r.WaitRelease, "healthAddr", ln.Addr().String())
+		"containers", r.Containers, "validate", r.Validation.Containers, "delivery", fmt.Sprintf("%+v", r.Delivery), "deliveries", fmt.Sprintf("%+v", r.Deliveries), "waitRelease", r.WaitRelease, "healthAddr", ln.Addr().String())
 	return rl.Run(ctx)
 }
 

@@ -41,7 +41,7 @@ func TestMutateCommand(t *testing.T) {
 		"--namespace-annotation", "hotreload/rollout=1,100", "--kube-version", "v1.28.3")
 	require.NoError(t, err)
 	assert.Contains(t, errOut, `namespace annotation hotreload/rollout: invalid rollout "1,100": the last step must be 100%; using 100%`)
-	assert.Contains(t, out, "    - --contract\n    - \"2\"\n")
+	assert.Contains(t, out, "    - --contract\n    - \"3\"\n")
 	assert.Contains(t, out, "    image: reloader:x\n    name: hotreload-reloader\n")
 	assert.NotContains(t, out, "restartPolicy: Always", "a plain container before 1.29")
 

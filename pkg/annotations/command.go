@@ -55,6 +55,11 @@ func ValidateOf(pod map[string]string) ([]string, []Warning) {
 	if !ok {
 		return nil, nil
 	}
+	return validateValue(v)
+}
+
+// validateValue reads one value of the Validate annotation.
+func validateValue(v string) ([]string, []Warning) {
 	cmd, err := ParseCommand(v)
 	if err != nil {
 		return nil, []Warning{{Key: Validate, Value: v, Problem: "invalid command", Detail: err.Error(), Used: "no validation"}}

@@ -117,6 +117,12 @@ func ConfirmOf(pod map[string]string, signal SignalName, url string) (Confirmati
 	if !ok {
 		return Confirmation{}, nil
 	}
+	return confirmValue(v, signal, url)
+}
+
+// confirmValue reads one value of the Confirm annotation for a delivery by
+// signal (url empty) or by url.
+func confirmValue(v string, signal SignalName, url string) (Confirmation, []Warning) {
 	used := "process"
 	if url != "" {
 		used = "the reload URL's answer"

@@ -18,6 +18,11 @@ func URLOf(pod map[string]string) (string, []Warning) {
 	if !ok {
 		return "", nil
 	}
+	return urlValue(v)
+}
+
+// urlValue reads one value of the URL annotation.
+func urlValue(v string) (string, []Warning) {
 	if err := CheckLoopbackURL(v); err != nil {
 		return "", []Warning{{Key: URL, Value: v, Problem: "invalid reload URL", Detail: err.Error(), Used: "the signal instead"}}
 	}
@@ -60,6 +65,11 @@ func ProcessOf(pod map[string]string) (string, []Warning) {
 	if !ok {
 		return "", nil
 	}
+	return processValue(v)
+}
+
+// processValue reads one value of the Process annotation.
+func processValue(v string) (string, []Warning) {
 	if err := CheckProcess(v); err != nil {
 		return "", []Warning{{Key: Process, Value: v, Problem: "invalid regexp", Detail: err.Error(), Used: "the container's main process"}}
 	}

@@ -18,27 +18,34 @@ const (
 
 	// Signal is the pod annotation naming the signal sent to the target process
 	// (SIGHUP, SIGUSR1, ...), or SignalNone for apps that watch their files.
-	// Default: SIGHUP.
+	// Per container: "nginx=SIGHUP,php-fpm=SIGUSR2" (see Targets for the
+	// rule). Default: SIGHUP.
 	Signal = "hotreload/signal"
 	// URL is the pod annotation naming a loopback http(s) URL to POST to instead
-	// of sending a signal, e.g. http://127.0.0.1:9090/-/reload.
+	// of sending a signal, e.g. http://127.0.0.1:9090/-/reload. Per
+	// container: "prometheus=http://127.0.0.1:9090/-/reload" (see Targets).
 	URL = "hotreload/url"
 	// Container is the pod annotation listing, comma-separated, the containers to
-	// reload. Default: the DefaultContainer annotation, else the first container.
+	// reload: app containers, and native sidecars (init containers with
+	// restartPolicy Always). Default: the DefaultContainer annotation, else
+	// the first container.
 	Container = "hotreload/container"
 	// Process is the pod annotation holding a regexp on the command line that
-	// picks the process to reload inside the container. Default: the container's
-	// main process.
+	// picks the process to reload inside the container. Per container:
+	// "php-fpm=php-fpm: master" (see Targets). Default: the container's main
+	// process.
 	Process = "hotreload/process"
 	// Confirm is the pod annotation saying how the reloader knows the app runs
 	// a revision after it was told: process, workers, a loopback URL that
 	// answers 2xx, or a loopback URL, a metric name and the value it must
-	// have. Default: process for a signal, the reload URL's answer for URL.
+	// have. Per container: "nginx=workers,php-fpm=process" (see Targets).
+	// Default: process for a signal, the reload URL's answer for URL.
 	Confirm = "hotreload/confirm"
 	// Validate is the pod annotation holding the app's own check of a staged
 	// revision, a command in exec form (a JSON array, or words separated by
 	// spaces) run in the app container's image, at the app's paths, before
-	// the swap. Default: none.
+	// the swap. Per container: `nginx=["nginx","-t"],php-fpm=php-fpm -t`
+	// (see Targets). Default: none.
 	Validate = "hotreload/validate"
 	// Volumes is the pod annotation listing, comma-separated, the volumes to
 	// reload. Default: every reloadable configMap, secret and projected volume.

@@ -70,6 +70,11 @@ func SignalOf(pod map[string]string) (SignalName, []Warning) {
 	if !ok {
 		return DefaultSignal, nil
 	}
+	return signalValue(v)
+}
+
+// signalValue reads one value of the Signal annotation.
+func signalValue(v string) (SignalName, []Warning) {
 	if s, ok := ParseSignal(v); ok {
 		return s, nil
 	}

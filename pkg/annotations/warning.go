@@ -10,11 +10,15 @@ import (
 // warnings, e.g.
 //
 //	hotreload/signal: unknown signal "SIGFOO"; using SIGHUP
+//	hotreload/signal: unknown signal "SIGFOO" for container "php-fpm"; using SIGHUP
 type Warning struct {
 	Key string
 	// Namespace is true when the value came from the namespace's annotation.
 	Namespace bool
 	Value     string
+	// Container, when set, is the container whose entry of a per-container
+	// list held Value.
+	Container string
 	// Problem describes the value, and reads before it: "unknown signal".
 	Problem string
 	// Detail, when set, explains the problem after the value.
@@ -30,6 +34,9 @@ func (w Warning) String() string {
 		b.WriteString("namespace annotation ")
 	}
 	fmt.Fprintf(&b, "%s: %s %q", w.Key, w.Problem, w.Value)
+	if w.Container != "" {
+		fmt.Fprintf(&b, " for container %q", w.Container)
+	}
 	if w.Detail != "" {
 		b.WriteString(": ")
 		b.WriteString(w.Detail)

@@ -1,9 +1,11 @@
 package contract
 
 import (
+	"fmt"
 	"os"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -56,6 +58,22 @@ func TestRunArgsParseBackToTheSameValue(t *testing.T) {
 		}},
 		{"a process regexp with commas and dashes", func(r *Run) { r.Delivery.Process = "--signal a,b" }},
 		{"development settings", func(r *Run) { r.Kubeconfig, r.PodName, r.PodNamespace = "/k", "web", "shop" }},
+		{"each container told its own way", func(r *Run) {
+			r.Deliveries = map[string]Delivery{"exporter": {Signal: "SIGUSR2", Process: "exporter --a,b=c"}}
+		}},
+		{"a URL and a metric for one container, a signal for the other", func(r *Run) {
+			r.Deliveries = map[string]Delivery{"exporter": {URL: "http://127.0.0.1:9090/-/reload?a=b,c", Confirm: annotations.Confirmation{
+				Mode: annotations.ConfirmMetric, URL: "http://127.0.0.1:9090/metrics", Metric: "up", Value: "1"}}}
+		}},
+		{"a signal for one container, a URL for the other", func(r *Run) {
+			r.Delivery = Delivery{URL: "http://127.0.0.1:9090/-/reload"}
+			r.Deliveries = map[string]Delivery{"exporter": {Signal: "SIGHUP", Confirm: annotations.Confirmation{Mode: annotations.ConfirmWorkers}}}
+		}},
+		{"a container without the process and confirmation of the other", func(r *Run) {
+			r.Delivery.Confirm = annotations.Confirmation{Mode: annotations.ConfirmWorkers}
+			r.Deliveries = map[string]Delivery{"exporter": {Signal: "SIGUSR1"}}
+		}},
+		{"a container told alike, named all the same", func(r *Run) { r.Deliveries = map[string]Delivery{"exporter": r.Delivery} }},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -74,14 +92,14 @@ func TestRunArgsParseBackToTheSameValue(t *testing.T) {
 func TestRunArgsOfTheWebhookReadAsBefore(t *testing.T) {
 	r := fullRun()
 	r.Parts = map[string][]PartKind{"tls": {PartConfig, PartDownward}}
-	assert.Equal(t, []string{"run", "--contract", "2",
+	assert.Equal(t, []string{"run", "--contract", "3",
 		"--src-dir", SrcDir, "--stable-dir", StableDir, "--live-dir", LiveDir, "--volume", "config", "--volume", "tls",
 		"--part", "tls=config", "--part", "tls=downward",
 		"--container", "app", "--container", "exporter", "--signal", "SIGUSR1", "--process", "nginx: master",
 		"--health-addr", ":9441", "--exchange-url", DefaultExchangeURL}, r.Args())
 	r.Delivery.Confirm = annotations.Confirmation{Mode: annotations.ConfirmHTTP, URL: "http://127.0.0.1:8080/ready"}
 	r.Timing.ConfirmTimeout = 20 * time.Second
-	assert.Equal(t, []string{"run", "--contract", "2",
+	assert.Equal(t, []string{"run", "--contract", "3",
 		"--src-dir", SrcDir, "--stable-dir", StableDir, "--live-dir", LiveDir, "--volume", "config", "--volume", "tls",
 		"--part", "tls=config", "--part", "tls=downward",
 		"--container", "app", "--container", "exporter", "--signal", "SIGUSR1", "--process", "nginx: master",
@@ -131,10 +149,10 @@ func TestParseRun(t *testing.T) {
 			`--part of "w", which is not a --volume`},
 		{"refuses a part of an unknown kind", []string{"--contract", "2", "--volume", "v", "--part", "v=secretive"}, nil, nil,
 			`reloader run: invalid value "v=secretive" for flag -part: "v=secretive": unknown part kind "secretive": want config or downward`},
-		{"refuses a newer contract, naming both versions", []string{"--contract", "3", "--volume", "v"}, nil, nil,
-			"contract version 3: written by a newer hotreload (this build reads versions 1 to 2)"},
-		{"refuses a newer contract before the flags it does not know", []string{"--contract=3", "--volume", "v", "--shiny"}, nil, nil,
-			"contract version 3: written by a newer hotreload (this build reads versions 1 to 2)"},
+		{"refuses a newer contract, naming both versions", []string{"--contract", "4", "--volume", "v"}, nil, nil,
+			"contract version 4: written by a newer hotreload (this build reads versions 1 to 3)"},
+		{"refuses a newer contract before the flags it does not know", []string{"--contract=4", "--volume", "v", "--shiny"}, nil, nil,
+			"contract version 4: written by a newer hotreload (this build reads versions 1 to 3)"},
 		{"refuses a version below 1", []string{"--contract", "0", "--volume", "v"}, nil, nil, "--contract 0: versions start at 1"},
 		{"refuses a flag it does not know", []string{"--volume", "v", "--frobnicate"}, nil, nil, "reloader run: flag provided but not defined: -frobnicate"},
 		{"refuses a stray argument", []string{"--volume", "v", "extra"}, nil, nil, `reloader run: unexpected argument "extra"`},
@@ -164,7 +182,7 @@ func TestParseRun(t *testing.T) {
 func TestInstallAndLinkArgsParseBack(t *testing.T) {
 	in := Install{Version: Version, To: BinDir, Timeout: DefaultInstallTimeout, Sources: Sources{SrcDir: SrcDir, StableDir: StableDir, LiveDir: LiveDir, Volumes: []string{"config"}}}
 	args := in.Args()
-	assert.Equal(t, []string{"install", "--contract", "2", "--to", BinDir, "--src-dir", SrcDir, "--stable-dir", StableDir, "--live-dir", LiveDir, "--volume", "config"}, args)
+	assert.Equal(t, []string{"install", "--contract", "3", "--to", BinDir, "--src-dir", SrcDir, "--stable-dir", StableDir, "--live-dir", LiveDir, "--volume", "config"}, args)
 	got, err := ParseInstall(args[1:])
 	require.NoError(t, err)
 	assert.Equal(t, in, got)
@@ -175,7 +193,7 @@ func TestInstallAndLinkArgsParseBack(t *testing.T) {
 		Copies: []DirCopy{{From: "/etc/my,app", To: LinkDir + "/0"}},
 		Links:  []FileLink{{File: "/etc/my,app/a.conf", Target: LiveDir + "/config/a.conf"}}}
 	largs := l.Args()
-	assert.Equal(t, []string{"--contract", "2", "--copy", "/etc/my,app=" + LinkDir + "/0", "--link", "/etc/my,app/a.conf=" + LiveDir + "/config/a.conf"}, largs)
+	assert.Equal(t, []string{"--contract", "3", "--copy", "/etc/my,app=" + LinkDir + "/0", "--link", "/etc/my,app/a.conf=" + LiveDir + "/config/a.conf"}, largs)
 	gotLink, err := ParseLink(largs)
 	require.NoError(t, err)
 	assert.Equal(t, l, gotLink, "a path with a comma stays whole")
@@ -201,11 +219,11 @@ func TestFromPodReadsEveryEarlierVersion(t *testing.T) {
 			run, warnings, err := FromPod(out.Pod)
 			require.NoError(t, err)
 			assert.Empty(t, warnings)
-			assert.Equal(t, 1, run.Version)
+			assert.Equal(t, filepath.Base(filepath.Dir(f)), fmt.Sprintf("v%d", run.Version))
 			var mounted []string
 			for _, m := range ReloaderContainer(out.Pod).VolumeMounts {
-				if filepath.Dir(m.MountPath) == SrcDir {
-					mounted = append(mounted, m.Name)
+				if v, ok := strings.CutPrefix(m.MountPath, SrcDir+"/"); ok && !slices.Contains(mounted, strings.Split(v, "/")[0]) {
+					mounted = append(mounted, strings.Split(v, "/")[0]) // SrcDir/V in version 1, SrcDir/V/i after
 				}
 			}
 			assert.Equal(t, mounted, run.Volumes)
@@ -224,12 +242,13 @@ func TestFromPod(t *testing.T) {
 }
 
 // FuzzRunArgs: any command line the webhook can write reads back as the
-// value it was written from.
+// value it was written from. With split, the delivery is a second
+// container's, beside one told by SIGHUP.
 func FuzzRunArgs(f *testing.F) {
 	f.Add("config", "app", "SIGHUP", "", "nginx", "workers", true, int64(time.Second))
 	f.Add("tls", "x", "none", "http://127.0.0.1/x", "", "http://[::1]:9/m up 1e3", false, int64(0))
 	f.Add("v", "c", "iot", "http://LOCALHOST:1/-/r", "--a,b", "", true, int64(3))
-	f.Fuzz(func(t *testing.T, volume, container, signal, url, process, confirm string, _ bool, grace int64) {
+	f.Fuzz(func(t *testing.T, volume, container, signal, url, process, confirm string, split bool, grace int64) {
 		// Names are DNS labels; values are those the webhook admits.
 		name := regexp.MustCompile(`^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$`)
 		if !name.MatchString(volume) || !name.MatchString(container) || grace < 0 ||
@@ -247,14 +266,23 @@ func FuzzRunArgs(f *testing.F) {
 				return
 			}
 		}
+		d := Delivery{Signal: sig, URL: url, Process: process, Confirm: c}
+		if url != "" {
+			d.Signal = "" // a URL wins
+		}
 		want := Run{Version: Version, Sources: Sources{SrcDir: SrcDir, StableDir: StableDir, LiveDir: LiveDir, Volumes: []string{volume}},
-			Containers: []string{container}, Delivery: Delivery{Signal: sig, URL: url, Process: process, Confirm: c}, WaitRelease: true,
+			Containers: []string{container}, Delivery: d, WaitRelease: true,
 			HealthAddr: DefaultHealthAddr, Timing: DefaultTiming}
+		if split {
+			other := "other"
+			if container == other {
+				other = "another"
+			}
+			want.Containers = []string{other, container}
+			want.SetDeliveries(map[string]Delivery{other: {Signal: annotations.DefaultSignal}, container: d})
+		}
 		want.Timing.Grace = time.Duration(grace)
 		args := want.Args()
-		if url != "" {
-			want.Delivery.Signal = "" // a URL wins
-		}
 		if grace == 0 {
 			want.Timing.Grace = DefaultTiming.Grace
 		}

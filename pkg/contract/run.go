@@ -19,7 +19,11 @@ type Run struct {
 	Sources
 	// Containers are the app containers told about a new revision.
 	Containers []string
-	Delivery   Delivery
+	// Delivery is how the containers are told, but those in Deliveries.
+	Delivery Delivery
+	// Deliveries are the containers told otherwise than by Delivery, each
+	// in its own way (from contract version 3); nil when all are told alike.
+	Deliveries map[string]Delivery
 	// Validation names the app containers whose own check runs on a staged
 	// revision before the swap (hotreload/validate).
 	Validation Validation
@@ -38,20 +42,6 @@ type Run struct {
 	Kubeconfig string
 	// PodName and PodNamespace default to $POD_NAME and $POD_NAMESPACE.
 	PodName, PodNamespace string
-}
-
-// Delivery is how the app is told: a signal, a loopback URL to POST, or
-// nothing (annotations.SignalNone).
-type Delivery struct {
-	// Signal is a canonical signal name or annotations.SignalNone; empty when URL is set.
-	Signal annotations.SignalName
-	URL    string
-	// Process is a regexp on the command line picking the process to
-	// signal; empty for the container's main process.
-	Process string
-	// Confirm is how the reloader knows the app runs the revision after it
-	// was told; the zero value is the delivery's default.
-	Confirm annotations.Confirmation
 }
 
 // Validation is where the reloader shows a staged revision to the
@@ -125,18 +115,8 @@ func (r Run) Args() []string {
 	for _, c := range r.Containers {
 		args = append(args, "--container", c)
 	}
-	switch {
-	case r.Delivery.URL != "":
-		args = append(args, "--url", r.Delivery.URL)
-	default:
-		args = append(args, "--signal", string(cmp.Or(string(r.Delivery.Signal), string(annotations.DefaultSignal))))
-	}
-	if r.Delivery.Process != "" {
-		args = append(args, "--process", r.Delivery.Process)
-	}
-	if !r.Delivery.Confirm.IsZero() {
-		args = append(args, "--confirm", r.Delivery.Confirm.String())
-	}
+	args = append(args, r.Delivery.args()...)
+	args = append(args, r.deliveriesArgs()...)
 	args = append(args, r.Validation.args()...)
 	if r.WaitRelease && r.Version == 1 {
 		args = append(args, "--wait-release")
@@ -171,6 +151,8 @@ type RunFlags struct {
 	r                             Run
 	containers, validate          listFlag
 	signal, url, process, confirm string
+	// per holds --signal-for, --url-for, --process-for and --confirm-for.
+	per perContainerFlags
 }
 
 // NewRunFlags defines run's flags on fs. getenv supplies the defaults of
@@ -188,6 +170,7 @@ func NewRunFlags(fs *flag.FlagSet, getenv func(string) string) *RunFlags {
 	fs.StringVar(&f.url, "url", "", "loopback `URL` to POST instead of a signal")
 	fs.StringVar(&f.process, "process", "", "`REGEXP` on the command line picking the process to signal (default: the container's main process)")
 	fs.StringVar(&f.confirm, "confirm", "", "how to know the app runs the new config: process (alive after --grace), workers (the signalled process forks new children), a loopback `URL` answering 2xx, or \"URL NAME VALUE\" (the Prometheus-text sample NAME there equals VALUE) (default: process for a signal, the answer of --url)")
+	f.per.register(fs)
 	fs.Var(&f.validate, "validate", "an app `CONTAINER` whose validator checks a staged revision before the swap, on its socket in --validate-dir (repeatable, or comma-separated)")
 	fs.StringVar(&r.Validation.SocketDir, "validate-dir", ValidateDir, "`DIR` holding the validators' sockets, CONTAINER.sock")
 	fs.StringVar(&r.Validation.StagedDir, "staged-dir", StagedDir, "`DIR` where the staged revision is shown to the validators")
@@ -225,47 +208,15 @@ func (f *RunFlags) Run() (Run, []string, error) {
 	if len(f.validate) == 0 {
 		r.Validation = Validation{} // its directories mean nothing without one
 	}
+	base := rawDelivery{signal: flagValue{"--signal", f.signal}, url: flagValue{"--url", f.url},
+		process: flagValue{"--process", f.process}, confirm: flagValue{"--confirm", f.confirm}}
 	var ws []string
-	r.Delivery, ws = delivery(f.signal, f.url, f.process, f.confirm)
+	r.Delivery, ws = base.check()
+	var err error
+	if r.Deliveries, ws, err = f.per.deliveries(r.Containers, base, ws); err != nil {
+		return r, nil, err
+	}
 	return r, ws, nil
-}
-
-// delivery checks the delivery flags with the webhook's own rules
-// (pkg/annotations), replacing what the reloader could not use.
-func delivery(signal, url, process, confirm string) (Delivery, []string) {
-	var d Delivery
-	var ws []string
-	if url != "" {
-		if err := annotations.CheckLoopbackURL(url); err != nil {
-			ws = append(ws, fmt.Sprintf("--url %q: %v; using the signal instead", url, err))
-		} else {
-			d.URL = url
-		}
-	}
-	if d.URL == "" {
-		s, ok := annotations.ParseSignal(signal)
-		if !ok {
-			ws = append(ws, fmt.Sprintf("--signal %q: not a signal the reloader can send; using %s", signal, annotations.DefaultSignal))
-			s = annotations.DefaultSignal
-		}
-		d.Signal = s
-	}
-	if process != "" {
-		if err := annotations.CheckProcess(process); err != nil {
-			ws = append(ws, fmt.Sprintf("--process %q: %v; using the container's main process", process, err))
-		} else {
-			d.Process = process
-		}
-	}
-	if confirm != "" {
-		c, err := annotations.ParseConfirmFor(confirm, d.Signal, d.URL)
-		if err != nil {
-			ws = append(ws, fmt.Sprintf("--confirm %q: %v; using the delivery's default", confirm, err))
-		} else {
-			d.Confirm = c
-		}
-	}
-	return d, ws
 }
 
 // ParseRun parses the flags of run (its args without the word "run"), with no

@@ -17,14 +17,12 @@ const DefaultServiceAccount = "default"
 // apply makes the changes of p to pod, a copy the caller owns.
 func apply(pod *corev1.Pod, p plan, opts Options) {
 	p.sources = planSources(pod, p.volumes)
-	for i, mounts := range p.mounts {
-		pod.Spec.Containers[i].VolumeMounts = mounts
+	for name, mounts := range p.mounts {
+		containerNamed(pod, name).VolumeMounts = mounts
 	}
-	var validated []int
-	for i, c := range pod.Spec.Containers {
-		if len(p.validate) > 0 && p.mounts[i] != nil {
-			p.validators = append(p.validators, c.Name)
-			validated = append(validated, i)
+	for _, c := range p.containers {
+		if p.validate[c] != nil && p.mounts[c] != nil {
+			p.validators = append(p.validators, c)
 		}
 	}
 	var inits []corev1.Container
@@ -37,17 +35,17 @@ func apply(pod *corev1.Pod, p plan, opts Options) {
 		pod.Spec.Containers = append(pod.Spec.Containers, reloader)
 	}
 	for k, l := range p.links {
-		inits = append(inits, linkContainer(k, l, pod.Spec.Containers[l.container], opts))
+		inits = append(inits, linkContainer(k, l, *containerNamed(pod, l.container), opts))
 	}
 	var validators []corev1.Container
 	scratch := 0
 	var kinds map[string]volumeKind
-	if len(validated) > 0 {
+	if len(p.validators) > 0 {
 		kinds = volumeKinds(pod)
 	}
-	for k, i := range validated {
+	for k, name := range p.validators {
 		var v corev1.Container
-		v, scratch = validatorFor(k, pod.Spec.Containers[i], kinds, p, opts, scratch)
+		v, scratch = validatorFor(k, *containerNamed(pod, name), kinds, p, opts, scratch)
 		if opts.NativeSidecar {
 			v.RestartPolicy = ptr.To(corev1.ContainerRestartPolicyAlways)
 			inits = append(inits, v)
@@ -66,7 +64,7 @@ func apply(pod *corev1.Pod, p plan, opts Options) {
 	for n := range p.linkVolumes {
 		pod.Spec.Volumes = append(pod.Spec.Volumes, emptyDir(contract.LinkVolumePrefix+strconv.Itoa(n)))
 	}
-	if len(validated) > 0 {
+	if len(p.validators) > 0 {
 		pod.Spec.Volumes = append(pod.Spec.Volumes, validatorVolumes(scratch)...)
 	}
 	pod.Spec.Volumes = append(pod.Spec.Volumes, newTokenVolume())
@@ -119,11 +117,15 @@ func reloaderContainer(p plan, opts Options) corev1.Container {
 		Version:     contract.Version,
 		Sources:     sources(p),
 		Containers:  p.containers,
-		Delivery:    contract.Delivery{Signal: p.signal, URL: p.url, Process: p.process, Confirm: p.confirm},
 		WaitRelease: true,
 		HealthAddr:  ":" + strconv.Itoa(int(p.healthPort)),
 		ExchangeURL: opts.ExchangeURL,
 	}
+	each := make(map[string]contract.Delivery, len(p.deliveries))
+	for c, d := range p.deliveries {
+		each[c] = contract.Delivery(d)
+	}
+	run.SetDeliveries(each)
 	mounts := append(sourceMounts(p), corev1.VolumeMount{Name: contract.TokenVolume, MountPath: contract.TokenDir, ReadOnly: true})
 	if len(p.validators) > 0 {
 		run.Validation = p.validation()

@@ -108,6 +108,17 @@ func fuzzPod(data []byte) *corev1.Pod {
 	case 3:
 		pod.Spec.SecurityContext = &corev1.PodSecurityContext{RunAsNonRoot: ptr.To(true)}
 	}
+	// A native sidecar, and values per container, from the bytes left.
+	if len(pod.Spec.InitContainers) > 0 && b.next()%2 == 1 {
+		pod.Spec.InitContainers[0].RestartPolicy = ptr.To(corev1.ContainerRestartPolicyAlways)
+		pod.Annotations[annotations.Container] = b.pick("c0,init", "init", "init,c1")
+	}
+	perKeys := []string{annotations.Signal, annotations.URL, annotations.Process, annotations.Confirm, annotations.Validate}
+	perValues := []string{"c0=SIGUSR2,c1=none", "init=SIGUSR1,c0=SIGHUP", "c1=http://127.0.0.1:1/r,c0=http://[::1]:2/x?a=b,c",
+		"c0=(,c2=nginx", "c0=workers,c1=http://127.0.0.1:1/m up 1", `c0=["nginx","-t"],init=check`, "c0=,c0=SIGHUP,ghost=1", "workers", "nginx -t"}
+	for range int(b.next() % 4) {
+		pod.Annotations[perKeys[int(b.next())%len(perKeys)]] = perValues[int(b.next())%len(perValues)]
+	}
 	return pod
 }
 

@@ -60,6 +60,9 @@ func shouldAct(pod *corev1.Pod) (bool, []string) {
 	if !annotations.Enabled(pod.Labels) {
 		return false, []string{fmt.Sprintf("label %s is not %q: pod left unchanged", annotations.EnableLabel, annotations.EnableValue)}
 	}
+	if why := windows(pod); why != "" {
+		return false, []string{why}
+	}
 	if taken := takenNames(pod); len(taken) > 0 {
 		return false, []string{fmt.Sprintf("%s: hotreload owns names starting with %q and paths under %s; pod left unchanged", strings.Join(taken, ", "), contract.ReservedPrefix, contract.Root)}
 	}

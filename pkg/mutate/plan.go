@@ -3,6 +3,7 @@ package mutate
 import (
 	"fmt"
 	"path"
+	"strings"
 
 	corev1 "k8s.io/api/core/v1"
 
@@ -14,8 +15,8 @@ import (
 // plan is everything apply changes, computed without touching the pod.
 type plan struct {
 	settings
-	// mounts holds the new volumeMounts of each app container that changes, by index.
-	mounts map[int][]corev1.VolumeMount
+	// mounts holds the new volumeMounts of each app container that changes, by name.
+	mounts map[string][]corev1.VolumeMount
 	// volumes are the reloaded volumes, in pod order: those with a redirected mount.
 	volumes []string
 	// links are the link steps, one per app container with linked subPath files.
@@ -32,7 +33,7 @@ type plan struct {
 
 // linkStep is the link init container of one app container.
 type linkStep struct {
-	container int
+	container string
 	copies    []contract.DirCopy  // D to LinkDir/N
 	links     []contract.FileLink // D/F to LiveDir/V/P
 	volumes   []int               // N of each copy
@@ -41,20 +42,17 @@ type linkStep struct {
 // makePlan decides the new mounts and link steps of pod's reloaded
 // containers, and warns about what it cannot do as asked.
 func makePlan(pod *corev1.Pod, s settings, opts Options) (plan, []string) {
-	p := plan{settings: s, mounts: map[int][]corev1.VolumeMount{}}
+	p := plan{settings: s, mounts: map[string][]corev1.VolumeMount{}}
 	var ws []string
 	used := map[string]bool{}
-	for i, c := range pod.Spec.Containers {
-		if !p.reloads(c.Name) {
-			continue
-		}
+	for _, c := range reloaded(pod, s.containers) {
 		mounts, link, mws := p.redirect(c, used)
 		ws = append(ws, mws...)
 		if mounts != nil {
-			p.mounts[i] = mounts
+			p.mounts[c.Name] = mounts
 		}
 		if len(link.copies) > 0 {
-			link.container = i
+			link.container = c.Name
 			p.links = append(p.links, link)
 		}
 	}
@@ -75,20 +73,21 @@ func (p *plan) planReloader(pod *corev1.Pod, opts Options) []string {
 	switch sp := pod.Spec.ShareProcessNamespace; {
 	case !p.signals() || sp != nil && *sp:
 	case sp != nil:
-		ws = append(ws, fmt.Sprintf("shareProcessNamespace: false is overridden to true so that the reloader can send %s to the process; the pod's containers see each other's processes (and, running as one user, their environments and files); set %s to none, or a URL in %s, to avoid it", p.signal, annotations.Signal, annotations.URL))
+		ws = append(ws, fmt.Sprintf("shareProcessNamespace: false is overridden to true so that the reloader can send %s; the pod's containers see each other's processes (and, running as one user, their environments and files); set %s to none, or a URL in %s, to avoid it", p.sends(), annotations.Signal, annotations.URL))
 	default:
-		ws = append(ws, fmt.Sprintf("shareProcessNamespace is turned on so that the reloader can send %s to the process; the pod's containers see each other's processes (and, running as one user, their environments and files); set %s to none, or a URL in %s, to avoid it", p.signal, annotations.Signal, annotations.URL))
+		ws = append(ws, fmt.Sprintf("shareProcessNamespace is turned on so that the reloader can send %s; the pod's containers see each other's processes (and, running as one user, their environments and files); set %s to none, or a URL in %s, to avoid it", p.sends(), annotations.Signal, annotations.URL))
 	}
 	return ws
 }
 
-func (p *plan) reloads(container string) bool {
-	for _, c := range p.containers {
-		if c == container {
-			return true
-		}
+// sends says what the reloader signals: "SIGHUP to the process", or "SIGHUP
+// and SIGUSR2 to the processes".
+func (p *plan) sends() string {
+	names := p.signalNames()
+	if len(names) == 1 {
+		return names[0] + " to the process"
 	}
-	return false
+	return strings.Join(names[:len(names)-1], ", ") + " and " + names[len(names)-1] + " to the processes"
 }
 
 // freePort returns the first port from want on that no container of pod declares.

@@ -59,10 +59,7 @@ func targetIDs(pod *corev1.Pod, containers []string) (uid int64, gid *int64, unk
 	}
 	var uids, gids []*int64
 	var missing []string
-	for _, c := range pod.Spec.Containers {
-		if !contains(containers, c.Name) {
-			continue
-		}
+	for _, c := range reloaded(pod, containers) {
 		u, g := psc.RunAsUser, psc.RunAsGroup
 		if c.SecurityContext != nil {
 			if c.SecurityContext.RunAsUser != nil {
@@ -106,8 +103,8 @@ func demandsNonRoot(pod *corev1.Pod, containers []string) bool {
 	if sc := pod.Spec.SecurityContext; sc != nil && sc.RunAsNonRoot != nil && *sc.RunAsNonRoot {
 		return true
 	}
-	for _, c := range pod.Spec.Containers {
-		if contains(containers, c.Name) && c.SecurityContext != nil && c.SecurityContext.RunAsNonRoot != nil && *c.SecurityContext.RunAsNonRoot {
+	for _, c := range reloaded(pod, containers) {
+		if c.SecurityContext != nil && c.SecurityContext.RunAsNonRoot != nil && *c.SecurityContext.RunAsNonRoot {
 			return true
 		}
 	}

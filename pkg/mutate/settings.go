@@ -1,7 +1,7 @@
 package mutate
 
 import (
-	"strings"
+	"slices"
 
 	corev1 "k8s.io/api/core/v1"
 
@@ -12,14 +12,13 @@ import (
 // settings is what the pod's annotations (and its namespace's) ask for, every
 // malformed value already replaced by its default.
 type settings struct {
-	containers []string               // reloaded containers, in pod order
-	selected   map[string]bool        // volumes to reload
-	signal     annotations.SignalName // "" when url is set
-	url        string
-	process    string
-	confirm    annotations.Confirmation
-	validate   []string // the app's check; nil for none
-	subPath    annotations.SubPathMode
+	containers []string        // reloaded containers: containers, then native sidecars
+	selected   map[string]bool // volumes to reload
+	// deliveries say how each reloaded container is told.
+	deliveries map[string]annotations.Delivery
+	// validate is the app's check of each reloaded container; nil for none.
+	validate map[string][]string
+	subPath  annotations.SubPathMode
 }
 
 // readSettings reads every hotreload annotation of pod through pkg/annotations
@@ -30,13 +29,10 @@ func readSettings(pod *corev1.Pod, opts Options) (settings, []string) {
 	collect := func(w []annotations.Warning) { ws = append(ws, w...) }
 
 	var s settings
-	names := make([]string, len(pod.Spec.Containers))
-	for i, c := range pod.Spec.Containers {
-		names[i] = c.Name
-	}
 	var w []annotations.Warning
-	s.containers, w = annotations.ContainersOf(a, names)
+	s.containers, w = annotations.ContainersOf(a, candidates(pod))
 	collect(w)
+	targets := annotations.Targets{Reloaded: s.containers, All: allNames(pod)}
 
 	var all, reloadable []string
 	for _, v := range pod.Spec.Volumes {
@@ -53,21 +49,9 @@ func readSettings(pod *corev1.Pod, opts Options) (settings, []string) {
 	}
 	notes := leaveIgnored(pod, s.selected, opts.SourceAnnotations)
 
-	s.signal, w = annotations.SignalOf(a)
+	s.deliveries, w = annotations.DeliveriesOf(a, targets)
 	collect(w)
-	s.url, w = annotations.URLOf(a)
-	collect(w)
-	if s.url != "" {
-		if v := strings.TrimSpace(a[annotations.Signal]); v != "" {
-			ws = append(ws, annotations.Warning{Key: annotations.Signal, Value: v, Problem: "ignored signal", Detail: annotations.URL + " is set", Used: "the URL"})
-		}
-		s.signal = ""
-	}
-	s.process, w = annotations.ProcessOf(a)
-	collect(w)
-	s.confirm, w = annotations.ConfirmOf(a, s.signal, s.url)
-	collect(w)
-	s.validate, w = annotations.ValidateOf(a)
+	s.validate, w = annotations.ValidatesOf(a, targets)
 	collect(w)
 	s.subPath, w = annotations.SubPathOf(a)
 	collect(w)
@@ -80,8 +64,21 @@ func readSettings(pod *corev1.Pod, opts Options) (settings, []string) {
 	return s, append(annotations.Strings(ws), notes...)
 }
 
-// signals reports whether the reloader delivers a signal, which needs a shared
-// process namespace.
+// signals reports whether the reloader delivers a signal to a container,
+// which needs a shared process namespace.
 func (s settings) signals() bool {
-	return s.url == "" && s.signal != annotations.SignalNone
+	return len(s.signalNames()) > 0
+}
+
+// signalNames returns the signals the reloader sends, each once, in the
+// order of the containers.
+func (s settings) signalNames() []string {
+	var out []string
+	for _, c := range s.containers {
+		d := s.deliveries[c]
+		if d.URL == "" && d.Signal != annotations.SignalNone && !slices.Contains(out, string(d.Signal)) {
+			out = append(out, string(d.Signal))
+		}
+	}
+	return out
 }

@@ -63,7 +63,7 @@ func validatorFor(k int, app corev1.Container, kinds map[string]volumeKind, p pl
 	mounts = append(mounts,
 		corev1.VolumeMount{Name: contract.ValidateVolume, MountPath: contract.ValidateDir},
 		corev1.VolumeMount{Name: contract.BinVolume, MountPath: contract.BinDir, ReadOnly: true})
-	cmd := validate.CommandLine{Version: contract.Version, Socket: p.validation().Socket(app.Name), Command: p.validate}
+	cmd := validate.CommandLine{Version: contract.Version, Socket: p.validation().Socket(app.Name), Command: p.validate[app.Name]}
 	own := app.DeepCopy() // env, envFrom and security context as the app's
 	return corev1.Container{
 		Name:                     name,

@@ -5,10 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"strings"
 	"time"
-
-	"github.com/hotreload/hotreload/pkg/annotations"
 )
 
 // ErrContainerStopped means an app container stopped running, or was
@@ -25,9 +22,11 @@ const statusLag = 3 * time.Second
 // live copy, tell the app containers that run, confirm they survived the
 // grace period (else swap the previous copy back), and report the outcome.
 type applier struct {
-	live       *Live
-	view       *PodView
+	live *Live
+	view *PodView
+	// deliverer tells the containers that deliverers does not name.
 	deliverer  *Deliverer
+	deliverers map[string]*Deliverer
 	containers []string
 	reporter   *Reporter
 	// verifyTimeout bounds the wait for the mounted sources to reach the revision.
@@ -89,14 +88,7 @@ func (a *applier) apply(ctx context.Context, rev string) error {
 		// reads again, finds what it ran before.
 		return a.fail(ctx, log, rev, a.swapBack(log, undo, err))
 	}
-	msg := fmt.Sprintf("%s delivered to %s", a.deliverer.Method, strings.Join(told, ","))
-	if c := a.deliverer.Confirm; !c.IsZero() && len(told) > 0 {
-		msg += ", confirmed by " + c.String()
-	}
-	if len(told) == 0 {
-		msg = "no running container to tell"
-	}
-	o := Outcome{Revision: rev, Message: msg}
+	o := Outcome{Revision: rev, Message: a.toldMessage(told)}
 	if len(running) < len(a.containers) {
 		o.After = checked
 	}
@@ -112,15 +104,15 @@ func (a *applier) stage(ctx context.Context, rev string) (*Staged, error) {
 }
 
 // running returns the IDs of the app containers that run now, by the pod
-// status and, where a signal is delivered in a shared process namespace, by
+// status and, where a container is told by a signal in a shared process namespace, by
 // /proc too: a container without a process has stopped though the kubelet
 // has not reported it yet (it does within a second or so, as in a crash
 // loop). The others read the live copy when they start.
 func (a *applier) running(log *slog.Logger) map[string]string {
-	d := a.deliverer
-	seesProcesses := d.Method.Signal != 0 && a.view.SharesProcesses()
 	ids := map[string]string{}
 	for _, name := range a.containers {
+		d := a.delivererOf(name)
+		seesProcesses := d.Method.Signal != 0 && a.view.SharesProcesses()
 		id, ok := a.view.Running(name)
 		if !ok {
 			log.Info("container not running: it reads the live copy when it starts", "container", name)
@@ -135,69 +127,6 @@ func (a *applier) running(log *slog.Logger) map[string]string {
 		ids[name] = id
 	}
 	return ids
-}
-
-// tell delivers the reload to each running container (a URL or nothing once
-// for the pod: they share its network namespace), and returns those told. A
-// container that stops before it could be told is dropped from running: the
-// new config cannot have stopped it, it reads it when it starts.
-func (a *applier) tell(ctx context.Context, log *slog.Logger, running map[string]string) ([]string, error) {
-	d := a.deliverer
-	var told []string
-	for _, name := range a.containers {
-		id, ok := running[name]
-		if !ok {
-			continue
-		}
-		pid, err := d.Deliver(ctx, id)
-		if err != nil && isTransient(err) && a.view.StoppedSince(ctx, name, id, statusLag) {
-			log.Info("container stopped before it could be told: it reads the live copy when it starts", "container", name, "err", err)
-			delete(running, name)
-			continue
-		}
-		if err != nil && isVerdict(err) {
-			return told, fmt.Errorf("%w (container %s)", err, name)
-		}
-		if err != nil {
-			return told, fmt.Errorf("container %s: %w", name, err)
-		}
-		log.Info("reload delivered", "container", name, "method", d.Method.String(), "pid", pid)
-		told = append(told, name)
-		if d.Method.Signal == 0 {
-			break
-		}
-	}
-	return told, nil
-}
-
-// confirm checks that every container that ran is still running, as the
-// same container, a grace period after it was told: whatever the method, a
-// container that stopped or was replaced since did not survive the new config.
-// Then, where hotreload/confirm names a URL, the app must answer it (with the
-// metric's value) within the confirm timeout from told.
-func (a *applier) confirm(ctx context.Context, running map[string]string, told time.Time) error {
-	if len(running) == 0 {
-		return nil
-	}
-	d := a.deliverer
-	if d.Method.Signal == 0 {
-		// A signal's delivery waited the grace already.
-		time.Sleep(d.GraceOrDefault())
-	}
-	for _, name := range a.containers {
-		id, ok := running[name]
-		if !ok {
-			continue
-		}
-		if now, ok := a.view.Running(name); !ok || now != id {
-			return fmt.Errorf("container %s after %s: %w", name, d.Method, ErrContainerStopped)
-		}
-	}
-	switch d.Confirm.Mode {
-	case annotations.ConfirmHTTP, annotations.ConfirmMetric:
-		return d.confirmURL(ctx, told)
-	}
-	return nil
 }
 
 // swapBack makes the previous live copy live again after err, and returns err.

@@ -229,6 +229,14 @@ func (c *child) waitLines(t testing.TB, n int) []string {
 func fakeProc(t testing.TB, id string, pids ...int) Procs {
 	t.Helper()
 	root := t.TempDir()
+	addFakeProc(t, root, id, pids...)
+	return Procs{Root: root}
+}
+
+// addFakeProc adds the real pids to the fake proc tree at root, in the cgroup
+// of container id.
+func addFakeProc(t testing.TB, root, id string, pids ...int) {
+	t.Helper()
 	for _, pid := range pids {
 		dir := filepath.Join(root, fmt.Sprint(pid))
 		require.NoError(t, os.Mkdir(dir, 0o755))
@@ -238,5 +246,4 @@ func fakeProc(t testing.TB, id string, pids ...int) Procs {
 			require.NoError(t, os.Symlink(fmt.Sprintf("/proc/%d/%s", pid, f), filepath.Join(dir, f)))
 		}
 	}
-	return Procs{Root: root}
 }

@@ -2,6 +2,7 @@ package reload
 
 import (
 	"context"
+	"slices"
 	"sync"
 	"time"
 
@@ -117,14 +118,15 @@ func (v *PodView) SharesProcesses() bool {
 	return pod != nil && pod.Spec.ShareProcessNamespace != nil && *pod.Spec.ShareProcessNamespace
 }
 
-// Running returns the ID of app container name, without its runtime prefix,
-// when the pod status says it runs and has started.
+// Running returns the ID of app container name (a container, or a native
+// sidecar among the init containers), without its runtime prefix, when the
+// pod status says it runs and has started.
 func (v *PodView) Running(name string) (string, bool) {
 	pod := v.Pod()
 	if pod == nil {
 		return "", false
 	}
-	for _, st := range pod.Status.ContainerStatuses {
+	for _, st := range slices.Concat(pod.Status.ContainerStatuses, pod.Status.InitContainerStatuses) {
 		if st.Name != name || st.State.Running == nil || (st.Started != nil && !*st.Started) {
 			continue
 		}

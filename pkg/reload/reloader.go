@@ -21,7 +21,10 @@ type Options struct {
 	Live      *Live
 	// Containers are the app containers to tell about a new revision.
 	Containers []string
-	Deliverer  *Deliverer
+	// Deliverer tells the containers Deliverers does not name.
+	Deliverer *Deliverer
+	// Deliverers tell particular containers, each in its own way.
+	Deliverers map[string]*Deliverer
 	// Validators, when set, check each staged revision before the swap.
 	Validators *Validators
 	// WaitRelease makes the reloader apply only released revisions; without
@@ -127,7 +130,7 @@ func (r *Reloader) Run(ctx context.Context) error {
 	r.reportStartup(ctx, pod, live)
 	c.Released(r.view.Released())
 
-	a := &applier{live: l, view: r.view, deliverer: r.opts.Deliverer, containers: r.opts.Containers,
+	a := &applier{live: l, view: r.view, deliverer: r.opts.Deliverer, deliverers: r.opts.Deliverers, containers: r.opts.Containers,
 		reporter: r.reporter, verifyTimeout: r.opts.VerifyTimeout, validators: r.opts.Validators, log: r.log}
 	errc := make(chan error, 2)
 	if !r.opts.WaitRelease {

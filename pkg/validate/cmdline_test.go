@@ -14,7 +14,7 @@ func TestCommandLineParsesBack(t *testing.T) {
 	v := CommandLine{Version: version.Current, Socket: "/var/run/hotreload/validate/nginx.sock", Timeout: DefaultTimeout,
 		Command: []string{"nginx", "-t", "--", "-c", "/etc/nginx/nginx.conf"}}
 	args := v.Args()
-	assert.Equal(t, []string{"--contract", "2", "--socket", "/var/run/hotreload/validate/nginx.sock", "--",
+	assert.Equal(t, []string{"--contract", "3", "--socket", "/var/run/hotreload/validate/nginx.sock", "--",
 		"nginx", "-t", "--", "-c", "/etc/nginx/nginx.conf"}, args, "the check follows --, whatever it holds")
 	got, err := Parse(args)
 	require.NoError(t, err)
@@ -31,6 +31,6 @@ func TestCommandLineParsesBack(t *testing.T) {
 	assert.EqualError(t, err, "--socket is required")
 	_, err = Parse([]string{"--socket", "/s", "--timeout", "0s", "--", "true"})
 	assert.EqualError(t, err, "--timeout 0s: must be positive")
-	_, err = Parse([]string{"--contract", "3", "--socket", "/s", "--", "true"})
+	_, err = Parse([]string{"--contract", "4", "--socket", "/s", "--", "true"})
 	assert.ErrorIs(t, err, version.ErrNewer)
 }

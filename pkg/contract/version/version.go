@@ -20,7 +20,12 @@ import (
 // Version 2 (docs/design/2026-12-01-config-releases.md) mounts each part of a
 // reloaded volume at SrcDir/V/i with its stable twin at StableDir/V/i, names
 // the parts of a volume of several (--part), and always waits for a release.
-const Current = 2
+//
+// Version 3 tells each app container in its own way: run's --signal-for,
+// --url-for, --process-for and --confirm-for CONTAINER=VALUE give a
+// container another value than --signal, --url, --process and --confirm.
+// Its layout is version 2's.
+const Current = 3
 
 // Flag is the flag every command line carries its version in.
 const Flag = "contract"
