@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
+	"errors"
 	"fmt"
 	"time"
 
@@ -153,7 +154,13 @@ func setupAdmissionWarnings(mgr manager.Manager, warned <-chan event.TypedGeneri
 	ctrl, err := controller.New(AdmissionWarningsName, mgr, controller.Options{
 		Reconciler: reconcile.Func(func(ctx context.Context, req reconcile.Request) (reconcile.Result, error) {
 			var pod corev1.Pod
-			if err := r.Cache.Get(ctx, req.NamespacedName, &pod); err != nil {
+			err := r.Cache.Get(ctx, req.NamespacedName, &pod)
+			switch {
+			case errors.Is(err, errNotSynced): // its informer sends pods as it lists them
+				return reconcile.Result{RequeueAfter: time.Second}, nil
+			case errors.Is(err, errNotWatched):
+				return reconcile.Result{}, nil
+			case err != nil:
 				return reconcile.Result{}, client.IgnoreNotFound(err)
 			}
 			return r.checkWarnings(ctx, &pod)
