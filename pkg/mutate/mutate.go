@@ -16,7 +16,8 @@ import (
 var ErrNoReloaderImage = errors.New("no reloader image: set Options.ReloaderImage (webhook flag --reloader-image)")
 
 // Mutate returns pod as the webhook admits it, and the warnings to show the
-// user. It never modifies pod. When it leaves the pod unchanged (not opted in,
+// user; a pod it injects records them too (hotreload/warnings), for those
+// who did not send the request. It never modifies pod. When it leaves the pod unchanged (not opted in,
 // already injected, nothing to reload, a name it would add is taken) it returns
 // pod itself, with warnings saying why. The steps are fixed: should we act, read
 // the annotations, plan, pin, apply, stamp.
@@ -41,12 +42,13 @@ func Mutate(pod *corev1.Pod, opts Options) (*corev1.Pod, []string, error) {
 		if !pinned {
 			return pod, append(warnings, "no config volume of the reloaded containers can be reloaded: pod left unchanged"), nil
 		}
-		stamp(out, opts.Version)
-		return out, append(warnings, "no config volume of the reloaded containers can be reloaded: no sidecar added"), nil
+		warnings = append(warnings, "no config volume of the reloaded containers can be reloaded: no sidecar added")
+		stamp(out, opts.Version, warnings)
+		return out, warnings, nil
 	}
 	warnings = append(warnings, p.planReloader(pod, opts)...)
 	apply(out, p, opts)
-	stamp(out, opts.Version)
+	stamp(out, opts.Version, warnings)
 	return out, warnings, nil
 }
 
@@ -105,10 +107,16 @@ func underRoot(p string) bool {
 	return p == contract.Root || strings.HasPrefix(p, contract.Root+"/")
 }
 
-// stamp marks the pod as injected by version.
-func stamp(pod *corev1.Pod, version string) {
+// stamp marks the pod as injected by version, and records the warnings of
+// its admission; a record the pod came with (copied from a template) is not
+// hotreload's, and goes.
+func stamp(pod *corev1.Pod, version string, warnings []string) {
 	if pod.Annotations == nil {
 		pod.Annotations = map[string]string{}
 	}
 	pod.Annotations[annotations.Injected] = version
+	delete(pod.Annotations, annotations.Warnings)
+	if len(warnings) > 0 {
+		pod.Annotations[annotations.Warnings] = annotations.FormatWarnings(warnings)
+	}
 }

@@ -35,7 +35,7 @@ func TestWhatTheClusterWroteIsPrintedEscaped(t *testing.T) {
 	})
 	ps := pods(
 		newPod("web-7d9f8c6b5-b2").of("ReplicaSet", "web-7d9f8c6b5").runs("r-web-stable").restarted(1).
-			failed("r-web-cand", "\x1b[31mnginx: [emerg]\x1b[0m\nbad"),
+			failed("r-web-cand", "\x1b[31mnginx: [emerg]\x1b[0m\nbad").warnings(hostile),
 	)
 
 	t.Run("status", func(t *testing.T) {

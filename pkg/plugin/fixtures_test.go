@@ -127,6 +127,12 @@ func (b *podBuilder) failed(rev, reason string) *podBuilder {
 	return b
 }
 
+// warnings sets the pod's hotreload/warnings, as written.
+func (b *podBuilder) warnings(v string) *podBuilder {
+	b.pod.Annotations[annotations.Warnings] = v
+	return b
+}
+
 func (b *podBuilder) notReady() *podBuilder {
 	b.pod.Status.Conditions[0].Status = corev1.ConditionFalse
 	return b

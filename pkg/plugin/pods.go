@@ -96,3 +96,32 @@ func restarts(pod *corev1.Pod) int32 {
 	}
 	return n
 }
+
+// podWarning is a warning pods were admitted with, and how many carry it.
+type podWarning struct {
+	text string
+	pods int
+}
+
+// admissionWarnings returns the distinct warnings the pods were admitted
+// with (annotations.WarningsOf), in the order they first appear, each with
+// how many of the pods carry it.
+func admissionWarnings(pods []*corev1.Pod) []podWarning {
+	var out []podWarning
+	for _, p := range pods {
+		seen := map[string]bool{}
+		for _, w := range annotations.WarningsOf(p.Annotations) {
+			if seen[w] {
+				continue
+			}
+			seen[w] = true
+			i := slices.IndexFunc(out, func(pw podWarning) bool { return pw.text == w })
+			if i < 0 {
+				out = append(out, podWarning{text: w})
+				i = len(out) - 1
+			}
+			out[i].pods++
+		}
+	}
+	return out
+}

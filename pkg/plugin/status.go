@@ -30,8 +30,8 @@ type statusView struct {
 const failedWidth = 48
 
 // renderStatus prints one release at a glance: its source, phase and halt,
-// revisions and last command; per workload its step and its pods; and what
-// to do next.
+// revisions and last command; per workload its step, the warnings its pods
+// were admitted with and its pods; and what to do next.
 func renderStatus(w io.Writer, v statusView, now time.Time, colour bool) {
 	rel, st := v.Release, v.Release.Status
 	s := sourceOf(rel)
@@ -73,11 +73,13 @@ func renderStatus(w io.Writer, v statusView, now time.Time, colour bool) {
 	for _, ws := range st.Workloads {
 		name := release.WorkloadName(ws.Kind, ws.Name)
 		printf(w, "\n%s  %s  %s: %d released, %d applied, %d ready\n", name, stepText(ws), count(int(ws.Pods), "pod"), ws.Released, ws.Applied, ws.Ready)
+		writeWarnings(w, groups[name])
 		writePods(w, groups[name], s, st, now, colour)
 		delete(groups, name)
 	}
 	for _, name := range slices.Sorted(maps.Keys(groups)) {
 		printf(w, "\n%s  not in the release yet  %s\n", name, count(len(groups[name]), "pod"))
+		writeWarnings(w, groups[name])
 		writePods(w, groups[name], s, st, now, colour)
 	}
 	fmt.Fprintln(w)
@@ -142,6 +144,22 @@ func stepText(ws v1alpha1.WorkloadStatus) string {
 		t += " (" + strings.Join(settings, "; ") + ")"
 	}
 	return t
+}
+
+// writeWarnings prints the warnings a workload's pods were admitted with,
+// each with how many of them carry it (the controller says each once per
+// template, as an AdmissionWarning Event on the workload).
+func writeWarnings(w io.Writer, pods []*corev1.Pod) {
+	ws := admissionWarnings(pods)
+	if len(ws) == 0 {
+		return
+	}
+	fmt.Fprintln(w, "  Admitted with warnings:")
+	t := &table{indent: "    "}
+	for _, pw := range ws {
+		t.add(fmt.Sprintf("%d of %s", pw.pods, count(len(pods), "pod")), pw.text)
+	}
+	t.write(w)
 }
 
 // writePods prints a table of a workload's pods: what each runs of the

@@ -29,7 +29,8 @@ func statusCommand() command {
 source's phase, stable and candidate revisions, and progress.
 
 With a SOURCE, shows its release at a glance: the phase and what halted it, the stable and
-candidate revisions, the last command, and per consuming workload its step and its pods
+candidate revisions, the last command, and per consuming workload its step, the warnings
+its pods were admitted with (a malformed value replaced by its default, ...) and its pods
 (what each runs of the source, its failure, readiness and restarts), then what to do next.
 A workload (deployment/NAME, statefulset/NAME, daemonset/NAME) shows every release it
 consumes.

@@ -10,9 +10,15 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	v1alpha1 "github.com/hotreload/hotreload/api/v1alpha1"
+	"github.com/hotreload/hotreload/pkg/annotations"
 )
 
 const appKey = "ConfigMap/app-config"
+
+const (
+	intervalWarning = `hotreload/rollout-interval: invalid interval "soon": not a duration such as 30s or 2m; using 30s`
+	shareWarning    = "shareProcessNamespace is turned on so that the reloader can send SIGHUP to the process; the pod's containers see each other's processes (and, running as one user, their environments and files); set hotreload/signal to none, or a URL in hotreload/url, to avoid it"
+)
 
 func webWorkload(step int32, released, applied, ready int32) v1alpha1.WorkloadStatus {
 	return v1alpha1.WorkloadStatus{Kind: "Deployment", Name: "web", Step: step, Steps: 3, Rollout: "1,50%,100%", Interval: "30s",
@@ -143,6 +149,28 @@ func TestRenderStatus(t *testing.T) {
 				newPod("debug").runs("r-debug"),
 				// a pod the controller has not counted yet
 				newPod("api-6b7c8d9e0f-z1").of("ReplicaSet", "api-6b7c8d9e0f"),
+			),
+		},
+		{
+			name: "status_warnings",
+			release: newRelease(appConfig, v1alpha1.ConfigReleaseStatus{
+				Phase: v1alpha1.PhaseProgressing, Stable: stableRev, Candidate: candidateRev, CandidateSince: beforePtr(5 * time.Minute),
+				Workloads: []v1alpha1.WorkloadStatus{
+					{Kind: "Deployment", Name: "web", Step: 1, Steps: 1, Rollout: "100%", Interval: "30s", Pods: 3, Released: 3, Applied: 3, Ready: 3},
+					{Kind: "Pod", Step: 1, Steps: 1, Rollout: "100%", Interval: "30s", Pods: 1, Released: 1, Applied: 1, Ready: 1},
+				},
+			}),
+			pods: pods(
+				newPod("web-7d9f8c6b5-a1").of("ReplicaSet", "web-7d9f8c6b5").runs("r-web-cand").holds(appKey, candidateRev).
+					warnings(annotations.FormatWarnings([]string{intervalWarning, shareWarning})),
+				newPod("web-7d9f8c6b5-b2").of("ReplicaSet", "web-7d9f8c6b5").runs("r-web-cand").holds(appKey, candidateRev).
+					warnings(annotations.FormatWarnings([]string{intervalWarning, shareWarning})),
+				// the Deployment's new template sets hotreload/signal: none
+				newPod("web-5c6d7e8f9-c3").of("ReplicaSet", "web-5c6d7e8f9").runs("r-web-cand").holds(appKey, candidateRev).
+					warnings(annotations.FormatWarnings([]string{intervalWarning})),
+				newPod("debug").runs("r-debug-cand").holds(appKey, candidateRev).warnings(`hotreload/signal: unknown signal "SIGFOO"; using SIGHUP`),
+				// a pod the controller has not counted yet
+				newPod("api-6b7c8d9e0f-z1").of("ReplicaSet", "api-6b7c8d9e0f").warnings(intervalWarning),
 			),
 		},
 	}

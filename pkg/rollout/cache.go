@@ -152,15 +152,22 @@ func podAnnotationsOf(m map[string]string) (map[string]string, string) {
 // transformPod keeps what rollouts read: identity, owners, hotreload/ labels,
 // the annotations rollouts read (each bounded), reloadable volumes, what it reads of the reloader's command
 // line (parsed once, here, into reloaderAnnotation), the Ready condition and
-// the app containers' last terminations.
+// the app containers' last terminations; and, for the admission warnings'
+// Events, the labels that say the pod's template and the digest of its
+// warnings (warningsAnnotation).
 func transformPod(obj any) (any, error) {
 	pod, ok := obj.(*corev1.Pod)
 	if !ok {
 		return obj, nil
 	}
 	ann, oversized := podAnnotationsOf(pod.Annotations)
+	if v, ok := pod.Annotations[annotations.Warnings]; ok {
+		ann[warningsAnnotation] = warningsDigest(v)
+	} else if d, ok := pod.Annotations[warningsAnnotation]; ok {
+		ann[warningsAnnotation] = d // transformed already
+	}
 	out := &corev1.Pod{ObjectMeta: meta(pod.ObjectMeta, ann)}
-	out.Labels = hotreloadOnly(pod.Labels)
+	out.Labels = podLabelsOf(pod.Labels)
 	for _, v := range pod.Spec.Volumes {
 		if revision.Reloadable(v) {
 			out.Spec.Volumes = append(out.Spec.Volumes, v)
@@ -187,6 +194,21 @@ func transformPod(obj any) (any, error) {
 			Name: s.Name, RestartCount: s.RestartCount, LastTerminationState: s.LastTerminationState})
 	}
 	return out, nil
+}
+
+// podLabelsOf returns the labels of a pod the cache keeps: the hotreload/
+// ones and templateLabels.
+func podLabelsOf(l map[string]string) map[string]string {
+	out := hotreloadOnly(l)
+	for _, k := range templateLabels {
+		if v, ok := l[k]; ok {
+			if out == nil {
+				out = map[string]string{}
+			}
+			out[k] = v
+		}
+	}
+	return out
 }
 
 // podChanged reports whether a pod update changed what rollouts read of the

@@ -97,9 +97,10 @@ func TestTransformPodKeepsWhatRolloutsRead(t *testing.T) {
 	pod := &corev1.Pod{
 		ObjectMeta: metav1.ObjectMeta{Name: "web-1-a", Namespace: "shop", UID: "p1", ResourceVersion: "9",
 			OwnerReferences: []metav1.OwnerReference{owner},
-			Labels:          map[string]string{"app": "web", annotations.EnableLabel: "true", annotations.Applied: "aaaaaaaaaaaa"},
+			Labels: map[string]string{"app": "web", annotations.EnableLabel: "true", annotations.Applied: "aaaaaaaaaaaa",
+				"pod-template-hash": "7d9f8c6b5"},
 			Annotations: map[string]string{"prometheus.io/scrape": "true", annotations.Released: "aaaaaaaaaaaa",
-				annotations.ReloaderCredential: "JTI=b,JTI=a"}},
+				annotations.ReloaderCredential: "JTI=b,JTI=a", annotations.Warnings: `hotreload/rollout-interval: invalid interval "soon"; using 30s`}},
 		Spec: corev1.PodSpec{
 			InitContainers: []corev1.Container{{Name: contract.ReloaderName, Image: "reloader", Args: []string{"run", "--volume", "config", "--signal", "SIGHUP"},
 				Env: []corev1.EnvVar{{Name: "POD_NAME"}}}},
@@ -121,8 +122,9 @@ func TestTransformPodKeepsWhatRolloutsRead(t *testing.T) {
 	assert.Equal(t, &corev1.Pod{
 		ObjectMeta: metav1.ObjectMeta{Name: "web-1-a", Namespace: "shop", UID: "p1", ResourceVersion: "9",
 			OwnerReferences: []metav1.OwnerReference{owner},
-			Labels:          map[string]string{annotations.EnableLabel: "true", annotations.Applied: "aaaaaaaaaaaa"},
-			Annotations:     map[string]string{annotations.Released: "aaaaaaaaaaaa", reloaderAnnotation: `{"version":1,"volumes":["config"]}`}},
+			Labels:          map[string]string{annotations.EnableLabel: "true", annotations.Applied: "aaaaaaaaaaaa", "pod-template-hash": "7d9f8c6b5"},
+			Annotations: map[string]string{annotations.Released: "aaaaaaaaaaaa", reloaderAnnotation: `{"version":1,"volumes":["config"]}`,
+				warningsAnnotation: warningsDigest(`hotreload/rollout-interval: invalid interval "soon"; using 30s`)}},
 		Spec: corev1.PodSpec{
 			Volumes: []corev1.Volume{cmVol},
 		},

@@ -173,7 +173,10 @@ func Setup(mgr manager.Manager, opts Options) error {
 			return fmt.Errorf("watching for the rollout controller: %w", err)
 		}
 	}
-	return setupNotInjected(mgr, ev.uninjected, r)
+	if err := setupNotInjected(mgr, ev.uninjected, r); err != nil {
+		return err
+	}
+	return setupAdmissionWarnings(mgr, ev.warned, r)
 }
 
 // NotInjectedName is the controller that says so of opted-in pods admitted

@@ -207,7 +207,7 @@ func countTrue(m map[types.UID]bool) int {
 // maxRemembered the least recently announced is forgotten, and would be
 // announced again, while memory stays bounded.
 func TestAnnouncedRemembersABoundedSet(t *testing.T) {
-	var a announced
+	var a announced[types.UID]
 	assert.True(t, a.first("uid-0"))
 	assert.False(t, a.first("uid-0"), "once")
 	for i := 1; i < maxRemembered; i++ {

@@ -30,7 +30,10 @@
 // (commands, workloads, which pods consume a source) are pkg/release's.
 //
 // The watches only map events to sources. Opted-in pods admitted without the
-// sidecar are said so by a reconcile of their own (NotInjectedName).
+// sidecar are said so by a reconcile of their own (NotInjectedName), and the
+// warnings injected pods were admitted with (hotreload/warnings) by another
+// (AdmissionWarningsName): an AdmissionWarning Event on the top workload,
+// once per pod template and warning (warnings.go).
 //
 // # The source's own say
 //
@@ -67,7 +70,9 @@
 // labels and annotations. Each enabled namespace gets a cache of its own,
 // started with the label and stopped without it (namespaces.go): its pods
 // labelled hotreload/enable=true, reduced to identity, owners, hotreload/
-// labels, the annotations rollouts read (each at most 4 KiB), reloadable
+// labels and those that name the pod's template (pod-template-hash,
+// controller-revision-hash), the annotations rollouts read (each at most
+// 4 KiB), the digest of its admission warnings (not their text), reloadable
 // volumes, what it reads of the reloader's command line and the status
 // fields the gate reads; its ConfigMaps and Secrets, reduced to identity,
 // hotreload's labels, hotreload/ignore and hotreload/on-halt (each at most

@@ -39,6 +39,10 @@ const (
 	// ReasonSourceIgnored: a source annotated hotreload/ignore gets no
 	// release; its release, if any, stays as it is.
 	ReasonSourceIgnored = "SourceIgnored"
+	// ReasonAdmissionWarning warns, on a workload, that pods of one of its
+	// templates were admitted with a warning (a malformed value, a setting
+	// hotreload could not honour): once per template and warning.
+	ReasonAdmissionWarning = "AdmissionWarning"
 )
 
 // Actions of the controller's events.k8s.io Events.
@@ -47,6 +51,7 @@ const (
 	actionHalt     = "Halt"
 	actionComplete = "Complete"
 	actionCommand  = "Command"
+	actionAdmit    = "Admit"
 )
 
 // sourceObject is what an Event about source s regards.
@@ -82,17 +87,24 @@ func (a *announcer) warning(reason, action, note string, args ...any) {
 }
 
 // onWorkload records an Event on a workload too, so that `kubectl describe
-// deployment` tells the config story. The bare pods of a namespace have no
-// object to record it on.
+// deployment` tells the config story.
 func (a *announcer) onWorkload(w Workload, typ, reason, action, note string) {
+	if o, ok := workloadObject(w, a.ns); ok {
+		a.r.Recorder.Eventf(o, nil, typ, reason, action, "%s", note)
+	}
+}
+
+// workloadObject is what an Event about workload w of namespace ns regards;
+// false for the bare pods of a namespace, which have no object to record it
+// on.
+func workloadObject(w Workload, ns string) (*metav1.PartialObjectMetadata, bool) {
 	if w.Name == "" {
-		return
+		return nil, false
 	}
 	gv, err := schema.ParseGroupVersion(w.APIVersion)
 	if err != nil {
-		return
+		return nil, false
 	}
-	o := &metav1.PartialObjectMetadata{TypeMeta: metav1.TypeMeta{APIVersion: gv.String(), Kind: w.Kind},
-		ObjectMeta: metav1.ObjectMeta{Namespace: a.ns, Name: w.Name, UID: w.UID}}
-	a.r.Recorder.Eventf(o, nil, typ, reason, action, "%s", note)
+	return &metav1.PartialObjectMetadata{TypeMeta: metav1.TypeMeta{APIVersion: gv.String(), Kind: w.Kind},
+		ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: w.Name, UID: w.UID}}, true
 }

@@ -45,6 +45,9 @@ type namespaceEvents struct {
 	// uninjected are the opted-in pods without the sidecar, for the
 	// not-injected check.
 	uninjected chan event.TypedGenericEvent[*corev1.Pod]
+	// warned are the pods with admission warnings not seen before, for
+	// the reconcile that says them on the workload.
+	warned     chan event.TypedGenericEvent[*corev1.Pod]
 	configMaps chan event.TypedGenericEvent[*corev1.ConfigMap]
 	secrets    chan event.TypedGenericEvent[*corev1.Secret]
 }
@@ -77,6 +80,7 @@ func newNamespaceCaches(namespaces crcache.Informers, newCache func(string) (crc
 		events: namespaceEvents{
 			pods:       make(chan event.TypedGenericEvent[*corev1.Pod]),
 			uninjected: make(chan event.TypedGenericEvent[*corev1.Pod]),
+			warned:     make(chan event.TypedGenericEvent[*corev1.Pod]),
 			configMaps: make(chan event.TypedGenericEvent[*corev1.ConfigMap]),
 			secrets:    make(chan event.TypedGenericEvent[*corev1.Secret]),
 		},
@@ -224,8 +228,9 @@ func sending[T client.Object](ctx context.Context, ch chan<- event.TypedGenericE
 }
 
 // podHandler sends the release controller the pods whose change it reads
-// (podChanged), and the not-injected check the opted-in pods without the
-// sidecar.
+// (podChanged), the not-injected check the opted-in pods without the
+// sidecar, and the admission warnings' reconcile the pods whose warnings it
+// has not seen (added, or changed).
 func podHandler(ctx context.Context, ev namespaceEvents) toolscache.ResourceEventHandler {
 	send := func(ch chan<- event.TypedGenericEvent[*corev1.Pod], pod *corev1.Pod) {
 		select {
@@ -239,6 +244,9 @@ func podHandler(ctx context.Context, ev namespaceEvents) toolscache.ResourceEven
 		}
 		if _, injected := annotations.InjectedOf(pod.Annotations); !injected && annotations.Enabled(pod.Labels) {
 			send(ev.uninjected, pod)
+		}
+		if w := pod.Annotations[warningsAnnotation]; w != "" && (old == nil || old.Annotations[warningsAnnotation] != w) {
+			send(ev.warned, pod)
 		}
 	}
 	return toolscache.ResourceEventHandlerFuncs{

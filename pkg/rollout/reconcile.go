@@ -54,7 +54,10 @@ type Reconciler struct {
 	// something about once: a reloader it cannot read, a version 1 pod's
 	// limits, a pod admitted without the sidecar; overLimit the sources too
 	// large to release, ignored those annotated hotreload/ignore.
-	unreadables, legacy, notInjected, overLimit, ignored announced
+	unreadables, legacy, notInjected, overLimit, ignored announced[types.UID]
+	// warnedSets are the sets of admission warnings, and warned the
+	// warnings, said of a pod template (warnings.go).
+	warnedSets, warned announced[[32]byte]
 }
 
 var _ reconcile.TypedReconciler[SourceRef] = (*Reconciler)(nil)
@@ -560,33 +563,33 @@ func prevStepsAllZero(ws []v1alpha1.WorkloadStatus) bool {
 // pod is announced once more).
 const maxRemembered = 10000
 
-// announced is a bounded set of the objects (pods, sources) this process
-// said something about.
-type announced struct {
+// announced is a bounded set of what this process said something about:
+// objects (pods, sources) by UID, or the warnings of a pod template.
+type announced[K comparable] struct {
 	mu   sync.Mutex
 	seen *lru.Cache
 }
 
-// forget takes uid out of the set: it is announced again.
-func (a *announced) forget(uid types.UID) {
+// forget takes key out of the set: it is announced again.
+func (a *announced[K]) forget(key K) {
 	a.mu.Lock()
 	defer a.mu.Unlock()
 	if a.seen != nil {
-		a.seen.Remove(uid)
+		a.seen.Remove(key)
 	}
 }
 
-// first reports whether uid is new to the set, remembering it.
-func (a *announced) first(uid types.UID) bool {
+// first reports whether key is new to the set, remembering it.
+func (a *announced[K]) first(key K) bool {
 	a.mu.Lock()
 	defer a.mu.Unlock()
 	if a.seen == nil {
 		a.seen = lru.New(maxRemembered)
 	}
-	if _, ok := a.seen.Get(uid); ok {
+	if _, ok := a.seen.Get(key); ok {
 		return false
 	}
-	a.seen.Add(uid, struct{}{})
+	a.seen.Add(key, struct{}{})
 	return true
 }
 
