@@ -168,6 +168,11 @@ type WorkloadStatus struct {
 	Released int32 `json:"released"`
 	Applied  int32 `json:"applied"`
 	Ready    int32 `json:"ready"`
+	// NotDelivered counts the pods that read the source in ways that
+	// cannot change in place (env, envFrom, mounts left alone) and are
+	// never replaced: no controller recreates them, or they are annotated
+	// hotreload/restart: never. They keep what they started with.
+	NotDelivered int32 `json:"notDelivered,omitempty"`
 	// StepSince is when the current step was released.
 	StepSince *metav1.Time `json:"stepSince,omitempty"`
 	// Complete is true when every pod holds the candidate and has been healthy

@@ -298,3 +298,25 @@ func TestNamespaceServed(t *testing.T) {
 		})
 	}
 }
+
+func TestRestartOf(t *testing.T) {
+	cases := []struct {
+		name string
+		pod  map[string]string
+		want RestartPolicy
+		ws   []string
+	}{
+		{"replaces pods by default", nil, RestartAuto, nil},
+		{"reads never in any case", map[string]string{Restart: " Never"}, RestartNever, nil},
+		{"reads auto", map[string]string{Restart: "auto"}, RestartAuto, nil},
+		{"warns about a malformed value and replaces pods", map[string]string{Restart: "sometimes"}, RestartAuto,
+			[]string{`hotreload/restart: invalid policy "sometimes": want auto or never; using auto`}},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			got, ws := RestartOf(tc.pod)
+			assert.Equal(t, tc.want, got)
+			assert.Equal(t, tc.ws, Strings(ws))
+		})
+	}
+}

@@ -76,6 +76,11 @@ const (
 	// backoff, a bounded number of times). On a source, it overrides the
 	// namespace's. Default: HaltHold.
 	OnHalt = "hotreload/on-halt"
+	// Restart is the pod annotation saying whether changes the pod reads in
+	// ways that cannot change in place (env, envFrom, mounts left alone) are
+	// delivered by replacing it in the release's steps (RestartAuto) or not
+	// at all (RestartNever). Default: RestartAuto.
+	Restart = "hotreload/restart"
 )
 
 // Keys hotreload writes. Users read them and never write them.

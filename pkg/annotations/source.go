@@ -51,3 +51,29 @@ func ParseHaltPolicy(v string) (HaltPolicy, error) {
 func OnHaltOf(source, namespace map[string]string) (HaltPolicy, []Warning) {
 	return merge(source, namespace, OnHalt, HaltHold, "invalid policy", ParseHaltPolicy)
 }
+
+// RestartPolicy is how a change that cannot reach a pod in place reaches it.
+type RestartPolicy string
+
+// The restart policies.
+const (
+	// RestartAuto replaces the pod in the release's steps.
+	RestartAuto RestartPolicy = "auto"
+	// RestartNever leaves the pod as it is: the change is not delivered to it.
+	RestartNever RestartPolicy = "never"
+)
+
+// ParseRestartPolicy parses a Restart value: auto or never, in any case.
+func ParseRestartPolicy(v string) (RestartPolicy, error) {
+	switch p := RestartPolicy(strings.ToLower(strings.TrimSpace(v))); p {
+	case RestartAuto, RestartNever:
+		return p, nil
+	}
+	return "", fmt.Errorf("want %s or %s", RestartAuto, RestartNever)
+}
+
+// RestartOf returns the restart policy of a pod: its Restart annotation, else
+// RestartAuto. A malformed value is skipped with a warning.
+func RestartOf(pod map[string]string) (RestartPolicy, []Warning) {
+	return merge(pod, nil, Restart, RestartAuto, "invalid policy", ParseRestartPolicy)
+}

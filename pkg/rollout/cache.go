@@ -121,7 +121,7 @@ func hotreloadOnly(m map[string]string) map[string]string {
 // exchange's record, rewritten at every exchange: without it an exchange
 // leaves the cached pod as it was, podChanged.)
 var podAnnotationsRead = []string{annotations.Injected, annotations.Released, annotations.Candidates, annotations.Failed,
-	annotations.AppliedAt, annotations.Rollout, annotations.RolloutInterval, annotations.Pinned}
+	annotations.AppliedAt, annotations.Rollout, annotations.RolloutInterval, annotations.Pinned, annotations.Restart}
 
 // maxPodAnnotation bounds each annotation the cache keeps of a pod: hotreload
 // writes none over 1 KiB, and a rollout setting is a few bytes.
@@ -182,6 +182,15 @@ func transformPod(obj any) (any, error) {
 			return nil, fmt.Errorf("encoding the reloader of pod %s/%s: %w", pod.Namespace, pod.Name, err)
 		}
 		out.Annotations[reloaderAnnotation] = string(raw)
+	}
+	if raw, ok := pod.Annotations[restartsAnnotation]; ok {
+		out.Annotations[restartsAnnotation] = raw // transformed already
+	} else if restarts := readRestarts(pod); len(restarts) > 0 {
+		raw, err := json.Marshal(restarts)
+		if err != nil {
+			return nil, fmt.Errorf("encoding what pod %s/%s reads: %w", pod.Namespace, pod.Name, err)
+		}
+		out.Annotations[restartsAnnotation] = string(raw)
 	}
 	out.Status.Phase = pod.Status.Phase
 	for _, c := range pod.Status.Conditions {

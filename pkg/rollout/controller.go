@@ -3,6 +3,7 @@ package rollout
 import (
 	"context"
 	"fmt"
+	"slices"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -211,18 +212,26 @@ func setupNotInjected(mgr manager.Manager, uninjected <-chan event.TypedGenericE
 // controller cannot read, those of all its reloadable volumes, so that a
 // reconcile sees it and says so.
 func podSources(pod *corev1.Pod) []SourceRef {
+	var out []SourceRef
 	info, ok := reloaderOf(pod)
 	switch {
 	case !ok:
-		return nil
 	case info.Error != "":
 		var vols []string
 		for _, v := range pod.Spec.Volumes {
 			vols = append(vols, v.Name) // the cache keeps only reloadable ones
 		}
-		return sourcesOf(pod, vols)
+		out = sourcesOf(pod, vols)
+	default:
+		out = sourcesOf(pod, info.Volumes)
 	}
-	return sourcesOf(pod, info.Volumes)
+	for _, r := range restartsOf(pod) {
+		s := SourceRef{Namespace: pod.Namespace, Kind: revision.Kind(r.Source.Kind), Name: r.Source.Name}
+		if !slices.Contains(out, s) {
+			out = append(out, s)
+		}
+	}
+	return out
 }
 
 // sourceOfObject is the source a ConfigMap or Secret event is about: itself,

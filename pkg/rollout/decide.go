@@ -37,6 +37,13 @@ type stepWorld struct {
 	// RetryBackoff is the wait before a halted candidate's first automatic
 	// retry (hotreload/on-halt: retry).
 	RetryBackoff time.Duration
+	// Unavailable counts, per workload, its pods not Ready or leaving: no
+	// pod is replaced while one is.
+	Unavailable map[Workload]int
+	// NotDelivered counts, per workload, the pods that read the source in
+	// ways that cannot change in place and are never replaced (no
+	// controller recreates them, or hotreload/restart: never).
+	NotDelivered map[Workload]int
 }
 
 // stepPod is what a step's decision knows of one consumer.
@@ -56,6 +63,13 @@ type stepPod struct {
 	// Legacy is true for a pod of contract version 1, which cannot go back
 	// to stable in place.
 	Legacy bool
+	// Restart is true for a pod that reads the source in ways that cannot
+	// change in place (env, envFrom, mounts left alone) and that can be
+	// replaced; EnvCandidate and EnvStable say whether what it reads so is
+	// the candidate's content and the stable revision's.
+	Restart, EnvCandidate, EnvStable bool
+	// Owner is its controller, as status.admit names it.
+	Owner v1alpha1.PodOwner
 }
 
 // stepDecision is what a step does.
@@ -87,6 +101,9 @@ type stepDecision struct {
 	Halting bool
 	// RolledBack is true when every pod that can has just gone back to stable.
 	RolledBack bool
+	// Evict are the pods replaced now, at most one per workload: to take
+	// the candidate (their owners in Next.Admit), or, halted, to go back.
+	Evict []stepPod
 	// RequeueAt is when to look again; zero for no time.
 	RequeueAt time.Time
 	// Now is the time the step was decided at.
@@ -119,7 +136,9 @@ func decideStep(w stepWorld) stepDecision {
 	var pods map[Workload][]stepPod
 	d.Order, pods = byWorkload(w.Pods, func(p stepPod) Workload { return p.Workload })
 	for _, p := range w.Pods {
-		d.Give[p.UID] = p.Holds
+		// A pod admitted on the candidate (status.admit) holds it from its
+		// start: it is part of the step that replaced its predecessor.
+		d.Give[p.UID] = p.Holds || p.Restart && p.EnvCandidate && !p.EnvStable
 	}
 	prevSteps := map[string]v1alpha1.WorkloadStatus{}
 	for _, ws := range st.Workloads {
@@ -205,6 +224,7 @@ func decideStep(w stepWorld) stepDecision {
 	case next.Phase == v1alpha1.PhasePaused && !w.Paused:
 		next.Phase = v1alpha1.PhaseProgressing
 	}
+	d.Evict, next.Admit = replacements(d, pods, w.Unavailable, active && next.Phase != v1alpha1.PhaseHalted, next.Phase == v1alpha1.PhaseHalted)
 	if cmd != nil {
 		next.LastCommand = &v1alpha1.CommandResult{ID: cmd.ID, Action: cmd.Action, By: cmd.By, Done: true,
 			Result: commandResult(cmd, d.Advanced, next), Time: metav1.NewTime(w.Now)}
@@ -223,6 +243,7 @@ func decideStep(w stepWorld) stepDecision {
 				workloads[i].Ready++
 			}
 		}
+		workloads[i].NotDelivered = int32(w.NotDelivered[wl])
 	}
 	next.Workloads = workloads
 	if next.Phase == v1alpha1.PhaseHalted && next.Halt != nil && !next.Halt.RolledBack && rolledBackEvery(w.Pods) {
@@ -279,6 +300,9 @@ func rolledBackEvery(pods []stepPod) bool {
 		if s := plannedState(p.State, false); p.HoldsEntry || s.Applied != s.Released {
 			return false
 		}
+		if p.Restart && !p.EnvStable {
+			return false // until it is replaced
+		}
 	}
 	return true
 }
@@ -293,4 +317,34 @@ func newestOf(pods []stepPod) stepPod {
 		}
 	}
 	return best
+}
+
+// replacements returns the pods to replace now and the owners whose new pods
+// start on the candidate. Releasing, a pod given the candidate that does not
+// read it is replaced, and its owner admitted on the candidate; halted, a
+// pod that does not read stable is replaced. One pod per workload at a
+// time, and none while one of the workload's pods is unavailable.
+func replacements(d stepDecision, pods map[Workload][]stepPod, unavailable map[Workload]int, releasing, halted bool) ([]stepPod, []v1alpha1.PodOwner) {
+	var evict []stepPod
+	var admit []v1alpha1.PodOwner
+	for _, wl := range d.Order {
+		var want []stepPod
+		for _, p := range pods[wl] {
+			switch {
+			case !p.Restart:
+			case halted && !p.EnvStable:
+				want = append(want, p)
+			case releasing && d.Give[p.UID] && !p.EnvCandidate:
+				want = append(want, p)
+				admit = append(admit, p.Owner)
+			}
+		}
+		if len(want) > 0 && unavailable[wl] == 0 {
+			evict = append(evict, want[0])
+		}
+	}
+	if len(admit) == 0 {
+		return evict, nil
+	}
+	return evict, sortedOwners(admit)
 }

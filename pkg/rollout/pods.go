@@ -112,6 +112,47 @@ func reloaderOf(pod *corev1.Pod) (reloaderInfo, bool) {
 	return info, true
 }
 
+// restartsAnnotation holds, on the cached copy of a pod only, what the pod
+// reads in ways that cannot change in place (release.RestartUses), as JSON,
+// computed once by the cache transform, which drops the containers.
+const restartsAnnotation = "rollout.hotreload.internal/restarts"
+
+// readRestarts returns what the pod reads of each source in ways that cannot
+// change in place: env, envFrom, mounts its reloader leaves alone
+// (docs/design/2026-12-07-every-consumer.md).
+func readRestarts(pod *corev1.Pod) []release.Restart {
+	var reloaded []string
+	if info, ok := readReloader(pod); ok {
+		reloaded = info.Volumes
+	}
+	return release.RestartUses(release.UsesOf(pod, reloaded, release.PinnedObjects(pod)))
+}
+
+// restartsOf returns readRestarts of the pod: from the cache transform's
+// annotation on a cached pod, else from its spec.
+func restartsOf(pod *corev1.Pod) []release.Restart {
+	raw, cached := pod.Annotations[restartsAnnotation]
+	if !cached {
+		return readRestarts(pod)
+	}
+	var out []release.Restart
+	if err := json.Unmarshal([]byte(raw), &out); err != nil {
+		return nil
+	}
+	return out
+}
+
+// restartOf returns what the pod reads of source s in ways that cannot
+// change in place, or nil.
+func restartOf(pod *corev1.Pod, s SourceRef) *release.Restart {
+	for _, r := range restartsOf(pod) {
+		if string(r.Source.Kind) == string(s.Kind) && r.Source.Name == s.Name {
+			return &r
+		}
+	}
+	return nil
+}
+
 // ReloadedVolumes returns the volumes the pod's reloader hashes (its --volume
 // arguments), and false when the pod has no reloader or its command line
 // cannot be read (a newer contract version).

@@ -337,7 +337,8 @@ func (r *Reconciler) blocked(ctx context.Context, rel *v1alpha1.ConfigRelease, s
 }
 
 // consumers returns the pods that reload source s and whose reloader has
-// reported, with what the reconcile needs of each.
+// reported, and those that read it in ways that cannot change in place
+// (env, envFrom, mounts left alone), with what the reconcile needs of each.
 func (r *Reconciler) consumers(ctx context.Context, c *contents, s SourceRef) ([]consumer, error) {
 	var list corev1.PodList
 	if err := r.Cache.List(ctx, &list, client.InNamespace(s.Namespace), client.MatchingFields{indexSources: s.Key()}); err != nil {
@@ -348,21 +349,29 @@ func (r *Reconciler) consumers(ctx context.Context, c *contents, s SourceRef) ([
 	for i := range list.Items {
 		cached := &list.Items[i]
 		pod := r.writes.overlay(cached, now)
+		if !active(pod) {
+			continue
+		}
+		restart := restartOf(pod, s)
 		info, injected := reloaderOf(pod)
 		switch {
-		case !injected || !active(pod):
-			continue
-		case info.Error != "":
+		case injected && info.Error != "":
 			r.unreadable(pod, info.Error)
 			continue
-		case info.Oversized != "":
+		case injected && info.Oversized != "":
 			r.oversized(pod, info.Oversized)
 			continue
-		case annotations.AppliedOf(pod.Labels) == "":
+		}
+		sources := sourcesOf(pod, info.Volumes)
+		files := injected && slices.Contains(sources, s)
+		if files && annotations.AppliedOf(pod.Labels) == "" {
 			continue // its reloader has not started: it joins once it reports
 		}
+		if !files && restart == nil {
+			continue
+		}
 		out = append(out, consumer{
-			cached: cached, pod: pod, info: info, sources: sourcesOf(pod, info.Volumes),
+			cached: cached, pod: pod, info: info, sources: sources, files: files, restart: restart,
 			workload: workloadOf(ctx, r.Cache, pod), state: StateOf(pod),
 			holds: annotations.CandidatesOf(pod.Annotations),
 		})
@@ -407,10 +416,38 @@ func (r *Reconciler) step(ctx context.Context, c *contents, rel *v1alpha1.Config
 	if src := c.object(s.Kind, s.Name); src != nil {
 		world.Source = src.GetAnnotations()
 	}
+	unavailable, err := r.unavailable(ctx, s)
+	if err != nil {
+		return reconcile.Result{}, err
+	}
+	world.Unavailable, world.NotDelivered = unavailable, map[Workload]int{}
 	for _, p := range pods {
-		world.Pods = append(world.Pods, stepPod{Workload: p.workload, Name: p.pod.Name, UID: p.pod.UID,
-			Annotations: p.pod.Annotations, Created: p.pod.CreationTimestamp.Time, State: p.state,
-			Holds: c.holds(p, s, cand), HoldsEntry: p.holds[s.Key()] == cand, Legacy: p.info.Version < 2})
+		sp := stepPod{Workload: p.workload, Name: p.pod.Name, UID: p.pod.UID,
+			Annotations: p.pod.Annotations, Created: p.pod.CreationTimestamp.Time, State: p.state, Owner: ownerOfPod(p)}
+		if p.files {
+			sp.Holds, sp.HoldsEntry, sp.Legacy = c.holds(p, s, cand), p.holds[s.Key()] == cand, p.info.Version < 2
+		}
+		if p.restart != nil {
+			ok, _ := replaceable(p)
+			switch {
+			case ok:
+				sp.Restart = true
+				sp.EnvCandidate, sp.EnvStable = c.envReads(p, s, st)
+				sp.Holds = (!p.files || sp.Holds) && sp.EnvCandidate
+				if !p.files {
+					sp.State = replacementState(sp.State, cand, sp.EnvCandidate && !sp.EnvStable)
+				}
+			case !p.files:
+				world.NotDelivered[p.workload]++
+				continue // keeps what it started with; holds nothing back
+			default:
+				world.NotDelivered[p.workload]++
+			}
+		}
+		if !p.ready() {
+			world.Unavailable[p.workload]++
+		}
+		world.Pods = append(world.Pods, sp)
 	}
 	d := decideStep(world)
 	return r.act(ctx, c, rel, s, pods, cmd, ns, d)
@@ -449,6 +486,15 @@ func (r *Reconciler) act(ctx context.Context, c *contents, rel *v1alpha1.ConfigR
 		if err := r.writeStatus(ctx, rel, s, next); err != nil {
 			return reconcile.Result{}, err
 		}
+	}
+	// Replacements last: the status that admits their owners' new pods on
+	// the candidate (or, halted, no longer) is written first.
+	retryIn, err := r.evictAll(ctx, s, d, next)
+	if err != nil {
+		return reconcile.Result{}, err
+	}
+	if retryIn > 0 && (d.RequeueAt.IsZero() || d.RequeueAt.After(r.Now().Add(retryIn))) {
+		d.RequeueAt = r.Now().Add(retryIn)
 	}
 
 	// Events, once the status that makes them true is written.

@@ -28,6 +28,11 @@ type consumer struct {
 	state    Pod
 	// holds are the candidates its hotreload/candidates names, by source key.
 	holds map[string]string
+	// files is true when its reloader reloads the reconcile's source;
+	// restart is what it reads of it in ways that cannot change in place,
+	// or nil.
+	files   bool
+	restart *release.Restart
 }
 
 // progressing reports whether a release is giving its candidate to pods.
@@ -183,6 +188,9 @@ func (r *Reconciler) writeTargets(ctx context.Context, c *contents, self SourceR
 	)
 	g.SetLimit(max(r.Patchers, 1))
 	for _, p := range pods {
+		if !p.files {
+			continue // it reads the source only in ways that cannot change in place
+		}
 		g.Go(func() error {
 			unlock := r.writes.lock(p.pod.UID)
 			defer unlock()

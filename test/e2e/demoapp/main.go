@@ -9,6 +9,7 @@
 //	             string (a config the app runs but cannot serve well with)
 //	POST /reload reads the config again: 200, or 500 with the error (the
 //	             previous config is kept)
+//	GET /env     the --env variables, NAME=value a line, as read at start
 //	GET /status  JSON: pid, start time, number of loads and of reloads by cause
 //	             (SIGHUP, POST /reload, --watch), last load time and error
 //	GET /whoami  asks the API server, through the `kubernetes` Service and with the
@@ -106,7 +107,13 @@ func main() {
 	unreadyOn := flag.String("unready-on", "", "answer /healthz with 503 while the config it runs contains this string (it serves it all the same)")
 	addr := flag.String("addr", ":8080", "listen address")
 	watch := flag.Duration("watch", 0, "also read the config again when its content changes, checked at this interval (0: only on SIGHUP or POST /reload)")
+	envNames := flag.String("env", "", "comma-separated environment variables served at GET /env (NAME=value lines), and refused at start, as the config is, when one contains the --fail-on string")
 	flag.Parse()
+
+	env := envOf(*envNames)
+	if s.failOn != "" && strings.Contains(env, s.failOn) {
+		log.Fatalf("demoapp: environment refused: contains %q", s.failOn)
+	}
 
 	if err := s.load(); err != nil {
 		log.Fatalf("demoapp: load %s: %v", s.path, err)
@@ -147,6 +154,9 @@ func main() {
 	}
 
 	mux := http.NewServeMux()
+	mux.HandleFunc("GET /env", func(w http.ResponseWriter, r *http.Request) {
+		_, _ = io.WriteString(w, env)
+	})
 	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		s.mu.Lock()
 		defer s.mu.Unlock()
@@ -250,4 +260,16 @@ func whoami(w http.ResponseWriter, r *http.Request) {
 		w.WriteHeader(http.StatusBadGateway)
 	}
 	_, _ = io.Copy(w, resp.Body)
+}
+
+// envOf returns NAME=value lines of the named environment variables, in the
+// order named: what the app read at its start.
+func envOf(names string) string {
+	var b strings.Builder
+	for _, n := range strings.Split(names, ",") {
+		if n = strings.TrimSpace(n); n != "" {
+			fmt.Fprintf(&b, "%s=%s\n", n, os.Getenv(n))
+		}
+	}
+	return b.String()
 }

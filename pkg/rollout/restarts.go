@@ -1,0 +1,214 @@
+package rollout
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"slices"
+	"time"
+
+	corev1 "k8s.io/api/core/v1"
+	policyv1 "k8s.io/api/policy/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"k8s.io/utils/ptr"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/log"
+
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+
+	v1alpha1 "github.com/hotreload/hotreload/api/v1alpha1"
+	"github.com/hotreload/hotreload/pkg/annotations"
+	"github.com/hotreload/hotreload/pkg/revision"
+)
+
+// Consumers that cannot change in place (docs/design/2026-12-07-every-consumer.md):
+// a pod that reads a source through env, envFrom or a mount hotreload leaves
+// alone reads the revision its references were pinned to at admission
+// (hotreload/pinned). It gets a new revision in a new pod: the release
+// evicts it in its workload's steps, and its replacement is admitted on the
+// candidate while the release lists its owner in status.admit.
+
+// envReads reports whether what pod p reads of source s in ways that cannot
+// change in place is the candidate's content, and whether it is the stable
+// revision's: only the keys it reads count. A pod not pinned (admitted
+// before the release existed) is taken to read the stable revision.
+func (c *contents) envReads(p consumer, s SourceRef, st v1alpha1.ConfigReleaseStatus) (candidate, stable bool) {
+	if p.restart == nil {
+		return true, true
+	}
+	pinned := annotations.PinnedOf(p.pod.Annotations)[s.Key()]
+	if pinned == "" {
+		pinned = st.Stable
+	}
+	at, ok := c.keysAt(s, pinned)
+	if !ok {
+		return false, false
+	}
+	same := func(rev string) bool {
+		keys, ok := c.keysAt(s, rev)
+		return ok && sameKeys(at, keys, p.restart.Keys)
+	}
+	return pinned == st.Candidate || same(st.Candidate), pinned == st.Stable || same(st.Stable)
+}
+
+// sameKeys reports whether a and b hold the same digests for the keys read
+// (every key when read is nil); a key absent from both is the same.
+func sameKeys(a, b revision.Keys, read []string) bool {
+	if read == nil {
+		if len(a) != len(b) {
+			return false
+		}
+		for k, d := range a {
+			if e, ok := b[k]; !ok || e != d {
+				return false
+			}
+		}
+		return true
+	}
+	for _, k := range read {
+		d, okA := a[k]
+		e, okB := b[k]
+		if okA != okB || d != e {
+			return false
+		}
+	}
+	return true
+}
+
+// replaceable says whether the pod can be replaced to deliver what it reads
+// in ways that cannot change in place, and if not, why: a controller must
+// recreate it (never a bare pod nor a Job's), and its hotreload/restart must
+// allow it.
+func replaceable(p consumer) (bool, string) {
+	if policy, _ := annotations.RestartOf(p.pod.Annotations); policy == annotations.RestartNever {
+		return false, annotations.Restart + ": never"
+	}
+	o := metav1.GetControllerOfNoCopy(p.pod)
+	switch {
+	case o == nil:
+		return false, "no controller recreates it"
+	case o.Kind == "Job" || o.Kind == "CronJob":
+		return false, "its " + o.Kind + " does not recreate it"
+	}
+	return true, ""
+}
+
+// ownerOfPod is the pod's controller, as status.admit names it; zero for none.
+func ownerOfPod(p consumer) v1alpha1.PodOwner {
+	if o := metav1.GetControllerOfNoCopy(p.pod); o != nil {
+		return v1alpha1.PodOwner{Kind: o.Kind, Name: o.Name}
+	}
+	return v1alpha1.PodOwner{}
+}
+
+// sortedOwners returns the owners, each once, by kind and name.
+func sortedOwners(owners []v1alpha1.PodOwner) []v1alpha1.PodOwner {
+	slices.SortFunc(owners, func(a, b v1alpha1.PodOwner) int {
+		if a.Kind != b.Kind {
+			if a.Kind < b.Kind {
+				return -1
+			}
+			return 1
+		}
+		switch {
+		case a.Name < b.Name:
+			return -1
+		case a.Name > b.Name:
+			return 1
+		}
+		return 0
+	})
+	return slices.Compact(owners)
+}
+
+// ready reports whether the pod is Ready.
+func (p consumer) ready() bool { return p.state.Ready }
+
+// unavailable counts, per workload, the opted-in pods of the namespace that
+// read source s and are leaving (deleted, not yet gone): with the consumers
+// not Ready, what keeps a workload from losing another pod now.
+func (r *Reconciler) unavailable(ctx context.Context, s SourceRef) (map[Workload]int, error) {
+	var list corev1.PodList
+	if err := r.Cache.List(ctx, &list, client.InNamespace(s.Namespace), client.MatchingFields{indexSources: s.Key()}); err != nil {
+		return nil, fmt.Errorf("listing the pods of %s: %w", s, err)
+	}
+	out := map[Workload]int{}
+	for i := range list.Items {
+		if p := &list.Items[i]; p.DeletionTimestamp != nil {
+			out[workloadOf(ctx, r.Cache, p)]++
+		}
+	}
+	return out, nil
+}
+
+// ReasonPodReplaced says, on a pod, that the release evicted it to deliver
+// what it reads in ways that cannot change in place.
+const ReasonPodReplaced = "PodReplaced"
+
+// errDisruptionBudget means an eviction waits for a PodDisruptionBudget.
+var errDisruptionBudget = errors.New("a PodDisruptionBudget allows no disruption now")
+
+// evict replaces pod p of source s's namespace through the Eviction API, so
+// that PodDisruptionBudgets hold, with its UID as precondition: a pod of the
+// same name made since is never evicted in its place.
+func (r *Reconciler) evict(ctx context.Context, s SourceRef, p stepPod, why string) error {
+	pod := &corev1.Pod{ObjectMeta: metav1.ObjectMeta{Name: p.Name, Namespace: s.Namespace, UID: p.UID}}
+	ev := &policyv1.Eviction{ObjectMeta: metav1.ObjectMeta{Name: p.Name, Namespace: s.Namespace},
+		DeleteOptions: &metav1.DeleteOptions{Preconditions: &metav1.Preconditions{UID: ptr.To(p.UID)}}}
+	err := r.Client.SubResource("eviction").Create(ctx, pod, ev)
+	switch {
+	case apierrors.IsNotFound(err), apierrors.IsConflict(err):
+		return nil // gone already, or another pod of that name
+	case apierrors.IsTooManyRequests(err):
+		return fmt.Errorf("evicting pod %s/%s: %w", s.Namespace, p.Name, errDisruptionBudget)
+	case err != nil:
+		return fmt.Errorf("evicting pod %s/%s: %w", s.Namespace, p.Name, err)
+	}
+	log.FromContext(ctx).Info("pod replaced", "pod", p.Name, "why", why)
+	r.Recorder.Eventf(pod, nil, corev1.EventTypeNormal, ReasonPodReplaced, actionRelease, "%s", why)
+	return nil
+}
+
+// evictAll replaces the pods a step decided, and says when to look again
+// when a PodDisruptionBudget holds one back.
+func (r *Reconciler) evictAll(ctx context.Context, s SourceRef, d stepDecision, st v1alpha1.ConfigReleaseStatus) (retryIn time.Duration, err error) {
+	for _, p := range d.Evict {
+		why := fmt.Sprintf("replaced so that it starts on config revision %s of %s: it reads %s in ways that cannot change in place (env, envFrom or a mount hotreload leaves alone)",
+			st.Candidate, s.Key(), s.Key())
+		if d.Next.Phase == v1alpha1.PhaseHalted {
+			why = fmt.Sprintf("replaced so that it starts on stable revision %s of %s again: revision %s halted", st.Stable, s.Key(), st.Candidate)
+		}
+		switch err := r.evict(ctx, s, p, why); {
+		case errors.Is(err, errDisruptionBudget):
+			log.FromContext(ctx).Info("replacement waits", "pod", p.Name, "reason", err.Error())
+			retryIn = disruptionRetry
+		case err != nil:
+			return 0, err
+		}
+	}
+	return retryIn, nil
+}
+
+// disruptionRetry is how soon an eviction a PodDisruptionBudget refused is
+// tried again.
+const disruptionRetry = 5 * time.Second
+
+// replacementState is the state planning reads of a pod with no reloader
+// that reads the source only in ways that cannot change in place. When it
+// started on the candidate (onCandidate), it applied it once Ready (its
+// Ready transition is when), or at its start once a container restarted:
+// a pod starting is not a pod that stopped being Ready, but a restart on the
+// candidate halts. Otherwise it runs what it started on.
+func replacementState(st Pod, cand string, onCandidate bool) Pod {
+	if !onCandidate {
+		return st
+	}
+	st.Released = cand
+	switch {
+	case st.Ready:
+		st.Applied, st.AppliedAt = cand, st.ReadySince
+	case !st.LastRestart.IsZero():
+		st.Applied, st.AppliedAt = cand, st.Created
+	}
+	return st
+}

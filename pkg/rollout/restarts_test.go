@@ -1,0 +1,158 @@
+package rollout
+
+import (
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+
+	v1alpha1 "github.com/hotreload/hotreload/api/v1alpha1"
+	"github.com/hotreload/hotreload/pkg/revision"
+)
+
+// envPodOf is a Ready pod of Deployment/web (ReplicaSet web-1) that reads the
+// source only through env, pinned to stable.
+func envPodOf(name string, i int) stepPod {
+	p := stepPodOf(name, i)
+	p.State.Released, p.State.Applied = "", ""
+	p.Restart, p.EnvStable = true, true
+	p.Owner = v1alpha1.PodOwner{Kind: "ReplicaSet", Name: "web-1"}
+	return p
+}
+
+// onCandidate is p admitted on the candidate, Ready since when.
+func onCandidate(p stepPod, when time.Time) stepPod {
+	p.EnvCandidate, p.EnvStable, p.Holds = true, false, true
+	p.State = replacementState(Pod{Name: p.Name, UID: p.UID, Ready: true, ReadySince: when, Created: when}, candRev, true)
+	return p
+}
+
+func names(pods []stepPod) []string {
+	var out []string
+	for _, p := range pods {
+		out = append(out, p.Name)
+	}
+	return out
+}
+
+func TestDecideStepReplacesWhatCannotChangeInPlace(t *testing.T) {
+	a, b, c := envPodOf("web-a", 0), envPodOf("web-b", 1), envPodOf("web-c", 2)
+	owner := []v1alpha1.PodOwner{{Kind: "ReplicaSet", Name: "web-1"}}
+	halted := inProgress(1, decideNow.Add(-time.Minute))
+	halted.Phase = v1alpha1.PhaseHalted
+	halted.Halt = &v1alpha1.Halt{Pod: "web-x", Cause: "a container restarted", Time: metav1.NewTime(decideNow.Add(-time.Second))}
+	halted.Admit = owner
+	tests := []struct {
+		name  string
+		world stepWorld
+		evict []string
+		admit []v1alpha1.PodOwner
+		check func(t *testing.T, d stepDecision)
+	}{
+		{
+			name:  "the first step replaces one pod and admits its owner's new pods on the candidate",
+			world: stepWorld{Status: inProgress(0, time.Time{}), Pods: []stepPod{a, b, c}, Now: decideNow},
+			evict: []string{order3(a, b, c)[0]}, admit: owner,
+		},
+		{
+			name:  "no pod is replaced while one of the workload's pods is unavailable, and the owner stays admitted",
+			world: stepWorld{Status: inProgress(0, time.Time{}), Pods: []stepPod{a, b, c}, Now: decideNow, Unavailable: map[Workload]int{web: 1}},
+			admit: owner,
+		},
+		{
+			name: "a pod admitted on the candidate holds it: the step waits for its interval and replaces nothing more",
+			world: stepWorld{Status: inProgress(1, decideNow.Add(-5*time.Second)),
+				Pods: []stepPod{onCandidate(envPodOf("web-d", 3), decideNow.Add(-4*time.Second)), b, c}, Now: decideNow},
+			check: func(t *testing.T, d stepDecision) {
+				assert.Equal(t, int32(1), d.Next.Workloads[0].Step)
+				assert.Equal(t, decideNow.Add(26*time.Second), d.RequeueAt, "the gate opens 30 s after the step")
+			},
+		},
+		{
+			name: "once the interval passed, the last step replaces the others, one at a time",
+			world: stepWorld{Status: inProgress(1, decideNow.Add(-time.Minute)),
+				Pods: []stepPod{onCandidate(envPodOf("web-d", 3), decideNow.Add(-time.Minute)), b, c}, Now: decideNow},
+			evict: []string{"web-b"}, admit: owner,
+		},
+		{
+			name: "a release is complete only when every pod reads the candidate",
+			world: stepWorld{Status: inProgress(2, decideNow.Add(-time.Minute)),
+				Pods: []stepPod{onCandidate(envPodOf("web-d", 3), decideNow.Add(-time.Minute)), onCandidate(envPodOf("web-e", 4), decideNow.Add(-time.Minute)), c}, Now: decideNow},
+			evict: []string{"web-c"}, admit: owner,
+			check: func(t *testing.T, d stepDecision) { assert.Equal(t, v1alpha1.PhaseProgressing, d.Next.Phase) },
+		},
+		{
+			name: "a replacement that restarts on the candidate halts the release: nothing more is admitted on it, and it is replaced onto stable",
+			world: stepWorld{Status: inProgress(1, decideNow.Add(-10*time.Second)), Now: decideNow, Pods: []stepPod{func() stepPod {
+				p := onCandidate(envPodOf("web-d", 3), decideNow.Add(-10*time.Second))
+				p.State = replacementState(Pod{Name: "web-d", UID: p.UID, Created: decideNow.Add(-10 * time.Second), ReadySince: decideNow.Add(-10 * time.Second),
+					LastRestart: decideNow.Add(-2 * time.Second)}, candRev, true)
+				return p
+			}(), b, c}},
+			evict: []string{"web-d"},
+			check: func(t *testing.T, d stepDecision) {
+				assert.Equal(t, v1alpha1.PhaseHalted, d.Next.Phase)
+				assert.Equal(t, "web-d", d.Halt.Pod)
+				assert.False(t, d.RolledBack, "rolled back once it is replaced")
+			},
+		},
+		{
+			name:  "a halted release replaces the pods that read the candidate, one at a time, and admits no owner",
+			world: stepWorld{Status: halted, Pods: []stepPod{onCandidate(envPodOf("web-d", 3), decideNow.Add(-time.Minute)), onCandidate(envPodOf("web-e", 4), decideNow.Add(-time.Minute)), c}, Now: decideNow},
+			evict: []string{"web-d"},
+		},
+		{
+			name:  "a halted release whose pods all read stable again is rolled back",
+			world: stepWorld{Status: halted, Pods: []stepPod{a, b, c}, Now: decideNow},
+			check: func(t *testing.T, d stepDecision) { assert.True(t, d.RolledBack) },
+		},
+		{
+			name:  "a starting replacement is not a pod that stopped being Ready: it is not yet a holder that applied",
+			world: stepWorld{Status: inProgress(1, decideNow.Add(-time.Minute)), Now: decideNow, Pods: []stepPod{func() stepPod {
+				p := onCandidate(envPodOf("web-d", 3), decideNow.Add(-time.Minute))
+				p.State = replacementState(Pod{Name: "web-d", UID: p.UID, Created: decideNow.Add(-time.Minute), ReadySince: decideNow.Add(-time.Minute)}, candRev, true)
+				return p
+			}(), b, c}, Unavailable: map[Workload]int{web: 1}},
+			check: func(t *testing.T, d stepDecision) {
+				assert.Nil(t, d.Halt)
+				assert.Equal(t, int32(1), d.Next.Workloads[0].Step, "waits for it")
+			},
+		},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			d := decideStep(tc.world)
+			assert.Equal(t, tc.evict, names(d.Evict), "replaced")
+			assert.Equal(t, tc.admit, d.Next.Admit, "admitted on the candidate")
+			if tc.check != nil {
+				tc.check(t, d)
+			}
+		})
+	}
+}
+
+// order3 is the rollout order of three pods for the candidate.
+func order3(pods ...stepPod) []string {
+	var ps []Pod
+	for _, p := range pods {
+		ps = append(ps, p.State)
+	}
+	var out []string
+	for _, p := range Order(ps, candRev) {
+		out = append(out, p.Name)
+	}
+	return out
+}
+
+func TestSameKeys(t *testing.T) {
+	d := func(b byte) revision.Digest { var x revision.Digest; x[0] = b; return x }
+	a := revision.Keys{"color": d(1), "size": d(2)}
+	b := revision.Keys{"color": d(1), "size": d(3)}
+	assert.True(t, sameKeys(a, b, []string{"color"}), "the keys read are the same")
+	assert.False(t, sameKeys(a, b, []string{"size"}), "a key read changed")
+	assert.False(t, sameKeys(a, b, nil), "every key is read")
+	assert.True(t, sameKeys(a, revision.Keys{"color": d(1), "size": d(2)}, nil))
+	assert.False(t, sameKeys(a, revision.Keys{"color": d(1)}, []string{"size"}), "a key read went away")
+	assert.True(t, sameKeys(a, b, []string{"missing"}), "a key absent from both")
+}
