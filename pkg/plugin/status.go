@@ -143,6 +143,10 @@ func stepText(ws v1alpha1.WorkloadStatus) string {
 	if len(settings) > 0 {
 		t += " (" + strings.Join(settings, "; ") + ")"
 	}
+	if ws.NotDelivered > 0 {
+		t += fmt.Sprintf("; not delivered to %d of its pods (they read it through env, envFrom or a mount left alone, and no controller recreates them, or %s: never)",
+			ws.NotDelivered, annotations.Restart)
+	}
 	return t
 }
 

@@ -39,7 +39,7 @@ func TestRenderStatus(t *testing.T) {
 				Phase: v1alpha1.PhaseProgressing, Stable: stableRev, Candidate: candidateRev, CandidateSince: beforePtr(5 * time.Minute),
 				Workloads: []v1alpha1.WorkloadStatus{
 					webWorkload(1, 1, 1, 3),
-					{Kind: "StatefulSet", Name: "db", Step: 1, Steps: 2, Rollout: "50%,100%", Interval: "1m", Pods: 2, Released: 1, Applied: 0, Ready: 2},
+					{Kind: "StatefulSet", Name: "db", Step: 1, Steps: 2, Rollout: "50%,100%", Interval: "1m", Pods: 2, Released: 1, Applied: 0, Ready: 2, NotDelivered: 1},
 				},
 				Summary: "Deployment/web 1/3 (1/3 pods), StatefulSet/db 1/2 (0/2 pods)",
 				LastCommand: &v1alpha1.CommandResult{ID: "0a1b2c3d4e5f", Action: v1alpha1.ActionResume, By: "jane@example.com", Done: true,

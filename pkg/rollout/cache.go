@@ -202,6 +202,12 @@ func transformPod(obj any) (any, error) {
 		out.Status.ContainerStatuses = append(out.Status.ContainerStatuses, corev1.ContainerStatus{
 			Name: s.Name, RestartCount: s.RestartCount, LastTerminationState: s.LastTerminationState})
 	}
+	for _, s := range sidecarStatuses(pod) { // the app's own native sidecars
+		if !strings.HasPrefix(s.Name, contract.ReservedPrefix) {
+			out.Status.InitContainerStatuses = append(out.Status.InitContainerStatuses, corev1.ContainerStatus{
+				Name: s.Name, RestartCount: s.RestartCount, LastTerminationState: s.LastTerminationState})
+		}
+	}
 	return out, nil
 }
 

@@ -251,3 +251,33 @@ func hexDigest(s string) string {
 }
 
 func ptrTo[T any](v T) *T { return &v }
+
+// A restart of the app's own native sidecar (an init container with
+// restartPolicy Always, which hotreload/container may name) is a restart of
+// the app; one of a plain init container, or of hotreload's own, is not; the
+// cached pod keeps what StateOf reads.
+func TestStateOfReadsTheAppsNativeSidecars(t *testing.T) {
+	at := time.Date(2026, 12, 7, 12, 0, 0, 0, time.UTC)
+	always := corev1.ContainerRestartPolicyAlways
+	terminated := func(d time.Duration) corev1.ContainerState {
+		return corev1.ContainerState{Terminated: &corev1.ContainerStateTerminated{FinishedAt: metav1.NewTime(at.Add(d))}}
+	}
+	pod := &corev1.Pod{
+		ObjectMeta: metav1.ObjectMeta{Name: "web", UID: "p1", Labels: map[string]string{annotations.EnableLabel: annotations.EnableValue}},
+		Spec: corev1.PodSpec{InitContainers: []corev1.Container{{Name: "migrate"}, {Name: "php-fpm", RestartPolicy: &always},
+			{Name: contract.ReloaderName, RestartPolicy: &always, Args: []string{"run", "--volume", "a"}}}, Containers: []corev1.Container{{Name: "nginx"}}},
+		Status: corev1.PodStatus{
+			InitContainerStatuses: []corev1.ContainerStatus{
+				{Name: "migrate", LastTerminationState: terminated(time.Hour)},
+				{Name: "php-fpm", LastTerminationState: terminated(3 * time.Second)},
+				{Name: contract.ReloaderName, LastTerminationState: terminated(2 * time.Hour)},
+			},
+			ContainerStatuses: []corev1.ContainerStatus{{Name: "nginx", LastTerminationState: terminated(time.Second)}},
+		},
+	}
+	want := Pod{Name: "web", UID: "p1", LastRestart: at.Add(3 * time.Second)}
+	assert.Equal(t, want, StateOf(pod))
+	cached, err := transformPod(pod)
+	require.NoError(t, err)
+	assert.Equal(t, want, StateOf(cached.(*corev1.Pod)), "the cached pod")
+}

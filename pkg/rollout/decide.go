@@ -101,6 +101,10 @@ type stepDecision struct {
 	Halting bool
 	// RolledBack is true when every pod that can has just gone back to stable.
 	RolledBack bool
+	// NotDelivered says, once per revision (at its first step), per
+	// workload with pods the release never replaces, that they keep what
+	// they started with.
+	NotDelivered []stepped
 	// Evict are the pods replaced now, at most one per workload: to take
 	// the candidate (their owners in Next.Admit), or, halted, to go back.
 	Evict []stepPod
@@ -193,6 +197,11 @@ func decideStep(w stepWorld) stepDecision {
 				what += ", promoted by " + cmp.Or(cmd.By, "an unknown user")
 			}
 			d.Advanced = append(d.Advanced, stepped{wl, what})
+		}
+		if plan.Advanced && prev.Step == 0 && w.NotDelivered[wl] > 0 {
+			d.NotDelivered = append(d.NotDelivered, stepped{wl, fmt.Sprintf(
+				"config revision %s is not delivered to %d pods of %s: they read %s through env, envFrom or a mount left alone, and no controller recreates them, or they are annotated %s: never; they keep what they started with",
+				cand, w.NotDelivered[wl], wl, "the source", annotations.Restart)})
 		}
 		status.Step, status.Complete = int32(plan.Step), plan.Complete
 		complete = complete && plan.Complete

@@ -3,6 +3,8 @@ package rollout
 import (
 	"encoding/json"
 	"errors"
+	"slices"
+	"strings"
 
 	corev1 "k8s.io/api/core/v1"
 
@@ -57,15 +59,32 @@ func StateOf(pod *corev1.Pod) Pod {
 			p.ReadySince = c.LastTransitionTime.Time
 		}
 	}
-	for _, s := range pod.Status.ContainerStatuses {
-		if s.Name == contract.ReloaderName {
-			continue
+	for _, s := range slices.Concat(pod.Status.ContainerStatuses, sidecarStatuses(pod)) {
+		if strings.HasPrefix(s.Name, contract.ReservedPrefix) {
+			continue // hotreload's own
 		}
 		if t := s.LastTerminationState.Terminated; t != nil && t.FinishedAt.After(p.LastRestart) {
 			p.LastRestart = t.FinishedAt.Time
 		}
 	}
 	return p
+}
+
+// sidecarStatuses are the statuses of the pod's own native sidecars (init
+// containers with restartPolicy Always), which may be reloaded as its app
+// containers are: a restart of one is a restart of the app.
+func sidecarStatuses(pod *corev1.Pod) []corev1.ContainerStatus {
+	always := map[string]bool{}
+	for _, c := range pod.Spec.InitContainers {
+		always[c.Name] = c.RestartPolicy != nil && *c.RestartPolicy == corev1.ContainerRestartPolicyAlways
+	}
+	var out []corev1.ContainerStatus
+	for _, s := range pod.Status.InitContainerStatuses {
+		if always[s.Name] || len(pod.Spec.InitContainers) == 0 { // a cached pod keeps only those
+			out = append(out, s)
+		}
+	}
+	return out
 }
 
 // reloaderAnnotation holds, on the cached copy of a pod only, what the

@@ -512,6 +512,9 @@ func (r *Reconciler) act(ctx context.Context, c *contents, rel *v1alpha1.ConfigR
 		ev.normal(ReasonStepReleased, actionRelease, "%s", msg)
 		ev.onWorkload(a.workload, corev1.EventTypeNormal, ReasonStepReleased, actionRelease, msg)
 	}
+	for _, n := range d.NotDelivered {
+		ev.onWorkload(n.workload, corev1.EventTypeNormal, ReasonNotDelivered, actionRelease, n.what)
+	}
 	if len(d.Advanced) > 0 && prevStepsAllZero(st.Workloads) {
 		for _, w := range d.Warnings {
 			ev.warning(ReasonInvalidSettings, actionRelease, "%s", w)

@@ -141,6 +141,11 @@ func (r *Reconciler) unavailable(ctx context.Context, s SourceRef) (map[Workload
 	return out, nil
 }
 
+// ReasonNotDelivered says, on a workload, that a revision does not reach
+// those of its pods that read the source in ways that cannot change in
+// place and are never replaced.
+const ReasonNotDelivered = "NotDelivered"
+
 // ReasonPodReplaced says, on a pod, that the release evicted it to deliver
 // what it reads in ways that cannot change in place.
 const ReasonPodReplaced = "PodReplaced"

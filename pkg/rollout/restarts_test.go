@@ -156,3 +156,18 @@ func TestSameKeys(t *testing.T) {
 	assert.False(t, sameKeys(a, revision.Keys{"color": d(1)}, []string{"size"}), "a key read went away")
 	assert.True(t, sameKeys(a, b, []string{"missing"}), "a key absent from both")
 }
+
+// Pods the release never replaces hold nothing back, and their workload is
+// told once per revision, at its first step.
+func TestDecideStepSaysWhatIsNotDelivered(t *testing.T) {
+	a := stepPodOf("web-a", 0)
+	first := decideStep(stepWorld{Status: inProgress(0, time.Time{}), Pods: []stepPod{a}, Now: decideNow, NotDelivered: map[Workload]int{web: 2}})
+	assert.Len(t, first.NotDelivered, 1)
+	assert.Equal(t, web, first.NotDelivered[0].workload)
+	assert.Equal(t, "config revision "+candRev+" is not delivered to 2 pods of Deployment/web: they read the source through env, envFrom or a mount left alone, and no controller recreates them, or they are annotated hotreload/restart: never; they keep what they started with",
+		first.NotDelivered[0].what)
+	assert.Equal(t, int32(2), first.Next.Workloads[0].NotDelivered)
+	later := decideStep(stepWorld{Status: inProgress(1, decideNow.Add(-time.Minute)), Pods: []stepPod{holdingCand(a, decideNow.Add(-time.Minute))}, Now: decideNow, NotDelivered: map[Workload]int{web: 2}})
+	assert.Empty(t, later.NotDelivered, "said once, at the first step")
+	assert.Equal(t, v1alpha1.PhaseComplete, later.Next.Phase, "they hold nothing back")
+}

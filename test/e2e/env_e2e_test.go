@@ -140,6 +140,7 @@ func TestEnvChangesReachEveryPodInSteps(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
 	defer cancel()
 	cs := clusterClient(t)
+	installHotreload(ctx, t, cs)
 	d := demo{name: "env", replicas: 3, inject: true, args: []string{"--env=COLOR,P_COLOR", "--fail-on=refused"},
 		annotations: map[string]string{"hotreload/rollout": "1,50%,100%", "hotreload/rollout-interval": "3s"}}
 	d.ns = enabledNamespace(ctx, t, cs, "hotreload-env-")
