@@ -108,7 +108,7 @@ func TestDecideStepReplacesWhatCannotChangeInPlace(t *testing.T) {
 			check: func(t *testing.T, d stepDecision) { assert.True(t, d.RolledBack) },
 		},
 		{
-			name:  "a starting replacement is not a pod that stopped being Ready: it is not yet a holder that applied",
+			name: "a starting replacement is not a pod that stopped being Ready: it is not yet a holder that applied",
 			world: stepWorld{Status: inProgress(1, decideNow.Add(-time.Minute)), Now: decideNow, Pods: []stepPod{func() stepPod {
 				p := onCandidate(envPodOf("web-d", 3), decideNow.Add(-time.Minute))
 				p.State = replacementState(Pod{Name: "web-d", UID: p.UID, Created: decideNow.Add(-time.Minute), ReadySince: decideNow.Add(-time.Minute)}, candRev, true)
