@@ -38,13 +38,7 @@ const (
 )
 
 // ParseHaltPolicy parses an OnHalt value: hold or retry, in any case.
-func ParseHaltPolicy(v string) (HaltPolicy, error) {
-	switch p := HaltPolicy(strings.ToLower(strings.TrimSpace(v))); p {
-	case HaltHold, HaltRetry:
-		return p, nil
-	}
-	return "", fmt.Errorf("want %s or %s", HaltHold, HaltRetry)
-}
+func ParseHaltPolicy(v string) (HaltPolicy, error) { return oneOf(v, HaltHold, HaltRetry) }
 
 // OnHaltOf returns the halt policy of a source: its OnHalt annotation, else
 // its namespace's, else HaltHold. A malformed value is skipped with a warning.
@@ -64,12 +58,15 @@ const (
 )
 
 // ParseRestartPolicy parses a Restart value: auto or never, in any case.
-func ParseRestartPolicy(v string) (RestartPolicy, error) {
-	switch p := RestartPolicy(strings.ToLower(strings.TrimSpace(v))); p {
-	case RestartAuto, RestartNever:
+func ParseRestartPolicy(v string) (RestartPolicy, error) { return oneOf(v, RestartAuto, RestartNever) }
+
+// oneOf parses v, in any case, as one of two words.
+func oneOf[T ~string](v string, a, b T) (T, error) {
+	switch p := T(strings.ToLower(strings.TrimSpace(v))); p {
+	case a, b:
 		return p, nil
 	}
-	return "", fmt.Errorf("want %s or %s", RestartAuto, RestartNever)
+	return "", fmt.Errorf("want %s or %s", a, b)
 }
 
 // RestartOf returns the restart policy of a pod: its Restart annotation, else

@@ -431,15 +431,7 @@ func TestIntegrationTheLastRevisionsAreKept(t *testing.T) {
 	startController(t, c.env, c.ns)
 	c.waitRelease("app", "first seen", phase(v1alpha1.PhaseComplete, sourceRev(datas[0])))
 	c.fakeReloaders(applyAll)
-	kept := func() []string {
-		var list corev1.ConfigMapList
-		require.NoError(t, c.api.List(c.ctx, &list, client.InNamespace(c.ns), client.MatchingLabels{contract.RoleLabel: contract.RoleRevision}))
-		var out []string
-		for _, cm := range list.Items {
-			out = append(out, cm.Labels[contract.RevisionLabel])
-		}
-		return out
-	}
+	kept := c.keptRevisions
 	for i, d := range datas[1:] {
 		c.configMap("app", d)
 		rel := c.waitRelease("app", fmt.Sprintf("revision %d complete", i+1), phase(v1alpha1.PhaseComplete, sourceRev(d)))
@@ -505,16 +497,7 @@ func TestIntegrationARevisionALivePodIsPinnedToIsKept(t *testing.T) {
 	startController(t, c.env, c.ns)
 	c.waitRelease("app", "first seen", phase(v1alpha1.PhaseComplete, revs[0]))
 	c.fakeReloaders(applyAll)
-	kept := func() []string {
-		var list corev1.ConfigMapList
-		require.NoError(t, c.api.List(c.ctx, &list, client.InNamespace(c.ns), client.MatchingLabels{contract.RoleLabel: contract.RoleRevision}))
-		var out []string
-		for _, cm := range list.Items {
-			out = append(out, cm.Labels[contract.RevisionLabel])
-		}
-		slices.Sort(out)
-		return out
-	}
+	kept := c.keptRevisions
 	for i, d := range datas[1:3] {
 		c.configMap("app", d)
 		c.waitRelease("app", fmt.Sprintf("revision %d complete", i+1), phase(v1alpha1.PhaseComplete, revs[i+1]))
@@ -527,4 +510,16 @@ func TestIntegrationARevisionALivePodIsPinnedToIsKept(t *testing.T) {
 	c.configMap("app", datas[3])
 	c.waitRelease("app", "revision 3 complete", phase(v1alpha1.PhaseComplete, revs[3]))
 	require.Eventually(t, func() bool { return slices.Equal(kept(), []string{revs[3]}) }, wait, 50*time.Millisecond, "kept: %v, want stable only", kept())
+}
+
+// keptRevisions returns the revisions whose objects the release keeps, sorted.
+func (c *cluster) keptRevisions() []string {
+	var list corev1.ConfigMapList
+	require.NoError(c.t, c.api.List(c.ctx, &list, client.InNamespace(c.ns), client.MatchingLabels{contract.RoleLabel: contract.RoleRevision}))
+	var out []string
+	for _, cm := range list.Items {
+		out = append(out, cm.Labels[contract.RevisionLabel])
+	}
+	slices.Sort(out)
+	return out
 }

@@ -348,7 +348,11 @@ func replacements(d stepDecision, pods map[Workload][]stepPod, unavailable map[W
 				admit = append(admit, p.Owner)
 			}
 		}
-		if len(want) > 0 && unavailable[wl] == 0 {
+		// A pod not Ready costs nothing to replace (the failing one of a
+		// halt, above all); a Ready one only while every other is.
+		if i := slices.IndexFunc(want, func(p stepPod) bool { return !p.State.Ready }); i >= 0 {
+			evict = append(evict, want[i])
+		} else if len(want) > 0 && unavailable[wl] == 0 {
 			evict = append(evict, want[0])
 		}
 	}

@@ -201,9 +201,10 @@ const disruptionRetry = 5 * time.Second
 // replacementState is the state planning reads of a pod with no reloader
 // that reads the source only in ways that cannot change in place. When it
 // started on the candidate (onCandidate), it applied it once Ready (its
-// Ready transition is when), or at its start once a container restarted:
-// a pod starting is not a pod that stopped being Ready, but a restart on the
-// candidate halts. Otherwise it runs what it started on.
+// Ready transition is when), or, once a container restarted and it is not
+// Ready, failed it: a pod starting is not a pod that stopped being Ready, but
+// a restart on the candidate halts whenever it comes (a crash loop's restarts
+// come later and later). Otherwise it runs what it started on.
 func replacementState(st Pod, cand string, onCandidate bool) Pod {
 	if !onCandidate {
 		return st
@@ -213,7 +214,10 @@ func replacementState(st Pod, cand string, onCandidate bool) Pod {
 	case st.Ready:
 		st.Applied, st.AppliedAt = cand, st.ReadySince
 	case !st.LastRestart.IsZero():
+		// It restarted and is not Ready: what it read at its start is what
+		// fails, however long ago the step was released.
 		st.Applied, st.AppliedAt = cand, st.Created
+		st.Failed, st.FailedReason = cand, "a container restarted and it is not Ready: it reads the revision from its environment (env, envFrom or a mount left alone) since it started"
 	}
 	return st
 }

@@ -98,9 +98,35 @@ func TestDecideStepReplacesWhatCannotChangeInPlace(t *testing.T) {
 			},
 		},
 		{
+			name: "a replacement in a crash loop halts the release however long after its step its last restart comes",
+			world: stepWorld{Status: inProgress(1, decideNow.Add(-10*time.Minute)), Now: decideNow, Pods: []stepPod{func() stepPod {
+				p := onCandidate(envPodOf("web-d", 3), decideNow.Add(-10*time.Minute))
+				p.State = replacementState(Pod{Name: "web-d", UID: p.UID, Created: decideNow.Add(-10 * time.Minute), ReadySince: decideNow.Add(-10 * time.Minute),
+					LastRestart: decideNow.Add(-5 * time.Second)}, candRev, true)
+				return p
+			}(), b, c}},
+			evict: []string{"web-d"},
+			check: func(t *testing.T, d stepDecision) {
+				assert.Equal(t, v1alpha1.PhaseHalted, d.Next.Phase)
+				assert.Equal(t, "web-d", d.Halt.Pod)
+				assert.Equal(t, "a container restarted and it is not Ready: it reads the revision from its environment (env, envFrom or a mount left alone) since it started", d.Halt.Cause)
+			},
+		},
+		{
 			name:  "a halted release replaces the pods that read the candidate, one at a time, and admits no owner",
 			world: stepWorld{Status: halted, Pods: []stepPod{onCandidate(envPodOf("web-d", 3), decideNow.Add(-time.Minute)), onCandidate(envPodOf("web-e", 4), decideNow.Add(-time.Minute)), c}, Now: decideNow},
 			evict: []string{"web-d"},
+		},
+		{
+			name: "the failing pod of a halt is replaced though it is the workload's unavailable one",
+			world: stepWorld{Status: halted, Now: decideNow, Unavailable: map[Workload]int{web: 1}, Pods: []stepPod{
+				onCandidate(envPodOf("web-d", 3), decideNow.Add(-time.Minute)),
+				func() stepPod {
+					p := onCandidate(envPodOf("web-e", 4), decideNow.Add(-time.Minute))
+					p.State.Ready = false
+					return p
+				}(), c}},
+			evict: []string{"web-e"},
 		},
 		{
 			name:  "a halted release whose pods all read stable again is rolled back",

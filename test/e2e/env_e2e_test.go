@@ -69,6 +69,11 @@ func readyPods(ctx context.Context, t testing.TB, cs kubernetes.Interface, ns, s
 	t.Helper()
 	list, err := cs.CoreV1().Pods(ns).List(ctx, metav1.ListOptions{LabelSelector: selector})
 	require.NoError(t, err)
+	return readyOf(list)
+}
+
+// readyOf returns the Ready pods (not deleted) of list, by name, with their IPs.
+func readyOf(list *corev1.PodList) map[string]string {
 	out := map[string]string{}
 	for _, p := range list.Items {
 		for _, c := range p.Status.Conditions {
@@ -97,14 +102,7 @@ func watchAvailability(ctx context.Context, t testing.TB, cs kubernetes.Interfac
 		for {
 			list, err := cs.CoreV1().Pods(ns).List(ctx, metav1.ListOptions{LabelSelector: "app=" + app})
 			if err == nil {
-				ready := map[string]string{}
-				for _, p := range list.Items {
-					for _, c := range p.Status.Conditions {
-						if c.Type == corev1.PodReady && c.Status == corev1.ConditionTrue && p.DeletionTimestamp == nil {
-							ready[p.Name] = p.Status.PodIP
-						}
-					}
-				}
+				ready := readyOf(list)
 				served := envServed(ctx, ready)
 				mu.Lock()
 				fewest = min(fewest, len(ready))
