@@ -70,7 +70,7 @@ func perContainer[T any](pod map[string]string, key string, t Targets, def T,
 	if !list {
 		return out, named, forAll(t.Reloaded, v, out, named, parse)
 	}
-	var unreloaded, twice, empty, perEntry []string
+	var unreloaded, twice, empty []string
 	var entryWarnings []Warning
 	for _, e := range entries {
 		switch {
@@ -82,7 +82,6 @@ func perContainer[T any](pod map[string]string, key string, t Targets, def T,
 			empty = append(empty, e.container)
 		default:
 			named[e.container] = true
-			perEntry = append(perEntry, e.container)
 			got, w := parse(e.container, e.value)
 			out[e.container] = got
 			entryWarnings = append(entryWarnings, withContainer(w, e.container)...)
