@@ -182,8 +182,10 @@ func refusal(t *testing.T, s server, annotate map[string]string, checkHalt func(
 	// An edit the server refuses. It would serve version 3.
 	bad := s.bad(strings.Replace(good, fmt.Sprintf(s.marker, 2), fmt.Sprintf(s.marker, 3), 1))
 	s.edit(ctx, t, cs, ns, bad)
-	rel := waitConfigRelease(ctx, t, cs, ns, s, "halted on the refused edit", 2*time.Minute, func(rel *v1alpha1.ConfigRelease) bool {
-		return rel.Status.Phase == v1alpha1.PhaseHalted && rel.Status.Candidate == s.revision(bad) && rel.Status.Halt != nil
+	// Rolled back: the pods' releases go back just after the status that
+	// records the halt.
+	rel := waitConfigRelease(ctx, t, cs, ns, s, "halted on the refused edit, and rolled back", 2*time.Minute, func(rel *v1alpha1.ConfigRelease) bool {
+		return rel.Status.Phase == v1alpha1.PhaseHalted && rel.Status.Candidate == s.revision(bad) && rel.Status.Halt != nil && rel.Status.Halt.RolledBack
 	})
 	halt := rel.Status.Halt
 	require.Equal(t, s.revision(good), rel.Status.Stable, "stable is still the good edit")
