@@ -75,7 +75,7 @@ func TestRunRefusesABadCommandLine(t *testing.T) {
 		{"rejects a SOURCE that is not a ConfigMap or Secret", []string{"promote", "pod/web-1"}, 2, "",
 			"error: \"pod/web-1\" is not a source: name it configmap/NAME (or cm/NAME) or secret/NAME\n"},
 		{"rejects a SOURCE without a name", []string{"history", "configmap/"}, 2, "", "is not a source"},
-		{"rejects a status target that is neither", []string{"status", "job/x"}, 2, "", "is neither a source (configmap/NAME, secret/NAME) nor a workload"},
+		{"rejects a status target that is neither", []string{"status", "job/x/y"}, 2, "", "is neither a source (configmap/NAME, secret/NAME) nor a workload"},
 		{"rejects a command without its SOURCE", []string{"abort"}, 2, "", "error: abort takes one SOURCE (configmap/NAME or secret/NAME), not 0 arguments\n"},
 		{"rejects an unknown flag", []string{"pause", "cm/app", "--full"}, 2, "", "error: unknown flag: --full (see 'kubectl hotreload pause --help')\n"},
 		{"rejects an output format it does not print", []string{"status", "-o", "wide"}, 2, "", "error: -o wide: print json or yaml\n"},
@@ -243,4 +243,27 @@ func TestCommandFirstMovesLeadingConnectionFlagsAfterTheCommand(t *testing.T) {
 	for _, tc := range cases {
 		assert.Equal(t, tc.want, commandFirst(tc.in), "%q", tc.in)
 	}
+}
+
+// Any kind that owns pods is a workload status takes, written as kubectl
+// writes kinds (singular or plural, any case): an Argo Rollout, a Kruise
+// CloneSet, an operator's object.
+func TestRunStatusTakesAnyWorkloadKind(t *testing.T) {
+	app := newRelease(appConfig, v1alpha1.ConfigReleaseStatus{Phase: v1alpha1.PhaseComplete, Stable: stableRev, Candidate: stableRev,
+		Workloads: []v1alpha1.WorkloadStatus{{Kind: "Rollout", Name: "web", Step: 1, Steps: 1, Pods: 1, Released: 1, Applied: 1, Ready: 1, Complete: true}}})
+	pod := newPod("web-abc12").of("Rollout", "web").runs("r").build()
+	for _, arg := range []string{"rollout/web", "Rollout/web", "rollouts/web"} {
+		t.Run(arg, func(t *testing.T) {
+			code, stdout, stderr := runApp(t, cluster(t, app, &pod), "status", arg)
+			require.Equal(t, 0, code, stderr)
+			assert.Contains(t, stdout, "Rollout/web")
+			assert.Contains(t, stdout, "web-abc12")
+		})
+	}
+	code, _, stderr := runApp(t, cluster(t, app), "status", "clonesets/web")
+	assert.Equal(t, 1, code)
+	assert.Contains(t, stderr, "error: no release lists clonesets/web in namespace shop")
+	code, _, stderr = runApp(t, cluster(t, app), "status", "roll-out/web")
+	assert.Equal(t, 2, code)
+	assert.Contains(t, stderr, `"roll-out/web" is neither a source`)
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"regexp"
 	"strings"
 
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
@@ -64,14 +65,29 @@ func parseSource(arg string) (source, error) {
 // deployment/NAME, statefulset/NAME or daemonset/NAME.
 func parseTarget(arg string) (source, *workloadRef, error) {
 	kind, name, ok := strings.Cut(arg, "/")
-	if k, known := workloadKinds[strings.ToLower(kind)]; ok && known && name != "" && !strings.Contains(name, "/") {
-		return source{}, &workloadRef{Kind: k, Name: name}, nil
+	if _, isSource := sourceKinds[strings.ToLower(kind)]; isSource || !ok {
+		s, err := parseSource(arg)
+		if err != nil {
+			return source{}, nil, usageErrorf("%q is neither a source (configmap/NAME, secret/NAME) nor a workload (KIND/NAME: deployment/NAME, statefulset/NAME, daemonset/NAME, or any kind that owns pods, as rollout/NAME)", arg)
+		}
+		return s, nil, nil
 	}
-	s, err := parseSource(arg)
-	if err != nil {
-		return source{}, nil, usageErrorf("%q is neither a source (configmap/NAME, secret/NAME) nor a workload (deployment/NAME, statefulset/NAME, daemonset/NAME)", arg)
+	if name == "" || strings.Contains(name, "/") || !anyKind.MatchString(kind) {
+		return source{}, nil, usageErrorf("%q is neither a source (configmap/NAME, secret/NAME) nor a workload (KIND/NAME: deployment/NAME, statefulset/NAME, daemonset/NAME, or any kind that owns pods, as rollout/NAME)", arg)
 	}
-	return s, nil, nil
+	if k, known := workloadKinds[strings.ToLower(kind)]; known {
+		kind = k
+	}
+	return source{}, &workloadRef{Kind: kind, Name: name}, nil
+}
+
+// anyKind is how a workload kind is written on the command line: a word.
+var anyKind = regexp.MustCompile(`^[A-Za-z][A-Za-z0-9]*$`)
+
+// sameKind reports whether a release's workload kind (Rollout) is the one
+// named on the command line (Rollout, rollout or rollouts).
+func sameKind(kind, named string) bool {
+	return strings.EqualFold(kind, named) || strings.EqualFold(kind+"s", named)
 }
 
 // errNoRelease means a source has no release.

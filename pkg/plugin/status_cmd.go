@@ -24,7 +24,7 @@ import (
 func statusCommand() command {
 	return command{
 		name: "status", short: "list releases, or show one per workload and pod (-w: watch it)",
-		synopsis: "status [SOURCE | deployment/NAME | statefulset/NAME | daemonset/NAME ...] [-w] [-A] [-o json|yaml]",
+		synopsis: "status [SOURCE | KIND/NAME ...] [-w] [-A] [-o json|yaml]",
 		long: `Without arguments, lists the releases of the namespace (of every namespace with -A): each
 source's phase, stable and candidate revisions, and progress.
 
@@ -32,8 +32,8 @@ With a SOURCE, shows its release at a glance: the phase and what halted it, the 
 candidate revisions, the last command, and per consuming workload its step, the warnings
 its pods were admitted with (a malformed value replaced by its default, ...) and its pods
 (what each runs of the source, its failure, readiness and restarts), then what to do next.
-A workload (deployment/NAME, statefulset/NAME, daemonset/NAME) shows every release it
-consumes.
+A workload (deployment/NAME, statefulset/NAME, daemonset/NAME, or any kind that owns pods,
+as rollout/NAME or cloneset/NAME) shows every release it consumes.
 
 -w redraws on every change of the releases or their pods, until interrupted.
 
@@ -186,7 +186,7 @@ func (s *statusSnapshot) add(rel v1alpha1.ConfigRelease) {
 
 // consumes reports whether a release lists workload w.
 func consumes(rel v1alpha1.ConfigRelease, w workloadRef) bool {
-	return slices.ContainsFunc(rel.Status.Workloads, func(ws v1alpha1.WorkloadStatus) bool { return ws.Kind == w.Kind && ws.Name == w.Name })
+	return slices.ContainsFunc(rel.Status.Workloads, func(ws v1alpha1.WorkloadStatus) bool { return sameKind(ws.Kind, w.Kind) && ws.Name == w.Name })
 }
 
 // render prints the snapshot as status shows it.

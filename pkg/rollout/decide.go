@@ -4,6 +4,7 @@ import (
 	"cmp"
 	"fmt"
 	"slices"
+	"strings"
 	"time"
 
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -40,6 +41,10 @@ type stepWorld struct {
 	// Unavailable counts, per workload, its pods not Ready or leaving: no
 	// pod is replaced while one is.
 	Unavailable map[Workload]int
+	// Replacing are the workloads a pod of which was evicted and whose
+	// replacement has not come, with that pod's owner: nothing more of
+	// them is replaced, and the owner stays admitted, until it comes.
+	Replacing map[Workload]v1alpha1.PodOwner
 	// NotDelivered counts, per workload, the pods that read the source in
 	// ways that cannot change in place and are never replaced (no
 	// controller recreates them, or hotreload/restart: never).
@@ -198,17 +203,16 @@ func decideStep(w stepWorld) stepDecision {
 			}
 			d.Advanced = append(d.Advanced, stepped{wl, what})
 		}
-		if plan.Advanced && prev.Step == 0 && w.NotDelivered[wl] > 0 {
-			d.NotDelivered = append(d.NotDelivered, stepped{wl, fmt.Sprintf(
-				"config revision %s is not delivered to %d pods of %s: they read %s through env, envFrom or a mount left alone, and no controller recreates them, or they are annotated %s: never; they keep what they started with",
-				cand, w.NotDelivered[wl], wl, "the source", annotations.Restart)})
-		}
 		status.Step, status.Complete = int32(plan.Step), plan.Complete
 		complete = complete && plan.Complete
 		if !plan.RequeueAt.IsZero() && (d.RequeueAt.IsZero() || plan.RequeueAt.Before(d.RequeueAt)) {
 			d.RequeueAt = plan.RequeueAt
 		}
 		workloads = append(workloads, status)
+	}
+
+	if len(d.Advanced) > 0 && prevStepsAllZero(st.Workloads) {
+		d.NotDelivered = notDelivered(w.NotDelivered, cand)
 	}
 
 	next := *st.DeepCopy()
@@ -233,7 +237,7 @@ func decideStep(w stepWorld) stepDecision {
 	case next.Phase == v1alpha1.PhasePaused && !w.Paused:
 		next.Phase = v1alpha1.PhaseProgressing
 	}
-	d.Evict, next.Admit = replacements(d, pods, w.Unavailable, active && next.Phase != v1alpha1.PhaseHalted, next.Phase == v1alpha1.PhaseHalted)
+	d.Evict, next.Admit = replacements(d, pods, w.Unavailable, w.Replacing, active && next.Phase != v1alpha1.PhaseHalted, next.Phase == v1alpha1.PhaseHalted)
 	if cmd != nil {
 		next.LastCommand = &v1alpha1.CommandResult{ID: cmd.ID, Action: cmd.Action, By: cmd.By, Done: true,
 			Result: commandResult(cmd, d.Advanced, next), Time: metav1.NewTime(w.Now)}
@@ -333,10 +337,18 @@ func newestOf(pods []stepPod) stepPod {
 // read it is replaced, and its owner admitted on the candidate; halted, a
 // pod that does not read stable is replaced. One pod per workload at a
 // time, and none while one of the workload's pods is unavailable.
-func replacements(d stepDecision, pods map[Workload][]stepPod, unavailable map[Workload]int, releasing, halted bool) ([]stepPod, []v1alpha1.PodOwner) {
+func replacements(d stepDecision, pods map[Workload][]stepPod, unavailable map[Workload]int, replacing map[Workload]v1alpha1.PodOwner, releasing, halted bool) ([]stepPod, []v1alpha1.PodOwner) {
 	var evict []stepPod
 	var admit []v1alpha1.PodOwner
+	for _, owner := range replacing {
+		if releasing {
+			admit = append(admit, owner)
+		}
+	}
 	for _, wl := range d.Order {
+		if _, ok := replacing[wl]; ok {
+			continue // its last replacement has not come
+		}
 		var want []stepPod
 		for _, p := range pods[wl] {
 			switch {
@@ -360,4 +372,17 @@ func replacements(d stepDecision, pods map[Workload][]stepPod, unavailable map[W
 		return evict, nil
 	}
 	return evict, sortedOwners(admit)
+}
+
+// notDelivered says, per workload with pods the release never replaces, that
+// revision cand does not reach them: said at the release's first step.
+func notDelivered(counts map[Workload]int, cand string) []stepped {
+	var out []stepped
+	for wl, n := range counts {
+		out = append(out, stepped{wl, fmt.Sprintf(
+			"config revision %s is not delivered to %d pods of %s: they read the source through env, envFrom or a mount left alone, and no controller recreates them, or they are annotated %s: never; they keep what they started with",
+			cand, n, wl, annotations.Restart)})
+	}
+	slices.SortFunc(out, func(a, b stepped) int { return strings.Compare(a.workload.String(), b.workload.String()) })
+	return out
 }

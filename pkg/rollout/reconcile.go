@@ -50,6 +50,8 @@ type Reconciler struct {
 	RetryBackoff time.Duration
 
 	writes *writes
+	// replacing are the evicted pods whose replacements have not come.
+	replacing replacing
 	// unreadables, legacy and notInjected are the pods this process said
 	// something about once: a reloader it cannot read, a version 1 pod's
 	// limits, a pod admitted without the sidecar; overLimit the sources too
@@ -421,6 +423,11 @@ func (r *Reconciler) step(ctx context.Context, c *contents, rel *v1alpha1.Config
 		return reconcile.Result{}, err
 	}
 	world.Unavailable, world.NotDelivered = unavailable, map[Workload]int{}
+	uids := map[Workload][]types.UID{}
+	for _, p := range pods {
+		uids[p.workload] = append(uids[p.workload], p.pod.UID)
+	}
+	world.Replacing = r.replacing.pending(s, uids, world.Now)
 	for _, p := range pods {
 		sp := stepPod{Workload: p.workload, Name: p.pod.Name, UID: p.pod.UID,
 			Annotations: p.pod.Annotations, Created: p.pod.CreationTimestamp.Time, State: p.state, Owner: ownerOfPod(p)}
@@ -489,7 +496,7 @@ func (r *Reconciler) act(ctx context.Context, c *contents, rel *v1alpha1.ConfigR
 	}
 	// Replacements last: the status that admits their owners' new pods on
 	// the candidate (or, halted, no longer) is written first.
-	retryIn, err := r.evictAll(ctx, s, d, next)
+	retryIn, err := r.evictAll(ctx, s, d, next, pods)
 	if err != nil {
 		return reconcile.Result{}, err
 	}

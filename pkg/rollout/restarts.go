@@ -10,6 +10,7 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	policyv1 "k8s.io/api/policy/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/utils/ptr"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/log"
@@ -176,14 +177,22 @@ func (r *Reconciler) evict(ctx context.Context, s SourceRef, p stepPod, why stri
 
 // evictAll replaces the pods a step decided, and says when to look again
 // when a PodDisruptionBudget holds one back.
-func (r *Reconciler) evictAll(ctx context.Context, s SourceRef, d stepDecision, st v1alpha1.ConfigReleaseStatus) (retryIn time.Duration, err error) {
+func (r *Reconciler) evictAll(ctx context.Context, s SourceRef, d stepDecision, st v1alpha1.ConfigReleaseStatus, pods []consumer) (retryIn time.Duration, err error) {
 	for _, p := range d.Evict {
+		var known []types.UID
+		for _, c := range pods {
+			if c.workload == p.Workload {
+				known = append(known, c.pod.UID)
+			}
+		}
 		why := fmt.Sprintf("replaced so that it starts on config revision %s of %s: it reads %s in ways that cannot change in place (env, envFrom or a mount hotreload leaves alone)",
 			st.Candidate, s.Key(), s.Key())
 		if d.Next.Phase == v1alpha1.PhaseHalted {
 			why = fmt.Sprintf("replaced so that it starts on stable revision %s of %s again: revision %s halted", st.Stable, s.Key(), st.Candidate)
 		}
 		switch err := r.evict(ctx, s, p, why); {
+		case err == nil:
+			r.replacing.evicted(s, p.Workload, p.Owner, r.Now(), known)
 		case errors.Is(err, errDisruptionBudget):
 			log.FromContext(ctx).Info("replacement waits", "pod", p.Name, "reason", err.Error())
 			retryIn = disruptionRetry

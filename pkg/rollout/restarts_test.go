@@ -6,6 +6,7 @@ import (
 
 	"github.com/stretchr/testify/assert"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/types"
 
 	v1alpha1 "github.com/hotreload/hotreload/api/v1alpha1"
 	"github.com/hotreload/hotreload/pkg/revision"
@@ -58,6 +59,12 @@ func TestDecideStepReplacesWhatCannotChangeInPlace(t *testing.T) {
 		{
 			name:  "no pod is replaced while one of the workload's pods is unavailable, and the owner stays admitted",
 			world: stepWorld{Status: inProgress(0, time.Time{}), Pods: []stepPod{a, b, c}, Now: decideNow, Unavailable: map[Workload]int{web: 1}},
+			admit: owner,
+		},
+		{
+			name: "no pod is replaced while the last one's replacement has not come, and its owner stays admitted",
+			world: stepWorld{Status: inProgress(1, decideNow.Add(-time.Minute)), Pods: []stepPod{b, c}, Now: decideNow,
+				Replacing: map[Workload]v1alpha1.PodOwner{web: owner[0]}},
 			admit: owner,
 		},
 		{
@@ -196,4 +203,19 @@ func TestDecideStepSaysWhatIsNotDelivered(t *testing.T) {
 	later := decideStep(stepWorld{Status: inProgress(1, decideNow.Add(-time.Minute)), Pods: []stepPod{holdingCand(a, decideNow.Add(-time.Minute))}, Now: decideNow, NotDelivered: map[Workload]int{web: 2}})
 	assert.Empty(t, later.NotDelivered, "said once, at the first step")
 	assert.Equal(t, v1alpha1.PhaseComplete, later.Next.Phase, "they hold nothing back")
+}
+
+func TestReplacingWaitsForTheReplacement(t *testing.T) {
+	s := SourceRef{Namespace: "shop", Kind: "ConfigMap", Name: "palette"}
+	db := Workload{APIVersion: "apps/v1", Kind: "StatefulSet", Name: "db"}
+	owner := v1alpha1.PodOwner{Kind: "StatefulSet", Name: "db"}
+	at := decideNow
+	var r replacing
+	r.evicted(s, db, owner, at, []types.UID{"db-0-old", "db-1"})
+	assert.Equal(t, map[Workload]v1alpha1.PodOwner{db: owner}, r.pending(s, map[Workload][]types.UID{db: {"db-1"}}, at.Add(time.Second)), "no new pod since")
+	assert.Empty(t, r.pending(SourceRef{Namespace: "shop", Kind: "ConfigMap", Name: "other"}, nil, at), "another source's")
+	assert.Empty(t, r.pending(s, map[Workload][]types.UID{db: {"db-0-new", "db-1"}}, at.Add(time.Second)), "its replacement came, under the same name")
+	assert.Empty(t, r.pending(s, nil, at), "done: forgotten")
+	r.evicted(s, db, owner, at, nil)
+	assert.Empty(t, r.pending(s, nil, at.Add(replacementWait+time.Second)), "not waited for forever")
 }
