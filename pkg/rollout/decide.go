@@ -4,6 +4,7 @@ import (
 	"cmp"
 	"fmt"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 
@@ -360,6 +361,10 @@ func replacements(d stepDecision, pods map[Workload][]stepPod, unavailable map[W
 				admit = append(admit, p.Owner)
 			}
 		}
+		if wl.Kind == "StatefulSet" {
+			// Its own update order: the highest ordinal first.
+			slices.SortStableFunc(want, func(a, b stepPod) int { return ordinal(b.Name) - ordinal(a.Name) })
+		}
 		// A pod not Ready costs nothing to replace (the failing one of a
 		// halt, above all); a Ready one only while every other is.
 		if i := slices.IndexFunc(want, func(p stepPod) bool { return !p.State.Ready }); i >= 0 {
@@ -385,4 +390,15 @@ func notDelivered(counts map[Workload]int, cand string) []stepped {
 	}
 	slices.SortFunc(out, func(a, b stepped) int { return strings.Compare(a.workload.String(), b.workload.String()) })
 	return out
+}
+
+// ordinal is a StatefulSet pod's ordinal, the number its name ends with; -1
+// for a name that ends with none.
+func ordinal(name string) int {
+	i := strings.LastIndexByte(name, '-')
+	n, err := strconv.Atoi(name[i+1:])
+	if i < 0 || err != nil {
+		return -1
+	}
+	return n
 }

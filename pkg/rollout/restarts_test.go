@@ -5,10 +5,12 @@ import (
 	"time"
 
 	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
 
 	v1alpha1 "github.com/hotreload/hotreload/api/v1alpha1"
+	"github.com/hotreload/hotreload/pkg/annotations"
 	"github.com/hotreload/hotreload/pkg/revision"
 )
 
@@ -218,4 +220,33 @@ func TestReplacingWaitsForTheReplacement(t *testing.T) {
 	assert.Empty(t, r.pending(s, nil, at), "done: forgotten")
 	r.evicted(s, db, owner, at, nil)
 	assert.Empty(t, r.pending(s, nil, at.Add(replacementWait+time.Second)), "not waited for forever")
+}
+
+// A StatefulSet's pods are replaced in its own update order: the highest
+// ordinal first (db-10 after db-9 is not before it).
+func TestDecideStepReplacesAStatefulSetFromItsHighestOrdinal(t *testing.T) {
+	db := Workload{APIVersion: "apps/v1", Kind: "StatefulSet", Name: "db"}
+	var pods []stepPod
+	for i, name := range []string{"db-0", "db-9", "db-10", "db-2"} {
+		p := envPodOf(name, i)
+		p.Workload, p.Owner = db, v1alpha1.PodOwner{Kind: "StatefulSet", Name: "db"}
+		p.Annotations = map[string]string{annotations.Rollout: "100%"}
+		pods = append(pods, p)
+	}
+	st := inProgress(0, time.Time{})
+	var order []string
+	for range pods {
+		d := decideStep(stepWorld{Status: st, Pods: pods, Now: decideNow})
+		require.Len(t, d.Evict, 1)
+		order = append(order, d.Evict[0].Name)
+		for i := range pods {
+			if pods[i].Name == d.Evict[0].Name {
+				pods[i] = onCandidate(pods[i], decideNow.Add(-time.Minute))
+			}
+		}
+		st = d.Next
+	}
+	assert.Equal(t, []string{"db-10", "db-9", "db-2", "db-0"}, order)
+	assert.Equal(t, 3, ordinal("web-7d9f8c6b5-3"))
+	assert.Equal(t, -1, ordinal("nameless"))
 }
