@@ -31,6 +31,15 @@ func onCandidate(p stepPod, when time.Time) stepPod {
 	return p
 }
 
+// restartedOnCandidate is a replacement admitted on the candidate age ago,
+// never Ready, whose container last restarted ago.
+func restartedOnCandidate(name string, age, ago time.Duration) stepPod {
+	p := onCandidate(envPodOf(name, 3), decideNow.Add(-age))
+	p.State = replacementState(Pod{Name: name, UID: p.UID, Created: decideNow.Add(-age), ReadySince: decideNow.Add(-age),
+		LastRestart: decideNow.Add(-ago)}, candRev, true)
+	return p
+}
+
 func names(pods []stepPod) []string {
 	var out []string
 	for _, p := range pods {
@@ -92,13 +101,8 @@ func TestDecideStepReplacesWhatCannotChangeInPlace(t *testing.T) {
 			check: func(t *testing.T, d stepDecision) { assert.Equal(t, v1alpha1.PhaseProgressing, d.Next.Phase) },
 		},
 		{
-			name: "a replacement that restarts on the candidate halts the release: nothing more is admitted on it, and it is replaced onto stable",
-			world: stepWorld{Status: inProgress(1, decideNow.Add(-10*time.Second)), Now: decideNow, Pods: []stepPod{func() stepPod {
-				p := onCandidate(envPodOf("web-d", 3), decideNow.Add(-10*time.Second))
-				p.State = replacementState(Pod{Name: "web-d", UID: p.UID, Created: decideNow.Add(-10 * time.Second), ReadySince: decideNow.Add(-10 * time.Second),
-					LastRestart: decideNow.Add(-2 * time.Second)}, candRev, true)
-				return p
-			}(), b, c}},
+			name:  "a replacement that restarts on the candidate halts the release: nothing more is admitted on it, and it is replaced onto stable",
+			world: stepWorld{Status: inProgress(1, decideNow.Add(-10*time.Second)), Now: decideNow, Pods: []stepPod{restartedOnCandidate("web-d", 10*time.Second, 2*time.Second), b, c}},
 			evict: []string{"web-d"},
 			check: func(t *testing.T, d stepDecision) {
 				assert.Equal(t, v1alpha1.PhaseHalted, d.Next.Phase)
@@ -107,13 +111,8 @@ func TestDecideStepReplacesWhatCannotChangeInPlace(t *testing.T) {
 			},
 		},
 		{
-			name: "a replacement in a crash loop halts the release however long after its step its last restart comes",
-			world: stepWorld{Status: inProgress(1, decideNow.Add(-10*time.Minute)), Now: decideNow, Pods: []stepPod{func() stepPod {
-				p := onCandidate(envPodOf("web-d", 3), decideNow.Add(-10*time.Minute))
-				p.State = replacementState(Pod{Name: "web-d", UID: p.UID, Created: decideNow.Add(-10 * time.Minute), ReadySince: decideNow.Add(-10 * time.Minute),
-					LastRestart: decideNow.Add(-5 * time.Second)}, candRev, true)
-				return p
-			}(), b, c}},
+			name:  "a replacement in a crash loop halts the release however long after its step its last restart comes",
+			world: stepWorld{Status: inProgress(1, decideNow.Add(-10*time.Minute)), Now: decideNow, Pods: []stepPod{restartedOnCandidate("web-d", 10*time.Minute, 5*time.Second), b, c}},
 			evict: []string{"web-d"},
 			check: func(t *testing.T, d stepDecision) {
 				assert.Equal(t, v1alpha1.PhaseHalted, d.Next.Phase)
