@@ -109,14 +109,8 @@ func TestRunArgsOfTheWebhookReadAsBefore(t *testing.T) {
 }
 
 func TestParseRun(t *testing.T) {
-	tests := []struct {
-		name     string
-		args     []string
-		want     func(*Run)
-		warnings []string
-		err      string
-	}{
-		{"reads a command line without a version as version 1", []string{"--volume", "config"}, func(r *Run) {}, nil, ""},
+	testParseRun(t, []parseRunCase{
+		{"reads a command line without a version as version 1", []string{"--volume", "config"}, func(r *Run) { r.Volumes = []string{"config"} }, nil, ""},
 		{"splits lists on commas, as the webhook never writes them but a user may", []string{"--volume", "a,b", "--volume", "c", "--container", "x,y"},
 			func(r *Run) { r.Volumes = []string{"a", "b", "c"}; r.Containers = []string{"x", "y"} }, nil, ""},
 		{"canonicalizes a signal alias", []string{"--volume", "v", "--signal", "iot"}, func(r *Run) { r.Delivery.Signal = "SIGABRT" }, nil, ""},
@@ -156,7 +150,23 @@ func TestParseRun(t *testing.T) {
 		{"refuses a version below 1", []string{"--contract", "0", "--volume", "v"}, nil, nil, "--contract 0: versions start at 1"},
 		{"refuses a flag it does not know", []string{"--volume", "v", "--frobnicate"}, nil, nil, "reloader run: flag provided but not defined: -frobnicate"},
 		{"refuses a stray argument", []string{"--volume", "v", "extra"}, nil, nil, `reloader run: unexpected argument "extra"`},
-	}
+	})
+	_, _, err := ParseRun([]string{"--contract", "9", "--volume", "v"})
+	assert.ErrorIs(t, err, ErrNewerContract)
+}
+
+// parseRunCase is a command line of `reloader run`, what ParseRun reads
+// (want edits the defaults of a run of volume v), its warnings or its error.
+type parseRunCase struct {
+	name     string
+	args     []string
+	want     func(*Run)
+	warnings []string
+	err      string
+}
+
+func testParseRun(t *testing.T, tests []parseRunCase) {
+	t.Helper()
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			got, warnings, err := ParseRun(tc.args)
@@ -167,16 +177,11 @@ func TestParseRun(t *testing.T) {
 			require.NoError(t, err)
 			want := Run{Version: 1, Sources: Sources{SrcDir: SrcDir, StableDir: StableDir, LiveDir: LiveDir, Volumes: []string{"v"}},
 				Delivery: Delivery{Signal: annotations.DefaultSignal}, HealthAddr: DefaultHealthAddr, Timing: DefaultTiming}
-			if tc.name == "reads a command line without a version as version 1" {
-				want.Volumes = []string{"config"}
-			}
 			tc.want(&want)
 			assert.Equal(t, want, got)
 			assert.Equal(t, tc.warnings, warnings)
 		})
 	}
-	_, _, err := ParseRun([]string{"--contract", "9", "--volume", "v"})
-	assert.ErrorIs(t, err, ErrNewerContract)
 }
 
 func TestInstallAndLinkArgsParseBack(t *testing.T) {

@@ -4,7 +4,6 @@ import (
 	"testing"
 
 	"github.com/stretchr/testify/assert"
-	"github.com/stretchr/testify/require"
 
 	"github.com/hotreload/hotreload/pkg/annotations"
 )
@@ -30,13 +29,7 @@ func TestRunArgsTellEachContainerItsOwnWay(t *testing.T) {
 }
 
 func TestParseRunTellsEachContainerItsOwnWay(t *testing.T) {
-	tests := []struct {
-		name     string
-		args     []string
-		want     func(*Run)
-		warnings []string
-		err      string
-	}{
+	testParseRun(t, []parseRunCase{
 		{"gives a container the values of its own flags over those for all", []string{"--volume", "v", "--container", "a,b",
 			"--signal", "SIGUSR1", "--process", "x", "--process-for", "b=", "--confirm-for", "b=workers"},
 			func(r *Run) {
@@ -68,20 +61,5 @@ func TestParseRunTellsEachContainerItsOwnWay(t *testing.T) {
 			`reloader run: invalid value "a=USR1" for flag -signal-for: container "a" given twice`},
 		{"refuses a value without its container", []string{"--volume", "v", "--container", "a", "--signal-for", "SIGHUP"}, nil, nil,
 			`reloader run: invalid value "SIGHUP" for flag -signal-for: "SIGHUP": want CONTAINER=VALUE`},
-	}
-	for _, tc := range tests {
-		t.Run(tc.name, func(t *testing.T) {
-			got, warnings, err := ParseRun(tc.args)
-			if tc.err != "" {
-				require.EqualError(t, err, tc.err)
-				return
-			}
-			require.NoError(t, err)
-			want := Run{Version: 1, Sources: Sources{SrcDir: SrcDir, StableDir: StableDir, LiveDir: LiveDir, Volumes: []string{"v"}},
-				Delivery: Delivery{Signal: annotations.DefaultSignal}, HealthAddr: DefaultHealthAddr, Timing: DefaultTiming}
-			tc.want(&want)
-			assert.Equal(t, want, got)
-			assert.Equal(t, tc.warnings, warnings)
-		})
-	}
+	})
 }
