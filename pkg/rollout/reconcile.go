@@ -105,7 +105,7 @@ func (r *Reconciler) reconcile(ctx context.Context, s SourceRef) (reconcile.Resu
 	}
 	keys, _ := c.keys(s.Kind, s.Name)
 	srcRev := sourceRevision(keys)
-	pods, err := r.consumers(ctx, c, s)
+	pods, leaving, err := r.consumers(ctx, c, s)
 	if err != nil {
 		return reconcile.Result{}, err
 	}
@@ -159,7 +159,7 @@ func (r *Reconciler) reconcile(ctx context.Context, s SourceRef) (reconcile.Resu
 			return reconcile.Result{RequeueAfter: time.Second}, nil
 		}
 		if cmd == nil || carriedOutInStep(cmd, rel.Status) {
-			return r.step(ctx, c, rel, s, pods, cmd)
+			return r.step(ctx, c, rel, s, pods, leaving, cmd)
 		}
 		err = r.command(ctx, rel, s, pods, cmd)
 	}
@@ -340,17 +340,24 @@ func (r *Reconciler) blocked(ctx context.Context, rel *v1alpha1.ConfigRelease, s
 
 // consumers returns the pods that reload source s and whose reloader has
 // reported, and those that read it in ways that cannot change in place
-// (env, envFrom, mounts left alone), with what the reconcile needs of each.
-func (r *Reconciler) consumers(ctx context.Context, c *contents, s SourceRef) ([]consumer, error) {
+// (env, envFrom, mounts left alone), with what the reconcile needs of each;
+// and, per workload, its pods of s that are leaving (deleted, not yet gone),
+// which, with the consumers not Ready, keep a workload from losing another
+// pod now.
+func (r *Reconciler) consumers(ctx context.Context, c *contents, s SourceRef) ([]consumer, map[Workload]int, error) {
 	var list corev1.PodList
 	if err := r.Cache.List(ctx, &list, client.InNamespace(s.Namespace), client.MatchingFields{indexSources: s.Key()}); err != nil {
-		return nil, fmt.Errorf("listing the pods of %s: %w", s, err)
+		return nil, nil, fmt.Errorf("listing the pods of %s: %w", s, err)
 	}
 	now := r.Now()
 	var out []consumer
+	leaving := map[Workload]int{}
 	for i := range list.Items {
 		cached := &list.Items[i]
 		pod := r.writes.overlay(cached, now)
+		if pod.DeletionTimestamp != nil {
+			leaving[workloadOf(ctx, r.Cache, pod)]++
+		}
 		if !active(pod) {
 			continue
 		}
@@ -379,7 +386,7 @@ func (r *Reconciler) consumers(ctx context.Context, c *contents, s SourceRef) ([
 		})
 	}
 	slices.SortFunc(out, func(a, b consumer) int { return strings.Compare(a.pod.Name, b.pod.Name) })
-	return out, c.failed()
+	return out, leaving, c.failed()
 }
 
 // workloadPods groups consumers by workload, in workload order.
@@ -406,7 +413,7 @@ func byWorkload[P any](pods []P, of func(P) Workload) ([]Workload, map[Workload]
 // step plans and acts on a release whose candidate is known, carrying out
 // cmd, a promote or an abort that applies now, if not nil: it gathers the
 // step's world, decides (decideStep), then acts.
-func (r *Reconciler) step(ctx context.Context, c *contents, rel *v1alpha1.ConfigRelease, s SourceRef, pods []consumer, cmd *v1alpha1.Command) (reconcile.Result, error) {
+func (r *Reconciler) step(ctx context.Context, c *contents, rel *v1alpha1.ConfigRelease, s SourceRef, pods []consumer, leaving map[Workload]int, cmd *v1alpha1.Command) (reconcile.Result, error) {
 	var ns corev1.Namespace
 	if err := r.Cache.Get(ctx, client.ObjectKey{Name: s.Namespace}, &ns); err != nil && !apierrors.IsNotFound(err) {
 		return reconcile.Result{}, fmt.Errorf("reading namespace %s: %w", s.Namespace, err)
@@ -418,11 +425,7 @@ func (r *Reconciler) step(ctx context.Context, c *contents, rel *v1alpha1.Config
 	if src := c.object(s.Kind, s.Name); src != nil {
 		world.Source = src.GetAnnotations()
 	}
-	unavailable, err := r.unavailable(ctx, s)
-	if err != nil {
-		return reconcile.Result{}, err
-	}
-	world.Unavailable, world.NotDelivered = unavailable, map[Workload]int{}
+	world.Unavailable, world.NotDelivered = leaving, map[Workload]int{}
 	uids := map[Workload][]types.UID{}
 	for _, p := range pods {
 		uids[p.workload] = append(uids[p.workload], p.pod.UID)
@@ -435,9 +438,8 @@ func (r *Reconciler) step(ctx context.Context, c *contents, rel *v1alpha1.Config
 			sp.Holds, sp.HoldsEntry, sp.Legacy = c.holds(p, s, cand), p.holds[s.Key()] == cand, p.info.Version < 2
 		}
 		if p.restart != nil {
-			ok, _ := replaceable(p)
 			switch {
-			case ok:
+			case replaceable(p):
 				sp.Restart = true
 				sp.EnvCandidate, sp.EnvStable = c.envReads(p, s, st)
 				sp.Holds = (!p.files || sp.Holds) && sp.EnvCandidate
@@ -451,7 +453,7 @@ func (r *Reconciler) step(ctx context.Context, c *contents, rel *v1alpha1.Config
 				world.NotDelivered[p.workload]++
 			}
 		}
-		if !p.ready() {
+		if !p.state.Ready {
 			world.Unavailable[p.workload]++
 		}
 		world.Pods = append(world.Pods, sp)

@@ -1,21 +1,22 @@
 package rollout
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
+	"maps"
 	"slices"
+	"strings"
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
 	policyv1 "k8s.io/api/policy/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/utils/ptr"
-	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/log"
-
-	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	v1alpha1 "github.com/hotreload/hotreload/api/v1alpha1"
 	"github.com/hotreload/hotreload/pkg/annotations"
@@ -56,15 +57,7 @@ func (c *contents) envReads(p consumer, s SourceRef, st v1alpha1.ConfigReleaseSt
 // (every key when read is nil); a key absent from both is the same.
 func sameKeys(a, b revision.Keys, read []string) bool {
 	if read == nil {
-		if len(a) != len(b) {
-			return false
-		}
-		for k, d := range a {
-			if e, ok := b[k]; !ok || e != d {
-				return false
-			}
-		}
-		return true
+		return maps.Equal(a, b)
 	}
 	for _, k := range read {
 		d, okA := a[k]
@@ -77,21 +70,14 @@ func sameKeys(a, b revision.Keys, read []string) bool {
 }
 
 // replaceable says whether the pod can be replaced to deliver what it reads
-// in ways that cannot change in place, and if not, why: a controller must
-// recreate it (never a bare pod nor a Job's), and its hotreload/restart must
-// allow it.
-func replaceable(p consumer) (bool, string) {
+// in ways that cannot change in place: a controller must recreate it (never
+// a bare pod nor a Job's), and its hotreload/restart must allow it.
+func replaceable(p consumer) bool {
 	if policy, _ := annotations.RestartOf(p.pod.Annotations); policy == annotations.RestartNever {
-		return false, annotations.Restart + ": never"
+		return false
 	}
 	o := metav1.GetControllerOfNoCopy(p.pod)
-	switch {
-	case o == nil:
-		return false, "no controller recreates it"
-	case o.Kind == "Job" || o.Kind == "CronJob":
-		return false, "its " + o.Kind + " does not recreate it"
-	}
-	return true, ""
+	return o != nil && o.Kind != "Job" && o.Kind != "CronJob"
 }
 
 // ownerOfPod is the pod's controller, as status.admit names it; zero for none.
@@ -105,41 +91,9 @@ func ownerOfPod(p consumer) v1alpha1.PodOwner {
 // sortedOwners returns the owners, each once, by kind and name.
 func sortedOwners(owners []v1alpha1.PodOwner) []v1alpha1.PodOwner {
 	slices.SortFunc(owners, func(a, b v1alpha1.PodOwner) int {
-		if a.Kind != b.Kind {
-			if a.Kind < b.Kind {
-				return -1
-			}
-			return 1
-		}
-		switch {
-		case a.Name < b.Name:
-			return -1
-		case a.Name > b.Name:
-			return 1
-		}
-		return 0
+		return cmp.Or(strings.Compare(a.Kind, b.Kind), strings.Compare(a.Name, b.Name))
 	})
 	return slices.Compact(owners)
-}
-
-// ready reports whether the pod is Ready.
-func (p consumer) ready() bool { return p.state.Ready }
-
-// unavailable counts, per workload, the opted-in pods of the namespace that
-// read source s and are leaving (deleted, not yet gone): with the consumers
-// not Ready, what keeps a workload from losing another pod now.
-func (r *Reconciler) unavailable(ctx context.Context, s SourceRef) (map[Workload]int, error) {
-	var list corev1.PodList
-	if err := r.Cache.List(ctx, &list, client.InNamespace(s.Namespace), client.MatchingFields{indexSources: s.Key()}); err != nil {
-		return nil, fmt.Errorf("listing the pods of %s: %w", s, err)
-	}
-	out := map[Workload]int{}
-	for i := range list.Items {
-		if p := &list.Items[i]; p.DeletionTimestamp != nil {
-			out[workloadOf(ctx, r.Cache, p)]++
-		}
-	}
-	return out, nil
 }
 
 // ReasonNotDelivered says, on a workload, that a revision does not reach
