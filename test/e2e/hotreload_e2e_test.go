@@ -16,7 +16,6 @@ import (
 	"time"
 
 	"github.com/stretchr/testify/require"
-	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/kubernetes"
 )
@@ -200,14 +199,9 @@ func waitDeploymentPods(ctx context.Context, t testing.TB, cs kubernetes.Interfa
 	for {
 		list, err := cs.CoreV1().Pods(ns).List(ctx, metav1.ListOptions{LabelSelector: selector})
 		require.NoError(t, err)
-		ready := map[string]string{}
+		ready := readyOf(list)
 		var states []string
 		for _, p := range list.Items {
-			for _, c := range p.Status.Conditions {
-				if c.Type == corev1.PodReady && c.Status == corev1.ConditionTrue && p.DeletionTimestamp == nil {
-					ready[p.Name] = p.Status.PodIP
-				}
-			}
 			states = append(states, p.Name+": "+string(p.Status.Phase))
 		}
 		if len(ready) == n {
