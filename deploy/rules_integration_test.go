@@ -83,8 +83,9 @@ func TestIntegrationRightsMatchTheDocumentedOnes(t *testing.T) {
 		"get,delete,patch rbac.authorization.k8s.io rolebindings hotreload-reloader,hotreload-controller",
 		"bind rbac.authorization.k8s.io clusterroles hotreload-reloader,hotreload-controller-namespace",
 	}
-	t.Run("the webhook in an enabled namespace also reads its Secrets and keeps copies of them, and evicts pods", func(t *testing.T) {
-		require.Equal(t, with(append(webhookClusterWide, "get,list,watch,create,update,delete  secrets ", "create  pods/eviction ")...), rules(t, env, webhook, w.ns))
+	t.Run("the webhook in an enabled namespace also reads its Secrets and keeps copies of them, evicts pods and reads their workloads' update strategies", func(t *testing.T) {
+		require.Equal(t, with(append(webhookClusterWide, "get,list,watch,create,update,delete  secrets ", "create  pods/eviction ",
+			"get apps deployments,statefulsets,daemonsets ")...), rules(t, env, webhook, w.ns))
 	})
 	t.Run("the webhook in a namespace not enabled reads no Secret", func(t *testing.T) {
 		require.Equal(t, with(webhookClusterWide...), rules(t, env, webhook, env.Namespace(t, nil)))

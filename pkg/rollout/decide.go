@@ -39,13 +39,15 @@ type stepWorld struct {
 	// RetryBackoff is the wait before a halted candidate's first automatic
 	// retry (hotreload/on-halt: retry).
 	RetryBackoff time.Duration
-	// Unavailable counts, per workload, its pods not Ready or leaving: no
-	// pod is replaced while one is.
+	// Unavailable counts, per workload, its pods not Ready or leaving.
 	Unavailable map[Workload]int
-	// Replacing are the workloads a pod of which was evicted and whose
-	// replacement has not come, with that pod's owner: nothing more of
-	// them is replaced, and the owner stays admitted, until it comes.
-	Replacing map[Workload]v1alpha1.PodOwner
+	// Replacing are the workloads with evicted pods whose replacements have
+	// not come: each counts as unavailable, and their owners stay admitted,
+	// until it comes.
+	Replacing map[Workload]awaited
+	// Rolling is, per workload, what its own update strategy says of
+	// replacing its pods (rollingOf); defaultRolling for one not in it.
+	Rolling map[Workload]rolling
 	// NotDelivered counts, per workload, the pods that read the source in
 	// ways that cannot change in place and are never replaced (no
 	// controller recreates them, or hotreload/restart: never).
@@ -111,8 +113,9 @@ type stepDecision struct {
 	// workload with pods the release never replaces, that they keep what
 	// they started with.
 	NotDelivered []stepped
-	// Evict are the pods replaced now, at most one per workload: to take
-	// the candidate (their owners in Next.Admit), or, halted, to go back.
+	// Evict are the pods replaced now, within each workload's budget: to
+	// take the candidate (their owners in Next.Admit), or, halted, to go
+	// back.
 	Evict []stepPod
 	// RequeueAt is when to look again; zero for no time.
 	RequeueAt time.Time
@@ -143,6 +146,7 @@ func decideStep(w stepWorld) stepDecision {
 	case cmd.Action == v1alpha1.ActionPromoteFull:
 		promote = PromoteFull
 	}
+	w.Pods = pastDeadline(w, cand)
 	var pods map[Workload][]stepPod
 	d.Order, pods = byWorkload(w.Pods, func(p stepPod) Workload { return p.Workload })
 	for _, p := range w.Pods {
@@ -238,7 +242,7 @@ func decideStep(w stepWorld) stepDecision {
 	case next.Phase == v1alpha1.PhasePaused && !w.Paused:
 		next.Phase = v1alpha1.PhaseProgressing
 	}
-	d.Evict, next.Admit = replacements(d, pods, w.Unavailable, w.Replacing, active && next.Phase != v1alpha1.PhaseHalted, next.Phase == v1alpha1.PhaseHalted)
+	d.Evict, next.Admit = replacements(d, pods, w, active && next.Phase != v1alpha1.PhaseHalted, next.Phase == v1alpha1.PhaseHalted)
 	if cmd != nil {
 		next.LastCommand = &v1alpha1.CommandResult{ID: cmd.ID, Action: cmd.Action, By: cmd.By, Done: true,
 			Result: commandResult(cmd, d.Advanced, next), Time: metav1.NewTime(w.Now)}
@@ -336,24 +340,23 @@ func newestOf(pods []stepPod) stepPod {
 // replacements returns the pods to replace now and the owners whose new pods
 // start on the candidate. Releasing, a pod given the candidate that does not
 // read it is replaced, and its owner admitted on the candidate; halted, a
-// pod that does not read stable is replaced. One pod per workload at a
-// time, and none while one of the workload's pods is unavailable.
-func replacements(d stepDecision, pods map[Workload][]stepPod, unavailable map[Workload]int, replacing map[Workload]v1alpha1.PodOwner, releasing, halted bool) ([]stepPod, []v1alpha1.PodOwner) {
+// pod that does not read stable is replaced. A pod not Ready costs nothing
+// to replace (the failing one of a halt, above all); a Ready one only while
+// fewer of the workload's pods than its budget are unavailable, an evicted
+// pod whose replacement has not come counting as one.
+func replacements(d stepDecision, pods map[Workload][]stepPod, w stepWorld, releasing, halted bool) ([]stepPod, []v1alpha1.PodOwner) {
 	var evict []stepPod
 	var admit []v1alpha1.PodOwner
-	for _, owner := range replacing {
+	for _, a := range w.Replacing {
 		if releasing {
-			admit = append(admit, owner)
+			admit = append(admit, a.Owners...)
 		}
 	}
 	for _, wl := range d.Order {
-		if _, ok := replacing[wl]; ok {
-			continue // its last replacement has not come
-		}
 		var want []stepPod
 		for _, p := range pods[wl] {
 			switch {
-			case !p.Restart:
+			case !p.Restart, slices.Contains(w.Replacing[wl].Evicted, p.UID):
 			case halted && !p.EnvStable:
 				want = append(want, p)
 			case releasing && d.Give[p.UID] && !p.EnvCandidate:
@@ -365,18 +368,49 @@ func replacements(d stepDecision, pods map[Workload][]stepPod, unavailable map[W
 			// Its own update order: the highest ordinal first.
 			slices.SortStableFunc(want, func(a, b stepPod) int { return ordinal(b.Name) - ordinal(a.Name) })
 		}
-		// A pod not Ready costs nothing to replace (the failing one of a
-		// halt, above all); a Ready one only while every other is.
-		if i := slices.IndexFunc(want, func(p stepPod) bool { return !p.State.Ready }); i >= 0 {
-			evict = append(evict, want[i])
-		} else if len(want) > 0 && unavailable[wl] == 0 {
-			evict = append(evict, want[0])
+		free := max(rollingFor(w, wl).Unavailable, 1) - w.Unavailable[wl] - w.Replacing[wl].Pods
+		for _, p := range want {
+			switch {
+			case !p.State.Ready:
+				evict = append(evict, p)
+			case free > 0:
+				evict = append(evict, p)
+				free--
+			}
 		}
 	}
 	if len(admit) == 0 {
 		return evict, nil
 	}
 	return evict, sortedOwners(admit)
+}
+
+// rollingFor is workload wl's rolling as w read it; defaultRolling when not
+// read.
+func rollingFor(w stepWorld, wl Workload) rolling {
+	if r, ok := w.Rolling[wl]; ok {
+		return r
+	}
+	return defaultRolling
+}
+
+// pastDeadline returns w's pods with each replacement started on candidate
+// cand that is still not Ready past its workload's deadline failed: it
+// neither came up nor crashed (a readiness probe that never passes, an
+// image never pulled), and a rolling update would call that no progress.
+func pastDeadline(w stepWorld, cand string) []stepPod {
+	out := slices.Clone(w.Pods)
+	for i, p := range out {
+		st := p.State
+		deadline := rollingFor(w, p.Workload).Deadline
+		if !p.Restart || st.Released != cand || st.Applied == cand || st.Failed != "" || st.Ready || w.Now.Sub(st.Created) <= deadline {
+			continue
+		}
+		st.Applied, st.AppliedAt = cand, st.Created
+		st.Failed, st.FailedReason = cand, fmt.Sprintf("not Ready %s after it started on the revision: it reads it from its environment (env, envFrom or a mount left alone)", deadline)
+		out[i].State = st
+	}
+	return out
 }
 
 // notDelivered says, per workload with pods the release never replaces, that

@@ -12,11 +12,13 @@ import (
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/types"
+	"k8s.io/apimachinery/pkg/util/intstr"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	v1alpha1 "github.com/hotreload/hotreload/api/v1alpha1"
@@ -190,4 +192,44 @@ func (c *cluster) cloneSet(name string) *unstructured.Unstructured {
 	obj.SetNamespace(c.ns)
 	require.Eventually(c.t, func() bool { return c.api.Create(c.ctx, obj) == nil }, wait, 100*time.Millisecond, "the CRD is served")
 	return obj
+}
+
+// A Deployment's pods are replaced as many at a time as its own rolling
+// update lets be unavailable: with maxUnavailable 2, two of four go at once
+// and wait for their replacements, where one at a time would take two rounds.
+func TestIntegrationEnvReplacementsWithinTheDeploymentsMaxUnavailable(t *testing.T) {
+	c := newCluster(t, map[string]string{annotations.Rollout: "100%", annotations.RolloutInterval: "1s"})
+	labels := map[string]string{"app": "web"}
+	template := corev1.PodTemplateSpec{ObjectMeta: metav1.ObjectMeta{Labels: labels},
+		Spec: corev1.PodSpec{Containers: []corev1.Container{{Name: "app", Image: "app"}}}}
+	two := intstr.FromInt32(2)
+	deploy, err := c.env.Clientset.AppsV1().Deployments(c.ns).Create(c.ctx, &appsv1.Deployment{
+		ObjectMeta: metav1.ObjectMeta{Name: "web"},
+		Spec: appsv1.DeploymentSpec{Replicas: ptrTo(int32(4)), Selector: &metav1.LabelSelector{MatchLabels: labels}, Template: template,
+			Strategy: appsv1.DeploymentStrategy{Type: appsv1.RollingUpdateDeploymentStrategyType,
+				RollingUpdate: &appsv1.RollingUpdateDeployment{MaxUnavailable: &two}}},
+	}, metav1.CreateOptions{})
+	require.NoError(t, err)
+	rs, err := c.env.Clientset.AppsV1().ReplicaSets(c.ns).Create(c.ctx, &appsv1.ReplicaSet{
+		ObjectMeta: metav1.ObjectMeta{Name: "web-1", OwnerReferences: []metav1.OwnerReference{{APIVersion: "apps/v1", Kind: "Deployment",
+			Name: "web", UID: deploy.UID, Controller: ptrTo(true)}}},
+		Spec: appsv1.ReplicaSetSpec{Selector: &metav1.LabelSelector{MatchLabels: labels}, Template: template},
+	}, metav1.CreateOptions{})
+	require.NoError(t, err)
+	owner := envOwner{ref: metav1.OwnerReference{APIVersion: "apps/v1", Kind: "ReplicaSet", Name: rs.Name, UID: rs.UID, Controller: ptrTo(true)},
+		pods: []string{"web-a", "web-b", "web-c", "web-d"}, recreates: true}
+	c.configMap("palette", map[string]string{"COLOR": "blue"})
+	for _, p := range owner.pods {
+		c.envPod(owner, p)
+	}
+	startController(t, c.env, c.ns)
+	blue, green := sourceRev(map[string]string{"COLOR": "blue"}), sourceRev(map[string]string{"COLOR": "green"})
+	c.waitReleaseOf("configmap-palette", "first seen", phase(v1alpha1.PhaseComplete, blue))
+	c.configMap("palette", map[string]string{"COLOR": "green"})
+	require.Eventually(t, func() bool { return len(c.pods("web")) == 2 }, wait, 50*time.Millisecond,
+		"two of the four pods evicted at once, nothing recreating them yet")
+
+	stop := c.playOwners([]envOwner{owner})
+	c.waitReleaseOf("configmap-palette", "green on every pod", phase(v1alpha1.PhaseComplete, green))
+	assert.Equal(t, map[string]int{"web-1": 4}, stop(), "each pod replaced once")
 }

@@ -15,6 +15,7 @@ import (
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
+	"k8s.io/apimachinery/pkg/util/cache"
 	"k8s.io/client-go/tools/events"
 	"k8s.io/utils/lru"
 	crcache "sigs.k8s.io/controller-runtime/pkg/cache"
@@ -52,6 +53,9 @@ type Reconciler struct {
 	writes *writes
 	// replacing are the evicted pods whose replacements have not come.
 	replacing replacing
+	// budgetsRead are the workloads' rolling budgets read lately (budgets).
+	budgetsRead *cache.LRUExpireCache
+	budgetOnce  sync.Once
 	// unreadables, legacy and notInjected are the pods this process said
 	// something about once: a reloader it cannot read, a version 1 pod's
 	// limits, a pod admitted without the sidecar; overLimit the sources too
@@ -458,6 +462,13 @@ func (r *Reconciler) step(ctx context.Context, c *contents, rel *v1alpha1.Config
 		}
 		world.Pods = append(world.Pods, sp)
 	}
+	var replaced []Workload
+	for _, p := range world.Pods {
+		if p.Restart && !(p.EnvCandidate && p.EnvStable) && !slices.Contains(replaced, p.Workload) {
+			replaced = append(replaced, p.Workload)
+		}
+	}
+	world.Rolling = r.budgets(ctx, s.Namespace, replaced)
 	d := decideStep(world)
 	return r.act(ctx, c, rel, s, pods, cmd, ns, d)
 }

@@ -146,7 +146,7 @@ func (r *Reconciler) evictAll(ctx context.Context, s SourceRef, d stepDecision, 
 		}
 		switch err := r.evict(ctx, s, p, why); {
 		case err == nil:
-			r.replacing.evicted(s, p.Workload, p.Owner, r.Now(), known)
+			r.replacing.evicted(s, p.Workload, p.Owner, p.UID, r.Now(), known)
 		case errors.Is(err, errDisruptionBudget):
 			log.FromContext(ctx).Info("replacement waits", "pod", p.Name, "reason", err.Error())
 			retryIn = disruptionRetry

@@ -6,8 +6,11 @@ import (
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+	appsv1 "k8s.io/api/apps/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
+	"k8s.io/apimachinery/pkg/util/intstr"
+	"k8s.io/utils/ptr"
 
 	v1alpha1 "github.com/hotreload/hotreload/api/v1alpha1"
 	"github.com/hotreload/hotreload/pkg/annotations"
@@ -37,6 +40,31 @@ func restartedOnCandidate(name string, age, ago time.Duration) stepPod {
 	p := onCandidate(envPodOf(name, 3), decideNow.Add(-age))
 	p.State = replacementState(Pod{Name: name, UID: p.UID, Created: decideNow.Add(-age), ReadySince: decideNow.Add(-age),
 		LastRestart: decideNow.Add(-ago)}, candRev, true)
+	return p
+}
+
+// allAtOnce is the pods rolling out in one step, "100%".
+func allAtOnce(pods ...stepPod) []stepPod {
+	var out []stepPod
+	for _, p := range pods {
+		p.Annotations = map[string]string{annotations.Rollout: "100%", annotations.RolloutInterval: "30s"}
+		out = append(out, p)
+	}
+	return out
+}
+
+// notReady is p no longer Ready.
+func notReady(p stepPod) stepPod {
+	p.State.Ready = false
+	return p
+}
+
+// neverReady is a replacement admitted on the candidate age ago that has
+// been neither Ready nor restarted since.
+func neverReady(name string, age time.Duration) stepPod {
+	p := onCandidate(envPodOf(name, 3), decideNow.Add(-age))
+	p.Created = decideNow.Add(-age)
+	p.State = replacementState(Pod{Name: name, UID: p.UID, Created: p.Created}, candRev, true)
 	return p
 }
 
@@ -75,8 +103,26 @@ func TestDecideStepReplacesWhatCannotChangeInPlace(t *testing.T) {
 		{
 			name: "no pod is replaced while the last one's replacement has not come, and its owner stays admitted",
 			world: stepWorld{Status: inProgress(1, decideNow.Add(-time.Minute)), Pods: []stepPod{b, c}, Now: decideNow,
-				Replacing: map[Workload]v1alpha1.PodOwner{web: owner[0]}},
+				Replacing: map[Workload]awaited{web: {Owners: owner, Pods: 1}}},
 			admit: owner,
+		},
+		{
+			name: "a budget of 2 replaces two pods at once",
+			world: stepWorld{Status: inProgress(0, time.Time{}), Now: decideNow, Rolling: map[Workload]rolling{web: {Unavailable: 2, Deadline: defaultDeadline}},
+				Pods: allAtOnce(a, b, c)},
+			evict: []string{"web-a", "web-b"}, admit: owner,
+		},
+		{
+			name: "an evicted pod the cache still shows is not evicted again, and its replacement counts against the budget",
+			world: stepWorld{Status: inProgress(0, time.Time{}), Now: decideNow, Rolling: map[Workload]rolling{web: {Unavailable: 2, Deadline: defaultDeadline}},
+				Pods: allAtOnce(a, b, c), Replacing: map[Workload]awaited{web: {Owners: owner, Pods: 1, Evicted: []types.UID{a.UID}}}},
+			evict: []string{"web-b"}, admit: owner,
+		},
+		{
+			name: "pods not Ready are replaced beside the budget: they cost nothing",
+			world: stepWorld{Status: inProgress(0, time.Time{}), Now: decideNow, Rolling: map[Workload]rolling{web: defaultRolling}, Unavailable: map[Workload]int{web: 2},
+				Pods: allAtOnce(notReady(a), notReady(b), c)},
+			evict: []string{"web-a", "web-b"}, admit: owner,
 		},
 		{
 			name: "a pod admitted on the candidate holds it: the step waits for its interval and replaces nothing more",
@@ -140,6 +186,25 @@ func TestDecideStepReplacesWhatCannotChangeInPlace(t *testing.T) {
 			name:  "a halted release whose pods all read stable again is rolled back",
 			world: stepWorld{Status: halted, Pods: []stepPod{a, b, c}, Now: decideNow},
 			check: func(t *testing.T, d stepDecision) { assert.True(t, d.RolledBack) },
+		},
+		{
+			name: "a replacement still not Ready past its workload's deadline halts the release, and is replaced onto stable",
+			world: stepWorld{Status: inProgress(1, decideNow.Add(-time.Minute)), Now: decideNow, Unavailable: map[Workload]int{web: 1},
+				Rolling: map[Workload]rolling{web: {Unavailable: 1, Deadline: 30 * time.Second}}, Pods: []stepPod{neverReady("web-d", time.Minute), b, c}},
+			evict: []string{"web-d"},
+			check: func(t *testing.T, d stepDecision) {
+				assert.Equal(t, v1alpha1.PhaseHalted, d.Next.Phase)
+				assert.Equal(t, &Halt{Pod: "web-d", Cause: "not Ready 30s after it started on the revision: it reads it from its environment (env, envFrom or a mount left alone)"}, d.Halt)
+			},
+		},
+		{
+			name: "a replacement not Ready within its deadline is waited for",
+			world: stepWorld{Status: inProgress(1, decideNow.Add(-time.Minute)), Now: decideNow, Unavailable: map[Workload]int{web: 1},
+				Rolling: map[Workload]rolling{web: {Unavailable: 1, Deadline: 2 * time.Minute}}, Pods: []stepPod{neverReady("web-d", time.Minute), b, c}},
+			check: func(t *testing.T, d stepDecision) {
+				assert.Nil(t, d.Halt)
+				assert.Equal(t, v1alpha1.PhaseProgressing, d.Next.Phase)
+			},
 		},
 		{
 			name: "a starting replacement is not a pod that stopped being Ready: it is not yet a holder that applied",
@@ -206,19 +271,77 @@ func TestDecideStepSaysWhatIsNotDelivered(t *testing.T) {
 	assert.Equal(t, v1alpha1.PhaseComplete, later.Next.Phase, "they hold nothing back")
 }
 
-func TestReplacingWaitsForTheReplacement(t *testing.T) {
+func TestReplacingWaitsForTheReplacements(t *testing.T) {
 	s := SourceRef{Namespace: "shop", Kind: "ConfigMap", Name: "palette"}
 	db := Workload{APIVersion: "apps/v1", Kind: "StatefulSet", Name: "db"}
 	owner := v1alpha1.PodOwner{Kind: "StatefulSet", Name: "db"}
+	owners := []v1alpha1.PodOwner{owner}
 	at := decideNow
 	var r replacing
-	r.evicted(s, db, owner, at, []types.UID{"db-0-old", "db-1"})
-	assert.Equal(t, map[Workload]v1alpha1.PodOwner{db: owner}, r.pending(s, map[Workload][]types.UID{db: {"db-1"}}, at.Add(time.Second)), "no new pod since")
+	r.evicted(s, db, owner, "db-1-old", at, []types.UID{"db-0-old", "db-1-old"})
+	r.evicted(s, db, owner, "db-0-old", at, []types.UID{"db-0-old", "db-1-old"})
+	assert.Equal(t, map[Workload]awaited{db: {Owners: owners, Pods: 2, Evicted: []types.UID{"db-1-old", "db-0-old"}}},
+		r.pending(s, map[Workload][]types.UID{db: {"db-0-old"}}, at.Add(time.Second)), "no new pod since")
 	assert.Empty(t, r.pending(SourceRef{Namespace: "shop", Kind: "ConfigMap", Name: "other"}, nil, at), "another source's")
-	assert.Empty(t, r.pending(s, map[Workload][]types.UID{db: {"db-0-new", "db-1"}}, at.Add(time.Second)), "its replacement came, under the same name")
+	assert.Equal(t, map[Workload]awaited{db: {Owners: owners, Pods: 1, Evicted: []types.UID{"db-1-old", "db-0-old"}}},
+		r.pending(s, map[Workload][]types.UID{db: {"db-1-new"}}, at.Add(time.Second)), "one came, under the same name")
+	assert.Equal(t, map[Workload]awaited{db: {Owners: owners, Pods: 1, Evicted: []types.UID{"db-1-old", "db-0-old"}}},
+		r.pending(s, map[Workload][]types.UID{db: {"db-1-new"}}, at.Add(2*time.Second)), "the same one counts once")
+	assert.Empty(t, r.pending(s, map[Workload][]types.UID{db: {"db-0-new", "db-1-new"}}, at.Add(3*time.Second)), "both came")
 	assert.Empty(t, r.pending(s, nil, at), "done: forgotten")
-	r.evicted(s, db, owner, at, nil)
+	r.evicted(s, db, owner, "db-0-new", at, nil)
 	assert.Empty(t, r.pending(s, nil, at.Add(replacementWait+time.Second)), "not waited for forever")
+}
+
+// A workload's budget is what its own rolling update allows, at least one.
+func TestUnavailableOf(t *testing.T) {
+	deploy := func(replicas int32, strategy appsv1.DeploymentStrategy) *appsv1.Deployment {
+		return &appsv1.Deployment{Spec: appsv1.DeploymentSpec{Replicas: &replicas, Strategy: strategy}}
+	}
+	rollingUpdate := func(unavailable intstr.IntOrString) appsv1.DeploymentStrategy {
+		return appsv1.DeploymentStrategy{Type: appsv1.RollingUpdateDeploymentStrategyType,
+			RollingUpdate: &appsv1.RollingUpdateDeployment{MaxUnavailable: &unavailable}}
+	}
+	sts := func(replicas int32, strategy appsv1.StatefulSetUpdateStrategy) *appsv1.StatefulSet {
+		return &appsv1.StatefulSet{Spec: appsv1.StatefulSetSpec{Replicas: &replicas, UpdateStrategy: strategy}}
+	}
+	ds := func(scheduled int32, unavailable intstr.IntOrString) *appsv1.DaemonSet {
+		return &appsv1.DaemonSet{Spec: appsv1.DaemonSetSpec{UpdateStrategy: appsv1.DaemonSetUpdateStrategy{Type: appsv1.RollingUpdateDaemonSetStrategyType,
+			RollingUpdate: &appsv1.RollingUpdateDaemonSet{MaxUnavailable: &unavailable}}}, Status: appsv1.DaemonSetStatus{DesiredNumberScheduled: scheduled}}
+	}
+	got := map[string]int{
+		"Deployment of 30, no strategy written (25%, rounded down)": unavailableOf(deploy(30, appsv1.DeploymentStrategy{})),
+		"Deployment of 3, 25%: none, one at a time":                 unavailableOf(deploy(3, rollingUpdate(intstr.FromString("25%")))),
+		"Deployment of 10, maxUnavailable 3":                        unavailableOf(deploy(10, rollingUpdate(intstr.FromInt32(3)))),
+		"Deployment of 10, maxUnavailable 0 (it surges)":            unavailableOf(deploy(10, rollingUpdate(intstr.FromInt32(0)))),
+		"Deployment of 10, 50%":                                     unavailableOf(deploy(10, rollingUpdate(intstr.FromString("50%")))),
+		"Deployment of 10, a percentage that does not parse":        unavailableOf(deploy(10, rollingUpdate(intstr.FromString("half")))),
+		"Deployment of 4, Recreate":                                 unavailableOf(deploy(4, appsv1.DeploymentStrategy{Type: appsv1.RecreateDeploymentStrategyType})),
+		"StatefulSet of 5, no strategy written":                     unavailableOf(sts(5, appsv1.StatefulSetUpdateStrategy{})),
+		"StatefulSet of 5, maxUnavailable 40%": unavailableOf(sts(5, appsv1.StatefulSetUpdateStrategy{Type: appsv1.RollingUpdateStatefulSetStrategyType,
+			RollingUpdate: &appsv1.RollingUpdateStatefulSetStrategy{MaxUnavailable: ptr.To(intstr.FromString("40%"))}})),
+		"StatefulSet of 5, OnDelete":              unavailableOf(sts(5, appsv1.StatefulSetUpdateStrategy{Type: appsv1.OnDeleteStatefulSetStrategyType})),
+		"DaemonSet on 10 nodes, 15% (rounded up)": unavailableOf(ds(10, intstr.FromString("15%"))),
+		"a ReplicaSet":                            unavailableOf(&appsv1.ReplicaSet{}),
+	}
+	ten := int32(10)
+	assert.Equal(t, rolling{Unavailable: 3, Deadline: 45 * time.Second}, rollingOf(&appsv1.Deployment{Spec: appsv1.DeploymentSpec{
+		Replicas: &ten, ProgressDeadlineSeconds: ptr.To(int32(45)), Strategy: rollingUpdate(intstr.FromInt32(3))}}), "a Deployment's own deadline")
+	assert.Equal(t, defaultRolling, rollingOf(sts(5, appsv1.StatefulSetUpdateStrategy{})), "a StatefulSet's")
+	assert.Equal(t, map[string]int{
+		"Deployment of 30, no strategy written (25%, rounded down)": 7,
+		"Deployment of 3, 25%: none, one at a time":                 1,
+		"Deployment of 10, maxUnavailable 3":                        3,
+		"Deployment of 10, maxUnavailable 0 (it surges)":            1,
+		"Deployment of 10, 50%":                                     5,
+		"Deployment of 10, a percentage that does not parse":        1,
+		"Deployment of 4, Recreate":                                 4,
+		"StatefulSet of 5, no strategy written":                     1,
+		"StatefulSet of 5, maxUnavailable 40%":                      2,
+		"StatefulSet of 5, OnDelete":                                1,
+		"DaemonSet on 10 nodes, 15% (rounded up)":                   2,
+		"a ReplicaSet": 1,
+	}, got)
 }
 
 // A StatefulSet's pods are replaced in its own update order: the highest
