@@ -148,12 +148,12 @@ e2e: cluster build $(HELM) ## The end-to-end tests on the local cluster (started
 
 # Every end-to-end benchmark once, at its smallest size: a benchmark that
 # breaks fails CI (.ci/run); no figure is asserted.
-E2E_SMOKE := E2E_ADMISSION_PODS=5 E2E_EDITS=1 E2E_READY_EDITS=1 E2E_HALTS=1 E2E_NGINX_EDITS=1
+E2E_SMOKE := E2E_ADMISSION_PODS=5 E2E_ENV_REPLICAS=3 E2E_EDITS=1 E2E_READY_EDITS=1 E2E_HALTS=1 E2E_NGINX_EDITS=1
 
 .PHONY: bench-e2e-smoke
 bench-e2e-smoke: cluster build ## Every end-to-end benchmark once at its smallest size, as CI runs them (about 5 min): they break in CI, not between README updates.
 	$(E2E_SMOKE) $(E2E_GO_TEST) -timeout 20m -run '^$$' -bench E2E -benchtime 1x ./test/e2e/
 
 .PHONY: bench-e2e
-bench-e2e: cluster build ## The README's end-to-end figures: admission latency, edit -> serving with and without hotreload, bad config -> stable, nginx with and without its verdict (about 13 min; E2E_EDITS=50, E2E_READY_EDITS=10, E2E_HALTS=10, E2E_NGINX_EDITS=20).
+bench-e2e: cluster build ## The README's end-to-end figures: admission latency, edit -> serving with and without hotreload, bad config -> stable, nginx with and without its verdict, an env change against kubectl rollout restart (about 20 min; E2E_EDITS=50, E2E_READY_EDITS=10, E2E_HALTS=10, E2E_NGINX_EDITS=20, E2E_ENV_REPLICAS=3,30).
 	$(E2E_GO_TEST) -timeout 30m -run '^$$' -bench E2E -benchtime 1x ./test/e2e/

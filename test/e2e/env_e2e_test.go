@@ -14,6 +14,7 @@ import (
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
 	policyv1 "k8s.io/api/policy/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -150,12 +151,7 @@ func TestEnvChangesReachEveryPodInSteps(t *testing.T) {
 			Selector: &metav1.LabelSelector{MatchLabels: map[string]string{"app": "env"}}}}, metav1.CreateOptions{})
 	require.NoError(t, err)
 	d.createConfig(ctx, t, cs, "file-1")
-	dep := d.deployment()
-	app := &dep.Spec.Template.Spec.Containers[0]
-	ref := corev1.LocalObjectReference{Name: "palette"}
-	app.Env = []corev1.EnvVar{{Name: "COLOR", ValueFrom: &corev1.EnvVarSource{ConfigMapKeyRef: &corev1.ConfigMapKeySelector{LocalObjectReference: ref, Key: "COLOR"}}}}
-	app.EnvFrom = []corev1.EnvFromSource{{Prefix: "P_", ConfigMapRef: &corev1.ConfigMapEnvSource{LocalObjectReference: ref}}}
-	_, err = cs.AppsV1().Deployments(d.ns).Create(ctx, dep, metav1.CreateOptions{})
+	_, err = cs.AppsV1().Deployments(d.ns).Create(ctx, envDeployment(d), metav1.CreateOptions{})
 	require.NoError(t, err)
 	first := waitEnv(ctx, t, cs, d.ns, "env", 3, colors("blue"), 2*time.Minute)
 	waitRelease(ctx, t, cs, d.ns, "palette", "first seen", time.Minute, func(rel *v1alpha1.ConfigRelease) bool {
@@ -197,6 +193,18 @@ func TestEnvChangesReachEveryPodInSteps(t *testing.T) {
 	patchConfigMap(ctx, t, cs, d.ns, "palette", map[string]string{"COLOR": "yellow"})
 	waitRelease(ctx, t, cs, d.ns, "palette", "yellow complete", 6*time.Minute, isPhase(v1alpha1.PhaseComplete, paletteRevision("yellow")))
 	waitEnv(ctx, t, cs, d.ns, "env", 5, colors("yellow"), time.Minute)
+}
+
+// envDeployment is d's Deployment whose app also reads ConfigMap palette's
+// COLOR through valueFrom and every key through envFrom, prefixed P_ (its
+// /env answer is colors).
+func envDeployment(d demo) *appsv1.Deployment {
+	dep := d.deployment()
+	app := &dep.Spec.Template.Spec.Containers[0]
+	ref := corev1.LocalObjectReference{Name: "palette"}
+	app.Env = []corev1.EnvVar{{Name: "COLOR", ValueFrom: &corev1.EnvVarSource{ConfigMapKeyRef: &corev1.ConfigMapKeySelector{LocalObjectReference: ref, Key: "COLOR"}}}}
+	app.EnvFrom = []corev1.EnvFromSource{{Prefix: "P_", ConfigMapRef: &corev1.ConfigMapEnvSource{LocalObjectReference: ref}}}
+	return dep
 }
 
 // patchConfigMap sets a ConfigMap's data.
