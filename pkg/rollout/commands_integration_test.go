@@ -16,6 +16,7 @@ import (
 	"github.com/stretchr/testify/require"
 	authenticationv1 "k8s.io/api/authentication/v1"
 	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
 	"sigs.k8s.io/controller-runtime/pkg/client"
@@ -465,13 +466,60 @@ func TestIntegrationAnOptedInPodAdmittedWithoutTheSidecarIsAnnounced(t *testing.
 	})
 	want := []string{ReasonNotInjected + ": labelled hotreload/enable=true in a namespace labelled hotreload/injection=enabled, but admitted without hotreload's sidecar " +
 		"(the webhook was unreachable, the namespace was enabled after the pod was made, or the pod uses names hotreload reserves): it does not reload its config; " +
-		"delete it, or kubectl rollout restart its workload, to have it injected"}
+		"it is not replaced (no controller owns it): delete it, or kubectl rollout restart its workload, to have it injected"}
 	assert.Equal(t, want, c.waitEvents("Pod", "plain", ReasonNotInjected))
 	c.patch(&corev1.Pod{ObjectMeta: metav1.ObjectMeta{Name: "plain"}}, map[string]any{"metadata": map[string]any{"labels": map[string]string{"touched": "yes"}}})
 	c.waitRelease("app", "first seen", phase(v1alpha1.PhaseComplete, sourceRev(map[string]string{"app.conf": "v=0"})))
 	assert.Equal(t, map[string]float64{"hotreload_pods_not_injected_total{" + c.ns + "}": 1}, metricValues(t, run.registry))
 	assert.Equal(t, want, c.events("Pod", "plain"), "said once")
 	assert.Empty(t, c.events("Pod", "web-0"), "an injected pod is not announced")
+}
+
+// A pod its controller recreates, admitted without the sidecar, is replaced
+// once the webhook has injected a pod of its workload made after it: its
+// owner then makes one the webhook admits. A Job's pod is not, and its
+// Event says why.
+func TestIntegrationAPodAdmittedWithoutTheSidecarIsReplacedOnceTheWebhookIsBack(t *testing.T) {
+	c := newCluster(t, nil)
+	c.configMap("app", map[string]string{"app.conf": "v=0"})
+	rs := c.owner("web")
+	uninjected := func(name string, owner metav1.OwnerReference) {
+		pod := &corev1.Pod{
+			ObjectMeta: metav1.ObjectMeta{Name: name, Labels: map[string]string{annotations.EnableLabel: annotations.EnableValue},
+				OwnerReferences: []metav1.OwnerReference{owner}},
+			Spec: corev1.PodSpec{Containers: []corev1.Container{{Name: "app", Image: "app"}}},
+		}
+		_, err := c.env.Clientset.CoreV1().Pods(c.ns).Create(c.ctx, pod, metav1.CreateOptions{})
+		require.NoError(t, err)
+		c.setStatus(name, true, time.Now(), time.Time{})
+	}
+	uninjected("web-old", metav1.OwnerReference{APIVersion: "apps/v1", Kind: "ReplicaSet", Name: rs.Name, UID: rs.UID, Controller: ptrTo(true)})
+	uninjected("migrate-x", metav1.OwnerReference{APIVersion: "batch/v1", Kind: "Job", Name: "migrate", UID: "uid-migrate", Controller: ptrTo(true)})
+	t.Cleanup(func() {
+		_ = c.env.Clientset.CoreV1().Pods(c.ns).Delete(context.Background(), "migrate-x", metav1.DeleteOptions{GracePeriodSeconds: ptrTo(int64(0))})
+	})
+	// The webhook is back: it injected a pod of the same ReplicaSet, made
+	// after (creation times count whole seconds: the next one).
+	require.Eventually(t, func() bool { return time.Since(c.pods("web")[0].CreationTimestamp.Time) > time.Second }, wait, 100*time.Millisecond,
+		"a second later than the uninjected pod")
+	c.addPod("web-new", rs, nil, "app")
+	startController(t, c.env, c.ns)
+
+	require.Eventually(t, func() bool {
+		_, err := c.env.Clientset.CoreV1().Pods(c.ns).Get(c.ctx, "web-old", metav1.GetOptions{})
+		return apierrors.IsNotFound(err)
+	}, wait, 50*time.Millisecond, "the uninjected pod of the ReplicaSet is replaced")
+	assert.Equal(t, []string{ReasonNotInjected + ": labelled hotreload/enable=true in a namespace labelled hotreload/injection=enabled, but admitted without hotreload's sidecar " +
+		"(the webhook was unreachable, the namespace was enabled after the pod was made, or the pod uses names hotreload reserves): it does not reload its config; " +
+		"it is replaced, one pod of its workload at a time, once the webhook admits its workload's pods again",
+		ReasonPodReplaced + ": replaced so that its owner makes one hotreload's webhook admits with the sidecar: it was admitted without it"},
+		c.waitEvents("Pod", "web-old", ReasonPodReplaced))
+	assert.Equal(t, []string{ReasonNotInjected + ": labelled hotreload/enable=true in a namespace labelled hotreload/injection=enabled, but admitted without hotreload's sidecar " +
+		"(the webhook was unreachable, the namespace was enabled after the pod was made, or the pod uses names hotreload reserves): it does not reload its config; " +
+		"it is not replaced (it is a Job's pod): delete it, or kubectl rollout restart its workload, to have it injected"},
+		c.waitEvents("Pod", "migrate-x", ReasonNotInjected))
+	_, err := c.env.Clientset.CoreV1().Pods(c.ns).Get(c.ctx, "migrate-x", metav1.GetOptions{})
+	assert.NoError(t, err, "the Job's pod stays")
 }
 
 // A revision the env references of a live pod are pinned to

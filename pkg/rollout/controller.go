@@ -195,8 +195,7 @@ func setupNotInjected(mgr manager.Manager, uninjected <-chan event.TypedGenericE
 			if err := r.Cache.Get(ctx, req.NamespacedName, &pod); err != nil {
 				return reconcile.Result{}, client.IgnoreNotFound(err)
 			}
-			r.checkInjected(ctx, &pod)
-			return reconcile.Result{}, nil
+			return r.checkInjected(ctx, &pod)
 		}),
 	})
 	if err != nil {

@@ -6,6 +6,7 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/log"
+	"sigs.k8s.io/controller-runtime/pkg/reconcile"
 
 	"github.com/hotreload/hotreload/pkg/annotations"
 )
@@ -18,21 +19,26 @@ const ReasonNotInjected = "NotInjected"
 // checkInjected announces, once per pod, an opted-in pod of an enabled
 // namespace that was admitted without injection: the webhook was down
 // (failurePolicy Ignore admits the pod as it is), the namespace was enabled
-// after the pod was made, or the pod uses names hotreload reserves.
-func (r *Reconciler) checkInjected(ctx context.Context, pod *corev1.Pod) {
+// after the pod was made, or the pod uses names hotreload reserves. A pod
+// its controller recreates is then replaced (replaceUninjected).
+func (r *Reconciler) checkInjected(ctx context.Context, pod *corev1.Pod) (reconcile.Result, error) {
 	if _, injected := annotations.InjectedOf(pod.Annotations); injected || pod.DeletionTimestamp != nil || !annotations.Enabled(pod.Labels) {
-		return
+		return reconcile.Result{}, nil
 	}
 	var ns corev1.Namespace
 	if err := r.Cache.Get(ctx, client.ObjectKey{Name: pod.Namespace}, &ns); err != nil || !annotations.NamespaceServed(&ns) {
-		return
+		return reconcile.Result{}, nil
 	}
-	if !r.notInjected.first(pod.UID) {
-		return
+	if r.notInjected.first(pod.UID) {
+		r.Metrics.podNotInjected(pod.Namespace)
+		log.Log.WithName(Name).Info("pod opted in but admitted without the sidecar: it does not reload its config", "pod", pod.Namespace+"/"+pod.Name)
+		then := "it is replaced, one pod of its workload at a time, once the webhook admits its workload's pods again"
+		if why := notRecreated(pod); why != "" {
+			then = "it is not replaced (" + why + "): delete it, or kubectl rollout restart its workload, to have it injected"
+		}
+		r.Recorder.Eventf(pod, nil, corev1.EventTypeWarning, ReasonNotInjected, actionRelease,
+			"labelled %s=%s in a namespace labelled %s=%s, but admitted without hotreload's sidecar (the webhook was unreachable, the namespace was enabled after the pod was made, or the pod uses names hotreload reserves): it does not reload its config; %s",
+			annotations.EnableLabel, annotations.EnableValue, annotations.InjectionLabel, annotations.InjectionEnabled, then)
 	}
-	r.Metrics.podNotInjected(pod.Namespace)
-	log.Log.WithName(Name).Info("pod opted in but admitted without the sidecar: it does not reload its config", "pod", pod.Namespace+"/"+pod.Name)
-	r.Recorder.Eventf(pod, nil, corev1.EventTypeWarning, ReasonNotInjected, actionRelease,
-		"labelled %s=%s in a namespace labelled %s=%s, but admitted without hotreload's sidecar (the webhook was unreachable, the namespace was enabled after the pod was made, or the pod uses names hotreload reserves): it does not reload its config; delete it, or kubectl rollout restart its workload, to have it injected",
-		annotations.EnableLabel, annotations.EnableValue, annotations.InjectionLabel, annotations.InjectionEnabled)
+	return r.replaceUninjected(ctx, pod)
 }

@@ -53,6 +53,9 @@ type Reconciler struct {
 	writes *writes
 	// replacing are the evicted pods whose replacements have not come.
 	replacing replacing
+	// probes are the workloads whose pods admitted without the sidecar are
+	// replaced as probes (uninjected.go).
+	probes probes
 	// budgetsRead are the workloads' rolling budgets read lately (budgets).
 	budgetsRead *cache.LRUExpireCache
 	budgetOnce  sync.Once

@@ -1,0 +1,176 @@
+package rollout
+
+import (
+	"context"
+	"errors"
+	"sync"
+	"time"
+
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/types"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/log"
+	"sigs.k8s.io/controller-runtime/pkg/reconcile"
+
+	"github.com/hotreload/hotreload/pkg/annotations"
+)
+
+// Pods admitted without the sidecar
+// (docs/design/2026-12-07-admission-without-leadership.md): an opted-in pod
+// of an enabled namespace admitted while no webhook replica answered is
+// replaced, so that its owner makes one the webhook admits: one pod of its
+// workload at a time, through the Eviction API, and not while the webhook
+// still fails. It goes at once when the webhook has injected a pod of its
+// workload made after it; otherwise one pod of the workload goes as a probe,
+// at most once per backoff.
+
+// The probe backoff of a workload none of whose pods shows the webhook back:
+// the first, and the longest it doubles to.
+const (
+	firstProbe = time.Minute
+	lastProbe  = 30 * time.Minute
+)
+
+// uninjectedVerdict is what becomes of a pod admitted without the sidecar.
+type uninjectedVerdict struct {
+	// Replace is true to replace it now; Probe when that is a probe (no pod
+	// of its workload was injected since it was made).
+	Replace, Probe bool
+	// Never, when not empty, says why it is never replaced.
+	Never string
+	// Wait, when not zero, is how long until it is looked at again.
+	Wait time.Duration
+}
+
+// decideUninjected is what becomes of pod p, opted in and admitted without
+// the sidecar, among the other pods of its workload now (siblings), whose
+// next probe may come at probeAt.
+func decideUninjected(p *corev1.Pod, siblings []corev1.Pod, probeAt, now time.Time) uninjectedVerdict {
+	if why := notRecreated(p); why != "" {
+		return uninjectedVerdict{Never: why}
+	}
+	back := false
+	for i := range siblings {
+		s := &siblings[i]
+		if s.DeletionTimestamp != nil || !StateOf(s).Ready {
+			return uninjectedVerdict{Wait: disruptionRetry} // another pod of the workload is unavailable
+		}
+		_, injected := annotations.InjectedOf(s.Annotations)
+		back = back || injected && s.CreationTimestamp.After(p.CreationTimestamp.Time)
+	}
+	switch {
+	case back:
+		return uninjectedVerdict{Replace: true}
+	case now.Before(probeAt):
+		return uninjectedVerdict{Wait: probeAt.Sub(now)}
+	}
+	return uninjectedVerdict{Replace: true, Probe: true}
+}
+
+// notRecreated says why nothing would recreate pod p if it were replaced:
+// no controller owns it, a Job's, or hotreload/restart: never; "" when its
+// controller recreates it.
+func notRecreated(p *corev1.Pod) string {
+	if policy, _ := annotations.RestartOf(p.Annotations); policy == annotations.RestartNever {
+		return "it is annotated " + annotations.Restart + ": never"
+	}
+	switch o := metav1.GetControllerOfNoCopy(p); {
+	case o == nil:
+		return "no controller owns it"
+	case o.Kind == "Job" || o.Kind == "CronJob":
+		return "it is a Job's pod"
+	}
+	return ""
+}
+
+// probes records, per workload controller, when its next probe may come and
+// the backoff after it. It is this process's own memory.
+type probes struct {
+	mu sync.Mutex
+	m  map[types.UID]probe
+}
+
+type probe struct {
+	at      time.Time
+	backoff time.Duration
+}
+
+// next is when owner's next probe may come: now for an owner never probed.
+func (p *probes) next(owner types.UID, now time.Time) time.Time {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if pr, ok := p.m[owner]; ok {
+		return pr.at
+	}
+	return now
+}
+
+// probed records a probe of owner at now: the next comes after the
+// backoff, which doubles up to lastProbe.
+func (p *probes) probed(owner types.UID, now time.Time) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.m == nil {
+		p.m = map[types.UID]probe{}
+	}
+	pr, ok := p.m[owner]
+	if !ok {
+		pr.backoff = firstProbe
+	}
+	p.m[owner] = probe{at: now.Add(pr.backoff), backoff: min(2*pr.backoff, lastProbe)}
+}
+
+// forget drops owner's probes: the webhook injected one of its pods.
+func (p *probes) forget(owner types.UID) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	delete(p.m, owner)
+}
+
+// replaceUninjected replaces pod, opted in and admitted without the sidecar,
+// as decideUninjected says, and says when to look at it again.
+func (r *Reconciler) replaceUninjected(ctx context.Context, pod *corev1.Pod) (reconcile.Result, error) {
+	owner := metav1.GetControllerOfNoCopy(pod)
+	if owner == nil || notRecreated(pod) != "" {
+		return reconcile.Result{}, nil
+	}
+	var list corev1.PodList
+	if err := r.Cache.List(ctx, &list, client.InNamespace(pod.Namespace),
+		client.MatchingLabels{annotations.EnableLabel: annotations.EnableValue}); err != nil {
+		return reconcile.Result{}, err
+	}
+	var siblings []corev1.Pod
+	injectedSince := false
+	for _, s := range list.Items {
+		if o := metav1.GetControllerOfNoCopy(&s); s.UID != pod.UID && o != nil && o.UID == owner.UID {
+			siblings = append(siblings, s)
+			_, injected := annotations.InjectedOf(s.Annotations)
+			injectedSince = injectedSince || injected && s.CreationTimestamp.After(pod.CreationTimestamp.Time)
+		}
+	}
+	if injectedSince {
+		r.probes.forget(owner.UID)
+	}
+	now := r.Now()
+	v := decideUninjected(pod, siblings, r.probes.next(owner.UID, now), now)
+	if !v.Replace {
+		return reconcile.Result{RequeueAfter: v.Wait}, nil
+	}
+	why := "replaced so that its owner makes one hotreload's webhook admits with the sidecar: it was admitted without it"
+	if v.Probe {
+		why += " (a probe: no pod of its workload shows the webhook back yet; if its replacement comes without the sidecar too, the next probe waits longer)"
+	}
+	err := r.evict(ctx, SourceRef{Namespace: pod.Namespace}, stepPod{Name: pod.Name, UID: pod.UID}, why)
+	switch {
+	case errors.Is(err, errDisruptionBudget):
+		log.FromContext(ctx).Info("replacement waits", "pod", pod.Name, "reason", err.Error())
+		return reconcile.Result{RequeueAfter: disruptionRetry}, nil
+	case err != nil:
+		return reconcile.Result{}, err
+	}
+	if v.Probe {
+		r.probes.probed(owner.UID, now)
+	}
+	return reconcile.Result{}, nil
+}
