@@ -483,24 +483,33 @@ func TestIntegrationAPodAdmittedWithoutTheSidecarIsReplacedOnceTheWebhookIsBack(
 	c := newCluster(t, nil)
 	c.configMap("app", map[string]string{"app.conf": "v=0"})
 	rs := c.owner("web")
-	uninjected := func(name string, owner metav1.OwnerReference) {
+	uninjected := func(name string, owner metav1.OwnerReference, config bool) {
 		pod := &corev1.Pod{
 			ObjectMeta: metav1.ObjectMeta{Name: name, Labels: map[string]string{annotations.EnableLabel: annotations.EnableValue},
 				OwnerReferences: []metav1.OwnerReference{owner}},
 			Spec: corev1.PodSpec{Containers: []corev1.Container{{Name: "app", Image: "app"}}},
 		}
+		if config {
+			pod.Spec.Volumes = []corev1.Volume{{Name: "config", VolumeSource: corev1.VolumeSource{
+				ConfigMap: &corev1.ConfigMapVolumeSource{LocalObjectReference: corev1.LocalObjectReference{Name: "app"}}}}}
+			pod.Spec.Containers[0].VolumeMounts = []corev1.VolumeMount{{Name: "config", MountPath: "/etc/app"}}
+		}
 		_, err := c.env.Clientset.CoreV1().Pods(c.ns).Create(c.ctx, pod, metav1.CreateOptions{})
 		require.NoError(t, err)
 		c.setStatus(name, true, time.Now(), time.Time{})
 	}
-	uninjected("web-old", metav1.OwnerReference{APIVersion: "apps/v1", Kind: "ReplicaSet", Name: rs.Name, UID: rs.UID, Controller: ptrTo(true)})
-	uninjected("migrate-x", metav1.OwnerReference{APIVersion: "batch/v1", Kind: "Job", Name: "migrate", UID: "uid-migrate", Controller: ptrTo(true)})
+	byRS := metav1.OwnerReference{APIVersion: "apps/v1", Kind: "ReplicaSet", Name: rs.Name, UID: rs.UID, Controller: ptrTo(true)}
+	uninjected("web-old", byRS, true)
+	uninjected("web-plain", byRS, false) // nothing the webhook would reload
+	uninjected("migrate-x", metav1.OwnerReference{APIVersion: "batch/v1", Kind: "Job", Name: "migrate", UID: "uid-migrate", Controller: ptrTo(true)}, true)
 	t.Cleanup(func() {
-		_ = c.env.Clientset.CoreV1().Pods(c.ns).Delete(context.Background(), "migrate-x", metav1.DeleteOptions{GracePeriodSeconds: ptrTo(int64(0))})
+		for _, name := range []string{"migrate-x", "web-plain"} {
+			_ = c.env.Clientset.CoreV1().Pods(c.ns).Delete(context.Background(), name, metav1.DeleteOptions{GracePeriodSeconds: ptrTo(int64(0))})
+		}
 	})
 	// The webhook is back: it injected a pod of the same ReplicaSet, made
 	// after (creation times count whole seconds: the next one).
-	require.Eventually(t, func() bool { return time.Since(c.pods("web")[0].CreationTimestamp.Time) > time.Second }, wait, 100*time.Millisecond,
+	require.Eventually(t, func() bool { return time.Since(c.pods("web")[1].CreationTimestamp.Time) > time.Second }, wait, 100*time.Millisecond,
 		"a second later than the uninjected pod")
 	c.addPod("web-new", rs, nil, "app")
 	startController(t, c.env, c.ns)
@@ -518,8 +527,14 @@ func TestIntegrationAPodAdmittedWithoutTheSidecarIsReplacedOnceTheWebhookIsBack(
 		"(the webhook was unreachable, the namespace was enabled after the pod was made, or the pod uses names hotreload reserves): it does not reload its config; " +
 		"it is not replaced (it is a Job's pod): delete it, or kubectl rollout restart its workload, to have it injected"},
 		c.waitEvents("Pod", "migrate-x", ReasonNotInjected))
-	_, err := c.env.Clientset.CoreV1().Pods(c.ns).Get(c.ctx, "migrate-x", metav1.GetOptions{})
-	assert.NoError(t, err, "the Job's pod stays")
+	assert.Equal(t, []string{ReasonNotInjected + ": labelled hotreload/enable=true in a namespace labelled hotreload/injection=enabled, but admitted without hotreload's sidecar " +
+		"(the webhook was unreachable, the namespace was enabled after the pod was made, or the pod uses names hotreload reserves): it does not reload its config; " +
+		"it is not replaced (the webhook leaves such a pod without the sidecar: no config volume of the reloaded containers can be reloaded: pod left unchanged): delete it, or kubectl rollout restart its workload, to have it injected"},
+		c.waitEvents("Pod", "web-plain", ReasonNotInjected))
+	for _, name := range []string{"migrate-x", "web-plain"} {
+		_, err := c.env.Clientset.CoreV1().Pods(c.ns).Get(c.ctx, name, metav1.GetOptions{})
+		assert.NoError(t, err, "%s stays", name)
+	}
 }
 
 // A revision the env references of a live pod are pinned to

@@ -54,8 +54,10 @@ type Reconciler struct {
 	// replacing are the evicted pods whose replacements have not come.
 	replacing replacing
 	// probes are the workloads whose pods admitted without the sidecar are
-	// replaced as probes (uninjected.go).
-	probes probes
+	// replaced as probes, and uninjected says of such pods why they are
+	// left alone (uninjected.go).
+	probes     probes
+	uninjected *lru.Cache
 	// budgetsRead are the workloads' rolling budgets read lately (budgets).
 	budgetsRead *cache.LRUExpireCache
 	budgetOnce  sync.Once

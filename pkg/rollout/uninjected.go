@@ -3,6 +3,7 @@ package rollout
 import (
 	"context"
 	"errors"
+	"fmt"
 	"sync"
 	"time"
 
@@ -14,6 +15,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/reconcile"
 
 	"github.com/hotreload/hotreload/pkg/annotations"
+	"github.com/hotreload/hotreload/pkg/mutate"
 )
 
 // Pods admitted without the sidecar
@@ -128,11 +130,40 @@ func (p *probes) forget(owner types.UID) {
 	delete(p.m, owner)
 }
 
-// replaceUninjected replaces pod, opted in and admitted without the sidecar,
-// as decideUninjected says, and says when to look at it again.
+// uninjectedLeftAlone says why pod, opted in and admitted without the sidecar, is
+// never replaced, "" when it may be: nothing recreates it (notRecreated), or
+// the webhook itself leaves such a pod without the sidecar (names hotreload
+// reserves, a Windows pod, nothing to reload), which its whole spec, read
+// once from the API server, run through the webhook's own mutate.Mutate
+// tells. The answer is remembered per pod.
+func (r *Reconciler) uninjectedLeftAlone(ctx context.Context, pod *corev1.Pod) (string, error) {
+	if why, ok := r.uninjected.Get(pod.UID); ok {
+		return why.(string), nil
+	}
+	why := notRecreated(pod)
+	if why == "" {
+		full := &corev1.Pod{}
+		if err := r.API.Get(ctx, client.ObjectKeyFromObject(pod), full); err != nil {
+			return "", fmt.Errorf("reading pod %s/%s: %w", pod.Namespace, pod.Name, err)
+		}
+		out, warnings, err := mutate.Mutate(full, mutate.Options{ReloaderImage: "reloader"})
+		if _, injected := annotations.InjectedOf(out.Annotations); err != nil || !injected {
+			why = "the webhook leaves such a pod without the sidecar"
+			if len(warnings) > 0 {
+				why += ": " + warnings[len(warnings)-1]
+			}
+		}
+	}
+	r.uninjected.Add(pod.UID, why)
+	return why, nil
+}
+
+// replaceUninjected replaces pod, opted in and admitted without the sidecar
+// and not uninjectedLeftAlone, as decideUninjected says, and says when to look at it
+// again.
 func (r *Reconciler) replaceUninjected(ctx context.Context, pod *corev1.Pod) (reconcile.Result, error) {
 	owner := metav1.GetControllerOfNoCopy(pod)
-	if owner == nil || notRecreated(pod) != "" {
+	if owner == nil {
 		return reconcile.Result{}, nil
 	}
 	var list corev1.PodList
