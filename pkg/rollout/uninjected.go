@@ -65,7 +65,9 @@ func decideUninjected(p *corev1.Pod, siblings []corev1.Pod, probeAt, now time.Ti
 	case back:
 		return uninjectedVerdict{Replace: true}
 	case now.Before(probeAt):
-		return uninjectedVerdict{Wait: probeAt.Sub(now)}
+		// Looked at again soon: a probe's replacement injected is the
+		// evidence that replaces it at once.
+		return uninjectedVerdict{Wait: min(probeAt.Sub(now), disruptionRetry)}
 	}
 	return uninjectedVerdict{Replace: true, Probe: true}
 }

@@ -53,8 +53,10 @@ func TestDecideUninjected(t *testing.T) {
 		{name: "another pod of the workload leaving: it waits", p: plain, siblings: []corev1.Pod{leaving}, want: uninjectedVerdict{Wait: disruptionRetry}},
 		{name: "no pod shows the webhook back: a probe, when its time came", p: plain, probeAt: now,
 			siblings: []corev1.Pod{pod("web-b", 2*time.Hour, true, true, "ReplicaSet")}, want: uninjectedVerdict{Replace: true, Probe: true}},
-		{name: "no pod shows the webhook back: it waits for the next probe", p: plain, probeAt: now.Add(time.Minute),
-			siblings: []corev1.Pod{pod("web-b", 30*time.Minute, false, true, "ReplicaSet")}, want: uninjectedVerdict{Wait: time.Minute}},
+		{name: "no pod shows the webhook back: it waits for the next probe, looking again soon for a replacement injected", p: plain, probeAt: now.Add(time.Minute),
+			siblings: []corev1.Pod{pod("web-b", 30*time.Minute, false, true, "ReplicaSet")}, want: uninjectedVerdict{Wait: disruptionRetry}},
+		{name: "the next probe's time comes before that", p: plain, probeAt: now.Add(2 * time.Second),
+			siblings: []corev1.Pod{pod("web-b", 30*time.Minute, false, true, "ReplicaSet")}, want: uninjectedVerdict{Wait: 2 * time.Second}},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
