@@ -120,3 +120,22 @@ func stamp(pod *corev1.Pod, version string, warnings []string) {
 		pod.Annotations[annotations.Warnings] = annotations.FormatWarnings(warnings)
 	}
 }
+
+// LeftWithoutSidecar says why the webhook admits pod, opted in, without the
+// sidecar whatever it is asked (names hotreload reserves, a Windows pod,
+// nothing to reload): its last warning; "" when it injects it. A pod that
+// was admitted without the sidecar for another reason (the webhook did not
+// answer) gets it when admitted again.
+func LeftWithoutSidecar(pod *corev1.Pod) string {
+	out, warnings, err := Mutate(pod, Options{ReloaderImage: "reloader"})
+	if err == nil {
+		if _, injected := annotations.InjectedOf(out.Annotations); injected {
+			return ""
+		}
+	}
+	why := "the webhook leaves such a pod without the sidecar"
+	if len(warnings) > 0 {
+		why += ": " + warnings[len(warnings)-1]
+	}
+	return why
+}

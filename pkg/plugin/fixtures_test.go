@@ -168,6 +168,13 @@ func (b *podBuilder) notInjected() *podBuilder {
 	return b
 }
 
+// app gives the pod its app container, mounting volume config at
+// /etc/app: a pod the webhook injects.
+func (b *podBuilder) app() *podBuilder {
+	b.pod.Spec.Containers = []corev1.Container{{Name: "app", Image: "app", VolumeMounts: []corev1.VolumeMount{{Name: "config", MountPath: "/etc/app"}}}}
+	return b
+}
+
 // reloading makes the pod's reloader reload only vols, as hotreload/volumes
 // asks.
 func (b *podBuilder) reloading(vols ...string) *podBuilder {

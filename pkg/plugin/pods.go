@@ -36,6 +36,30 @@ func consumers(pods []corev1.Pod, s source) []*corev1.Pod {
 	return out
 }
 
+// uninjected returns the pods of pods opted in but admitted without the
+// sidecar that read source s (through any volume, env or envFrom), by name.
+func uninjected(pods []corev1.Pod, s source) []*corev1.Pod {
+	var out []*corev1.Pod
+	for i := range pods {
+		p := &pods[i]
+		if _, injected := annotations.InjectedOf(p.Annotations); injected || !annotations.Enabled(p.Labels) || p.DeletionTimestamp != nil {
+			continue
+		}
+		if _, _, err := contract.FromPod(p); err == nil {
+			continue // it runs the sidecar
+		}
+		var volumes []string
+		for _, v := range p.Spec.Volumes {
+			volumes = append(volumes, v.Name)
+		}
+		if release.Consumes(p, volumes, release.Source{Kind: s.Kind, Name: s.Name}) {
+			out = append(out, p)
+		}
+	}
+	slices.SortFunc(out, func(a, b *corev1.Pod) int { return strings.Compare(a.Name, b.Name) })
+	return out
+}
+
 // workloadOf returns the name of a pod's workload (release.WorkloadOf), its
 // ReplicaSet's controller read from replicaSets.
 func workloadOf(pod *corev1.Pod, replicaSets []metav1.PartialObjectMetadata) string {

@@ -15,6 +15,7 @@ import (
 
 	v1alpha1 "github.com/hotreload/hotreload/api/v1alpha1"
 	"github.com/hotreload/hotreload/pkg/annotations"
+	"github.com/hotreload/hotreload/pkg/mutate"
 	"github.com/hotreload/hotreload/pkg/release"
 )
 
@@ -65,22 +66,34 @@ func renderStatus(w io.Writer, v statusView, now time.Time, colour bool) {
 	}
 	head.write(w)
 
-	groups := map[string][]*corev1.Pod{}
+	groups, without := map[string][]*corev1.Pod{}, map[string][]*corev1.Pod{}
 	for _, p := range consumers(v.Pods, s) {
 		name := workloadOf(p, v.ReplicaSets)
 		groups[name] = append(groups[name], p)
+	}
+	for _, p := range uninjected(v.Pods, s) {
+		name := workloadOf(p, v.ReplicaSets)
+		without[name] = append(without[name], p)
 	}
 	for _, ws := range st.Workloads {
 		name := release.WorkloadName(ws.Kind, ws.Name)
 		printf(w, "\n%s  %s  %s: %d released, %d applied, %d ready\n", name, stepText(ws), count(int(ws.Pods), "pod"), ws.Released, ws.Applied, ws.Ready)
 		writeWarnings(w, groups[name])
+		writeWithoutSidecar(w, without[name])
 		writePods(w, groups[name], s, st, now, colour)
 		delete(groups, name)
+		delete(without, name)
 	}
 	for _, name := range slices.Sorted(maps.Keys(groups)) {
 		printf(w, "\n%s  not in the release yet  %s\n", name, count(len(groups[name]), "pod"))
 		writeWarnings(w, groups[name])
+		writeWithoutSidecar(w, without[name])
 		writePods(w, groups[name], s, st, now, colour)
+		delete(without, name)
+	}
+	for _, name := range slices.Sorted(maps.Keys(without)) {
+		printf(w, "\n%s  not in the release\n", name)
+		writeWithoutSidecar(w, without[name])
 	}
 	fmt.Fprintln(w)
 	writeNext(w, rel)
@@ -162,6 +175,32 @@ func writeWarnings(w io.Writer, pods []*corev1.Pod) {
 	t := &table{indent: "    "}
 	for _, pw := range ws {
 		t.add(fmt.Sprintf("%d of %s", pw.pods, count(len(pods), "pod")), pw.text)
+	}
+	t.write(w)
+}
+
+// writeWithoutSidecar says which of a workload's pods were admitted without
+// the sidecar, and whether and why not the controller replaces them.
+func writeWithoutSidecar(w io.Writer, pods []*corev1.Pod) {
+	if len(pods) == 0 {
+		return
+	}
+	byWhy := map[string][]string{}
+	for _, p := range pods {
+		why := release.NotRecreated(p)
+		if why == "" {
+			why = mutate.LeftWithoutSidecar(p)
+		}
+		byWhy[why] = append(byWhy[why], p.Name)
+	}
+	fmt.Fprintln(w, "  Admitted without the sidecar (they do not reload):")
+	t := &table{indent: "    "}
+	for _, why := range slices.Sorted(maps.Keys(byWhy)) {
+		then := "replaced one at a time once the webhook admits this workload's pods again"
+		if why != "" {
+			then = "not replaced: " + why + "; recreate them to have them injected"
+		}
+		t.add(strings.Join(byWhy[why], ", "), then)
 	}
 	t.write(w)
 }

@@ -173,6 +173,25 @@ func TestRenderStatus(t *testing.T) {
 				newPod("api-6b7c8d9e0f-z1").of("ReplicaSet", "api-6b7c8d9e0f").warnings(intervalWarning),
 			),
 		},
+		{
+			// admitted while the webhook was down: the controller replaces
+			// what its controller recreates, and says why not the others
+			name: "status_without_sidecar",
+			release: newRelease(appConfig, v1alpha1.ConfigReleaseStatus{
+				Phase: v1alpha1.PhaseComplete, Stable: stableRev, Candidate: stableRev, CandidateSince: beforePtr(3 * time.Hour),
+				Workloads: []v1alpha1.WorkloadStatus{{Kind: "Deployment", Name: "web", Step: 1, Steps: 1, Rollout: "100%", Interval: "30s",
+					Pods: 1, Released: 1, Applied: 1, Ready: 1, Complete: true}},
+			}),
+			pods: pods(
+				newPod("web-7d9f8c6b5-a1").of("ReplicaSet", "web-7d9f8c6b5").runs("r-web").app(),
+				newPod("web-7d9f8c6b5-b2").of("ReplicaSet", "web-7d9f8c6b5").app().notInjected(),
+				newPod("web-7d9f8c6b5-c3").of("ReplicaSet", "web-7d9f8c6b5").app().notInjected(),
+				// nothing for the webhook to reload: it would leave it so again
+				newPod("web-7d9f8c6b5-d4").of("ReplicaSet", "web-7d9f8c6b5").notInjected(),
+				newPod("migrate-x1").of("Job", "migrate").app().notInjected(),
+				newPod("debug").app().notInjected(),
+			),
+		},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

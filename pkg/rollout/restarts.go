@@ -20,6 +20,7 @@ import (
 
 	v1alpha1 "github.com/hotreload/hotreload/api/v1alpha1"
 	"github.com/hotreload/hotreload/pkg/annotations"
+	"github.com/hotreload/hotreload/pkg/release"
 	"github.com/hotreload/hotreload/pkg/revision"
 )
 
@@ -73,11 +74,7 @@ func sameKeys(a, b revision.Keys, read []string) bool {
 // in ways that cannot change in place: a controller must recreate it (never
 // a bare pod nor a Job's), and its hotreload/restart must allow it.
 func replaceable(p consumer) bool {
-	if policy, _ := annotations.RestartOf(p.pod.Annotations); policy == annotations.RestartNever {
-		return false
-	}
-	o := metav1.GetControllerOfNoCopy(p.pod)
-	return o != nil && o.Kind != "Job" && o.Kind != "CronJob"
+	return release.NotRecreated(p.pod) == ""
 }
 
 // ownerOfPod is the pod's controller, as status.admit names it; zero for none.

@@ -16,6 +16,7 @@ import (
 
 	"github.com/hotreload/hotreload/pkg/annotations"
 	"github.com/hotreload/hotreload/pkg/mutate"
+	"github.com/hotreload/hotreload/pkg/release"
 )
 
 // Pods admitted without the sidecar
@@ -49,7 +50,7 @@ type uninjectedVerdict struct {
 // the sidecar, among the other pods of its workload now (siblings), whose
 // next probe may come at probeAt.
 func decideUninjected(p *corev1.Pod, siblings []corev1.Pod, probeAt, now time.Time) uninjectedVerdict {
-	if why := notRecreated(p); why != "" {
+	if why := release.NotRecreated(p); why != "" {
 		return uninjectedVerdict{Never: why}
 	}
 	back := false
@@ -70,22 +71,6 @@ func decideUninjected(p *corev1.Pod, siblings []corev1.Pod, probeAt, now time.Ti
 		return uninjectedVerdict{Wait: min(probeAt.Sub(now), disruptionRetry)}
 	}
 	return uninjectedVerdict{Replace: true, Probe: true}
-}
-
-// notRecreated says why nothing would recreate pod p if it were replaced:
-// no controller owns it, a Job's, or hotreload/restart: never; "" when its
-// controller recreates it.
-func notRecreated(p *corev1.Pod) string {
-	if policy, _ := annotations.RestartOf(p.Annotations); policy == annotations.RestartNever {
-		return "it is annotated " + annotations.Restart + ": never"
-	}
-	switch o := metav1.GetControllerOfNoCopy(p); {
-	case o == nil:
-		return "no controller owns it"
-	case o.Kind == "Job" || o.Kind == "CronJob":
-		return "it is a Job's pod"
-	}
-	return ""
 }
 
 // probes records, per workload controller, when its next probe may come and
@@ -133,7 +118,7 @@ func (p *probes) forget(owner types.UID) {
 }
 
 // uninjectedLeftAlone says why pod, opted in and admitted without the sidecar, is
-// never replaced, "" when it may be: nothing recreates it (notRecreated), or
+// never replaced, "" when it may be: nothing recreates it (release.NotRecreated), or
 // the webhook itself leaves such a pod without the sidecar (names hotreload
 // reserves, a Windows pod, nothing to reload), which its whole spec, read
 // once from the API server, run through the webhook's own mutate.Mutate
@@ -142,19 +127,13 @@ func (r *Reconciler) uninjectedLeftAlone(ctx context.Context, pod *corev1.Pod) (
 	if why, ok := r.uninjected.Get(pod.UID); ok {
 		return why.(string), nil
 	}
-	why := notRecreated(pod)
+	why := release.NotRecreated(pod)
 	if why == "" {
 		full := &corev1.Pod{}
 		if err := r.API.Get(ctx, client.ObjectKeyFromObject(pod), full); err != nil {
 			return "", fmt.Errorf("reading pod %s/%s: %w", pod.Namespace, pod.Name, err)
 		}
-		out, warnings, err := mutate.Mutate(full, mutate.Options{ReloaderImage: "reloader"})
-		if _, injected := annotations.InjectedOf(out.Annotations); err != nil || !injected {
-			why = "the webhook leaves such a pod without the sidecar"
-			if len(warnings) > 0 {
-				why += ": " + warnings[len(warnings)-1]
-			}
-		}
+		why = mutate.LeftWithoutSidecar(full)
 	}
 	r.uninjected.Add(pod.UID, why)
 	return why, nil
