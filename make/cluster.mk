@@ -10,6 +10,7 @@ IMAGES_DIR    := $(CLUSTER_DIR)/images
 NGINX_DIR     := $(CLUSTER_DIR)/nginx
 HAPROXY_DIR   := $(CLUSTER_DIR)/haproxy
 APACHE_DIR    := $(CLUSTER_DIR)/apache
+PHPFPM_DIR    := $(CLUSTER_DIR)/php-fpm
 PROMETHEUS_DIR := $(CLUSTER_DIR)/prometheus
 KUBECONFIG_LOCAL := $(CLUSTER_DIR)/admin.kubeconfig
 
@@ -67,10 +68,11 @@ $(BIN)/tools/pause: $(wildcard hack/tools/pause/*.go)
 $(BIN)/demoapp: $(wildcard test/e2e/demoapp/*.go)
 	CGO_ENABLED=0 $(GO) build -trimpath -ldflags '-s -w' -o $@ ./test/e2e/demoapp
 
-# Debian's nginx, haproxy, apache httpd and Prometheus, each with its libraries
-# and loader, as root filesystems: the packages are downloaded once (apt-get
-# download, into DIR/debs), never installed on this machine. What they share
-# is hack/cluster/deb-rootfs-lib.sh; each script says what its server needs.
+# Debian's nginx, haproxy, apache httpd, php-fpm and Prometheus, each with its
+# libraries and loader, as root filesystems: the packages are downloaded once
+# (apt-get download, into DIR/debs), never installed on this machine. What they
+# share is hack/cluster/deb-rootfs-lib.sh; each script says what its server
+# needs.
 ROOTFS_LIB := hack/cluster/deb-rootfs-lib.sh
 
 $(NGINX_DIR)/rootfs.ok: hack/cluster/nginx-rootfs.sh $(ROOTFS_LIB)
@@ -81,6 +83,9 @@ $(HAPROXY_DIR)/rootfs.ok: hack/cluster/haproxy-rootfs.sh $(ROOTFS_LIB)
 
 $(APACHE_DIR)/rootfs.ok: hack/cluster/apache-rootfs.sh $(ROOTFS_LIB)
 	hack/cluster/apache-rootfs.sh $(APACHE_DIR)
+
+$(PHPFPM_DIR)/rootfs.ok: hack/cluster/php-fpm-rootfs.sh $(ROOTFS_LIB)
+	hack/cluster/php-fpm-rootfs.sh $(PHPFPM_DIR)
 
 $(PROMETHEUS_DIR)/rootfs.ok: hack/cluster/prometheus-rootfs.sh $(ROOTFS_LIB)
 	hack/cluster/prometheus-rootfs.sh $(PROMETHEUS_DIR)
@@ -94,16 +99,18 @@ PROMETHEUS := $(PROMETHEUS_DIR)/rootfs/usr/bin/prometheus
 prometheus: $(PROMETHEUS_DIR)/rootfs.ok ## Unpack Debian's prometheus package into bin/cluster/prometheus (once): make unit and make lint run its promtool, the monitoring e2e test its prometheus.
 
 # The servers' images run as their testdata manifests do (test/e2e/testdata/):
-# haproxy in master-worker mode as nonroot, apache2 in the foreground as
-# www-data, Prometheus with the lifecycle API and its TSDB under /tmp as nobody.
+# haproxy in master-worker mode as nonroot, apache2 and php-fpm's master in the
+# foreground as www-data, Prometheus with the lifecycle API and its TSDB under
+# /tmp as nobody.
 .PHONY: images-local
-images-local: $(BIN)/tools/imagebuild $(BIN)/tools/pause $(BIN)/demoapp $(NGINX_DIR)/rootfs.ok $(HAPROXY_DIR)/rootfs.ok $(APACHE_DIR)/rootfs.ok $(PROMETHEUS_DIR)/rootfs.ok ## Build the test images the cluster imports, pause, demo app, nginx, haproxy, apache and prometheus, as tarballs (no Docker).
+images-local: $(BIN)/tools/imagebuild $(BIN)/tools/pause $(BIN)/demoapp $(NGINX_DIR)/rootfs.ok $(HAPROXY_DIR)/rootfs.ok $(APACHE_DIR)/rootfs.ok $(PHPFPM_DIR)/rootfs.ok $(PROMETHEUS_DIR)/rootfs.ok ## Build the test images the cluster imports, pause, demo app, nginx, haproxy, apache, php-fpm and prometheus, as tarballs (no Docker).
 	$(BIN)/tools/imagebuild --out $(IMAGES_DIR) \
 	  --image 'hotreload/pause:dev=$(BIN)/tools/pause,user=65535' \
 	  --image 'hotreload/demoapp:dev=$(BIN)/demoapp' \
 	  --image 'hotreload/nginx:dev=rootfs=$(NGINX_DIR)/rootfs,path=/usr/sbin/nginx,user=33' \
 	  --image 'hotreload/haproxy:dev=rootfs=$(HAPROXY_DIR)/rootfs,path=/usr/sbin/haproxy,cmd=-W,cmd=-db,cmd=-f,cmd=/etc/haproxy/haproxy.cfg,user=65532' \
 	  --image 'hotreload/apache:dev=rootfs=$(APACHE_DIR)/rootfs,path=/usr/sbin/apache2,cmd=-DFOREGROUND,user=33' \
+	  --image 'hotreload/php-fpm:dev=rootfs=$(PHPFPM_DIR)/rootfs,path=/usr/sbin/php-fpm8.2,cmd=--nodaemonize,cmd=--fpm-config,cmd=/etc/php/8.2/fpm/php-fpm.conf,user=33' \
 	  --image 'hotreload/prometheus:dev=rootfs=$(PROMETHEUS_DIR)/rootfs,path=/usr/bin/prometheus,cmd=--config.file=/etc/prometheus/prometheus.yml,cmd=--storage.tsdb.path=/tmp/prometheus,cmd=--web.enable-lifecycle,cmd=--web.listen-address=:9090,user=65534'
 
 .PHONY: cluster

@@ -1,9 +1,9 @@
 # The root filesystem of a test image from Debian's packages, without Docker, a
 # registry or installing anything on this machine: what
-# hack/cluster/{nginx,haproxy,apache,prometheus}-rootfs.sh share. Sourced, not
-# run; each of them says only what is particular to its server (packages,
-# binaries, modules, config files), make images-local adds the tree to the
-# image as one layer with hack/tools/imagebuild.
+# hack/cluster/{nginx,haproxy,apache,php-fpm,prometheus}-rootfs.sh share.
+# Sourced, not run; each of them says only what is particular to its server
+# (packages, binaries, modules, config files), make images-local adds the tree
+# to the image as one layer with hack/tools/imagebuild.
 # shellcheck shell=bash
 #
 # The server's script sets NAME (its messages' prefix) and DIR, sources this

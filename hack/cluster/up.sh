@@ -50,14 +50,14 @@ wait_for() {
 }
 
 # import_images: the test images `make images-local` wrote as tarballs
-# (hotreload/{pause,demoapp,nginx,haproxy,apache,prometheus}:dev), into the k8s.io namespace the CRI
-# plugin uses; pods run them with imagePullPolicy Never. Importing an unchanged
-# image is a no-op; a rebuilt one replaces the tag. hotreload's own images are
-# never imported: the node pulls them from the registry, where `make cluster`
-# pushes them.
+# (hotreload/{pause,demoapp,nginx,haproxy,apache,php-fpm,prometheus}:dev), into
+# the k8s.io namespace the CRI plugin uses; pods run them with imagePullPolicy
+# Never. Importing an unchanged image is a no-op; a rebuilt one replaces the
+# tag. hotreload's own images are never imported: the node pulls them from the
+# registry, where `make cluster` pushes them.
 import_images() {
   local i t
-  for i in pause demoapp nginx haproxy apache prometheus; do
+  for i in pause demoapp nginx haproxy apache php-fpm prometheus; do
     t=$IMAGES_DIR/hotreload_${i}_dev.tar
     [[ -f $t ]] || die "no $t; run 'make images-local' (make cluster does)"
     log "importing image hotreload/$i:dev"

@@ -128,9 +128,18 @@ func nginxManifest(t testing.TB) (*corev1.ConfigMap, *appsv1.Deployment) {
 // appManifest reads the ConfigMap and the Deployment of testdata/file.
 func appManifest(t testing.TB, file string) (*corev1.ConfigMap, *appsv1.Deployment) {
 	t.Helper()
+	cms, dep := appManifests(t, file)
+	require.Len(t, cms, 1, "testdata/%s: its ConfigMaps", file)
+	return cms[0], dep
+}
+
+// appManifests reads the ConfigMaps, in order, and the Deployment of
+// testdata/file.
+func appManifests(t testing.TB, file string) ([]*corev1.ConfigMap, *appsv1.Deployment) {
+	t.Helper()
 	data, err := os.ReadFile(filepath.Join(repoRoot(), "test", "e2e", "testdata", file))
 	require.NoError(t, err)
-	var cm *corev1.ConfigMap
+	var cms []*corev1.ConfigMap
 	var dep *appsv1.Deployment
 	for _, doc := range strings.Split(string(data), "\n---\n") {
 		doc += "\n" // the line break before "---": a block scalar ending there keeps its last one
@@ -138,18 +147,20 @@ func appManifest(t testing.TB, file string) (*corev1.ConfigMap, *appsv1.Deployme
 		require.NoError(t, yaml.Unmarshal([]byte(doc), &meta))
 		switch meta.Kind {
 		case "ConfigMap":
-			cm = &corev1.ConfigMap{}
+			cm := &corev1.ConfigMap{}
 			require.NoError(t, yaml.UnmarshalStrict([]byte(doc), cm))
+			cms = append(cms, cm)
 		case "Deployment":
+			require.Nil(t, dep, "testdata/%s has a second Deployment", file)
 			dep = &appsv1.Deployment{}
 			require.NoError(t, yaml.UnmarshalStrict([]byte(doc), dep))
 		default:
 			t.Fatalf("testdata/%s: unexpected kind %q", file, meta.Kind)
 		}
 	}
-	require.NotNil(t, cm, "testdata/%s has no ConfigMap", file)
+	require.NotEmpty(t, cms, "testdata/%s has no ConfigMap", file)
 	require.NotNil(t, dep, "testdata/%s has no Deployment", file)
-	return cm, dep
+	return cms, dep
 }
 
 // requireSidecarAsApp checks the reloader sidecar runs as nginx's user (the
