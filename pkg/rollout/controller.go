@@ -135,7 +135,7 @@ func Setup(mgr manager.Manager, opts Options) error {
 	r := &Reconciler{
 		Cache: routed{c, namespaces}, Client: writer, API: writer, Recorder: opts.Recorder, Metrics: m,
 		Patchers: opts.Patchers, Now: time.Now, writes: newWrites(), SourceGrace: opts.SourceGrace,
-		RetryBackoff: opts.RetryBackoff, uninjected: lru.New(maxRemembered),
+		RetryBackoff: opts.RetryBackoff, uninjected: lru.New(maxRemembered), probes: probes{started: time.Now()},
 	}
 	ctrl, err := controller.NewTyped(Name, mgr, controller.TypedOptions[SourceRef]{
 		Reconciler:              r,

@@ -35,6 +35,12 @@ const (
 	lastProbe  = 30 * time.Minute
 )
 
+// probeAfterStart is how long after this process started its first probe
+// waits: a webhook replica started with it is not reachable at once (its
+// readiness, then the Service's endpoints), and a probe before then comes
+// back without the sidecar and costs a backoff.
+const probeAfterStart = 20 * time.Second
+
 // uninjectedVerdict is what becomes of a pod admitted without the sidecar.
 type uninjectedVerdict struct {
 	// Replace is true to replace it now; Probe when that is a probe (no pod
@@ -76,8 +82,10 @@ func decideUninjected(p *corev1.Pod, siblings []corev1.Pod, probeAt, now time.Ti
 // probes records, per workload controller, when its next probe may come and
 // the backoff after it. It is this process's own memory.
 type probes struct {
-	mu sync.Mutex
-	m  map[types.UID]probe
+	// started is when the process started: zero for long ago.
+	started time.Time
+	mu      sync.Mutex
+	m       map[types.UID]probe
 }
 
 type probe struct {
@@ -85,12 +93,16 @@ type probe struct {
 	backoff time.Duration
 }
 
-// next is when owner's next probe may come: now for an owner never probed.
+// next is when owner's next probe may come: for an owner never probed,
+// probeAfterStart after the process started (p.started), or now.
 func (p *probes) next(owner types.UID, now time.Time) time.Time {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	if pr, ok := p.m[owner]; ok {
 		return pr.at
+	}
+	if at := p.started.Add(probeAfterStart); at.After(now) {
+		return at
 	}
 	return now
 }

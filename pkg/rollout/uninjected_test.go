@@ -76,6 +76,8 @@ func TestProbesBackOff(t *testing.T) {
 	}
 	assert.Equal(t, []time.Duration{time.Minute, 2 * time.Minute, 4 * time.Minute, 8 * time.Minute, 16 * time.Minute, 30 * time.Minute, 30 * time.Minute}, waits)
 	assert.Equal(t, now, p.next("db", now), "another workload's own")
+	started := probes{started: now.Add(-5 * time.Second)}
+	assert.Equal(t, now.Add(probeAfterStart-5*time.Second), started.next("web", now), "not before the process has run probeAfterStart")
 	p.forget("web")
 	assert.Equal(t, now, p.next("web", now), "forgotten once the webhook injected one of its pods")
 }
