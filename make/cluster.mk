@@ -151,7 +151,7 @@ E2E_GO_TEST := KUBECONFIG=$(KUBECONFIG_LOCAL) HOTRELOAD_INSTALL=$(CLUSTER_INSTAL
 
 .PHONY: e2e
 e2e: cluster build $(HELM) ## The end-to-end tests on the local cluster (started if down; root): make e2e [E2E_RUN=regexp].
-	$(E2E_GO_TEST) -timeout 30m -run '$(E2E_RUN)' -v ./test/e2e/ 2>&1 | grep -v -E '^(=== (RUN|PAUSE|CONT)|\s*$$)'
+	$(E2E_GO_TEST) -timeout 45m -run '$(E2E_RUN)' -v ./test/e2e/ 2>&1 | grep -v -E '^(=== (RUN|PAUSE|CONT)|\s*$$)'
 
 # Every end-to-end benchmark once, at its smallest size: a benchmark that
 # breaks fails CI (.ci/run); no figure is asserted.
