@@ -5,7 +5,6 @@ import (
 	"time"
 
 	appsv1 "k8s.io/api/apps/v1"
-	"k8s.io/apimachinery/pkg/util/cache"
 	"k8s.io/apimachinery/pkg/util/intstr"
 	"k8s.io/utils/ptr"
 	"sigs.k8s.io/controller-runtime/pkg/client"
@@ -91,6 +90,9 @@ func unavailableOf(obj client.Object) int {
 // again: a step of a release reads its workloads at most this often.
 const budgetTTL = 30 * time.Second
 
+// budgetsRemembered bounds the workloads whose budget is remembered.
+const budgetsRemembered = 1024
+
 // budgets reads the rolling of each workload of namespace ns that has
 // pods to replace, from the API server (the controller caches no
 // workload's spec), reusing what was read within budgetTTL. A workload that
@@ -111,7 +113,7 @@ func (r *Reconciler) budgets(ctx context.Context, ns string, workloads []Workloa
 		default:
 			continue
 		}
-		if n, ok := r.budgetCache().Get(w.UID); ok {
+		if n, ok := r.budgetsRead.Get(w.UID); ok {
 			out[w] = n.(rolling)
 			continue
 		}
@@ -120,13 +122,7 @@ func (r *Reconciler) budgets(ctx context.Context, ns string, workloads []Workloa
 			continue
 		}
 		out[w] = rollingOf(obj)
-		r.budgetCache().Add(w.UID, out[w], budgetTTL)
+		r.budgetsRead.Add(w.UID, out[w], budgetTTL)
 	}
 	return out
-}
-
-// budgetCache is the budgets read lately, by workload UID.
-func (r *Reconciler) budgetCache() *cache.LRUExpireCache {
-	r.budgetOnce.Do(func() { r.budgetsRead = cache.NewLRUExpireCache(1024) })
-	return r.budgetsRead
 }

@@ -8,6 +8,7 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/util/cache"
 	"k8s.io/client-go/rest"
 	"k8s.io/client-go/tools/events"
 	"k8s.io/utils/lru"
@@ -136,6 +137,7 @@ func Setup(mgr manager.Manager, opts Options) error {
 		Cache: routed{c, namespaces}, Client: writer, API: writer, Recorder: opts.Recorder, Metrics: m,
 		Patchers: opts.Patchers, Now: time.Now, writes: newWrites(), SourceGrace: opts.SourceGrace,
 		RetryBackoff: opts.RetryBackoff, uninjected: lru.New(maxRemembered), probes: probes{started: time.Now()},
+		budgetsRead: cache.NewLRUExpireCache(budgetsRemembered),
 	}
 	ctrl, err := controller.NewTyped(Name, mgr, controller.TypedOptions[SourceRef]{
 		Reconciler:              r,

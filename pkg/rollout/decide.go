@@ -347,8 +347,8 @@ func newestOf(pods []stepPod) stepPod {
 func replacements(d stepDecision, pods map[Workload][]stepPod, w stepWorld, releasing, halted bool) ([]stepPod, []v1alpha1.PodOwner) {
 	var evict []stepPod
 	var admit []v1alpha1.PodOwner
-	for _, a := range w.Replacing {
-		if releasing {
+	if releasing {
+		for _, a := range w.Replacing {
 			admit = append(admit, a.Owners...)
 		}
 	}

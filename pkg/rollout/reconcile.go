@@ -58,9 +58,9 @@ type Reconciler struct {
 	// left alone (uninjected.go).
 	probes     probes
 	uninjected *lru.Cache
-	// budgetsRead are the workloads' rolling budgets read lately (budgets).
+	// budgetsRead are the workloads' rolling budgets read lately (budgets),
+	// by workload UID.
 	budgetsRead *cache.LRUExpireCache
-	budgetOnce  sync.Once
 	// unreadables, legacy and notInjected are the pods this process said
 	// something about once: a reloader it cannot read, a version 1 pod's
 	// limits, a pod admitted without the sidecar; overLimit the sources too

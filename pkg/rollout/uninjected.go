@@ -46,37 +46,39 @@ type uninjectedVerdict struct {
 	// Replace is true to replace it now; Probe when that is a probe (no pod
 	// of its workload was injected since it was made).
 	Replace, Probe bool
-	// Never, when not empty, says why it is never replaced.
-	Never string
+	// Back is true when the webhook injected a pod of its workload made
+	// after it: the webhook is back, and the workload's probes are over.
+	Back bool
 	// Wait, when not zero, is how long until it is looked at again.
 	Wait time.Duration
 }
 
-// decideUninjected is what becomes of pod p, opted in and admitted without
-// the sidecar, among the other pods of its workload now (siblings), whose
-// next probe may come at probeAt.
+// decideUninjected is what becomes of pod p, opted in, admitted without the
+// sidecar and recreated by its controller (uninjectedLeftAlone says no
+// more), among the other pods of its workload now (siblings), whose next
+// probe may come at probeAt.
 func decideUninjected(p *corev1.Pod, siblings []corev1.Pod, probeAt, now time.Time) uninjectedVerdict {
-	if why := release.NotRecreated(p); why != "" {
-		return uninjectedVerdict{Never: why}
-	}
-	back := false
+	var v uninjectedVerdict
+	unavailable := false
 	for i := range siblings {
 		s := &siblings[i]
-		if s.DeletionTimestamp != nil || !StateOf(s).Ready {
-			return uninjectedVerdict{Wait: disruptionRetry} // another pod of the workload is unavailable
-		}
+		unavailable = unavailable || s.DeletionTimestamp != nil || !StateOf(s).Ready
 		_, injected := annotations.InjectedOf(s.Annotations)
-		back = back || injected && s.CreationTimestamp.After(p.CreationTimestamp.Time)
+		v.Back = v.Back || injected && s.CreationTimestamp.After(p.CreationTimestamp.Time)
 	}
 	switch {
-	case back:
-		return uninjectedVerdict{Replace: true}
+	case unavailable:
+		v.Wait = disruptionRetry // another pod of the workload is unavailable
+	case v.Back:
+		v.Replace = true
 	case now.Before(probeAt):
 		// Looked at again soon: a probe's replacement injected is the
 		// evidence that replaces it at once.
-		return uninjectedVerdict{Wait: min(probeAt.Sub(now), disruptionRetry)}
+		v.Wait = min(probeAt.Sub(now), disruptionRetry)
+	default:
+		v.Replace, v.Probe = true, true
 	}
-	return uninjectedVerdict{Replace: true, Probe: true}
+	return v
 }
 
 // probes records, per workload controller, when its next probe may come and
@@ -165,19 +167,16 @@ func (r *Reconciler) replaceUninjected(ctx context.Context, pod *corev1.Pod) (re
 		return reconcile.Result{}, err
 	}
 	var siblings []corev1.Pod
-	injectedSince := false
 	for _, s := range list.Items {
 		if o := metav1.GetControllerOfNoCopy(&s); s.UID != pod.UID && o != nil && o.UID == owner.UID {
 			siblings = append(siblings, s)
-			_, injected := annotations.InjectedOf(s.Annotations)
-			injectedSince = injectedSince || injected && s.CreationTimestamp.After(pod.CreationTimestamp.Time)
 		}
-	}
-	if injectedSince {
-		r.probes.forget(owner.UID)
 	}
 	now := r.Now()
 	v := decideUninjected(pod, siblings, r.probes.next(owner.UID, now), now)
+	if v.Back {
+		r.probes.forget(owner.UID)
+	}
 	if !v.Replace {
 		return reconcile.Result{RequeueAfter: v.Wait}, nil
 	}

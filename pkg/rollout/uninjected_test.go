@@ -31,8 +31,6 @@ func TestDecideUninjected(t *testing.T) {
 		return p
 	}
 	plain := pod("web-a", time.Hour, false, true, "ReplicaSet")
-	never := plain
-	never.Annotations = map[string]string{annotations.Restart: "never"}
 	leaving := pod("web-c", time.Hour, true, true, "ReplicaSet")
 	leaving.DeletionTimestamp = &metav1.Time{Time: now}
 	tests := []struct {
@@ -42,14 +40,10 @@ func TestDecideUninjected(t *testing.T) {
 		probeAt  time.Time
 		want     uninjectedVerdict
 	}{
-		{name: "a pod no controller owns is never replaced", p: pod("bare", time.Hour, false, true, ""),
-			want: uninjectedVerdict{Never: "no controller owns it"}},
-		{name: "nor a Job's", p: pod("migrate", time.Hour, false, true, "Job"), want: uninjectedVerdict{Never: "it is a Job's pod"}},
-		{name: "nor one annotated restart: never", p: never, want: uninjectedVerdict{Never: "it is annotated hotreload/restart: never"}},
 		{name: "the webhook injected a pod of its workload made after it: replaced now", p: plain, probeAt: now.Add(time.Hour),
-			siblings: []corev1.Pod{pod("web-b", time.Minute, true, true, "ReplicaSet")}, want: uninjectedVerdict{Replace: true}},
-		{name: "another pod of the workload not Ready: it waits", p: plain,
-			siblings: []corev1.Pod{pod("web-b", time.Minute, true, false, "ReplicaSet")}, want: uninjectedVerdict{Wait: disruptionRetry}},
+			siblings: []corev1.Pod{pod("web-b", time.Minute, true, true, "ReplicaSet")}, want: uninjectedVerdict{Replace: true, Back: true}},
+		{name: "another pod of the workload not Ready: it waits, the webhook back all the same", p: plain,
+			siblings: []corev1.Pod{pod("web-b", time.Minute, true, false, "ReplicaSet")}, want: uninjectedVerdict{Wait: disruptionRetry, Back: true}},
 		{name: "another pod of the workload leaving: it waits", p: plain, siblings: []corev1.Pod{leaving}, want: uninjectedVerdict{Wait: disruptionRetry}},
 		{name: "no pod shows the webhook back: a probe, when its time came", p: plain, probeAt: now,
 			siblings: []corev1.Pod{pod("web-b", 2*time.Hour, true, true, "ReplicaSet")}, want: uninjectedVerdict{Replace: true, Probe: true}},
