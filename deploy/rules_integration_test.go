@@ -90,8 +90,8 @@ func TestIntegrationRightsMatchTheDocumentedOnes(t *testing.T) {
 	t.Run("the webhook in a namespace not enabled reads no Secret", func(t *testing.T) {
 		require.Equal(t, with(webhookClusterWide...), rules(t, env, webhook, env.Namespace(t, nil)))
 	})
-	t.Run("the webhook in its own namespace also holds its leader election lease, and reads no Secret", func(t *testing.T) {
-		require.Equal(t, with(append(webhookClusterWide, "get,create,update coordination.k8s.io leases ")...), rules(t, env, webhook, "hotreload-system"))
+	t.Run("the webhook in its own namespace also holds its leader election lease, and reads only the notifications Secret", func(t *testing.T) {
+		require.Equal(t, with(append(webhookClusterWide, "get,create,update coordination.k8s.io leases ", "get  secrets hotreload-notifications")...), rules(t, env, webhook, "hotreload-system"))
 	})
 	t.Run("the reloader in its namespace", func(t *testing.T) {
 		require.Equal(t, with(

@@ -9,6 +9,10 @@ import (
 	"os/signal"
 	"syscall"
 
+	// The public roots, for notifications over HTTPS from an image without
+	// a CA bundle of its own (the system's, where there is one, come first).
+	_ "golang.org/x/crypto/x509roots/fallback"
+
 	"github.com/hotreload/hotreload/internal/cli"
 )
 

@@ -56,6 +56,7 @@ func serveCommand(ctx context.Context, fs *flag.FlagSet, args []string) error {
 	fs.BoolVar(&o.LeaderElection, "leader-elect", true, "elect one replica to run the rollout controller")
 	fs.StringVar(&o.LeaderElectionNamespace, "leader-election-namespace", "", "namespace of the leader election Lease (default: the pod's own)")
 	fs.DurationVar(&o.ReloaderTokenTTL, "reloader-token-ttl", identity.DefaultTTL, "lifetime of the reloader tokens the exchange issues; each costs its pod one patch, at 80% of it (at least 10m)")
+	fs.StringVar(&o.NotificationsSecret, "notifications-secret", "hotreload-notifications", "Secret, in --install-namespace, that says where to send each release's halts, rollbacks, completions and commands (keys webhook-url, webhook-authorization, slack-url, events, cluster, ca.crt); read when there is something to send; absent: nothing is sent; empty: notifications off")
 	fs.StringVar(&o.InstallNamespace, "install-namespace", os.Getenv("POD_NAMESPACE"), "namespace hotreload is installed in: it owns the ServiceAccounts, RoleBindings and CA bundles made in enabled namespaces, so deleting it (uninstalling) deletes them (default $POD_NAMESPACE; empty: no owner)")
 	fs.StringVar(&o.NativeSidecar, "native-sidecar", webhook.NativeSidecarAuto, "run the reloader as a native sidecar: auto (API server >= 1.29), true or false")
 	fs.StringVar(&o.Mutate.ReloaderImage, "reloader-image", version.ReloaderImage(), "image of the reloader sidecar and install step")

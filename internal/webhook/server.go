@@ -14,6 +14,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/apimachinery/pkg/util/version"
 	"k8s.io/client-go/discovery"
 	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
@@ -33,6 +34,7 @@ import (
 	"github.com/hotreload/hotreload/internal/access"
 	"github.com/hotreload/hotreload/internal/identity"
 	"github.com/hotreload/hotreload/pkg/mutate"
+	"github.com/hotreload/hotreload/pkg/notify"
 	"github.com/hotreload/hotreload/pkg/rollout"
 )
 
@@ -92,6 +94,10 @@ type ServerOptions struct {
 	// Admission and Exchange bound each request of the admission port and
 	// of the exchange's (default AdmissionLimits, ExchangeLimits).
 	Admission, Exchange Limits
+	// NotificationsSecret names the Secret, in InstallNamespace, that says
+	// where the controller sends a release's outcomes; empty, or no
+	// InstallNamespace: none are sent.
+	NotificationsSecret string
 }
 
 // DefaultExchangePort is the token exchange's port: the container port the
@@ -165,6 +171,20 @@ func NewManager(cfg *rest.Config, o ServerOptions, log logr.Logger) (manager.Man
 	}
 	mgr.GetWebhookServer().Register(identity.Path, exchangeMoved(o.ExchangePort))
 	ctrl := &controllers{cfg: cfg, o: o, scheme: scheme, log: log.WithName("controllers")}
+	if o.NotificationsSecret != "" && o.InstallNamespace != "" {
+		// The process's, not the leader's: what it queued is sent after a
+		// lost lease too.
+		secret := types.NamespacedName{Namespace: o.InstallNamespace, Name: o.NotificationsSecret}
+		n, err := notify.New(notify.Options{Reader: mgr.GetAPIReader(), Secret: secret, Registry: o.Registry, Log: log.WithName("notifications")})
+		if err != nil {
+			return nil, err
+		}
+		if err := mgr.Add(n); err != nil {
+			return nil, err
+		}
+		ctrl.notifier = n
+		log.Info("notifications", "secret", secret.String())
+	}
 	if _, err := ctrl.newManager(); err != nil { // fail now, not in the loop, on a bad option
 		return nil, err
 	}
@@ -195,6 +215,8 @@ type controllers struct {
 	o      ServerOptions
 	scheme *runtime.Scheme
 	log    logr.Logger
+	// notifier, when set, sends the releases' outcomes.
+	notifier *notify.Notifier
 }
 
 // campaignAgain is how long a replica whose controllers stopped waits before
@@ -249,7 +271,11 @@ func (c *controllers) newManager() (manager.Manager, error) {
 	if err := access.Setup(mgr, access.Options{CAFile: filepath.Join(o.CertDir, "ca.crt"), InstallNamespace: o.InstallNamespace}); err != nil {
 		return nil, fmt.Errorf("setting up the reloader's access per namespace: %w", err)
 	}
-	if err := rollout.Setup(mgr, rollout.Options{Registry: o.Registry, QPS: o.ControllerQPS, Burst: o.ControllerBurst}); err != nil {
+	ro := rollout.Options{Registry: o.Registry, QPS: o.ControllerQPS, Burst: o.ControllerBurst}
+	if c.notifier != nil {
+		ro.Notifier = c.notifier
+	}
+	if err := rollout.Setup(mgr, ro); err != nil {
 		return nil, fmt.Errorf("adding the rollout controller: %w", err)
 	}
 	return mgr, nil

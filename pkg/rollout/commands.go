@@ -11,6 +11,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/log"
 
 	v1alpha1 "github.com/hotreload/hotreload/api/v1alpha1"
+	"github.com/hotreload/hotreload/pkg/notify"
 	"github.com/hotreload/hotreload/pkg/release"
 )
 
@@ -140,6 +141,7 @@ func (r *Reconciler) announceCommand(ev *announcer, workloads []Workload, cmd *v
 	log.Log.WithName(Name).Info("command", "namespace", ev.ns, "action", cmd.Action, "by", who, "reason", cmd.Reason, "done", res.Done, "result", res.Result)
 	if !res.Done {
 		ev.warning(ReasonCommandRefused, actionCommand, "%s", msg)
+		ev.notify(commandNotification(cmd, res, who))
 		return
 	}
 	reason := map[v1alpha1.Action]string{
@@ -158,4 +160,11 @@ func (r *Reconciler) announceCommand(ev *announcer, workloads []Workload, cmd *v
 	for _, w := range workloads {
 		ev.onWorkload(w, typ, reason, actionCommand, msg)
 	}
+	ev.notify(commandNotification(cmd, res, who))
+}
+
+// commandNotification is the notification of a command and its result.
+func commandNotification(cmd *v1alpha1.Command, res *v1alpha1.CommandResult, who string) notify.Notification {
+	return notify.Notification{Kind: notify.Command, Command: &notify.CommandInfo{
+		Action: string(cmd.Action), By: who, Reason: cmd.Reason, Done: res.Done, Result: res.Result}}
 }

@@ -23,6 +23,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/source"
 
 	v1alpha1 "github.com/hotreload/hotreload/api/v1alpha1"
+	"github.com/hotreload/hotreload/pkg/notify"
 	"github.com/hotreload/hotreload/pkg/revision"
 )
 
@@ -52,6 +53,15 @@ type Options struct {
 	// retry (hotreload/on-halt: retry); the later waits are the same
 	// multiples of it. Default DefaultRetryBackoff; tests shorten it.
 	RetryBackoff time.Duration
+	// Notifier, when set, is handed a release's halts, rollbacks,
+	// completions and commands as they are recorded.
+	Notifier Notifier
+}
+
+// Notifier takes a release's outcomes to wherever a team reads them
+// (notify.Notifier); Notify must not block.
+type Notifier interface {
+	Notify(notify.Notification)
 }
 
 // DefaultQPS and DefaultBurst bound the controller's own client. A release
@@ -136,7 +146,7 @@ func Setup(mgr manager.Manager, opts Options) error {
 	r := &Reconciler{
 		Cache: routed{c, namespaces}, Client: writer, API: writer, Recorder: opts.Recorder, Metrics: m,
 		Patchers: opts.Patchers, Now: time.Now, writes: newWrites(), SourceGrace: opts.SourceGrace,
-		RetryBackoff: opts.RetryBackoff, uninjected: lru.New(maxRemembered), probes: probes{started: time.Now()},
+		RetryBackoff: opts.RetryBackoff, Notifier: opts.Notifier, uninjected: lru.New(maxRemembered), probes: probes{started: time.Now()},
 		budgetsRead: cache.NewLRUExpireCache(budgetsRemembered),
 	}
 	ctrl, err := controller.NewTyped(Name, mgr, controller.TypedOptions[SourceRef]{

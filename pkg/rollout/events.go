@@ -9,6 +9,7 @@ import (
 	"k8s.io/apimachinery/pkg/types"
 
 	v1alpha1 "github.com/hotreload/hotreload/api/v1alpha1"
+	"github.com/hotreload/hotreload/pkg/notify"
 )
 
 // Event reasons the controller records on sources, their releases, workloads
@@ -60,18 +61,32 @@ func sourceObject(s SourceRef, uid types.UID) *metav1.PartialObjectMetadata {
 		ObjectMeta: metav1.ObjectMeta{Namespace: s.Namespace, Name: s.Name, UID: uid}}
 }
 
-// announcer records a release's Events on its source and on the release.
+// announcer records a release's Events on its source and on the release,
+// and hands its outcomes to the notifier.
 type announcer struct {
 	r       *Reconciler
 	regards []*metav1.PartialObjectMetadata
 	ns      string
+	source  SourceRef
+	release string
 }
 
 func (r *Reconciler) announcer(ctx context.Context, rel *v1alpha1.ConfigRelease, s SourceRef) *announcer {
 	src := sourceObject(s, r.sourceUID(ctx, s))
 	self := &metav1.PartialObjectMetadata{TypeMeta: metav1.TypeMeta{APIVersion: v1alpha1.GroupVersion.String(), Kind: "ConfigRelease"},
 		ObjectMeta: metav1.ObjectMeta{Namespace: rel.Namespace, Name: rel.Name, UID: rel.UID}}
-	return &announcer{r: r, regards: []*metav1.PartialObjectMetadata{src, self}, ns: s.Namespace}
+	return &announcer{r: r, regards: []*metav1.PartialObjectMetadata{src, self}, ns: s.Namespace, source: s, release: rel.Name}
+}
+
+// notify hands n, an outcome of the announcer's release, to the notifier.
+func (a *announcer) notify(n notify.Notification) {
+	if a.r.Notifier == nil {
+		return
+	}
+	n.Time = a.r.Now()
+	n.Namespace, n.Release = a.ns, a.release
+	n.Source = notify.Source{Kind: string(a.source.Kind), Name: a.source.Name}
+	a.r.Notifier.Notify(n)
 }
 
 func (a *announcer) normal(reason, action, note string, args ...any) {

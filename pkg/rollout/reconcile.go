@@ -26,6 +26,7 @@ import (
 	v1alpha1 "github.com/hotreload/hotreload/api/v1alpha1"
 	"github.com/hotreload/hotreload/pkg/annotations"
 	"github.com/hotreload/hotreload/pkg/contract"
+	"github.com/hotreload/hotreload/pkg/notify"
 	"github.com/hotreload/hotreload/pkg/release"
 )
 
@@ -49,6 +50,8 @@ type Reconciler struct {
 	// RetryBackoff is the wait before a halted candidate's first automatic
 	// retry (hotreload/on-halt: retry); DefaultRetryBackoff when zero.
 	RetryBackoff time.Duration
+	// Notifier, when set, is handed the outcomes the release's Events say.
+	Notifier Notifier
 
 	writes *writes
 	// replacing are the evicted pods whose replacements have not come.
@@ -244,6 +247,7 @@ func (r *Reconciler) advance(ctx context.Context, rel *v1alpha1.ConfigRelease, s
 	switch {
 	case rev == rel.Status.Stable:
 		ev.normal(ReasonRolloutCompleted, actionComplete, "config revision %s is the stable revision again: every pod goes back to it", rev)
+		ev.notify(notify.Notification{Kind: notify.Completed, Candidate: rev, Stable: rev, StableAgain: true})
 	default:
 		if prev.Candidate != prev.Stable && prev.Phase == v1alpha1.PhaseProgressing {
 			ev.normal(ReasonRolloutSuperseded, actionRelease, "config revision %s superseded by %s before it completed", prev.Candidate, rev)
@@ -563,6 +567,8 @@ func (r *Reconciler) act(ctx context.Context, c *contents, rel *v1alpha1.ConfigR
 			}
 			ev.warning(ReasonRolloutHalted, actionHalt, "%s", msg)
 			ev.onWorkload(d.HaltedAt, corev1.EventTypeWarning, ReasonRolloutHalted, actionHalt, msg)
+			ev.notify(notify.Notification{Kind: notify.Halted, Candidate: cand, Stable: next.Stable,
+				Pod: d.Halt.Pod, Workload: d.HaltedAt.String(), Cause: d.Halt.Cause})
 		}
 		for _, p := range pods {
 			if d.Halt != nil && p.pod.Name == d.Halt.Pod {
@@ -581,6 +587,7 @@ func (r *Reconciler) act(ctx context.Context, c *contents, rel *v1alpha1.ConfigR
 		for _, w := range d.Order {
 			ev.onWorkload(w, corev1.EventTypeNormal, ReasonRolloutCompleted, actionComplete, msg)
 		}
+		ev.notify(notify.Notification{Kind: notify.Completed, Candidate: cand, Stable: next.Stable, Workloads: len(next.Workloads)})
 		keep, _ := annotations.RevisionHistoryOf(ns.Annotations)
 		if err := r.pruneRevisions(ctx, s, keptRevisions(next, keep)...); err != nil {
 			log.FromContext(ctx).Error(err, "removing revisions no longer kept")
@@ -593,6 +600,7 @@ func (r *Reconciler) act(ctx context.Context, c *contents, rel *v1alpha1.ConfigR
 		for _, w := range d.Order {
 			ev.onWorkload(w, corev1.EventTypeNormal, ReasonRolledBack, actionHalt, msg)
 		}
+		ev.notify(notify.Notification{Kind: notify.RolledBack, Candidate: cand, Stable: next.Stable})
 	}
 	if next.Phase == v1alpha1.PhaseComplete && st.Phase == v1alpha1.PhaseComplete {
 		return reconcile.Result{}, nil

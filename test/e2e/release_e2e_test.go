@@ -49,16 +49,29 @@ func sourceRevision(content string) string {
 	return revision.Files(revision.ConfigMapKeys(&corev1.ConfigMap{Data: map[string]string{"config": content}})).Revision()
 }
 
+// secretRevision is the revision of a Secret holding the demo's config, as
+// its release names it.
+func secretRevision(content string) string {
+	return revision.Files(revision.SecretKeys(&corev1.Secret{Data: map[string][]byte{"config": []byte(content)}})).Revision()
+}
+
 // waitRelease waits until the release of ConfigMap name satisfies ok, and
 // returns it; on timeout it fails with the release and the namespace's Events.
 func waitRelease(ctx context.Context, t testing.TB, cs kubernetes.Interface, ns, name, what string, timeout time.Duration, ok func(*v1alpha1.ConfigRelease) bool) *v1alpha1.ConfigRelease {
+	t.Helper()
+	return waitReleaseNamed(ctx, t, cs, ns, "configmap-"+name, what, timeout, ok)
+}
+
+// waitReleaseNamed is waitRelease for the release named release
+// (configmap-NAME or secret-NAME).
+func waitReleaseNamed(ctx context.Context, t testing.TB, cs kubernetes.Interface, ns, release, what string, timeout time.Duration, ok func(*v1alpha1.ConfigRelease) bool) *v1alpha1.ConfigRelease {
 	t.Helper()
 	c := releases(t)
 	deadline := time.Now().Add(timeout)
 	var last *v1alpha1.ConfigRelease
 	for {
 		rel := &v1alpha1.ConfigRelease{}
-		if err := c.Get(ctx, client.ObjectKey{Namespace: ns, Name: "configmap-" + name}, rel); err == nil {
+		if err := c.Get(ctx, client.ObjectKey{Namespace: ns, Name: release}, rel); err == nil {
 			last = rel
 			if ok(rel) {
 				return rel
@@ -66,7 +79,7 @@ func waitRelease(ctx context.Context, t testing.TB, cs kubernetes.Interface, ns,
 		}
 		if time.Now().After(deadline) || ctx.Err() != nil {
 			b, _ := json.MarshalIndent(last, "", "  ")
-			t.Fatalf("release of %s/%s: %s: not after %v:\n%s\nEvents: %v\n%s", ns, name, what, timeout, b, allEvents(ctx, cs, ns), explainNamespace(cs, ns))
+			t.Fatalf("release %s/%s: %s: not after %v:\n%s\nEvents: %v\n%s", ns, release, what, timeout, b, allEvents(ctx, cs, ns), explainNamespace(cs, ns))
 		}
 		time.Sleep(200 * time.Millisecond)
 	}
@@ -108,12 +121,19 @@ func explainNamespace(cs kubernetes.Interface, ns string) string {
 // reported, so that a change from now on is released to them all.
 func waitFirstSeen(ctx context.Context, t testing.TB, cs kubernetes.Interface, ns, name, content string, pods int32) {
 	t.Helper()
-	waitRelease(ctx, t, cs, ns, name, fmt.Sprintf("first seen, %d pods", pods), time.Minute, func(rel *v1alpha1.ConfigRelease) bool {
+	waitCounted(ctx, t, cs, ns, "configmap-"+name, sourceRevision(content), pods)
+}
+
+// waitCounted is waitFirstSeen for the release named release, complete at
+// revision rev.
+func waitCounted(ctx context.Context, t testing.TB, cs kubernetes.Interface, ns, release, rev string, pods int32) {
+	t.Helper()
+	waitReleaseNamed(ctx, t, cs, ns, release, fmt.Sprintf("first seen, %d pods", pods), time.Minute, func(rel *v1alpha1.ConfigRelease) bool {
 		var n int32
 		for _, w := range rel.Status.Workloads {
 			n += w.Pods
 		}
-		return isPhase(v1alpha1.PhaseComplete, sourceRevision(content))(rel) && n == pods
+		return isPhase(v1alpha1.PhaseComplete, rev)(rel) && n == pods
 	})
 }
 
@@ -123,7 +143,11 @@ func (d *demo) start(ctx context.Context, t testing.TB, cs kubernetes.Interface,
 	t.Helper()
 	d.ns = enabledNamespace(ctx, t, cs, "hotreload-"+d.name+"-")
 	pods := d.create(ctx, t, cs, content)
-	waitFirstSeen(ctx, t, cs, d.ns, d.name, content, d.replicas)
+	if d.secret {
+		waitCounted(ctx, t, cs, d.ns, "secret-"+d.source(), secretRevision(content), d.replicas)
+	} else {
+		waitFirstSeen(ctx, t, cs, d.ns, d.source(), content, d.replicas)
+	}
 	return pods
 }
 
