@@ -49,9 +49,10 @@ build: ## Build static webhook, reloader, validator and kubectl-hotreload binari
 PREFIX ?= /usr/local
 
 .PHONY: install
-install: build ## Put the kubectl plugin on the PATH: $(PREFIX)/bin/kubectl-hotreload (PREFIX=~/.local for no root).
+install: build ## Put the kubectl plugin and its completion on the PATH: $(PREFIX)/bin/kubectl-hotreload (PREFIX=~/.local for no root).
 	install -d $(PREFIX)/bin
 	install -m 0755 $(BIN)/kubectl-hotreload $(PREFIX)/bin/kubectl-hotreload
+	install -m 0755 cmd/kubectl-hotreload/kubectl_complete-hotreload $(PREFIX)/bin/kubectl_complete-hotreload
 	@echo "kubectl hotreload --help"
 
 ##@ Test

@@ -3,11 +3,12 @@ package plugin
 import (
 	"context"
 	"fmt"
+	"os"
 
-	"github.com/spf13/pflag"
 	authenticationv1 "k8s.io/api/authentication/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/cli-runtime/pkg/genericclioptions"
 	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
 	authv1client "k8s.io/client-go/kubernetes/typed/authentication/v1"
 	"k8s.io/client-go/tools/clientcmd"
@@ -21,23 +22,6 @@ import (
 // source's managedFields show that undo wrote it.
 const fieldOwner = client.FieldOwner("kubectl-hotreload")
 
-// kubeFlags are kubectl's connection flags: --kubeconfig, -n, --context,
-// --cluster, --user, --server, --token and the others of clientcmd.
-type kubeFlags struct {
-	rules     *clientcmd.ClientConfigLoadingRules
-	overrides clientcmd.ConfigOverrides
-	fs        *pflag.FlagSet
-}
-
-func newKubeFlags() *kubeFlags {
-	k := &kubeFlags{rules: clientcmd.NewDefaultClientConfigLoadingRules()}
-	k.fs = pflag.NewFlagSet("connection", pflag.ContinueOnError)
-	k.fs.SortFlags = false
-	k.fs.StringVar(&k.rules.ExplicitPath, clientcmd.RecommendedConfigPathFlag, "", "Path to the kubeconfig file to use for CLI requests")
-	clientcmd.BindOverrideFlags(&k.overrides, k.fs, clientcmd.RecommendedConfigOverrideFlags(""))
-	return k
-}
-
 // session is a connection to the cluster, in the namespace the flags or the
 // kubeconfig's context name.
 type session struct {
@@ -47,14 +31,20 @@ type session struct {
 	whoAmI func(context.Context) (string, error)
 }
 
-// connect opens a session with the connection flags k.
-func connect(k *kubeFlags) (*session, error) {
-	cc := clientcmd.NewNonInteractiveDeferredLoadingClientConfig(k.rules, &k.overrides)
-	cfg, err := cc.ClientConfig()
+// connect opens a session with kubectl's connection flags k.
+func connect(k *genericclioptions.ConfigFlags) (*session, error) {
+	cfg, err := k.ToRESTConfig()
 	if err != nil {
 		return nil, fmt.Errorf("reading the kubeconfig: %w", err)
 	}
-	ns, _, err := cc.Namespace()
+	// Where no kubeconfig, --server, KUBERNETES_MASTER nor in-cluster config
+	// names a cluster, cli-runtime's defaults name http://localhost:8080, which
+	// would fail later as a refused connection: say what is missing instead.
+	fallback := clientcmd.ClientConfigLoadingRules{DefaultClientConfig: &clientcmd.DefaultClientConfig}
+	if *k.APIServer == "" && os.Getenv("KUBERNETES_MASTER") == "" && fallback.IsDefaultConfig(cfg) {
+		return nil, fmt.Errorf("reading the kubeconfig: %w", clientcmd.ErrEmptyConfig)
+	}
+	ns, _, err := k.ToRawKubeConfigLoader().Namespace()
 	if err != nil {
 		return nil, fmt.Errorf("reading the namespace of the kubeconfig's context: %w", err)
 	}

@@ -12,6 +12,12 @@
 // RBAC decides who may do what: it writes only a release's spec.paused and
 // spec.command, and, for undo, the source.
 //
+// The command line is cobra's, as kubectl's own: help, usage errors and
+// shell completion (complete.go). kubectl's connection flags (--kubeconfig,
+// --context, -n, ...) are cli-runtime's ConfigFlags, which every command
+// takes before or after its name (run.go, connect.go). Exit codes: 0 done,
+// 1 the command failed, 2 a usage error.
+//
 // It never prints a Secret's values nor a digest of one: diff shows a
 // Secret's key names and sizes only. It never prints a control character it
 // read from the cluster: every value is escaped on its way out (table.go).

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/stretchr/testify/assert"
+	"k8s.io/cli-runtime/pkg/genericclioptions"
 
 	v1alpha1 "github.com/hotreload/hotreload/api/v1alpha1"
 )
@@ -59,7 +60,7 @@ func TestWhatTheClusterWroteIsPrintedEscaped(t *testing.T) {
 		}))
 	})
 	t.Run("an error", func(t *testing.T) {
-		code, stdout, stderr := runApp(t, func(*kubeFlags) (*session, error) {
+		code, stdout, stderr := runApp(t, func(*genericclioptions.ConfigFlags) (*session, error) {
 			return nil, errors.New("connecting to https://api.example: 403: " + hostile)
 		}, "status", "cm/app-config")
 		assert.Equal(t, 1, code)

@@ -6,8 +6,9 @@ import (
 	"fmt"
 	"time"
 
-	"github.com/spf13/pflag"
+	"github.com/spf13/cobra"
 	"k8s.io/apimachinery/pkg/types"
+	"k8s.io/cli-runtime/pkg/genericclioptions"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	v1alpha1 "github.com/hotreload/hotreload/api/v1alpha1"
@@ -40,35 +41,40 @@ var actions = map[string]v1alpha1.Action{
 }
 
 // releaseCommand is one of the commands that write spec.command.
-func releaseCommand(name, short, long string) command {
-	synopsis := name + " SOURCE [--reason TEXT] [--wait DURATION]"
+func releaseCommand(a *app, kube *genericclioptions.ConfigFlags, name, short, long string) *cobra.Command {
+	use := name + " SOURCE [--reason TEXT] [--wait DURATION]"
 	if name == "promote" {
-		synopsis = "promote SOURCE [--full] [--reason TEXT] [--wait DURATION]"
+		use = "promote SOURCE [--full] [--reason TEXT] [--wait DURATION]"
 	}
-	return command{
-		name: name, short: short, synopsis: synopsis,
-		long: long + `
+	o := &options{}
+	run := func(ctx context.Context, a *app, inv *invocation) error {
+		action := actions[name]
+		if inv.opts.full {
+			action = v1alpha1.ActionPromoteFull
+		}
+		return runReleaseCommand(ctx, a, inv, name, action)
+	}
+	cmd := &cobra.Command{
+		Use: use, GroupID: groupOperate, Short: short,
+		Long: long + `
 
 The command is written into the release's spec (who gives it, and why) and carried out
 once by the controller, which records its result in the release and an Event. It waits
 for that result.
 
 ` + sourceHelp,
-		flags: func(fs *pflag.FlagSet, o *options) {
-			if name == "promote" {
-				fs.BoolVar(&o.full, "full", false, "release every remaining pod now, not just the next step")
-			}
-			fs.StringVar(&o.reason, "reason", "", "why, for the Event that records the command")
-			fs.DurationVar(&o.wait, "wait", 30*time.Second, "how long to wait for the controller to carry the command out; 0: do not wait")
-		},
-		run: func(ctx context.Context, a *app, inv *invocation) error {
-			action := actions[name]
-			if inv.opts.full {
-				action = v1alpha1.ActionPromoteFull
-			}
-			return runReleaseCommand(ctx, a, inv, name, action)
-		},
+		DisableFlagsInUseLine: true,
+		ValidArgsFunction:     completeSource(a, kube),
+		RunE:                  a.runE(run, o, kube),
 	}
+	fs := cmd.Flags()
+	if name == "promote" {
+		fs.BoolVar(&o.full, "full", false, "release every remaining pod now, not just the next step")
+	}
+	fs.StringVar(&o.reason, "reason", "", "why, for the Event that records the command")
+	fs.DurationVar(&o.wait, "wait", 30*time.Second, "how long to wait for the controller to carry the command out; 0: do not wait")
+	completeFlag(cmd, "reason", cobra.NoFileCompletions)
+	return cmd
 }
 
 func runReleaseCommand(ctx context.Context, a *app, inv *invocation, name string, action v1alpha1.Action) error {
@@ -95,13 +101,13 @@ func runReleaseCommand(ctx context.Context, a *app, inv *invocation, name string
 	case err != nil:
 		return err
 	case res == nil:
-		printf(a.stdout, "%s: %s command %s recorded; kubectl hotreload status %s -n %s shows when the controller carried it out\n",
+		printf(a.Out, "%s: %s command %s recorded; kubectl hotreload status %s -n %s shows when the controller carried it out\n",
 			s, action, cmd.ID, s, sess.namespace)
 		return nil
 	case !res.Done:
 		return fmt.Errorf("%s: %s", s, res.Result)
 	}
-	printf(a.stdout, "%s: %s\n", s, res.Result)
+	printf(a.Out, "%s: %s\n", s, res.Result)
 	return nil
 }
 

@@ -9,8 +9,10 @@ import (
 	"strings"
 	"time"
 
-	"github.com/spf13/pflag"
+	"github.com/spf13/cobra"
 	"golang.org/x/term"
+	"k8s.io/cli-runtime/pkg/genericclioptions"
+	"k8s.io/cli-runtime/pkg/genericiooptions"
 )
 
 // Run runs the plugin with args (the command line without the program's
@@ -18,7 +20,7 @@ import (
 // (an API error, a refusal), 2 on a usage error.
 func Run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	a := &app{
-		stdout: stdout, stderr: stderr, stdin: os.Stdin,
+		IOStreams:      genericiooptions.IOStreams{In: os.Stdin, Out: stdout, ErrOut: stderr},
 		stdoutTerminal: isTerminal(stdout), stdinTerminal: isTerminal(os.Stdin),
 		noColorEnv: os.Getenv("NO_COLOR") != "",
 		connect:    connect, now: time.Now,
@@ -28,12 +30,11 @@ func Run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 
 // app is the plugin's surroundings: its streams, how it connects, its clock.
 type app struct {
-	stdout, stderr io.Writer
-	stdin          io.Reader
+	genericiooptions.IOStreams
 	stdoutTerminal bool
 	stdinTerminal  bool
 	noColorEnv     bool
-	connect        func(*kubeFlags) (*session, error)
+	connect        func(*genericclioptions.ConfigFlags) (*session, error)
 	now            func() time.Time
 }
 
@@ -42,7 +43,7 @@ func isTerminal(w any) bool {
 	return ok && term.IsTerminal(int(f.Fd()))
 }
 
-// options holds every command's flags; each command binds those it takes.
+// options holds a command's flags; each command binds those it takes.
 type options struct {
 	allNamespaces, watch, noColor, full, yes bool
 	output, reason, revision, against, toRev string
@@ -53,115 +54,156 @@ type options struct {
 type invocation struct {
 	args []string
 	opts *options
-	kube *kubeFlags
+	kube *genericclioptions.ConfigFlags
 }
 
-// command is one of the plugin's commands.
-type command struct {
-	name, synopsis, short, long string
-	flags                       func(*pflag.FlagSet, *options)
-	run                         func(context.Context, *app, *invocation) error
-}
+// commandFunc is what a command does with its parsed command line.
+type commandFunc func(context.Context, *app, *invocation) error
 
 const sourceHelp = "SOURCE is configmap/NAME (or cm/NAME) or secret/NAME, in the namespace of -n or of the kubeconfig's context."
 
-func commands() []command {
-	return []command{
-		statusCommand(),
-		releaseCommand("promote", "release each workload's next step now (--full: every remaining pod)", promoteHelp),
-		releaseCommand("pause", "hold a release at the step each workload reached", pauseHelp),
-		releaseCommand("resume", "let a paused release go on", resumeHelp),
-		releaseCommand("abort", "halt a release now and put every pod back on stable", abortHelp),
-		releaseCommand("retry", "release a halted candidate again from step 1", retryHelp),
-		historyCommand(),
-		diffCommand(),
-		undoCommand(),
-		{name: "options", short: "list the connection flags every command takes", synopsis: "options",
-			long: "Lists the connection flags every command takes, as kubectl's: which kubeconfig, context, cluster, user and namespace.",
-			run: func(_ context.Context, a *app, _ *invocation) error {
-				fmt.Fprintf(a.stdout, "Connection flags of every command (as kubectl's):\n%s", newKubeFlags().fs.FlagUsages())
-				return nil
-			}},
-	}
-}
+// The groups of the commands in the plugin's help.
+const (
+	groupShow    = "show"
+	groupOperate = "operate"
+)
 
-func (a *app) usage(w io.Writer) {
-	fmt.Fprintf(w, "kubectl hotreload operates hotreload's config releases: the ConfigMap and Secret changes\nreleased to the pods that reload them, in canary steps.\n\nUsage:\n  kubectl hotreload COMMAND [SOURCE] [flags]\n\nCommands:\n")
-	for _, c := range commands() {
-		fmt.Fprintf(w, "  %-9s %s\n", c.name, c.short)
-	}
-	fmt.Fprintf(w, "\n%s\nRun 'kubectl hotreload COMMAND --help' for a command's flags.\n", sourceHelp)
-}
-
+// run runs the command line args and returns its exit code.
 func (a *app) run(ctx context.Context, args []string) int {
-	if len(args) == 0 {
-		a.usage(a.stderr)
-		return 2
-	}
-	if args[0] == "-h" || args[0] == "--help" || args[0] == "help" {
-		a.usage(a.stdout)
+	root := a.rootCommand()
+	root.SetArgs(append([]string{}, args...)) // never nil: cobra would read os.Args
+	cmd, err := root.ExecuteContextC(ctx)
+	var usage *usageError
+	var failed *commandError
+	switch {
+	case err == nil:
 		return 0
-	}
-	args = commandFirst(args)
-	var cmd *command
-	for _, c := range commands() {
-		if c.name == args[0] {
-			cmd = &c
-		}
-	}
-	if cmd == nil {
-		fmt.Fprintf(a.stderr, "error: unknown command %q: run 'kubectl hotreload --help' for the commands\n", args[0])
+	case errors.Is(err, errNoCommand):
 		return 2
-	}
-	var o options
-	own := pflag.NewFlagSet(cmd.name, pflag.ContinueOnError)
-	own.SortFlags = false
-	if cmd.flags != nil {
-		cmd.flags(own, &o)
-	}
-	kube := newKubeFlags()
-	fs := pflag.NewFlagSet("kubectl hotreload "+cmd.name, pflag.ContinueOnError)
-	fs.SetOutput(io.Discard)
-	fs.AddFlagSet(own)
-	fs.AddFlagSet(kube.fs)
-	switch err := fs.Parse(args[1:]); {
-	case errors.Is(err, pflag.ErrHelp):
-		fmt.Fprintf(a.stdout, "Usage:\n  kubectl hotreload %s\n\n%s\n", cmd.synopsis, strings.TrimSpace(cmd.long))
-		if own.HasFlags() {
-			fmt.Fprintf(a.stdout, "\nFlags:\n%s", own.FlagUsages())
-		}
-		fmt.Fprintln(a.stdout, "\nConnection flags (-n, --context, --kubeconfig, ...): kubectl hotreload options")
-		return 0
-	case err != nil:
-		printf(a.stderr, "error: %v (see 'kubectl hotreload %s --help')\n", err, cmd.name)
+	case errors.As(err, &usage):
+		printf(a.ErrOut, "error: %v\n", usage)
 		return 2
+	case errors.As(err, &failed):
+		printf(a.ErrOut, "error: %v\n", failed.err)
+		return 1
 	}
-	err := cmd.run(ctx, a, &invocation{args: fs.Args(), opts: &o, kube: kube})
-	if err == nil {
-		return 0
-	}
-	printf(a.stderr, "error: %v\n", err)
-	var u *usageError
-	if errors.As(err, &u) {
-		return 2
-	}
-	return 1
+	// cobra refused the command line before any command ran: an unknown
+	// flag, a flag's bad value, arguments a command does not take.
+	printf(a.ErrOut, "error: %v (see '%s --help')\n", err, cmd.CommandPath())
+	return 2
 }
 
-// commandFirst moves connection flags given before the command (kubectl
-// hotreload -n shop status ...) after it, where they are parsed.
-func commandFirst(args []string) []string {
-	if !strings.HasPrefix(args[0], "-") {
-		return args
+// rootCommand returns the plugin's commands, run in a's surroundings.
+func (a *app) rootCommand() *cobra.Command {
+	kube := genericclioptions.NewConfigFlags(true)
+	// The plugin keeps no discovery cache: --cache-dir would do nothing.
+	kube.CacheDir = nil
+	root := &cobra.Command{
+		Use:   "kubectl-hotreload COMMAND [SOURCE] [flags]",
+		Short: "operate hotreload's config releases",
+		Long: `kubectl hotreload operates hotreload's config releases: the ConfigMap and Secret changes
+released to the pods that reload them, in canary steps.
+
+` + sourceHelp,
+		Annotations: map[string]string{cobra.CommandDisplayNameAnnotation: "kubectl hotreload"},
+		// Every word that names no command reaches RunE, which says so.
+		Args:          cobra.ArbitraryArgs,
+		RunE:          noCommand,
+		SilenceErrors: true,
+		SilenceUsage:  true,
+		// cobra's own distance for its suggestions, which SuggestionsFor needs told
+		SuggestionsMinimumDistance: 2,
 	}
-	lead := newKubeFlags().fs
-	lead.SetInterspersed(false)
-	lead.SetOutput(io.Discard)
-	if err := lead.Parse(args); err != nil || lead.NArg() == 0 {
-		return args // the command's parse says what is wrong
+	kube.AddFlags(root.PersistentFlags())
+	root.SetIn(a.In)
+	root.SetOut(a.Out)
+	root.SetErr(a.ErrOut)
+	root.SetUsageTemplate(usageTemplate)
+	root.AddGroup(&cobra.Group{ID: groupShow, Title: "Show a release:"}, &cobra.Group{ID: groupOperate, Title: "Operate a release:"})
+	root.AddCommand(
+		statusCommand(a, kube), historyCommand(a, kube), diffCommand(a, kube),
+		releaseCommand(a, kube, "promote", "release each workload's next step now (--full: every remaining pod)", promoteHelp),
+		releaseCommand(a, kube, "pause", "hold a release at the step each workload reached", pauseHelp),
+		releaseCommand(a, kube, "resume", "let a paused release go on", resumeHelp),
+		releaseCommand(a, kube, "abort", "halt a release now and put every pod back on stable", abortHelp),
+		releaseCommand(a, kube, "retry", "release a halted candidate again from step 1", retryHelp),
+		undoCommand(a, kube),
+		optionsCommand(a),
+	)
+	completeConnectionFlags(a, kube, root)
+	return root
+}
+
+// usageTemplate is cobra's, but for the flags: a command's own are listed,
+// and the connection flags every command takes are left to `kubectl
+// hotreload options`, as kubectl leaves its own to `kubectl options`.
+const usageTemplate = `Usage:
+  {{if .Runnable}}{{.UseLine}}{{else}}{{.CommandPath}} COMMAND{{end}}{{if .HasAvailableSubCommands}}{{$cmds := .Commands}}{{if eq (len .Groups) 0}}
+
+Available Commands:{{range $cmds}}{{if (or .IsAvailableCommand (eq .Name "help"))}}
+  {{rpad .Name .NamePadding }} {{.Short}}{{end}}{{end}}{{else}}{{range $group := .Groups}}
+
+{{.Title}}{{range $cmds}}{{if (and (eq .GroupID $group.ID) (or .IsAvailableCommand (eq .Name "help")))}}
+  {{rpad .Name .NamePadding }} {{.Short}}{{end}}{{end}}{{end}}{{if not .AllChildCommandsHaveGroup}}
+
+Additional Commands:{{range $cmds}}{{if (and (eq .GroupID "") (or .IsAvailableCommand (eq .Name "help")))}}
+  {{rpad .Name .NamePadding }} {{.Short}}{{end}}{{end}}{{end}}{{end}}{{end}}{{if .LocalNonPersistentFlags.HasAvailableFlags}}
+
+Flags:
+{{.LocalNonPersistentFlags.FlagUsages | trimTrailingWhitespaces}}{{end}}
+
+Connection flags (-n, --context, --kubeconfig, ...): kubectl hotreload options{{if .HasAvailableSubCommands}}
+
+Use "{{.CommandPath}} COMMAND --help" for more information about a command.{{end}}
+`
+
+// errNoCommand means the command line names no command: the help, printed
+// on stderr, says what to give.
+var errNoCommand = errors.New("no command")
+
+// noCommand is the RunE of the plugin itself: the command line named no
+// command, or one it does not have.
+func noCommand(cmd *cobra.Command, args []string) error {
+	if len(args) == 0 {
+		cmd.SetOut(cmd.ErrOrStderr())
+		if err := cmd.Help(); err != nil {
+			return err
+		}
+		return errNoCommand
 	}
-	n := len(args) - lead.NArg()
-	return append(append([]string{args[n]}, args[:n]...), args[n+1:]...)
+	msg := fmt.Sprintf("unknown command %q", args[0])
+	if s := cmd.SuggestionsFor(args[0]); len(s) > 0 {
+		msg += fmt.Sprintf(" (did you mean %s?)", strings.Join(s, " or "))
+	}
+	return usageErrorf("%s: run 'kubectl hotreload --help' for the commands", msg)
+}
+
+// runE is the cobra RunE of a command that does run with its options o and
+// the connection flags kube. What run returns is the command's failure (exit
+// code 1), or a usage error (exit code 2).
+func (a *app) runE(run commandFunc, o *options, kube *genericclioptions.ConfigFlags) func(*cobra.Command, []string) error {
+	return func(cmd *cobra.Command, args []string) error {
+		err := run(cmd.Context(), a, &invocation{args: args, opts: o, kube: kube})
+		var usage *usageError
+		if err == nil || errors.As(err, &usage) {
+			return err
+		}
+		return &commandError{err: err}
+	}
+}
+
+func optionsCommand(a *app) *cobra.Command {
+	return &cobra.Command{
+		Use:                   "options",
+		Short:                 "list the connection flags every command takes",
+		Long:                  "Lists the connection flags every command takes, as kubectl's: which kubeconfig, context, cluster, user and namespace.",
+		Args:                  cobra.NoArgs,
+		DisableFlagsInUseLine: true,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			fmt.Fprintf(a.Out, "Connection flags of every command (as kubectl's):\n%s", cmd.InheritedFlags().FlagUsages())
+			return nil
+		},
+	}
 }
 
 // usageError is an error in the command line: exit code 2.
@@ -172,6 +214,13 @@ func (e *usageError) Error() string { return e.msg }
 func usageErrorf(format string, args ...any) error {
 	return &usageError{msg: fmt.Sprintf(format, args...)}
 }
+
+// commandError is the error of a command that ran and failed: exit code 1.
+type commandError struct{ err error }
+
+func (e *commandError) Error() string { return e.err.Error() }
+
+func (e *commandError) Unwrap() error { return e.err }
 
 // oneSource parses the single SOURCE a command takes.
 func oneSource(name string, args []string) (source, error) {

@@ -14,6 +14,8 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/cli-runtime/pkg/genericclioptions"
+	"k8s.io/cli-runtime/pkg/genericiooptions"
 	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/client/fake"
@@ -25,17 +27,17 @@ import (
 
 // runApp runs the plugin with a connection made by connect, and returns its
 // exit code, stdout and stderr.
-func runApp(t *testing.T, connect func(*kubeFlags) (*session, error), args ...string) (int, string, string) {
+func runApp(t *testing.T, connect func(*genericclioptions.ConfigFlags) (*session, error), args ...string) (int, string, string) {
 	t.Helper()
 	var stdout, stderr bytes.Buffer
-	a := &app{stdout: &stdout, stderr: &stderr, stdin: strings.NewReader(""), connect: connect, now: func() time.Time { return now }}
+	a := &app{IOStreams: genericiooptions.IOStreams{In: strings.NewReader(""), Out: &stdout, ErrOut: &stderr}, connect: connect, now: func() time.Time { return now }}
 	code := a.run(context.Background(), args)
 	return code, stdout.String(), stderr.String()
 }
 
 // offline is a connection a test does not expect the plugin to make.
-func offline(t *testing.T) func(*kubeFlags) (*session, error) {
-	return func(*kubeFlags) (*session, error) {
+func offline(t *testing.T) func(*genericclioptions.ConfigFlags) (*session, error) {
+	return func(*genericclioptions.ConfigFlags) (*session, error) {
 		t.Error("the plugin connected for a command line it should have refused")
 		return nil, errors.New("offline")
 	}
@@ -44,15 +46,15 @@ func offline(t *testing.T) func(*kubeFlags) (*session, error) {
 // cluster is a connection to a fake API holding objs, in namespace shop.
 // Only the plugin's reads are tested this way; its writes go to a real API
 // server in the integration tests.
-func cluster(t *testing.T, objs ...client.Object) func(*kubeFlags) (*session, error) {
+func cluster(t *testing.T, objs ...client.Object) func(*genericclioptions.ConfigFlags) (*session, error) {
 	s := runtime.NewScheme()
 	require.NoError(t, clientgoscheme.AddToScheme(s))
 	require.NoError(t, v1alpha1.AddToScheme(s))
 	c := fake.NewClientBuilder().WithScheme(s).WithObjects(objs...).WithStatusSubresource(&v1alpha1.ConfigRelease{}).Build()
-	return func(k *kubeFlags) (*session, error) {
+	return func(k *genericclioptions.ConfigFlags) (*session, error) {
 		ns := "shop"
-		if k.overrides.Context.Namespace != "" {
-			ns = k.overrides.Context.Namespace
+		if *k.Namespace != "" {
+			ns = *k.Namespace
 		}
 		return &session{client: c, namespace: ns, whoAmI: func(context.Context) (string, error) {
 			t.Error("the plugin asked who the user is for a command it should have refused")
@@ -69,15 +71,21 @@ func TestRunRefusesABadCommandLine(t *testing.T) {
 		stdout string
 		stderr string
 	}{
-		{"prints the commands and fails without a command", nil, 2, "", "Usage:\n  kubectl hotreload COMMAND [SOURCE] [flags]\n"},
-		{"prints the commands for --help", []string{"--help"}, 0, "  promote   release each workload's next step now (--full: every remaining pod)\n", ""},
+		{"prints the help on stderr and fails without a command", nil, 2, "", "Usage:\n  kubectl hotreload COMMAND [SOURCE] [flags]\n"},
+		{"prints the help on stderr and fails with only connection flags", []string{"-n", "shop"}, 2, "", "Usage:\n  kubectl hotreload COMMAND [SOURCE] [flags]\n"},
 		{"rejects an unknown command in one line", []string{"rollback", "cm/app"}, 2, "", "error: unknown command \"rollback\": run 'kubectl hotreload --help' for the commands\n"},
+		{"suggests the command a typo meant", []string{"stauts", "cm/app"}, 2, "", "error: unknown command \"stauts\" (did you mean status?): run 'kubectl hotreload --help' for the commands\n"},
 		{"rejects a SOURCE that is not a ConfigMap or Secret", []string{"promote", "pod/web-1"}, 2, "",
 			"error: \"pod/web-1\" is not a source: name it configmap/NAME (or cm/NAME) or secret/NAME\n"},
 		{"rejects a SOURCE without a name", []string{"history", "configmap/"}, 2, "", "is not a source"},
 		{"rejects a status target that is neither", []string{"status", "job/x/y"}, 2, "", "is neither a source (configmap/NAME, secret/NAME) nor a workload"},
 		{"rejects a command without its SOURCE", []string{"abort"}, 2, "", "error: abort takes one SOURCE (configmap/NAME or secret/NAME), not 0 arguments\n"},
 		{"rejects an unknown flag", []string{"pause", "cm/app", "--full"}, 2, "", "error: unknown flag: --full (see 'kubectl hotreload pause --help')\n"},
+		{"rejects a connection flag it does not take", []string{"status", "--cache-dir", "/tmp"}, 2, "", "error: unknown flag: --cache-dir (see 'kubectl hotreload status --help')\n"},
+		{"rejects a flag's bad value", []string{"promote", "cm/app", "--wait", "soon"}, 2, "",
+			"error: invalid argument \"soon\" for \"--wait\" flag: time: invalid duration \"soon\" (see 'kubectl hotreload promote --help')\n"},
+		{"rejects a flag without its value", []string{"status", "-n"}, 2, "", "error: flag needs an argument: 'n' in -n (see 'kubectl hotreload status --help')\n"},
+		{"rejects arguments a command does not take", []string{"options", "all"}, 2, "", "error: unknown command \"all\" for \"kubectl hotreload options\" (see 'kubectl hotreload options --help')\n"},
 		{"rejects an output format it does not print", []string{"status", "-o", "wide"}, 2, "", "error: -o wide: print json or yaml\n"},
 		{"rejects -A with a SOURCE", []string{"status", "-A", "cm/app"}, 2, "", "-A lists the releases of every namespace"},
 		{"rejects -w with -o", []string{"status", "cm/app", "-w", "-o", "json"}, 2, "", "-w redraws the status; it does not take -o"},
@@ -91,25 +99,44 @@ func TestRunRefusesABadCommandLine(t *testing.T) {
 			assert.Equal(t, tt.code, code)
 			assert.Contains(t, stdout, tt.stdout)
 			assert.Contains(t, stderr, tt.stderr)
-			if tt.code == 2 && len(tt.args) > 0 && tt.args[0] != "" {
-				assert.Equal(t, 1, strings.Count(stderr, "\n"), "a usage error is one line")
+			if tt.code == 2 {
+				assert.Empty(t, stdout)
+			}
+			if tt.code == 2 && strings.HasPrefix(tt.stderr, "error: ") {
+				assert.Equal(t, tt.stderr, stderr, "a usage error is one line, printed once")
 			}
 		})
 	}
 }
 
-func TestRunPrintsEachCommandsHelp(t *testing.T) {
-	for _, c := range commands() {
-		t.Run(c.name, func(t *testing.T) {
-			code, stdout, stderr := runApp(t, offline(t), c.name, "--help")
+func TestRunPrintsTheHelp(t *testing.T) {
+	for _, args := range [][]string{{"--help"}, {"-h"}, {"help"}} {
+		code, stdout, stderr := runApp(t, offline(t), args...)
+		assert.Equal(t, 0, code)
+		assert.Empty(t, stderr)
+		golden(t, "help_root", stdout)
+	}
+	// without a command, the same help is a usage error
+	code, stdout, stderr := runApp(t, offline(t))
+	assert.Equal(t, 2, code)
+	assert.Empty(t, stdout)
+	golden(t, "help_root", stderr)
+
+	var a app
+	for _, c := range a.rootCommand().Commands() {
+		t.Run(c.Name(), func(t *testing.T) {
+			code, stdout, stderr := runApp(t, offline(t), c.Name(), "--help")
 			assert.Equal(t, 0, code)
 			assert.Empty(t, stderr)
-			assert.True(t, strings.HasPrefix(stdout, "Usage:\n  kubectl hotreload "+c.synopsis+"\n\n"), stdout)
+			assert.Contains(t, stdout, "\nUsage:\n  kubectl hotreload "+c.Use+"\n", stdout)
+			assert.Contains(t, stdout, "\nConnection flags (-n, --context, --kubeconfig, ...): kubectl hotreload options\n")
 		})
 	}
-	_, stdout, _ := runApp(t, offline(t), "status", "--help")
+	_, stdout, _ = runApp(t, offline(t), "status", "--help")
 	golden(t, "help_status", stdout)
 	_, stdout, _ = runApp(t, offline(t), "promote", "-h")
+	golden(t, "help_promote", stdout)
+	_, stdout, _ = runApp(t, offline(t), "help", "promote")
 	golden(t, "help_promote", stdout)
 }
 
@@ -212,7 +239,7 @@ func TestRunUndoWritesNothingFromAForgedRevision(t *testing.T) {
 	assert.Equal(t, 1, code)
 	assert.Empty(t, stdout)
 	assert.Equal(t, "error: ConfigMap shop/"+forged.Name+" does not hold revision "+stable+" (it was changed outside hotreload): it is not used; hotreload's controller restores it from verified content\n", stderr)
-	sess, err := connect(&kubeFlags{})
+	sess, err := connect(genericclioptions.NewConfigFlags(false))
 	require.NoError(t, err)
 	var after corev1.ConfigMap
 	require.NoError(t, sess.client.Get(context.Background(), client.ObjectKey{Namespace: "shop", Name: "app-config"}, &after))
@@ -230,19 +257,6 @@ func keptConfigMap(rev string, data map[string]string) *corev1.ConfigMap {
 		contract.ManagedByLabel: contract.ManagedBy, contract.SourceLabel: contract.SourceDigest("ConfigMap", "app-config"),
 		contract.RoleLabel: contract.RoleRevision, contract.RevisionLabel: rev,
 	}}, Data: data}
-}
-
-func TestCommandFirstMovesLeadingConnectionFlagsAfterTheCommand(t *testing.T) {
-	cases := []struct{ in, want []string }{
-		{[]string{"status", "configmap/app", "-n", "shop"}, []string{"status", "configmap/app", "-n", "shop"}},
-		{[]string{"-n", "shop", "status", "configmap/app"}, []string{"status", "-n", "shop", "configmap/app"}},
-		{[]string{"--context=prod", "-n", "shop", "promote", "cm/app", "--full"}, []string{"promote", "--context=prod", "-n", "shop", "cm/app", "--full"}},
-		{[]string{"--full", "promote"}, []string{"--full", "promote"}}, // not a connection flag: the parse says so
-		{[]string{"-n", "shop"}, []string{"-n", "shop"}},
-	}
-	for _, tc := range cases {
-		assert.Equal(t, tc.want, commandFirst(tc.in), "%q", tc.in)
-	}
 }
 
 // Any kind that owns pods is a workload status takes, written as kubectl

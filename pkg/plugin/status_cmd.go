@@ -9,11 +9,12 @@ import (
 	"slices"
 	"time"
 
-	"github.com/spf13/pflag"
+	"github.com/spf13/cobra"
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/cli-runtime/pkg/genericclioptions"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/yaml"
 
@@ -21,11 +22,13 @@ import (
 	"github.com/hotreload/hotreload/pkg/annotations"
 )
 
-func statusCommand() command {
-	return command{
-		name: "status", short: "list releases, or show one per workload and pod (-w: watch it)",
-		synopsis: "status [SOURCE | KIND/NAME ...] [-w] [-A] [-o json|yaml]",
-		long: `Without arguments, lists the releases of the namespace (of every namespace with -A): each
+func statusCommand(a *app, kube *genericclioptions.ConfigFlags) *cobra.Command {
+	o := &options{}
+	cmd := &cobra.Command{
+		Use:     "status [SOURCE | KIND/NAME ...] [-w] [-A] [-o json|yaml]",
+		GroupID: groupShow,
+		Short:   "list releases, or show one per workload and pod (-w: watch it)",
+		Long: `Without arguments, lists the releases of the namespace (of every namespace with -A): each
 source's phase, stable and candidate revisions, and progress.
 
 With a SOURCE, shows its release at a glance: the phase and what halted it, the stable and
@@ -38,14 +41,17 @@ as rollout/NAME or cloneset/NAME) shows every release it consumes.
 -w redraws on every change of the releases or their pods, until interrupted.
 
 ` + sourceHelp,
-		flags: func(fs *pflag.FlagSet, o *options) {
-			fs.BoolVarP(&o.watch, "watch", "w", false, "redraw on every change, until interrupted")
-			fs.BoolVarP(&o.allNamespaces, "all-namespaces", "A", false, "list the releases of every namespace")
-			fs.StringVarP(&o.output, "output", "o", "", "print the ConfigRelease objects instead: json or yaml")
-			fs.BoolVar(&o.noColor, "no-color", false, "never colour the output (NO_COLOR set does the same)")
-		},
-		run: runStatus,
+		DisableFlagsInUseLine: true,
+		ValidArgsFunction:     completeTargets(a, kube),
+		RunE:                  a.runE(runStatus, o, kube),
 	}
+	fs := cmd.Flags()
+	fs.BoolVarP(&o.watch, "watch", "w", false, "redraw on every change, until interrupted")
+	fs.BoolVarP(&o.allNamespaces, "all-namespaces", "A", false, "list the releases of every namespace")
+	fs.StringVarP(&o.output, "output", "o", "", "print the ConfigRelease objects instead: json or yaml")
+	fs.BoolVar(&o.noColor, "no-color", false, "never colour the output (NO_COLOR set does the same)")
+	completeFlag(cmd, "output", cobra.FixedCompletions([]string{"json", "yaml"}, cobra.ShellCompDirectiveNoFileComp))
+	return cmd
 }
 
 // statusQuery is what status was asked to show.
@@ -98,7 +104,7 @@ func runStatus(ctx context.Context, a *app, inv *invocation) error {
 		if err != nil {
 			return err
 		}
-		return printReleases(a.stdout, o.output, snap.releases, q.listing())
+		return printReleases(a.Out, o.output, snap.releases, q.listing())
 	}
 	render := func(ctx context.Context) (string, error) {
 		snap, err := readStatus(ctx, sess.client, q)
@@ -114,12 +120,12 @@ func runStatus(ctx context.Context, a *app, inv *invocation) error {
 		if err != nil {
 			return err
 		}
-		fmt.Fprint(a.stdout, text)
+		fmt.Fprint(a.Out, text)
 		return nil
 	}
 	changed := make(chan struct{}, 1)
 	watchChanges(ctx, sess.client, q, changed)
-	return watchLoop(ctx, a.stdout, a.stdoutTerminal, changed, render)
+	return watchLoop(ctx, a.Out, a.stdoutTerminal, changed, render)
 }
 
 // readStatus reads what q asks for.
