@@ -6,11 +6,14 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"runtime"
 	"strings"
 	"time"
 
 	"github.com/spf13/pflag"
 	"golang.org/x/term"
+
+	"github.com/hotreload/hotreload/internal/version"
 )
 
 // Run runs the plugin with args (the command line without the program's
@@ -82,7 +85,19 @@ func commands() []command {
 				fmt.Fprintf(a.stdout, "Connection flags of every command (as kubectl's):\n%s", newKubeFlags().fs.FlagUsages())
 				return nil
 			}},
+		{name: "version", short: "print the plugin's version and platform", synopsis: "version",
+			long: "Prints the hotreload release the plugin was built from and the platform it was built for; it does not connect to the cluster.",
+			run: func(_ context.Context, a *app, _ *invocation) error {
+				fmt.Fprintln(a.stdout, versionLine())
+				return nil
+			}},
 	}
+}
+
+// versionLine is what `kubectl hotreload version` prints: the release the
+// plugin was built from (make build and make dist stamp it) and its platform.
+func versionLine() string {
+	return fmt.Sprintf("kubectl-hotreload %s %s/%s", version.Version, runtime.GOOS, runtime.GOARCH)
 }
 
 func (a *app) usage(w io.Writer) {
