@@ -55,6 +55,26 @@ install: build ## Put the kubectl plugin and its completion on the PATH: $(PREFI
 	install -m 0755 cmd/kubectl-hotreload/kubectl_complete-hotreload $(PREFIX)/bin/kubectl_complete-hotreload
 	@echo "kubectl hotreload --help"
 
+# The kubectl plugin's release for krew: kubectl-hotreload cross-compiled for
+# each of DIST_PLATFORMS into bin/dist/OS_ARCH, packed by hack/dist into
+# reproducible archives in dist/ (every entry dated at the commit), and the krew
+# manifest naming them by DIST_URL/NAME and their sha256. The manifest is
+# written, never committed: it names the archives of one build.
+DIST_PLATFORMS ?= linux/amd64 linux/arm64 darwin/amd64 darwin/arm64 windows/amd64 windows/arm64
+DIST_URL ?= https://github.com/hotreload/hotreload/releases/download/$(VERSION)
+DIST_MTIME = $(or $(shell git log -1 --format=%ct 2>/dev/null),315532800)
+
+.PHONY: dist
+dist: ## The plugin's krew archives for DIST_PLATFORMS, dist/kubectl-hotreload_VERSION_OS_ARCH.tar.gz (.zip on windows), and their manifest, dist/plugins/hotreload.yaml.
+	@for p in $(DIST_PLATFORMS); do \
+	  echo "go build ./cmd/kubectl-hotreload for $$p"; \
+	  CGO_ENABLED=0 GOOS=$${p%/*} GOARCH=$${p#*/} $(GO) build -trimpath -ldflags '$(LDFLAGS)' \
+	    -o $(BIN)/dist/$${p%/*}_$${p#*/}/ ./cmd/kubectl-hotreload || exit 1; \
+	done
+	rm -f $(DIST)/kubectl-hotreload_* $(DIST)/plugins/hotreload.yaml
+	$(GO) run ./hack/dist -version '$(VERSION)' -binaries $(BIN)/dist -out $(DIST) -url '$(DIST_URL)' \
+	  -platforms '$(DIST_PLATFORMS)' -files README.md -mtime $(DIST_MTIME)
+
 ##@ Test
 
 .PHONY: test
@@ -84,6 +104,11 @@ lint: vet $(STATICCHECK) $(HELM) $(PROMETHEUS_DIR)/rootfs.ok verify-generated vu
 	$(HELM) lint --strict $(CHART_DIR) --set certManager.enabled=true,serviceMonitor.enabled=true,prometheusRule.enabled=true,dashboard.enabled=true
 	$(PROMTOOL) check rules $(MONITORING_DIR)/rules.yaml
 	@test -z "$$(gofmt -l $$(git ls-files '*.go'))" || { gofmt -l $$(git ls-files '*.go'); echo "gofmt: run make fmt"; exit 1; }
+
+.PHONY: dist-test
+dist-test: dist $(KREW) ## Install the plugin with krew (make krew) from make dist's manifest and this machine's archive, offline and in a krew root of its own; run it; uninstall it.
+	HOTRELOAD_KREW=$(KREW) HOTRELOAD_DIST=$(DIST) HOTRELOAD_DIST_VERSION='$(VERSION)' \
+	  $(GO) test -count=1 -run TestKrew -v ./hack/dist/ 2>&1 | grep -v -E '^(=== RUN|\s*$$)'
 
 .PHONY: vulncheck
 vulncheck: $(GOVULNCHECK) $(VULNREPORT) $(VULNDB)/index/db.json ## govulncheck against the pinned vulnerability database, offline: a called vulnerability in a module fails, one in the standard library is reported.

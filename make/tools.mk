@@ -74,6 +74,24 @@ $(HELM): hack/tools/helm/go.mod
 .PHONY: helm
 helm: $(HELM) ## Build helm into bin/tools (once): make lint, the chart's test and the e2e tests run it.
 
+# krew in a module of its own (hack/tools/krew/go.mod), as helm: its
+# Kubernetes libraries are of 2021. It builds with Go 1.26 as it is, with no
+# replace. The version stamped is the module's (krew version prints it; a
+# stamped release also asks GitHub for a newer one now and then, unless
+# KREW_NO_UPGRADE_CHECK is set, as make dist-test's test sets it).
+KREW := $(BIN)/tools/krew
+KREW_VERSION = $(shell cd $(CURDIR)/hack/tools/krew && $(GO) list -m -f '{{.Version}}' sigs.k8s.io/krew)
+
+$(KREW): hack/tools/krew/go.mod
+	@echo "building krew $(KREW_VERSION) from sigs.k8s.io/krew"
+	@start=$$(date +%s); \
+	cd $(CURDIR)/hack/tools/krew && CGO_ENABLED=0 nice -n 10 $(GO) build -trimpath \
+	  -ldflags '-s -w -X sigs.k8s.io/krew/internal/version.gitTag=$(KREW_VERSION)' -o $@ sigs.k8s.io/krew/cmd/krew; \
+	echo "built krew in $$(( $$(date +%s) - start ))s"
+
+.PHONY: krew
+krew: $(KREW) ## Build krew into bin/tools (once): make dist-test installs the plugin with it.
+
 ##@ Generate
 
 CRD_DIR := deploy/base/crd

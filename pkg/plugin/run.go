@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"runtime"
 	"strings"
 	"time"
 
@@ -13,6 +14,8 @@ import (
 	"golang.org/x/term"
 	"k8s.io/cli-runtime/pkg/genericclioptions"
 	"k8s.io/cli-runtime/pkg/genericiooptions"
+
+	"github.com/hotreload/hotreload/internal/version"
 )
 
 // Run runs the plugin with args (the command line without the program's
@@ -129,6 +132,7 @@ released to the pods that reload them, in canary steps.
 		releaseCommand(a, kube, "retry", "release a halted candidate again from step 1", retryHelp),
 		undoCommand(a, kube),
 		optionsCommand(a),
+		versionCommand(a),
 	)
 	completeConnectionFlags(a, kube, root)
 	return root
@@ -204,6 +208,26 @@ func optionsCommand(a *app) *cobra.Command {
 			return nil
 		},
 	}
+}
+
+func versionCommand(a *app) *cobra.Command {
+	return &cobra.Command{
+		Use:                   "version",
+		Short:                 "print the plugin's version and platform",
+		Long:                  "Prints the hotreload release the plugin was built from and the platform it was built for; it does not connect to the cluster.",
+		Args:                  cobra.NoArgs,
+		DisableFlagsInUseLine: true,
+		RunE: func(*cobra.Command, []string) error {
+			fmt.Fprintln(a.Out, versionLine())
+			return nil
+		},
+	}
+}
+
+// versionLine is what `kubectl hotreload version` prints: the release the
+// plugin was built from (make build and make dist stamp it) and its platform.
+func versionLine() string {
+	return fmt.Sprintf("kubectl-hotreload %s %s/%s", version.Version, runtime.GOOS, runtime.GOARCH)
 }
 
 // usageError is an error in the command line: exit code 2.

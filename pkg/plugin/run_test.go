@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	goruntime "runtime"
 	"strings"
 	"testing"
 	"time"
@@ -21,6 +22,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client/fake"
 
 	v1alpha1 "github.com/hotreload/hotreload/api/v1alpha1"
+	"github.com/hotreload/hotreload/internal/version"
 	"github.com/hotreload/hotreload/pkg/contract"
 	"github.com/hotreload/hotreload/pkg/revision"
 )
@@ -146,6 +148,15 @@ func TestRunOptionsListsTheConnectionFlags(t *testing.T) {
 	for _, f := range []string{"--kubeconfig", "-n, --namespace", "--context", "--cluster", "--user", "--server", "--token"} {
 		assert.Contains(t, stdout, f)
 	}
+}
+
+func TestRunVersionPrintsTheReleaseAndPlatformWithoutConnecting(t *testing.T) {
+	defer func(v string) { version.Version = v }(version.Version)
+	version.Version = "v0.3.0"
+	code, stdout, stderr := runApp(t, offline(t), "version")
+	assert.Equal(t, 0, code)
+	assert.Empty(t, stderr)
+	assert.Equal(t, "kubectl-hotreload v0.3.0 "+goruntime.GOOS+"/"+goruntime.GOARCH+"\n", stdout)
 }
 
 func TestRunSaysWhenASourceHasNoRelease(t *testing.T) {

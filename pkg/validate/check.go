@@ -20,7 +20,6 @@ import (
 	"strconv"
 	"strings"
 	"sync"
-	"syscall"
 	"time"
 	"unicode"
 	"unicode/utf8"
@@ -83,9 +82,7 @@ func (v *Checker) Check(ctx context.Context) Verdict {
 	out := &tailBuffer{max: captureBytes}
 	cmd := exec.CommandContext(ctx, v.Command[0], v.Command[1:]...)
 	cmd.Stdout, cmd.Stderr = out, out
-	// Its own process group, so that what it started dies with it.
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
-	cmd.Cancel = func() error { return syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL) }
+	killGroupOnCancel(cmd)
 	// A child that keeps the output open must not hold the answer.
 	cmd.WaitDelay = time.Second
 	err := cmd.Run()
