@@ -5,6 +5,7 @@ import (
 	"crypto/tls"
 	"fmt"
 	"net/http"
+	"os"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -15,10 +16,13 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/types"
+	"k8s.io/apimachinery/pkg/util/uuid"
 	"k8s.io/apimachinery/pkg/util/version"
 	"k8s.io/client-go/discovery"
+	"k8s.io/client-go/kubernetes"
 	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
 	"k8s.io/client-go/rest"
+	"k8s.io/client-go/tools/leaderelection/resourcelock"
 	"k8s.io/utils/ptr"
 	"sigs.k8s.io/controller-runtime/pkg/cache"
 	"sigs.k8s.io/controller-runtime/pkg/config"
@@ -171,6 +175,11 @@ func NewManager(cfg *rest.Config, o ServerOptions, log logr.Logger) (manager.Man
 	}
 	mgr.GetWebhookServer().Register(identity.Path, exchangeMoved(o.ExchangePort))
 	ctrl := &controllers{cfg: cfg, o: o, scheme: scheme, log: log.WithName("controllers")}
+	if o.LeaderElection {
+		if ctrl.lock, err = leaseLock(cfg, o.LeaderElectionNamespace); err != nil {
+			return nil, err
+		}
+	}
 	if o.NotificationsSecret != "" && o.InstallNamespace != "" {
 		// The process's, not the leader's: what it queued is sent after a
 		// lost lease too.
@@ -217,6 +226,11 @@ type controllers struct {
 	log    logr.Logger
 	// notifier, when set, sends the releases' outcomes.
 	notifier *notify.Notifier
+	// lock is the controller's lease, with the process's identity: every
+	// manager the process makes campaigns as the same candidate, so that one
+	// made after a lost lease that still names this process (the API server
+	// came back) renews it at once instead of waiting out its term.
+	lock resourcelock.Interface
 }
 
 // campaignAgain is how long a replica whose controllers stopped waits before
@@ -250,12 +264,14 @@ func (c *controllers) Start(ctx context.Context) error {
 func (c *controllers) newManager() (manager.Manager, error) {
 	o := c.o
 	mgr, err := manager.New(c.cfg, manager.Options{
-		Scheme:                  c.scheme,
-		Logger:                  c.log,
-		Metrics:                 metricsserver.Options{BindAddress: "0"},
-		LeaderElection:          o.LeaderElection,
-		LeaderElectionID:        "hotreload-controller",
-		LeaderElectionNamespace: o.LeaderElectionNamespace,
+		Scheme:                              c.scheme,
+		Logger:                              c.log,
+		Metrics:                             metricsserver.Options{BindAddress: "0"},
+		LeaderElection:                      o.LeaderElection,
+		LeaderElectionResourceLockInterface: c.lock,
+		// The lease's name, also the name of controller-runtime's
+		// leader_election_master_status that HotreloadNoLeader reads.
+		LeaderElectionID: leaseName,
 		// A leader that is stopped (a rollout, an upgrade, a drain) hands the
 		// lease over at once rather than after its 15 s term.
 		LeaderElectionReleaseOnCancel: true,
@@ -349,3 +365,36 @@ func SupportsNativeSidecar(major, minor, gitVersion string) bool {
 	}
 	return maj > 1 || (maj == 1 && min >= 29)
 }
+
+// leaseName is the controller's lease.
+const leaseName = "hotreload-controller"
+
+// leaseLock returns the lease the controllers campaign for, in namespace ns
+// (default the pod's own), held under an identity of this process: its host
+// name and a UUID, made once.
+func leaseLock(cfg *rest.Config, ns string) (resourcelock.Interface, error) {
+	if ns == "" {
+		b, err := os.ReadFile(inClusterNamespace)
+		if err != nil {
+			return nil, fmt.Errorf("no --leader-election-namespace, and not in a pod: %w", err)
+		}
+		ns = strings.TrimSpace(string(b))
+	}
+	host, err := os.Hostname()
+	if err != nil {
+		return nil, err
+	}
+	cfg = rest.AddUserAgent(rest.CopyConfig(cfg), "leader-election")
+	// Below the renewal deadline (10 s), as controller-runtime's own lock
+	// does, so that one hung request does not cost the lease.
+	cfg.Timeout = 5 * time.Second
+	cs, err := kubernetes.NewForConfig(cfg)
+	if err != nil {
+		return nil, err
+	}
+	return resourcelock.New(resourcelock.LeasesResourceLock, ns, leaseName, cs.CoreV1(), cs.CoordinationV1(),
+		resourcelock.ResourceLockConfig{Identity: host + "_" + string(uuid.NewUUID())})
+}
+
+// inClusterNamespace holds the namespace of the pod a process runs in.
+const inClusterNamespace = "/var/run/secrets/kubernetes.io/serviceaccount/namespace"

@@ -5,6 +5,8 @@ package e2e
 import (
 	"context"
 	"fmt"
+	"net"
+	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
@@ -16,6 +18,7 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/kubernetes"
+	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	v1alpha1 "github.com/hotreload/hotreload/api/v1alpha1"
 )
@@ -57,11 +60,12 @@ func TestPlatformFaults(t *testing.T) {
 		t.Run(f.name, func(t *testing.T) {
 			t.Run("during a release", func(t *testing.T) { f.run(ctx, t, cs, false) })
 			t.Run("during a halt", func(t *testing.T) {
-				if f.component == "containerd" {
-					// In one run of three, a canary restarted by the refused
-					// config stopped answering through a containerd restart:
-					// not understood yet, so not asserted.
-					t.Skip("containerd restarted during a halt: a recently restarted canary once stopped answering; under study")
+				if f.component == "containerd" && os.Getenv("E2E_CONTAINERD_HALT") == "" {
+					// In one full run of three, a canary restarted by the
+					// refused config stopped answering through a containerd
+					// restart; run alone it passed 5 times of 5. Not
+					// understood yet, so asserted only on demand.
+					t.Skip("containerd restarted during a halt: a recently restarted canary once stopped answering in a full run; E2E_CONTAINERD_HALT=1 runs it")
 				}
 				f.run(ctx, t, cs, true)
 			})
@@ -119,6 +123,7 @@ func (f platformFault) run(ctx context.Context, t *testing.T, cs kubernetes.Inte
 	}
 	end()
 	ended := time.Now()
+	timeline := watchRecovery(ctx, t, cs, d, ended)
 	// The API server answers again (it takes some seconds to start) before
 	// the test asks it anything that must not fail.
 	require.Eventually(t, func() bool {
@@ -153,8 +158,8 @@ func (f platformFault) run(ctx context.Context, t *testing.T, cs kubernetes.Inte
 	if halted {
 		what = "the halt held, and a new pod was counted,"
 	}
-	t.Logf("%s: %s %v after the fault ended; %d of %d pods created during it injected; webhook restarts %d -> %d",
-		f.name, what, recovered.Round(100*time.Millisecond), len(injected), len(created), restarts, after)
+	t.Logf("%s: %s %v after the fault ended; %d of %d pods created during it injected; webhook restarts %d -> %d; after the fault: %s",
+		f.name, what, recovered.Round(100*time.Millisecond), len(injected), len(created), restarts, after, timeline())
 	if f.noRestarts {
 		require.Equal(t, restarts, after, "no webhook container restarted")
 	}
@@ -245,4 +250,87 @@ func leaderPID(ctx context.Context, t *testing.T, cs kubernetes.Interface) int {
 	}
 	t.Fatalf("no task %s in:\n%s", id, out)
 	return 0
+}
+
+// kubernetesServiceIP is the kubernetes Service's address on the local
+// cluster (hack/cluster/lib.sh): the host reaches it through kube-proxy's
+// rules, as pods do.
+const kubernetesServiceIP = "10.96.0.1"
+
+// watchRecovery notes, from ended on, when each step of a recovery is first
+// seen: the API server ready, the kubernetes Service routing to it again,
+// the controller's lease renewed, the release's
+// status written, each workload step reached, each pod's reloader reporting
+// again; the returned function stops it and says what it saw, in order.
+func watchRecovery(ctx context.Context, t testing.TB, cs kubernetes.Interface, d demo, ended time.Time) func() string {
+	ctx, cancel := context.WithCancel(ctx)
+	done := make(chan struct{})
+	type mark struct {
+		what string
+		at   time.Duration
+	}
+	var marks []mark
+	seen := map[string]bool{}
+	note := func(what string) {
+		if !seen[what] {
+			seen[what] = true
+			marks = append(marks, mark{what, time.Since(ended)})
+		}
+	}
+	rels := releases(t)
+	var rv string
+	go func() {
+		defer close(done)
+		for ctx.Err() == nil {
+			c, stop := context.WithTimeout(ctx, time.Second)
+			if cs.Discovery().RESTClient().Get().AbsPath("/readyz").Do(c).Error() == nil {
+				note("API server ready")
+			}
+			// What pods reach it by: the kubernetes Service, which a
+			// stopped API server leaves without an endpoint until
+			// kube-proxy hears it is back.
+			if conn, err := (&net.Dialer{Timeout: time.Second}).DialContext(c, "tcp", kubernetesServiceIP+":443"); err == nil {
+				_ = conn.Close()
+				note("kubernetes Service routes")
+			}
+			if l, err := cs.CoordinationV1().Leases(hotreloadNamespace).Get(c, "hotreload-controller", metav1.GetOptions{}); err == nil &&
+				l.Spec.RenewTime != nil && l.Spec.RenewTime.After(ended) {
+				note("lease renewed")
+			}
+			rel := &v1alpha1.ConfigRelease{}
+			if err := rels.Get(c, client.ObjectKey{Namespace: d.ns, Name: "configmap-" + d.name}, rel); err == nil {
+				if rv != "" && rel.ResourceVersion != rv {
+					note("release status written")
+				}
+				rv = rel.ResourceVersion
+				for _, w := range rel.Status.Workloads {
+					note(fmt.Sprintf("at step %d", w.Step))
+				}
+				if rel.Status.Phase == v1alpha1.PhaseComplete {
+					note("complete")
+				}
+			}
+			if pods, err := cs.CoreV1().Pods(d.ns).List(c, metav1.ListOptions{}); err == nil {
+				for _, p := range pods.Items {
+					if at, err := time.Parse(time.RFC3339, p.Annotations["hotreload/applied-at"]); err == nil && !at.Before(ended.Truncate(time.Second)) {
+						note("a reloader reported")
+					}
+				}
+			}
+			stop()
+			select {
+			case <-ctx.Done():
+			case <-time.After(200 * time.Millisecond):
+			}
+		}
+	}()
+	return func() string {
+		cancel()
+		<-done
+		var parts []string
+		for _, m := range marks {
+			parts = append(parts, fmt.Sprintf("%s +%v", m.what, m.at.Round(100*time.Millisecond)))
+		}
+		return strings.Join(parts, ", ")
+	}
 }
