@@ -17,7 +17,7 @@ import (
 	"github.com/hotreload/hotreload/pkg/annotations"
 )
 
-// PodView is the reloader's view of its own pod, kept by a reflector on that
+// PodView is the reloader's view of its own pod, kept by an informer on that
 // one pod (a field selector on its name, through API alone, so that the
 // sidecar links no other API group): the revision released to it, and the
 // state of its app containers.
@@ -56,20 +56,12 @@ func (v *PodView) OnSeen(f func()) {
 	v.onSeen = f
 }
 
-// podWatchBackoff is how the view waits before it lists and watches its pod
-// again after a failure: from 0.8 s, doubling, up to 10 s, each wait
-// stretched by up to as much again. client-go's own goes up to 30 s (so up to
-// a minute): after the API server's return, a sidecar would hear of the
-// release it waits for that much later. A watch of one pod by name, served
-// from the API server's watch cache, costs little to try again sooner.
-var podWatchBackoff = wait.Backoff{Duration: 800 * time.Millisecond, Factor: 2, Jitter: 1, Steps: 5, Cap: 10 * time.Second}
-
-// Start runs the view until ctx ends and returns once it has first listed
-// the pod (false when ctx ended first). It waits for as long as the API
-// server takes: the app runs on its live copy meanwhile.
+// Start runs the informer until ctx ends and returns once it has synced
+// (false when ctx ended first). It waits for as long as the API server
+// takes: the app runs on its live copy meanwhile.
 func (v *PodView) Start(ctx context.Context) bool {
 	selector := fields.OneTermEqualSelector("metadata.name", v.name).String()
-	lw := &cache.ListWatch{
+	inf := cache.NewSharedIndexInformer(&cache.ListWatch{
 		ListWithContextFunc: func(ctx context.Context, o metav1.ListOptions) (runtime.Object, error) {
 			o.FieldSelector = selector
 			return v.client.ListPods(ctx, v.namespace, o)
@@ -78,44 +70,30 @@ func (v *PodView) Start(ctx context.Context) bool {
 			o.FieldSelector = selector
 			return v.client.WatchPods(ctx, v.namespace, o)
 		},
-	}
-	listed := make(chan struct{})
-	var once sync.Once
-	// The store tells the view the pod at each change, and after each list
-	// (the first, or one after a watch broke).
-	store := cache.NewUndeltaStore(func(objs []any) {
-		for _, obj := range objs {
-			v.seen(obj)
+	}, &corev1.Pod{}, 0, cache.Indexers{})
+	onPod := func(obj any) {
+		pod, ok := obj.(*corev1.Pod)
+		if !ok {
+			return
 		}
-		once.Do(func() { close(listed) })
-	}, cache.MetaNamespaceKeyFunc)
-	backoff := podWatchBackoff
-	r := cache.NewReflectorWithOptions(lw, &corev1.Pod{}, store, cache.ReflectorOptions{Name: "pod " + v.namespace + "/" + v.name, Backoff: &backoff})
-	go r.RunWithContext(ctx)
-	select {
-	case <-listed:
-		return true
-	case <-ctx.Done():
-		return false
+		v.mu.Lock()
+		v.pod = pod
+		f, seen := v.onReleased, v.onSeen
+		v.mu.Unlock()
+		if seen != nil {
+			seen()
+		}
+		if rel := annotations.ReleasedOf(pod.Annotations); rel != "" && f != nil {
+			f(rel)
+		}
 	}
-}
-
-// seen takes obj, the pod as the API server sent it.
-func (v *PodView) seen(obj any) {
-	pod, ok := obj.(*corev1.Pod)
-	if !ok {
-		return
+	if _, err := inf.AddEventHandler(cache.ResourceEventHandlerFuncs{
+		AddFunc: onPod, UpdateFunc: func(_, obj any) { onPod(obj) },
+	}); err != nil {
+		return false // only after the informer stopped, which it has not
 	}
-	v.mu.Lock()
-	v.pod = pod
-	f, seen := v.onReleased, v.onSeen
-	v.mu.Unlock()
-	if seen != nil {
-		seen()
-	}
-	if rel := annotations.ReleasedOf(pod.Annotations); rel != "" && f != nil {
-		f(rel)
-	}
+	go inf.RunWithContext(ctx)
+	return cache.WaitForCacheSync(ctx.Done(), inf.HasSynced)
 }
 
 // Pod returns the pod as last seen, nil before it was seen.
