@@ -5,7 +5,6 @@ import (
 	"crypto/tls"
 	"fmt"
 	"net/http"
-	"os"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -16,10 +15,8 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/types"
-	"k8s.io/apimachinery/pkg/util/uuid"
 	"k8s.io/apimachinery/pkg/util/version"
 	"k8s.io/client-go/discovery"
-	"k8s.io/client-go/kubernetes"
 	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
 	"k8s.io/client-go/rest"
 	"k8s.io/client-go/tools/leaderelection/resourcelock"
@@ -27,6 +24,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/cache"
 	"sigs.k8s.io/controller-runtime/pkg/config"
 	"sigs.k8s.io/controller-runtime/pkg/healthz"
+	"sigs.k8s.io/controller-runtime/pkg/leaderelection"
 	"sigs.k8s.io/controller-runtime/pkg/manager"
 	"sigs.k8s.io/controller-runtime/pkg/metrics"
 	"sigs.k8s.io/controller-runtime/pkg/metrics/filters"
@@ -176,8 +174,14 @@ func NewManager(cfg *rest.Config, o ServerOptions, log logr.Logger) (manager.Man
 	mgr.GetWebhookServer().Register(identity.Path, exchangeMoved(o.ExchangePort))
 	ctrl := &controllers{cfg: cfg, o: o, scheme: scheme, log: log.WithName("controllers")}
 	if o.LeaderElection {
-		if ctrl.lock, err = leaseLock(cfg, o.LeaderElectionNamespace); err != nil {
-			return nil, err
+		// One lock, made once, so one identity for every manager the
+		// process makes (controllers.lock).
+		ctrl.lock, err = leaderelection.NewResourceLock(cfg, mgr, leaderelection.Options{
+			LeaderElection: true, LeaderElectionID: leaseName, LeaderElectionNamespace: o.LeaderElectionNamespace,
+			RenewDeadline: renewDeadline,
+		})
+		if err != nil {
+			return nil, fmt.Errorf("the controllers' lease: %w", err)
 		}
 	}
 	if o.NotificationsSecret != "" && o.InstallNamespace != "" {
@@ -225,7 +229,7 @@ type controllers struct {
 	scheme *runtime.Scheme
 	log    logr.Logger
 	// notifier, when set, sends the releases' outcomes.
-	notifier *notify.Notifier
+	notifier rollout.Notifier
 	// lock is the controller's lease, with the process's identity: every
 	// manager the process makes campaigns as the same candidate, so that one
 	// made after a lost lease that still names this process (the API server
@@ -287,10 +291,7 @@ func (c *controllers) newManager() (manager.Manager, error) {
 	if err := access.Setup(mgr, access.Options{CAFile: filepath.Join(o.CertDir, "ca.crt"), InstallNamespace: o.InstallNamespace}); err != nil {
 		return nil, fmt.Errorf("setting up the reloader's access per namespace: %w", err)
 	}
-	ro := rollout.Options{Registry: o.Registry, QPS: o.ControllerQPS, Burst: o.ControllerBurst}
-	if c.notifier != nil {
-		ro.Notifier = c.notifier
-	}
+	ro := rollout.Options{Registry: o.Registry, QPS: o.ControllerQPS, Burst: o.ControllerBurst, Notifier: c.notifier}
 	if err := rollout.Setup(mgr, ro); err != nil {
 		return nil, fmt.Errorf("adding the rollout controller: %w", err)
 	}
@@ -369,32 +370,6 @@ func SupportsNativeSidecar(major, minor, gitVersion string) bool {
 // leaseName is the controller's lease.
 const leaseName = "hotreload-controller"
 
-// leaseLock returns the lease the controllers campaign for, in namespace ns
-// (default the pod's own), held under an identity of this process: its host
-// name and a UUID, made once.
-func leaseLock(cfg *rest.Config, ns string) (resourcelock.Interface, error) {
-	if ns == "" {
-		b, err := os.ReadFile(inClusterNamespace)
-		if err != nil {
-			return nil, fmt.Errorf("no --leader-election-namespace, and not in a pod: %w", err)
-		}
-		ns = strings.TrimSpace(string(b))
-	}
-	host, err := os.Hostname()
-	if err != nil {
-		return nil, err
-	}
-	cfg = rest.AddUserAgent(rest.CopyConfig(cfg), "leader-election")
-	// Below the renewal deadline (10 s), as controller-runtime's own lock
-	// does, so that one hung request does not cost the lease.
-	cfg.Timeout = 5 * time.Second
-	cs, err := kubernetes.NewForConfig(cfg)
-	if err != nil {
-		return nil, err
-	}
-	return resourcelock.New(resourcelock.LeasesResourceLock, ns, leaseName, cs.CoreV1(), cs.CoordinationV1(),
-		resourcelock.ResourceLockConfig{Identity: host + "_" + string(uuid.NewUUID())})
-}
-
-// inClusterNamespace holds the namespace of the pod a process runs in.
-const inClusterNamespace = "/var/run/secrets/kubernetes.io/serviceaccount/namespace"
+// renewDeadline is the manager's default renewal deadline, which the
+// controllers' manager keeps; the lock's requests are bounded below it.
+const renewDeadline = 10 * time.Second

@@ -114,11 +114,7 @@ func New(o Options) (*Notifier, error) {
 	}
 	if o.Registry != nil {
 		if err := o.Registry.Register(n.results); err != nil {
-			are := prometheus.AlreadyRegisteredError{}
-			if !errors.As(err, &are) {
-				return nil, fmt.Errorf("registering hotreload_notifications_total: %w", err)
-			}
-			n.results = are.ExistingCollector.(*prometheus.CounterVec)
+			return nil, fmt.Errorf("registering hotreload_notifications_total: %w", err)
 		}
 	}
 	return n, nil

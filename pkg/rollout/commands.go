@@ -129,7 +129,8 @@ func commandResult(cmd *v1alpha1.Command, advanced []stepped, next v1alpha1.Conf
 }
 
 // announceCommand records a command and its result in an Event on the
-// source, the release and the workloads: who asked, why, what it did.
+// source, the release and the workloads, and hands it to the notifier: who
+// asked, why, what it did.
 func (r *Reconciler) announceCommand(ev *announcer, workloads []Workload, cmd *v1alpha1.Command, res *v1alpha1.CommandResult) {
 	r.Metrics.command(ev.ns, string(cmd.Action), res.Done)
 	who := cmp.Or(cmd.By, "an unknown user")
@@ -139,9 +140,10 @@ func (r *Reconciler) announceCommand(ev *announcer, workloads []Workload, cmd *v
 	}
 	msg += ": " + res.Result
 	log.Log.WithName(Name).Info("command", "namespace", ev.ns, "action", cmd.Action, "by", who, "reason", cmd.Reason, "done", res.Done, "result", res.Result)
+	ev.notify(notify.Notification{Kind: notify.Command, Command: &notify.CommandInfo{
+		Action: string(cmd.Action), By: who, Reason: cmd.Reason, Done: res.Done, Result: res.Result}})
 	if !res.Done {
 		ev.warning(ReasonCommandRefused, actionCommand, "%s", msg)
-		ev.notify(commandNotification(cmd, res, who))
 		return
 	}
 	reason := map[v1alpha1.Action]string{
@@ -160,11 +162,4 @@ func (r *Reconciler) announceCommand(ev *announcer, workloads []Workload, cmd *v
 	for _, w := range workloads {
 		ev.onWorkload(w, typ, reason, actionCommand, msg)
 	}
-	ev.notify(commandNotification(cmd, res, who))
-}
-
-// commandNotification is the notification of a command and its result.
-func commandNotification(cmd *v1alpha1.Command, res *v1alpha1.CommandResult, who string) notify.Notification {
-	return notify.Notification{Kind: notify.Command, Command: &notify.CommandInfo{
-		Action: string(cmd.Action), By: who, Reason: cmd.Reason, Done: res.Done, Result: res.Result}}
 }
