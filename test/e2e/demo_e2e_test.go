@@ -43,6 +43,22 @@ func (d demo) source() string {
 	return d.name
 }
 
+// release is the name of the release of d's ConfigMap or Secret.
+func (d demo) release() string {
+	if d.secret {
+		return "secret-" + d.source()
+	}
+	return "configmap-" + d.source()
+}
+
+// revision is the revision of d's ConfigMap or Secret holding content.
+func (d demo) revision(content string) string {
+	if d.secret {
+		return secretRevision(content)
+	}
+	return sourceRevision(content)
+}
+
 // configPath is where the app reads its config.
 const configPath = "/etc/demoapp/config"
 

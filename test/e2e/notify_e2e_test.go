@@ -132,7 +132,7 @@ func TestReleaseOutcomesAreNotified(t *testing.T) {
 
 	bad := uniqueConfig("color=red broken s3cr3t-value")
 	d.edit(ctx, t, cs, bad)
-	waitReleaseNamed(ctx, t, cs, d.ns, "secret-"+d.name, "halted and rolled back", 2*time.Minute, rolledBack(secretRevision(bad)))
+	waitReleaseNamed(ctx, t, cs, d.ns, d.release(), "halted and rolled back", 2*time.Minute, rolledBack(d.revision(bad)))
 	rx.waitKinds(t, "/hook", []string{"Halted", "RolledBack"}, time.Minute)
 
 	plugin(ctx, t, "retry", "secret/"+d.name, "-n", d.ns, "--reason=try once more")
@@ -141,7 +141,7 @@ func TestReleaseOutcomesAreNotified(t *testing.T) {
 	fixed := uniqueConfig("color=yellow")
 	edited := d.edit(ctx, t, cs, fixed)
 	waitServing(ctx, t, pods, fixed, edited, 2*time.Minute)
-	waitReleaseNamed(ctx, t, cs, d.ns, "secret-"+d.name, "the fix completes", time.Minute, isPhase(v1alpha1.PhaseComplete, secretRevision(fixed)))
+	waitReleaseNamed(ctx, t, cs, d.ns, d.release(), "the fix completes", time.Minute, isPhase(v1alpha1.PhaseComplete, d.revision(fixed)))
 	want := []string{"Halted", "RolledBack", "Command", "Halted", "RolledBack", "Completed"}
 	hook := rx.waitKinds(t, "/hook", want, time.Minute)
 	slack := rx.waitKinds(t, "/slack", want, time.Minute)
@@ -163,7 +163,7 @@ func TestReleaseOutcomesAreNotified(t *testing.T) {
 	require.NotEmpty(t, retry.Command.By)
 	for _, x := range append(hook, slack...) {
 		t.Logf("%s: %s", x.path, x.body)
-		for _, secret := range []string{"s3cr3t-value", "color=", secretRevision(bad), secretRevision(good), secretRevision(fixed)} {
+		for _, secret := range []string{"s3cr3t-value", "color=", d.revision(bad), d.revision(good), d.revision(fixed)} {
 			require.NotContains(t, x.body, secret, "a notification of a Secret's release")
 		}
 		if x.path == "/hook" {

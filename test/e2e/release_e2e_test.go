@@ -143,11 +143,7 @@ func (d *demo) start(ctx context.Context, t testing.TB, cs kubernetes.Interface,
 	t.Helper()
 	d.ns = enabledNamespace(ctx, t, cs, "hotreload-"+d.name+"-")
 	pods := d.create(ctx, t, cs, content)
-	if d.secret {
-		waitCounted(ctx, t, cs, d.ns, "secret-"+d.source(), secretRevision(content), d.replicas)
-	} else {
-		waitFirstSeen(ctx, t, cs, d.ns, d.source(), content, d.replicas)
-	}
+	waitCounted(ctx, t, cs, d.ns, d.release(), d.revision(content), d.replicas)
 	return pods
 }
 

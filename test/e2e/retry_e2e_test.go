@@ -41,8 +41,8 @@ func TestARotatedSecretReachesEveryPodAfterARetry(t *testing.T) {
 	fault(ctx, t, pods, http.MethodPut)
 	rotated := uniqueConfig("-----BEGIN CERTIFICATE----- serial=2")
 	d.edit(ctx, t, cs, rotated)
-	rel := waitReleaseNamed(ctx, t, cs, d.ns, "secret-"+d.name, "halted at the canary, a retry scheduled", 2*time.Minute, func(rel *v1alpha1.ConfigRelease) bool {
-		return rolledBack(secretRevision(rotated))(rel) && rel.Status.Halt.NextRetry != nil
+	rel := waitReleaseNamed(ctx, t, cs, d.ns, d.release(), "halted at the canary, a retry scheduled", 2*time.Minute, func(rel *v1alpha1.ConfigRelease) bool {
+		return rolledBack(d.revision(rotated))(rel) && rel.Status.Halt.NextRetry != nil
 	})
 	halted := rel.Status.Halt.Time.Time
 	t.Logf("halted at %s (%s); retry at %s", rel.Status.Halt.Pod, rel.Status.Halt.Cause, rel.Status.Halt.NextRetry.Format(time.RFC3339))
@@ -53,7 +53,7 @@ func TestARotatedSecretReachesEveryPodAfterARetry(t *testing.T) {
 
 	// No command: the retry releases it from step 1, to every pod.
 	waitServing(ctx, t, pods, rotated, halted, 3*time.Minute)
-	rel = waitReleaseNamed(ctx, t, cs, d.ns, "secret-"+d.name, "complete after the retry", time.Minute, isPhase(v1alpha1.PhaseComplete, secretRevision(rotated)))
+	rel = waitReleaseNamed(ctx, t, cs, d.ns, d.release(), "complete after the retry", time.Minute, isPhase(v1alpha1.PhaseComplete, d.revision(rotated)))
 	require.Equal(t, int32(1), rel.Status.Retries)
 	retried := waitEvent(ctx, t, cs, d.ns, d.name, "RolloutRetried", time.Minute)
 	require.True(t, strings.Contains(retried, "from step 1"), "the retry's Event: %s", retried)
